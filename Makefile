@@ -1,0 +1,50 @@
+# Two commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV_STAMP := .venv/.synced-$(UV_VERSION)
+SOURCES := libs/*/src services/*/src
+
+.PHONY: help install run stop status lint typecheck test test-unit bench chaos clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV_STAMP): $(UV) uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
+	$(UV) sync --all-packages --frozen
+	@rm -f .venv/.synced-* && touch $@
+
+install: $(VENV_STAMP) ## Create .venv from the lock file
+
+run: install ## Start PostgreSQL/Redis if needed, the broker and all four services
+	$(UV) run --frozen python -m local_infra up
+
+stop: ## Stop every process `make run` started
+	@if [ -x .venv/bin/python ]; then .venv/bin/python -m local_infra down; else echo "nothing to stop"; fi
+
+status: install ## Show what `make run` started
+	$(UV) run --frozen python -m local_infra status
+
+lint: install ## ruff (lint + format check)
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+typecheck: install ## mypy --strict on every package
+	$(UV) run --frozen mypy $(SOURCES)
+
+test: lint typecheck ## Lint, type-check and run every test (unit, integration, e2e) on real infrastructure
+	$(UV) run --frozen pytest
+
+test-unit: install ## Only the tests that need no infrastructure
+	$(UV) run --frozen pytest -m "not integration and not e2e"
+
+clean: stop ## Remove the environment and run state
+	rm -rf .venv $(TOOLS) .run .pytest_cache .mypy_cache .ruff_cache

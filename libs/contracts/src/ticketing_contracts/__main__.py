@@ -1,0 +1,5 @@
+import sys
+
+from ticketing_contracts.asyncapi import render
+
+sys.stdout.write(render())

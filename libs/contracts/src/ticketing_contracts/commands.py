@@ -1,0 +1,88 @@
+"""Command bodies the gateway sends to booking-command; both validate with these models.
+
+Prices, totals, ids and owners are never part of a command a client controls:
+the write side computes or assigns them.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from ticketing_contracts.fields import (
+    Address,
+    Capacity,
+    Currency,
+    CustomerEmail,
+    Description,
+    Money,
+    PersonName,
+    TicketQuantity,
+    Title,
+)
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+
+
+class CreateVenue(Command):
+    name: Title = Field(examples=["Royal Albert Hall"])
+    capacity: Capacity = Field(examples=[5272])
+    address: Address = Field(examples=["Kensington Gore, London SW7 2AP"])
+
+
+class UpdateVenue(CreateVenue):
+    pass
+
+
+class TicketTypeSpec(Command):
+    name: Title = Field(examples=["Stalls"])
+    price: Money = Field(examples=["49.50"])
+    currency: Currency = Field(default="EUR", examples=["EUR"])
+    quantity: Capacity = Field(examples=[1000])
+
+
+class CreateEvent(Command):
+    venue_id: UUID
+    name: Title = Field(examples=["Flash Sale Live"])
+    description: Description = ""
+    starts_at: AwareDatetime = Field(description="Start time with a UTC offset, in the future")
+    ticket_types: list[TicketTypeSpec] = Field(min_length=1, max_length=20)
+
+    @model_validator(mode="after")
+    def _ticket_type_names_are_unique(self) -> CreateEvent:
+        names = [ticket_type.name.casefold() for ticket_type in self.ticket_types]
+        if len(names) != len(set(names)):
+            raise ValueError("ticket type names must be unique within an event")
+        return self
+
+
+class ChangeEventDetails(Command):
+    name: Title
+    description: Description = ""
+
+
+class AddTicketType(TicketTypeSpec):
+    pass
+
+
+class RescheduleEvent(Command):
+    starts_at: AwareDatetime
+
+
+class CancelEvent(Command):
+    reason: Description = ""
+
+
+class RequestBooking(Command):
+    event_id: UUID
+    ticket_type_id: UUID
+    quantity: TicketQuantity = Field(examples=[2])
+    customer_name: PersonName = Field(examples=["Zoë O'Brien-Łukasz"])
+    customer_email: CustomerEmail = Field(examples=["zoe@example.com"])
+
+
+class CancelBooking(Command):
+    reason: Description = ""

@@ -1,0 +1,117 @@
+"""Base of every public event payload and the registry that decodes them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ticketing_contracts.envelope import EventEnvelope
+
+
+class ContractError(Exception):
+    """A message that can never be processed: it goes to the dead-letter topic."""
+
+
+class UndecodableMessage(ContractError):
+    pass
+
+
+class UnknownEventType(ContractError):
+    pass
+
+
+class ContractViolation(ContractError):
+    pass
+
+
+class PublicEvent(BaseModel):
+    """Payload of a published event. `TYPE` and `VERSION` identify its schema."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    TYPE: ClassVar[str]
+    VERSION: ClassVar[int]
+    TOPIC: ClassVar[str]
+
+    def partition_key(self) -> str:
+        """Messages about one show share a key so they share a partition, in order."""
+        event_id = getattr(self, "event_id", None)
+        return str(event_id if event_id is not None else self.subject())
+
+    def subject(self) -> str:
+        raise NotImplementedError
+
+    def to_envelope(
+        self,
+        *,
+        correlation_id: str,
+        producer: str,
+        causation_id: str | None = None,
+        event_id: UUID | None = None,
+        occurred_at: datetime | None = None,
+        position: int | None = None,
+        aggregate_version: int | None = None,
+    ) -> EventEnvelope:
+        fields: dict[str, Any] = {
+            "type": self.TYPE,
+            "version": self.VERSION,
+            "correlation_id": correlation_id,
+            "causation_id": causation_id,
+            "producer": producer,
+            "subject": self.subject(),
+            "position": position,
+            "aggregate_version": aggregate_version,
+            "data": self.model_dump(mode="json"),
+        }
+        if event_id is not None:
+            fields["event_id"] = event_id
+        if occurred_at is not None:
+            fields["occurred_at"] = occurred_at
+        return EventEnvelope.model_validate(fields)
+
+
+_REGISTRY: dict[tuple[str, int], type[PublicEvent]] = {}
+
+
+EventT = TypeVar("EventT", bound=type[PublicEvent])
+
+
+def register(event_class: EventT) -> EventT:
+    key = (event_class.TYPE, event_class.VERSION)
+    if key in _REGISTRY:
+        raise ValueError(f"{key} is registered twice")
+    _REGISTRY[key] = event_class
+    return event_class
+
+
+def registered_events() -> list[type[PublicEvent]]:
+    return list(_REGISTRY.values())
+
+
+def decode_envelope(raw: bytes | str) -> EventEnvelope:
+    try:
+        return EventEnvelope.model_validate_json(raw)
+    except ValidationError as error:
+        raise UndecodableMessage(f"not a valid event envelope: {error}") from error
+
+
+def decode_event(envelope: EventEnvelope) -> PublicEvent:
+    event_class = _REGISTRY.get((envelope.type, envelope.version))
+    if event_class is None:
+        raise UnknownEventType(f"unknown event {envelope.type!r} version {envelope.version}")
+    try:
+        return event_class.model_validate(envelope.data)
+    except ValidationError as error:
+        raise ContractViolation(f"{envelope.type} v{envelope.version}: {error}") from error
+
+
+def decode_message(raw: bytes | str) -> tuple[EventEnvelope, PublicEvent]:
+    envelope = decode_envelope(raw)
+    return envelope, decode_event(envelope)
+
+
+def encode_envelope(envelope: EventEnvelope) -> bytes:
+    return envelope.model_dump_json().encode()

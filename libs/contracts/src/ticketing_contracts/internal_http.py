@@ -1,0 +1,16 @@
+"""Headers the gateway sets on calls to the internal services.
+
+The gateway authenticates the caller; internal services trust these headers
+because only the gateway can reach them (NetworkPolicy).
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+CALLER_ID_HEADER: Final = "X-Caller-ID"
+CALLER_ROLE_HEADER: Final = "X-Caller-Role"
+IDEMPOTENCY_KEY_HEADER: Final = "Idempotency-Key"
+
+Role = Literal["admin", "manager", "user"]
+ROLES: Final[tuple[Role, ...]] = ("admin", "manager", "user")

@@ -1,0 +1,183 @@
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+from pydantic import ValidationError
+from ticketing_contracts.asyncapi import message_name, render
+from ticketing_contracts.commands import CreateEvent, RequestBooking, TicketTypeSpec
+from ticketing_contracts.events import (
+    BookingRequested,
+    ContractViolation,
+    EventCreated,
+    ReservationRejected,
+    TicketType,
+    UndecodableMessage,
+    UnknownEventType,
+    VenueCreated,
+    decode_message,
+    encode_envelope,
+    registered_events,
+)
+
+ASYNCAPI_COPY = Path(__file__).parents[1] / "asyncapi.json"
+
+
+def _booking_requested() -> BookingRequested:
+    return BookingRequested(
+        booking_id=uuid4(),
+        event_id=uuid4(),
+        ticket_type_id=uuid4(),
+        quantity=2,
+        owner_id="user-1",
+        customer_name="Ada Lovelace",
+        customer_email="ada@example.com",
+        unit_price=Decimal("10.50"),
+        total_price=Decimal("21.00"),
+        currency="EUR",
+        hold_expires_at=datetime.now(UTC) + timedelta(minutes=5),
+    )
+
+
+def test_an_event_round_trips_through_its_kafka_message() -> None:
+    event = _booking_requested()
+    envelope = event.to_envelope(correlation_id="req-1", producer="booking-command")
+    decoded_envelope, decoded = decode_message(encode_envelope(envelope))
+    assert decoded == event
+    assert decoded_envelope.type == "booking.requested"
+    assert decoded_envelope.subject == str(event.booking_id)
+
+
+def test_show_events_are_keyed_by_the_show_and_venue_events_by_the_venue() -> None:
+    booking = _booking_requested()
+    assert booking.partition_key() == str(booking.event_id)
+    venue = VenueCreated(venue_id=uuid4(), name="Hall", capacity=10, address="Main St 1")
+    assert venue.partition_key() == str(venue.venue_id)
+
+
+def test_money_is_published_as_an_exact_decimal_string() -> None:
+    envelope = _booking_requested().to_envelope(correlation_id="c", producer="p")
+    assert envelope.data["total_price"] == "21.00"
+
+
+def test_undecodable_bytes_are_a_contract_error() -> None:
+    with pytest.raises(UndecodableMessage):
+        decode_message(b"\x00not json")
+
+
+def test_an_unknown_schema_version_is_a_contract_error() -> None:
+    envelope = _booking_requested().to_envelope(correlation_id="c", producer="p")
+    raw = json.loads(encode_envelope(envelope))
+    raw["version"] = 99
+    with pytest.raises(UnknownEventType, match="version 99"):
+        decode_message(json.dumps(raw))
+
+
+def test_data_that_breaks_the_schema_is_a_contract_violation() -> None:
+    envelope = _booking_requested().to_envelope(correlation_id="c", producer="p")
+    raw = json.loads(encode_envelope(envelope))
+    raw["data"]["quantity"] = 11
+    with pytest.raises(ContractViolation, match="quantity"):
+        decode_message(json.dumps(raw))
+
+
+def test_rejections_name_a_known_reason() -> None:
+    with pytest.raises(ValidationError):
+        ReservationRejected(
+            booking_id=uuid4(), event_id=uuid4(), ticket_type_id=uuid4(), quantity=1, reason="meh"
+        )
+
+
+def test_every_event_has_a_unique_type_and_version() -> None:
+    keys = [(cls.TYPE, cls.VERSION) for cls in registered_events()]
+    assert len(keys) == len(set(keys))
+    assert len(keys) >= 18
+
+
+def test_committed_asyncapi_document_matches_the_models() -> None:
+    assert ASYNCAPI_COPY.read_text() == render(), (
+        "libs/contracts/asyncapi.json is stale: python -m ticketing_contracts > "
+        "libs/contracts/asyncapi.json"
+    )
+    document = json.loads(ASYNCAPI_COPY.read_text())
+    for event_class in registered_events():
+        assert message_name(event_class) in document["components"]["messages"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["<script>alert(1)</script>", 'Robert "Bobby"', "Tom & Jerry", "Line\nBreak", "", " " * 3],
+)
+def test_booking_refuses_markup_and_control_characters_in_names(name: str) -> None:
+    with pytest.raises(ValidationError, match="customer_name"):
+        RequestBooking(
+            event_id=uuid4(),
+            ticket_type_id=uuid4(),
+            quantity=1,
+            customer_name=name,
+            customer_email="a@example.com",
+        )
+
+
+@pytest.mark.parametrize("name", ["Zoë O'Brien-Łukasz", "山田 太郎", "J. R. R. Tolkien", "Ñandú"])
+def test_booking_accepts_names_in_any_script(name: str) -> None:
+    command = RequestBooking(
+        event_id=uuid4(),
+        ticket_type_id=uuid4(),
+        quantity=10,
+        customer_name=f"  {name} ",
+        customer_email="Someone@Example.COM",
+    )
+    assert command.customer_name == name
+    assert command.customer_email == "someone@example.com"
+
+
+@pytest.mark.parametrize("quantity", [0, 11, -1])
+def test_booking_quantity_is_between_one_and_ten(quantity: int) -> None:
+    with pytest.raises(ValidationError, match="quantity"):
+        RequestBooking(
+            event_id=uuid4(),
+            ticket_type_id=uuid4(),
+            quantity=quantity,
+            customer_name="Ada",
+            customer_email="a@example.com",
+        )
+
+
+def test_event_needs_a_timezone_and_unique_ticket_type_names() -> None:
+    stalls = TicketTypeSpec(name="Stalls", price=Decimal("10"), quantity=5)
+    with pytest.raises(ValidationError, match="timezone"):
+        CreateEvent(
+            venue_id=uuid4(), name="Gig", starts_at=datetime(2030, 1, 1), ticket_types=[stalls]
+        )
+    with pytest.raises(ValidationError, match="unique"):
+        CreateEvent(
+            venue_id=uuid4(),
+            name="Gig",
+            starts_at=datetime(2030, 1, 1, tzinfo=UTC),
+            ticket_types=[stalls, TicketTypeSpec(name="stalls", price=Decimal("1"), quantity=1)],
+        )
+
+
+def test_prices_refuse_negative_amounts_and_fractions_of_cents() -> None:
+    for price in ("-1", "1.001"):
+        with pytest.raises(ValidationError, match="price"):
+            TicketType(
+                ticket_type_id=uuid4(), name="A", price=Decimal(price), currency="EUR", quantity=1
+            )
+
+
+def test_event_created_carries_ticket_types() -> None:
+    ticket = TicketType(
+        ticket_type_id=uuid4(), name="A", price=Decimal("5.00"), currency="EUR", quantity=3
+    )
+    event = EventCreated(
+        event_id=uuid4(),
+        venue_id=uuid4(),
+        name="Gig",
+        starts_at=datetime(2030, 1, 1, tzinfo=UTC),
+        ticket_types=(ticket,),
+    )
+    assert event.partition_key() == str(event.event_id)

@@ -1,0 +1,136 @@
+"""`python -m local_infra up|down|status|broker`: the commands behind `make run` / `make stop`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from local_infra.broker import TansuBroker
+from local_infra.errors import InfrastructureUnavailable, ServiceStartError
+from local_infra.health import is_ready
+from local_infra.platform_topics import platform_topics
+from local_infra.ports import preferred_or_free_port
+from local_infra.processes import is_running_as, read_pid
+from local_infra.secrets_env import load_or_create_env_file
+from local_infra.services import SERVICE_SPECS
+from local_infra.stack import (
+    DEFAULT_BROKER_PORT,
+    DEFAULT_POSTGRES_ADMIN_URL,
+    DEFAULT_REDIS_URL,
+    Stack,
+    StackAlreadyRunning,
+    StackConfig,
+    repo_root,
+    stop_stack,
+)
+from local_infra.stack_state import StackInfo, load_state
+
+STOP_HINT = "stop with: make stop"
+
+
+def _stack_config(state_dir: Path, env: dict[str, str]) -> StackConfig:
+    topics, partitions = platform_topics()
+    return StackConfig(
+        state_dir=state_dir,
+        postgres_admin_url=env.get("POSTGRES_ADMIN_URL", DEFAULT_POSTGRES_ADMIN_URL),
+        redis_url=env.get("REDIS_URL", DEFAULT_REDIS_URL),
+        kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+        topic_prefix=env.get("KAFKA_TOPIC_PREFIX", ""),
+        redis_key_prefix=env.get("REDIS_KEY_PREFIX", ""),
+        topics=topics,
+        topic_partitions=partitions,
+        environment=env.get("ENVIRONMENT", "development"),
+        log_level=env.get("LOG_LEVEL", "INFO"),
+        extra_env=env,
+    )
+
+
+def _print_started(info: StackInfo) -> None:
+    for note in info.port_notes:
+        print(f"note: {note}")
+    print(f"gateway:  {info.gateway_url}")
+    print(f"API docs: {info.docs_url}")
+    for name, process in info.services.items():
+        print(f"  {name:<17} {process.url}  (pid {process.pid})")
+    broker_owner = "Tansu, memory only" if info.broker_managed else "external"
+    print(f"broker:   {info.kafka_bootstrap_servers} ({broker_owner})")
+    print(f"logs:     {info.log_dir}")
+    print(STOP_HINT)
+
+
+async def _up(state_dir: Path) -> int:
+    env_file = load_or_create_env_file(repo_root() / ".env")
+    if env_file.created:
+        print(f"created {env_file.path} with a new JWT secret and an admin login:")
+        print(f"  log in as {env_file.values['ADMIN_EMAIL']} / {env_file.values['ADMIN_PASSWORD']}")
+        print("  (the admin login and JWT secret are read from .env on every start)")
+    info = await Stack(_stack_config(state_dir, env_file.values)).start()
+    _print_started(info)
+    return 0
+
+
+async def _status(state_dir: Path) -> int:
+    info = load_state(state_dir)
+    if info is None:
+        print(f"not started (no state in {state_dir})")
+        return 1
+    all_ready = True
+    for name in SERVICE_SPECS:
+        pid = read_pid(state_dir / "pids" / f"{name}.pid")
+        process = info.services.get(name)
+        alive = pid is not None and is_running_as(pid, f"-m {SERVICE_SPECS[name].module}")
+        ready = alive and process is not None and await is_ready(process.url)
+        all_ready = all_ready and ready
+        state = "ready" if ready else ("running, not ready" if alive else "stopped")
+        url = process.url if process else "-"
+        print(f"{name:<17} {state:<19} {url}  pid {pid if alive else '-'}")
+    broker = TansuBroker(state_dir)
+    broker_state = "running" if broker.is_running() else "stopped"
+    if not info.broker_managed:
+        broker_state = "external"
+    print(f"{'broker':<17} {broker_state:<19} {info.kafka_bootstrap_servers}")
+    print(f"logs: {info.log_dir}")
+    return 0 if all_ready else 1
+
+
+async def _broker(state_dir: Path) -> int:
+    broker = TansuBroker(state_dir)
+    if not broker.is_running():
+        port = preferred_or_free_port(DEFAULT_BROKER_PORT)
+        if port != DEFAULT_BROKER_PORT:
+            print(f"note: port {DEFAULT_BROKER_PORT} is taken, using {port}")
+        broker = TansuBroker(state_dir, port=port)
+    print(f"KAFKA_BOOTSTRAP_SERVERS={await broker.start()}")
+    print(f"log: {broker.log_path}")
+    print(STOP_HINT)
+    return 0
+
+
+async def _down(state_dir: Path) -> int:
+    await stop_stack(state_dir)
+    print(f"stopped (logs kept in {state_dir / 'logs'})")
+    return 0
+
+
+COMMANDS = {"up": _up, "down": _down, "status": _status, "broker": _broker}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local_infra", description=__doc__)
+    parser.add_argument("command", choices=sorted(COMMANDS))
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="where logs, PID files and stack.json live (default: <repo>/.run)",
+    )
+    arguments = parser.parse_args(argv)
+    state_dir: Path = arguments.state_dir or repo_root() / ".run"
+    try:
+        return asyncio.run(COMMANDS[arguments.command](state_dir.resolve()))
+    except (InfrastructureUnavailable, ServiceStartError, StackAlreadyRunning) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1

@@ -1,0 +1,86 @@
+"""The four platform services: how each is launched and the environment it gets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+GATEWAY = "gateway"
+BOOKING_COMMAND = "booking-command"
+INVENTORY = "inventory"
+QUERY_PROJECTION = "query-projection"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    module: str
+    default_port: int
+    default_database: str | None
+
+
+SERVICE_SPECS: Mapping[str, ServiceSpec] = {
+    spec.name: spec
+    for spec in (
+        ServiceSpec(BOOKING_COMMAND, "booking_command", 8001, "ticketing_booking"),
+        ServiceSpec(INVENTORY, "inventory", 8002, "ticketing_inventory"),
+        ServiceSpec(QUERY_PROJECTION, "query_projection", 8003, "ticketing_query"),
+        # Started last only in the listing; all start together and the gateway's
+        # readiness does not depend on the others being up first.
+        ServiceSpec(GATEWAY, "gateway", 8000, None),
+    )
+}
+
+DEFAULT_DATABASES: Mapping[str, str] = {
+    spec.name: spec.default_database
+    for spec in SERVICE_SPECS.values()
+    if spec.default_database is not None
+}
+
+
+@dataclass(frozen=True)
+class SharedSettings:
+    """Everything every service gets, whichever of it it reads."""
+
+    environment: str
+    log_level: str
+    host: str
+    redis_url: str
+    redis_key_prefix: str
+    kafka_bootstrap_servers: str
+    kafka_topic_prefix: str
+    service_urls: Mapping[str, str]
+    extra_env: Mapping[str, str]
+
+
+def service_environment(
+    settings: SharedSettings,
+    *,
+    port: int,
+    database_url: str | None,
+    base_env: Mapping[str, str],
+) -> dict[str, str]:
+    """The process environment for one service (the service env contract)."""
+    env = dict(base_env)
+    env.update(settings.extra_env)
+    env.pop("DATABASE_URL", None)
+    env.update(
+        {
+            "ENVIRONMENT": settings.environment,
+            "LOG_LEVEL": settings.log_level,
+            "HTTP_HOST": settings.host,
+            "HTTP_PORT": str(port),
+            "REDIS_URL": settings.redis_url,
+            "REDIS_KEY_PREFIX": settings.redis_key_prefix,
+            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+            "KAFKA_TOPIC_PREFIX": settings.kafka_topic_prefix,
+            "BOOKING_COMMAND_URL": settings.service_urls[BOOKING_COMMAND],
+            "INVENTORY_URL": settings.service_urls[INVENTORY],
+            "QUERY_PROJECTION_URL": settings.service_urls[QUERY_PROJECTION],
+            # Logs go to files; without this a crash can lose its last lines.
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
+    return env

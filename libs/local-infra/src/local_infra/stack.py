@@ -1,0 +1,310 @@
+"""The local process manager: PostgreSQL, Redis, a broker and the four services.
+
+Used by `make run` / `make stop` (through the CLI) and by the end-to-end test fixture,
+which gives it its own state dir, ports, databases and prefixes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from local_infra.broker import TansuBroker, create_topics
+from local_infra.errors import ServiceStartError
+from local_infra.health import wait_until_ready
+from local_infra.ports import LOOPBACK, preferred_or_free_port
+from local_infra.postgres import create_database, ensure_postgres
+from local_infra.processes import is_running_as, kill_now, read_pid, spawn_background, tail
+from local_infra.processes import terminate as terminate_process
+from local_infra.redis_server import ensure_redis
+from local_infra.services import (
+    DEFAULT_DATABASES,
+    GATEWAY,
+    SERVICE_SPECS,
+    SharedSettings,
+    service_environment,
+)
+from local_infra.stack_state import ServiceProcess, StackInfo, load_state, save_state
+from local_infra.urls import with_path
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_BROKER_PORT = 9092
+DEFAULT_SERVICE_PORTS: Mapping[str, int] = {
+    name: spec.default_port for name, spec in SERVICE_SPECS.items()
+}
+
+
+def repo_root() -> Path:
+    """The uv workspace root: the nearest parent holding both pyproject.toml and uv.lock."""
+    for directory in (Path.cwd(), *Path.cwd().parents):
+        if (directory / "pyproject.toml").is_file() and (directory / "uv.lock").is_file():
+            return directory
+    return Path.cwd()
+
+
+def default_state_dir() -> Path:
+    return repo_root() / ".run"
+
+
+class StackAlreadyRunning(RuntimeError):
+    """Services from an earlier start are still running in the same state dir."""
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    state_dir: Path = field(default_factory=default_state_dir)
+    host: str = LOOPBACK
+    postgres_admin_url: str = DEFAULT_POSTGRES_ADMIN_URL
+    redis_url: str = DEFAULT_REDIS_URL
+    # None: run a Tansu broker owned by this stack; otherwise use that cluster.
+    kafka_bootstrap_servers: str | None = None
+    broker_port: int = DEFAULT_BROKER_PORT
+    # 0 means any free port; a taken preferred port is replaced by a free one.
+    service_ports: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_SERVICE_PORTS))
+    databases: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_DATABASES))
+    topic_prefix: str = ""
+    redis_key_prefix: str = ""
+    # Created (unprefixed names; the prefix is added) before the services start.
+    topics: Sequence[str] = ()
+    topic_partitions: int = 6
+    environment: str = "development"
+    log_level: str = "INFO"
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    ready_timeout_seconds: float = 90.0
+    # Longer than the services' own graceful-shutdown budget (20s by default).
+    stop_grace_seconds: float = 25.0
+    python_executable: str = sys.executable
+    # Start PostgreSQL/Redis when they are local and down; off for servers we don't own.
+    ensure_local_servers: bool = True
+
+
+def _module_marker(name: str) -> str:
+    return f"-m {SERVICE_SPECS[name].module}"
+
+
+class Stack:
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self._broker = TansuBroker(config.state_dir, port=None, host=config.host)
+        self._info: StackInfo | None = None
+        self._shared: SharedSettings | None = None
+
+    @property
+    def state_dir(self) -> Path:
+        return self.config.state_dir
+
+    @property
+    def info(self) -> StackInfo:
+        if self._info is None:
+            raise RuntimeError("the stack is not started")
+        return self._info
+
+    def pid_path(self, name: str) -> Path:
+        return self.state_dir / "pids" / f"{name}.pid"
+
+    def log_path(self, name: str) -> Path:
+        return self.state_dir / "logs" / f"{name}.log"
+
+    def running_services(self) -> dict[str, int]:
+        """Service name -> PID for the services our PID files name that are alive."""
+        running = {}
+        for name in SERVICE_SPECS:
+            pid = read_pid(self.pid_path(name))
+            if pid is not None and is_running_as(pid, _module_marker(name)):
+                running[name] = pid
+        return running
+
+    async def start(self) -> StackInfo:
+        """Start everything and return once every service answers ready."""
+        if running := self.running_services():
+            raise StackAlreadyRunning(
+                f"services already running from {self.state_dir} (pids {running}); "
+                "stop them with `make stop` (python -m local_infra down)"
+            )
+        config = self.config
+        if config.ensure_local_servers:
+            await ensure_postgres(config.postgres_admin_url)
+            await ensure_redis(config.redis_url)
+        port_notes: list[str] = []
+        bootstrap, broker_managed = await self._start_broker(port_notes)
+        for database in config.databases.values():
+            await create_database(config.postgres_admin_url, database)
+        if config.topics:
+            names = [f"{config.topic_prefix}{topic}" for topic in config.topics]
+            await create_topics(bootstrap, names, config.topic_partitions)
+        ports = self._choose_service_ports(port_notes)
+        urls = {name: f"http://{config.host}:{port}" for name, port in ports.items()}
+        self._shared = SharedSettings(
+            environment=config.environment,
+            log_level=config.log_level,
+            host=config.host,
+            redis_url=config.redis_url,
+            redis_key_prefix=config.redis_key_prefix,
+            kafka_bootstrap_servers=bootstrap,
+            kafka_topic_prefix=config.topic_prefix,
+            service_urls=urls,
+            extra_env=config.extra_env,
+        )
+        self._info = StackInfo(
+            state_dir=self.state_dir,
+            gateway_url=urls[GATEWAY],
+            services={},
+            kafka_bootstrap_servers=bootstrap,
+            broker_managed=broker_managed,
+            postgres_admin_url=config.postgres_admin_url,
+            redis_url=config.redis_url,
+            database_urls={
+                name: with_path(config.postgres_admin_url, database)
+                for name, database in config.databases.items()
+            },
+            topic_prefix=config.topic_prefix,
+            redis_key_prefix=config.redis_key_prefix,
+            port_notes=port_notes,
+            shared_env=dict(config.extra_env),
+            control=self,
+        )
+        for name, port in ports.items():
+            self._spawn(name, port)
+        save_state(self._info)
+        try:
+            await self._wait_all_ready(list(ports))
+        except BaseException:
+            await self.stop()
+            raise
+        return self._info
+
+    async def _start_broker(self, port_notes: list[str]) -> tuple[str, bool]:
+        if self.config.kafka_bootstrap_servers:
+            return self.config.kafka_bootstrap_servers, False
+        if not self._broker.is_running():
+            port = preferred_or_free_port(self.config.broker_port, self.config.host)
+            if self.config.broker_port and port != self.config.broker_port:
+                port_notes.append(f"broker: port {self.config.broker_port} is taken, using {port}")
+            self._broker = TansuBroker(self.state_dir, port=port, host=self.config.host)
+        return await self._broker.start(), True
+
+    def _choose_service_ports(self, port_notes: list[str]) -> dict[str, int]:
+        ports: dict[str, int] = {}
+        for name in SERVICE_SPECS:
+            preferred = self.config.service_ports.get(name, 0)
+            port = preferred_or_free_port(preferred, self.config.host)
+            # Two services asking for any free port can be told the same one.
+            while port in ports.values():
+                port = preferred_or_free_port(0, self.config.host)
+            if preferred and port != preferred:
+                port_notes.append(f"{name}: port {preferred} is taken, using {port}")
+            ports[name] = port
+        return ports
+
+    def _spawn(self, name: str, port: int) -> ServiceProcess:
+        info, shared = self.info, self._shared
+        assert shared is not None
+        env = service_environment(
+            shared,
+            port=port,
+            database_url=info.database_urls.get(name),
+            base_env=os.environ,
+        )
+        log_path = self.log_path(name)
+        pid = spawn_background(
+            [self.config.python_executable, "-m", SERVICE_SPECS[name].module],
+            log_path=log_path,
+            pid_path=self.pid_path(name),
+            env=env,
+            # Not the repo root: the services also read a `.env` from their working
+            # directory, and a test stack must not pick up the developer's.
+            cwd=self.state_dir,
+        )
+        process = ServiceProcess(
+            name=name,
+            url=f"http://{self.config.host}:{port}",
+            port=port,
+            pid=pid,
+            log_path=log_path,
+        )
+        info.services[name] = process
+        logger.info("started %s pid %s on port %s", name, pid, port)
+        return process
+
+    async def _wait_all_ready(self, names: list[str]) -> None:
+        results = await asyncio.gather(
+            *(self._wait_ready(name) for name in names), return_exceptions=True
+        )
+        failures = [result for result in results if isinstance(result, BaseException)]
+        if failures:
+            raise ServiceStartError("\n\n".join(str(failure) for failure in failures))
+
+    async def _wait_ready(self, name: str) -> None:
+        process = self.info.services[name]
+        seconds = await wait_until_ready(
+            name,
+            process.url,
+            pid=process.pid,
+            log_path=process.log_path,
+            wait_seconds=self.config.ready_timeout_seconds,
+        )
+        logger.info("%s ready after %.1fs", name, seconds)
+
+    async def kill_service(self, name: str, signum: int = signal.SIGKILL) -> None:
+        """Send `signum` (default SIGKILL) to one service and wait until it is gone."""
+        pid = self.info.services[name].pid
+        if is_running_as(pid, _module_marker(name)):
+            await asyncio.to_thread(kill_now, pid, signum)
+
+    async def start_service(self, name: str) -> ServiceProcess:
+        """Start one service again on the port it had, and wait until it is ready."""
+        process = self._spawn(name, self.info.services[name].port)
+        save_state(self.info)
+        await self._wait_ready(name)
+        return process
+
+    async def restart_service(self, name: str, signum: int = signal.SIGTERM) -> ServiceProcess:
+        if signum == signal.SIGTERM:
+            pid = self.info.services[name].pid
+            await asyncio.to_thread(terminate_process, pid, self.config.stop_grace_seconds)
+        else:
+            await self.kill_service(name, signum)
+        return await self.start_service(name)
+
+    async def stop(self) -> None:
+        """Stop the services (gateway first, so no new work arrives) and our broker."""
+        await stop_services(self.state_dir, self.config.stop_grace_seconds)
+        state = self._info or load_state(self.state_dir)
+        if state is None or state.broker_managed:
+            await asyncio.to_thread(self._broker.stop, self.config.stop_grace_seconds)
+
+    def log_tails(self, lines: int = 40) -> str:
+        sections = [
+            f"----- {name} ({self.log_path(name)}) -----\n{tail(self.log_path(name), lines)}"
+            for name in SERVICE_SPECS
+        ]
+        return "\n".join(sections)
+
+
+async def stop_services(state_dir: Path, grace_seconds: float) -> None:
+    """Terminate the services whose PID files are in `state_dir`."""
+
+    async def stop_one(name: str) -> None:
+        pid_path = state_dir / "pids" / f"{name}.pid"
+        pid = read_pid(pid_path)
+        if pid is not None and is_running_as(pid, _module_marker(name)):
+            logger.info("stopping %s pid %s", name, pid)
+            await asyncio.to_thread(terminate_process, pid, grace_seconds)
+        pid_path.unlink(missing_ok=True)
+
+    await stop_one(GATEWAY)
+    await asyncio.gather(*(stop_one(name) for name in SERVICE_SPECS if name != GATEWAY))
+
+
+async def stop_stack(state_dir: Path, grace_seconds: float = 25.0) -> None:
+    """What `make stop` does: stop what a previous `up` in `state_dir` left running."""
+    await Stack(StackConfig(state_dir=state_dir, stop_grace_seconds=grace_seconds)).stop()

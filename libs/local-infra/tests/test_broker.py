@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from local_infra.broker import TansuBroker, create_topics
+from local_infra.processes import is_alive
+
+pytestmark = pytest.mark.integration
+
+
+async def _partition_count(bootstrap: str, topic: str) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [description] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return len(description["partitions"])
+
+
+@pytest.fixture
+async def broker(tmp_path: Path) -> AsyncIterator[TansuBroker]:
+    started = TansuBroker(tmp_path)
+    await started.start()
+    yield started
+    started.stop()
+
+
+async def test_broker_starts_on_a_free_port_and_reports_running(broker: TansuBroker) -> None:
+    assert broker.is_running()
+    assert broker.port not in (None, 9092)
+    assert broker.bootstrap_servers == f"127.0.0.1:{broker.port}"
+    assert broker.log_path.exists()
+
+
+async def test_create_topics_makes_the_requested_partitions_and_is_idempotent(
+    broker: TansuBroker,
+) -> None:
+    await create_topics(broker.bootstrap_servers, ["orders", "payments"], partitions=3)
+    await create_topics(broker.bootstrap_servers, ["orders"], partitions=3)
+
+    assert await _partition_count(broker.bootstrap_servers, "orders") == 3
+    assert await _partition_count(broker.bootstrap_servers, "payments") == 3
+
+
+async def test_stop_leaves_no_process(tmp_path: Path) -> None:
+    broker = TansuBroker(tmp_path)
+    await broker.start()
+    pid = broker.pid
+    assert pid is not None
+
+    broker.stop()
+
+    assert not is_alive(pid)
+    assert not broker.is_running()
+    assert not broker.pid_path.exists()
+
+
+async def test_start_reuses_the_broker_its_pid_file_names(broker: TansuBroker) -> None:
+    again = TansuBroker(broker.state_dir)
+
+    assert await again.start() == broker.bootstrap_servers
+    assert again.pid == broker.pid

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from local_infra.broker import TansuBroker, create_topics
+
+pytest.importorskip("faststream.kafka", reason="faststream[kafka] is not installed")
+
+from faststream.kafka import KafkaBroker, KafkaMessage
+
+pytestmark = pytest.mark.integration
+
+# Tansu takes about five seconds to complete a consumer-group join.
+DELIVERY_BUDGET_SECONDS = 60.0
+
+
+@pytest.fixture
+async def bootstrap_servers(tmp_path: Path) -> AsyncIterator[str]:
+    broker = TansuBroker(tmp_path)
+    yield await broker.start()
+    broker.stop()
+
+
+async def test_key_and_headers_reach_a_faststream_subscriber_intact(
+    bootstrap_servers: str,
+) -> None:
+    await create_topics(bootstrap_servers, ["shows"], partitions=3)
+    received: asyncio.Future[KafkaMessage] = asyncio.get_running_loop().create_future()
+    subscriber_broker = KafkaBroker(bootstrap_servers)
+
+    @subscriber_broker.subscriber(
+        "shows", group_id="local-infra-test", auto_offset_reset="earliest"
+    )
+    async def on_show(body: dict[str, int], message: KafkaMessage) -> None:
+        if not received.done():
+            received.set_result(message)
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            "shows",
+            b'{"seats": 2}',
+            key=b"show-42",
+            headers=[("ce_type", b"booking.requested.v1"), ("ce_id", b"evt-1")],
+        )
+    finally:
+        await producer.stop()
+
+    await subscriber_broker.start()
+    try:
+        message = await asyncio.wait_for(received, DELIVERY_BUDGET_SECONDS)
+    finally:
+        await subscriber_broker.stop()
+
+    record = message.raw_message
+    assert not isinstance(record, tuple), "a single subscriber gets one record, not a batch"
+    assert record.key == b"show-42"
+    assert message.headers["ce_type"] == "booking.requested.v1"
+    assert message.headers["ce_id"] == "evt-1"
+    assert await message.decode() == {"seats": 2}

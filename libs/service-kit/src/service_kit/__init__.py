@@ -1,0 +1,1 @@
+"""Shared service kit: settings, logging, request context, metrics, health, errors."""

@@ -1,0 +1,61 @@
+"""Errors the domain and application layers raise; pure Python, no framework.
+
+`http_errors` maps each class to a status code and the public body
+`{"detail": ..., "error_type": ...}`.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    error_type = "domain_error"
+
+    def __init__(self, detail: str, *, error_type: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if error_type is not None:
+            self.error_type = error_type
+
+
+class NotFoundError(DomainError):
+    error_type = "not_found"
+
+
+class ConflictError(DomainError):
+    error_type = "conflict"
+
+
+class InsufficientCapacityError(ConflictError):
+    error_type = "insufficient_capacity"
+
+
+class SoldOutError(InsufficientCapacityError):
+    error_type = "sold_out"
+
+
+class InvalidInputError(DomainError):
+    error_type = "validation_error"
+
+
+class UnauthorizedError(DomainError):
+    error_type = "unauthorized"
+
+
+class ForbiddenError(DomainError):
+    error_type = "forbidden"
+
+
+class RateLimitedError(DomainError):
+    error_type = "rate_limited"
+
+    def __init__(self, detail: str, *, retry_after_seconds: int) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class DependencyUnavailableError(DomainError):
+    error_type = "dependency_unavailable"
+
+    def __init__(self, detail: str, *, retry_after_seconds: int = 5) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = retry_after_seconds

@@ -1,0 +1,76 @@
+"""Kafka plumbing every service shares: producer settings, headers, ids, dead letters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from ticketing_contracts import headers as ce
+from ticketing_contracts.envelope import EventEnvelope
+
+from service_kit.request_context import correlation_id_var, new_id, request_id_var
+from service_kit.settings import KafkaSettings
+
+KafkaHeaders = list[tuple[str, bytes]]
+
+
+def create_producer(settings: KafkaSettings, **overrides: Any) -> AIOKafkaProducer:
+    """A producer that waits for every in-sync replica before a send counts as done."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "client_id": settings.service_name,
+        "acks": "all",
+        "enable_idempotence": settings.kafka_idempotent_producer,
+        "linger_ms": 5,
+        "request_timeout_ms": 10_000,
+    }
+    options.update(overrides)
+    return AIOKafkaProducer(**options)
+
+
+def envelope_headers(envelope: EventEnvelope) -> KafkaHeaders:
+    return [(name, value.encode()) for name, value in ce.headers_for(envelope).items()]
+
+
+def header_map(headers: Iterable[tuple[str, bytes]] | Mapping[str, Any] | None) -> dict[str, str]:
+    if headers is None:
+        return {}
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    return {
+        name: value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+        for name, value in items
+    }
+
+
+@contextmanager
+def message_context(headers: Mapping[str, str]) -> Iterator[str]:
+    """Makes the correlation id of a consumed message current for logs and new events."""
+    correlation_id = headers.get(ce.CORRELATION_ID) or new_id()
+    request_token = request_id_var.set(headers.get(ce.CE_ID) or new_id())
+    correlation_token = correlation_id_var.set(correlation_id)
+    try:
+        yield correlation_id
+    finally:
+        request_id_var.reset(request_token)
+        correlation_id_var.reset(correlation_token)
+
+
+def dead_letter_headers(
+    original: Sequence[tuple[str, bytes]] | None,
+    *,
+    error: BaseException | str,
+    topic: str,
+    partition: int,
+    offset: int,
+) -> KafkaHeaders:
+    """The original headers plus where the message came from and why it failed."""
+    reason = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    return [
+        *(original or []),
+        (ce.DEAD_LETTER_ERROR, reason[:2000].encode()),
+        (ce.DEAD_LETTER_ORIGINAL_TOPIC, topic.encode()),
+        (ce.DEAD_LETTER_ORIGINAL_PARTITION, str(partition).encode()),
+        (ce.DEAD_LETTER_ORIGINAL_OFFSET, str(offset).encode()),
+    ]

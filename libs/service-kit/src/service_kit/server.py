@@ -1,0 +1,34 @@
+"""Runs a service under uvicorn with JSON logs and a bounded graceful shutdown."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import uvicorn
+from fastapi import FastAPI
+
+from service_kit.settings import ServiceSettings, SettingsT, load_settings
+from service_kit.structured_logging import configure_logging
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    configure_logging(settings.service_name, settings.log_level)
+    config = uvicorn.Config(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        # On SIGTERM uvicorn stops accepting, waits this long for in-flight
+        # requests, then runs the lifespan shutdown that closes pools and consumers.
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+    )
+    uvicorn.Server(config).run()
+
+
+def run_service(settings_class: type[SettingsT], build_app: Callable[[SettingsT], FastAPI]) -> None:
+    """Entry point of every `python -m <service>`: validate settings, build, serve."""
+    settings = load_settings(settings_class)
+    serve(build_app(settings), settings)

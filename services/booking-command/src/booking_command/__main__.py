@@ -1,0 +1,7 @@
+from service_kit.server import run_service
+
+from booking_command.bootstrap import build_app
+from booking_command.settings import BookingCommandSettings
+
+if __name__ == "__main__":
+    run_service(BookingCommandSettings, build_app)

@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from pydantic import PostgresDsn
+from service_kit.settings import KafkaSettings, PostgresSettings, RedisSettings
+
+
+class InventorySettings(PostgresSettings, KafkaSettings, RedisSettings):
+    service_name: str = "inventory"
+    http_port: int = 8002
+    database_url: PostgresDsn = PostgresDsn(
+        "postgresql://postgres@127.0.0.1:5432/ticketing_inventory"
+    )

@@ -3,6 +3,7 @@ from uuid import UUID
 
 import pytest
 from pydantic import ValidationError
+
 from ticketing_contracts import headers, topics
 from ticketing_contracts.envelope import EventEnvelope
 

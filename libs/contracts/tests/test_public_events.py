@@ -6,6 +6,7 @@ from uuid import uuid4
 
 import pytest
 from pydantic import ValidationError
+
 from ticketing_contracts.asyncapi import message_name, render
 from ticketing_contracts.commands import CreateEvent, RequestBooking, TicketTypeSpec
 from ticketing_contracts.events import (

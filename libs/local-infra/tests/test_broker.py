@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
+
 from local_infra.broker import TansuBroker, create_topics
 from local_infra.processes import is_alive
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
+
 from local_infra.broker import TansuBroker, create_topics
 
 pytest.importorskip("faststream.kafka", reason="faststream[kafka] is not installed")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 import redis.asyncio as redis
+
 from local_infra import postgres
 from local_infra.errors import InfrastructureUnavailable
 from local_infra.ports import free_port

@@ -4,6 +4,7 @@ import signal
 
 import httpx
 import pytest
+
 from local_infra.processes import is_alive
 from local_infra.services import INVENTORY, SERVICE_SPECS
 from local_infra.stack_state import StackInfo, load_state

@@ -3,6 +3,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
+
 from service_kit.app_factory import create_service_app, health_registry_for
 from service_kit.errors import InsufficientCapacityError, NotFoundError
 from service_kit.health import HealthRegistry

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from local_infra.ports import free_port
 
 SLOW_SERVICE = textwrap.dedent(

@@ -4,8 +4,9 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
-from local_infra.tcp_proxy import TcpProxy
 from redis.asyncio import Redis
+
+from local_infra.tcp_proxy import TcpProxy
 from service_kit.dependency_probes import redis_probe
 from service_kit.health import HealthRegistry
 

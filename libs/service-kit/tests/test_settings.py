@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+
 from service_kit.settings import (
     ConfigurationError,
     JwtSettings,

@@ -7,11 +7,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from ticketing_contracts import headers as ce
-from ticketing_contracts.envelope import EventEnvelope
 
 from service_kit.request_context import correlation_id_var, new_id, request_id_var
 from service_kit.settings import KafkaSettings
+from ticketing_contracts import headers as ce
+from ticketing_contracts.envelope import EventEnvelope
 
 KafkaHeaders = list[tuple[str, bytes]]
 

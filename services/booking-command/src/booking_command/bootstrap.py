@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from service_kit.app_factory import create_service_app, health_registry_for
-from service_kit.dependency_probes import kafka_probe, postgres_probe
 
 from booking_command.settings import BookingCommandSettings
+from service_kit.app_factory import create_service_app, health_registry_for
+from service_kit.dependency_probes import kafka_probe, postgres_probe
 
 
 def build_app(settings: BookingCommandSettings) -> FastAPI:

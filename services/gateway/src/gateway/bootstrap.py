@@ -9,10 +9,10 @@ import httpx
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from redis.asyncio import Redis
-from service_kit.app_factory import create_service_app, health_registry_for
-from service_kit.dependency_probes import http_ready_probe, redis_probe
 
 from gateway.settings import GatewaySettings
+from service_kit.app_factory import create_service_app, health_registry_for
+from service_kit.dependency_probes import http_ready_probe, redis_probe
 
 
 def build_app(settings: GatewaySettings) -> FastAPI:

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from pydantic import AnyHttpUrl, EmailStr, Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
+
 from service_kit.settings import JwtSettings, RedisSettings
 
 

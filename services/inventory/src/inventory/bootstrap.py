@@ -7,10 +7,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from redis.asyncio import Redis
-from service_kit.app_factory import create_service_app, health_registry_for
-from service_kit.dependency_probes import kafka_probe, postgres_probe, redis_probe
 
 from inventory.settings import InventorySettings
+from service_kit.app_factory import create_service_app, health_registry_for
+from service_kit.dependency_probes import kafka_probe, postgres_probe, redis_probe
 
 
 def build_app(settings: InventorySettings) -> FastAPI:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pydantic import PostgresDsn
+
 from service_kit.settings import KafkaSettings, PostgresSettings, RedisSettings
 
 

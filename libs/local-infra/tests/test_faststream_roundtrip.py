@@ -1,17 +1,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
-
-from local_infra.broker import TansuBroker, create_topics
-
-pytest.importorskip("faststream.kafka", reason="faststream[kafka] is not installed")
-
 from faststream.kafka import KafkaBroker, KafkaMessage
+
+from local_infra.broker import create_topics
+from local_infra.session_infrastructure import Infrastructure
 
 pytestmark = pytest.mark.integration
 
@@ -19,22 +15,17 @@ pytestmark = pytest.mark.integration
 DELIVERY_BUDGET_SECONDS = 60.0
 
 
-@pytest.fixture
-async def bootstrap_servers(tmp_path: Path) -> AsyncIterator[str]:
-    broker = TansuBroker(tmp_path)
-    yield await broker.start()
-    broker.stop()
-
-
 async def test_key_and_headers_reach_a_faststream_subscriber_intact(
-    bootstrap_servers: str,
+    infrastructure: Infrastructure, topic_prefix: str
 ) -> None:
-    await create_topics(bootstrap_servers, ["shows"], partitions=3)
+    bootstrap_servers = infrastructure.kafka_bootstrap_servers
+    topic = f"{topic_prefix}shows"
+    await create_topics(bootstrap_servers, [topic], partitions=3)
     received: asyncio.Future[KafkaMessage] = asyncio.get_running_loop().create_future()
     subscriber_broker = KafkaBroker(bootstrap_servers)
 
     @subscriber_broker.subscriber(
-        "shows", group_id="local-infra-test", auto_offset_reset="earliest"
+        topic, group_id="local-infra-test", auto_offset_reset="earliest"
     )
     async def on_show(body: dict[str, int], message: KafkaMessage) -> None:
         if not received.done():
@@ -44,7 +35,7 @@ async def test_key_and_headers_reach_a_faststream_subscriber_intact(
     await producer.start()
     try:
         await producer.send_and_wait(
-            "shows",
+            topic,
             b'{"seats": 2}',
             key=b"show-42",
             headers=[("ce_type", b"booking.requested.v1"), ("ce_id", b"evt-1")],

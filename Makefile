@@ -7,7 +7,7 @@ UV_VERSION := 0.13.9
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV_STAMP := .venv/.synced-$(UV_VERSION)
-SOURCES := libs/*/src services/*/src
+SOURCES := libs/*/src services/*/src bench
 
 .PHONY: help install run stop status lint typecheck test test-unit bench chaos clean
 

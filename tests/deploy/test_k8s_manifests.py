@@ -1,0 +1,397 @@
+"""The kustomize overlays render, validate against the Kubernetes schemas offline,
+and every workload carries what an SRE relies on (probes, limits, security, PDB)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema  # type: ignore[import-untyped]
+import kubernetes_validate  # type: ignore[import-untyped]
+import pytest
+import yaml
+
+from ticketing_contracts.topics import ALL_TOPICS, DEFAULT_PARTITIONS
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy" / "k8s"
+KUBERNETES_VERSION = "1.30"
+Manifest = dict[str, Any]
+
+SERVICES = {"gateway": 8000, "booking-command": 8001, "inventory": 8002, "query-projection": 8003}
+CONSUMERS = ("booking-command", "inventory", "query-projection")
+STANDARD_LABELS = (
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/component",
+    "app.kubernetes.io/part-of",
+    "app.kubernetes.io/version",
+    "app.kubernetes.io/managed-by",
+)
+# Custom resources have no schema in kubernetes-validate; these check the fields we use.
+CRD_SCHEMAS: dict[str, dict[str, Any]] = {
+    "KafkaTopic": {
+        "type": "object",
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "properties": {
+            "apiVersion": {"const": "kafka.strimzi.io/v1beta2"},
+            "metadata": {
+                "type": "object",
+                "required": ["name", "labels"],
+                "properties": {
+                    "labels": {"type": "object", "required": ["strimzi.io/cluster"]},
+                },
+            },
+            "spec": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["topicName", "partitions", "replicas", "config"],
+                "properties": {
+                    "topicName": {"type": "string"},
+                    "partitions": {"type": "integer", "minimum": 1},
+                    "replicas": {"type": "integer", "minimum": 1, "maximum": 32767},
+                    "config": {
+                        "type": "object",
+                        "additionalProperties": {"type": ["string", "integer", "boolean"]},
+                    },
+                },
+            },
+        },
+    },
+    "ServiceMonitor": {
+        "type": "object",
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "properties": {
+            "apiVersion": {"const": "monitoring.coreos.com/v1"},
+            "spec": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["selector", "endpoints"],
+                "properties": {
+                    "selector": {"type": "object"},
+                    "endpoints": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["port", "path"],
+                            "properties": {
+                                "port": {"type": "string"},
+                                "path": {"type": "string"},
+                                "interval": {"type": "string", "pattern": "^[0-9]+[smh]$"},
+                                "scrapeTimeout": {"type": "string", "pattern": "^[0-9]+[smh]$"},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+    "PrometheusRule": {
+        "type": "object",
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "properties": {
+            "apiVersion": {"const": "monitoring.coreos.com/v1"},
+            "spec": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["groups"],
+                "properties": {
+                    "groups": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["name", "rules"],
+                            "properties": {
+                                "name": {"type": "string"},
+                                "rules": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "additionalProperties": False,
+                                        "required": ["alert", "expr", "labels", "annotations"],
+                                        "properties": {
+                                            "alert": {
+                                                "type": "string",
+                                                "pattern": "^[A-Za-z][A-Za-z0-9]*$",
+                                            },
+                                            "expr": {"type": "string"},
+                                            "for": {"type": "string", "pattern": "^[0-9]+[smh]$"},
+                                            "labels": {
+                                                "type": "object",
+                                                "required": ["severity"],
+                                                "properties": {
+                                                    "severity": {"enum": ["warning", "critical"]}
+                                                },
+                                            },
+                                            "annotations": {
+                                                "type": "object",
+                                                "required": ["summary", "description", "runbook"],
+                                            },
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                    }
+                },
+            },
+        },
+    },
+}
+
+
+def by_kind(manifests: list[Manifest], kind: str) -> dict[str, Manifest]:
+    return {m["metadata"]["name"]: m for m in manifests if m["kind"] == kind}
+
+
+def pod_spec(workload: Manifest) -> Manifest:
+    if workload["kind"] == "CronJob":
+        spec: Manifest = workload["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        return spec
+    template_spec: Manifest = workload["spec"]["template"]["spec"]
+    return template_spec
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_every_resource_matches_its_schema(
+    rendered: dict[str, list[Manifest]], overlay: str
+) -> None:
+    problems = []
+    for manifest in rendered[overlay]:
+        name = f"{manifest['kind']}/{manifest['metadata']['name']}"
+        if manifest["kind"] in CRD_SCHEMAS:
+            validator = jsonschema.Draft202012Validator(CRD_SCHEMAS[manifest["kind"]])
+            problems += [f"{name}: {error.message}" for error in validator.iter_errors(manifest)]
+            continue
+        try:
+            kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            problems.append(f"{name}: {error.message} at {list(error.path)}")
+        except kubernetes_validate.SchemaNotFoundError as error:
+            problems.append(f"{name}: {error.message}")
+    assert not problems, "\n".join(problems)
+
+
+def test_manifests_outside_the_overlays_are_valid_too() -> None:
+    restore = yaml.safe_load((K8S / "jobs" / "restore-job.yaml").read_text())
+    kubernetes_validate.validate(restore, KUBERNETES_VERSION, strict=True)
+    kinds = [
+        doc["kind"]
+        for doc in yaml.safe_load_all((K8S / "kafka" / "kafka-cluster.yaml").read_text())
+    ]
+    assert kinds == ["KafkaNodePool", "Kafka"]
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_every_deployment_is_operable(rendered: dict[str, list[Manifest]], overlay: str) -> None:
+    manifests = rendered[overlay]
+    deployments = by_kind(manifests, "Deployment")
+    assert set(deployments) == set(SERVICES)
+    configs = by_kind(manifests, "ConfigMap")
+    grace = int(configs["ticketing-config"]["data"]["SHUTDOWN_GRACE_SECONDS"])
+    pdbs = list(by_kind(manifests, "PodDisruptionBudget").values())
+    services = by_kind(manifests, "Service")
+
+    for name, deployment in deployments.items():
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        for label in STANDARD_LABELS:
+            assert label in deployment["metadata"]["labels"], (name, label)
+            assert label in labels, (name, label)
+        spec = pod_spec(deployment)
+        assert spec["securityContext"]["runAsNonRoot"] is True, name
+        assert spec["securityContext"]["runAsUser"] != 0, name
+        assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", name
+        assert spec["topologySpreadConstraints"], name
+        assert spec["automountServiceAccountToken"] is False, name
+        (container,) = spec["containers"]
+        security = container["securityContext"]
+        assert security["readOnlyRootFilesystem"] is True, name
+        assert security["allowPrivilegeEscalation"] is False, name
+        assert security["capabilities"]["drop"] == ["ALL"], name
+        for kind in ("requests", "limits"):
+            assert {"cpu", "memory"} <= set(container["resources"][kind]), (name, kind)
+        assert container["ports"] == [
+            {"name": "http", "containerPort": SERVICES[name], "protocol": "TCP"}
+        ]
+        probes = {
+            probe: container[probe]["httpGet"]
+            for probe in ("startupProbe", "livenessProbe", "readinessProbe")
+        }
+        assert probes["startupProbe"]["path"] == "/health/live", name
+        assert probes["livenessProbe"]["path"] == "/health/live", name
+        assert probes["readinessProbe"]["path"] == "/health/ready", name
+        assert all(probe["port"] == "http" for probe in probes.values()), name
+        pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
+        assert pre_stop[0] == "sleep", name
+        # preStop sleep + drain + time to close pools/consumers must fit in the grace period.
+        assert spec["terminationGracePeriodSeconds"] >= int(pre_stop[1]) + grace + 5, name
+        env = {item["name"]: item["value"] for item in container["env"]}
+        assert env["HTTP_PORT"] == str(SERVICES[name])
+        secret_refs = [
+            ref["secretRef"]["name"] for ref in container["envFrom"] if "secretRef" in ref
+        ]
+        assert secret_refs == [f"{name}-secrets"], name
+        mounts = {mount["mountPath"] for mount in container["volumeMounts"]}
+        writable_tmp = "/tmp"  # noqa: S108
+        assert writable_tmp in mounts, f"{name}: read-only root needs a writable /tmp"
+
+        selected = [
+            pdb for pdb in pdbs if pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
+        ]
+        assert len(selected) == 1, f"{name}: needs exactly one PodDisruptionBudget"
+        assert services[name]["spec"]["selector"].items() <= labels.items()
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_no_secret_is_committed(rendered: dict[str, list[Manifest]], overlay: str) -> None:
+    assert not by_kind(rendered[overlay], "Secret")
+    for config in by_kind(rendered[overlay], "ConfigMap").values():
+        for key in config.get("data", {}):
+            assert not re.search(r"PASSWORD|SECRET|DATABASE_URL|REDIS_URL", key), key
+
+
+def test_config_keys_are_settings_the_services_read(rendered: dict[str, list[Manifest]]) -> None:
+    from gateway.settings import GatewaySettings
+    from service_kit.settings import KafkaSettings, PostgresSettings, RedisSettings
+
+    known = {
+        field.upper()
+        for settings in (GatewaySettings, KafkaSettings, PostgresSettings, RedisSettings)
+        for field in settings.model_fields
+    }
+    configs = by_kind(rendered["prod"], "ConfigMap")
+    for name in ("ticketing-config", "gateway-config"):
+        unknown = set(configs[name]["data"]) - known
+        assert not unknown, f"{name}: no service reads {sorted(unknown)}"
+    assert configs["ticketing-config"]["data"]["ENVIRONMENT"] == "production"
+    assert configs["ticketing-config"]["data"]["KAFKA_IDEMPOTENT_PRODUCER"] == "true"
+    assert configs["ticketing-config"]["data"]["HTTP_HOST"] == "0.0.0.0"
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_scaling_respects_the_partition_count(
+    rendered: dict[str, list[Manifest]], overlay: str
+) -> None:
+    manifests = rendered[overlay]
+    hpas = by_kind(manifests, "HorizontalPodAutoscaler")
+    assert set(hpas) == {"gateway", "query-projection"}
+    for name, hpa in hpas.items():
+        assert hpa["spec"]["scaleTargetRef"] == {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": name,
+        }
+        assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
+        assert hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
+    assert hpas["query-projection"]["spec"]["maxReplicas"] <= DEFAULT_PARTITIONS
+    deployments = by_kind(manifests, "Deployment")
+    for name in CONSUMERS:
+        assert deployments[name]["spec"].get("replicas", 1) <= DEFAULT_PARTITIONS
+    for name in hpas:
+        assert "replicas" not in deployments[name]["spec"], f"{name}: the HPA owns replicas"
+
+
+def test_prod_is_highly_available(rendered: dict[str, list[Manifest]]) -> None:
+    manifests = rendered["prod"]
+    deployments = by_kind(manifests, "Deployment")
+    hpas = by_kind(manifests, "HorizontalPodAutoscaler")
+    for name in ("booking-command", "inventory"):
+        assert deployments[name]["spec"]["replicas"] >= 3
+    for hpa in hpas.values():
+        assert hpa["spec"]["minReplicas"] >= 3
+    namespaces = by_kind(manifests, "Namespace")
+    assert namespaces["ticketing"]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == (
+        "restricted"
+    )
+
+
+@pytest.mark.parametrize(("overlay", "replicas", "min_isr"), [("dev", 1, "1"), ("prod", 3, "2")])
+def test_kafka_topics(
+    rendered: dict[str, list[Manifest]], overlay: str, replicas: int, min_isr: str
+) -> None:
+    topics = {t["spec"]["topicName"]: t for t in by_kind(rendered[overlay], "KafkaTopic").values()}
+    assert set(topics) == set(ALL_TOPICS)
+    for topic in topics.values():
+        assert topic["spec"]["partitions"] == DEFAULT_PARTITIONS
+        assert topic["spec"]["replicas"] == replicas
+        assert topic["spec"]["config"]["min.insync.replicas"] == min_isr
+        assert topic["metadata"]["labels"]["strimzi.io/cluster"] == "ticketing-kafka"
+
+
+def _egress_ports(policies: dict[str, Manifest], name: str) -> set[int]:
+    policy = policies[f"{name}-egress"]
+    return {port["port"] for rule in policy["spec"]["egress"] for port in rule["ports"]}
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_network_policies(rendered: dict[str, list[Manifest]], overlay: str) -> None:
+    policies = by_kind(rendered[overlay], "NetworkPolicy")
+    deny = policies["default-deny-all"]["spec"]
+    assert set(deny["policyTypes"]) == {"Ingress", "Egress"}
+    assert "ingress" not in deny
+    assert "egress" not in deny
+    # Only the gateway admits traffic from outside the namespace (besides Prometheus).
+    for name in SERVICES:
+        policy = policies[f"{name}-ingress"]
+        peers = [peer for rule in policy["spec"]["ingress"] for peer in rule["from"]]
+        outside = [
+            peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+            for peer in peers
+            if "namespaceSelector" in peer
+        ]
+        expected = ["ingress-nginx", "monitoring"] if name == "gateway" else ["monitoring"]
+        assert outside == expected, name
+        if name != "gateway":
+            assert {
+                "podSelector": {
+                    "matchLabels": {
+                        "app.kubernetes.io/name": "gateway",
+                        "app.kubernetes.io/part-of": "ticketing",
+                    }
+                }
+            } in peers
+    postgres, redis, kafka = 5432, 6379, 9092
+    assert _egress_ports(policies, "gateway") == {postgres, redis, 8001, 8002, 8003}
+    assert _egress_ports(policies, "booking-command") == {postgres, kafka}
+    assert _egress_ports(policies, "inventory") == {postgres, kafka, redis}
+    assert _egress_ports(policies, "query-projection") == {postgres, redis, kafka}
+    assert _egress_ports(policies, "postgres-backup") == {postgres}
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_ingress_is_tls_to_the_gateway_only(
+    rendered: dict[str, list[Manifest]], overlay: str
+) -> None:
+    ingresses = by_kind(rendered[overlay], "Ingress")
+    assert list(ingresses) == ["gateway"]
+    spec = ingresses["gateway"]["spec"]
+    hosts = {rule["host"] for rule in spec["rules"]}
+    assert hosts <= {host for tls in spec["tls"] for host in tls["hosts"]}
+    backends = {
+        path["backend"]["service"]["name"]
+        for rule in spec["rules"]
+        for path in rule["http"]["paths"]
+    }
+    assert backends == {"gateway"}
+    for service in by_kind(rendered[overlay], "Service").values():
+        assert service["spec"]["type"] == "ClusterIP"
+
+
+def test_backup_cronjob_uses_the_tested_scripts(rendered: dict[str, list[Manifest]]) -> None:
+    manifests = rendered["prod"]
+    cronjob = by_kind(manifests, "CronJob")["postgres-backup"]
+    spec = pod_spec(cronjob)
+    (container,) = spec["containers"]
+    assert container["command"] == ["sh", "/scripts/backup.sh"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    env = {item["name"]: item["value"] for item in container["env"]}
+    assert "ticketing_booking" in env["BACKUP_DATABASES"].split()
+    scripts = by_kind(manifests, "ConfigMap")["postgres-backup-scripts"]["data"]
+    base = K8S / "base" / "backup"
+    assert scripts["backup.sh"] == (base / "backup.sh").read_text()
+    assert scripts["restore.sh"] == (base / "restore.sh").read_text()
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    assert by_kind(rendered["dev"], "CronJob")["postgres-backup"]["spec"]["suspend"] is True

@@ -24,9 +24,7 @@ async def test_key_and_headers_reach_a_faststream_subscriber_intact(
     received: asyncio.Future[KafkaMessage] = asyncio.get_running_loop().create_future()
     subscriber_broker = KafkaBroker(bootstrap_servers)
 
-    @subscriber_broker.subscriber(
-        topic, group_id="local-infra-test", auto_offset_reset="earliest"
-    )
+    @subscriber_broker.subscriber(topic, group_id="local-infra-test", auto_offset_reset="earliest")
     async def on_show(body: dict[str, int], message: KafkaMessage) -> None:
         if not received.done():
             received.set_result(message)

@@ -1,21 +1,198 @@
-"""Wires the booking-command service: settings in, FastAPI app out."""
+"""Wires the booking-command service: settings in, FastAPI app out.
+
+The only module that knows every part; the others receive what they need.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
 from fastapi import FastAPI
 
+from booking_command.adapters.event_store import postgres_environment
+from booking_command.adapters.kafka_topics import ensure_topics
+from booking_command.adapters.outbox_relay import OutboxRelay, Producer
+from booking_command.adapters.public_events import OutboxMapper
+from booking_command.application.app import BookingCommandApplication, utc_now
+from booking_command.application.commands import CommandService
+from booking_command.application.executor import EventStoreExecutor
+from booking_command.application.group_commit import GroupCommitter
+from booking_command.application.hold_expiry import HoldExpiryWorker
+from booking_command.entrypoints.http import bookings, events, venues
+from booking_command.entrypoints.inventory_consumer import InventoryOutcomeConsumer
+from booking_command.metrics import GROUP_COMMIT_BATCH_SIZE, HOLDS_EXPIRED
 from booking_command.settings import BookingCommandSettings
 from service_kit.app_factory import create_service_app, health_registry_for
 from service_kit.dependency_probes import kafka_probe, postgres_probe
+from service_kit.messaging import create_producer
+from ticketing_contracts.topics import ALL_TOPICS
+
+logger = logging.getLogger(__name__)
+
+OPENAPI_TAGS = [
+    {"name": "venues", "description": "Venue commands (admins and managers, via the gateway)"},
+    {"name": "events", "description": "Event and ticket-type commands"},
+    {"name": "bookings", "description": "Booking commands (any signed-in caller)"},
+]
 
 
-def build_app(settings: BookingCommandSettings) -> FastAPI:
+class TopicSetup:
+    """Creates the topics once, when Kafka first answers."""
+
+    def __init__(self, settings: BookingCommandSettings) -> None:
+        self._settings = settings
+        self._done = False
+        self._lock = asyncio.Lock()
+
+    async def __call__(self) -> None:
+        if self._done or not self._settings.create_topics:
+            return
+        async with self._lock:
+            if not self._done:
+                await ensure_topics(
+                    self._settings.kafka_bootstrap_servers,
+                    [self._settings.topic(name) for name in ALL_TOPICS],
+                )
+                self._done = True
+
+
+@dataclass
+class Runtime:
+    settings: BookingCommandSettings
+    app: BookingCommandApplication
+    executor: EventStoreExecutor
+    group_commit: GroupCommitter
+    commands: CommandService
+    hold_expiry: HoldExpiryWorker
+    relay: OutboxRelay | None
+    consumer: InventoryOutcomeConsumer | None
+
+    def start(self) -> None:
+        self.group_commit.start()
+        self.hold_expiry.start()
+        if self.relay is not None:
+            self.relay.start()
+        if self.consumer is not None:
+            self.consumer.start()
+
+    async def stop(self) -> None:
+        if self.consumer is not None:
+            await self.consumer.stop()
+        await self.hold_expiry.stop()
+        await self.group_commit.stop()
+        if self.relay is not None:
+            # One last round so what was just committed goes out before we exit.
+            try:
+                await asyncio.wait_for(self.relay.publish_pending(), timeout=5)
+            except Exception as error:
+                logger.info("final outbox round skipped: %s", error)
+            await self.relay.stop()
+        await self.executor.run(self.app.close)
+        self.executor.shutdown()
+
+
+async def open_runtime(
+    settings: BookingCommandSettings,
+    *,
+    event_store_env: Mapping[str, str] | None = None,
+    with_kafka: bool = True,
+    producer_factory: Callable[[], Producer] | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> Runtime:
+    """Builds (but does not start) every part; the event store's tables exist after this."""
+    executor = EventStoreExecutor(settings.event_store_threads)
+    env = dict(event_store_env if event_store_env is not None else postgres_environment(settings))
+
+    def construct() -> BookingCommandApplication:
+        return BookingCommandApplication(
+            env,
+            clock=clock,
+            hold_for=timedelta(seconds=settings.hold_timeout_seconds),
+            idempotency_ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
+            catalog_cache_ttl_seconds=settings.catalog_cache_ttl_seconds,
+        )
+
+    app = await executor.run(construct)
+    group_commit = GroupCommitter(
+        app.commit,
+        executor,
+        max_batch=settings.group_commit_max_batch,
+        observe_batch=GROUP_COMMIT_BATCH_SIZE.observe,
+    )
+    relay: OutboxRelay | None = None
+    consumer: InventoryOutcomeConsumer | None = None
+    if with_kafka:
+        topic_setup = TopicSetup(settings)
+        relay = OutboxRelay(
+            app,
+            executor,
+            OutboxMapper(app.mapper, settings.topic),
+            producer_factory or (lambda: create_producer(settings)),
+            batch_size=settings.relay_batch_size,
+            idle_poll_seconds=settings.relay_idle_poll_seconds,
+            retry_max_seconds=settings.relay_retry_max_seconds,
+            prepare=topic_setup,
+        )
+        consumer = InventoryOutcomeConsumer(app, executor, settings, prepare=topic_setup)
+    commands = CommandService(
+        app, executor, group_commit, after_commit=relay.wake if relay else lambda: None
+    )
+
+    def on_expired(count: int) -> None:
+        HOLDS_EXPIRED.inc(count)
+        if relay is not None:
+            relay.wake()
+
+    hold_expiry = HoldExpiryWorker(
+        app, executor, interval_seconds=settings.hold_expiry_interval_seconds, on_expired=on_expired
+    )
+    return Runtime(settings, app, executor, group_commit, commands, hold_expiry, relay, consumer)
+
+
+def build_app(
+    settings: BookingCommandSettings,
+    *,
+    event_store_env: Mapping[str, str] | None = None,
+    with_kafka: bool = True,
+) -> FastAPI:
     health = health_registry_for(settings)
-    health.add("postgres", postgres_probe(settings.database_dsn))
-    health.add("kafka", kafka_probe(settings.kafka_bootstrap_servers))
+    if event_store_env is None:
+        health.add("postgres", postgres_probe(settings.database_dsn))
+    if with_kafka:
+        health.add("kafka", kafka_probe(settings.kafka_bootstrap_servers))
+
+    @asynccontextmanager
+    async def lifespan(api: FastAPI) -> AsyncIterator[None]:
+        runtime = await open_runtime(
+            settings, event_store_env=event_store_env, with_kafka=with_kafka
+        )
+        api.state.runtime = runtime
+        api.state.command_service = runtime.commands
+        if runtime.relay is not None:
+            health.add("outbox-relay", runtime.relay.probe)
+        if runtime.consumer is not None:
+            health.add("inventory-consumer", runtime.consumer.probe)
+        runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
     return create_service_app(
         settings,
         title="Booking command service",
-        description="Write side: event-sourced catalog and bookings (internal API).",
+        description=(
+            "Write side: event-sourced catalog and bookings (internal API, called by the "
+            "gateway). Every command answers with the aggregate id, its version and the "
+            "notification-log position the read models report reaching."
+        ),
         health=health,
+        routers=[venues.router, events.router, bookings.router],
+        lifespan=lifespan,
+        openapi_tags=OPENAPI_TAGS,
     )

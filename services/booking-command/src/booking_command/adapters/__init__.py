@@ -1,0 +1,1 @@
+"""Adapters: the event store on PostgreSQL, the outbox relay and consumer on Kafka."""

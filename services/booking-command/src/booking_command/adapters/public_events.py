@@ -1,0 +1,175 @@
+"""Maps stored aggregate events to the public contract; internal classes never leave here."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Mapper, Notification
+
+from service_kit.messaging import KafkaHeaders, envelope_headers
+from ticketing_contracts.envelope import EventEnvelope
+from ticketing_contracts.events import (
+    BookingCancelled,
+    BookingConfirmed,
+    BookingExpired,
+    BookingRejected,
+    BookingRequested,
+    EventCancelled,
+    EventCreated,
+    EventDetailsChanged,
+    EventPublished,
+    EventRescheduled,
+    PublicEvent,
+    RejectionReason,
+    TicketType,
+    TicketTypeAdded,
+    VenueCreated,
+    VenueDeleted,
+    VenueUpdated,
+    encode_envelope,
+)
+
+PRODUCER = "booking-command"
+# Namespace of the public event ids: one stored event always gets the same id, so a
+# re-publish after a crash carries the id consumers deduplicate on.
+EVENT_ID_NAMESPACE = UUID("6f0a3c52-5d0e-4c1b-9a55-2b8f3f1f7d10")
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    topic: str
+    key: bytes
+    value: bytes
+    headers: KafkaHeaders
+    envelope: EventEnvelope
+
+
+def public_event_id(originator_id: UUID, originator_version: int) -> UUID:
+    return uuid.uuid5(EVENT_ID_NAMESPACE, f"{originator_id}:{originator_version}")
+
+
+def _ticket_type(record: dict[str, Any]) -> TicketType:
+    return TicketType.model_validate(
+        {
+            "ticket_type_id": record["ticket_type_id"],
+            "name": record["name"],
+            "price": record["price"],
+            "currency": record["currency"],
+            "quantity": record["quantity"],
+        }
+    )
+
+
+def _booking_facts(stored: Any) -> dict[str, Any]:
+    return {
+        "booking_id": stored.originator_id,
+        "event_id": stored.event_id,
+        "ticket_type_id": stored.ticket_type_id,
+        "quantity": stored.quantity,
+    }
+
+
+_MAPPINGS: dict[str, Callable[[Any], PublicEvent]] = {
+    "Venue.Registered": lambda e: VenueCreated(
+        venue_id=e.originator_id, name=e.name, capacity=e.capacity, address=e.address
+    ),
+    "Venue.Updated": lambda e: VenueUpdated(
+        venue_id=e.originator_id, name=e.name, capacity=e.capacity, address=e.address
+    ),
+    "Venue.Deleted": lambda e: VenueDeleted(venue_id=e.originator_id),
+    "Event.Created": lambda e: EventCreated(
+        event_id=e.originator_id,
+        venue_id=e.venue_id,
+        name=e.name,
+        description=e.description,
+        starts_at=e.starts_at,
+        ticket_types=tuple(_ticket_type(record) for record in e.ticket_types),
+    ),
+    "Event.DetailsChanged": lambda e: EventDetailsChanged(
+        event_id=e.originator_id, name=e.name, description=e.description
+    ),
+    "Event.TicketTypeAdded": lambda e: TicketTypeAdded(
+        event_id=e.originator_id, ticket_type=_ticket_type(e.ticket_type)
+    ),
+    "Event.Published": lambda e: EventPublished(event_id=e.originator_id),
+    "Event.Rescheduled": lambda e: EventRescheduled(
+        event_id=e.originator_id, starts_at=e.starts_at
+    ),
+    "Event.Cancelled": lambda e: EventCancelled(event_id=e.originator_id, reason=e.reason),
+    "Booking.Requested": lambda e: BookingRequested(
+        **_booking_facts(e),
+        owner_id=e.owner_id,
+        customer_name=e.customer_name,
+        customer_email=e.customer_email,
+        unit_price=e.unit_price,
+        total_price=e.unit_price * e.quantity,
+        currency=e.currency,
+        hold_expires_at=e.hold_expires_at,
+    ),
+    "Booking.Confirmed": lambda e: BookingConfirmed(
+        **_booking_facts(e),
+        owner_id=e.owner_id,
+        customer_name=e.customer_name,
+        customer_email=e.customer_email,
+        total_price=e.total_price,
+        currency=e.currency,
+    ),
+    "Booking.Rejected": lambda e: BookingRejected(
+        **_booking_facts(e), reason=RejectionReason(e.reason)
+    ),
+    "Booking.Cancelled": lambda e: BookingCancelled(
+        **_booking_facts(e), cancelled_by=e.cancelled_by
+    ),
+    "Booking.Expired": lambda e: BookingExpired(**_booking_facts(e)),
+}
+
+# Kept inside the write side: the venue's own index of the shows it hosts.
+INTERNAL_ONLY = frozenset(
+    {"Venue.ShowScheduled", "Venue.ShowRemoved", "Venue.Snapshot", "Event.Snapshot"}
+)
+
+
+def to_public_event(stored: Any) -> PublicEvent | None:
+    """The public event for a stored aggregate event, or None for internal-only events."""
+    name = type(stored).__qualname__
+    mapping = _MAPPINGS.get(name)
+    if mapping is None:
+        if name in INTERNAL_ONLY:
+            return None
+        raise LookupError(f"no public mapping for {type(stored).__qualname__}")
+    return mapping(stored)
+
+
+class OutboxMapper:
+    """Turns notifications from the event store into Kafka messages in the public schema."""
+
+    def __init__(self, mapper: Mapper[UUID], topic_name: Callable[[str], str]) -> None:
+        self._mapper = mapper
+        self._topic_name = topic_name
+
+    def message_for(self, notification: Notification) -> OutboundMessage | None:
+        stored = self._mapper.to_domain_event(notification)
+        public = to_public_event(stored)
+        if public is None:
+            return None
+        originator_id = UUID(str(notification.originator_id))
+        envelope = public.to_envelope(
+            correlation_id=getattr(stored, "correlation_id", None)
+            or f"{PRODUCER}:{notification.id}",
+            producer=PRODUCER,
+            event_id=public_event_id(originator_id, notification.originator_version),
+            occurred_at=getattr(stored, "timestamp", None),
+            position=notification.id,
+            aggregate_version=notification.originator_version,
+        )
+        return OutboundMessage(
+            topic=self._topic_name(public.TOPIC),
+            key=public.partition_key().encode(),
+            value=encode_envelope(envelope),
+            headers=envelope_headers(envelope),
+            envelope=envelope,
+        )

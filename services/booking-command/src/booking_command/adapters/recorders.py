@@ -1,0 +1,253 @@
+"""Event-store recorders that also keep idempotency records and booking holds.
+
+Both are written inside the transaction that stores the domain events, so a
+command's effect, its idempotency record and its hold commit or fail together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError, ProcessRecorder, StoredEvent
+from eventsourcing.popo import POPOFactory, POPOProcessRecorder
+from eventsourcing.postgres import PostgresDatastore, PostgresFactory, PostgresProcessRecorder
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
+from psycopg.types.json import Jsonb
+
+from booking_command.application.ports import (
+    BookingRecorder,
+    HoldChange,
+    IdempotencyRecord,
+)
+
+
+def _idempotency_records(kwargs: dict[str, Any]) -> Sequence[IdempotencyRecord]:
+    records: Sequence[IdempotencyRecord] = kwargs.get("idempotency") or ()
+    return records
+
+
+def _hold_changes(kwargs: dict[str, Any]) -> Sequence[HoldChange]:
+    changes: Sequence[HoldChange] = kwargs.get("holds") or ()
+    return changes
+
+
+class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
+    def __init__(
+        self,
+        datastore: PostgresDatastore,
+        *,
+        events_table_name: str = "stored_events",
+        tracking_table_name: str = "notification_tracking",
+    ) -> None:
+        super().__init__(
+            datastore,
+            events_table_name=events_table_name,
+            tracking_table_name=tracking_table_name,
+        )
+        prefix = events_table_name.removesuffix("_events")
+        schema = Identifier(self.datastore.schema)
+        events = Identifier(self.events_table_name)
+        idempotency = Identifier(f"{prefix}_idempotency")
+        holds = Identifier(f"{prefix}_holds")
+        self.sql_create_statements.extend(
+            [
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {0}.{1} ("
+                    "scope text NOT NULL, key text NOT NULL, fingerprint text NOT NULL, "
+                    "status_code integer NOT NULL, body jsonb NOT NULL, "
+                    "aggregate_id uuid NOT NULL, aggregate_version bigint NOT NULL, "
+                    "created_at timestamptz NOT NULL, expires_at timestamptz NOT NULL, "
+                    "PRIMARY KEY (scope, key))"
+                ).format(schema, idempotency),
+                SQL("CREATE INDEX IF NOT EXISTS {0} ON {1}.{2} (expires_at)").format(
+                    Identifier(f"{prefix}_idempotency_expiry_idx"), schema, idempotency
+                ),
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {0}.{1} ("
+                    "booking_id uuid PRIMARY KEY, expires_at timestamptz NOT NULL)"
+                ).format(schema, holds),
+                SQL("CREATE INDEX IF NOT EXISTS {0} ON {1}.{2} (expires_at)").format(
+                    Identifier(f"{prefix}_holds_expiry_idx"), schema, holds
+                ),
+            ]
+        )
+        self._claim_key = SQL(
+            "INSERT INTO {0}.{1} AS existing (scope, key, fingerprint, status_code, body, "
+            "aggregate_id, aggregate_version, created_at, expires_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (scope, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, "
+            "status_code = EXCLUDED.status_code, body = EXCLUDED.body, "
+            "aggregate_id = EXCLUDED.aggregate_id, "
+            "aggregate_version = EXCLUDED.aggregate_version, "
+            "created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at "
+            "WHERE existing.expires_at <= EXCLUDED.created_at RETURNING 1"
+        ).format(schema, idempotency)
+        self._find_key = SQL(
+            "SELECT * FROM {0}.{1} WHERE scope = %s AND key = %s AND expires_at > %s"
+        ).format(schema, idempotency)
+        self._purge_keys = SQL("DELETE FROM {0}.{1} WHERE expires_at <= %s").format(
+            schema, idempotency
+        )
+        self._hold = SQL(
+            "INSERT INTO {0}.{1} (booking_id, expires_at) VALUES (%s, %s) "
+            "ON CONFLICT (booking_id) DO UPDATE SET expires_at = EXCLUDED.expires_at"
+        ).format(schema, holds)
+        self._release = SQL("DELETE FROM {0}.{1} WHERE booking_id = %s").format(schema, holds)
+        self._expired_holds = SQL(
+            "SELECT booking_id FROM {0}.{1} WHERE expires_at <= %s ORDER BY expires_at LIMIT %s"
+        ).format(schema, holds)
+        self._count_holds = SQL("SELECT count(*) AS holds FROM {0}.{1}").format(schema, holds)
+        self._notification_id = SQL(
+            "SELECT notification_id FROM {0}.{1} "
+            "WHERE originator_id = %s AND originator_version = %s"
+        ).format(schema, events)
+
+    def _insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)
+        for record in _idempotency_records(kwargs):
+            curs.execute(
+                self._claim_key,
+                (
+                    record.scope,
+                    record.key,
+                    record.fingerprint,
+                    record.status_code,
+                    Jsonb(record.body),
+                    record.aggregate_id,
+                    record.aggregate_version,
+                    record.created_at,
+                    record.expires_at,
+                ),
+            )
+            if curs.fetchone() is None:
+                raise IntegrityError(f"idempotency key {record.key!r} is already in use")
+        for change in _hold_changes(kwargs):
+            if change.expires_at is None:
+                curs.execute(self._release, (change.booking_id,))
+            else:
+                curs.execute(self._hold, (change.booking_id, change.expires_at))
+
+    def find_idempotency_record(
+        self, scope: str, key: str, now: datetime
+    ) -> IdempotencyRecord | None:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._find_key, (scope, key, now))
+            row = curs.fetchone()
+        if row is None:
+            return None
+        return IdempotencyRecord(
+            scope=row["scope"],
+            key=row["key"],
+            fingerprint=row["fingerprint"],
+            status_code=row["status_code"],
+            body=row["body"],
+            aggregate_id=row["aggregate_id"],
+            aggregate_version=row["aggregate_version"],
+            created_at=row["created_at"],
+            expires_at=row["expires_at"],
+        )
+
+    def purge_idempotency_records(self, now: datetime) -> int:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(self._purge_keys, (now,))
+            return curs.rowcount
+
+    def expired_holds(self, now: datetime, limit: int) -> Sequence[UUID]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._expired_holds, (now, limit))
+            return [row["booking_id"] for row in curs.fetchall()]
+
+    def pending_hold_count(self) -> int:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._count_holds)
+            row = curs.fetchone()
+        return int(row["holds"]) if row is not None else 0
+
+    def notification_id_of(self, aggregate_id: UUID, version: int) -> int | None:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._notification_id, (aggregate_id, version))
+            row = curs.fetchone()
+        return int(row["notification_id"]) if row is not None else None
+
+
+class InMemoryBookingRecorder(POPOProcessRecorder, BookingRecorder):
+    """The same contract in memory, for fast tests of the application."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
+        self._holds: dict[UUID, datetime] = {}
+        self._notification_ids: dict[tuple[str, int], int] = {}
+
+    def _assert_uniqueness(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        super()._assert_uniqueness(stored_events, **kwargs)
+        claimed: set[tuple[str, str]] = set()
+        for record in _idempotency_records(kwargs):
+            key = (record.scope, record.key)
+            existing = self._idempotency.get(key)
+            if key in claimed or (existing is not None and existing.expires_at > record.created_at):
+                raise IntegrityError(f"idempotency key {record.key!r} is already in use")
+            claimed.add(key)
+
+    def _update_table(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        notification_ids = super()._update_table(stored_events, **kwargs)
+        for stored, notification_id in zip(stored_events, notification_ids or (), strict=False):
+            key = (str(stored.originator_id), stored.originator_version)
+            self._notification_ids[key] = notification_id
+        for record in _idempotency_records(kwargs):
+            self._idempotency[(record.scope, record.key)] = record
+        for change in _hold_changes(kwargs):
+            if change.expires_at is None:
+                self._holds.pop(change.booking_id, None)
+            else:
+                self._holds[change.booking_id] = change.expires_at
+        return notification_ids
+
+    def find_idempotency_record(
+        self, scope: str, key: str, now: datetime
+    ) -> IdempotencyRecord | None:
+        with self._database_lock:
+            record = self._idempotency.get((scope, key))
+        return record if record is not None and record.expires_at > now else None
+
+    def purge_idempotency_records(self, now: datetime) -> int:
+        with self._database_lock:
+            expired = [key for key, record in self._idempotency.items() if record.expires_at <= now]
+            for key in expired:
+                del self._idempotency[key]
+        return len(expired)
+
+    def expired_holds(self, now: datetime, limit: int) -> Sequence[UUID]:
+        with self._database_lock:
+            due = sorted(
+                (expires_at, booking_id)
+                for booking_id, expires_at in self._holds.items()
+                if expires_at <= now
+            )
+        return [booking_id for _, booking_id in due[:limit]]
+
+    def pending_hold_count(self) -> int:
+        with self._database_lock:
+            return len(self._holds)
+
+    def notification_id_of(self, aggregate_id: UUID, version: int) -> int | None:
+        with self._database_lock:
+            return self._notification_ids.get((str(aggregate_id), version))
+
+
+class PostgresEventStoreFactory(PostgresFactory):
+    process_recorder_class = PostgresBookingRecorder
+
+
+class InMemoryEventStoreFactory(POPOFactory):
+    def process_recorder(self) -> ProcessRecorder:
+        return InMemoryBookingRecorder()

@@ -1,0 +1,1 @@
+"""Use cases: commands in, ids, versions and notification-log positions out."""

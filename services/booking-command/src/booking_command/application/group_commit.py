@@ -1,0 +1,112 @@
+"""Group commit: concurrent writes wait briefly and share one event-store transaction.
+
+While one transaction is in flight the next batch gathers in the queue, so under
+load the batch grows with the arrival rate and the write path does one commit per
+batch, not one per request. A failed batch is retried write by write, so one bad
+write (say, a reused idempotency key) fails alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+
+from booking_command.application.executor import EventStoreExecutor
+from booking_command.application.results import CommandResult, PendingWrite
+
+logger = logging.getLogger(__name__)
+
+Commit = Callable[[Sequence[PendingWrite]], list[CommandResult]]
+_Item = tuple[PendingWrite, "asyncio.Future[CommandResult]"]
+
+
+class GroupCommitter:
+    def __init__(
+        self,
+        commit: Commit,
+        executor: EventStoreExecutor,
+        *,
+        max_batch: int,
+        observe_batch: Callable[[int], None] = lambda size: None,
+    ) -> None:
+        self._commit = commit
+        self._executor = executor
+        self._max_batch = max_batch
+        self._observe_batch = observe_batch
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.transactions = 0
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="group-commit")
+
+    @property
+    def alive(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def stop(self) -> None:
+        """Commits what is queued, then stops."""
+        if self._task is None:
+            return
+        await self._queue.join()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def submit(self, write: PendingWrite) -> CommandResult:
+        if not self.alive:
+            raise RuntimeError("group commit is not running")
+        future: asyncio.Future[CommandResult] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((write, future))
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            await self._commit_batch(batch)
+
+    async def _commit_batch(self, batch: list[_Item]) -> None:
+        try:
+            await self._commit_or_split(batch)
+        finally:
+            for _ in batch:
+                self._queue.task_done()
+
+    async def _commit_or_split(self, batch: list[_Item]) -> None:
+        try:
+            results = await self._executor.run(self._commit, [write for write, _ in batch])
+        except Exception as error:
+            if len(batch) == 1:
+                _settle(batch[0][1], error=error)
+                return
+            logger.info(
+                "group commit of %d writes failed (%s); retrying one by one", len(batch), error
+            )
+            for item in batch:
+                await self._commit_or_split([item])
+            return
+        self.transactions += 1
+        self._observe_batch(len(batch))
+        for (_, future), result in zip(batch, results, strict=True):
+            _settle(future, result=result)
+
+
+def _settle(
+    future: asyncio.Future[CommandResult],
+    *,
+    result: CommandResult | None = None,
+    error: BaseException | None = None,
+) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        assert result is not None
+        future.set_result(result)

@@ -1,0 +1,46 @@
+"""What a use case hands back: a write to commit, then the caller's answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """A caller's `Idempotency-Key` and the fingerprint of the request it came with."""
+
+    scope: str
+    key: str
+    fingerprint: str
+
+
+@dataclass
+class PendingWrite:
+    """Changed aggregates (the one the caller asked about first) and the answer to give."""
+
+    aggregates: tuple[Aggregate, ...]
+    status_code: int
+    body: dict[str, Any]
+    correlation_id: str
+    idempotency: IdempotencyClaim | None = None
+
+    @property
+    def primary(self) -> Aggregate:
+        return self.aggregates[0]
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    id: UUID
+    version: int
+    position: int
+    status_code: int
+    body: dict[str, Any] = field(default_factory=dict)
+    replayed: bool = False
+
+    def response_body(self) -> dict[str, Any]:
+        return {"id": str(self.id), "version": self.version, "position": self.position, **self.body}

@@ -1,0 +1,1 @@
+"""Pure domain: the Venue, Event and Booking aggregates and their rules; no I/O."""

@@ -1,0 +1,211 @@
+"""A customer's request for tickets and its lifecycle.
+
+PENDING ends CONFIRMED, REJECTED or EXPIRED; CONFIRMED may become CANCELLED. The
+events carry the booking's facts so the outbox can publish them without state.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from booking_command.domain import rules
+from booking_command.domain.catalog_event import Event
+from service_kit.errors import ConflictError, InvalidInputError
+
+
+class BookingStatus(StrEnum):
+    PENDING = "PENDING"
+    CONFIRMED = "CONFIRMED"
+    REJECTED = "REJECTED"
+    CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"
+
+
+class RejectionReason(StrEnum):
+    SOLD_OUT = "sold_out"
+    NOT_ENOUGH_TICKETS = "not_enough_tickets"
+    UNKNOWN_EVENT = "unknown_event"
+    UNKNOWN_TICKET_TYPE = "unknown_ticket_type"
+    EVENT_CANCELLED = "event_cancelled"
+    EVENT_NOT_ON_SALE = "event_not_on_sale"
+
+
+class Booking(Aggregate):
+    class Requested(Aggregate.Created):
+        """Version 2 added `currency`; every version-1 booking was priced in euros."""
+
+        class_version = 2
+
+        event_id: UUID
+        ticket_type_id: UUID
+        quantity: int
+        customer_name: str
+        customer_email: str
+        owner_id: str
+        unit_price: Decimal
+        currency: str
+        hold_expires_at: datetime
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["currency"] = "EUR"
+
+    @event(Requested)
+    def __init__(
+        self,
+        event_id: UUID,
+        ticket_type_id: UUID,
+        quantity: int,
+        customer_name: str,
+        customer_email: str,
+        owner_id: str,
+        unit_price: Decimal,
+        currency: str,
+        hold_expires_at: datetime,
+    ) -> None:
+        self.event_id = event_id
+        self.ticket_type_id = ticket_type_id
+        self.quantity = quantity
+        self.customer_name = customer_name
+        self.customer_email = customer_email
+        self.owner_id = owner_id
+        self.unit_price = unit_price
+        self.currency = currency
+        self.hold_expires_at = hold_expires_at
+        self.status = BookingStatus.PENDING.value
+        self.rejection_reason: str | None = None
+        self.cancelled_by: str | None = None
+
+    @classmethod
+    def request(
+        cls,
+        *,
+        show: Event,
+        ticket_type_id: UUID,
+        quantity: int,
+        customer_name: str,
+        customer_email: str,
+        owner_id: str,
+        now: datetime,
+        hold_for: timedelta,
+    ) -> Booking:
+        """A PENDING booking priced from the event's ticket type, never from the client."""
+        quantity = rules.positive_count(quantity, "quantity", maximum=rules.MAX_TICKETS_PER_BOOKING)
+        name = rules.person_name(customer_name)
+        email = rules.email(customer_email)
+        if not owner_id.strip():
+            raise InvalidInputError("a booking needs an owner")
+        if show.is_cancelled:
+            raise ConflictError(f"event {show.id} is cancelled", error_type="event_cancelled")
+        if not show.is_on_sale(now):
+            raise ConflictError(f"event {show.id} is not on sale", error_type="event_not_on_sale")
+        ticket_type = show.ticket_type(ticket_type_id)
+        if ticket_type is None:
+            raise ConflictError(
+                f"event {show.id} has no ticket type {ticket_type_id}",
+                error_type="unknown_ticket_type",
+            )
+        return cls(
+            event_id=show.id,
+            ticket_type_id=ticket_type.ticket_type_id,
+            quantity=quantity,
+            customer_name=name,
+            customer_email=email,
+            owner_id=owner_id,
+            unit_price=ticket_type.price,
+            currency=ticket_type.currency,
+            hold_expires_at=now + hold_for,
+        )
+
+    @property
+    def total_price(self) -> Decimal:
+        return (self.unit_price * self.quantity).quantize(Decimal("0.01"))
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == BookingStatus.PENDING
+
+    def confirm(self) -> None:
+        self._ensure_status(BookingStatus.PENDING, "confirmed")
+        self._confirmed(
+            event_id=self.event_id,
+            ticket_type_id=self.ticket_type_id,
+            quantity=self.quantity,
+            owner_id=self.owner_id,
+            customer_name=self.customer_name,
+            customer_email=self.customer_email,
+            total_price=self.total_price,
+            currency=self.currency,
+        )
+
+    @event("Confirmed")
+    def _confirmed(
+        self,
+        event_id: UUID,
+        ticket_type_id: UUID,
+        quantity: int,
+        owner_id: str,
+        customer_name: str,
+        customer_email: str,
+        total_price: Decimal,
+        currency: str,
+    ) -> None:
+        self.status = BookingStatus.CONFIRMED.value
+
+    def reject(self, reason: RejectionReason) -> None:
+        self._ensure_status(BookingStatus.PENDING, "rejected")
+        self._rejected(
+            event_id=self.event_id,
+            ticket_type_id=self.ticket_type_id,
+            quantity=self.quantity,
+            reason=RejectionReason(reason).value,
+        )
+
+    @event("Rejected")
+    def _rejected(self, event_id: UUID, ticket_type_id: UUID, quantity: int, reason: str) -> None:
+        self.status = BookingStatus.REJECTED.value
+        self.rejection_reason = reason
+
+    def cancel(self, *, cancelled_by: str) -> None:
+        self._ensure_status(BookingStatus.CONFIRMED, "cancelled")
+        self._cancelled(
+            event_id=self.event_id,
+            ticket_type_id=self.ticket_type_id,
+            quantity=self.quantity,
+            cancelled_by=cancelled_by,
+        )
+
+    @event("Cancelled")
+    def _cancelled(
+        self, event_id: UUID, ticket_type_id: UUID, quantity: int, cancelled_by: str
+    ) -> None:
+        self.status = BookingStatus.CANCELLED.value
+        self.cancelled_by = cancelled_by
+
+    def expire(self, *, now: datetime) -> None:
+        self._ensure_status(BookingStatus.PENDING, "expired")
+        if now < self.hold_expires_at:
+            raise ConflictError(
+                f"the hold on booking {self.id} lasts until {self.hold_expires_at.isoformat()}",
+                error_type="hold_not_expired",
+            )
+        self._expired(
+            event_id=self.event_id, ticket_type_id=self.ticket_type_id, quantity=self.quantity
+        )
+
+    @event("Expired")
+    def _expired(self, event_id: UUID, ticket_type_id: UUID, quantity: int) -> None:
+        self.status = BookingStatus.EXPIRED.value
+
+    def _ensure_status(self, required: BookingStatus, becoming: str) -> None:
+        if self.status != required:
+            raise ConflictError(
+                f"a {self.status} booking cannot be {becoming}",
+                error_type="illegal_booking_transition",
+            )

@@ -1,0 +1,1 @@
+"""Entrypoints: the internal HTTP API and the inventory-outcome consumer."""

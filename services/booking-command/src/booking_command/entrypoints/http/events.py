@@ -1,0 +1,163 @@
+"""Event (show) commands: schedule, change, add ticket types, publish, reschedule, cancel."""
+
+from __future__ import annotations
+
+from functools import partial
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from booking_command.domain import catalog_event
+from booking_command.entrypoints.http.deps import (
+    CatalogCallerDep,
+    IdempotencyKeyDep,
+    ServiceDep,
+    claim,
+)
+from booking_command.entrypoints.http.responses import command_response
+from booking_command.entrypoints.http.schemas import EventResponse, TicketTypeAddedResponse
+from service_kit.http_errors import error_responses
+from ticketing_contracts.commands import (
+    AddTicketType,
+    CancelEvent,
+    ChangeEventDetails,
+    CreateEvent,
+    RescheduleEvent,
+    TicketTypeSpec,
+)
+
+router = APIRouter(prefix="/internal/v1/events", tags=["events"])
+
+
+def _spec(ticket_type: TicketTypeSpec) -> catalog_event.TicketTypeSpec:
+    return catalog_event.TicketTypeSpec(
+        name=ticket_type.name,
+        price=ticket_type.price,
+        currency=ticket_type.currency,
+        quantity=ticket_type.quantity,
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=EventResponse,
+    summary="Schedule an event at a venue, as a draft, with its ticket types",
+    responses=error_responses(403, 404, 409, 422),
+)
+async def create_event(
+    body: CreateEvent,
+    request: Request,
+    service: ServiceDep,
+    caller: CatalogCallerDep,
+    key: IdempotencyKeyDep,
+) -> JSONResponse:
+    prepare = partial(
+        service.app.schedule_event,
+        venue_id=body.venue_id,
+        name=body.name,
+        description=body.description,
+        starts_at=body.starts_at,
+        ticket_types=[_spec(ticket_type) for ticket_type in body.ticket_types],
+    )
+    result = await service.execute(prepare, idempotency=claim(request, caller, key, body))
+    return command_response(result)
+
+
+@router.put(
+    "/{event_id}",
+    response_model=EventResponse,
+    summary="Change an event's name and description",
+    responses=error_responses(403, 404, 409, 422),
+)
+async def change_event_details(
+    event_id: UUID,
+    body: ChangeEventDetails,
+    request: Request,
+    service: ServiceDep,
+    caller: CatalogCallerDep,
+    key: IdempotencyKeyDep,
+) -> JSONResponse:
+    prepare = partial(
+        service.app.change_event_details, event_id, name=body.name, description=body.description
+    )
+    result = await service.execute(prepare, idempotency=claim(request, caller, key, body))
+    return command_response(result)
+
+
+@router.post(
+    "/{event_id}/ticket-types",
+    status_code=201,
+    response_model=TicketTypeAddedResponse,
+    summary="Add a ticket type; all quantities together must fit the venue",
+    responses=error_responses(403, 404, 409, 422),
+)
+async def add_ticket_type(
+    event_id: UUID,
+    body: AddTicketType,
+    request: Request,
+    service: ServiceDep,
+    caller: CatalogCallerDep,
+    key: IdempotencyKeyDep,
+) -> JSONResponse:
+    prepare = partial(service.app.add_ticket_type, event_id, _spec(body))
+    result = await service.execute(prepare, idempotency=claim(request, caller, key, body))
+    return command_response(result)
+
+
+@router.post(
+    "/{event_id}/publish",
+    response_model=EventResponse,
+    summary="Put the event on sale",
+    responses=error_responses(403, 404, 409, 422),
+)
+async def publish_event(
+    event_id: UUID,
+    request: Request,
+    service: ServiceDep,
+    caller: CatalogCallerDep,
+    key: IdempotencyKeyDep,
+) -> JSONResponse:
+    prepare = partial(service.app.publish_event, event_id)
+    result = await service.execute(prepare, idempotency=claim(request, caller, key, None))
+    return command_response(result)
+
+
+@router.post(
+    "/{event_id}/reschedule",
+    response_model=EventResponse,
+    summary="Move the event to a new start time in the future",
+    responses=error_responses(403, 404, 409, 422),
+)
+async def reschedule_event(
+    event_id: UUID,
+    body: RescheduleEvent,
+    request: Request,
+    service: ServiceDep,
+    caller: CatalogCallerDep,
+    key: IdempotencyKeyDep,
+) -> JSONResponse:
+    prepare = partial(service.app.reschedule_event, event_id, starts_at=body.starts_at)
+    result = await service.execute(prepare, idempotency=claim(request, caller, key, body))
+    return command_response(result)
+
+
+@router.post(
+    "/{event_id}/cancel",
+    response_model=EventResponse,
+    summary="Cancel the event; it stops selling and leaves its venue's schedule",
+    responses=error_responses(403, 404, 409, 422),
+)
+async def cancel_event(
+    event_id: UUID,
+    request: Request,
+    service: ServiceDep,
+    caller: CatalogCallerDep,
+    key: IdempotencyKeyDep,
+    body: CancelEvent | None = None,
+) -> JSONResponse:
+    reason = body.reason if body is not None else ""
+    prepare = partial(service.app.cancel_event, event_id, reason=reason)
+    result = await service.execute(prepare, idempotency=claim(request, caller, key, body))
+    return command_response(result)

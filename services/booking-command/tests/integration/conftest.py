@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+from booking_command.application.app import BookingCommandApplication
+from booking_command.bootstrap import Runtime, open_runtime
+from booking_command.domain.catalog_event import TicketTypeSpec
+from booking_command.settings import BookingCommandSettings
+from local_infra.pytest_plugin import DatabaseFactory
+from local_infra.session_infrastructure import Infrastructure
+
+WAIT_SECONDS = 45.0
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = WAIT_SECONDS) -> None:
+    deadline = time.monotonic() + within
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {within:.0f}s")
+        await asyncio.sleep(0.1)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def settings(
+    infrastructure: Infrastructure, database_factory: DatabaseFactory, topic_prefix: str
+) -> BookingCommandSettings:
+    suffix = secrets.token_hex(3)
+    database_url = await database_factory(f"booking_{suffix}")
+    return BookingCommandSettings(
+        environment="test",
+        database_url=database_url,
+        kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
+        kafka_topic_prefix=f"{topic_prefix}{suffix}.",
+        consumer_group=f"booking-command-{suffix}",
+        hold_timeout_seconds=120,
+        hold_expiry_interval_seconds=0.2,
+        relay_idle_poll_seconds=0.05,
+        relay_retry_max_seconds=0.5,
+    )
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def runtime(settings: BookingCommandSettings) -> AsyncIterator[Runtime]:
+    """Everything built on real PostgreSQL and the broker, nothing started yet."""
+    built = await open_runtime(settings)
+    try:
+        yield built
+    finally:
+        await built.stop()
+
+
+def put_event_on_sale(app: BookingCommandApplication) -> tuple[UUID, UUID, UUID]:
+    [venue] = app.commit([app.register_venue(name="Arena", capacity=1000, address="1 Road")])
+    [show] = app.commit(
+        [
+            app.schedule_event(
+                venue_id=venue.id,
+                name="Flash Sale Live",
+                description="",
+                starts_at=datetime.now(UTC) + timedelta(days=30),
+                ticket_types=[TicketTypeSpec("Stalls", Decimal("49.50"), "EUR", 900)],
+            )
+        ]
+    )
+    app.commit([app.publish_event(show.id)])
+    return venue.id, show.id, UUID(show.body["ticket_types"][0]["ticket_type_id"])
+
+
+async def read_topic(bootstrap_servers: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every message on the topic right now, partition by partition, without a group."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(topic, number) for number in sorted(await _partitions(consumer, topic))
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end_offsets: dict[Any, int] = await consumer.end_offsets(partitions)
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        remaining = {tp for tp, end in end_offsets.items() if end > 0}
+        deadline = time.monotonic() + WAIT_SECONDS
+        while remaining and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=200)
+            for tp, batch in batches.items():
+                records.extend(batch)
+                if batch and batch[-1].offset + 1 >= end_offsets[tp]:
+                    remaining.discard(tp)
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        await consumer.topics()
+        partitions = consumer.partitions_for_topic(topic)
+        if partitions:
+            return set(partitions)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"topic {topic} has no partitions")
+        await asyncio.sleep(0.1)

@@ -1,0 +1,302 @@
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from booking_command.adapters.outbox_relay import OutboxRelay
+from booking_command.adapters.public_events import OutboxMapper
+from booking_command.application.app import BookingCommandApplication
+from booking_command.bootstrap import Runtime
+from booking_command.domain.catalog_event import TicketTypeSpec
+from booking_command.settings import BookingCommandSettings
+from service_kit.messaging import create_producer, envelope_headers
+from ticketing_contracts import topics
+from ticketing_contracts.events import (
+    BookingConfirmed,
+    RejectionReason,
+    ReservationRejected,
+    TicketsReserved,
+    encode_envelope,
+)
+
+from .conftest import eventually, put_event_on_sale, read_topic
+
+pytestmark = pytest.mark.integration
+
+
+def request_booking(app: BookingCommandApplication, event_id: UUID, ticket_type_id: UUID) -> UUID:
+    [result] = app.commit(
+        [
+            app.request_booking(
+                event_id=event_id,
+                ticket_type_id=ticket_type_id,
+                quantity=2,
+                customer_name="Ada Lovelace",
+                customer_email="ada@example.com",
+                owner_id="user-1",
+            )
+        ]
+    )
+    return result.id
+
+
+async def published_types(settings: BookingCommandSettings, topic: str) -> list[str]:
+    records = await read_topic(settings.kafka_bootstrap_servers, settings.topic(topic))
+    return [dict(record.headers)["ce_type"].decode() for record in records]
+
+
+class HangingProducer:
+    """Stands in for a producer whose process dies mid-send: the send never completes."""
+
+    def __init__(self) -> None:
+        self.sending = asyncio.Event()
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def send(self, topic: str, value: bytes, key: bytes, headers: Any) -> Any:
+        self.sending.set()
+        await asyncio.Event().wait()
+
+
+async def test_relay_killed_between_store_and_publish_publishes_once_after_restart(
+    runtime: Runtime, settings: BookingCommandSettings
+) -> None:
+    app = runtime.app
+    await runtime.executor.run(put_event_on_sale, app)
+    mapper = OutboxMapper(app.mapper, settings.topic)
+    hanging = HangingProducer()
+    doomed = OutboxRelay(app, runtime.executor, mapper, lambda: hanging)
+    doomed.start()
+    await asyncio.wait_for(hanging.sending.wait(), 10)
+    await doomed.stop()  # killed after reading the stored events, before any was published
+    assert await runtime.executor.run(app.outbox_position) == 0
+
+    assert runtime.relay is not None
+    restarted = runtime.relay
+    await restarted._prepare()  # type: ignore[misc]
+    while await restarted.publish_pending():
+        pass
+
+    records = await read_topic(
+        settings.kafka_bootstrap_servers, settings.topic(topics.CATALOG_EVENTS)
+    )
+    ids = [dict(record.headers)["ce_id"] for record in records]
+    assert len(records) == 3
+    assert len(set(ids)) == len(ids)
+    positions = sorted(int(dict(record.headers)["ce_position"]) for record in records)
+    assert positions == sorted(positions)
+    assert await runtime.executor.run(app.outbox_position) == await runtime.executor.run(
+        app.recorder.max_notification_id
+    )
+
+
+async def test_writes_are_accepted_while_kafka_is_down_and_published_after(
+    runtime: Runtime, settings: BookingCommandSettings
+) -> None:
+    app = runtime.app
+    down = settings.model_copy(update={"kafka_bootstrap_servers": "127.0.0.1:1"})
+    relay = OutboxRelay(
+        app,
+        runtime.executor,
+        OutboxMapper(app.mapper, settings.topic),
+        lambda: create_producer(down, request_timeout_ms=500),
+        retry_max_seconds=0.2,
+    )
+    relay.start()
+    await runtime.executor.run(put_event_on_sale, app)
+    await eventually(lambda: _has_error(relay), within=20)
+    assert await runtime.executor.run(app.outbox_position) == 0
+    await relay.stop()
+
+    assert runtime.relay is not None
+    runtime.relay.start()
+    await eventually(lambda: _caught_up(runtime))
+    published = await published_types(settings, topics.CATALOG_EVENTS)
+    # Venue and show events have different keys, so only the show's own order is defined.
+    assert sorted(published) == ["event.created", "event.published", "venue.created"]
+    assert published.index("event.created") < published.index("event.published")
+
+
+async def _has_error(relay: OutboxRelay) -> bool:
+    return relay.last_error is not None
+
+
+async def _caught_up(runtime: Runtime) -> bool:
+    app = runtime.app
+    newest = await runtime.executor.run(app.recorder.max_notification_id)
+    return await runtime.executor.run(app.outbox_position) == newest
+
+
+async def send_outcome(settings: BookingCommandSettings, outcome: Any, *, times: int = 1) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        envelope = outcome.to_envelope(correlation_id="inventory-corr", producer="inventory")
+        for _ in range(times):
+            await producer.send_and_wait(
+                settings.topic(topics.INVENTORY_EVENTS),
+                encode_envelope(envelope),
+                key=outcome.partition_key().encode(),
+                headers=envelope_headers(envelope),
+            )
+    finally:
+        await producer.stop()
+
+
+async def send_raw(settings: BookingCommandSettings, value: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        await producer.send_and_wait(settings.topic(topics.INVENTORY_EVENTS), value, key=b"x")
+    finally:
+        await producer.stop()
+
+
+async def status_of(runtime: Runtime, booking_id: UUID) -> str:
+    booking = await runtime.executor.run(runtime.app.repository.get, booking_id)
+    return str(booking.status)
+
+
+async def test_booking_saga_end_to_end_over_kafka(
+    runtime: Runtime, settings: BookingCommandSettings
+) -> None:
+    """One scenario through the broker: every public event type, decoded by a consumer
+    that knows only the contracts lib; duplicates confirm once; poison is dead-lettered."""
+    runtime.start()
+    app = runtime.app
+    venue_id, event_id, ticket_type_id = await runtime.executor.run(put_event_on_sale, app)
+    run = runtime.executor.run
+
+    await run(
+        lambda: app.commit(
+            [app.update_venue(venue_id, name="Arena 2", capacity=1000, address="2 Road")]
+        )
+    )
+    await run(
+        lambda: app.commit([app.change_event_details(event_id, name="Renamed", description="d")])
+    )
+    await run(
+        lambda: app.commit(
+            [app.add_ticket_type(event_id, TicketTypeSpec("Balcony", Decimal("10"), "EUR", 50))]
+        )
+    )
+    await run(
+        lambda: app.commit(
+            [app.reschedule_event(event_id, starts_at=datetime.now(UTC) + timedelta(days=40))]
+        )
+    )
+
+    confirmed_id = await run(request_booking, app, event_id, ticket_type_id)
+    rejected_id = await run(request_booking, app, event_id, ticket_type_id)
+    reserved = TicketsReserved(
+        booking_id=confirmed_id, event_id=event_id, ticket_type_id=ticket_type_id, quantity=2
+    )
+    await send_outcome(settings, reserved, times=2)
+    await send_raw(settings, b"not an envelope")
+    await send_outcome(
+        settings,
+        ReservationRejected(
+            booking_id=rejected_id,
+            event_id=event_id,
+            ticket_type_id=ticket_type_id,
+            quantity=2,
+            reason=RejectionReason.SOLD_OUT,
+        ),
+    )
+
+    async def settled() -> bool:
+        return (await status_of(runtime, confirmed_id), await status_of(runtime, rejected_id)) == (
+            "CONFIRMED",
+            "REJECTED",
+        )
+
+    await eventually(settled)
+    await run(
+        lambda: app.commit([app.cancel_booking(confirmed_id, caller_id="user-1", is_admin=False)])
+    )
+
+    # A restarted consumer with the same group resumes from the tracked offsets.
+    assert runtime.consumer is not None
+    await runtime.consumer.stop()
+    runtime.consumer.start()
+    await send_outcome(settings, reserved)
+
+    expiring_id = await run(request_booking, app, event_id, ticket_type_id)
+    app.clock = lambda: datetime.now(UTC) + timedelta(seconds=settings.hold_timeout_seconds)
+
+    async def expired() -> bool:
+        return await status_of(runtime, expiring_id) == "EXPIRED"
+
+    await eventually(expired)
+    await run(lambda: app.commit([app.cancel_event(event_id, reason="storm")]))
+    other_venue = await run(
+        lambda: app.commit([app.register_venue(name="Barn", capacity=5, address="Farm")])
+    )
+    await run(lambda: app.commit([app.delete_venue(other_venue[0].id)]))
+    await eventually(lambda: _caught_up(runtime))
+
+    booking_events = await read_topic(
+        settings.kafka_bootstrap_servers, settings.topic(topics.BOOKING_EVENTS)
+    )
+    catalog_events = await read_topic(
+        settings.kafka_bootstrap_servers, settings.topic(topics.CATALOG_EVENTS)
+    )
+    decoded = decode_with_contracts_only([*catalog_events, *booking_events])
+    assert set(decoded) == {
+        "venue.created",
+        "venue.updated",
+        "venue.deleted",
+        "event.created",
+        "event.details_changed",
+        "event.ticket_type_added",
+        "event.published",
+        "event.rescheduled",
+        "event.cancelled",
+        "booking.requested",
+        "booking.confirmed",
+        "booking.rejected",
+        "booking.cancelled",
+        "booking.expired",
+    }
+    assert decoded["booking.confirmed"] == 1
+    assert [type(e).__name__ for e in await run(lambda: list(app.events.get(confirmed_id)))] == [
+        "Requested",
+        "Confirmed",
+        "Cancelled",
+    ]
+    confirmed = [r for r in booking_events if dict(r.headers)["ce_type"] == b"booking.confirmed"]
+    assert dict(confirmed[0].headers)["correlation_id"] == b"inventory-corr"
+    assert all(record.key == str(event_id).encode() for record in booking_events)
+
+    dead = await read_topic(settings.kafka_bootstrap_servers, settings.topic(topics.DEAD_LETTERS))
+    assert [record.value for record in dead] == [b"not an envelope"]
+    assert (
+        dict(dead[0].headers)["dlt_original_topic"]
+        == settings.topic(topics.INVENTORY_EVENTS).encode()
+    )
+
+
+def decode_with_contracts_only(records: list[Any]) -> Counter[str]:
+    """What a downstream consumer does: only ticketing_contracts, nothing of this service."""
+    from ticketing_contracts.events import decode_message
+
+    decoded: Counter[str] = Counter()
+    for record in records:
+        envelope, event = decode_message(record.value)
+        assert dict(record.headers)["ce_id"].decode() == str(envelope.event_id)
+        assert record.key == event.partition_key().encode()
+        if isinstance(event, BookingConfirmed):
+            assert event.total_price == Decimal("99.00")
+        decoded[envelope.type] += 1
+    return decoded

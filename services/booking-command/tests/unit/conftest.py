@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from uuid import UUID
+
+import pytest
+
+from booking_command.adapters.event_store import in_memory_environment
+from booking_command.application.app import BookingCommandApplication
+from booking_command.domain.catalog_event import TicketTypeSpec
+
+HOLD = timedelta(seconds=120)
+
+
+@dataclass
+class Clock:
+    now: datetime = field(default_factory=lambda: datetime(2030, 1, 1, 12, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class OnSale:
+    venue_id: UUID
+    event_id: UUID
+    ticket_type_id: UUID
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def app(clock: Clock) -> BookingCommandApplication:
+    return BookingCommandApplication(
+        in_memory_environment(), clock=clock, hold_for=HOLD, catalog_cache_ttl_seconds=0
+    )
+
+
+def put_event_on_sale(
+    app: BookingCommandApplication, *, price: str = "49.50", publish: bool = True
+) -> OnSale:
+    [venue] = app.commit([app.register_venue(name="Hall", capacity=500, address="1 Road")])
+    [show] = app.commit(
+        [
+            app.schedule_event(
+                venue_id=venue.id,
+                name="Flash Sale Live",
+                description="",
+                starts_at=app.clock() + timedelta(days=30),
+                ticket_types=[TicketTypeSpec("Stalls", Decimal(price), "EUR", 100)],
+            )
+        ]
+    )
+    if publish:
+        app.commit([app.publish_event(show.id)])
+    ticket_type_id = UUID(show.body["ticket_types"][0]["ticket_type_id"])
+    return OnSale(venue.id, show.id, ticket_type_id)
+
+
+@pytest.fixture
+def on_sale(app: BookingCommandApplication) -> OnSale:
+    return put_event_on_sale(app)

@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from uuid import uuid4
+
+import pytest
+
+from booking_command.domain.booking import Booking, BookingStatus, RejectionReason
+from booking_command.domain.catalog_event import Event, TicketTypeSpec
+from service_kit.errors import ConflictError, InvalidInputError
+
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
+HOLD = timedelta(minutes=2)
+
+
+def published_show() -> Event:
+    show = Event.schedule(
+        venue_id=uuid4(),
+        venue_capacity=100,
+        name="Show",
+        description="",
+        starts_at=NOW + timedelta(days=10),
+        ticket_types=[TicketTypeSpec("Stalls", Decimal("49.50"), "EUR", 100)],
+        now=NOW,
+    )
+    show.publish(now=NOW)
+    return show
+
+
+def request(show: Event | None = None, **overrides: object) -> Booking:
+    show = show or published_show()
+    arguments: dict[str, object] = {
+        "show": show,
+        "ticket_type_id": show.ticket_types[0].ticket_type_id,
+        "quantity": 2,
+        "customer_name": "Zoë O'Brien-Łukasz",
+        "customer_email": "Zoe@Example.COM",
+        "owner_id": "user-1",
+        "now": NOW,
+        "hold_for": HOLD,
+    }
+    arguments.update(overrides)
+    return Booking.request(**arguments)  # type: ignore[arg-type]
+
+
+def test_total_price_is_computed_from_the_ticket_type_price() -> None:
+    booking = request(quantity=3)
+    assert booking.unit_price == Decimal("49.50")
+    assert booking.total_price == Decimal("148.50")
+
+
+def test_new_booking_is_pending_with_a_hold() -> None:
+    booking = request()
+    assert booking.status == BookingStatus.PENDING
+    assert booking.hold_expires_at == NOW + HOLD
+
+
+@pytest.mark.parametrize("quantity", [0, 11])
+def test_rejects_quantity_outside_one_to_ten(quantity: int) -> None:
+    with pytest.raises(InvalidInputError):
+        request(quantity=quantity)
+
+
+@pytest.mark.parametrize("name", ["<script>", 'Bob "B"', "Tom & Jerry", "Ann\x07", "", "x" * 201])
+def test_rejects_customer_name_with_markup_or_control_characters(name: str) -> None:
+    with pytest.raises(InvalidInputError):
+        request(customer_name=name)
+
+
+def test_customer_name_in_any_script_is_accepted_and_trimmed() -> None:
+    assert request(customer_name="  山田 太郎 ").customer_name == "山田 太郎"
+
+
+def test_customer_email_is_normalised_to_lower_case() -> None:
+    assert request().customer_email == "zoe@example.com"
+
+
+def test_rejects_invalid_email() -> None:
+    with pytest.raises(InvalidInputError):
+        request(customer_email="not-an-email")
+
+
+def test_rejects_booking_for_unpublished_event() -> None:
+    show = Event.schedule(
+        venue_id=uuid4(),
+        venue_capacity=10,
+        name="Show",
+        description="",
+        starts_at=NOW + timedelta(days=1),
+        ticket_types=[TicketTypeSpec("Stalls", Decimal("1"), "EUR", 10)],
+        now=NOW,
+    )
+    with pytest.raises(ConflictError) as raised:
+        request(show)
+    assert raised.value.error_type == "event_not_on_sale"
+
+
+def test_rejects_booking_for_cancelled_event() -> None:
+    show = published_show()
+    show.cancel(reason="")
+    with pytest.raises(ConflictError) as raised:
+        request(show)
+    assert raised.value.error_type == "event_cancelled"
+
+
+def test_rejects_booking_for_unknown_ticket_type() -> None:
+    with pytest.raises(ConflictError):
+        request(ticket_type_id=uuid4())
+
+
+def test_pending_booking_can_be_confirmed() -> None:
+    booking = request()
+    booking.confirm()
+    assert booking.status == BookingStatus.CONFIRMED
+
+
+def test_confirming_twice_is_a_conflict() -> None:
+    booking = request()
+    booking.confirm()
+    with pytest.raises(ConflictError):
+        booking.confirm()
+
+
+def test_rejected_booking_keeps_its_reason() -> None:
+    booking = request()
+    booking.reject(RejectionReason.SOLD_OUT)
+    assert (booking.status, booking.rejection_reason) == ("REJECTED", "sold_out")
+
+
+def test_pending_booking_cannot_be_cancelled() -> None:
+    with pytest.raises(ConflictError):
+        request().cancel(cancelled_by="user-1")
+
+
+def test_confirmed_booking_can_be_cancelled() -> None:
+    booking = request()
+    booking.confirm()
+    booking.cancel(cancelled_by="user-1")
+    assert booking.status == BookingStatus.CANCELLED
+
+
+def test_hold_cannot_expire_early() -> None:
+    with pytest.raises(ConflictError):
+        request().expire(now=NOW + HOLD - timedelta(seconds=1))
+
+
+def test_expired_booking_cannot_be_confirmed() -> None:
+    booking = request()
+    booking.expire(now=NOW + HOLD)
+    with pytest.raises(ConflictError):
+        booking.confirm()

@@ -1,0 +1,1 @@
+"""PostgreSQL, Kafka and Redis plumbing behind the use cases."""

@@ -1,0 +1,250 @@
+"""Dead letters: build them, publish them, list them and re-drive them.
+
+Generic: nothing here knows about inventory. A dead letter is the original message
+(key, value, headers) plus `dlt_*` headers naming the error and where it came from
+(`service_kit.messaging.dead_letter_headers`), plus the consumer group that gave up
+on it, so that a re-drive only sends back what this consumer failed to process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid5
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
+from prometheus_client import Counter
+
+from service_kit.messaging import dead_letter_headers, header_map
+from ticketing_contracts import headers as ce
+
+# Candidate for `ticketing_contracts.headers` next to the other DEAD_LETTER_* names.
+DEAD_LETTER_CONSUMER_GROUP = "dlt_consumer_group"
+_DEAD_LETTER_HEADERS = frozenset(
+    {
+        ce.DEAD_LETTER_ERROR,
+        ce.DEAD_LETTER_ORIGINAL_TOPIC,
+        ce.DEAD_LETTER_ORIGINAL_PARTITION,
+        ce.DEAD_LETTER_ORIGINAL_OFFSET,
+        DEAD_LETTER_CONSUMER_GROUP,
+    }
+)
+_DEAD_LETTER_ID_NAMESPACE = UUID("7d1f2a5c-9e0b-4c36-8f0e-1b5a3c2d4e6f")
+
+DEAD_LETTERS = Counter(
+    "dead_letter_messages_total",
+    "Messages sent to the dead-letter topic, by original topic and reason",
+    ["topic", "reason"],
+)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    message_id: UUID
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+def build_dead_letter(
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    value: bytes | None,
+    headers: Sequence[tuple[str, bytes]] | None,
+    error: BaseException | str,
+    consumer_group: str,
+) -> DeadLetter:
+    """The dead letter for a consumed message; its id is stable for that message."""
+    return DeadLetter(
+        message_id=uuid5(
+            _DEAD_LETTER_ID_NAMESPACE, f"{consumer_group}:{topic}:{partition}:{offset}"
+        ),
+        key=key,
+        value=value or b"",
+        headers=[
+            *dead_letter_headers(
+                list(headers or []), error=error, topic=topic, partition=partition, offset=offset
+            ),
+            (DEAD_LETTER_CONSUMER_GROUP, consumer_group.encode()),
+        ],
+    )
+
+
+async def publish_dead_letter(
+    producer: AIOKafkaProducer, dead_letter_topic: str, dead_letter: DeadLetter
+) -> None:
+    """For consumers without an outbox: send and wait for the broker's acknowledgement."""
+    await producer.send_and_wait(
+        dead_letter_topic, dead_letter.value, key=dead_letter.key, headers=dead_letter.headers
+    )
+
+
+@dataclass(frozen=True)
+class DeadLetterEntry:
+    partition: int
+    offset: int
+    original_topic: str
+    original_partition: int | None
+    original_offset: int | None
+    consumer_group: str | None
+    error: str
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+    def original_headers(self) -> list[tuple[str, bytes]]:
+        return [(name, value) for name, value in self.headers if name not in _DEAD_LETTER_HEADERS]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "dead_letter": f"{self.partition}@{self.offset}",
+            "original": f"{self.original_topic}[{self.original_partition}]@{self.original_offset}",
+            "consumer_group": self.consumer_group,
+            "error": self.error,
+            "key": self.key.decode("utf-8", "replace") if self.key is not None else None,
+            "value": self.value[:500].decode("utf-8", "replace"),
+        }
+
+
+def _entry(record: Any) -> DeadLetterEntry:
+    headers = list(record.headers or [])
+    meta = header_map(headers)
+    return DeadLetterEntry(
+        partition=record.partition,
+        offset=record.offset,
+        original_topic=meta.get(ce.DEAD_LETTER_ORIGINAL_TOPIC, ""),
+        original_partition=_int_or_none(meta.get(ce.DEAD_LETTER_ORIGINAL_PARTITION)),
+        original_offset=_int_or_none(meta.get(ce.DEAD_LETTER_ORIGINAL_OFFSET)),
+        consumer_group=meta.get(DEAD_LETTER_CONSUMER_GROUP),
+        error=meta.get(ce.DEAD_LETTER_ERROR, ""),
+        key=record.key,
+        value=record.value or b"",
+        headers=headers,
+    )
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+async def _read_until_end(
+    consumer: AIOKafkaConsumer, partitions: list[TopicPartition]
+) -> list[DeadLetterEntry]:
+    # Some Kafka-protocol brokers (Tansu) under-report end offsets for multi-record
+    # batches, so reading stops only when the end is reached *and* a poll comes back empty.
+    ends = await consumer.end_offsets(partitions)
+    entries: list[DeadLetterEntry] = []
+    while True:
+        batches = await consumer.getmany(*partitions, timeout_ms=500)
+        for records in batches.values():
+            entries.extend(_entry(record) for record in records)
+        if not batches and all([await consumer.position(tp) >= ends[tp] for tp in partitions]):
+            break
+    entries.sort(key=lambda entry: (entry.partition, entry.offset))
+    return entries
+
+
+async def _assigned_consumer(
+    bootstrap_servers: str, topic: str, group_id: str | None
+) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        partition_ids = await _partitions_of(consumer, topic)
+        partitions = [TopicPartition(topic, p) for p in sorted(partition_ids)]
+        consumer.assign(partitions)
+        if group_id is None:
+            await consumer.seek_to_beginning(*partitions)
+        else:
+            for tp in partitions:
+                committed = await consumer.committed(tp)
+                if committed is None:
+                    await consumer.seek_to_beginning(tp)
+                else:
+                    consumer.seek(tp, committed)
+    except BaseException:
+        await consumer.stop()
+        raise
+    return consumer, partitions
+
+
+async def _partitions_of(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    for _ in range(50):
+        await consumer.topics()
+        partitions = consumer.partitions_for_topic(topic)
+        if partitions:
+            return set(partitions)
+        await asyncio.sleep(0.1)
+    return set()
+
+
+async def list_dead_letters(
+    bootstrap_servers: str,
+    dead_letter_topic: str,
+    *,
+    consumer_group: str | None = None,
+    limit: int | None = None,
+) -> list[DeadLetterEntry]:
+    """Every dead letter on the topic (of one consumer group if given), oldest first."""
+    consumer, partitions = await _assigned_consumer(bootstrap_servers, dead_letter_topic, None)
+    try:
+        entries = await _read_until_end(consumer, partitions)
+    finally:
+        await consumer.stop()
+    if consumer_group is not None:
+        entries = [entry for entry in entries if entry.consumer_group == consumer_group]
+    return entries if limit is None else entries[:limit]
+
+
+async def redrive_dead_letters(
+    bootstrap_servers: str,
+    dead_letter_topic: str,
+    producer: AIOKafkaProducer,
+    *,
+    consumer_group: str,
+    limit: int | None = None,
+) -> list[DeadLetterEntry]:
+    """Sends `consumer_group`'s dead letters back to their original topics, once each.
+
+    Progress is kept as committed offsets of the group `<consumer_group>.dead-letter-redrive`,
+    so running it again only re-drives what arrived since.
+    """
+    redrive_group = f"{consumer_group}.dead-letter-redrive"
+    consumer, partitions = await _assigned_consumer(
+        bootstrap_servers, dead_letter_topic, redrive_group
+    )
+    redriven: list[DeadLetterEntry] = []
+    try:
+        entries = await _read_until_end(consumer, partitions)
+        progress: dict[TopicPartition, int] = {}
+        for entry in entries:
+            if limit is not None and len(redriven) >= limit:
+                break
+            if entry.consumer_group == consumer_group and entry.original_topic:
+                await producer.send_and_wait(
+                    entry.original_topic,
+                    entry.value,
+                    key=entry.key,
+                    headers=entry.original_headers(),
+                )
+                redriven.append(entry)
+            progress[TopicPartition(dead_letter_topic, entry.partition)] = entry.offset + 1
+        if progress:
+            await consumer.commit({tp: OffsetAndMetadata(o, "") for tp, o in progress.items()})
+    finally:
+        await consumer.stop()
+    return redriven

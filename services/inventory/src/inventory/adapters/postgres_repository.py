@@ -1,0 +1,289 @@
+"""The inventory unit of work and read queries on asyncpg.
+
+Writes are guarded optimistically: every write to a show bumps `shows.version` with
+`WHERE version = <loaded>`, new rows are plain INSERTs, and the processed-message
+record is a plain INSERT too. Two replicas deciding the same rows (a rebalance
+overlap) therefore cannot both commit: the loser gets `ConcurrencyConflict` and
+decides again, this time seeing what the winner wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+from uuid import UUID
+
+import asyncpg
+
+from inventory.application.errors import ConcurrencyConflict
+from inventory.application.messages import MessagePosition, OutgoingMessage, ProcessedMessage
+from inventory.domain.bookings import BookingRecord, BookingState
+from inventory.domain.stock import ShowInventory, ShowStatus, TicketStock
+
+
+class PostgresUnitOfWork:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._connection: Any = None
+        self._transaction: Any = None
+
+    async def __aenter__(self) -> Self:
+        self._connection = await self._pool.acquire()
+        try:
+            self._transaction = self._connection.transaction()
+            await self._transaction.start()
+        except BaseException:
+            await self._release()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self._transaction is not None:
+                await self._transaction.rollback()
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            pass  # the connection is gone; the server rolls the transaction back itself
+        finally:
+            await self._release()
+        if isinstance(exc, asyncpg.UniqueViolationError):
+            raise ConcurrencyConflict(str(exc)) from exc
+
+    async def _release(self) -> None:
+        connection, self._connection, self._transaction = self._connection, None, None
+        if connection is not None:
+            await self._pool.release(connection)
+
+    @property
+    def connection(self) -> Any:
+        if self._connection is None:
+            raise RuntimeError("the unit of work is not open")
+        return self._connection
+
+    async def commit(self) -> None:
+        await self._transaction.commit()
+        self._transaction = None
+
+    async def processed(
+        self, positions: Sequence[MessagePosition], message_ids: Sequence[UUID]
+    ) -> tuple[set[MessagePosition], set[UUID]]:
+        rows = await self.connection.fetch(
+            """
+            SELECT p.topic, p.partition, p."offset", p.message_id
+            FROM processed_messages p
+            JOIN unnest($1::text[], $2::int[], $3::bigint[]) AS m (topic, partition, "offset")
+              USING (topic, partition, "offset")
+            UNION ALL
+            SELECT topic, partition, "offset", message_id FROM processed_messages
+            WHERE message_id = ANY($4::uuid[])
+            """,
+            [p.topic for p in positions],
+            [p.partition for p in positions],
+            [p.offset for p in positions],
+            list(message_ids),
+        )
+        wanted = set(positions)
+        seen_positions = {
+            position
+            for row in rows
+            if (position := MessagePosition(row["topic"], row["partition"], row["offset"]))
+            in wanted
+        }
+        seen_ids = {row["message_id"] for row in rows if row["message_id"] is not None}
+        return seen_positions, seen_ids
+
+    async def load_shows(self, event_ids: Sequence[UUID]) -> list[ShowInventory]:
+        return await load_shows(self.connection, event_ids)
+
+    async def load_bookings(self, booking_ids: Sequence[UUID]) -> list[BookingRecord]:
+        rows = await self.connection.fetch(
+            "SELECT booking_id, event_id, ticket_type_id, quantity, state FROM bookings "
+            "WHERE booking_id = ANY($1::uuid[])",
+            list(booking_ids),
+        )
+        return [
+            BookingRecord(
+                row["booking_id"],
+                row["event_id"],
+                row["ticket_type_id"],
+                row["quantity"],
+                BookingState(row["state"]),
+            )
+            for row in rows
+        ]
+
+    async def save(
+        self,
+        *,
+        new_shows: Sequence[ShowInventory],
+        changed_shows: Sequence[ShowInventory],
+        new_bookings: Sequence[BookingRecord],
+        changed_bookings: Sequence[BookingRecord],
+    ) -> None:
+        connection = self.connection
+        if new_shows:
+            await connection.executemany(
+                "INSERT INTO shows (event_id, status, version) VALUES ($1, $2, $3)",
+                [(s.event_id, s.status.value, s.version) for s in new_shows],
+            )
+        if changed_shows:
+            status = await connection.execute(
+                """
+                UPDATE shows s SET status = c.status, version = c.version, updated_at = now()
+                FROM unnest($1::uuid[], $2::text[], $3::bigint[]) AS c (event_id, status, version)
+                WHERE s.event_id = c.event_id AND s.version = c.version - 1
+                """,
+                [s.event_id for s in changed_shows],
+                [s.status.value for s in changed_shows],
+                [s.version for s in changed_shows],
+            )
+            if _row_count(status) != len(changed_shows):
+                raise ConcurrencyConflict("a show changed since this batch read it")
+        stock = [
+            (show.event_id, ticket)
+            for show in (*new_shows, *changed_shows)
+            for ticket in show.ticket_types.values()
+        ]
+        if stock:
+            await connection.execute(
+                """
+                INSERT INTO ticket_stock AS t
+                    (event_id, ticket_type_id, quantity, reserved, sold, stock_version)
+                SELECT * FROM unnest(
+                    $1::uuid[], $2::uuid[], $3::int[], $4::int[], $5::int[], $6::bigint[]
+                )
+                ON CONFLICT (event_id, ticket_type_id) DO UPDATE
+                SET reserved = EXCLUDED.reserved, sold = EXCLUDED.sold,
+                    stock_version = EXCLUDED.stock_version
+                WHERE t.stock_version <> EXCLUDED.stock_version
+                """,
+                [event_id for event_id, _ in stock],
+                [ticket.ticket_type_id for _, ticket in stock],
+                [ticket.quantity for _, ticket in stock],
+                [ticket.reserved for _, ticket in stock],
+                [ticket.sold for _, ticket in stock],
+                [ticket.version for _, ticket in stock],
+            )
+        if new_bookings:
+            await connection.executemany(
+                "INSERT INTO bookings (booking_id, event_id, ticket_type_id, quantity, state) "
+                "VALUES ($1, $2, $3, $4, $5)",
+                [
+                    (b.booking_id, b.event_id, b.ticket_type_id, b.quantity, b.state.value)
+                    for b in new_bookings
+                ],
+            )
+        if changed_bookings:
+            await connection.execute(
+                """
+                UPDATE bookings b SET state = c.state, updated_at = now()
+                FROM unnest($1::uuid[], $2::text[]) AS c (booking_id, state)
+                WHERE b.booking_id = c.booking_id
+                """,
+                [b.booking_id for b in changed_bookings],
+                [b.state.value for b in changed_bookings],
+            )
+
+    async def record_processed(self, messages: Sequence[ProcessedMessage]) -> None:
+        if not messages:
+            return
+        await self.connection.execute(
+            """
+            INSERT INTO processed_messages (topic, partition, "offset", message_id, processed_as)
+            SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::uuid[], $5::text[])
+            """,
+            [m.position.topic for m in messages],
+            [m.position.partition for m in messages],
+            [m.position.offset for m in messages],
+            [m.message_id for m in messages],
+            [m.processed_as for m in messages],
+        )
+
+    async def add_to_outbox(self, messages: Sequence[OutgoingMessage]) -> None:
+        if not messages:
+            return
+        await self.connection.executemany(
+            """
+            INSERT INTO outbox (message_id, topic, key, value, header_names, header_values)
+            VALUES ($1, $2, $3, $4, $5, $6)
+            ON CONFLICT (message_id) DO NOTHING
+            """,
+            [
+                (
+                    m.message_id,
+                    m.topic,
+                    m.key,
+                    m.value,
+                    [name for name, _ in m.headers],
+                    [value for _, value in m.headers],
+                )
+                for m in messages
+            ],
+        )
+
+
+def _row_count(status: str) -> int:
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def load_shows(connection: Any, event_ids: Sequence[UUID]) -> list[ShowInventory]:
+    rows = await connection.fetch(
+        """
+        SELECT s.event_id, s.status, s.version,
+               t.ticket_type_id, t.quantity, t.reserved, t.sold, t.stock_version
+        FROM shows s LEFT JOIN ticket_stock t USING (event_id)
+        WHERE s.event_id = ANY($1::uuid[])
+        ORDER BY s.event_id, t.ticket_type_id
+        """,
+        list(event_ids),
+    )
+    shows: dict[UUID, ShowInventory] = {}
+    for row in rows:
+        show = shows.get(row["event_id"])
+        if show is None:
+            show = ShowInventory(row["event_id"], ShowStatus(row["status"]), {}, row["version"])
+            shows[show.event_id] = show
+        if row["ticket_type_id"] is not None:
+            show.ticket_types[row["ticket_type_id"]] = TicketStock(
+                row["ticket_type_id"],
+                row["quantity"],
+                row["reserved"],
+                row["sold"],
+                row["stock_version"],
+            )
+    return list(shows.values())
+
+
+@dataclass(frozen=True)
+class InventoryQueries:
+    """Reads for the operator API and the catalog reader; never part of a decision."""
+
+    pool: asyncpg.Pool
+
+    async def show(self, event_id: UUID) -> ShowInventory | None:
+        async with self.pool.acquire() as connection:
+            shows = await load_shows(connection, [event_id])
+        return shows[0] if shows else None
+
+    async def next_offsets(self, topic: str) -> dict[int, int]:
+        """Per partition of `topic`, the offset after the last one processed."""
+        async with self.pool.acquire() as connection:
+            rows = await connection.fetch(
+                'SELECT partition, max("offset") + 1 AS next FROM processed_messages '
+                "WHERE topic = $1 GROUP BY partition",
+                topic,
+            )
+        return {row["partition"]: row["next"] for row in rows}
+
+    async def outbox_pending(self) -> int:
+        async with self.pool.acquire() as connection:
+            count = await connection.fetchval(
+                "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+            )
+        return int(count)

@@ -1,0 +1,70 @@
+"""Inventory tables, created idempotently at start-up."""
+
+from __future__ import annotations
+
+import asyncpg
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS shows (
+    event_id uuid PRIMARY KEY,
+    status text NOT NULL,
+    version bigint NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS ticket_stock (
+    event_id uuid NOT NULL REFERENCES shows (event_id),
+    ticket_type_id uuid NOT NULL,
+    quantity integer NOT NULL CHECK (quantity >= 0),
+    reserved integer NOT NULL CHECK (reserved >= 0),
+    sold integer NOT NULL CHECK (sold >= 0),
+    stock_version bigint NOT NULL,
+    PRIMARY KEY (event_id, ticket_type_id),
+    -- The last line of defence against overselling: the rules never get here.
+    CONSTRAINT never_oversold CHECK (reserved + sold <= quantity)
+);
+
+CREATE TABLE IF NOT EXISTS bookings (
+    booking_id uuid PRIMARY KEY,
+    event_id uuid NOT NULL,
+    ticket_type_id uuid NOT NULL,
+    quantity integer NOT NULL CHECK (quantity > 0),
+    state text NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS bookings_by_event ON bookings (event_id);
+
+CREATE TABLE IF NOT EXISTS processed_messages (
+    topic text NOT NULL,
+    partition integer NOT NULL,
+    "offset" bigint NOT NULL,
+    message_id uuid,
+    processed_as text NOT NULL,
+    processed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (topic, partition, "offset")
+);
+CREATE UNIQUE INDEX IF NOT EXISTS processed_messages_message_id
+    ON processed_messages (message_id) WHERE message_id IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS outbox (
+    id bigserial PRIMARY KEY,
+    message_id uuid NOT NULL UNIQUE,
+    topic text NOT NULL,
+    key bytea,
+    value bytea NOT NULL,
+    header_names text[] NOT NULL,
+    header_values bytea[] NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    published_at timestamptz
+);
+CREATE INDEX IF NOT EXISTS outbox_unpublished ON outbox (id) WHERE published_at IS NULL;
+"""
+
+# Replicas start together; one creates the schema, the others wait for it.
+_SCHEMA_LOCK = 0x1F0E_4E7E
+
+
+async def create_schema(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute("SELECT pg_advisory_xact_lock($1)", _SCHEMA_LOCK)
+        await connection.execute(SCHEMA)

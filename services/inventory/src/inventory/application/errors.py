@@ -1,0 +1,11 @@
+"""Failures the use cases raise that are worth trying again."""
+
+from __future__ import annotations
+
+
+class ConcurrencyConflict(Exception):
+    """Another writer changed the same rows first (a rebalance overlap); decide again."""
+
+
+class CatalogNotCaughtUp(Exception):
+    """The catalog could not be read up to its end in time; decide later, do not reject."""

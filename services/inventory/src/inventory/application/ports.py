@@ -1,0 +1,67 @@
+"""What the use cases need from storage and from the catalog reader."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Protocol, Self
+from uuid import UUID
+
+from inventory.application.messages import MessagePosition, OutgoingMessage, ProcessedMessage
+from inventory.domain.bookings import BookingRecord
+from inventory.domain.stock import ShowInventory
+
+
+class InventoryUnitOfWork(Protocol):
+    """One database transaction; leaving the block without `commit()` rolls it back."""
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def processed(
+        self, positions: Sequence[MessagePosition], message_ids: Sequence[UUID]
+    ) -> tuple[set[MessagePosition], set[UUID]]:
+        """Which of these positions and envelope ids were processed before."""
+        ...
+
+    async def load_shows(self, event_ids: Sequence[UUID]) -> list[ShowInventory]: ...
+
+    async def load_bookings(self, booking_ids: Sequence[UUID]) -> list[BookingRecord]: ...
+
+    async def save(
+        self,
+        *,
+        new_shows: Sequence[ShowInventory],
+        changed_shows: Sequence[ShowInventory],
+        new_bookings: Sequence[BookingRecord],
+        changed_bookings: Sequence[BookingRecord],
+    ) -> None:
+        """Writes the changes; raises `ConcurrencyConflict` if another writer got there first."""
+        ...
+
+    async def record_processed(self, messages: Sequence[ProcessedMessage]) -> None:
+        """Raises `ConcurrencyConflict` if one of them was recorded concurrently."""
+        ...
+
+    async def add_to_outbox(self, messages: Sequence[OutgoingMessage]) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> InventoryUnitOfWork: ...
+
+
+class CatalogProgress(Protocol):
+    async def wait_until_caught_up(self) -> None:
+        """Returns once every catalog message published so far has been applied.
+
+        Raises `CatalogNotCaughtUp` when that does not happen within its bound.
+        """
+        ...

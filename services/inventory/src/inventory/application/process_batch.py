@@ -1,0 +1,223 @@
+"""Decides a fetched batch of one partition and stores everything in one transaction.
+
+Stock, booking states, outbox rows (outcomes and dead letters) and the record of every
+message the batch consumed commit together, so a message seen again (redelivery,
+rebalance, crash, duplicate publish) is recognised and has no second effect.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from inventory.application.messages import (
+    DecodedMessage,
+    InboundMessage,
+    OutgoingMessage,
+    PoisonMessage,
+    ProcessedAs,
+    ProcessedMessage,
+)
+from inventory.application.ports import CatalogProgress, UnitOfWorkFactory
+from inventory.application.public_events import outbox_message
+from inventory.domain import outcomes
+from inventory.domain.ledger import InventoryLedger
+from inventory.domain.outcomes import CATALOG_DEPENDENT_REJECTIONS, BookingLine
+from ticketing_contracts import events as public
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchResult:
+    messages: int = 0
+    applied: int = 0
+    ignored: int = 0
+    duplicates: int = 0
+    dead_letters: Counter[str] = field(default_factory=Counter)
+    outcomes: list[outcomes.Outcome] = field(default_factory=list)
+    waited_for_catalog: bool = False
+
+
+@dataclass(frozen=True)
+class _Decision:
+    processed: list[ProcessedMessage]
+    outbox: list[OutgoingMessage]
+    result: BatchResult
+
+
+class _NeedsCatalog(Exception):
+    pass
+
+
+class ProcessMessageBatch:
+    def __init__(
+        self,
+        unit_of_work: UnitOfWorkFactory,
+        catalog: CatalogProgress,
+        *,
+        outcome_topic: str,
+        producer: str,
+    ) -> None:
+        self._unit_of_work = unit_of_work
+        self._catalog = catalog
+        self._outcome_topic = outcome_topic
+        self._producer = producer
+
+    async def __call__(self, messages: Sequence[InboundMessage]) -> BatchResult:
+        try:
+            return await self._decide_and_store(messages, catalog_confirmed=False)
+        except _NeedsCatalog:
+            # A rejection that only says "not in the catalog (yet)" may be the catalog
+            # consumer lagging behind; read the catalog to its end first, then decide.
+            await self._catalog.wait_until_caught_up()
+            result = await self._decide_and_store(messages, catalog_confirmed=True)
+            result.waited_for_catalog = True
+            return result
+
+    async def _decide_and_store(
+        self, messages: Sequence[InboundMessage], *, catalog_confirmed: bool
+    ) -> BatchResult:
+        async with self._unit_of_work() as uow:
+            seen_positions, seen_ids = await uow.processed(
+                [message.position for message in messages],
+                [m.envelope.event_id for m in messages if isinstance(m, DecodedMessage)],
+            )
+            fresh = [message for message in messages if message.position not in seen_positions]
+            if not fresh:
+                return BatchResult(messages=len(messages), duplicates=len(messages))
+            decodable = [m for m in fresh if isinstance(m, DecodedMessage)]
+            bookings = await uow.load_bookings(sorted(_booking_ids(decodable)))
+            event_ids = _event_ids(decodable) | {booking.event_id for booking in bookings}
+            ledger = InventoryLedger(await uow.load_shows(sorted(event_ids)), bookings)
+            decision = self._decide(ledger, fresh, seen_ids, catalog_confirmed=catalog_confirmed)
+            decision.result.messages = len(messages)
+            decision.result.duplicates += len(messages) - len(fresh)
+            await uow.save(
+                new_shows=[ledger.shows[i] for i in sorted(ledger.new_shows)],
+                changed_shows=[
+                    ledger.shows[i] for i in sorted(ledger.changed_shows - ledger.new_shows)
+                ],
+                new_bookings=[ledger.bookings[i] for i in sorted(ledger.new_bookings)],
+                changed_bookings=[ledger.bookings[i] for i in sorted(ledger.changed_bookings)],
+            )
+            await uow.record_processed(decision.processed)
+            await uow.add_to_outbox(decision.outbox)
+            await uow.commit()
+            return decision.result
+
+    def _decide(
+        self,
+        ledger: InventoryLedger,
+        messages: Sequence[InboundMessage],
+        seen_ids: set[UUID],
+        *,
+        catalog_confirmed: bool,
+    ) -> _Decision:
+        result = BatchResult()
+        processed: list[ProcessedMessage] = []
+        outbox: list[OutgoingMessage] = []
+        ids_seen = set(seen_ids)
+        for message in messages:
+            if isinstance(message, PoisonMessage):
+                processed.append(
+                    ProcessedMessage(message.position, None, ProcessedAs.DEAD_LETTERED)
+                )
+                outbox.append(message.dead_letter)
+                result.dead_letters[message.reason] += 1
+                continue
+            message_id = message.envelope.event_id
+            if message_id in ids_seen:
+                processed.append(ProcessedMessage(message.position, None, ProcessedAs.DUPLICATE))
+                result.duplicates += 1
+                continue
+            ids_seen.add(message_id)
+            produced = apply_event(ledger, message.event)
+            if produced is None:
+                processed.append(
+                    ProcessedMessage(message.position, message_id, ProcessedAs.IGNORED)
+                )
+                result.ignored += 1
+                continue
+            if not catalog_confirmed and any(
+                isinstance(outcome, outcomes.ReservationRejected)
+                and outcome.reason in CATALOG_DEPENDENT_REJECTIONS
+                for outcome in produced
+            ):
+                raise _NeedsCatalog
+            processed.append(ProcessedMessage(message.position, message_id, ProcessedAs.APPLIED))
+            result.applied += 1
+            result.outcomes.extend(produced)
+            outbox.extend(
+                outbox_message(
+                    outcome,
+                    cause=message.envelope,
+                    topic=self._outcome_topic,
+                    producer=self._producer,
+                )
+                for outcome in produced
+            )
+        return _Decision(processed, outbox, result)
+
+
+def apply_event(
+    ledger: InventoryLedger, event: public.PublicEvent
+) -> list[outcomes.Outcome] | None:
+    """Applies one public event; None when inventory has nothing to do with it."""
+    match event:
+        case public.BookingRequested():
+            return _some(ledger.request_tickets(_booking_line(event)))
+        case public.BookingConfirmed():
+            return _some(ledger.confirm_booking(event.booking_id))
+        case public.BookingCancelled():
+            return _some(ledger.cancel_booking(_booking_line(event)))
+        case public.BookingExpired():
+            return _some(ledger.expire_hold(_booking_line(event)))
+        case public.EventCreated():
+            learned = ledger.learn_ticket_types(
+                event.event_id, [(t.ticket_type_id, t.quantity) for t in event.ticket_types]
+            )
+            return list(learned)
+        case public.TicketTypeAdded():
+            ticket_type = event.ticket_type
+            learned = ledger.learn_ticket_types(
+                event.event_id, [(ticket_type.ticket_type_id, ticket_type.quantity)]
+            )
+            return list(learned)
+        case public.EventPublished():
+            ledger.publish_show(event.event_id)
+            return []
+        case public.EventCancelled():
+            ledger.cancel_show(event.event_id)
+            return []
+    return None
+
+
+_BookingEvent = (
+    public.BookingRequested
+    | public.BookingConfirmed
+    | public.BookingCancelled
+    | public.BookingExpired
+)
+_ShowEvent = (
+    public.EventCreated | public.TicketTypeAdded | public.EventPublished | public.EventCancelled
+)
+
+
+def _some(outcome: outcomes.Outcome | None) -> list[outcomes.Outcome]:
+    return [outcome] if outcome is not None else []
+
+
+def _booking_line(event: _BookingEvent) -> BookingLine:
+    return BookingLine(event.booking_id, event.event_id, event.ticket_type_id, event.quantity)
+
+
+def _event_ids(messages: Sequence[DecodedMessage]) -> set[UUID]:
+    return {m.event.event_id for m in messages if isinstance(m.event, _BookingEvent | _ShowEvent)}
+
+
+def _booking_ids(messages: Sequence[DecodedMessage]) -> set[UUID]:
+    return {m.event.booking_id for m in messages if isinstance(m.event, _BookingEvent)}

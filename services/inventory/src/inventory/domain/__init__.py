@@ -1,0 +1,1 @@
+"""Pure inventory rules: stock per ticket type, booking states, reserve/confirm/release."""

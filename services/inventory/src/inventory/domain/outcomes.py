@@ -1,0 +1,64 @@
+"""What a decision produced; the application turns these into public events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from inventory.domain.stock import StockSnapshot
+
+# The reasons are part of the public contract; they are plain enums, reused as they are.
+from ticketing_contracts.events import RejectionReason, ReleaseReason
+
+# Rejections that only say "the catalog has not told us (yet)": decided after catching up.
+CATALOG_DEPENDENT_REJECTIONS = frozenset(
+    {
+        RejectionReason.UNKNOWN_EVENT,
+        RejectionReason.UNKNOWN_TICKET_TYPE,
+        RejectionReason.EVENT_NOT_ON_SALE,
+    }
+)
+
+
+@dataclass(frozen=True)
+class BookingLine:
+    booking_id: UUID
+    event_id: UUID
+    ticket_type_id: UUID
+    quantity: int
+
+
+@dataclass(frozen=True)
+class TicketsReserved:
+    booking: BookingLine
+    stock: StockSnapshot
+
+
+@dataclass(frozen=True)
+class ReservationRejected:
+    booking: BookingLine
+    reason: RejectionReason
+    stock: StockSnapshot | None
+
+
+@dataclass(frozen=True)
+class TicketsSold:
+    booking: BookingLine
+    stock: StockSnapshot
+
+
+@dataclass(frozen=True)
+class TicketsReleased:
+    booking: BookingLine
+    reason: ReleaseReason
+    stock: StockSnapshot
+
+
+@dataclass(frozen=True)
+class StockInitialised:
+    event_id: UUID
+    stock: StockSnapshot
+
+
+BookingOutcome = TicketsReserved | ReservationRejected | TicketsSold | TicketsReleased
+Outcome = BookingOutcome | StockInitialised

@@ -1,0 +1,1 @@
+"""Kafka consumer loops, HTTP routes and the operator command line."""

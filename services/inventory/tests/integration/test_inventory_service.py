@@ -1,0 +1,302 @@
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit, urlunsplit
+from uuid import UUID, uuid4
+
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaProducer
+from prometheus_client import REGISTRY
+
+from inventory.adapters.circuit_breakers import is_open
+from inventory.adapters.dead_letters import list_dead_letters, redrive_dead_letters
+from inventory.bootstrap import InventoryRuntime
+from inventory.domain.stock import ShowInventory
+from local_infra.pytest_plugin import DatabaseFactory
+from local_infra.session_infrastructure import Infrastructure
+from local_infra.tcp_proxy import TcpProxy
+from service_kit.messaging import create_producer
+from ticketing_contracts import events as public
+from ticketing_contracts import headers as ce
+from ticketing_contracts import topics
+
+from .support import (
+    Publisher,
+    TopicReader,
+    booking_confirmed,
+    booking_outcomes,
+    booking_requested,
+    inventory_settings,
+    show_created,
+    start_replica,
+)
+
+pytestmark = pytest.mark.integration
+
+# Tansu needs seconds for every consumer-group join and rebalance.
+BUDGET_SECONDS = 90.0
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def producer(infrastructure: Infrastructure) -> AsyncIterator[AIOKafkaProducer]:
+    kafka = AIOKafkaProducer(bootstrap_servers=infrastructure.kafka_bootstrap_servers)
+    await kafka.start()
+    yield kafka
+    await kafka.stop()
+
+
+def unique_prefix(topic_prefix: str) -> str:
+    return f"{topic_prefix}{uuid4().hex[:6]}."
+
+
+async def stock_of(runtime: InventoryRuntime, event_id: UUID) -> ShowInventory:
+    show = await runtime.queries.show(event_id)
+    assert show is not None
+    return show
+
+
+async def test_two_replicas_never_oversell_under_ten_times_demand_with_duplicates(
+    infrastructure: Infrastructure,
+    database_factory: DatabaseFactory,
+    topic_prefix: str,
+    producer: AIOKafkaProducer,
+) -> None:
+    prefix = unique_prefix(topic_prefix)
+    settings = inventory_settings(
+        database_url=await database_factory("inventory_replicas"),
+        bootstrap_servers=infrastructure.kafka_bootstrap_servers,
+        topic_prefix=prefix,
+        batch_max_records=100,
+    )
+    first = await start_replica(settings)
+    second: InventoryRuntime | None = None
+    outcomes = TopicReader(settings.kafka_bootstrap_servers, prefix + topics.INVENTORY_EVENTS)
+    await outcomes.start()
+    publisher = Publisher(producer, prefix)
+    chooser = random.Random(42)
+    shows = {uuid4(): {uuid4(): 30, uuid4(): 20} for _ in range(3)}
+    capacity = {tt: quantity for types in shows.values() for tt, quantity in types.items()}
+    requests = [
+        booking_requested(event_id, ticket_type_id, chooser.randint(1, 4))
+        for event_id, types in shows.items()
+        for ticket_type_id, quantity in types.items()
+        for _ in range(quantity * 10 // 2)  # ~10x the capacity in tickets (mean 2.5)
+    ]
+    chooser.shuffle(requests)
+    try:
+        # Requests first, the catalog after: inventory must not reject them as unknown.
+        await publisher.publish_all(requests[:50], duplicate_share=0.2)
+        for event_id, types in shows.items():
+            await publisher.publish(show_created(event_id, types))
+            await publisher.publish(public.EventPublished(event_id=event_id))
+        await publisher.publish_all(requests[50:200], duplicate_share=0.2)
+        second = await start_replica(settings)  # joins the group: a rebalance mid-run
+        started = time.perf_counter()
+        await publisher.publish_all(requests[200:], duplicate_share=0.2)
+        requested_ids = {request.booking_id for request in requests}
+        await outcomes.wait_for(
+            lambda reader: requested_ids <= set(booking_outcomes(reader)), BUDGET_SECONDS
+        )
+        elapsed = time.perf_counter() - started
+
+        per_booking = booking_outcomes(outcomes)
+        assert all(len(found) == 1 for found in per_booking.values()), "one outcome each"
+        assert set(per_booking) == requested_ids
+        reserved = [o for (o,) in per_booking.values() if isinstance(o, public.TicketsReserved)]
+        rejected = [o for (o,) in per_booking.values() if isinstance(o, public.ReservationRejected)]
+        assert {r.reason for r in rejected} <= {
+            public.RejectionReason.SOLD_OUT,
+            public.RejectionReason.NOT_ENOUGH_TICKETS,
+        }
+
+        # Confirm every reservation (twice, like a redelivery) and watch them all sell.
+        await publisher.publish_all(
+            [booking_confirmed(outcome) for outcome in reserved], duplicate_share=1.0
+        )
+        await outcomes.wait_for(
+            lambda reader: (
+                sum(isinstance(e, public.TicketsSold) for e in reader.events()) == len(reserved)
+            ),
+            BUDGET_SECONDS,
+        )
+        sold_per_type = Counter[UUID]()
+        for outcome in reserved:
+            sold_per_type[outcome.ticket_type_id] += outcome.quantity
+        for event_id, types in shows.items():
+            show = await stock_of(first, event_id)
+            for ticket_type_id, quantity in types.items():
+                stock = show.ticket_types[ticket_type_id]
+                assert stock.sold == sold_per_type[ticket_type_id] <= quantity
+                assert stock.reserved == 0
+                too_big = [
+                    r.quantity
+                    for r in rejected
+                    if r.ticket_type_id == ticket_type_id
+                    and r.reason is public.RejectionReason.NOT_ENOUGH_TICKETS
+                ]
+                # Whatever is left could not fit any request that was turned away.
+                assert stock.available == 0 or stock.available < min(too_big)
+        assert sum(sold_per_type.values()) <= sum(capacity.values())
+        print(
+            f"\n{len(requests) - 200} requests decided in {elapsed:.2f}s "
+            f"({(len(requests) - 200) / elapsed:.0f}/s incl. publishing and a rebalance)"
+        )
+    finally:
+        await outcomes.stop()
+        for replica in (first, second):
+            if replica is not None:
+                await replica.stop()
+
+
+def breaker_metric(name: str) -> float | None:
+    return REGISTRY.get_sample_value("circuit_breaker_state", {"name": name})
+
+
+async def test_postgres_outage_opens_the_breaker_and_nothing_is_lost(
+    infrastructure: Infrastructure,
+    database_factory: DatabaseFactory,
+    topic_prefix: str,
+    producer: AIOKafkaProducer,
+) -> None:
+    prefix = unique_prefix(topic_prefix)
+    database_url = await database_factory("inventory_outage")
+    parts = urlsplit(database_url)
+    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+    await proxy.start()
+    user = f"{parts.username}@" if parts.username else ""
+    proxied_url = urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{proxy.port}"))
+    settings = inventory_settings(
+        database_url=proxied_url,
+        bootstrap_servers=infrastructure.kafka_bootstrap_servers,
+        topic_prefix=prefix,
+        breaker_fail_max=3,
+        retry_attempts=3,
+    )
+    replica = await start_replica(settings)
+    outcomes = TopicReader(settings.kafka_bootstrap_servers, prefix + topics.INVENTORY_EVENTS)
+    await outcomes.start()
+    publisher = Publisher(producer, prefix)
+    event_id, ticket_type_id = uuid4(), uuid4()
+    await publisher.publish(show_created(event_id, {ticket_type_id: 40}))
+    await publisher.publish(public.EventPublished(event_id=event_id))
+    requests = [booking_requested(event_id, ticket_type_id, 1 + n % 3) for n in range(60)]
+    try:
+        await publisher.publish_all(requests[:20])
+        await outcomes.wait_for(lambda r: len(booking_outcomes(r)) == 20, BUDGET_SECONDS)
+
+        await proxy.cut()
+        await publisher.publish_all(requests[20:], duplicate_share=0.3)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while not is_open(replica.postgres_breaker):
+            assert loop.time() < deadline, "the PostgreSQL breaker never opened"
+            await asyncio.sleep(0.1)
+        assert breaker_metric("postgres") == 2
+        assert replica.booking_loop is not None
+        await asyncio.sleep(1.5)  # a few breaker periods: the loop must stay paused, not spin
+        assert len(booking_outcomes(outcomes)) == 20
+
+        await proxy.restore()
+        requested_ids = {request.booking_id for request in requests}
+        await outcomes.wait_for(
+            lambda reader: requested_ids <= set(booking_outcomes(reader)), BUDGET_SECONDS
+        )
+        assert not is_open(replica.postgres_breaker)
+        per_booking = booking_outcomes(outcomes)
+        assert all(len(found) == 1 for found in per_booking.values())
+        reserved = sum(
+            o.quantity for (o,) in per_booking.values() if isinstance(o, public.TicketsReserved)
+        )
+        stock = (await stock_of(replica, event_id)).ticket_types[ticket_type_id]
+        assert stock.reserved == reserved <= 40
+    finally:
+        await outcomes.stop()
+        await replica.stop()
+        await proxy.cut()
+
+
+async def test_poison_message_goes_to_the_dead_letter_topic_and_the_next_is_processed(
+    infrastructure: Infrastructure,
+    database_factory: DatabaseFactory,
+    topic_prefix: str,
+    producer: AIOKafkaProducer,
+) -> None:
+    prefix = unique_prefix(topic_prefix)
+    settings = inventory_settings(
+        database_url=await database_factory("inventory_poison"),
+        bootstrap_servers=infrastructure.kafka_bootstrap_servers,
+        topic_prefix=prefix,
+    )
+    replica = await start_replica(settings)
+    booking_topic = prefix + topics.BOOKING_EVENTS
+    dead_letter_topic = prefix + topics.DEAD_LETTERS
+    outcomes = TopicReader(settings.kafka_bootstrap_servers, prefix + topics.INVENTORY_EVENTS)
+    dead_letters = TopicReader(settings.kafka_bootstrap_servers, dead_letter_topic)
+    await outcomes.start()
+    await dead_letters.start()
+    publisher = Publisher(producer, prefix)
+    event_id, ticket_type_id = uuid4(), uuid4()
+    try:
+        await publisher.publish(show_created(event_id, {ticket_type_id: 5}))
+        await publisher.publish(public.EventPublished(event_id=event_id))
+        poison = await producer.send_and_wait(
+            booking_topic, b"{not json", key=str(event_id).encode(), headers=[("x", b"1")]
+        )
+        request = booking_requested(event_id, ticket_type_id, 2)
+        future_version = publisher.envelope(request).model_copy(update={"version": 99})
+        await publisher.publish(request, future_version)  # unknown schema version
+        await publisher.publish_all([request])
+
+        await outcomes.wait_for(lambda r: request.booking_id in booking_outcomes(r), BUDGET_SECONDS)
+        await dead_letters.wait_for(lambda r: len(r.records) == 2, BUDGET_SECONDS)
+        first = dict(dead_letters.records[0].headers)
+        assert first[ce.DEAD_LETTER_ORIGINAL_TOPIC] == booking_topic.encode()
+        assert first[ce.DEAD_LETTER_ORIGINAL_PARTITION] == str(poison.partition).encode()
+        assert first[ce.DEAD_LETTER_ORIGINAL_OFFSET] == str(poison.offset).encode()
+        assert b"UndecodableMessage" in first[ce.DEAD_LETTER_ERROR]
+        assert first["x"] == b"1"
+        assert b"UnknownEventType" in dict(dead_letters.records[1].headers)[ce.DEAD_LETTER_ERROR]
+
+        listed = await list_dead_letters(
+            settings.kafka_bootstrap_servers,
+            dead_letter_topic,
+            consumer_group=settings.consumer_group,
+        )
+        assert [entry.original_offset for entry in listed] == [poison.offset, poison.offset + 1]
+
+        redrive_producer = create_producer(settings)
+        await redrive_producer.start()
+        try:
+            redriven = await redrive_dead_letters(
+                settings.kafka_bootstrap_servers,
+                dead_letter_topic,
+                redrive_producer,
+                consumer_group=settings.consumer_group,
+                limit=1,
+            )
+            assert [entry.original_offset for entry in redriven] == [poison.offset]
+            # Still poison: the re-driven message comes back as a new dead letter.
+            await dead_letters.wait_for(lambda r: len(r.records) == 3, BUDGET_SECONDS)
+            again = await redrive_dead_letters(
+                settings.kafka_bootstrap_servers,
+                dead_letter_topic,
+                redrive_producer,
+                consumer_group=settings.consumer_group,
+            )
+        finally:
+            await redrive_producer.stop()
+        # Each dead letter is re-driven once: the rest of the first run, then the new one.
+        assert len(again) == 2
+        assert again[0].original_offset == poison.offset + 1
+        assert again[1].original_offset is not None
+        assert again[1].original_offset > poison.offset + 2
+        assert (await stock_of(replica, event_id)).ticket_types[ticket_type_id].reserved == 2
+    finally:
+        await outcomes.stop()
+        await dead_letters.stop()
+        await replica.stop()

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Self
+from uuid import UUID
+
+from inventory.application.messages import MessagePosition, OutgoingMessage, ProcessedMessage
+from inventory.domain.bookings import BookingRecord
+from inventory.domain.stock import ShowInventory
+
+
+@dataclass
+class FakeStore:
+    shows: dict[UUID, ShowInventory] = field(default_factory=dict)
+    bookings: dict[UUID, BookingRecord] = field(default_factory=dict)
+    processed: dict[MessagePosition, ProcessedMessage] = field(default_factory=dict)
+    outbox: list[OutgoingMessage] = field(default_factory=list)
+    commits: int = 0
+
+
+class FakeUnitOfWork:
+    """Stages writes and applies them to the store on commit only."""
+
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
+        self.staged = FakeStore()
+
+    async def __aenter__(self) -> Self:
+        self.staged = copy.deepcopy(self.store)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    async def processed(
+        self, positions: Sequence[MessagePosition], message_ids: Sequence[UUID]
+    ) -> tuple[set[MessagePosition], set[UUID]]:
+        known = self.store.processed
+        ids = {m.message_id for m in known.values() if m.message_id is not None}
+        return {p for p in positions if p in known}, {i for i in message_ids if i in ids}
+
+    async def load_shows(self, event_ids: Sequence[UUID]) -> list[ShowInventory]:
+        return [copy.deepcopy(self.store.shows[i]) for i in event_ids if i in self.store.shows]
+
+    async def load_bookings(self, booking_ids: Sequence[UUID]) -> list[BookingRecord]:
+        return [
+            copy.deepcopy(self.store.bookings[i]) for i in booking_ids if i in self.store.bookings
+        ]
+
+    async def save(
+        self,
+        *,
+        new_shows: Sequence[ShowInventory],
+        changed_shows: Sequence[ShowInventory],
+        new_bookings: Sequence[BookingRecord],
+        changed_bookings: Sequence[BookingRecord],
+    ) -> None:
+        for show in (*new_shows, *changed_shows):
+            self.staged.shows[show.event_id] = copy.deepcopy(show)
+        for booking in (*new_bookings, *changed_bookings):
+            self.staged.bookings[booking.booking_id] = copy.deepcopy(booking)
+
+    async def record_processed(self, messages: Sequence[ProcessedMessage]) -> None:
+        for message in messages:
+            assert message.position not in self.staged.processed
+            self.staged.processed[message.position] = message
+
+    async def add_to_outbox(self, messages: Sequence[OutgoingMessage]) -> None:
+        self.staged.outbox.extend(messages)
+
+    async def commit(self) -> None:
+        self.staged.commits = self.store.commits + 1
+        self.store.__dict__.update(self.staged.__dict__)
+
+
+@dataclass
+class FakeCatalog:
+    waits: int = 0
+
+    async def wait_until_caught_up(self) -> None:
+        self.waits += 1

@@ -64,13 +64,18 @@ def dead_letter_headers(
     topic: str,
     partition: int,
     offset: int,
+    consumer_group: str | None = None,
 ) -> KafkaHeaders:
     """The original headers plus where the message came from and why it failed."""
     reason = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-    return [
+    headers = [
         *(original or []),
         (ce.DEAD_LETTER_ERROR, reason[:2000].encode()),
         (ce.DEAD_LETTER_ORIGINAL_TOPIC, topic.encode()),
         (ce.DEAD_LETTER_ORIGINAL_PARTITION, str(partition).encode()),
         (ce.DEAD_LETTER_ORIGINAL_OFFSET, str(offset).encode()),
     ]
+    if consumer_group is not None:
+        # Re-drive tools send a dead letter back only to the group that gave up on it.
+        headers.append((ce.DEAD_LETTER_CONSUMER_GROUP, consumer_group.encode()))
+    return headers

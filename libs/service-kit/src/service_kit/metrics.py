@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 HTTP_REQUESTS = Counter(
     "http_requests_total",
@@ -28,3 +28,27 @@ metrics_router = APIRouter(tags=["operations"])
 )
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+# Shared by every service that consumes or produces Kafka messages, so dashboards and
+# alerts read one name whichever service emits it.
+KAFKA_CONSUMER_LAG = Gauge(
+    "kafka_consumer_lag",
+    "Messages on a partition not yet processed by this consumer",
+    ["topic", "partition"],
+)
+DEAD_LETTER_MESSAGES = Counter(
+    "dead_letter_messages_total",
+    "Messages sent to the dead-letter topic, by original topic and reason",
+    ["topic", "reason"],
+)
+OUTBOX_PENDING_EVENTS = Gauge(
+    "outbox_pending_events",
+    "Events stored by this service but not yet published to Kafka",
+)
+CIRCUIT_BREAKER_STATE = Gauge(
+    "circuit_breaker_state",
+    "Circuit breaker state: 0 closed, 1 half-open, 2 open",
+    ["name"],
+)
+RETRIES = Counter("retries_total", "Attempts retried after a transient failure", ["operation"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Histogram
 
 BOOKING_REQUESTS = Counter(
     "booking_requests_total",
@@ -14,23 +14,9 @@ GROUP_COMMIT_BATCH_SIZE = Histogram(
     "Writes stored per event-store transaction by group commit",
     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
 )
-OUTBOX_PENDING_EVENTS = Gauge(
-    "outbox_pending_events",
-    "Events stored in the event store but not yet published to Kafka",
-)
 OUTBOX_PUBLISHED_EVENTS = Counter(
     "outbox_published_events_total",
     "Events published to Kafka by the outbox relay",
     ["topic"],
-)
-KAFKA_CONSUMER_LAG = Gauge(
-    "kafka_consumer_lag",
-    "Messages on a partition not yet processed by this consumer",
-    ["topic", "partition"],
-)
-DEAD_LETTER_MESSAGES = Counter(
-    "dead_letter_messages_total",
-    "Messages sent to the dead-letter topic, by source topic and reason",
-    ["topic", "reason"],
 )
 HOLDS_EXPIRED = Counter("booking_holds_expired_total", "PENDING bookings expired by the hold timer")

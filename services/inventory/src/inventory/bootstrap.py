@@ -15,7 +15,6 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from inventory.adapters.catalog_progress import KafkaCatalogProgress
-from inventory.adapters.circuit_breakers import CircuitBreaker, breaker_probe, create_breaker
 from inventory.adapters.kafka_consumers import (
     assign_from_database,
     booking_consumer,
@@ -33,6 +32,7 @@ from inventory.entrypoints.message_handlers import InventoryBatchHandler
 from inventory.entrypoints.partition_batches import PartitionBatchLoop
 from inventory.settings import InventorySettings
 from service_kit.app_factory import create_service_app, health_registry_for
+from service_kit.circuit_breakers import CircuitBreaker, breaker_probe, create_breaker
 from service_kit.dependency_probes import kafka_probe, postgres_pool_probe, redis_probe
 from service_kit.messaging import create_producer
 from ticketing_contracts import topics

@@ -21,9 +21,9 @@ from eventsourcing.persistence import IntegrityError
 from booking_command.application.app import BookingCommandApplication, InventoryOutcome
 from booking_command.application.executor import EventStoreExecutor
 from booking_command.domain.booking import RejectionReason
-from booking_command.metrics import DEAD_LETTER_MESSAGES, KAFKA_CONSUMER_LAG
 from booking_command.settings import BookingCommandSettings
 from service_kit.messaging import create_producer, dead_letter_headers, header_map
+from service_kit.metrics import DEAD_LETTER_MESSAGES, KAFKA_CONSUMER_LAG
 from service_kit.request_context import new_id
 from ticketing_contracts import headers as ce
 from ticketing_contracts import topics
@@ -208,6 +208,7 @@ class InventoryOutcomeConsumer:
             topic=record.topic,
             partition=record.partition,
             offset=record.offset,
+            consumer_group=self.settings.consumer_group,
         )
         await self._producer.send_and_wait(
             self.dead_letter_topic, value=record.value, key=record.key, headers=headers

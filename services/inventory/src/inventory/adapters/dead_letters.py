@@ -16,13 +16,12 @@ from uuid import UUID, uuid5
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
-from prometheus_client import Counter
 
 from service_kit.messaging import dead_letter_headers, header_map
 from ticketing_contracts import headers as ce
 
 # Candidate for `ticketing_contracts.headers` next to the other DEAD_LETTER_* names.
-DEAD_LETTER_CONSUMER_GROUP = "dlt_consumer_group"
+DEAD_LETTER_CONSUMER_GROUP = ce.DEAD_LETTER_CONSUMER_GROUP
 _DEAD_LETTER_HEADERS = frozenset(
     {
         ce.DEAD_LETTER_ERROR,
@@ -33,12 +32,6 @@ _DEAD_LETTER_HEADERS = frozenset(
     }
 )
 _DEAD_LETTER_ID_NAMESPACE = UUID("7d1f2a5c-9e0b-4c36-8f0e-1b5a3c2d4e6f")
-
-DEAD_LETTERS = Counter(
-    "dead_letter_messages_total",
-    "Messages sent to the dead-letter topic, by original topic and reason",
-    ["topic", "reason"],
-)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Histogram
 
 RESERVATIONS = Counter("inventory_reservations_total", "Bookings whose tickets were reserved")
 REJECTIONS = Counter(
@@ -10,9 +10,6 @@ REJECTIONS = Counter(
 )
 RELEASES = Counter(
     "inventory_releases_total", "Bookings whose tickets went back on sale, by reason", ["reason"]
-)
-CONSUMER_LAG = Gauge(
-    "kafka_consumer_lag", "Messages behind the end of the partition", ["topic", "partition"]
 )
 BATCH_SIZE = Histogram(
     "inventory_batch_size",
@@ -24,4 +21,3 @@ BATCH_COMMIT_SECONDS = Histogram(
     "Time to decide and commit one batch, retries included",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
-OUTBOX_PENDING = Gauge("outbox_pending_events", "Outbox rows not yet published")

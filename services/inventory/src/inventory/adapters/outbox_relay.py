@@ -14,9 +14,9 @@ import logging
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from inventory.adapters.circuit_breakers import CircuitBreaker, CircuitBreakerError
-from inventory.adapters.metrics import OUTBOX_PENDING
 from inventory.adapters.retries import RetryPolicy, is_transient
+from service_kit.circuit_breakers import CircuitBreaker, CircuitBreakerError
+from service_kit.metrics import OUTBOX_PENDING_EVENTS
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class OutboxRelay:
                 pending = await connection.fetchval(
                     "SELECT count(*) FROM outbox WHERE published_at IS NULL"
                 )
-        OUTBOX_PENDING.set(max(0, int(pending) - len(rows)))
+        OUTBOX_PENDING_EVENTS.set(max(0, int(pending) - len(rows)))
         return len(rows)
 
     async def _send_in_order(self, rows: list[asyncpg.Record]) -> None:

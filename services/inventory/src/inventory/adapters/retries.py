@@ -10,7 +10,6 @@ from typing import TypeVar
 import asyncpg
 import pybreaker
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
-from prometheus_client import Counter
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -20,10 +19,10 @@ from tenacity import (
 )
 
 from inventory.application.errors import CatalogNotCaughtUp, ConcurrencyConflict
+from service_kit.metrics import RETRIES
 
 logger = logging.getLogger(__name__)
 
-RETRIES = Counter("retries_total", "Attempts retried after a transient failure", ["operation"])
 
 T = TypeVar("T")
 

@@ -12,8 +12,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
 from inventory.adapters import metrics
-from inventory.adapters.circuit_breakers import CircuitBreaker
-from inventory.adapters.dead_letters import DEAD_LETTERS, build_dead_letter
+from inventory.adapters.dead_letters import build_dead_letter
 from inventory.adapters.retries import RetryPolicy
 from inventory.application.messages import (
     DecodedMessage,
@@ -24,7 +23,9 @@ from inventory.application.messages import (
 )
 from inventory.application.process_batch import BatchResult, ProcessMessageBatch
 from inventory.domain import outcomes
+from service_kit.circuit_breakers import CircuitBreaker
 from service_kit.messaging import header_map, message_context
+from service_kit.metrics import DEAD_LETTER_MESSAGES
 from ticketing_contracts.events import (
     ContractError,
     ContractViolation,
@@ -148,5 +149,5 @@ class InventoryBatchHandler:
                 case outcomes.TicketsReleased(reason=release_reason):
                     metrics.RELEASES.labels(reason=release_reason.value).inc()
         for problem, count in result.dead_letters.items():
-            DEAD_LETTERS.labels(topic=tp.topic, reason=problem).inc(count)
+            DEAD_LETTER_MESSAGES.labels(topic=tp.topic, reason=problem).inc(count)
             logger.warning("%d message(s) of %s dead-lettered: %s", count, tp, problem)

@@ -15,14 +15,14 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from inventory.adapters.circuit_breakers import (
+from inventory.adapters.retries import is_transient
+from service_kit.circuit_breakers import (
     CircuitBreaker,
     CircuitBreakerError,
     is_open,
     seconds_until_trial,
 )
-from inventory.adapters.metrics import CONSUMER_LAG
-from inventory.adapters.retries import is_transient
+from service_kit.metrics import KAFKA_CONSUMER_LAG
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +120,6 @@ class PartitionBatchLoop:
             highwater = self._consumer.highwater(tp)
             position = self._next_offsets.get(tp)
             if highwater is not None and position is not None:
-                CONSUMER_LAG.labels(topic=tp.topic, partition=str(tp.partition)).set(
+                KAFKA_CONSUMER_LAG.labels(topic=tp.topic, partition=str(tp.partition)).set(
                     max(0, highwater - position)
                 )

@@ -1,6 +1,6 @@
 """Circuit breakers (pybreaker) with a Prometheus state gauge and optional Redis-shared state.
 
-Generic: nothing here knows about inventory. Use `with breaker.calling():` around an
+Use `with breaker.calling():` around an
 awaited call; an open breaker raises `pybreaker.CircuitBreakerError` at once.
 
 pybreaker's `CircuitRedisStorage` speaks to Redis with the *synchronous* redis
@@ -18,15 +18,10 @@ from typing import Any
 
 import pybreaker
 import redis
-from prometheus_client import Gauge
+
+from service_kit.metrics import CIRCUIT_BREAKER_STATE
 
 logger = logging.getLogger(__name__)
-
-CIRCUIT_BREAKER_STATE = Gauge(
-    "circuit_breaker_state",
-    "Circuit breaker state: 0 closed, 1 half-open, 2 open",
-    ["name"],
-)
 _STATE_VALUES = {pybreaker.STATE_CLOSED: 0, pybreaker.STATE_HALF_OPEN: 1, pybreaker.STATE_OPEN: 2}
 
 CircuitBreaker = pybreaker.CircuitBreaker

@@ -27,7 +27,7 @@ SERVICE_SPECS: Mapping[str, ServiceSpec] = {
         ServiceSpec(QUERY_PROJECTION, "query_projection", 8003, "ticketing_query"),
         # Started last only in the listing; all start together and the gateway's
         # readiness does not depend on the others being up first.
-        ServiceSpec(GATEWAY, "gateway", 8000, None),
+        ServiceSpec(GATEWAY, "gateway", 8000, "ticketing_gateway"),
     )
 }
 

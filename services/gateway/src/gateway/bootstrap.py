@@ -1,43 +1,248 @@
-"""Wires the gateway: settings in, FastAPI app out."""
+"""Wires the gateway: settings (and, in tests, stand-in adapters) in, FastAPI app out."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 
 import httpx
-from fastapi import FastAPI
+import pybreaker
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import JSONResponse
+from limits.aio.storage import Storage
 from redis.asyncio import Redis
 
+from gateway.adapters.downstream import HttpDownstream
+from gateway.adapters.passwords import Argon2PasswordHasher
+from gateway.adapters.rate_limits import (
+    RateLimiter,
+    memory_rate_limit_storage,
+    redis_rate_limit_storage,
+    rules_from_settings,
+)
+from gateway.adapters.read_positions import InMemoryReadPositions, RedisReadPositions
+from gateway.adapters.tokens import JwtTokens
+from gateway.adapters.user_store import InMemoryUserRepository, PostgresUserRepository
+from gateway.application.auth import AuthService
+from gateway.application.availability import AvailabilityCache
+from gateway.application.bookings import BookingService
+from gateway.application.catalog import CatalogService
+from gateway.application.ports import ReadPositions, UserRepository
+from gateway.application.read_your_writes import ReadYourWrites
+from gateway.entrypoints.api.deps import GatewayServices
+from gateway.entrypoints.api.router import OPENAPI_TAGS, api_routers
+from gateway.entrypoints.middleware import (
+    BodySizeLimitMiddleware,
+    ResponseHeadersMiddleware,
+    security_headers,
+)
 from gateway.settings import GatewaySettings
 from service_kit.app_factory import create_service_app, health_registry_for
-from service_kit.dependency_probes import http_ready_probe, redis_probe
+from service_kit.circuit_breakers import create_breaker, is_open, seconds_until_trial
+from service_kit.dependency_probes import Probe, http_ready_probe, redis_probe
+from service_kit.errors import UnauthorizedError
+from service_kit.http_errors import error_body
+
+BOOKING_COMMAND = "booking-command"
+QUERY_PROJECTION = "query-projection"
+Hook = Callable[[], Awaitable[None]]
+
+DESCRIPTION = """
+Public REST API of the ticket booking platform.
+
+**Log in**: `POST /api/v1/auth/register`, then *Authorize* above with your email as the
+username (or `POST /api/v1/auth/token`). Roles: `user` books; `manager` also creates and
+updates venues and events; `admin` can do everything, including deleting venues,
+cancelling events and granting roles.
+
+**Read your writes**: every write answers with `X-Read-Position`. Your following reads wait
+(bounded) until the read models include your writes; other clients can send the value
+back in an `X-Read-Position` header to get the same guarantee.
+
+**Retries**: send an `Idempotency-Key` on POSTs; a replay answers like the first request.
+**Caching**: reads carry an `ETag`; send it in `If-None-Match` to get `304 Not Modified`.
+**Limits**: `429` with `Retry-After` and `X-RateLimit-*` headers when you exceed them.
+"""
 
 
-def build_app(settings: GatewaySettings) -> FastAPI:
-    redis = Redis.from_url(str(settings.redis_url))
-    downstream = httpx.AsyncClient(timeout=settings.downstream_timeout_seconds)
+@dataclass
+class GatewayAdapters:
+    """Everything with I/O the gateway needs besides the downstream services' URLs."""
+
+    users: UserRepository
+    rate_limit_storage: Storage
+    read_positions: ReadPositions
+    # Where breakers keep their state so replicas share it; None keeps it in memory.
+    breaker_redis_url: str | None
+    transport: httpx.AsyncBaseTransport | None = None
+    probes: dict[str, Probe] = field(default_factory=dict)
+    on_startup: list[Hook] = field(default_factory=list)
+    on_shutdown: list[Hook] = field(default_factory=list)
+
+
+def production_adapters(settings: GatewaySettings) -> GatewayAdapters:
+    redis = Redis.from_url(str(settings.redis_url), socket_timeout=2, socket_connect_timeout=2)
+    users = PostgresUserRepository(settings.database_dsn, settings.database_pool_size)
+    return GatewayAdapters(
+        users=users,
+        rate_limit_storage=redis_rate_limit_storage(settings),
+        read_positions=RedisReadPositions(
+            redis, settings.redis_key_prefix, settings.read_position_ttl_seconds
+        ),
+        breaker_redis_url=str(settings.redis_url),
+        probes={"redis": redis_probe(redis), "postgres": users.ping},
+        on_startup=[users.open],
+        on_shutdown=[users.close, redis.aclose],
+    )
+
+
+def in_memory_adapters(transport: httpx.AsyncBaseTransport | None = None) -> GatewayAdapters:
+    """No PostgreSQL or Redis: for unit tests (state per process only)."""
+    return GatewayAdapters(
+        users=InMemoryUserRepository(),
+        rate_limit_storage=memory_rate_limit_storage(),
+        read_positions=InMemoryReadPositions(),
+        breaker_redis_url=None,
+        transport=transport,
+    )
+
+
+def _downstream_probe(
+    client: httpx.AsyncClient, base_url: str, breaker: pybreaker.CircuitBreaker | None
+) -> Probe:
+    ready = http_ready_probe(client, base_url)
+
+    async def probe() -> None:
+        if breaker is not None and is_open(breaker):
+            raise RuntimeError(
+                "circuit breaker open: calls fail fast for another "
+                f"{seconds_until_trial(breaker):.0f}s, then a trial call goes through"
+            )
+        await ready()
+
+    return probe
+
+
+async def _unauthorized(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, UnauthorizedError)
+    return JSONResponse(
+        error_body(error.detail, error.error_type),
+        status_code=401,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None) -> FastAPI:
+    adapters = adapters or production_adapters(settings)
+    # The access log already has one line per request; httpx would add one per downstream call.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    client = httpx.AsyncClient(
+        timeout=httpx.Timeout(
+            settings.downstream_timeout_seconds, connect=settings.downstream_connect_timeout_seconds
+        ),
+        limits=httpx.Limits(
+            max_connections=settings.downstream_max_connections,
+            max_keepalive_connections=settings.downstream_max_connections,
+        ),
+        transport=adapters.transport,
+    )
+    urls = settings.downstream_services()
+    breakers = {
+        name: create_breaker(
+            name,
+            fail_max=settings.breaker_fail_max,
+            reset_timeout_seconds=settings.breaker_reset_timeout_seconds,
+            redis_url=adapters.breaker_redis_url,
+            redis_namespace=f"{settings.redis_key_prefix}gateway:breaker:",
+        )
+        for name in (BOOKING_COMMAND, QUERY_PROJECTION)
+    }
+    commands, queries = (
+        HttpDownstream(
+            name,
+            urls[name],
+            client,
+            breakers[name],
+            retry_attempts=settings.retry_attempts,
+            retry_initial_backoff_seconds=settings.retry_initial_backoff_seconds,
+            retry_max_backoff_seconds=settings.retry_max_backoff_seconds,
+        )
+        for name in (BOOKING_COMMAND, QUERY_PROJECTION)
+    )
+    read_your_writes = ReadYourWrites(adapters.read_positions, settings.read_wait_ms)
+    tokens = JwtTokens.from_settings(settings)
+    auth = AuthService(
+        adapters.users,
+        Argon2PasswordHasher(
+            time_cost=settings.password_hash_time_cost,
+            memory_kib=settings.password_hash_memory_kib,
+        ),
+        tokens,
+    )
+    services = GatewayServices(
+        settings=settings,
+        auth=auth,
+        tokens=tokens,
+        catalog=CatalogService(commands, queries, read_your_writes),
+        bookings=BookingService(
+            commands,
+            queries,
+            read_your_writes,
+            AvailabilityCache(queries, settings.availability_cache_ttl_seconds),
+        ),
+        rate_limiter=RateLimiter(
+            adapters.rate_limit_storage,
+            rules_from_settings(settings),
+            enabled=settings.rate_limits_enabled,
+        ),
+    )
+
     health = health_registry_for(settings)
-    health.add("redis", redis_probe(redis))
+    for name, probe in adapters.probes.items():
+        health.add(name, probe)
     # A downstream outage is reported but does not pull every gateway pod out of
     # rotation: the gateway still answers other routes and fails fast on the broken one.
-    for name, base_url in settings.downstream_services().items():
-        health.add(name, http_ready_probe(downstream, base_url), required=False)
+    for name, base_url in urls.items():
+        health.add(name, _downstream_probe(client, base_url, breakers.get(name)), required=False)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        await downstream.aclose()
-        await redis.aclose()
+        for start in adapters.on_startup:
+            await start()
+        if settings.admin_email and settings.admin_password:
+            await auth.ensure_admin(
+                email=settings.admin_email, password=settings.admin_password.get_secret_value()
+            )
+        try:
+            yield
+        finally:
+            await client.aclose()
+            for stop in adapters.on_shutdown:
+                await stop()
 
     app = create_service_app(
         settings,
         title="Ticketing API",
-        description="Public REST API of the ticket booking platform.",
+        description=DESCRIPTION,
         health=health,
+        routers=api_routers(),
         lifespan=lifespan,
+        openapi_tags=OPENAPI_TAGS,
     )
+    app.state.services = services
+    app.state.breakers = breakers
+    app.add_exception_handler(UnauthorizedError, _unauthorized)
+    # Added innermost first: CORS ends up outermost so even refusals carry its headers.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(
+        ResponseHeadersMiddleware,
+        static_headers=security_headers(production=settings.is_production),
+    )
+    app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_minimum_bytes)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_allowed_origins,
@@ -47,9 +252,20 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             "Content-Type",
             "Idempotency-Key",
             "If-None-Match",
+            "X-Read-Position",
             "X-Request-ID",
             "X-Correlation-ID",
         ],
-        expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID", "X-Correlation-ID"],
+        expose_headers=[
+            "ETag",
+            "Location",
+            "Retry-After",
+            "X-Read-Position",
+            "X-RateLimit-Limit",
+            "X-RateLimit-Remaining",
+            "X-RateLimit-Reset",
+            "X-Request-ID",
+            "X-Correlation-ID",
+        ],
     )
     return app

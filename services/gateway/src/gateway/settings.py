@@ -1,16 +1,31 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import AnyHttpUrl, EmailStr, Field, SecretStr, field_validator
+from pydantic import (
+    AnyHttpUrl,
+    EmailStr,
+    Field,
+    PostgresDsn,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import NoDecode
 
-from service_kit.settings import JwtSettings, RedisSettings
+from service_kit.settings import JwtSettings, PostgresSettings, RedisSettings
+
+RATE_LIMIT_FORMAT = r"^\s*\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day)s?\s*$"
 
 
-class GatewaySettings(JwtSettings, RedisSettings):
+class GatewaySettings(JwtSettings, RedisSettings, PostgresSettings):
     service_name: str = "gateway"
     http_port: int = 8000
+    database_url: PostgresDsn = PostgresDsn(
+        "postgresql://postgres@127.0.0.1:5432/ticketing_gateway"
+    )
+    database_pool_size: int = Field(default=5, ge=1, le=200)
+
     booking_command_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8001")
     inventory_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8002")
     query_projection_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8003")
@@ -19,7 +34,52 @@ class GatewaySettings(JwtSettings, RedisSettings):
     )
     admin_email: EmailStr | None = None
     admin_password: SecretStr | None = None
+
+    # Tokens
+    jwt_private_key: SecretStr | None = Field(default=None, description="PEM key for RS256")
+    jwt_public_key: str | None = Field(default=None, description="PEM key for RS256")
+    jwt_ttl_seconds: int = Field(default=1800, ge=60, le=86_400)
+    jwt_leeway_seconds: int = Field(default=10, ge=0, le=120)
+    jwt_issuer: str = "ticketing-gateway"
+
+    # Password hashing (argon2id); tests lower the cost, production keeps the library defaults.
+    password_hash_time_cost: int = Field(default=3, ge=1, le=20)
+    password_hash_memory_kib: int = Field(default=65_536, ge=1024, le=1_048_576)
+
+    # Downstream calls
     downstream_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    downstream_connect_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
+    downstream_max_connections: int = Field(default=200, ge=1, le=10_000)
+    retry_attempts: int = Field(default=3, ge=1, le=10)
+    retry_initial_backoff_seconds: float = Field(default=0.05, ge=0, le=5)
+    retry_max_backoff_seconds: float = Field(default=1.0, ge=0, le=30)
+    breaker_fail_max: int = Field(default=5, ge=1, le=1000)
+    breaker_reset_timeout_seconds: int = Field(default=10, ge=1, le=600)
+
+    # Read-your-writes
+    read_wait_ms: int = Field(
+        default=3000, ge=0, le=30_000, description="How long a read waits for the caller's writes"
+    )
+    read_position_ttl_seconds: int = Field(default=300, ge=1, le=86_400)
+
+    # Sold-out fast path
+    availability_cache_ttl_seconds: float = Field(default=0.5, ge=0, le=1.0)
+
+    # Rate limits ("<count>/<period>", e.g. "10/minute"); per user, or per address when anonymous.
+    rate_limits_enabled: bool = True
+    rate_limit_default: str = Field(default="300/minute", pattern=RATE_LIMIT_FORMAT)
+    rate_limit_login: str = Field(default="10/minute", pattern=RATE_LIMIT_FORMAT)
+    rate_limit_register: str = Field(default="10/minute", pattern=RATE_LIMIT_FORMAT)
+    rate_limit_booking: str = Field(default="30/minute", pattern=RATE_LIMIT_FORMAT)
+
+    # HTTP
+    max_request_body_bytes: int = Field(default=65_536, ge=1024, le=10_485_760)
+    gzip_minimum_bytes: int = Field(default=1024, ge=0)
+    public_cache_max_age_seconds: int = Field(default=5, ge=0, le=3600)
+
+    # Booking status stream
+    sse_poll_interval_seconds: float = Field(default=0.25, gt=0, le=10)
+    sse_max_duration_seconds: float = Field(default=120, gt=0, le=3600)
 
     @field_validator("cors_allowed_origins", mode="before")
     @classmethod
@@ -27,6 +87,23 @@ class GatewaySettings(JwtSettings, RedisSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _rs256_needs_a_key_pair(self) -> Self:
+        if self.jwt_algorithm == "RS256":
+            private = self.jwt_private_key.get_secret_value() if self.jwt_private_key else ""
+            public = self.jwt_public_key or ""
+            if "PRIVATE KEY" not in private or "PUBLIC KEY" not in public:
+                raise ValueError(
+                    "JWT_ALGORITHM=RS256 needs JWT_PRIVATE_KEY and JWT_PUBLIC_KEY as PEM text"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _admin_login_is_complete(self) -> Self:
+        if (self.admin_email is None) != (self.admin_password is None):
+            raise ValueError("set both ADMIN_EMAIL and ADMIN_PASSWORD, or neither")
+        return self
 
     def downstream_services(self) -> dict[str, str]:
         return {

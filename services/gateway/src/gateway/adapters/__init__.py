@@ -1,0 +1,1 @@
+"""PostgreSQL user store, JWT, password hashing, downstream HTTP, Redis rate limits."""

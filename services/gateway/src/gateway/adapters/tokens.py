@@ -1,0 +1,91 @@
+"""Access tokens as JWTs (HS256 by default, RS256 with a key pair)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+from gateway.application.ports import IssuedToken
+from gateway.domain.users import Caller, User
+from gateway.settings import GatewaySettings
+from service_kit.errors import UnauthorizedError
+from ticketing_contracts.internal_http import ROLES
+
+REQUIRED_CLAIMS = ["exp", "iat", "sub", "jti", "role", "iss"]
+
+
+class JwtTokens:
+    def __init__(
+        self,
+        *,
+        algorithm: str,
+        signing_key: str,
+        verification_key: str,
+        ttl_seconds: int,
+        leeway_seconds: int,
+        issuer: str,
+    ) -> None:
+        self._algorithm = algorithm
+        self._signing_key = signing_key
+        self._verification_key = verification_key
+        self._ttl = ttl_seconds
+        self._leeway = leeway_seconds
+        self._issuer = issuer
+
+    @classmethod
+    def from_settings(cls, settings: GatewaySettings) -> JwtTokens:
+        if settings.jwt_algorithm == "RS256":
+            assert settings.jwt_private_key is not None
+            assert settings.jwt_public_key is not None
+            signing_key = settings.jwt_private_key.get_secret_value()
+            verification_key = settings.jwt_public_key
+        else:
+            signing_key = verification_key = settings.jwt_secret.get_secret_value()
+        return cls(
+            algorithm=settings.jwt_algorithm,
+            signing_key=signing_key,
+            verification_key=verification_key,
+            ttl_seconds=settings.jwt_ttl_seconds,
+            leeway_seconds=settings.jwt_leeway_seconds,
+            issuer=settings.jwt_issuer,
+        )
+
+    def issue(self, user: User) -> IssuedToken:
+        now = datetime.now(UTC)
+        claims = {
+            "sub": str(user.id),
+            "role": user.role,
+            "iss": self._issuer,
+            "iat": now,
+            "exp": now + timedelta(seconds=self._ttl),
+            "jti": uuid.uuid4().hex,
+        }
+        token = jwt.encode(claims, self._signing_key, algorithm=self._algorithm)
+        return IssuedToken(access_token=token, expires_in=self._ttl)
+
+    def decode(self, token: str) -> Caller:
+        try:
+            claims = jwt.decode(
+                token,
+                self._verification_key,
+                # Only the configured algorithm: never the one the token names.
+                algorithms=[self._algorithm],
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": REQUIRED_CLAIMS},
+            )
+        except jwt.ExpiredSignatureError:
+            raise UnauthorizedError(
+                "The access token has expired", error_type="token_expired"
+            ) from None
+        except jwt.PyJWTError:
+            raise UnauthorizedError(
+                "The access token is invalid", error_type="invalid_token"
+            ) from None
+        role = claims.get("role")
+        subject = claims.get("sub")
+        if role not in ROLES or not isinstance(subject, str) or not subject:
+            raise UnauthorizedError("The access token is invalid", error_type="invalid_token")
+        return Caller(user_id=subject, role=role)

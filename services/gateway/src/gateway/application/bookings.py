@@ -1,0 +1,171 @@
+"""Bookings: requests and cancellations to booking-command, reads from query-projection."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.application.availability import AvailabilityCache
+from gateway.application.catalog import Page
+from gateway.application.ports import Downstream, DownstreamResponse
+from gateway.application.read_your_writes import CommandOutcome, ReadYourWrites
+from gateway.domain.permissions import Permission, is_allowed, may_see_booking
+from gateway.domain.users import Caller
+from service_kit.errors import (
+    DomainError,
+    ForbiddenError,
+    InsufficientCapacityError,
+    NotFoundError,
+    SoldOutError,
+)
+from ticketing_contracts.commands import CancelBooking, RequestBooking
+from ticketing_contracts.events.booking import SETTLED_STATUSES
+
+BOOKINGS = "/internal/v1/bookings"
+
+
+@dataclass(frozen=True)
+class BookingFilters:
+    customer_email: str | None = None
+    event_id: uuid.UUID | None = None
+    status: str | None = None
+    owner_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    sequence: int
+    booking_id: str
+    status: str
+    reason: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.booking_id, "status": self.status, "reason": self.reason}
+
+
+def _status_of(body: Any) -> tuple[str, str | None]:
+    if not isinstance(body, dict):
+        return "UNKNOWN", None
+    reason = body.get("reason", body.get("rejection_reason"))
+    return str(body.get("status", "UNKNOWN")), None if reason is None else str(reason)
+
+
+class BookingService:
+    def __init__(
+        self,
+        commands: Downstream,
+        queries: Downstream,
+        read_your_writes: ReadYourWrites,
+        availability: AvailabilityCache,
+    ) -> None:
+        self._commands = commands
+        self._queries = queries
+        self._ryw = read_your_writes
+        self._availability = availability
+
+    async def request_booking(
+        self, caller: Caller, command: RequestBooking, idempotency_key: str | None
+    ) -> CommandOutcome:
+        available = await self._availability.available(command.event_id, command.ticket_type_id)
+        if available is not None and available <= 0:
+            raise SoldOutError(f"Ticket type {command.ticket_type_id} is sold out")
+        if available is not None and available < command.quantity:
+            raise InsufficientCapacityError(
+                f"Only {available} tickets of type {command.ticket_type_id} are left"
+            )
+        response = await self._commands.request(
+            "POST",
+            BOOKINGS,
+            caller=caller,
+            body=command.model_dump_json().encode(),
+            idempotency_key=idempotency_key,
+        )
+        return await self._ryw.record(caller, response)
+
+    async def cancel_booking(
+        self,
+        caller: Caller,
+        booking_id: uuid.UUID,
+        command: CancelBooking,
+        idempotency_key: str | None,
+    ) -> CommandOutcome:
+        response = await self._commands.request(
+            "POST",
+            f"{BOOKINGS}/{booking_id}/cancel",
+            caller=caller,
+            body=command.model_dump_json().encode(),
+            idempotency_key=idempotency_key,
+        )
+        return await self._ryw.record(caller, response)
+
+    async def booking(
+        self, caller: Caller, booking_id: uuid.UUID, position_hint: int | None = None
+    ) -> DownstreamResponse:
+        response = await self._queries.request(
+            "GET",
+            f"{BOOKINGS}/{booking_id}",
+            caller=caller,
+            params=await self._ryw.params(caller, position_hint),
+        )
+        body = response.json()
+        owner_id = body.get("owner_id") if isinstance(body, dict) else None
+        if not may_see_booking(caller, None if owner_id is None else str(owner_id)):
+            raise NotFoundError(f"Booking {booking_id} not found")
+        return response
+
+    async def list_bookings(
+        self,
+        caller: Caller,
+        filters: BookingFilters,
+        page: Page,
+        position_hint: int | None = None,
+    ) -> DownstreamResponse:
+        sees_all = is_allowed(caller.role, Permission.SEE_ALL_BOOKINGS)
+        if not sees_all and (filters.customer_email or filters.owner_id):
+            raise ForbiddenError("Only admins may filter bookings by customer or owner")
+        params: dict[str, str | int | float | None] = {
+            "owner_id": filters.owner_id if sees_all else caller.user_id,
+            "customer_email": filters.customer_email,
+            "event_id": str(filters.event_id) if filters.event_id else None,
+            "status": filters.status,
+            "page": page.page,
+            "size": page.size,
+        }
+        return await self._queries.request(
+            "GET",
+            BOOKINGS,
+            caller=caller,
+            params=await self._ryw.params(caller, position_hint, params),
+        )
+
+    async def status_changes(
+        self,
+        caller: Caller,
+        booking_id: uuid.UUID,
+        *,
+        first: DownstreamResponse,
+        poll_interval_seconds: float,
+        max_duration_seconds: float,
+    ) -> AsyncIterator[StatusChange]:
+        """Each status the booking passes through, until a final one or the time bound."""
+        deadline = time.monotonic() + max_duration_seconds
+        sequence = 1
+        status, reason = _status_of(first.json())
+        yield StatusChange(sequence, str(booking_id), status, reason)
+        while status not in SETTLED_STATUSES and time.monotonic() < deadline:
+            await asyncio.sleep(poll_interval_seconds)
+            try:
+                response = await self._queries.request(
+                    "GET", f"{BOOKINGS}/{booking_id}", caller=caller
+                )
+            except DomainError:
+                continue  # a read model briefly behind or unavailable: try again
+            new_status, new_reason = _status_of(response.json())
+            if (new_status, new_reason) != (status, reason):
+                status, reason = new_status, new_reason
+                sequence += 1
+                yield StatusChange(sequence, str(booking_id), status, reason)

@@ -1,0 +1,78 @@
+"""Reads that see the caller's own writes.
+
+A command answer carries the position of its last stored event. The gateway
+remembers the highest position per caller and passes it as `min_position` on
+the caller's next reads, so the projection waits (bounded) until it has caught up.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.application.ports import DownstreamResponse, QueryParams, ReadPositions
+from gateway.domain.users import Caller
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CommandOutcome:
+    response: DownstreamResponse
+    body: dict[str, Any]
+    position: int | None
+
+    @property
+    def resource_id(self) -> str | None:
+        value = self.body.get("id")
+        return str(value) if value is not None else None
+
+
+def _position_of(body: dict[str, Any]) -> int | None:
+    position = body.get("position")
+    if isinstance(position, int) and not isinstance(position, bool) and position >= 0:
+        return position
+    if isinstance(position, str) and position.isdigit():
+        return int(position)
+    return None
+
+
+class ReadYourWrites:
+    def __init__(self, positions: ReadPositions, wait_ms: int) -> None:
+        self._positions = positions
+        self._wait_ms = wait_ms
+
+    async def record(self, caller: Caller, response: DownstreamResponse) -> CommandOutcome:
+        body = response.json() if response.content else {}
+        if not isinstance(body, dict):
+            body = {}
+        position = _position_of(body)
+        if position is not None:
+            try:
+                await self._positions.remember(caller.user_id, position)
+            except Exception:  # the write succeeded; a missed hint only costs freshness
+                logger.warning("could not remember the read position", exc_info=True)
+        return CommandOutcome(response=response, body=body, position=position)
+
+    async def min_position(self, caller: Caller | None, hint: int | None) -> int | None:
+        remembered = 0
+        if caller is not None:
+            try:
+                remembered = await self._positions.latest(caller.user_id)
+            except Exception:
+                logger.warning("could not read the caller's read position", exc_info=True)
+        highest = max(remembered, hint or 0)
+        return highest or None
+
+    async def params(
+        self, caller: Caller | None, hint: int | None, params: QueryParams | None = None
+    ) -> dict[str, str | int | float | None]:
+        merged: dict[str, str | int | float | None] = {
+            key: value for key, value in (params or {}).items() if value is not None
+        }
+        position = await self.min_position(caller, hint)
+        if position is not None:
+            merged["min_position"] = position
+            merged["wait_ms"] = self._wait_ms
+        return merged

@@ -1,0 +1,1 @@
+"""Pure rules: users, roles and permissions, the password policy."""

@@ -1,0 +1,1 @@
+"""Routers per resource and their shared dependencies."""

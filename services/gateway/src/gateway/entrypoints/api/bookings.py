@@ -1,0 +1,162 @@
+"""Bookings: users book and see or cancel their own; admins see everyone's."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from pydantic import EmailStr
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from gateway.application.bookings import BookingFilters
+from gateway.application.catalog import Page
+from gateway.entrypoints.api.deps import (
+    API_PREFIX,
+    Booker,
+    CurrentCaller,
+    DefaultRateLimit,
+    IdempotencyKey,
+    IfNoneMatch,
+    ReadPosition,
+    Services,
+    rate_limit,
+)
+from gateway.entrypoints.api.responses import PRIVATE, command_response, query_response
+from gateway.entrypoints.api.schemas import BookingOut, BookingStatusEvent, PageOf
+from gateway.entrypoints.api.venues import NOT_MODIFIED, PageNumber, PageSize
+from service_kit.http_errors import error_responses
+from ticketing_contracts.commands import CancelBooking, RequestBooking
+
+router = APIRouter(
+    prefix=f"{API_PREFIX}/bookings", tags=["bookings"], dependencies=[DefaultRateLimit]
+)
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=BookingOut,
+    summary="Request a booking; it starts PENDING and becomes CONFIRMED or REJECTED",
+    description="Answers 202 with the booking id and a `Location` to poll (or stream its "
+    "`/events`). A ticket type already known to be sold out answers 409 `sold_out` at once. "
+    "Send an `Idempotency-Key` so a retried request cannot book twice.",
+    responses=error_responses(401, 403, 404, 409, 413, 422, 429, 503),
+    dependencies=[Depends(rate_limit("booking"))],
+)
+async def request_booking(
+    body: RequestBooking, caller: Booker, services: Services, idempotency_key: IdempotencyKey = None
+) -> Response:
+    outcome = await services.bookings.request_booking(caller, body, idempotency_key)
+    location = f"/api/v1/bookings/{outcome.resource_id}" if outcome.resource_id else None
+    return command_response(outcome, status_code=202, location=location)
+
+
+@router.get(
+    "",
+    response_model=PageOf[BookingOut],
+    summary="Your bookings (admins: anyone's, filtered by email, event or owner)",
+    responses={**NOT_MODIFIED, **error_responses(401, 403, 422, 429, 503)},
+)
+async def list_bookings(
+    caller: CurrentCaller,
+    services: Services,
+    customer_email: Annotated[EmailStr | None, Query(description="Admins only")] = None,
+    owner_id: Annotated[str | None, Query(max_length=64, description="Admins only")] = None,
+    event_id: uuid.UUID | None = None,
+    status: Annotated[str | None, Query(pattern=r"^[A-Z_]{1,20}$", examples=["CONFIRMED"])] = None,
+    page: PageNumber = 1,
+    size: PageSize = 20,
+    read_position: ReadPosition = None,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    filters = BookingFilters(
+        customer_email=customer_email.lower() if customer_email else None,
+        event_id=event_id,
+        status=status,
+        owner_id=owner_id,
+    )
+    result = await services.bookings.list_bookings(caller, filters, Page(page, size), read_position)
+    return query_response(result, if_none_match=if_none_match, cache_control=PRIVATE)
+
+
+@router.get(
+    "/{booking_id}",
+    response_model=BookingOut,
+    summary="Get one of your bookings",
+    description="Someone else's booking answers 404.",
+    responses={**NOT_MODIFIED, **error_responses(401, 404, 422, 429, 503)},
+)
+async def get_booking(
+    booking_id: uuid.UUID,
+    caller: CurrentCaller,
+    services: Services,
+    read_position: ReadPosition = None,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    result = await services.bookings.booking(caller, booking_id, read_position)
+    return query_response(result, if_none_match=if_none_match, cache_control=PRIVATE)
+
+
+@router.post(
+    "/{booking_id}/cancel",
+    response_model=BookingOut,
+    summary="Cancel one of your bookings; its tickets go back on sale",
+    responses=error_responses(401, 404, 409, 413, 422, 429, 503),
+)
+async def cancel_booking(
+    booking_id: uuid.UUID,
+    caller: CurrentCaller,
+    services: Services,
+    body: Annotated[CancelBooking | None, Body()] = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    outcome = await services.bookings.cancel_booking(
+        caller, booking_id, body or CancelBooking(), idempotency_key
+    )
+    return command_response(outcome, status_code=200)
+
+
+@router.get(
+    "/{booking_id}/events",
+    summary="Stream the booking's status changes (server-sent events) until it is final",
+    description="Each change is an SSE event named `status` with data "
+    '`{"id", "status", "reason"}`; the stream ends after CONFIRMED, REJECTED, CANCELLED or '
+    "EXPIRED, or after the configured time bound.",
+    response_class=EventSourceResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {"schema": BookingStatusEvent.model_json_schema()}},
+            "description": "A stream of `status` events",
+        },
+        **error_responses(401, 404, 422, 429, 503),
+    },
+)
+async def stream_booking_status(
+    booking_id: uuid.UUID,
+    request: Request,
+    caller: CurrentCaller,
+    services: Services,
+    read_position: ReadPosition = None,
+) -> EventSourceResponse:
+    first = await services.bookings.booking(caller, booking_id, read_position)
+    settings = services.settings
+    changes = services.bookings.status_changes(
+        caller,
+        booking_id,
+        first=first,
+        poll_interval_seconds=settings.sse_poll_interval_seconds,
+        max_duration_seconds=settings.sse_max_duration_seconds,
+    )
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        async for change in changes:
+            if await request.is_disconnected():
+                break
+            yield ServerSentEvent(
+                data=json.dumps(change.as_json()), event="status", id=str(change.sequence)
+            )
+
+    return EventSourceResponse(events(), ping=15, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,228 @@
+"""Events and their ticket types: writes by managers (cancel: admins), reads by anyone."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Query, Response
+from pydantic import AwareDatetime
+
+from gateway.application.catalog import EventFilters, Page, ReadOptions
+from gateway.entrypoints.api.deps import (
+    API_PREFIX,
+    Admin,
+    CatalogManager,
+    DefaultRateLimit,
+    IdempotencyKey,
+    IfNoneMatch,
+    OptionalCaller,
+    ReadPosition,
+    Services,
+)
+from gateway.entrypoints.api.responses import (
+    catalog_cache_control,
+    command_response,
+    query_response,
+)
+from gateway.entrypoints.api.schemas import AvailabilityOut, EventOut, PageOf
+from gateway.entrypoints.api.venues import NOT_MODIFIED, PageNumber, PageSize
+from service_kit.http_errors import error_responses
+from ticketing_contracts.commands import (
+    AddTicketType,
+    CancelEvent,
+    ChangeEventDetails,
+    CreateEvent,
+    RescheduleEvent,
+)
+
+router = APIRouter(prefix=f"{API_PREFIX}/events", tags=["events"], dependencies=[DefaultRateLimit])
+
+WRITE_ERRORS = error_responses(401, 403, 404, 409, 413, 422, 429, 503)
+READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    **NOT_MODIFIED,
+    **error_responses(401, 404, 422, 429, 503),
+}
+
+
+def _location(event_id: str | None) -> str | None:
+    return f"/api/v1/events/{event_id}" if event_id else None
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=EventOut,
+    summary="Create an event with its ticket types (manager, admin)",
+    description="The event starts as a draft; publish it to put its tickets on sale.",
+    responses=WRITE_ERRORS,
+)
+async def create_event(
+    body: CreateEvent,
+    caller: CatalogManager,
+    services: Services,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    outcome = await services.catalog.create_event(caller, body, idempotency_key)
+    return command_response(outcome, status_code=201, location=_location(outcome.resource_id))
+
+
+@router.get(
+    "",
+    response_model=PageOf[EventOut],
+    summary="Search and list events",
+    responses={**NOT_MODIFIED, **error_responses(401, 422, 429, 503)},
+)
+async def list_events(
+    caller: OptionalCaller,
+    services: Services,
+    q: Annotated[str | None, Query(max_length=200, description="Full-text search")] = None,
+    venue_id: uuid.UUID | None = None,
+    starts_after: Annotated[AwareDatetime | None, Query()] = None,
+    starts_before: Annotated[AwareDatetime | None, Query()] = None,
+    status: Annotated[str | None, Query(pattern=r"^[a-z_]{1,30}$", examples=["published"])] = None,
+    sort: Annotated[
+        Literal["starts_at", "-starts_at", "name", "-name", "popularity"] | None, Query()
+    ] = None,
+    page: PageNumber = 1,
+    size: PageSize = 20,
+    read_position: ReadPosition = None,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    filters = EventFilters(q, venue_id, starts_after, starts_before, status, sort)
+    result = await services.catalog.list_events(
+        caller, filters, Page(page, size), ReadOptions(read_position, if_none_match)
+    )
+    cache = catalog_cache_control(caller, services.settings.public_cache_max_age_seconds)
+    return query_response(result, if_none_match=if_none_match, cache_control=cache)
+
+
+@router.get(
+    "/popular",
+    response_model=list[EventOut],
+    summary="The most booked upcoming events",
+    responses=READ_ERRORS,
+)
+async def popular_events(
+    caller: OptionalCaller,
+    services: Services,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    result = await services.catalog.popular_events(caller, limit, ReadOptions(None, if_none_match))
+    cache = catalog_cache_control(caller, services.settings.public_cache_max_age_seconds)
+    return query_response(result, if_none_match=if_none_match, cache_control=cache)
+
+
+@router.get("/{event_id}", response_model=EventOut, summary="Get an event", responses=READ_ERRORS)
+async def get_event(
+    event_id: uuid.UUID,
+    caller: OptionalCaller,
+    services: Services,
+    read_position: ReadPosition = None,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    result = await services.catalog.event(
+        caller, event_id, ReadOptions(read_position, if_none_match)
+    )
+    cache = catalog_cache_control(caller, services.settings.public_cache_max_age_seconds)
+    return query_response(result, if_none_match=if_none_match, cache_control=cache)
+
+
+@router.get(
+    "/{event_id}/availability",
+    response_model=AvailabilityOut,
+    summary="Tickets left per ticket type",
+    responses=READ_ERRORS,
+)
+async def get_availability(
+    event_id: uuid.UUID,
+    caller: OptionalCaller,
+    services: Services,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    result = await services.catalog.availability(caller, event_id, ReadOptions(None, if_none_match))
+    # Availability changes by the second during a sale: caches must always revalidate.
+    return query_response(result, if_none_match=if_none_match, cache_control="public, no-cache")
+
+
+@router.put(
+    "/{event_id}",
+    response_model=EventOut,
+    summary="Change an event's name and description (manager, admin)",
+    responses=WRITE_ERRORS,
+)
+async def change_event_details(
+    event_id: uuid.UUID, body: ChangeEventDetails, caller: CatalogManager, services: Services
+) -> Response:
+    outcome = await services.catalog.change_event_details(caller, event_id, body)
+    return command_response(outcome, status_code=200)
+
+
+@router.post(
+    "/{event_id}/ticket-types",
+    status_code=201,
+    response_model=EventOut,
+    summary="Add a ticket type (manager, admin)",
+    responses=WRITE_ERRORS,
+)
+async def add_ticket_type(
+    event_id: uuid.UUID,
+    body: AddTicketType,
+    caller: CatalogManager,
+    services: Services,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    outcome = await services.catalog.add_ticket_type(caller, event_id, body, idempotency_key)
+    return command_response(outcome, status_code=201, location=_location(str(event_id)))
+
+
+@router.post(
+    "/{event_id}/publish",
+    response_model=EventOut,
+    summary="Publish an event: its tickets go on sale (manager, admin)",
+    responses=WRITE_ERRORS,
+)
+async def publish_event(
+    event_id: uuid.UUID,
+    caller: CatalogManager,
+    services: Services,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    outcome = await services.catalog.publish_event(caller, event_id, idempotency_key)
+    return command_response(outcome, status_code=200)
+
+
+@router.post(
+    "/{event_id}/reschedule",
+    response_model=EventOut,
+    summary="Move an event to a new start time (manager, admin)",
+    responses=WRITE_ERRORS,
+)
+async def reschedule_event(
+    event_id: uuid.UUID,
+    body: RescheduleEvent,
+    caller: CatalogManager,
+    services: Services,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    outcome = await services.catalog.reschedule_event(caller, event_id, body, idempotency_key)
+    return command_response(outcome, status_code=200)
+
+
+@router.post(
+    "/{event_id}/cancel",
+    response_model=EventOut,
+    summary="Cancel an event (admin); its bookings are released",
+    responses=WRITE_ERRORS,
+)
+async def cancel_event(
+    event_id: uuid.UUID,
+    caller: Admin,
+    services: Services,
+    body: Annotated[CancelEvent | None, Body()] = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    command = body or CancelEvent()
+    outcome = await services.catalog.cancel_event(caller, event_id, command, idempotency_key)
+    return command_response(outcome, status_code=200)

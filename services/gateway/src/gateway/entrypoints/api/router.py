@@ -1,0 +1,26 @@
+"""The public API: every resource under /api/v1."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from gateway.entrypoints.api import auth, bookings, events, venues
+
+OPENAPI_TAGS = [
+    {"name": "auth", "description": "Register and log in (OAuth2 password flow, bearer JWT)"},
+    {"name": "users", "description": "Your account; admins grant roles"},
+    {"name": "venues", "description": "Venues: managers write, admins delete, anyone reads"},
+    {"name": "events", "description": "Events and ticket types; search, popularity, availability"},
+    {"name": "bookings", "description": "Book tickets and follow a booking until it is final"},
+]
+
+
+def api_routers() -> list[APIRouter]:
+    # Each router carries its full prefix so metrics and logs name the full route template.
+    return [
+        auth.auth_router,
+        auth.users_router,
+        venues.router,
+        events.router,
+        bookings.router,
+    ]

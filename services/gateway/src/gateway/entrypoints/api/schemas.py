@@ -1,0 +1,137 @@
+"""Public request and response bodies (responses mirror the internal services' documents)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Generic, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from gateway.domain.passwords import MAX_PASSWORD_LENGTH
+from gateway.domain.users import User
+from ticketing_contracts.fields import PersonName
+from ticketing_contracts.internal_http import Role
+
+ItemT = TypeVar("ItemT")
+
+
+class Document(BaseModel):
+    """Read-model documents may carry more fields than listed here."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class PageOf(Document, Generic[ItemT]):
+    items: list[ItemT]
+    page: int = Field(examples=[1])
+    size: int = Field(examples=[20])
+    total: int = Field(examples=[42])
+
+
+class Written(Document):
+    version: int | None = Field(default=None, description="Version of the resource after the write")
+    position: int | None = Field(
+        default=None, description="Write position; reads by the same caller wait for it"
+    )
+
+
+class VenueOut(Written):
+    id: UUID
+    name: str = Field(examples=["Royal Albert Hall"])
+    capacity: int = Field(examples=[5272])
+    address: str = Field(examples=["Kensington Gore, London SW7 2AP"])
+
+
+class TicketTypeOut(Document):
+    id: UUID
+    name: str = Field(examples=["Stalls"])
+    price: str = Field(examples=["49.50"])
+    currency: str = Field(examples=["EUR"])
+    quantity: int = Field(examples=[1000])
+
+
+class EventOut(Written):
+    id: UUID
+    venue_id: UUID
+    name: str = Field(examples=["Flash Sale Live"])
+    description: str = ""
+    starts_at: datetime
+    status: str = Field(examples=["published"])
+    ticket_types: list[TicketTypeOut] = []
+
+
+class TicketTypeAvailability(Document):
+    ticket_type_id: UUID
+    quantity: int = Field(examples=[1000])
+    reserved: int = Field(examples=[12])
+    sold: int = Field(examples=[980])
+    available: int = Field(examples=[8])
+    sold_out: bool = False
+
+
+class AvailabilityOut(Document):
+    event_id: UUID
+    ticket_types: list[TicketTypeAvailability]
+
+
+class BookingOut(Written):
+    id: UUID
+    status: str = Field(examples=["PENDING"])
+    event_id: UUID | None = None
+    ticket_type_id: UUID | None = None
+    quantity: int | None = Field(default=None, examples=[2])
+    total_price: str | None = Field(default=None, examples=["99.00"])
+    currency: str | None = Field(default=None, examples=["EUR"])
+    hold_expires_at: datetime | None = None
+    reason: str | None = Field(default=None, examples=["sold_out"])
+
+
+class BookingStatusEvent(BaseModel):
+    id: UUID
+    status: str = Field(examples=["CONFIRMED"])
+    reason: str | None = None
+
+
+class RegisterRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr = Field(examples=["zoe@example.com"])
+    password: str = Field(
+        min_length=1,
+        max_length=MAX_PASSWORD_LENGTH,
+        description="At least 10 characters mixing two kinds (lower, upper, digits, symbols); "
+        "not a common password, not containing your email.",
+        examples=["Correct-Horse-42"],
+    )
+    name: PersonName = Field(examples=["Zoë O'Brien"])
+
+
+class UserOut(BaseModel):
+    id: UUID
+    email: EmailStr
+    name: str
+    role: Role
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(
+            id=user.id,
+            email=user.email,
+            name=user.name,
+            role=user.role,
+            created_at=user.created_at,
+        )
+
+
+class RoleChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role = Field(examples=["manager"])
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = Field(examples=["bearer"])
+    expires_in: int = Field(description="Seconds until the token expires", examples=[1800])

@@ -1,0 +1,130 @@
+import asyncio
+
+from prometheus_client import REGISTRY
+
+VENUE = {"name": "Hall", "capacity": 10, "address": "Somewhere 1"}
+
+
+async def test_every_answer_carries_the_security_headers(gateway) -> None:
+    for path in ("/api/v1/venues", "/api/v1/users/me", "/health/live"):
+        response = await gateway.client.get(path)
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert "Strict-Transport-Security" not in response.headers
+
+
+async def test_production_adds_strict_transport_security(gateway_factory) -> None:
+    async with gateway_factory(
+        environment="production", database_url="postgresql://gw:Str0ngPassw0rd-x@db:5432/gw"
+    ) as gateway:
+        response = await gateway.client.get("/health/live")
+        assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+async def test_large_answers_are_compressed(gateway, manager_headers) -> None:
+    for _ in range(15):
+        await gateway.client.post("/api/v1/venues", json=VENUE, headers=manager_headers)
+    response = await gateway.client.get("/api/v1/venues", headers={"Accept-Encoding": "gzip"})
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert len(response.json()["items"]) == 15
+    small = await gateway.client.get("/health/live", headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in small.headers
+
+
+async def test_refuses_a_body_over_the_limit(gateway, manager_headers) -> None:
+    huge = {**VENUE, "address": "x" * (gateway.settings.max_request_body_bytes + 1)}
+    response = await gateway.client.post("/api/v1/venues", json=huge, headers=manager_headers)
+    assert response.status_code == 413
+    assert response.json()["error_type"] == "payload_too_large"
+    assert "X-Request-ID" in response.headers
+    assert gateway.backend.calls_to(gateway.backend.BOOKING_COMMAND) == []
+
+
+async def test_refuses_a_streamed_body_over_the_limit(gateway, manager_headers) -> None:
+    async def chunks():
+        for _ in range(gateway.settings.max_request_body_bytes // 1024 + 2):
+            yield b"x" * 1024
+
+    response = await gateway.client.post(
+        "/api/v1/venues",
+        content=chunks(),
+        headers={**manager_headers, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+
+
+async def test_cors_allows_only_configured_origins(gateway) -> None:
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "Authorization, Idempotency-Key",
+    }
+    allowed = await gateway.client.options(
+        "/api/v1/bookings", headers={"Origin": "https://tickets.test", **preflight}
+    )
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://tickets.test"
+    refused = await gateway.client.options(
+        "/api/v1/bookings", headers={"Origin": "https://evil.test", **preflight}
+    )
+    assert "Access-Control-Allow-Origin" not in refused.headers
+
+
+async def test_login_is_limited_per_address_with_retry_after(gateway_factory) -> None:
+    async with gateway_factory(rate_limit_login="2/minute") as gateway:
+        form = {"username": "nobody@example.com", "password": "Wrong-Pass-42"}
+        answers = [await gateway.client.post("/api/v1/auth/token", data=form) for _ in range(3)]
+        assert [answer.status_code for answer in answers] == [401, 401, 429]
+        limited = answers[-1]
+        assert limited.json()["error_type"] == "rate_limited"
+        assert 1 <= int(limited.headers["Retry-After"]) <= 60
+        assert limited.headers["X-RateLimit-Limit"] == "2"
+        assert limited.headers["X-RateLimit-Remaining"] == "0"
+        assert answers[0].headers["X-RateLimit-Remaining"] == "1"
+        count = REGISTRY.get_sample_value("rate_limited_total", {"route": "/api/v1/auth/token"})
+        assert count is not None
+        assert count >= 1
+
+
+async def test_a_limit_resets_when_its_window_has_passed(gateway_factory) -> None:
+    async with gateway_factory(rate_limit_default="2/second") as gateway:
+        statuses = [(await gateway.client.get("/api/v1/venues")).status_code for _ in range(3)]
+        assert statuses == [200, 200, 429]
+        await asyncio.sleep(1.1)
+        assert (await gateway.client.get("/api/v1/venues")).status_code == 200
+
+
+async def test_booking_is_limited_per_user(gateway_factory) -> None:
+    async with gateway_factory(rate_limit_booking="1/minute") as gateway:
+        first = await gateway.headers_for("user")
+        second = await gateway.headers_for("user")
+        body = {
+            "event_id": "0" * 32,
+            "ticket_type_id": "1" * 32,
+            "quantity": 1,
+            "customer_name": "A B",
+            "customer_email": "a@example.com",
+        }
+        one = await gateway.client.post("/api/v1/bookings", json=body, headers=first)
+        two = await gateway.client.post("/api/v1/bookings", json=body, headers=first)
+        other = await gateway.client.post("/api/v1/bookings", json=body, headers=second)
+        assert one.status_code != 429
+        assert two.status_code == 429
+        assert other.status_code != 429
+
+
+async def test_limits_can_be_switched_off(gateway_factory) -> None:
+    async with gateway_factory(rate_limit_default="1/minute", rate_limits_enabled=False) as gateway:
+        statuses = [(await gateway.client.get("/api/v1/venues")).status_code for _ in range(3)]
+        assert statuses == [200, 200, 200]
+
+
+async def test_the_api_is_documented_with_errors_and_security(gateway) -> None:
+    schema = (await gateway.client.get("/openapi.json")).json()
+    booking = schema["paths"]["/api/v1/bookings"]["post"]
+    assert booking["summary"]
+    assert booking["tags"] == ["bookings"]
+    assert {"202", "401", "409", "422", "429", "503"} <= set(booking["responses"])
+    assert "OAuth2PasswordBearer" in schema["components"]["securitySchemes"]
+    venue = schema["components"]["schemas"]["CreateVenue"]["properties"]["name"]
+    assert venue["examples"]

@@ -1,0 +1,134 @@
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from gateway.adapters.tokens import JwtTokens
+from gateway.domain.users import User
+from service_kit.errors import UnauthorizedError
+
+SECRET = "k7Qm2ZpL9vXw4RtB8nYc3HsJ6fGd1AeU5oVi0qNbTzWyMx"
+
+
+def hs256(ttl_seconds: int = 1800) -> JwtTokens:
+    return JwtTokens(
+        algorithm="HS256",
+        signing_key=SECRET,
+        verification_key=SECRET,
+        ttl_seconds=ttl_seconds,
+        leeway_seconds=0,
+        issuer="ticketing-gateway",
+    )
+
+
+def a_user(role: str = "user") -> User:
+    return User.new(email="zoe@example.com", name="Zoë", role=role, password_hash="x")  # type: ignore[arg-type]
+
+
+def claims(**overrides: object) -> dict[str, object]:
+    now = int(time.time())
+    values: dict[str, object] = {
+        "sub": str(uuid.uuid4()),
+        "role": "user",
+        "iss": "ticketing-gateway",
+        "iat": now,
+        "exp": now + 600,
+        "jti": uuid.uuid4().hex,
+    }
+    values.update(overrides)
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _b64(data: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def test_a_token_proves_the_user_and_role() -> None:
+    user = a_user("manager")
+    issued = hs256().issue(user)
+    decoded = jwt.decode(
+        issued.access_token, SECRET, algorithms=["HS256"], issuer="ticketing-gateway"
+    )
+    assert set(decoded) >= {"sub", "role", "exp", "iat", "jti"}
+    caller = hs256().decode(issued.access_token)
+    assert (caller.user_id, caller.role) == (str(user.id), "manager")
+    assert issued.expires_in == 1800
+
+
+def test_rejects_alg_none() -> None:
+    token = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims(role='admin'))}."
+    with pytest.raises(UnauthorizedError):
+        hs256().decode(token)
+
+
+def test_rejects_a_wrong_signature() -> None:
+    token = jwt.encode(claims(), "another-secret-of-sufficient-length-000", algorithm="HS256")
+    with pytest.raises(UnauthorizedError):
+        hs256().decode(token)
+
+
+def test_rejects_an_expired_token() -> None:
+    past = int(time.time()) - 3600
+    token = jwt.encode(claims(iat=past - 60, exp=past), SECRET, algorithm="HS256")
+    with pytest.raises(UnauthorizedError) as error:
+        hs256().decode(token)
+    assert error.value.error_type == "token_expired"
+
+
+def test_rejects_a_token_whose_role_was_tampered_with() -> None:
+    token = hs256().issue(a_user("user")).access_token
+    header, _, signature = token.split(".")
+    payload = jwt.decode(token, options={"verify_signature": False})
+    forged = f"{header}.{_b64({**payload, 'role': 'admin'})}.{signature}"
+    with pytest.raises(UnauthorizedError):
+        hs256().decode(forged)
+
+
+@pytest.mark.parametrize("missing", ["exp", "iat", "sub", "jti", "role"])
+def test_rejects_a_token_without_a_required_claim(missing: str) -> None:
+    token = jwt.encode(claims(**{missing: None}), SECRET, algorithm="HS256")
+    with pytest.raises(UnauthorizedError):
+        hs256().decode(token)
+
+
+def test_rejects_an_unknown_role() -> None:
+    token = jwt.encode(claims(role="superuser"), SECRET, algorithm="HS256")
+    with pytest.raises(UnauthorizedError):
+        hs256().decode(token)
+
+
+def test_rs256_signs_with_the_private_key_and_refuses_hs256_made_with_the_public_key() -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    tokens = JwtTokens(
+        algorithm="RS256",
+        signing_key=private_pem,
+        verification_key=public_pem,
+        ttl_seconds=60,
+        leeway_seconds=0,
+        issuer="ticketing-gateway",
+    )
+    user = a_user()
+    assert tokens.decode(tokens.issue(user).access_token).user_id == str(user.id)
+    header = _b64({"alg": "HS256", "typ": "JWT"})
+    body = _b64(claims(role="admin"))
+    signature = hmac.new(public_pem.encode(), f"{header}.{body}".encode(), hashlib.sha256).digest()
+    forged = f"{header}.{body}." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
+    with pytest.raises(UnauthorizedError):
+        tokens.decode(forged)

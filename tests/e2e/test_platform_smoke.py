@@ -5,6 +5,8 @@ import pytest
 
 from local_infra.stack_state import StackInfo
 
+from .stack_helpers import wait_until_ready
+
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 EXPECTED_DEPENDENCIES = {
@@ -18,6 +20,8 @@ EXPECTED_DEPENDENCIES = {
 async def test_gateway_is_ready_and_sees_every_downstream_service_up(
     running_stack: StackInfo,
 ) -> None:
+    for service in EXPECTED_DEPENDENCIES:
+        await wait_until_ready(running_stack.url(service))
     async with httpx.AsyncClient(base_url=running_stack.gateway_url, timeout=10) as client:
         response = await client.get("/health/ready")
     assert response.status_code == 200
@@ -30,8 +34,8 @@ async def test_gateway_is_ready_and_sees_every_downstream_service_up(
 async def test_each_service_reports_its_own_dependencies(
     running_stack: StackInfo, service: str
 ) -> None:
+    ready = await wait_until_ready(running_stack.url(service))
     async with httpx.AsyncClient(base_url=running_stack.url(service), timeout=10) as client:
-        ready = await client.get("/health/ready")
         summary = await client.get("/health")
     assert ready.status_code == 200
     assert set(ready.json()["checks"]) >= EXPECTED_DEPENDENCIES[service]

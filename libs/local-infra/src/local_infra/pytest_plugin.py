@@ -164,12 +164,14 @@ async def running_stack(
     redis_key_prefix: str,
 ) -> AsyncIterator[StackInfo]:
     """The four services as real processes on free ports, ready; stopped at session end."""
+    # Its own namespace: other tests in the session publish to the session prefix and
+    # join groups of the same names, which must not reach or rebalance the stack.
     config = await _test_stack_config(
         tmp_path_factory.mktemp("stack"),
         infrastructure,
         database_factory,
-        topic_prefix,
-        redis_key_prefix,
+        f"{topic_prefix}stack.",
+        f"{redis_key_prefix}stack:",
     )
     stack = Stack(config)
     announce = _announcer(request.config)

@@ -129,6 +129,10 @@ class KafkaSettings(ServiceSettings):
     def topic(self, name: str) -> str:
         return f"{self.kafka_topic_prefix}{name}"
 
+    def group_id(self, name: str) -> str:
+        """Consumer groups are broker-wide, so the prefix namespaces them as well as topics."""
+        return f"{self.kafka_topic_prefix}{name}"
+
 
 class JwtSettings(ServiceSettings):
     jwt_secret: SecretStr = Field(description="HMAC key for HS256 tokens; at least 32 characters")

@@ -119,7 +119,8 @@ class StandInBackend:
             if method == "POST" and len(parts) == 1:
                 event = {"id": str(uuid.uuid4()), "status": "draft", **body}
                 event["ticket_types"] = [
-                    {"id": str(uuid.uuid4()), **ticket_type} for ticket_type in body["ticket_types"]
+                    {"ticket_type_id": str(uuid.uuid4()), **ticket_type}
+                    for ticket_type in body["ticket_types"]
                 ]
                 self.events[event["id"]] = event
                 return _json(201, self._written(event))
@@ -133,7 +134,7 @@ class StandInBackend:
             elif len(parts) == 3 and parts[2] == "cancel":
                 event["status"] = "cancelled"
             elif len(parts) == 3 and parts[2] == "ticket-types":
-                event["ticket_types"].append({"id": str(uuid.uuid4()), **body})
+                event["ticket_types"].append({"ticket_type_id": str(uuid.uuid4()), **body})
             else:
                 event.update(body)
             return _json(200, self._written(event))

@@ -21,7 +21,7 @@ async def published_event(gateway) -> tuple[str, str]:
         )
     ).json()
     await gateway.client.post(f"/api/v1/events/{event['id']}/publish", headers=admin)
-    return event["id"], event["ticket_types"][0]["id"]
+    return event["id"], event["ticket_types"][0]["ticket_type_id"]
 
 
 def a_booking(event_id: str, ticket_type_id: str, quantity: int = 2) -> dict[str, object]:

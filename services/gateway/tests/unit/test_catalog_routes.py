@@ -294,7 +294,7 @@ async def test_popular_events_and_availability(gateway, manager_headers) -> None
     popular = await gateway.client.get("/api/v1/events/popular?limit=5")
     assert popular.status_code == 200
     assert [item["id"] for item in popular.json()] == [event["id"]]
-    gateway.backend.availability[event["id"]] = {event["ticket_types"][0]["id"]: 3}
+    gateway.backend.availability[event["id"]] = {event["ticket_types"][0]["ticket_type_id"]: 3}
     availability = await gateway.client.get(f"/api/v1/events/{event['id']}/availability")
     assert availability.status_code == 200
     assert availability.json()["ticket_types"][0]["available"] == 3

@@ -114,7 +114,7 @@ class InventoryRuntime:
         self.booking_consumer = booking_consumer(
             settings,
             self.booking_topic,
-            group_id=settings.consumer_group,
+            group_id=settings.group_id(settings.consumer_group),
             max_records=settings.batch_max_records,
         )
         await self.booking_consumer.start()

@@ -1,34 +1,195 @@
-"""Wires the query-projection service: settings in, FastAPI app out."""
+"""Wires the query-projection service: the only place that builds adapters."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from query_projection.adapters.kafka import (
+    KafkaDeadLetters,
+    KafkaEndOffsets,
+    KafkaMessageSource,
+    KafkaReplaySource,
+    ensure_topics,
+)
+from query_projection.adapters.postgres_schema import ensure_read_models
+from query_projection.adapters.postgres_store import PostgresGenerations, PostgresReadModelStore
+from query_projection.adapters.postgres_views import PostgresViews
+from query_projection.adapters.redis_read_models import RedisReadModels
+from query_projection.application.apply_batch import ApplyBatch
+from query_projection.application.queries import ReadModelQueries
+from query_projection.application.rebuild import RebuildReadModels, RebuildReport
+from query_projection.application.waiting import PositionWaiter, ProgressSignal
+from query_projection.entrypoints.consumer import ProjectionConsumer
+from query_projection.entrypoints.http import OPENAPI_TAGS, router
 from query_projection.settings import QueryProjectionSettings
 from service_kit.app_factory import create_service_app, health_registry_for
-from service_kit.dependency_probes import kafka_probe, postgres_probe, redis_probe
+from service_kit.dependency_probes import kafka_probe, postgres_pool_probe, redis_probe
+
+
+class QueryProjection:
+    """Every long-lived object of the service, started and stopped together."""
+
+    def __init__(self, settings: QueryProjectionSettings) -> None:
+        self.settings = settings
+        self.redis = Redis.from_url(str(settings.redis_url))
+        self.hot = RedisReadModels(
+            self.redis,
+            settings.redis_key_prefix,
+            cache_ttl_seconds=settings.event_cache_ttl_seconds,
+        )
+        self.signal = ProgressSignal()
+        self._pool: asyncpg.Pool | None = None
+        self._end_offsets: KafkaEndOffsets | None = None
+        self._dead_letters: KafkaDeadLetters | None = None
+        self._source: KafkaMessageSource | None = None
+        self.consumer: ProjectionConsumer | None = None
+        self.queries: ReadModelQueries | None = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("the service has not started")
+        return self._pool
+
+    async def _open(self) -> None:
+        settings = self.settings
+        self._pool = await asyncpg.create_pool(
+            settings.database_dsn, min_size=1, max_size=settings.database_pool_size
+        )
+        await ensure_read_models(self.pool)
+        await ensure_topics(
+            settings.kafka_bootstrap_servers,
+            (*settings.projected_topics, settings.dead_letter_topic),
+            settings.topic_partitions,
+        )
+        self._dead_letters = KafkaDeadLetters(settings, settings.dead_letter_topic)
+        await self._dead_letters.start()
+        self.store = PostgresReadModelStore(self.pool)
+        self.apply_batch = ApplyBatch(self.store, self.hot, self._dead_letters)
+
+    async def start(self) -> None:
+        settings = self.settings
+        await self._open()
+        end_offsets = self._end_offsets = KafkaEndOffsets(settings.kafka_bootstrap_servers)
+        await end_offsets.start()
+        waiter = PositionWaiter(self.store, end_offsets, settings.position_topics, self.signal)
+        self.queries = ReadModelQueries(
+            self.store,
+            PostgresViews(self.pool),
+            self.hot,
+            waiter,
+            end_offsets,
+            settings.projected_topics,
+        )
+        if settings.run_consumer:
+            self.consumer = ProjectionConsumer(
+                self.apply_batch,
+                self.store,
+                self.signal,
+                settings.projected_topics,
+                fetch_timeout_ms=settings.consumer_fetch_timeout_ms,
+            )
+            self._source = KafkaMessageSource.for_group(
+                settings,
+                settings.projected_topics,
+                settings.group_id(settings.consumer_group),
+                self.consumer.stored_offsets,
+                settings.consumer_max_batch,
+            )
+            await self._source.start()
+            self.consumer.start(self._source)
+
+    async def stop(self) -> None:
+        if self.consumer is not None:
+            await self.consumer.stop()
+        if self._source is not None:
+            await self._source.stop()
+        await self._close()
+
+    async def _close(self) -> None:
+        if self._end_offsets is not None:
+            await self._end_offsets.stop()
+        if self._dead_letters is not None:
+            await self._dead_letters.stop()
+        if self._pool is not None:
+            await self._pool.close()
+        await self.redis.aclose()
+
+    async def caught_up(self) -> None:
+        """Readiness: the local consumer is running and not behind for longer than the bound."""
+        if self.consumer is None:
+            return
+        if not self.consumer.running:
+            raise RuntimeError("the projection consumer has stopped")
+        # Until the group hands out partitions nothing is applied, so a read that waits
+        # for a position could only time out; the pod takes no traffic until then.
+        if not self.consumer.has_joined():
+            raise RuntimeError("waiting for the consumer group to assign partitions")
+        lag = self.consumer.lag_seconds()
+        if lag > self.settings.readiness_max_lag_seconds:
+            raise RuntimeError(
+                f"behind for {lag:.1f}s (bound {self.settings.readiness_max_lag_seconds:g}s)"
+            )
+
+    async def rebuild(self, *, switch: bool = True) -> RebuildReport:
+        """The operator command: open what a rebuild needs, run it, close again."""
+        settings = self.settings
+        try:
+            await self._open()
+            rebuild = RebuildReadModels(
+                PostgresGenerations(self.pool),
+                self.hot,
+                self.apply_batch,
+                KafkaReplaySource(
+                    settings.kafka_bootstrap_servers,
+                    settings.projected_topics,
+                    max_batch=settings.consumer_max_batch,
+                ),
+            )
+            return await rebuild(switch=switch)
+        finally:
+            await self._close()
 
 
 def build_app(settings: QueryProjectionSettings) -> FastAPI:
-    redis = Redis.from_url(str(settings.redis_url))
+    service = QueryProjection(settings)
     health = health_registry_for(settings)
-    health.add("postgres", postgres_probe(settings.database_dsn))
-    health.add("redis", redis_probe(redis))
+
+    async def postgres() -> None:
+        await postgres_pool_probe(service.pool)()
+
+    health.add("postgres", postgres)
+    health.add("redis", redis_probe(service.redis))
     health.add("kafka", kafka_probe(settings.kafka_bootstrap_servers))
+    health.add("caught_up", service.caught_up)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        await redis.aclose()
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await service.start()
+        app.state.queries = service.queries
+        try:
+            yield
+        finally:
+            await service.stop()
 
-    return create_service_app(
+    app = create_service_app(
         settings,
         title="Query projection service",
-        description="Read models in Redis and PostgreSQL and the query API (internal).",
+        description=(
+            "Read models in Redis and PostgreSQL and the internal query API for the gateway. "
+            "Queries accept `min_position` (and `min_version` on single resources) to read "
+            "their own writes; single resources carry strong ETags and honour If-None-Match."
+        ),
         health=health,
+        routers=[router],
         lifespan=lifespan,
+        openapi_tags=OPENAPI_TAGS,
     )
+    app.state.service = service
+    app.state.position_topics = settings.position_topics
+    return app

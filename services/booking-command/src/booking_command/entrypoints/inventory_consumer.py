@@ -134,7 +134,7 @@ class InventoryOutcomeConsumer:
     async def _consume(self) -> None:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
-            group_id=self.settings.consumer_group,
+            group_id=self.settings.group_id(self.settings.consumer_group),
             client_id=self.settings.service_name,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -44,20 +44,27 @@ class VenueOut(Written):
 
 
 class TicketTypeOut(Document):
-    id: UUID
+    ticket_type_id: UUID
     name: str = Field(examples=["Stalls"])
     price: str = Field(examples=["49.50"])
     currency: str = Field(examples=["EUR"])
     quantity: int = Field(examples=[1000])
 
 
+class VenueSummaryOut(Document):
+    id: UUID
+    name: str = Field(examples=["Royal Albert Hall"])
+
+
 class EventOut(Written):
     id: UUID
-    venue_id: UUID
+    venue_id: UUID | None = Field(default=None, description="In lists and command answers")
+    venue: VenueSummaryOut | None = Field(default=None, description="In single-event reads")
     name: str = Field(examples=["Flash Sale Live"])
     description: str = ""
     starts_at: datetime
     status: str = Field(examples=["published"])
+    tickets_sold: int | None = Field(default=None, examples=[120])
     ticket_types: list[TicketTypeOut] = []
 
 

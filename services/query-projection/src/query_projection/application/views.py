@@ -1,0 +1,184 @@
+"""What the query API returns: read-only views of the read models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Generic, Literal, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ticketing_contracts.events import BookingStatus
+
+ItemT = TypeVar("ItemT")
+EventSort = Literal["starts_at", "-starts_at", "name", "-name", "popularity"]
+EventStatusFilter = Literal["draft", "published", "cancelled"]
+
+
+class View(BaseModel):
+    """A read-model document; a resource's own id is published as `id`, as commands answer."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+class Page(View, Generic[ItemT]):
+    items: list[ItemT]
+    page: int = Field(ge=1)
+    size: int = Field(ge=1)
+    total: int = Field(ge=0, description="Items matching the filters, over all pages")
+
+
+class VenueView(View):
+    venue_id: UUID = Field(serialization_alias="id")
+    name: str
+    capacity: int
+    address: str
+    version: int
+    updated_at: datetime
+
+
+class VenueSummary(View):
+    venue_id: UUID = Field(serialization_alias="id")
+    name: str
+    address: str
+    deleted: bool = False
+
+
+class TicketTypeView(View):
+    ticket_type_id: UUID
+    name: str
+    price: Decimal
+    currency: str
+    quantity: int
+    reserved: int
+    sold: int
+    available: int
+    sold_out: bool
+
+
+class EventSummaryView(View):
+    event_id: UUID = Field(serialization_alias="id")
+    venue_id: UUID
+    venue_name: str | None
+    name: str
+    starts_at: datetime
+    status: str
+    tickets_sold: int
+    version: int
+
+
+class EventDetailsView(View):
+    event_id: UUID = Field(serialization_alias="id")
+    name: str
+    description: str
+    starts_at: datetime
+    status: str
+    version: int
+    venue: VenueSummary | None
+    ticket_types: list[TicketTypeView]
+    tickets_sold: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class PopularEventView(View):
+    event_id: UUID = Field(serialization_alias="id")
+    name: str
+    venue_id: UUID
+    starts_at: datetime
+    status: str
+    tickets_sold: int
+
+
+class TicketAvailabilityView(View):
+    ticket_type_id: UUID
+    quantity: int
+    reserved: int
+    sold: int
+    available: int
+    sold_out: bool
+    stock_version: int
+
+
+class AvailabilityView(View):
+    event_id: UUID
+    ticket_types: list[TicketAvailabilityView]
+    sold_out: bool = Field(description="True when no ticket type has tickets left")
+
+
+class BookingView(View):
+    booking_id: UUID = Field(serialization_alias="id")
+    event_id: UUID
+    ticket_type_id: UUID
+    quantity: int
+    status: BookingStatus
+    version: int
+    owner_id: str | None
+    customer_name: str | None
+    customer_email: str | None
+    unit_price: Decimal | None
+    total_price: Decimal | None
+    currency: str | None
+    hold_expires_at: datetime | None
+    reason: str | None
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+class PartitionPositionView(View):
+    topic: str
+    partition: int
+    offset: int = Field(description="Next offset to apply (all before it are applied)")
+    high_watermark: int | None
+    lag: int | None = Field(description="Messages in the partition not yet applied")
+    last_position: int | None = Field(description="Highest producer position applied here")
+    last_occurred_at: datetime | None
+
+
+class PositionsView(View):
+    generation: int
+    position: int | None = Field(description="Highest producer position applied")
+    caught_up: bool
+    partitions: list[PartitionPositionView]
+
+
+class CatalogTicketType(View):
+    ticket_type_id: UUID
+    name: str
+    price: Decimal
+    currency: str
+    quantity: int
+
+
+class EventCatalog(View):
+    """An event's catalog part (no stock): what the Redis event cache holds."""
+
+    event_id: UUID
+    venue_id: UUID
+    name: str
+    description: str
+    starts_at: datetime
+    status: str
+    version: int
+    venue_version: int | None
+    venue: VenueSummary | None
+    ticket_types: list[CatalogTicketType]
+    created_at: datetime
+    updated_at: datetime
+
+
+class EventFilters(View):
+    q: str | None = None
+    venue_id: UUID | None = None
+    starts_after: datetime | None = None
+    starts_before: datetime | None = None
+    status: EventStatusFilter | None = None
+    sort: EventSort = "starts_at"
+
+
+class BookingFilters(View):
+    owner_id: str | None = None
+    customer_email: str | None = None
+    event_id: UUID | None = None
+    status: BookingStatus | None = None

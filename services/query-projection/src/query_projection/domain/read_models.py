@@ -1,0 +1,100 @@
+"""Rows of the read models, as plain values the projection rules produce."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from uuid import UUID
+
+from ticketing_contracts.events import BookingStatus
+
+
+@dataclass(frozen=True)
+class Venue:
+    venue_id: UUID
+    name: str
+    capacity: int
+    address: str
+    deleted: bool
+    version: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class TicketTypeRow:
+    ticket_type_id: UUID
+    name: str
+    price: Decimal
+    currency: str
+    quantity: int
+    sort_order: int
+
+
+@dataclass(frozen=True)
+class Show:
+    """An event (the show people buy tickets for) with its ticket types."""
+
+    event_id: UUID
+    venue_id: UUID
+    name: str
+    description: str
+    starts_at: datetime
+    status: str
+    ticket_types: tuple[TicketTypeRow, ...]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    def revision(self, venue_version: int | None) -> str:
+        return show_revision(self.version, venue_version)
+
+
+@dataclass(frozen=True)
+class Booking:
+    booking_id: UUID
+    event_id: UUID
+    ticket_type_id: UUID
+    quantity: int
+    status: BookingStatus
+    version: int
+    owner_id: str | None
+    customer_name: str | None
+    customer_email: str | None
+    unit_price: Decimal | None
+    total_price: Decimal | None
+    currency: str | None
+    hold_expires_at: datetime | None
+    reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Stock:
+    """Remaining tickets of one ticket type, as inventory last reported them.
+
+    `provisional` marks a level seeded from the catalog (quantity, nothing reserved)
+    before inventory's own `StockInitialised` arrived.
+    """
+
+    event_id: UUID
+    ticket_type_id: UUID
+    quantity: int
+    reserved: int
+    sold: int
+    available: int
+    stock_version: int
+    provisional: bool
+
+    @property
+    def sold_out(self) -> bool:
+        return self.available <= 0
+
+
+StockKey = tuple[UUID, UUID]
+
+
+def show_revision(show_version: int, venue_version: int | None) -> str:
+    """Changes whenever the show's details or its venue summary change."""
+    return f"{show_version}.{venue_version or 0}"

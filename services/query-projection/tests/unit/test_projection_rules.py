@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import UUID, uuid4
+
+import pytest
+
+from query_projection.domain.projection import ProjectionBatch
+from query_projection.domain.versions import UnversionedEvent
+from ticketing_contracts.envelope import EventEnvelope
+from ticketing_contracts.events import BookingStatus, decode_event
+
+
+def fold(envelopes: list[EventEnvelope], batch: ProjectionBatch | None = None) -> ProjectionBatch:
+    batch = batch or ProjectionBatch()
+    for envelope in envelopes:
+        batch.apply(envelope, decode_event(envelope))
+    return batch
+
+
+def rows(batch: ProjectionBatch) -> tuple[object, ...]:
+    return (dict(batch.venues), dict(batch.shows), dict(batch.bookings), dict(batch.stock))
+
+
+def test_venue_is_created_updated_and_deleted(scenario):
+    venue_id = uuid4()
+    created = scenario.venue_created(venue_id, name="Old Hall")
+    updated = scenario.venue_updated(venue_id, name="New Hall")
+    batch = fold([created, updated])
+    assert batch.venues[venue_id].name == "New Hall"
+    assert batch.venues[venue_id].version == 2
+
+    fold([scenario.venue_deleted(venue_id)], batch)
+    assert batch.venues[venue_id].deleted
+
+
+def test_late_venue_update_does_not_resurrect_a_deleted_venue(scenario):
+    venue_id = uuid4()
+    created = scenario.venue_created(venue_id)
+    updated = scenario.venue_updated(venue_id, name="Renamed")
+    deleted = scenario.venue_deleted(venue_id)
+    batch = fold([created, deleted, updated, created])
+    assert batch.venues[venue_id].deleted
+    assert batch.venues[venue_id].version == 3
+
+
+def test_event_follows_its_catalog_lifecycle(scenario):
+    venue = scenario.venue_created()
+    created = scenario.event_created(scenario.subject_id(venue), quantities=(100, 20))
+    event_id = scenario.subject_id(created)
+    later = created.data["starts_at"]
+    envelopes = [
+        created,
+        scenario.details_changed(event_id, "Renamed", "Now with fireworks"),
+        scenario.ticket_type_added(event_id, quantity=5),
+        scenario.published(event_id),
+        scenario.rescheduled(event_id, scenario.clock + timedelta(days=400)),
+        scenario.cancelled(event_id),
+    ]
+    show = fold(envelopes).shows[event_id]
+    assert show.name == "Renamed"
+    assert show.description == "Now with fireworks"
+    assert [t.quantity for t in show.ticket_types] == [100, 20, 5]
+    assert show.status == "cancelled"
+    assert show.starts_at.isoformat() != later
+    assert show.version == 6
+
+
+def test_event_creation_seeds_provisional_stock_that_inventory_replaces(scenario):
+    created = scenario.event_created(uuid4(), quantities=(100,))
+    event_id = scenario.subject_id(created)
+    (ticket_type_id,) = scenario.ticket_type_ids(created)
+    batch = fold([created])
+    seeded = batch.stock[(event_id, ticket_type_id)]
+    assert (seeded.available, seeded.provisional, seeded.stock_version) == (100, True, 0)
+
+    fold([scenario.stock_initialised(event_id, ticket_type_id, 100)], batch)
+    assert batch.stock[(event_id, ticket_type_id)].provisional is False
+
+    fold([created], batch)
+    assert batch.stock[(event_id, ticket_type_id)].provisional is False
+
+
+def test_booking_status_follows_the_lifecycle(scenario):
+    requested = scenario.booking_requested(uuid4(), uuid4(), quantity=3)
+    booking_id = scenario.subject_id(requested)
+    batch = fold([requested])
+    booking = batch.bookings[booking_id]
+    assert booking.status is BookingStatus.PENDING
+    assert str(booking.total_price) == "148.50"
+    assert booking.customer_email == "zoe@example.com"
+
+    fold([scenario.booking_confirmed(requested)], batch)
+    assert batch.bookings[booking_id].status is BookingStatus.CONFIRMED
+    fold([scenario.booking_cancelled(requested)], batch)
+    assert batch.bookings[booking_id].status is BookingStatus.CANCELLED
+
+
+@pytest.mark.parametrize("ending", ["booking_rejected", "booking_expired"])
+def test_booking_can_end_rejected_or_expired(scenario, ending):
+    requested = scenario.booking_requested(uuid4(), uuid4())
+    final = getattr(scenario, ending)(requested)
+    batch = fold([requested, final])
+    status = batch.bookings[scenario.subject_id(requested)].status
+    assert status in (BookingStatus.REJECTED, BookingStatus.EXPIRED)
+    assert status.value.lower() in ending
+
+
+def test_late_booking_requested_never_overwrites_confirmed_but_fills_details(scenario):
+    requested = scenario.booking_requested(uuid4(), uuid4())
+    confirmed = scenario.booking_confirmed(requested)
+    batch = fold([confirmed, requested])
+    booking = batch.bookings[scenario.subject_id(requested)]
+    assert booking.status is BookingStatus.CONFIRMED
+    assert booking.version == 2
+    assert booking.hold_expires_at is not None
+    assert booking.created_at == requested.occurred_at
+
+
+def test_replaying_every_message_changes_nothing(scenario):
+    venue = scenario.venue_created()
+    created = scenario.event_created(scenario.subject_id(venue))
+    event_id = scenario.subject_id(created)
+    (ticket_type_id,) = scenario.ticket_type_ids(created)
+    requested = scenario.booking_requested(event_id, ticket_type_id)
+    envelopes = [
+        venue,
+        created,
+        scenario.published(event_id),
+        scenario.stock_initialised(event_id, ticket_type_id, 100),
+        requested,
+        scenario.outcome("reserved", requested, quantity=100, reserved=2, sold=0),
+        scenario.booking_confirmed(requested),
+        scenario.outcome("sold", requested, quantity=100, reserved=0, sold=2),
+    ]
+    once = fold(envelopes)
+    before = rows(once)
+    fold(envelopes, once)
+    fold(list(reversed(envelopes)), once)
+    assert rows(once) == before
+
+
+def test_older_stock_level_is_ignored(scenario):
+    requested = scenario.booking_requested(uuid4(), uuid4())
+    event_id, ticket_type_id = (
+        UUID(requested.data["event_id"]),
+        UUID(requested.data["ticket_type_id"]),
+    )
+    reserved = scenario.outcome("reserved", requested, quantity=10, reserved=2, sold=0)
+    sold = scenario.outcome("sold", requested, quantity=10, reserved=0, sold=2)
+    stock = fold([sold, reserved]).stock[(event_id, ticket_type_id)]
+    assert (stock.reserved, stock.sold, stock.available, stock.stock_version) == (0, 2, 8, 2)
+
+
+def test_catalog_event_without_aggregate_version_is_refused(scenario):
+    envelope = scenario.venue_created().model_copy(update={"aggregate_version": None})
+    with pytest.raises(UnversionedEvent):
+        fold([envelope])
+
+
+def test_rejection_without_stock_leaves_stock_alone(scenario):
+    requested = scenario.booking_requested(uuid4(), uuid4())
+    rejected = scenario.outcome("rejected", requested, quantity=1, reserved=1, sold=0)
+    rejected = rejected.model_copy(update={"data": {**rejected.data, "stock": None}})
+    assert fold([rejected]).stock == {}

@@ -46,5 +46,11 @@ test: lint typecheck ## Lint, type-check and run every test (unit, integration, 
 test-unit: install ## Only the tests that need no infrastructure
 	$(UV) run --frozen pytest -m "not integration and not e2e"
 
+bench: install ## Flash-sale benchmark through the gateway, with same-run baselines (prints JSON + table, draws a PNG)
+	$(UV) run --frozen python -m bench.flash_sale $(BENCH_ARGS)
+
+chaos: install ## Fault tests during a flash sale: kill -9 each service, restart PostgreSQL, pause the broker
+	CHAOS_PROFILE=full $(UV) run --frozen pytest tests/e2e/test_chaos.py -p no:cacheprovider
+
 clean: stop ## Remove the environment and run state
 	rm -rf .venv $(TOOLS) .run .pytest_cache .mypy_cache .ruff_cache

@@ -18,6 +18,7 @@ from booking_command.adapters.event_store import postgres_environment
 from booking_command.adapters.kafka_topics import ensure_topics
 from booking_command.adapters.outbox_relay import OutboxRelay, Producer
 from booking_command.adapters.public_events import OutboxMapper
+from booking_command.adapters.relay_leadership import RelayLeadership
 from booking_command.application.app import BookingCommandApplication, utc_now
 from booking_command.application.commands import CommandService
 from booking_command.application.executor import EventStoreExecutor
@@ -137,6 +138,7 @@ async def open_runtime(
             idle_poll_seconds=settings.relay_idle_poll_seconds,
             retry_max_seconds=settings.relay_retry_max_seconds,
             prepare=topic_setup,
+            leadership=RelayLeadership(settings.database_dsn) if event_store_env is None else None,
         )
         consumer = InventoryOutcomeConsumer(app, executor, settings, prepare=topic_setup)
     commands = CommandService(

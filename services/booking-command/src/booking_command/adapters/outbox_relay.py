@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from eventsourcing.persistence import Notification, Tracking
 
 from booking_command.adapters.public_events import OutboundMessage, OutboxMapper
+from booking_command.adapters.relay_leadership import RelayLeadership
 from booking_command.application.app import OUTBOX_RELAY_TRACKING, BookingCommandApplication
 from booking_command.application.executor import EventStoreExecutor
 from booking_command.metrics import OUTBOX_PUBLISHED_EVENTS
@@ -49,6 +50,7 @@ class OutboxRelay:
         idle_poll_seconds: float = 0.2,
         retry_max_seconds: float = 5.0,
         prepare: Callable[[], Awaitable[None]] | None = None,
+        leadership: RelayLeadership | None = None,
     ) -> None:
         self.app = app
         self.executor = executor
@@ -58,6 +60,7 @@ class OutboxRelay:
         self.idle_poll_seconds = idle_poll_seconds
         self.retry_max_seconds = retry_max_seconds
         self._prepare = prepare
+        self.leadership = leadership
         self._producer: Producer | None = None
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -79,6 +82,13 @@ class OutboxRelay:
                 await self._task
             self._task = None
         await self._close_producer()
+        if self.leadership is not None:
+            await self.executor.run(self.leadership.release)
+
+    async def _may_publish(self) -> bool:
+        if self.leadership is None:
+            return True
+        return await self.executor.run(self.leadership.claim)
 
     @property
     def alive(self) -> bool:
@@ -96,6 +106,10 @@ class OutboxRelay:
                 if not prepared and self._prepare is not None:
                     await self._prepare()
                     prepared = True
+                if not await self._may_publish():
+                    await self._close_producer()
+                    await asyncio.sleep(self.idle_poll_seconds)
+                    continue
                 published = await self.publish_pending()
             except asyncio.CancelledError:
                 raise

@@ -16,6 +16,7 @@ from booking_command.application.app import BookingCommandApplication
 from booking_command.bootstrap import Runtime
 from booking_command.domain.catalog_event import TicketTypeSpec
 from booking_command.settings import BookingCommandSettings
+from service_kit.dead_letters import list_dead_letters
 from service_kit.messaging import create_producer, envelope_headers
 from ticketing_contracts import topics
 from ticketing_contracts.events import (
@@ -285,6 +286,13 @@ async def test_booking_saga_end_to_end_over_kafka(
         dict(dead[0].headers)["dlt_original_topic"]
         == settings.topic(topics.INVENTORY_EVENTS).encode()
     )
+    listed = await list_dead_letters(
+        settings.kafka_bootstrap_servers,
+        settings.topic(topics.DEAD_LETTERS),
+        consumer_group=settings.consumer_group,
+    )
+    assert [entry.value for entry in listed] == [b"not an envelope"]
+    assert listed[0].original_topic == settings.topic(topics.INVENTORY_EVENTS)
 
 
 def decode_with_contracts_only(records: list[Any]) -> Counter[str]:

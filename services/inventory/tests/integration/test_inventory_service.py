@@ -13,13 +13,13 @@ import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 from prometheus_client import REGISTRY
 
-from inventory.adapters.dead_letters import list_dead_letters, redrive_dead_letters
 from inventory.bootstrap import InventoryRuntime
 from inventory.domain.stock import ShowInventory
 from local_infra.pytest_plugin import DatabaseFactory
 from local_infra.session_infrastructure import Infrastructure
 from local_infra.tcp_proxy import TcpProxy
 from service_kit.circuit_breakers import is_open
+from service_kit.dead_letters import list_dead_letters, redrive_dead_letters
 from service_kit.messaging import create_producer
 from ticketing_contracts import events as public
 from ticketing_contracts import headers as ce

@@ -67,7 +67,9 @@ class QueryProjection:
             (*settings.projected_topics, settings.dead_letter_topic),
             settings.topic_partitions,
         )
-        self._dead_letters = KafkaDeadLetters(settings, settings.dead_letter_topic)
+        self._dead_letters = KafkaDeadLetters(
+            settings, settings.dead_letter_topic, settings.consumer_group
+        )
         await self._dead_letters.start()
         self.store = PostgresReadModelStore(self.pool)
         self.apply_batch = ApplyBatch(self.store, self.hot, self._dead_letters)

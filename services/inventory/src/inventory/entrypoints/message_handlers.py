@@ -12,7 +12,6 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
 from inventory.adapters import metrics
-from inventory.adapters.dead_letters import build_dead_letter
 from inventory.adapters.retries import RetryPolicy
 from inventory.application.messages import (
     DecodedMessage,
@@ -24,6 +23,7 @@ from inventory.application.messages import (
 from inventory.application.process_batch import BatchResult, ProcessMessageBatch
 from inventory.domain import outcomes
 from service_kit.circuit_breakers import CircuitBreaker
+from service_kit.dead_letters import build_dead_letter
 from service_kit.messaging import header_map, message_context
 from service_kit.metrics import DEAD_LETTER_MESSAGES
 from ticketing_contracts.events import (

@@ -190,9 +190,10 @@ class KafkaEndOffsets:
 
 
 class KafkaDeadLetters:
-    def __init__(self, settings: KafkaSettings, topic: str) -> None:
+    def __init__(self, settings: KafkaSettings, topic: str, consumer_group: str) -> None:
         self._producer = create_producer(settings)
         self._topic = topic
+        self._consumer_group = consumer_group
 
     async def start(self) -> None:
         await self._producer.start()
@@ -210,6 +211,7 @@ class KafkaDeadLetters:
                 topic=message.topic,
                 partition=message.partition,
                 offset=message.offset,
+                consumer_group=self._consumer_group,
             )
             sends.append(
                 await self._producer.send(

@@ -1,4 +1,5 @@
-"""Operator commands: `python -m query_projection rebuild [--no-switch]`."""
+"""Operator commands: `python -m query_projection rebuild [--no-switch]` and
+`python -m query_projection dead-letters list|redrive [--limit N]`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from query_projection.settings import QueryProjectionSettings
+from service_kit.dead_letter_commands import add_dead_letter_commands, run_dead_letter_command
 from service_kit.settings import load_settings
 from service_kit.structured_logging import configure_logging
 
@@ -26,10 +28,13 @@ def main(argv: Sequence[str]) -> int:
         action="store_true",
         help="Build the new generation but keep serving the current one",
     )
+    add_dead_letter_commands(commands, "query-projection")
     arguments = parser.parse_args(argv)
 
     settings = load_settings(QueryProjectionSettings)
     configure_logging(settings.service_name, settings.log_level)
+    if arguments.command == "dead-letters":
+        return asyncio.run(run_dead_letter_command(arguments, settings, settings.consumer_group))
     from query_projection.bootstrap import QueryProjection
 
     report = asyncio.run(QueryProjection(settings).rebuild(switch=not arguments.no_switch))

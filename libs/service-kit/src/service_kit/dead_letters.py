@@ -1,6 +1,6 @@
 """Dead letters: build them, publish them, list them and re-drive them.
 
-Generic: nothing here knows about inventory. A dead letter is the original message
+A dead letter is the original message
 (key, value, headers) plus `dlt_*` headers naming the error and where it came from
 (`service_kit.messaging.dead_letter_headers`), plus the consumer group that gave up
 on it, so that a re-drive only sends back what this consumer failed to process.
@@ -20,7 +20,6 @@ from aiokafka.structs import OffsetAndMetadata
 from service_kit.messaging import dead_letter_headers, header_map
 from ticketing_contracts import headers as ce
 
-# Candidate for `ticketing_contracts.headers` next to the other DEAD_LETTER_* names.
 DEAD_LETTER_CONSUMER_GROUP = ce.DEAD_LETTER_CONSUMER_GROUP
 _DEAD_LETTER_HEADERS = frozenset(
     {
@@ -209,14 +208,16 @@ async def redrive_dead_letters(
     producer: AIOKafkaProducer,
     *,
     consumer_group: str,
+    redrive_group: str | None = None,
     limit: int | None = None,
 ) -> list[DeadLetterEntry]:
     """Sends `consumer_group`'s dead letters back to their original topics, once each.
 
-    Progress is kept as committed offsets of the group `<consumer_group>.dead-letter-redrive`,
-    so running it again only re-drives what arrived since.
+    Progress is kept as committed offsets of `redrive_group` (by default
+    `<consumer_group>.dead-letter-redrive`), so running it again only re-drives what
+    arrived since.
     """
-    redrive_group = f"{consumer_group}.dead-letter-redrive"
+    redrive_group = redrive_group or f"{consumer_group}.dead-letter-redrive"
     consumer, partitions = await _assigned_consumer(
         bootstrap_servers, dead_letter_topic, redrive_group
     )

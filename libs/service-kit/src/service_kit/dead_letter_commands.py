@@ -1,0 +1,65 @@
+"""`python -m <service> dead-letters list|redrive`: the operator side of dead letters.
+
+Every consuming service offers the same two commands over its own consumer group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from service_kit.dead_letters import list_dead_letters, redrive_dead_letters
+from service_kit.messaging import create_producer
+from service_kit.settings import KafkaSettings
+from ticketing_contracts import topics
+
+
+def add_dead_letter_commands(commands: Any, service: str) -> None:
+    """Adds `dead-letters list|redrive` to an argparse sub-command set."""
+    dead_letters = commands.add_parser("dead-letters", help="Inspect and re-drive dead letters")
+    actions = dead_letters.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help=f"Print {service}'s dead letters as JSON lines")
+    listing.add_argument("--limit", type=int, default=None)
+    listing.add_argument(
+        "--all-groups", action="store_true", help="Include other consumers' dead letters"
+    )
+    redrive = actions.add_parser(
+        "redrive", help=f"Send {service}'s dead letters back to their original topics, once each"
+    )
+    redrive.add_argument("--limit", type=int, default=None)
+
+
+async def run_dead_letter_command(
+    arguments: argparse.Namespace, settings: KafkaSettings, consumer_group: str
+) -> int:
+    topic = settings.topic(topics.DEAD_LETTERS)
+    if arguments.action == "list":
+        entries = await list_dead_letters(
+            settings.kafka_bootstrap_servers,
+            topic,
+            consumer_group=None if arguments.all_groups else consumer_group,
+            limit=arguments.limit,
+        )
+        for entry in entries:
+            print(json.dumps(entry.describe()))
+        print(f"{len(entries)} dead letter(s) on {topic}", file=sys.stderr)
+        return 0
+    producer = create_producer(settings)
+    await producer.start()
+    try:
+        redriven = await redrive_dead_letters(
+            settings.kafka_bootstrap_servers,
+            topic,
+            producer,
+            consumer_group=consumer_group,
+            redrive_group=settings.group_id(f"{consumer_group}.dead-letter-redrive"),
+            limit=arguments.limit,
+        )
+    finally:
+        await producer.stop()
+    for entry in redriven:
+        print(json.dumps(entry.describe()))
+    print(f"re-drove {len(redriven)} dead letter(s)", file=sys.stderr)
+    return 0

@@ -19,7 +19,10 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         port=settings.http_port,
         log_config=None,
         access_log=False,
-        proxy_headers=False,
+        # Behind an ingress every request comes from the proxy; per-client rate limits
+        # need the forwarded address, but only from proxies we trust.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
         server_header=False,
         # On SIGTERM uvicorn stops accepting, waits this long for in-flight
         # requests, then runs the lifespan shutdown that closes pools and consumers.

@@ -69,6 +69,13 @@ class ServiceSettings(BaseSettings):
         default=20, ge=1, le=600, description="Time in-flight requests get to finish on SIGTERM"
     )
     readiness_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    forwarded_allow_ips: str = Field(
+        default="",
+        description=(
+            "Comma-separated proxy addresses (or *) whose X-Forwarded-For is trusted, e.g. the "
+            "ingress controller; empty trusts none and the TCP peer is the client"
+        ),
+    )
 
     @property
     def is_production(self) -> bool:

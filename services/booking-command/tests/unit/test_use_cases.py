@@ -153,6 +153,21 @@ def test_hold_expires_only_after_its_time(
     assert app.repository.get(booking_id).status == "EXPIRED"
 
 
+def test_an_expired_hold_carries_the_correlation_id_of_the_booking_request(
+    app: BookingCommandApplication, on_sale: OnSale, clock: Clock
+) -> None:
+    token = correlation_id_var.set("checkout-42")
+    try:
+        booking_id = book(app, on_sale)
+    finally:
+        correlation_id_var.reset(token)
+    clock.advance(HOLD.total_seconds())
+    assert app.expire_due_holds() == 1
+    expiry = list(app.events.get(booking_id))[-1]
+    assert type(expiry).__name__ == "Expired"
+    assert getattr(expiry, "correlation_id", None) == "checkout-42"
+
+
 def test_confirmed_booking_never_expires(
     app: BookingCommandApplication, on_sale: OnSale, clock: Clock
 ) -> None:

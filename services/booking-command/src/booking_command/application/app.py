@@ -394,7 +394,6 @@ class BookingCommandApplication(Application[UUID]):
         due = self.booking_recorder.expired_holds(now, limit)
         expired: list[Booking] = []
         stale: list[HoldChange] = []
-        correlation_id = new_id()
         for booking_id in due:
             try:
                 booking = self._load(booking_id, Booking, "booking")
@@ -408,11 +407,16 @@ class BookingCommandApplication(Application[UUID]):
                 booking.expire(now=now)
             except ConflictError:
                 continue
-            stamp_correlation(booking, correlation_id)
+            stamp_correlation(booking, self._origin_correlation_id(booking_id))
             expired.append(booking)
         if expired or stale:
             self._store(expired, holds=stale)
         return len(expired)
+
+    def _origin_correlation_id(self, booking_id: UUID) -> str:
+        """The expiry belongs to the flow of the request that made the booking."""
+        first = next(iter(self.events.get(booking_id, lte=1)), None)
+        return getattr(first, "correlation_id", None) or new_id()
 
     def outbox_position(self) -> int:
         return self.booking_recorder.max_tracking_id(OUTBOX_RELAY_TRACKING) or 0

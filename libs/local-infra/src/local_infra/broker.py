@@ -7,6 +7,7 @@ import contextlib
 import importlib.resources
 import logging
 import os
+import signal
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -159,6 +160,19 @@ class TansuBroker:
                     f"log {self.log_path}:\n{tail(self.log_path)}"
                 )
             await asyncio.sleep(0.1)
+
+    def pause(self) -> None:
+        """SIGSTOP the broker (memory only: never kill it to simulate an outage)."""
+        self._send(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._send(signal.SIGCONT)
+
+    def _send(self, signum: int) -> None:
+        pid = self.pid
+        if pid is None or not is_running_as(pid, _BINARY_MARKER):
+            raise RuntimeError("the broker is not running")
+        os.kill(pid, signum)
 
     def stop(self, grace_seconds: float = DEFAULT_STOP_GRACE_SECONDS) -> None:
         """Terminate the broker our PID file names (SIGTERM, SIGKILL after the grace)."""

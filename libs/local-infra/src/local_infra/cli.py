@@ -39,7 +39,8 @@ def _stack_config(state_dir: Path, env: dict[str, str]) -> StackConfig:
         redis_url=env.get("REDIS_URL", DEFAULT_REDIS_URL),
         kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS") or None,
         topic_prefix=env.get("KAFKA_TOPIC_PREFIX", ""),
-        redis_key_prefix=env.get("REDIS_KEY_PREFIX", ""),
+        # Read models in Redis are reset with a fresh broker; a prefix keeps that to ours.
+        redis_key_prefix=env.get("REDIS_KEY_PREFIX", "ticketing-local:"),
         topics=topics,
         topic_partitions=partitions,
         environment=env.get("ENVIRONMENT", "development"),
@@ -67,6 +68,8 @@ async def _up(state_dir: Path) -> int:
         print(f"created {env_file.path} with a new JWT secret and an admin login:")
         print(f"  log in as {env_file.values['ADMIN_EMAIL']} / {env_file.values['ADMIN_PASSWORD']}")
         print("  (the admin login and JWT secret are read from .env on every start)")
+    else:
+        print(f"admin login: {env_file.values.get('ADMIN_EMAIL')} (password in {env_file.path})")
     info = await Stack(_stack_config(state_dir, env_file.values)).start()
     _print_started(info)
     return 0

@@ -119,22 +119,43 @@ async def redis_client(infrastructure: Infrastructure) -> AsyncIterator[redis.Re
     await client.aclose()
 
 
-async def _test_stack_config(
+# The shared e2e stack: holds expire within seconds, so the hold-expiry journey is testable
+# (a booking confirms in well under a second when inventory runs); one test client signs
+# up and logs in many users from one address.
+SHARED_STACK_ENV: dict[str, str] = {
+    "HOLD_TIMEOUT_SECONDS": "8",
+    "HOLD_EXPIRY_INTERVAL_SECONDS": "0.5",
+    "RATE_LIMIT_LOGIN": "600/minute",
+    "RATE_LIMIT_REGISTER": "600/minute",
+}
+
+
+async def e2e_stack_config(
     state_dir: Path,
     infrastructure: Infrastructure,
     database_factory: DatabaseFactory,
     topic_prefix: str,
     redis_key_prefix: str,
+    *,
+    database_namespace: str = "",
+    extra_env: dict[str, str] | None = None,
+    service_postgres_url: str | None = None,
 ) -> StackConfig:
+    """A test stack's config: its own databases (`<namespace><service>`), prefixes, secrets.
+
+    `extra_env` is added to (and may override) the stack's settings; with
+    `service_postgres_url` the services reach PostgreSQL there (e.g. through a proxy).
+    """
     databases = {}
     for service, default_database in DEFAULT_DATABASES.items():
-        short_name = default_database.removeprefix("ticketing_")
+        short_name = database_namespace + default_database.removeprefix("ticketing_")
         await database_factory(short_name)
         databases[service] = database_factory.database_name(short_name)
     topics, partitions = platform_topics()
     return StackConfig(
         state_dir=state_dir,
         postgres_admin_url=infrastructure.postgres_admin_url,
+        service_postgres_url=service_postgres_url,
         redis_url=infrastructure.redis_url,
         kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
         service_ports=dict.fromkeys(SERVICE_SPECS, 0),
@@ -149,6 +170,7 @@ async def _test_stack_config(
             "JWT_SECRET": random_secret(TEST_JWT_SECRET_LENGTH),
             "ADMIN_EMAIL": DEFAULT_ADMIN_EMAIL,
             "ADMIN_PASSWORD": random_secret(24),
+            **(extra_env or {}),
         },
         ensure_local_servers=False,
     )
@@ -166,12 +188,13 @@ async def running_stack(
     """The four services as real processes on free ports, ready; stopped at session end."""
     # Its own namespace: other tests in the session publish to the session prefix and
     # join groups of the same names, which must not reach or rebalance the stack.
-    config = await _test_stack_config(
+    config = await e2e_stack_config(
         tmp_path_factory.mktemp("stack"),
         infrastructure,
         database_factory,
         f"{topic_prefix}stack.",
         f"{redis_key_prefix}stack:",
+        extra_env=SHARED_STACK_ENV,
     )
     stack = Stack(config)
     announce = _announcer(request.config)

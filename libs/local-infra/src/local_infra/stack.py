@@ -19,10 +19,10 @@ from local_infra.broker import TansuBroker, create_topics
 from local_infra.errors import ServiceStartError
 from local_infra.health import wait_until_ready
 from local_infra.ports import LOOPBACK, preferred_or_free_port
-from local_infra.postgres import create_database, ensure_postgres
+from local_infra.postgres import create_database, drop_database, ensure_postgres
 from local_infra.processes import is_running_as, kill_now, read_pid, spawn_background, tail
 from local_infra.processes import terminate as terminate_process
-from local_infra.redis_server import ensure_redis
+from local_infra.redis_server import delete_keys_with_prefix, ensure_redis
 from local_infra.services import (
     DEFAULT_DATABASES,
     GATEWAY,
@@ -64,6 +64,9 @@ class StackConfig:
     state_dir: Path = field(default_factory=default_state_dir)
     host: str = LOOPBACK
     postgres_admin_url: str = DEFAULT_POSTGRES_ADMIN_URL
+    # Where the services reach PostgreSQL, when not at postgres_admin_url's host and port
+    # (e.g. a TcpProxy a fault test cuts); databases are created through the admin URL.
+    service_postgres_url: str | None = None
     redis_url: str = DEFAULT_REDIS_URL
     # None: run a Tansu broker owned by this stack; otherwise use that cluster.
     kafka_bootstrap_servers: str | None = None
@@ -85,10 +88,11 @@ class StackConfig:
     python_executable: str = sys.executable
     # Start PostgreSQL/Redis when they are local and down; off for servers we don't own.
     ensure_local_servers: bool = True
+    reset_state_with_fresh_broker: bool = True
 
 
-def _module_marker(name: str) -> str:
-    return f"-m {SERVICE_SPECS[name].module}"
+def _module_marker(service: str) -> str:
+    return f"-m {SERVICE_SPECS[service].module}"
 
 
 class Stack:
@@ -97,6 +101,8 @@ class Stack:
         self._broker = TansuBroker(config.state_dir, port=None, host=config.host)
         self._info: StackInfo | None = None
         self._shared: SharedSettings | None = None
+        # Extra replicas (name -> the service they run), started by start_replica().
+        self._replicas: dict[str, str] = {}
 
     @property
     def state_dir(self) -> Path:
@@ -135,7 +141,10 @@ class Stack:
             await ensure_postgres(config.postgres_admin_url)
             await ensure_redis(config.redis_url)
         port_notes: list[str] = []
+        fresh_broker = config.kafka_bootstrap_servers is None and not self._broker.is_running()
         bootstrap, broker_managed = await self._start_broker(port_notes)
+        if fresh_broker and config.reset_state_with_fresh_broker:
+            await self._forget_state_of_the_previous_broker()
         for database in config.databases.values():
             await create_database(config.postgres_admin_url, database)
         if config.topics:
@@ -163,7 +172,7 @@ class Stack:
             postgres_admin_url=config.postgres_admin_url,
             redis_url=config.redis_url,
             database_urls={
-                name: with_path(config.postgres_admin_url, database)
+                name: with_path(config.service_postgres_url or config.postgres_admin_url, database)
                 for name, database in config.databases.items()
             },
             topic_prefix=config.topic_prefix,
@@ -181,6 +190,17 @@ class Stack:
             await self.stop()
             raise
         return self._info
+
+    async def _forget_state_of_the_previous_broker(self) -> None:
+        """Tansu keeps messages in memory only: a new broker starts empty, so offsets,
+        outbox positions and read models kept from the last run would point past its
+        end. Everything built from the log starts again with it; users are kept."""
+        config = self.config
+        for service, database in config.databases.items():
+            if service != GATEWAY:
+                await drop_database(config.postgres_admin_url, database)
+        if config.redis_key_prefix:
+            await delete_keys_with_prefix(config.redis_url, config.redis_key_prefix)
 
     async def _start_broker(self, port_notes: list[str]) -> tuple[str, bool]:
         if self.config.kafka_bootstrap_servers:
@@ -205,18 +225,28 @@ class Stack:
             ports[name] = port
         return ports
 
-    def _spawn(self, name: str, port: int) -> ServiceProcess:
+    def service_of(self, name: str) -> str:
+        """The service a process runs: `name` itself, or what the replica `name` replicates."""
+        return self._replicas.get(name, name)
+
+    def service_env(self, name: str, port: int | None = None) -> dict[str, str]:
+        """The environment service (or replica) `name` runs with, e.g. for its CLI commands."""
         info, shared = self.info, self._shared
         assert shared is not None
-        env = service_environment(
+        if port is None:
+            port = info.services[name].port
+        return service_environment(
             shared,
             port=port,
-            database_url=info.database_urls.get(name),
+            database_url=info.database_urls.get(self.service_of(name)),
             base_env=os.environ,
         )
+
+    def _spawn(self, name: str, port: int) -> ServiceProcess:
+        env = self.service_env(name, port)
         log_path = self.log_path(name)
         pid = spawn_background(
-            [self.config.python_executable, "-m", SERVICE_SPECS[name].module],
+            [self.config.python_executable, "-m", SERVICE_SPECS[self.service_of(name)].module],
             log_path=log_path,
             pid_path=self.pid_path(name),
             env=env,
@@ -231,7 +261,7 @@ class Stack:
             pid=pid,
             log_path=log_path,
         )
-        info.services[name] = process
+        self.info.services[name] = process
         logger.info("started %s pid %s on port %s", name, pid, port)
         return process
 
@@ -255,10 +285,46 @@ class Stack:
         logger.info("%s ready after %.1fs", name, seconds)
 
     async def kill_service(self, name: str, signum: int = signal.SIGKILL) -> None:
-        """Send `signum` (default SIGKILL) to one service and wait until it is gone."""
+        """Send `signum` (default SIGKILL) to one service (or replica) and wait until it is gone."""
         pid = self.info.services[name].pid
-        if is_running_as(pid, _module_marker(name)):
+        if is_running_as(pid, _module_marker(self.service_of(name))):
             await asyncio.to_thread(kill_now, pid, signum)
+
+    async def start_replica(self, service: str, replica: str, port: int = 0) -> ServiceProcess:
+        """Start one more process of `service` named `replica`, with the same environment
+        (database, topics, consumer group) on its own port (`port`, or any free one).
+
+        Kill and start it like a service, by its name; `stop()` stops it too.
+        """
+        if service not in SERVICE_SPECS:
+            raise ValueError(f"unknown service {service!r}")
+        if replica in SERVICE_SPECS or replica in self.info.services:
+            raise ValueError(f"{replica!r} is already a service or replica name")
+        used = {process.port for process in self.info.services.values()}
+        chosen = preferred_or_free_port(port, self.config.host)
+        while chosen in used:
+            chosen = preferred_or_free_port(0, self.config.host)
+        self._replicas[replica] = service
+        process = self._spawn(replica, chosen)
+        save_state(self.info)
+        await self._wait_ready(replica)
+        return process
+
+    def pause_broker(self) -> None:
+        """SIGSTOP this stack's own broker: connections stay open, nothing is answered."""
+        self._owned_broker().pause()
+
+    def resume_broker(self) -> None:
+        self._owned_broker().resume()
+
+    def _owned_broker(self) -> TansuBroker:
+        if not self.info.broker_managed or not self._broker.is_running():
+            raise RuntimeError("this stack does not run its own broker")
+        return self._broker
+
+    @property
+    def broker_pid(self) -> int | None:
+        return self._broker.pid if self._broker.is_running() else None
 
     async def start_service(self, name: str) -> ServiceProcess:
         """Start one service again on the port it had, and wait until it is ready."""
@@ -277,7 +343,10 @@ class Stack:
 
     async def stop(self) -> None:
         """Stop the services (gateway first, so no new work arrives) and our broker."""
-        await stop_services(self.state_dir, self.config.stop_grace_seconds)
+        # A paused broker would only act on SIGTERM after its grace period.
+        if self._broker.is_running():
+            self._broker.resume()
+        await stop_services(self.state_dir, self.config.stop_grace_seconds, self._replicas)
         state = self._info or load_state(self.state_dir)
         if state is None or state.broker_managed:
             await asyncio.to_thread(self._broker.stop, self.config.stop_grace_seconds)
@@ -285,24 +354,30 @@ class Stack:
     def log_tails(self, lines: int = 40) -> str:
         sections = [
             f"----- {name} ({self.log_path(name)}) -----\n{tail(self.log_path(name), lines)}"
-            for name in SERVICE_SPECS
+            for name in (*SERVICE_SPECS, *self._replicas)
         ]
         return "\n".join(sections)
 
 
-async def stop_services(state_dir: Path, grace_seconds: float) -> None:
-    """Terminate the services whose PID files are in `state_dir`."""
+async def stop_services(
+    state_dir: Path, grace_seconds: float, replicas: Mapping[str, str] | None = None
+) -> None:
+    """Terminate the services whose PID files are in `state_dir`.
+
+    `replicas` (name -> the service it runs) are stopped along with the services.
+    """
+    services = {name: name for name in SERVICE_SPECS} | dict(replicas or {})
 
     async def stop_one(name: str) -> None:
         pid_path = state_dir / "pids" / f"{name}.pid"
         pid = read_pid(pid_path)
-        if pid is not None and is_running_as(pid, _module_marker(name)):
+        if pid is not None and is_running_as(pid, _module_marker(services[name])):
             logger.info("stopping %s pid %s", name, pid)
             await asyncio.to_thread(terminate_process, pid, grace_seconds)
         pid_path.unlink(missing_ok=True)
 
     await stop_one(GATEWAY)
-    await asyncio.gather(*(stop_one(name) for name in SERVICE_SPECS if name != GATEWAY))
+    await asyncio.gather(*(stop_one(name) for name in services if name != GATEWAY))
 
 
 async def stop_stack(state_dir: Path, grace_seconds: float = 25.0) -> None:

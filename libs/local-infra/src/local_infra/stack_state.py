@@ -29,6 +29,10 @@ class ServiceControl(Protocol):
 
     async def restart_service(self, name: str, signum: int = ...) -> ServiceProcess: ...
 
+    async def start_replica(
+        self, service: str, replica: str, port: int = ...
+    ) -> ServiceProcess: ...
+
 
 @dataclass
 class StackInfo:
@@ -77,6 +81,10 @@ class StackInfo:
 
     async def restart_service(self, name: str, signum: int = signal.SIGTERM) -> ServiceProcess:
         return await self._controller().restart_service(name, signum)
+
+    async def start_replica(self, service: str, replica: str, port: int = 0) -> ServiceProcess:
+        """One more process of `service` under the name `replica` (same env, own port)."""
+        return await self._controller().start_replica(service, replica, port)
 
     def to_json(self) -> dict[str, Any]:
         return {

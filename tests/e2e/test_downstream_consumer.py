@@ -1,0 +1,88 @@
+"""A downstream consumer (email, accounting, ...) follows bookings on the public topic."""
+
+import asyncio
+import time
+import uuid
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from local_infra.stack_state import StackInfo
+
+from .booking_topic import Published, booking_topic, by_booking, decode
+from .platform_api import book, published_show, register_fan, wait_for_status
+from .stack_helpers import admin_headers
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+
+async def test_a_downstream_consumer_sees_each_booking_lifecycle_in_order_with_its_correlation_id(
+    client: httpx.AsyncClient, running_stack: StackInfo
+) -> None:
+    # Its own group, from the earliest offset: joining takes seconds on this broker, and
+    # nothing published meanwhile may be missed.
+    consumer = AIOKafkaConsumer(
+        booking_topic(running_stack.topic_prefix),
+        bootstrap_servers=running_stack.kafka_bootstrap_servers,
+        group_id=f"accounting-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        admin = await admin_headers(client, running_stack)
+        show = await published_show(client, admin, {"Stalls": 20})
+        stalls = show.ticket_type("Stalls")
+        fan = await register_fan(client)
+        correlations = {
+            "kept": f"web-checkout-{uuid.uuid4().hex}",
+            "cancelled": f"web-checkout-{uuid.uuid4().hex}",
+        }
+        kept = await book(
+            client, fan.headers, show.event_id, stalls, 2, correlation_id=correlations["kept"]
+        )
+        cancelled = await book(
+            client, fan.headers, show.event_id, stalls, 1, correlation_id=correlations["cancelled"]
+        )
+        for booking_id in (kept, cancelled):
+            await wait_for_status(client, fan.headers, booking_id, {"CONFIRMED"})
+        cancel_correlation = f"support-desk-{uuid.uuid4().hex}"
+        answer = await client.post(
+            f"/api/v1/bookings/{cancelled}/cancel",
+            headers={**fan.headers, "X-Correlation-ID": cancel_correlation},
+        )
+        assert answer.status_code == 200, answer.text
+
+        expected = {
+            kept: ["booking.requested", "booking.confirmed"],
+            cancelled: ["booking.requested", "booking.confirmed", "booking.cancelled"],
+        }
+        seen: list[Published] = []
+        deadline = time.monotonic() + 45
+        while True:
+            lifecycles = {
+                booking_id: [message.type for message in messages]
+                for booking_id, messages in by_booking(seen).items()
+                if booking_id in expected
+            }
+            if lifecycles == expected or time.monotonic() > deadline:
+                break
+            batches = await consumer.getmany(timeout_ms=1000, max_records=500)
+            seen.extend(decode(record) for records in batches.values() for record in records)
+            await asyncio.sleep(0)
+    finally:
+        await consumer.stop()
+
+    assert lifecycles == expected
+    messages = by_booking(seen)
+    assert len({message.partition for message in messages[kept] + messages[cancelled]}) == 1, (
+        "a show's bookings share one partition (keyed by the event id)"
+    )
+    for booking_id, name in ((kept, "kept"), (cancelled, "cancelled")):
+        requested, confirmed = messages[booking_id][:2]
+        for message in (requested, confirmed):
+            assert message.correlation_header == correlations[name], message
+            assert message.correlation_id == correlations[name], message
+    cancellation = messages[cancelled][2]
+    assert cancellation.correlation_header == cancel_correlation, cancellation

@@ -13,7 +13,7 @@ kafka_topics=/opt/kafka/bin/kafka-topics.sh
 
 for topic in "${topics[@]}"; do
   name="${prefix}${topic}"
-  retention_ms=604800000            # 7 days
+  retention_ms=-1                   # forever: read models are rebuilt from offset 0
   if [[ "${topic}" == *dead-letter* ]]; then
     retention_ms=2592000000         # 30 days: time to inspect and re-drive
   fi

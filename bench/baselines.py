@@ -70,7 +70,12 @@ async def minimal_endpoint(total: int, concurrency: int) -> dict[str, Any]:
         result = await run_load(
             base_url, lambda client, _: client.get("/ping"), total=total, concurrency=concurrency
         )
-    return {"requests_per_second": result.requests_per_second, **summarise(result.latencies)}
+    return {
+        "requests_per_second": result.requests_per_second,
+        "requests": result.requests,
+        "errors": result.errors,
+        **summarise(result.latencies),
+    }
 
 
 async def postgres_inserts(admin_url: str, total: int, concurrency: int) -> dict[str, Any]:
@@ -146,9 +151,19 @@ async def single_service_booking(
     finally:
         await drop_database(admin_url, name)
     confirmed = result.statuses.get(201, 0)
+    # The sell-out window: from the first request to the last booking confirmed (201).
+    last_confirmed = max((at for at, _, _, status in result.timeline if status == 201), default=0)
     return {
         "requests_per_second": result.requests_per_second,
-        "confirmed_bookings_per_second": confirmed / result.duration,
+        "confirmed_bookings_per_second": confirmed / last_confirmed if last_confirmed else 0.0,
+        "confirmed_bookings_per_second_whole_run": confirmed / result.duration,
+        "sell_out_seconds": last_confirmed,
+        "requests": result.requests,
+        "errors": result.errors,
+        "statuses": {str(code): count for code, count in sorted(result.statuses.items())},
+        "timeline": [
+            (round(at, 4), round(lat, 5), status) for at, lat, _, status in result.timeline
+        ],
         "confirmed_bookings": confirmed,
         "tickets_sold": stock["sold"],
         "oversold": stock["sold"] > capacity or stock["booked"] != stock["sold"],

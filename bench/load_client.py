@@ -22,7 +22,8 @@ class LoadResult:
     finished: float
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
-    timeline: list[tuple[float, float, int]] = field(default_factory=list)
+    # (answered at, seconds since start; latency in seconds; request index; HTTP status)
+    timeline: list[tuple[float, float, int, int]] = field(default_factory=list)
     errors: int = 0
 
     @property
@@ -85,9 +86,63 @@ async def run_load(
                 result.statuses[response.status_code] = (
                     result.statuses.get(response.status_code, 0) + 1
                 )
-                result.timeline.append((answered - result.started, answered - sent, index))
+                result.timeline.append(
+                    (answered - result.started, answered - sent, index, response.status_code)
+                )
 
         result.started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
+        result.finished = time.perf_counter()
+    return result
+
+
+async def run_paced(
+    base_url: str,
+    request: RequestFn,
+    *,
+    rate: float,
+    duration_seconds: float,
+    max_in_flight: int = 256,
+    request_timeout_seconds: float = 30.0,
+) -> LoadResult:
+    """Open loop: start requests at a fixed `rate` for `duration_seconds`, whatever the answers.
+
+    Latency is measured from each request's scheduled start, so a server that falls
+    behind shows it (no coordinated omission). `max_in_flight` bounds the client.
+    """
+    total = max(1, int(rate * duration_seconds))
+    interval = 1.0 / rate
+    limits = httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight)
+    result = LoadResult(started=time.perf_counter(), finished=0.0)
+    in_flight = asyncio.Semaphore(max_in_flight)
+    async with httpx.AsyncClient(
+        base_url=base_url, timeout=request_timeout_seconds, limits=limits
+    ) as client:
+
+        async def one(index: int, scheduled: float) -> None:
+            try:
+                response = await request(client, index)
+            except httpx.HTTPError:
+                result.errors += 1
+                return
+            finally:
+                in_flight.release()
+            answered = time.perf_counter()
+            result.latencies.append(answered - scheduled)
+            result.statuses[response.status_code] = result.statuses.get(response.status_code, 0) + 1
+            result.timeline.append(
+                (answered - result.started, answered - scheduled, index, response.status_code)
+            )
+
+        tasks: list[asyncio.Task[None]] = []
+        result.started = time.perf_counter()
+        for index in range(total):
+            scheduled = result.started + index * interval
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await in_flight.acquire()
+            tasks.append(asyncio.create_task(one(index, scheduled)))
+        await asyncio.gather(*tasks)
         result.finished = time.perf_counter()
     return result

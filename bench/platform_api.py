@@ -1,0 +1,308 @@
+"""The platform under test: its own stack (state dir, ports, databases, prefixes), API helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from local_infra.platform_topics import platform_topics
+from local_infra.postgres import drop_database
+from local_infra.redis_server import delete_keys_with_prefix
+from local_infra.secrets_env import DEFAULT_ADMIN_EMAIL, random_secret
+from local_infra.services import DEFAULT_DATABASES, SERVICE_SPECS
+from local_infra.stack import DEFAULT_POSTGRES_ADMIN_URL, DEFAULT_REDIS_URL, Stack, StackConfig
+from local_infra.stack_state import StackInfo
+
+PASSWORD = "Sturdy-Horse-42"  # noqa: S105  (the benchmark users' password)
+FINAL_STATUSES = frozenset({"CONFIRMED", "REJECTED", "CANCELLED", "EXPIRED"})
+UNLIMITED = "1000000/minute"
+
+# The gateway's limiter stays on (its Redis round trip is part of every request) but
+# its limits are raised far above what the benchmark sends: it measures throughput,
+# not the limiter.
+RATE_LIMIT_ENV = {
+    "RATE_LIMIT_DEFAULT": UNLIMITED,
+    "RATE_LIMIT_BOOKING": UNLIMITED,
+    "RATE_LIMIT_LOGIN": UNLIMITED,
+    "RATE_LIMIT_REGISTER": UNLIMITED,
+}
+# Only registering and logging in the user pool (before the sale, not measured) hash
+# passwords; a cheaper argon2 keeps that set-up short.
+SETUP_ENV = {"PASSWORD_HASH_TIME_COST": "1", "PASSWORD_HASH_MEMORY_KIB": "8192"}
+
+
+@dataclass(frozen=True)
+class Platform:
+    info: StackInfo
+    stack: Stack
+    run_id: str
+
+    @property
+    def gateway_url(self) -> str:
+        return self.info.gateway_url
+
+
+@asynccontextmanager
+async def running_platform(
+    state_dir: Path,
+    *,
+    log_level: str,
+    postgres_admin_url: str = DEFAULT_POSTGRES_ADMIN_URL,
+    redis_url: str = DEFAULT_REDIS_URL,
+) -> AsyncIterator[Platform]:
+    """All four services and a broker on free ports; stopped and cleaned up even on failure."""
+    run_id = uuid.uuid4().hex[:8]
+    databases = {
+        service: f"bench_{run_id}_{database.removeprefix('ticketing_')}"
+        for service, database in DEFAULT_DATABASES.items()
+    }
+    topics, partitions = platform_topics()
+    redis_key_prefix = f"bench:{run_id}:"
+    config = StackConfig(
+        state_dir=state_dir,
+        postgres_admin_url=postgres_admin_url,
+        redis_url=redis_url,
+        broker_port=0,
+        service_ports=dict.fromkeys(SERVICE_SPECS, 0),
+        databases=databases,
+        topic_prefix=f"bench-{run_id}.",
+        redis_key_prefix=redis_key_prefix,
+        topics=topics,
+        topic_partitions=partitions,
+        environment="development",
+        log_level=log_level,
+        extra_env={
+            "JWT_SECRET": random_secret(48),
+            "ADMIN_EMAIL": DEFAULT_ADMIN_EMAIL,
+            "ADMIN_PASSWORD": random_secret(24),
+            **RATE_LIMIT_ENV,
+            **SETUP_ENV,
+        },
+    )
+    stack = Stack(config)
+    try:
+        try:
+            info = await stack.start()
+        except BaseException:
+            print(f"the stack did not start; service logs:\n{stack.log_tails()}")
+            raise
+        yield Platform(info=info, stack=stack, run_id=run_id)
+    finally:
+        await stack.stop()
+        for database in databases.values():
+            await drop_database(postgres_admin_url, database)
+        await delete_keys_with_prefix(redis_url, redis_key_prefix)
+
+
+async def login(client: httpx.AsyncClient, email: str, password: str) -> dict[str, str]:
+    response = await client.post(
+        "/api/v1/auth/token", data={"username": email, "password": password}
+    )
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def admin_headers(client: httpx.AsyncClient, info: StackInfo) -> dict[str, str]:
+    return await login(client, info.shared_env["ADMIN_EMAIL"], info.shared_env["ADMIN_PASSWORD"])
+
+
+async def register_users(client: httpx.AsyncClient, count: int) -> list[dict[str, str]]:
+    """`count` new users, each logged in: their Authorization headers."""
+    gate = asyncio.Semaphore(8)
+
+    async def one(number: int) -> dict[str, str]:
+        email = f"fan-{number}-{uuid.uuid4().hex[:8]}@example.com"
+        async with gate:
+            registered = await client.post(
+                "/api/v1/auth/register",
+                json={"email": email, "password": PASSWORD, "name": "Sam Fan"},
+            )
+            registered.raise_for_status()
+            return await login(client, email, PASSWORD)
+
+    return list(await asyncio.gather(*(one(number) for number in range(count))))
+
+
+@dataclass(frozen=True)
+class OnSale:
+    event_id: str
+    ticket_type_id: str
+    capacity: int
+
+
+async def event_on_sale(
+    client: httpx.AsyncClient, info: StackInfo, admin: dict[str, str], capacity: int, name: str
+) -> OnSale:
+    """A published event with one ticket type of `capacity`, known to inventory and the gateway."""
+    venue = await client.post(
+        "/api/v1/venues",
+        json={"name": f"{name} Arena", "capacity": capacity, "address": "1 Bench Road"},
+        headers=admin,
+    )
+    venue.raise_for_status()
+    starts_at = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    event = await client.post(
+        "/api/v1/events",
+        json={
+            "venue_id": venue.json()["id"],
+            "name": name,
+            "starts_at": starts_at,
+            "ticket_types": [{"name": "Standing", "price": "25.00", "quantity": capacity}],
+        },
+        headers=admin,
+    )
+    event.raise_for_status()
+    event_id = event.json()["id"]
+    (await client.post(f"/api/v1/events/{event_id}/publish", headers=admin)).raise_for_status()
+    detail = await client.get(f"/api/v1/events/{event_id}", headers=admin)
+    detail.raise_for_status()
+    ticket_type_id = detail.json()["ticket_types"][0]["ticket_type_id"]
+    deadline = time.monotonic() + 60
+    async with httpx.AsyncClient(base_url=info.url("inventory"), timeout=10) as inventory:
+        while True:
+            stock = await inventory.get(f"/internal/v1/stock/{event_id}")
+            availability = await client.get(f"/api/v1/events/{event_id}/availability")
+            if (
+                stock.status_code == 200
+                and availability.status_code == 200
+                and availability.json()["ticket_types"]
+            ):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"event {event_id} did not reach inventory and the read model")
+            await asyncio.sleep(0.2)
+    return OnSale(event_id=event_id, ticket_type_id=ticket_type_id, capacity=capacity)
+
+
+async def inventory_stock(info: StackInfo, event_id: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=info.url("inventory"), timeout=10) as inventory:
+        response = await inventory.get(f"/internal/v1/stock/{event_id}")
+        response.raise_for_status()
+        stock: dict[str, Any] = response.json()
+        return stock
+
+
+async def confirmed_through_api(
+    client: httpx.AsyncClient, admin: dict[str, str], event_id: str
+) -> tuple[int, int]:
+    """(CONFIRMED bookings, their tickets) of one event, as an admin pages through the API."""
+    bookings = tickets = 0
+    page = 1
+    while True:
+        response = await client.get(
+            "/api/v1/bookings",
+            params={"event_id": event_id, "status": "CONFIRMED", "page": page, "size": 100},
+            headers=admin,
+        )
+        response.raise_for_status()
+        body = response.json()
+        for item in body["items"]:
+            bookings += 1
+            tickets += int(item["quantity"])
+        if not body["items"] or page * body["size"] >= body["total"]:
+            return bookings, tickets
+        page += 1
+
+
+@dataclass
+class Settled:
+    status: str
+    quantity: int
+    # The read model's `updated_at`: when the final event occurred on the write side.
+    final_at: float | None
+
+
+async def poll_until_settled(
+    base_url: str,
+    accepted: dict[str, dict[str, str]],
+    *,
+    concurrency: int = 16,
+    within_seconds: float = 180.0,
+) -> dict[str, Settled]:
+    """GET each accepted booking (as its owner) until it is final or time runs out."""
+    settled: dict[str, Settled] = {}
+    pending = dict(accepted)
+    deadline = time.monotonic() + within_seconds
+    gate = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+
+        async def check(booking_id: str, headers: dict[str, str]) -> None:
+            async with gate:
+                response = await client.get(f"/api/v1/bookings/{booking_id}", headers=headers)
+            if response.status_code != 200:
+                return
+            body = response.json()
+            if body["status"] in FINAL_STATUSES:
+                settled[booking_id] = Settled(
+                    status=body["status"],
+                    quantity=int(body.get("quantity") or 0),
+                    final_at=_timestamp(body.get("updated_at")),
+                )
+                pending.pop(booking_id, None)
+
+        while pending and time.monotonic() < deadline:
+            await asyncio.gather(*(check(key, value) for key, value in list(pending.items())))
+            if pending:
+                await asyncio.sleep(0.5)
+    return settled
+
+
+def _timestamp(value: object) -> float | None:
+    if not isinstance(value, str):
+        return None
+    return datetime.fromisoformat(value).timestamp()
+
+
+_BUCKET = re.compile(r"^(?P<name>\w+)_bucket\{(?P<labels>[^}]*)\}\s+(?P<value>\S+)$")
+_LE = re.compile(r'le="(?P<le>[^"]+)"')
+
+
+async def histogram(base_url: str, name: str) -> dict[float, float]:
+    """Cumulative bucket counts of one Prometheus histogram (summed over its label sets)."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+        text = (await client.get("/metrics")).text
+    buckets: dict[float, float] = {}
+    for line in text.splitlines():
+        match = _BUCKET.match(line)
+        if not match or match["name"] != name:
+            continue
+        le = _LE.search(match["labels"])
+        if le is None:
+            continue
+        bound = math.inf if le["le"] == "+Inf" else float(le["le"])
+        buckets[bound] = buckets.get(bound, 0.0) + float(match["value"])
+    return buckets
+
+
+def histogram_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float:
+    """Prometheus-style quantile of the observations between two scrapes (linear in a bucket)."""
+    bounds = sorted(after)
+    counts = [after[bound] - before.get(bound, 0.0) for bound in bounds]
+    if not counts or counts[-1] <= 0:
+        return math.nan
+    rank = q * counts[-1]
+    lower_bound, lower_count = 0.0, 0.0
+    for bound, count in zip(bounds, counts, strict=True):
+        if count >= rank:
+            if math.isinf(bound):
+                return lower_bound
+            span = count - lower_count
+            inside = (rank - lower_count) / span if span else 1.0
+            return lower_bound + (bound - lower_bound) * inside
+        lower_bound, lower_count = bound, count
+    return math.nan
+
+
+def histogram_count(before: dict[float, float], after: dict[float, float]) -> float:
+    return after.get(math.inf, 0.0) - before.get(math.inf, 0.0)

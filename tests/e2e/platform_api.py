@@ -180,6 +180,39 @@ async def book_once_back_on_sale(
     return str(answer.json()["id"])
 
 
+async def refused_as_sold_out(
+    client: httpx.AsyncClient,
+    headers: Mapping[str, str],
+    event_id: str,
+    ticket_type_id: str,
+    quantity: int,
+    *,
+    within: float = 5,
+) -> httpx.Response:
+    """A booking for a sold-out ticket type, answered 409 `sold_out` by the gateway.
+
+    The gateway's sold-out hint may lag the read model by AVAILABILITY_CACHE_TTL_SECONDS;
+    a request that slips through in that window is accepted and must end REJECTED."""
+    slipped_through: list[str] = []
+
+    async def attempt() -> httpx.Response:
+        answer = await request_booking(client, headers, event_id, ticket_type_id, quantity)
+        if answer.status_code == 202:
+            slipped_through.append(str(answer.json()["id"]))
+        return answer
+
+    answer = await eventually(
+        attempt,
+        lambda response: response.status_code == 409,
+        within=within,
+        what="a sold-out answer",
+    )
+    for booking_id in slipped_through:
+        outcome = await wait_for_status(client, headers, booking_id)
+        assert outcome["status"] == "REJECTED", outcome
+    return answer
+
+
 async def booking(
     client: httpx.AsyncClient, headers: Mapping[str, str], booking_id: str
 ) -> dict[str, Any]:

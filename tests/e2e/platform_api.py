@@ -12,9 +12,11 @@ from typing import Any, TypeVar
 
 import httpx
 
+from ticketing_contracts.events import SETTLED_STATUSES
+
 from .stack_helpers import PASSWORD, login
 
-SETTLED = frozenset({"CONFIRMED", "REJECTED", "EXPIRED", "CANCELLED"})
+SETTLED: frozenset[str] = SETTLED_STATUSES
 T = TypeVar("T")
 
 

@@ -2,7 +2,6 @@
 
 import asyncio
 import time
-import uuid
 
 import httpx
 
@@ -21,15 +20,6 @@ async def login(client: httpx.AsyncClient, email: str, password: str) -> dict[st
 
 async def admin_headers(client: httpx.AsyncClient, stack: StackInfo) -> dict[str, str]:
     return await login(client, stack.shared_env["ADMIN_EMAIL"], stack.shared_env["ADMIN_PASSWORD"])
-
-
-async def new_user(client: httpx.AsyncClient) -> dict[str, str]:
-    email = f"fan-{uuid.uuid4().hex[:10]}@example.com"
-    registered = await client.post(
-        "/api/v1/auth/register", json={"email": email, "password": PASSWORD, "name": "Sam Fan"}
-    )
-    assert registered.status_code == 201, registered.text
-    return await login(client, email, PASSWORD)
 
 
 async def wait_until_ready(base_url: str, within_seconds: float = 60) -> httpx.Response:

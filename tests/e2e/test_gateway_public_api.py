@@ -11,11 +11,10 @@ import pytest
 
 from local_infra.stack_state import StackInfo
 
-from .stack_helpers import admin_headers, new_user, wait_until_ready
+from .platform_api import register_fan
+from .stack_helpers import admin_headers, wait_until_ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
-
-SETTLED = {"CONFIRMED", "REJECTED", "CANCELLED", "EXPIRED"}
 
 
 def a_venue(name: str = "Royal Albert Hall") -> dict[str, object]:
@@ -78,7 +77,7 @@ async def test_a_full_booking_from_register_to_confirmed(
         "ticket_types"
     ][0]["ticket_type_id"]
 
-    user = await new_user(client)
+    user = (await register_fan(client)).headers
     key = uuid.uuid4().hex
     booking_body = {
         "event_id": event_id,
@@ -110,7 +109,7 @@ async def test_a_full_booking_from_register_to_confirmed(
 
     final = await client.get(f"/api/v1/bookings/{booking_id}", headers=user)
     assert final.json()["status"] == "CONFIRMED"
-    other = await new_user(client)
+    other = (await register_fan(client)).headers
     assert (await client.get(f"/api/v1/bookings/{booking_id}", headers=other)).status_code == 404
     mine = await client.get("/api/v1/bookings", headers=user)
     assert [item["id"] for item in mine.json()["items"]] == [booking_id]
@@ -119,7 +118,7 @@ async def test_a_full_booking_from_register_to_confirmed(
 async def test_roles_are_enforced_end_to_end(
     client: httpx.AsyncClient, running_stack: StackInfo
 ) -> None:
-    user = await new_user(client)
+    user = (await register_fan(client)).headers
     assert (await client.post("/api/v1/venues", json=a_venue(), headers=user)).status_code == 403
     assert (await client.post("/api/v1/venues", json=a_venue())).status_code == 401
     forged = {"Authorization": "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4Iiwicm9sZSI6ImFkbWluIn0."}

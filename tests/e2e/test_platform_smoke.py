@@ -11,9 +11,15 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 EXPECTED_DEPENDENCIES = {
     "gateway": {"postgres", "redis", "booking-command", "inventory", "query-projection"},
-    "booking-command": {"postgres", "kafka"},
-    "inventory": {"postgres", "redis", "kafka"},
-    "query-projection": {"postgres", "redis", "kafka"},
+    "booking-command": {"postgres", "kafka", "outbox-relay", "inventory-consumer"},
+    "inventory": {
+        "postgres",
+        "redis",
+        "kafka",
+        "circuit_breaker:postgres",
+        "circuit_breaker:kafka_producer",
+    },
+    "query-projection": {"postgres", "redis", "kafka", "caught_up"},
 }
 
 
@@ -38,7 +44,7 @@ async def test_each_service_reports_its_own_dependencies(
     async with httpx.AsyncClient(base_url=running_stack.url(service), timeout=10) as client:
         summary = await client.get("/health")
     assert ready.status_code == 200
-    assert set(ready.json()["checks"]) >= EXPECTED_DEPENDENCIES[service]
+    assert set(ready.json()["checks"]) == EXPECTED_DEPENDENCIES[service]
     assert summary.json()["service"] == service
     assert summary.json()["version"]
 

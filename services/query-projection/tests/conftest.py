@@ -304,10 +304,13 @@ class Log:
         self.partitions = partitions
         self.offsets: dict[tuple[str, int], int] = defaultdict(int)
 
+    def partition_of(self, key: str) -> int:
+        return sum(key.encode()) % self.partitions
+
     def message(self, envelope: EventEnvelope) -> ConsumedMessage:
         topic = self.topic_prefix + topic_of(envelope)
         key = partition_key(envelope).encode()
-        partition = sum(key) % self.partitions
+        partition = self.partition_of(key.decode())
         offset = self.offsets[(topic, partition)]
         self.offsets[(topic, partition)] += 1
         return ConsumedMessage(

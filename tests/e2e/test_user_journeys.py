@@ -188,7 +188,9 @@ async def test_a_sold_out_ticket_type_is_never_oversold_and_refuses_further_book
 
     first = await book(client, fans[0].headers, show.event_id, balcony, 2)
     await wait_for_status(client, fans[0].headers, first, {"CONFIRMED"})
-    await wait_for_availability(client, show.event_id, balcony, available=1)
+    # A confirmed booking first shows as reserved, then as sold once inventory has seen
+    # the confirmation; wait for the sale so the final read is not a race.
+    await wait_for_availability(client, show.event_id, balcony, available=1, sold=2)
     too_many = await request_booking(client, fans[1].headers, show.event_id, balcony, 2)
     if too_many.status_code == 202:  # the write side decides when the cache knows nothing yet
         rejected = await wait_for_status(client, fans[1].headers, too_many.json()["id"])

@@ -8,6 +8,15 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ticketing_contracts.fields import (
+    EventTypeName,
+    Identifier,
+    LogPosition,
+    SchemaVersion,
+    ServiceName,
+    Timestamp,
+)
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -25,26 +34,25 @@ class EventEnvelope(BaseModel):
     event_id: UUID = Field(
         default_factory=uuid4, description="Unique id; consumers deduplicate on it"
     )
-    type: str = Field(min_length=1, examples=["booking.requested"])
-    version: int = Field(ge=1, description="Schema version of `data`")
-    occurred_at: datetime = Field(default_factory=utc_now)
-    correlation_id: str = Field(min_length=1, description="Id of the request that started the flow")
-    causation_id: str | None = Field(
+    type: EventTypeName = Field(examples=["booking.requested"])
+    version: SchemaVersion = Field(description="Schema version of `data`")
+    occurred_at: Timestamp = Field(default_factory=utc_now)
+    correlation_id: Identifier = Field(description="Id of the request that started the flow")
+    causation_id: Identifier | None = Field(
         default=None, description="Id of the message or request that directly caused this event"
     )
-    producer: str = Field(min_length=1, description="Service that produced the event")
-    subject: str | None = Field(
+    producer: ServiceName = Field(description="Service that produced the event")
+    subject: Identifier | None = Field(
         default=None, description="Aggregate the event is about, e.g. the booking id"
     )
-    position: int | None = Field(
+    position: LogPosition | None = Field(
         default=None,
-        ge=0,
         description=(
             "Position of the event in the producer's log (its notification id); command "
             "responses return it and read models report how far they have applied"
         ),
     )
-    aggregate_version: int | None = Field(
-        default=None, ge=0, description="Version of the subject aggregate after this event"
+    aggregate_version: LogPosition | None = Field(
+        default=None, description="Version of the subject aggregate after this event"
     )
     data: dict[str, Any] = Field(default_factory=dict)

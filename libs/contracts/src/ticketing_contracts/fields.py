@@ -1,4 +1,8 @@
-"""Field types with the platform's validation rules, shared by commands and events."""
+"""Field types with the platform's validation rules, shared by commands and events.
+
+Every field of a published message is bounded (length, characters, range), so a
+hostile or broken message is refused at decode time instead of failing in PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,24 @@ import unicodedata
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, EmailStr, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    EmailStr,
+    Field,
+    StringConstraints,
+)
 
 _NAME_PUNCTUATION = frozenset(" -'\u2019.")
+# Control characters (NUL included) and lone surrogates: PostgreSQL text and UTF-8 refuse them.
+_UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cs"})
+_SAFE_ID_PATTERN = r"^[A-Za-z0-9._:@/-]+$"
+
+MAX_BIGINT = 2**63 - 1
+MAX_INTEGER = 2**31 - 1
+MAX_ID_LENGTH = 128
+MAX_EMAIL_LENGTH = 254
 
 
 def _trim(value: object) -> object:
@@ -33,7 +52,7 @@ def _lower(value: str) -> str:
 
 
 def _printable(value: str) -> str:
-    if any(unicodedata.category(character) == "Cc" for character in value):
+    if any(unicodedata.category(character) in _UNPRINTABLE_CATEGORIES for character in value):
         raise ValueError("must not contain control characters")
     return value
 
@@ -59,10 +78,27 @@ PersonName = Annotated[
     StringConstraints(min_length=1, max_length=200),
     AfterValidator(_person_name),
 ]
-CustomerEmail = Annotated[EmailStr, AfterValidator(_lower)]
+CustomerEmail = Annotated[
+    EmailStr, StringConstraints(max_length=MAX_EMAIL_LENGTH), AfterValidator(_lower)
+]
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Capacity = Annotated[int, Field(gt=0, le=1_000_000)]
 TicketQuantity = Annotated[int, Field(ge=1, le=10)]
 
 MAX_TICKETS_PER_BOOKING = 10
+
+Identifier = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=_SAFE_ID_PATTERN),
+]
+"""An id from outside the platform's UUIDs: correlation ids, user ids, subjects."""
+ServiceName = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=_SAFE_ID_PATTERN)
+]
+EventTypeName = Identifier
+SchemaVersion = Annotated[int, Field(ge=1, le=1000)]
+LogPosition = Annotated[int, Field(ge=0, le=MAX_BIGINT)]
+"""A position or version stored as a PostgreSQL bigint."""
+StockCount = Annotated[int, Field(ge=0, le=MAX_INTEGER)]
+Timestamp = AwareDatetime

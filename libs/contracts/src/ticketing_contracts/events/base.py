@@ -91,11 +91,40 @@ def registered_events() -> list[type[PublicEvent]]:
     return list(_REGISTRY.values())
 
 
+def _escape_unprintable(text: str) -> str:
+    # The reason travels in dead-letter headers and tables, which must not receive NUL bytes.
+    return "".join(
+        character if character.isprintable() else repr(character)[1:-1] for character in text
+    )
+
+
+def _field_path(prefix: str, location: tuple[int | str, ...]) -> str:
+    parts = [prefix] if prefix else []
+    parts.extend(str(part) for part in location)
+    return ".".join(parts) or "message"
+
+
+def _describe(error: ValidationError, *, prefix: str = "") -> str:
+    """Names each wrong field and why, without echoing the offending input."""
+    problems = [
+        f"{_field_path(prefix, detail['loc'])}: {detail['msg']}"
+        for detail in error.errors(include_url=False, include_input=False)
+    ]
+    return _escape_unprintable("; ".join(problems))
+
+
+def _is_malformed(error: ValidationError) -> bool:
+    return any(detail["type"] == "json_invalid" or not detail["loc"] for detail in error.errors())
+
+
 def decode_envelope(raw: bytes | str) -> EventEnvelope:
+    """Not JSON or not an object is undecodable; a bad envelope field is a contract violation."""
     try:
         return EventEnvelope.model_validate_json(raw)
     except ValidationError as error:
-        raise UndecodableMessage(f"not a valid event envelope: {error}") from error
+        if _is_malformed(error):
+            raise UndecodableMessage(f"not a valid event envelope: {_describe(error)}") from error
+        raise ContractViolation(f"event envelope: {_describe(error)}") from error
 
 
 def decode_event(envelope: EventEnvelope) -> PublicEvent:
@@ -105,7 +134,9 @@ def decode_event(envelope: EventEnvelope) -> PublicEvent:
     try:
         return event_class.model_validate(envelope.data)
     except ValidationError as error:
-        raise ContractViolation(f"{envelope.type} v{envelope.version}: {error}") from error
+        raise ContractViolation(
+            f"{envelope.type} v{envelope.version}: {_describe(error, prefix='data')}"
+        ) from error
 
 
 def decode_message(raw: bytes | str) -> tuple[EventEnvelope, PublicEvent]:

@@ -5,13 +5,20 @@ PENDING (requested) ends CONFIRMED, REJECTED or EXPIRED; CONFIRMED may become CA
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar
 from uuid import UUID
 
 from ticketing_contracts.events.base import PublicEvent, register
-from ticketing_contracts.fields import Currency, CustomerEmail, Money, PersonName, TicketQuantity
+from ticketing_contracts.fields import (
+    Currency,
+    CustomerEmail,
+    Identifier,
+    Money,
+    PersonName,
+    TicketQuantity,
+    Timestamp,
+)
 from ticketing_contracts.topics import BOOKING_EVENTS
 
 
@@ -58,20 +65,20 @@ class _BookingEvent(PublicEvent):
 class BookingRequested(_BookingEvent):
     TYPE: ClassVar[str] = "booking.requested"
     VERSION: ClassVar[int] = 1
-    owner_id: str
+    owner_id: Identifier
     customer_name: PersonName
     customer_email: CustomerEmail
     unit_price: Money
     total_price: Money
     currency: Currency
-    hold_expires_at: datetime
+    hold_expires_at: Timestamp
 
 
 @register
 class BookingConfirmed(_BookingEvent):
     TYPE: ClassVar[str] = "booking.confirmed"
     VERSION: ClassVar[int] = 1
-    owner_id: str
+    owner_id: Identifier
     customer_name: PersonName
     customer_email: CustomerEmail
     total_price: Money
@@ -91,7 +98,7 @@ class BookingCancelled(_BookingEvent):
 
     TYPE: ClassVar[str] = "booking.cancelled"
     VERSION: ClassVar[int] = 1
-    cancelled_by: str
+    cancelled_by: Identifier
 
 
 @register

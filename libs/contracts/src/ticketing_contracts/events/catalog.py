@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import ClassVar, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from ticketing_contracts.events.base import PublicEvent, register
-from ticketing_contracts.fields import Address, Capacity, Currency, Description, Money, Title
+from ticketing_contracts.fields import (
+    Address,
+    Capacity,
+    Currency,
+    Description,
+    Money,
+    Timestamp,
+    Title,
+)
 from ticketing_contracts.topics import CATALOG_EVENTS
+
+MAX_TICKET_TYPES = 100
 
 
 class TicketType(BaseModel):
@@ -76,8 +85,8 @@ class EventCreated(_ShowEvent):
     venue_id: UUID
     name: Title
     description: Description = ""
-    starts_at: datetime
-    ticket_types: tuple[TicketType, ...]
+    starts_at: Timestamp
+    ticket_types: tuple[TicketType, ...] = Field(max_length=MAX_TICKET_TYPES)
 
 
 @register
@@ -107,7 +116,7 @@ class EventPublished(_ShowEvent):
 class EventRescheduled(_ShowEvent):
     TYPE: ClassVar[str] = "event.rescheduled"
     VERSION: ClassVar[int] = 1
-    starts_at: datetime
+    starts_at: Timestamp
 
 
 @register

@@ -14,17 +14,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ticketing_contracts.events.base import PublicEvent, register
 from ticketing_contracts.events.booking import RejectionReason
-from ticketing_contracts.fields import TicketQuantity
+from ticketing_contracts.fields import LogPosition, StockCount, TicketQuantity
 from ticketing_contracts.topics import INVENTORY_EVENTS
 
 
 class StockLevel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    quantity: int = Field(ge=0)
-    reserved: int = Field(ge=0)
-    sold: int = Field(ge=0)
-    available: int = Field(ge=0)
+    quantity: StockCount
+    reserved: StockCount
+    sold: StockCount
+    available: StockCount
 
 
 class ReleaseReason(StrEnum):
@@ -41,7 +41,7 @@ class _InventoryOutcome(PublicEvent):
     stock: StockLevel | None = Field(
         default=None, description="Stock after the outcome; absent when the ticket type is unknown"
     )
-    stock_version: int = Field(default=0, ge=0)
+    stock_version: LogPosition = 0
 
     def subject(self) -> str:
         return str(self.booking_id)
@@ -84,7 +84,7 @@ class StockInitialised(PublicEvent):
     event_id: UUID
     ticket_type_id: UUID
     stock: StockLevel
-    stock_version: int = Field(ge=0)
+    stock_version: LogPosition
 
     def subject(self) -> str:
         return str(self.ticket_type_id)

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from booking_command.adapters.event_store import postgres_environment
 from booking_command.adapters.kafka_topics import ensure_topics
+from booking_command.adapters.metrics import GROUP_COMMIT_BATCH_SIZE, HOLDS_EXPIRED
 from booking_command.adapters.outbox_relay import OutboxRelay, Producer
 from booking_command.adapters.public_events import OutboxMapper
 from booking_command.adapters.relay_leadership import RelayLeadership
@@ -26,7 +27,6 @@ from booking_command.application.group_commit import GroupCommitter
 from booking_command.application.hold_expiry import HoldExpiryWorker
 from booking_command.entrypoints.http import bookings, events, venues
 from booking_command.entrypoints.inventory_consumer import InventoryOutcomeConsumer
-from booking_command.metrics import GROUP_COMMIT_BATCH_SIZE, HOLDS_EXPIRED
 from booking_command.settings import BookingCommandSettings
 from service_kit.app_factory import create_service_app, health_registry_for
 from service_kit.dependency_probes import kafka_probe, postgres_probe

@@ -18,11 +18,11 @@ from typing import Any, Protocol
 
 from eventsourcing.persistence import Notification, Tracking
 
+from booking_command.adapters.metrics import OUTBOX_PUBLISHED_EVENTS
 from booking_command.adapters.public_events import OutboundMessage, OutboxMapper
 from booking_command.adapters.relay_leadership import RelayLeadership
 from booking_command.application.app import OUTBOX_RELAY_TRACKING, BookingCommandApplication
 from booking_command.application.executor import EventStoreExecutor
-from booking_command.metrics import OUTBOX_PUBLISHED_EVENTS
 from service_kit.metrics import OUTBOX_PENDING_EVENTS
 
 logger = logging.getLogger(__name__)

@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from booking_command.adapters.metrics import BOOKING_REQUESTS
 from booking_command.application.results import CommandResult
 from booking_command.application.views import booking_view
 from booking_command.entrypoints.http.deps import (
@@ -18,7 +19,6 @@ from booking_command.entrypoints.http.deps import (
 )
 from booking_command.entrypoints.http.responses import command_response
 from booking_command.entrypoints.http.schemas import BookingResponse
-from booking_command.metrics import BOOKING_REQUESTS
 from service_kit.errors import DomainError
 from service_kit.http_errors import error_responses
 from ticketing_contracts.commands import CancelBooking, RequestBooking

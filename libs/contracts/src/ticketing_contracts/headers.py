@@ -29,6 +29,7 @@ DEAD_LETTER_ORIGINAL_TOPIC: Final = "dlt_original_topic"
 DEAD_LETTER_ORIGINAL_PARTITION: Final = "dlt_original_partition"
 DEAD_LETTER_ORIGINAL_OFFSET: Final = "dlt_original_offset"
 DEAD_LETTER_CONSUMER_GROUP: Final = "dlt_consumer_group"
+DEAD_LETTER_SERVICE: Final = "dlt_service"
 
 
 def headers_for(envelope: EventEnvelope) -> dict[str, str]:

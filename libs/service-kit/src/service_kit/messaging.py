@@ -8,7 +8,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from service_kit.request_context import correlation_id_var, new_id, request_id_var
+from service_kit.request_context import accept_id, correlation_id_var, new_id, request_id_var
 from service_kit.settings import KafkaSettings
 from ticketing_contracts import headers as ce
 from ticketing_contracts.envelope import EventEnvelope
@@ -47,8 +47,9 @@ def header_map(headers: Iterable[tuple[str, bytes]] | Mapping[str, Any] | None) 
 @contextmanager
 def message_context(headers: Mapping[str, str]) -> Iterator[str]:
     """Makes the correlation id of a consumed message current for logs and new events."""
-    correlation_id = headers.get(ce.CORRELATION_ID) or new_id()
-    request_token = request_id_var.set(headers.get(ce.CE_ID) or new_id())
+    # Headers come from anyone who can publish: only a safe id shape reaches logs and events.
+    correlation_id = accept_id(headers.get(ce.CORRELATION_ID)) or new_id()
+    request_token = request_id_var.set(accept_id(headers.get(ce.CE_ID)) or new_id())
     correlation_token = correlation_id_var.set(correlation_id)
     try:
         yield correlation_id

@@ -52,3 +52,20 @@ CIRCUIT_BREAKER_STATE = Gauge(
     ["name"],
 )
 RETRIES = Counter("retries_total", "Attempts retried after a transient failure", ["operation"])
+KAFKA_CONSUMER_BATCH_SIZE = Histogram(
+    "kafka_consumer_batch_size",
+    "Messages of one partition handed to a subscriber at once",
+    ["subscriber"],
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000),
+)
+KAFKA_CONSUMER_BATCH_SECONDS = Histogram(
+    "kafka_consumer_batch_seconds",
+    "Time a subscriber took to handle one partition's batch, retries included",
+    ["subscriber"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+KAFKA_CONSUMER_FAILURES = Counter(
+    "kafka_consumer_failures_total",
+    "Batches or messages a subscriber failed on, by kind (transient or not)",
+    ["subscriber", "kind"],
+)

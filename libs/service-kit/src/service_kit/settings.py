@@ -133,6 +133,25 @@ class KafkaSettings(ServiceSettings):
             raise ValueError("only letters, digits, '.', '_' and '-' are allowed in topic names")
         return value
 
+    consumer_max_batch: int = Field(
+        default=500,
+        ge=1,
+        le=10_000,
+        description="Most messages a subscriber is handed (and stores in one transaction)",
+    )
+    consumer_fetch_timeout_ms: int = Field(default=100, ge=1, le=10_000)
+    consumer_max_failures: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description=(
+            "Times a message may fail for a non-transient reason before it goes to the "
+            "dead-letter topic"
+        ),
+    )
+    consumer_retry_initial_seconds: float = Field(default=0.05, gt=0, le=10)
+    consumer_retry_max_seconds: float = Field(default=5.0, gt=0, le=300)
+
     def topic(self, name: str) -> str:
         return f"{self.kafka_topic_prefix}{name}"
 

@@ -1,0 +1,646 @@
+"""One Kafka runtime for every service: a faststream broker, batch subscribers, one failure policy.
+
+A service declares each subscriber as a plain async function that takes a `PartitionBatch`
+of decoded messages and stores its effects together with `batch.next_offset` in one
+transaction. The runtime does everything else, the same way in every service:
+
+- Positions: a partition starts where the service's own database says (its `OffsetStore`),
+  checked whenever the group hands the partition out; Kafka's committed offsets are only a
+  copy for tooling. Every batch a subscriber sees continues exactly where the last one ended.
+- Failures: a transient one (database or broker unavailable, a circuit breaker open) backs
+  off with tenacity and tries the same batch again, keeping the position. A message that
+  cannot be decoded or violates the contract, or that fails `consumer_max_failures` times
+  for any other reason, goes to the dead-letter topic with the error, where it came from,
+  the consumer group and the service; the partition moves on.
+- Metrics: lag per partition, batch size and seconds, failures, retries and dead letters.
+
+Publishing (outbox relays, dead letters) goes through the same broker: `publish`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import asyncpg
+import pybreaker
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.message import FAKE_CONSUMER, KafkaMessage
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
+
+from service_kit.dead_letters import build_dead_letter
+from service_kit.messaging import header_map, message_context
+from service_kit.metrics import (
+    DEAD_LETTER_MESSAGES,
+    KAFKA_CONSUMER_BATCH_SECONDS,
+    KAFKA_CONSUMER_BATCH_SIZE,
+    KAFKA_CONSUMER_FAILURES,
+    KAFKA_CONSUMER_LAG,
+    RETRIES,
+)
+from service_kit.settings import KafkaSettings
+from ticketing_contracts import headers as ce
+from ticketing_contracts import topics
+from ticketing_contracts.events import (
+    ContractError,
+    ContractViolation,
+    UndecodableMessage,
+    UnknownEventType,
+)
+
+logger = logging.getLogger(__name__)
+
+BodyT = TypeVar("BodyT")
+
+KafkaHeaders = Sequence[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class ConsumedMessage(Generic[BodyT]):
+    """One message as a subscriber sees it: where it came from and its decoded body."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    headers: Mapping[str, str]
+    body: BodyT
+
+    @property
+    def correlation_id(self) -> str | None:
+        return self.headers.get(ce.CORRELATION_ID)
+
+    def logging_context(self) -> AbstractContextManager[str]:
+        """Makes this message's correlation id current for logs and the events it causes."""
+        return message_context(self.headers)
+
+
+@dataclass(frozen=True)
+class PartitionBatch(Generic[BodyT]):
+    """Consecutive messages of one partition; store `next_offset` with their effects.
+
+    `messages` may be empty (everything in the range went to the dead-letter topic): the
+    subscriber still records `next_offset`, so the partition moves on.
+    """
+
+    topic: str
+    partition: int
+    messages: Sequence[ConsumedMessage[BodyT]]
+    next_offset: int
+
+    @property
+    def topic_partition(self) -> TopicPartition:
+        return TopicPartition(self.topic, self.partition)
+
+
+OffsetStore = Callable[[Collection[TopicPartition]], Awaitable[Mapping[TopicPartition, int]]]
+"""Next offset to read per partition, from the service's database (missing: from the start)."""
+
+BatchHandler = Callable[[PartitionBatch[BodyT]], Awaitable[None]]
+Decoder = Callable[[bytes], BodyT]
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: KafkaHeaders
+
+
+class OffsetsMoved(Exception):
+    """Raised by a subscriber when its stored offsets changed under it (e.g. a read-model
+    switch): the runtime reads them again and continues every partition from there."""
+
+
+_TRANSIENT_POSTGRES = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Failures that say "not now" rather than "never": retry them, keep the position."""
+    if isinstance(error, pybreaker.CircuitBreakerError | KafkaError):
+        return True
+    return isinstance(error, (*_TRANSIENT_POSTGRES, ConnectionError, OSError, TimeoutError))
+
+
+def dead_letter_reason(error: BaseException) -> str:
+    if isinstance(error, UnknownEventType):
+        return "unknown_event_type"
+    if isinstance(error, ContractViolation):
+        return "contract_violation"
+    if isinstance(error, UndecodableMessage):
+        return "undecodable"
+    if isinstance(error, ContractError):
+        return "contract_error"
+    return "processing_failed"
+
+
+class _Positions(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Seeks every partition the group hands out to where the service's database says."""
+
+    def __init__(self, subscription: Subscription[Any]) -> None:
+        self._subscription = subscription
+
+    async def on_partitions_revoked(self, revoked: Collection[TopicPartition]) -> None:
+        self._subscription.forget(revoked)
+
+    async def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
+        await self._subscription.position(assigned)
+
+
+class Subscription(Generic[BodyT]):
+    """One subscriber function on one or more topics, with its offsets and failure policy."""
+
+    def __init__(
+        self,
+        runtime: KafkaRuntime,
+        *,
+        name: str,
+        topics: Sequence[str],
+        group: str | None,
+        decode: Decoder[BodyT],
+        offsets: OffsetStore,
+        handle: BatchHandler[BodyT],
+        is_transient: Callable[[BaseException], bool],
+    ) -> None:
+        self.runtime = runtime
+        self.name = name
+        self.topics = tuple(topics)
+        self.group = group
+        self._decode = decode
+        self._offsets = offsets
+        self._handle = handle
+        self._is_transient = is_transient
+        self._expected: dict[TopicPartition, int] = {}
+        self._sought: set[TopicPartition] = set()
+        self._behind_since: dict[TopicPartition, float] = {}
+        self.started_at = time.monotonic()
+        self.ever_assigned = False
+        self.assigned = asyncio.Event()
+        self.faststream_subscriber: Any = None
+
+    @property
+    def consumer(self) -> AIOKafkaConsumer | None:
+        """The real consumer once started (None under faststream's TestKafkaBroker).
+
+        For inspection only (positions, high watermarks, end offsets): the runtime polls.
+        """
+        consumer = getattr(self.faststream_subscriber, "consumer", None)
+        return consumer if isinstance(consumer, AIOKafkaConsumer) else None
+
+    def handled_offsets(self) -> dict[TopicPartition, int]:
+        """Next offset per partition that this subscriber has handled up to."""
+        return dict(self._expected)
+
+    def lag_seconds(self) -> float:
+        """How long the furthest-behind assigned partition has had unhandled messages."""
+        now = time.monotonic()
+        if not self.ever_assigned:
+            return now - self.started_at
+        return max((now - since for since in self._behind_since.values()), default=0.0)
+
+    # -- positions ---------------------------------------------------------------------
+
+    def forget(self, partitions: Iterable[TopicPartition]) -> None:
+        for tp in partitions:
+            self._expected.pop(tp, None)
+            self._sought.discard(tp)
+            self._behind_since.pop(tp, None)
+
+    async def position(self, partitions: Collection[TopicPartition]) -> None:
+        stored = await self._with_backoff(
+            f"{self.name}:offsets", lambda: self._offsets(list(partitions))
+        )
+        consumer = self.consumer
+        for tp in partitions:
+            self._expected[tp] = stored.get(tp, 0)
+            if consumer is not None:
+                consumer.seek(tp, self._expected[tp])
+                self._sought.add(tp)
+        self.ever_assigned = True
+        self.assigned.set()
+        if partitions:
+            logger.info(
+                "%s: partitions positioned from the database",
+                self.name,
+                extra={"positions": {f"{tp.topic}[{tp.partition}]": o for tp, o in stored.items()}},
+            )
+
+    def _contiguous(self, tp: TopicPartition, records: list[ConsumerRecord[Any, Any]]) -> bool:
+        """Drops records already handled; False (after a seek) when the batch is not next."""
+        expected = self._expected[tp]
+        while records and records[0].offset < expected:
+            records.pop(0)
+        if not records or records[0].offset == expected:
+            self._sought.discard(tp)
+            return bool(records)
+        consumer = self.consumer
+        if tp in self._sought or consumer is None:
+            # Already sought there and the broker has nothing below: the log starts later.
+            logger.warning(
+                "%s: %s[%d] continues at %d, not %d (the broker no longer has the messages "
+                "between)",
+                self.name,
+                tp.topic,
+                tp.partition,
+                records[0].offset,
+                expected,
+            )
+            self._sought.discard(tp)
+            return True
+        consumer.seek(tp, expected)
+        self._sought.add(tp)
+        return False
+
+    # -- consuming ---------------------------------------------------------------------
+
+    async def consume(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        """faststream's handler for one fetched batch (any number of partitions)."""
+        by_partition: dict[TopicPartition, list[ConsumerRecord[Any, Any]]] = {}
+        for record in records:
+            by_partition.setdefault(TopicPartition(record.topic, record.partition), []).append(
+                record
+            )
+        for tp, partition_records in by_partition.items():
+            try:
+                await self._consume_partition(tp, partition_records)
+            except OffsetsMoved:
+                logger.info("%s: stored offsets moved, reading them again", self.name)
+                await self._reposition()
+                return
+        self._observe_lag()
+
+    async def _reposition(self) -> None:
+        consumer = self.consumer
+        partitions = list(consumer.assignment()) if consumer is not None else list(self._expected)
+        self.forget(list(self._expected))
+        await self.position(partitions)
+
+    async def _consume_partition(
+        self, tp: TopicPartition, records: list[ConsumerRecord[Any, Any]]
+    ) -> None:
+        if self.consumer is not None:
+            if tp not in self._expected:
+                await self.position([tp])
+            if not self._contiguous(tp, records):
+                return
+        started = time.perf_counter()
+        decoded: list[ConsumedMessage[BodyT]] = []
+        poison: list[tuple[ConsumerRecord[Any, Any], ContractError]] = []
+        for record in records:
+            try:
+                decoded.append(self._decoded(record))
+            except ContractError as violation:
+                poison.append((record, violation))
+            except Exception as error:  # a decoder that cannot cope: still the message's fault
+                poison.append((record, UndecodableMessage(f"{type(error).__name__}: {error}")))
+        for record, problem in poison:
+            await self.dead_letter(record, problem)
+        next_offset = records[-1].offset + 1
+        raw = {record.offset: record for record in records}
+        await self._handle_with_policy(
+            PartitionBatch(tp.topic, tp.partition, decoded, next_offset), raw
+        )
+        self._expected[tp] = next_offset
+        KAFKA_CONSUMER_BATCH_SIZE.labels(subscriber=self.name).observe(len(records))
+        KAFKA_CONSUMER_BATCH_SECONDS.labels(subscriber=self.name).observe(
+            time.perf_counter() - started
+        )
+        await self._commit_copy(tp, next_offset)
+
+    def _decoded(self, record: ConsumerRecord[Any, Any]) -> ConsumedMessage[BodyT]:
+        """Raises ContractError for a message that can never be processed."""
+        if not record.value:
+            raise UndecodableMessage("empty message")
+        body = self._decode(record.value)
+        return ConsumedMessage(
+            record.topic,
+            record.partition,
+            record.offset,
+            record.key,
+            header_map(record.headers),
+            body,
+        )
+
+    async def _handle_with_policy(
+        self, batch: PartitionBatch[BodyT], raw: Mapping[int, ConsumerRecord[Any, Any]]
+    ) -> None:
+        try:
+            await self._call(batch)
+            return
+        except OffsetsMoved:
+            raise
+        except Exception as error:
+            if len(batch.messages) <= 1 and self.runtime.settings.consumer_max_failures <= 1:
+                await self._give_up(batch, raw, error)
+                return
+            KAFKA_CONSUMER_FAILURES.labels(subscriber=self.name, kind="batch").inc()
+            logger.warning(
+                "%s: batch %s[%d]@%d failed, handling its messages one by one: %r",
+                self.name,
+                batch.topic,
+                batch.partition,
+                batch.messages[0].offset if batch.messages else batch.next_offset,
+                error,
+            )
+        await self._one_by_one(batch, raw)
+
+    async def _one_by_one(
+        self, batch: PartitionBatch[BodyT], raw: Mapping[int, ConsumerRecord[Any, Any]]
+    ) -> None:
+        attempts = self.runtime.settings.consumer_max_failures
+        recorded = None
+        for message in batch.messages:
+            single = PartitionBatch(batch.topic, batch.partition, [message], message.offset + 1)
+            for attempt in range(1, attempts + 1):
+                try:
+                    await self._call(single)
+                    recorded = single.next_offset
+                    break
+                except OffsetsMoved:
+                    raise
+                except Exception as error:
+                    KAFKA_CONSUMER_FAILURES.labels(subscriber=self.name, kind="message").inc()
+                    with message.logging_context():
+                        logger.warning(
+                            "%s: message %s[%d]@%d failed (attempt %d of %d): %r",
+                            self.name,
+                            message.topic,
+                            message.partition,
+                            message.offset,
+                            attempt,
+                            attempts,
+                            error,
+                        )
+                    if attempt == attempts:
+                        await self.dead_letter(raw[message.offset], error)
+        if recorded != batch.next_offset:
+            await self._call(PartitionBatch(batch.topic, batch.partition, [], batch.next_offset))
+
+    async def _give_up(
+        self,
+        batch: PartitionBatch[BodyT],
+        raw: Mapping[int, ConsumerRecord[Any, Any]],
+        error: BaseException,
+    ) -> None:
+        for message in batch.messages:
+            await self.dead_letter(raw[message.offset], error)
+        await self._call(PartitionBatch(batch.topic, batch.partition, [], batch.next_offset))
+
+    async def _call(self, batch: PartitionBatch[BodyT]) -> None:
+        """The subscriber, retried with backoff while failures are transient."""
+        await self._with_backoff(self.name, lambda: self._handle(batch))
+
+    async def _with_backoff(self, operation: str, call: Callable[[], Awaitable[Any]]) -> Any:
+        settings = self.runtime.settings
+
+        def before_sleep(state: RetryCallState) -> None:
+            RETRIES.labels(operation=operation).inc()
+            KAFKA_CONSUMER_FAILURES.labels(subscriber=self.name, kind="transient").inc()
+            error = state.outcome.exception() if state.outcome is not None else None
+            logger.warning(
+                "%s: transient failure (attempt %d), backing off: %r",
+                operation,
+                state.attempt_number,
+                error,
+            )
+
+        retrying = AsyncRetrying(
+            wait=wait_exponential_jitter(
+                multiplier=settings.consumer_retry_initial_seconds,
+                max=settings.consumer_retry_max_seconds,
+                jitter=settings.consumer_retry_initial_seconds,
+            ),
+            retry=retry_if_exception(self._is_transient),
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await call()
+        raise AssertionError("unreachable: tenacity reraises the last failure")
+
+    async def dead_letter(self, record: ConsumerRecord[Any, Any], error: BaseException) -> None:
+        reason = dead_letter_reason(error)
+        letter = build_dead_letter(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
+            headers=record.headers,
+            error=error,
+            consumer_group=self.group or self.name,
+        )
+        message = OutboundMessage(
+            self.runtime.dead_letter_topic,
+            letter.key,
+            letter.value,
+            [
+                *letter.headers,
+                (ce.DEAD_LETTER_SERVICE, self.runtime.settings.service_name.encode()),
+            ],
+        )
+        await self._with_backoff(
+            f"{self.name}:dead_letter", lambda: self.runtime.publish([message])
+        )
+        DEAD_LETTER_MESSAGES.labels(topic=record.topic, reason=reason).inc()
+        with message_context(header_map(record.headers)):
+            logger.warning(
+                "%s: message sent to the dead-letter topic",
+                self.name,
+                extra={
+                    "topic": record.topic,
+                    "partition": record.partition,
+                    "offset": record.offset,
+                    "reason": reason,
+                    "error": f"{type(error).__name__}: {error}"[:500],
+                },
+            )
+
+    async def _commit_copy(self, tp: TopicPartition, next_offset: int) -> None:
+        consumer = self.consumer
+        if consumer is None or self.group is None:
+            return
+        try:
+            await consumer.commit({tp: next_offset})
+        except Exception as error:  # the database holds the offsets; Kafka's copy is for tooling
+            logger.debug("%s: committing the offset copy failed: %r", self.name, error)
+
+    def _observe_lag(self) -> None:
+        consumer = self.consumer
+        if consumer is None:
+            return
+        now = time.monotonic()
+        for tp, handled in self._expected.items():
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                continue
+            lag = max(0, highwater - handled)
+            KAFKA_CONSUMER_LAG.labels(topic=tp.topic, partition=str(tp.partition)).set(lag)
+            if lag == 0:
+                self._behind_since.pop(tp, None)
+            else:
+                self._behind_since.setdefault(tp, now)
+
+
+class KafkaRuntime:
+    """A service's faststream broker with its subscriptions; `start()`, then `stop()`."""
+
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        *,
+        broker: KafkaBroker | None = None,
+        is_transient: Callable[[BaseException], bool] = is_transient,
+    ) -> None:
+        self.settings = settings
+        self.broker = broker or create_broker(settings)
+        self.dead_letter_topic = settings.topic(topics.DEAD_LETTERS)
+        self.subscriptions: list[Subscription[Any]] = []
+        self._is_transient = is_transient
+        self.started = False
+
+    def subscriber(
+        self,
+        *topics: str,
+        group: str | None,
+        decode: Decoder[BodyT],
+        offsets: OffsetStore,
+        name: str | None = None,
+        description: str | None = None,
+        message_type: Any = Any,
+    ) -> Callable[[BatchHandler[BodyT]], Subscription[BodyT]]:
+        """Registers a batch subscriber on `topics` (already prefixed).
+
+        `group` None reads every partition in every replica (no consumer group).
+        `message_type` documents the body in the AsyncAPI document.
+        """
+
+        def register(handle: BatchHandler[BodyT]) -> Subscription[BodyT]:
+            subscription: Subscription[BodyT] = Subscription(
+                self,
+                name=name or getattr(handle, "__name__", type(handle).__name__),
+                topics=topics,
+                group=group,
+                decode=decode,
+                offsets=offsets,
+                handle=handle,
+                is_transient=self._is_transient,
+            )
+
+            async def consume(records: Any) -> None:
+                await subscription.consume(records)
+
+            # faststream documents the payload from the handler's annotation; the runtime
+            # decodes each message itself, so one bad message cannot fail its neighbours.
+            consume.__annotations__ = {"records": list[message_type], "return": None}
+            consume.__name__ = subscription.name
+            consume.__doc__ = description or handle.__doc__
+            subscriber = self.broker.subscriber(
+                *topics,
+                batch=True,
+                group_id=group,
+                auto_offset_reset="earliest",
+                max_records=self.settings.consumer_max_batch,
+                batch_timeout_ms=self.settings.consumer_fetch_timeout_ms,
+                fetch_max_wait_ms=self.settings.consumer_fetch_timeout_ms,
+                ack_policy=AckPolicy.MANUAL,
+                listener=_Positions(subscription) if group is not None else None,
+                decoder=_raw_records,
+                parser=_lenient_batch_parser,
+                title=f"{subscription.name}:consume",
+                description=description or handle.__doc__,
+            )
+            subscriber(consume)
+            subscription.faststream_subscriber = subscriber
+            self.subscriptions.append(subscription)
+            return subscription
+
+        return register
+
+    async def start(self) -> None:
+        await self.broker.start()
+        self.started = True
+
+    async def stop(self) -> None:
+        self.started = False
+        await self.broker.stop()
+
+    async def publish(self, messages: Sequence[OutboundMessage]) -> None:
+        """Sends in order and waits for every acknowledgement (keyed order holds per partition)."""
+        pending = []
+        for message in messages:
+            sent = await self.broker.publish(
+                message.value,
+                message.topic,
+                key=message.key,
+                headers=header_map(message.headers),
+                no_confirm=True,
+            )
+            if isinstance(sent, asyncio.Future):
+                pending.append(sent)
+        if pending:
+            await asyncio.gather(*pending)
+
+    async def probe(self) -> None:
+        """Readiness: the broker is connected and every subscriber is running."""
+        if not self.started:
+            raise RuntimeError("the Kafka runtime is not running")
+        for subscription in self.subscriptions:
+            running = getattr(subscription.faststream_subscriber, "running", True)
+            if not running:
+                raise RuntimeError(f"subscriber {subscription.name} is not running")
+
+
+def create_broker(settings: KafkaSettings, **overrides: Any) -> KafkaBroker:
+    """A broker whose producer waits for every in-sync replica before a send counts."""
+    options: dict[str, Any] = {
+        "client_id": settings.service_name,
+        "acks": "all",
+        "enable_idempotence": settings.kafka_idempotent_producer,
+        "linger_ms": 5,
+        "request_timeout_ms": 10_000,
+        # The runtime decodes and validates each message itself (see KafkaRuntime.subscriber).
+        "apply_types": False,
+        "logger": logging.getLogger(f"{settings.service_name}.kafka"),
+    }
+    options.update(overrides)
+    return KafkaBroker(settings.kafka_bootstrap_servers, **options)
+
+
+async def _raw_records(message: KafkaMessage) -> Any:
+    return message.raw_message
+
+
+async def _lenient_batch_parser(records: Sequence[ConsumerRecord[Any, Any]]) -> Any:
+    """faststream's own batch parser decodes headers strictly; one bad header would lose
+    the whole batch before the runtime could dead-letter that message."""
+    first = records[0] if records else None
+    headers = header_map(first.headers) if first is not None else {}
+    return KafkaMessage(
+        body=b"",
+        headers=headers,
+        batch_headers=[header_map(record.headers) for record in records],
+        content_type=headers.get("content-type"),
+        message_id=f"{first.topic}-{first.partition}-{first.offset}" if first else "",
+        correlation_id=headers.get(ce.CORRELATION_ID),
+        raw_message=records,
+        consumer=FAKE_CONSUMER,
+    )

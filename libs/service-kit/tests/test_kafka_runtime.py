@@ -1,0 +1,175 @@
+"""The consumer runtime's failure policy, on faststream's in-memory TestKafkaBroker."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping
+from typing import Any
+
+import pybreaker
+import pytest
+from aiokafka import TopicPartition
+from faststream.kafka import TestKafkaBroker
+
+from service_kit.kafka_runtime import (
+    KafkaRuntime,
+    OutboundMessage,
+    PartitionBatch,
+)
+from service_kit.settings import KafkaSettings
+from ticketing_contracts import headers as ce
+from ticketing_contracts.events import ContractViolation
+
+TOPIC = "orders"
+
+
+class Order:
+    def __init__(self, number: int) -> None:
+        self.number = number
+
+
+def decode_order(value: bytes) -> Order:
+    data = json.loads(value)
+    if not isinstance(data.get("number"), int):
+        raise ContractViolation("number: must be an integer")
+    return Order(data["number"])
+
+
+async def from_the_start(partitions: Collection[TopicPartition]) -> Mapping[TopicPartition, int]:
+    return {}
+
+
+def settings(**overrides: Any) -> KafkaSettings:
+    values: dict[str, Any] = {
+        "service_name": "orders-service",
+        "consumer_retry_initial_seconds": 0.001,
+        "consumer_retry_max_seconds": 0.002,
+    }
+    values.update(overrides)
+    return KafkaSettings(**values)
+
+
+class Recorder:
+    """A subscriber that remembers what it stored, failing on the numbers it is told to."""
+
+    def __init__(self, *, fail_on: set[int] = frozenset(), transient_failures: int = 0) -> None:
+        self.stored: list[int] = []
+        self.next_offsets: list[int] = []
+        self.fail_on = fail_on
+        self.transient_failures = transient_failures
+        self.calls = 0
+
+    async def __call__(self, batch: PartitionBatch[Order]) -> None:
+        self.calls += 1
+        if self.transient_failures:
+            self.transient_failures -= 1
+            raise ConnectionError("database unavailable")
+        if any(message.body.number in self.fail_on for message in batch.messages):
+            raise ValueError("value too long for type character varying(10)")
+        self.stored.extend(message.body.number for message in batch.messages)
+        self.next_offsets.append(batch.next_offset)
+
+
+def runtime_with(recorder: Recorder, **overrides: Any) -> tuple[KafkaRuntime, list[Any]]:
+    runtime = KafkaRuntime(settings(**overrides))
+    runtime.subscriber(TOPIC, group="orders", decode=decode_order, offsets=from_the_start)(recorder)
+    dead_letters: list[Any] = []
+
+    async def raw_body(message: Any) -> bytes:
+        return bytes(message.body)
+
+    @runtime.broker.subscriber(runtime.dead_letter_topic, decoder=raw_body)
+    async def collect(body: bytes) -> None:
+        dead_letters.append(body)
+
+    return runtime, dead_letters
+
+
+async def publish(broker: Any, value: bytes, **headers: str) -> None:
+    await broker.publish(value, TOPIC, key=b"show-1", headers=headers)
+
+
+async def test_hands_decoded_messages_to_the_subscriber_with_the_offset_to_store() -> None:
+    recorder = Recorder()
+    runtime, dead_letters = runtime_with(recorder)
+    async with TestKafkaBroker(runtime.broker) as broker:
+        await publish(broker, b'{"number": 7}')
+    assert recorder.stored == [7]
+    assert recorder.next_offsets == [1]
+    assert dead_letters == []
+
+
+async def test_dead_letters_a_contract_violation_and_still_records_its_offset() -> None:
+    recorder = Recorder()
+    runtime, _ = runtime_with(recorder)
+    sent: list[OutboundMessage] = []
+
+    async def capture(messages: list[OutboundMessage]) -> None:
+        sent.extend(messages)
+
+    runtime.publish = capture  # type: ignore[method-assign]
+    async with TestKafkaBroker(runtime.broker) as broker:
+        await publish(broker, b'{"number": "seven"}', correlation_id="req-1")
+    assert recorder.stored == []
+    assert recorder.next_offsets == [1], "the partition moves past the poison message"
+    [letter] = sent
+    headers = dict(letter.headers)
+    assert letter.topic == runtime.dead_letter_topic
+    assert letter.value == b'{"number": "seven"}'
+    assert headers[ce.DEAD_LETTER_ERROR].startswith(b"ContractViolation: number")
+    assert headers[ce.DEAD_LETTER_ORIGINAL_TOPIC] == TOPIC.encode()
+    assert headers[ce.DEAD_LETTER_ORIGINAL_OFFSET] == b"0"
+    assert headers[ce.DEAD_LETTER_CONSUMER_GROUP] == b"orders"
+    assert headers[ce.DEAD_LETTER_SERVICE] == b"orders-service"
+    assert headers[ce.CORRELATION_ID] == b"req-1"
+
+
+async def test_undecodable_bytes_go_to_the_dead_letter_topic() -> None:
+    recorder = Recorder()
+    runtime, dead_letters = runtime_with(recorder)
+    async with TestKafkaBroker(runtime.broker) as broker:
+        await publish(broker, b"\x00not json")
+    assert dead_letters == [b"\x00not json"]
+    assert recorder.next_offsets == [1]
+
+
+async def test_retries_a_transient_failure_until_it_passes_without_dead_lettering() -> None:
+    recorder = Recorder(transient_failures=4)
+    runtime, dead_letters = runtime_with(recorder)
+    async with TestKafkaBroker(runtime.broker) as broker:
+        await publish(broker, b'{"number": 3}')
+    assert recorder.stored == [3]
+    assert recorder.calls == 5
+    assert dead_letters == []
+
+
+async def test_an_open_circuit_breaker_is_waited_out_not_dead_lettered() -> None:
+    breaker_open = {"remaining": 2}
+
+    async def guarded(batch: PartitionBatch[Order]) -> None:
+        if breaker_open["remaining"]:
+            breaker_open["remaining"] -= 1
+            raise pybreaker.CircuitBreakerError("postgres breaker is open")
+        await recorder(batch)
+
+    recorder = Recorder()
+    runtime = KafkaRuntime(settings())
+    runtime.subscriber(TOPIC, group="orders", decode=decode_order, offsets=from_the_start)(guarded)
+    async with TestKafkaBroker(runtime.broker) as broker:
+        await publish(broker, b'{"number": 5}')
+    assert recorder.stored == [5]
+
+
+async def test_a_message_that_keeps_failing_goes_to_the_dead_letter_topic_after_max_failures() -> (
+    None
+):
+    recorder = Recorder(fail_on={13})
+    runtime, dead_letters = runtime_with(recorder, consumer_max_failures=3)
+    async with TestKafkaBroker(runtime.broker) as broker:
+        await publish(broker, b'{"number": 13}')
+        await publish(broker, b'{"number": 14}')
+    assert dead_letters == [b'{"number": 13}']
+    assert recorder.stored == [14], "the partition goes on after the failing message"
+    # One batch attempt, then three attempts alone, then the offset past it is recorded.
+    assert recorder.calls == 1 + 3 + 1 + 1
+    assert recorder.next_offsets[-1] == 1

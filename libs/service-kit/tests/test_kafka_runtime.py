@@ -7,7 +7,6 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 import pybreaker
-import pytest
 from aiokafka import TopicPartition
 from faststream.kafka import TestKafkaBroker
 

@@ -536,7 +536,7 @@ class KafkaRuntime:
         def register(handle: BatchHandler[BodyT]) -> Subscription[BodyT]:
             subscription: Subscription[BodyT] = Subscription(
                 self,
-                name=name or getattr(handle, "__name__", type(handle).__name__),
+                name=name or str(getattr(handle, "__name__", type(handle).__name__)),
                 topics=topics,
                 group=group,
                 decode=decode,

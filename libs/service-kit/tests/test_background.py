@@ -15,8 +15,7 @@ async def test_probe_fails_once_the_loop_has_crashed() -> None:
 
     task = BackgroundTask("relay", crash)
     task.start()
-    while task.alive:
-        await asyncio.sleep(0)
+    await task.wait_stopped()
     with pytest.raises(RuntimeError, match="relay is not running"):
         await task.probe()
     await task.stop()

@@ -38,6 +38,11 @@ class BackgroundTask:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
+    async def wait_stopped(self) -> None:
+        """Returns once the loop has ended, whichever way it ended."""
+        if self._task is not None:
+            await asyncio.wait({self._task})
+
     @property
     def alive(self) -> bool:
         return self._task is not None and not self._task.done()

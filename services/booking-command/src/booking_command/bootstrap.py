@@ -151,7 +151,11 @@ async def open_runtime(
             relay.wake()
 
     hold_expiry = HoldExpiryWorker(
-        app, executor, interval_seconds=settings.hold_expiry_interval_seconds, on_expired=on_expired
+        app.hold_expiry,
+        app.idempotency,
+        executor,
+        interval_seconds=settings.hold_expiry_interval_seconds,
+        on_expired=on_expired,
     )
     return Runtime(settings, app, executor, group_commit, commands, hold_expiry, relay, consumer)
 

@@ -60,10 +60,12 @@ async def runtime(settings: BookingCommandSettings) -> AsyncIterator[Runtime]:
 
 
 def put_event_on_sale(app: BookingCommandApplication) -> tuple[UUID, UUID, UUID]:
-    [venue] = app.commit([app.register_venue(name="Arena", capacity=1000, address="1 Road")])
+    [venue] = app.commit(
+        [app.catalog.register_venue(name="Arena", capacity=1000, address="1 Road")]
+    )
     [show] = app.commit(
         [
-            app.schedule_event(
+            app.catalog.schedule_event(
                 venue_id=venue.id,
                 name="Flash Sale Live",
                 description="",
@@ -72,7 +74,7 @@ def put_event_on_sale(app: BookingCommandApplication) -> tuple[UUID, UUID, UUID]
             )
         ]
     )
-    app.commit([app.publish_event(show.id)])
+    app.commit([app.catalog.publish_event(show.id)])
     return venue.id, show.id, UUID(show.body["ticket_types"][0]["ticket_type_id"])
 
 

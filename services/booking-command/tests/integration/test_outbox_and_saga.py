@@ -35,7 +35,7 @@ pytestmark = pytest.mark.integration
 def request_booking(app: BookingCommandApplication, event_id: UUID, ticket_type_id: UUID) -> UUID:
     [result] = app.commit(
         [
-            app.request_booking(
+            app.bookings.request_booking(
                 event_id=event_id,
                 ticket_type_id=ticket_type_id,
                 quantity=2,
@@ -181,20 +181,30 @@ async def test_booking_saga_end_to_end_over_kafka(
 
     await run(
         lambda: app.commit(
-            [app.update_venue(venue_id, name="Arena 2", capacity=1000, address="2 Road")]
-        )
-    )
-    await run(
-        lambda: app.commit([app.change_event_details(event_id, name="Renamed", description="d")])
-    )
-    await run(
-        lambda: app.commit(
-            [app.add_ticket_type(event_id, TicketTypeSpec("Balcony", Decimal("10"), "EUR", 50))]
+            [app.catalog.update_venue(venue_id, name="Arena 2", capacity=1000, address="2 Road")]
         )
     )
     await run(
         lambda: app.commit(
-            [app.reschedule_event(event_id, starts_at=datetime.now(UTC) + timedelta(days=40))]
+            [app.catalog.change_event_details(event_id, name="Renamed", description="d")]
+        )
+    )
+    await run(
+        lambda: app.commit(
+            [
+                app.catalog.add_ticket_type(
+                    event_id, TicketTypeSpec("Balcony", Decimal("10"), "EUR", 50)
+                )
+            ]
+        )
+    )
+    await run(
+        lambda: app.commit(
+            [
+                app.catalog.reschedule_event(
+                    event_id, starts_at=datetime.now(UTC) + timedelta(days=40)
+                )
+            ]
         )
     )
 
@@ -224,7 +234,9 @@ async def test_booking_saga_end_to_end_over_kafka(
 
     await eventually(settled)
     await run(
-        lambda: app.commit([app.cancel_booking(confirmed_id, caller_id="user-1", is_admin=False)])
+        lambda: app.commit(
+            [app.bookings.cancel_booking(confirmed_id, caller_id="user-1", is_admin=False)]
+        )
     )
 
     # A restarted consumer with the same group resumes from the tracked offsets.
@@ -240,11 +252,11 @@ async def test_booking_saga_end_to_end_over_kafka(
         return await status_of(runtime, expiring_id) == "EXPIRED"
 
     await eventually(expired)
-    await run(lambda: app.commit([app.cancel_event(event_id, reason="storm")]))
+    await run(lambda: app.commit([app.catalog.cancel_event(event_id, reason="storm")]))
     other_venue = await run(
-        lambda: app.commit([app.register_venue(name="Barn", capacity=5, address="Farm")])
+        lambda: app.commit([app.catalog.register_venue(name="Barn", capacity=5, address="Farm")])
     )
-    await run(lambda: app.commit([app.delete_venue(other_venue[0].id)]))
+    await run(lambda: app.commit([app.catalog.delete_venue(other_venue[0].id)]))
     await eventually(lambda: _caught_up(runtime))
 
     booking_events = await read_topic(

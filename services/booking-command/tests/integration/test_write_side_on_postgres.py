@@ -20,7 +20,7 @@ async def test_group_commit_stores_all_of_a_concurrent_burst(runtime: Runtime) -
     app = runtime.app
     _, event_id, ticket_type_id = await runtime.executor.run(put_event_on_sale, app)
     prepare = partial(
-        app.request_booking,
+        app.bookings.request_booking,
         event_id=event_id,
         ticket_type_id=ticket_type_id,
         quantity=1,
@@ -50,7 +50,7 @@ async def test_idempotency_key_has_one_effect_under_concurrent_retries(runtime: 
     app = runtime.app
     _, event_id, ticket_type_id = await runtime.executor.run(put_event_on_sale, app)
     prepare = partial(
-        app.request_booking,
+        app.bookings.request_booking,
         event_id=event_id,
         ticket_type_id=ticket_type_id,
         quantity=2,

@@ -47,10 +47,10 @@ def app(clock: Clock) -> BookingCommandApplication:
 def put_event_on_sale(
     app: BookingCommandApplication, *, price: str = "49.50", publish: bool = True
 ) -> OnSale:
-    [venue] = app.commit([app.register_venue(name="Hall", capacity=500, address="1 Road")])
+    [venue] = app.commit([app.catalog.register_venue(name="Hall", capacity=500, address="1 Road")])
     [show] = app.commit(
         [
-            app.schedule_event(
+            app.catalog.schedule_event(
                 venue_id=venue.id,
                 name="Flash Sale Live",
                 description="",
@@ -60,7 +60,7 @@ def put_event_on_sale(
         ]
     )
     if publish:
-        app.commit([app.publish_event(show.id)])
+        app.commit([app.catalog.publish_event(show.id)])
     ticket_type_id = UUID(show.body["ticket_types"][0]["ticket_type_id"])
     return OnSale(venue.id, show.id, ticket_type_id)
 

@@ -29,7 +29,7 @@ def book(app: BookingCommandApplication, on_sale: OnSale, owner: str = "user-1")
 
 
 def _booking_write(app: BookingCommandApplication, on_sale: OnSale, owner: str = "user-1"):  # type: ignore[no-untyped-def]
-    return app.request_booking(
+    return app.bookings.request_booking(
         event_id=on_sale.event_id,
         ticket_type_id=on_sale.ticket_type_id,
         quantity=2,
@@ -64,7 +64,7 @@ def test_rejects_booking_for_unpublished_event(app: BookingCommandApplication) -
 
 
 def test_cancelled_event_stops_selling(app: BookingCommandApplication, on_sale: OnSale) -> None:
-    app.commit([app.cancel_event(on_sale.event_id, reason="storm")])
+    app.commit([app.catalog.cancel_event(on_sale.event_id, reason="storm")])
     with pytest.raises(ConflictError):
         _booking_write(app, on_sale)
 
@@ -73,21 +73,23 @@ def test_venue_with_upcoming_event_cannot_be_deleted(
     app: BookingCommandApplication, on_sale: OnSale
 ) -> None:
     with pytest.raises(ConflictError):
-        app.delete_venue(on_sale.venue_id)
+        app.catalog.delete_venue(on_sale.venue_id)
 
 
 def test_venue_can_be_deleted_once_its_event_is_cancelled(
     app: BookingCommandApplication, on_sale: OnSale
 ) -> None:
-    app.commit([app.cancel_event(on_sale.event_id, reason="")])
-    [result] = app.commit([app.delete_venue(on_sale.venue_id)])
+    app.commit([app.catalog.cancel_event(on_sale.event_id, reason="")])
+    [result] = app.commit([app.catalog.delete_venue(on_sale.venue_id)])
     assert result.body["deleted"] is True
 
 
 def test_command_result_carries_version_and_position(
     app: BookingCommandApplication, on_sale: OnSale
 ) -> None:
-    [result] = app.commit([app.change_event_details(on_sale.event_id, name="New", description="")])
+    [result] = app.commit(
+        [app.catalog.change_event_details(on_sale.event_id, name="New", description="")]
+    )
     assert result.version == 3
     assert result.position == app.recorder.max_notification_id()
 
@@ -97,7 +99,7 @@ def test_someone_elses_booking_is_not_found(
 ) -> None:
     booking_id = book(app, on_sale, owner="user-1")
     with pytest.raises(NotFoundError):
-        app.cancel_booking(booking_id, caller_id="user-2", is_admin=False)
+        app.bookings.cancel_booking(booking_id, caller_id="user-2", is_admin=False)
 
 
 def test_admin_can_cancel_a_confirmed_booking(
@@ -105,7 +107,9 @@ def test_admin_can_cancel_a_confirmed_booking(
 ) -> None:
     booking_id = book(app, on_sale)
     app.apply_inventory_outcomes("p0", [InventoryOutcome(0, "reserved", booking_id, "c")])
-    [result] = app.commit([app.cancel_booking(booking_id, caller_id="admin-1", is_admin=True)])
+    [result] = app.commit(
+        [app.bookings.cancel_booking(booking_id, caller_id="admin-1", is_admin=True)]
+    )
     assert (result.body["status"], result.body["cancelled_by"]) == ("CANCELLED", "admin-1")
 
 
@@ -136,7 +140,7 @@ def test_reservation_for_expired_booking_changes_nothing(
 ) -> None:
     booking_id = book(app, on_sale)
     clock.advance(HOLD.total_seconds())
-    assert app.expire_due_holds() == 1
+    assert app.hold_expiry.expire_due_holds() == 1
     app.apply_inventory_outcomes("p0", [InventoryOutcome(0, "reserved", booking_id, "c")])
     assert app.repository.get(booking_id).status == "EXPIRED"
 
@@ -146,10 +150,10 @@ def test_hold_expires_only_after_its_time(
 ) -> None:
     booking_id = book(app, on_sale)
     clock.advance(HOLD.total_seconds() - 1)
-    assert app.expire_due_holds() == 0
+    assert app.hold_expiry.expire_due_holds() == 0
     clock.advance(1)
-    assert app.expire_due_holds() == 1
-    assert app.expire_due_holds() == 0
+    assert app.hold_expiry.expire_due_holds() == 1
+    assert app.hold_expiry.expire_due_holds() == 0
     assert app.repository.get(booking_id).status == "EXPIRED"
 
 
@@ -162,7 +166,7 @@ def test_an_expired_hold_carries_the_correlation_id_of_the_booking_request(
     finally:
         correlation_id_var.reset(token)
     clock.advance(HOLD.total_seconds())
-    assert app.expire_due_holds() == 1
+    assert app.hold_expiry.expire_due_holds() == 1
     expiry = list(app.events.get(booking_id))[-1]
     assert type(expiry).__name__ == "Expired"
     assert getattr(expiry, "correlation_id", None) == "checkout-42"
@@ -174,7 +178,7 @@ def test_confirmed_booking_never_expires(
     booking_id = book(app, on_sale)
     app.apply_inventory_outcomes("p0", [InventoryOutcome(0, "reserved", booking_id, "c")])
     clock.advance(HOLD.total_seconds() * 10)
-    assert app.expire_due_holds() == 0
+    assert app.hold_expiry.expire_due_holds() == 0
     assert app.booking_recorder.pending_hold_count() == 0
 
 
@@ -212,7 +216,11 @@ def test_old_version_of_booking_requested_loads_with_euro_currency(
 def test_long_lived_events_are_snapshotted(app: BookingCommandApplication, on_sale: OnSale) -> None:
     for number in range(60):
         app.commit(
-            [app.change_event_details(on_sale.event_id, name=f"Show {number}", description="")]
+            [
+                app.catalog.change_event_details(
+                    on_sale.event_id, name=f"Show {number}", description=""
+                )
+            ]
         )
     assert app.snapshots is not None
     snapshots = list(app.snapshots.get(on_sale.event_id))
@@ -253,7 +261,7 @@ async def test_same_idempotency_key_and_body_returns_the_original_response(
     service: CommandService, app: BookingCommandApplication
 ) -> None:
     claim = IdempotencyClaim("caller", "key-1", "fingerprint-a")
-    prepare = partial(app.register_venue, name="Hall", capacity=10, address="Road")
+    prepare = partial(app.catalog.register_venue, name="Hall", capacity=10, address="Road")
     first = await service.execute(prepare, idempotency=claim)
     second = await service.execute(prepare, idempotency=claim)
     assert second.replayed
@@ -264,7 +272,7 @@ async def test_same_idempotency_key_and_body_returns_the_original_response(
 async def test_same_idempotency_key_with_another_body_is_rejected(
     service: CommandService, app: BookingCommandApplication
 ) -> None:
-    prepare = partial(app.register_venue, name="Hall", capacity=10, address="Road")
+    prepare = partial(app.catalog.register_venue, name="Hall", capacity=10, address="Road")
     await service.execute(prepare, idempotency=IdempotencyClaim("caller", "key-1", "a"))
     with pytest.raises(InvalidInputError) as raised:
         await service.execute(prepare, idempotency=IdempotencyClaim("caller", "key-1", "b"))
@@ -275,9 +283,9 @@ async def test_idempotency_key_expires(
     service: CommandService, app: BookingCommandApplication, clock: Clock
 ) -> None:
     claim = IdempotencyClaim("caller", "key-1", "a")
-    prepare = partial(app.register_venue, name="Hall", capacity=10, address="Road")
+    prepare = partial(app.catalog.register_venue, name="Hall", capacity=10, address="Road")
     first = await service.execute(prepare, idempotency=claim)
-    clock.advance(app.idempotency_ttl.total_seconds())
+    clock.advance(app.idempotency.ttl.total_seconds())
     second = await service.execute(prepare, idempotency=claim)
     assert not second.replayed
     assert second.id != first.id

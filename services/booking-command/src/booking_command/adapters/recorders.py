@@ -19,21 +19,12 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 from psycopg.types.json import Jsonb
 
-from booking_command.application.ports import (
-    BookingRecorder,
-    HoldChange,
-    IdempotencyRecord,
-)
+from booking_command.application.ports import BookingRecorder, IdempotencyRecord, RowsWithEvents
 
 
-def _idempotency_records(kwargs: dict[str, Any]) -> Sequence[IdempotencyRecord]:
-    records: Sequence[IdempotencyRecord] = kwargs.get("idempotency") or ()
-    return records
-
-
-def _hold_changes(kwargs: dict[str, Any]) -> Sequence[HoldChange]:
-    changes: Sequence[HoldChange] = kwargs.get("holds") or ()
-    return changes
+def _with_tracking(rows: RowsWithEvents, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments under which eventsourcing's process recorders write tracking."""
+    return {**kwargs, "tracking": rows.tracking or kwargs.get("tracking")}
 
 
 class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
@@ -44,6 +35,9 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
         events_table_name: str = "stored_events",
         tracking_table_name: str = "notification_tracking",
     ) -> None:
+        if datastore.enable_db_functions:
+            # The stored-function insert path ignores insert_events' keyword arguments.
+            raise ValueError("POSTGRES_ENABLE_DB_FUNCTIONS must be off for the booking recorder")
         super().__init__(
             datastore,
             events_table_name=events_table_name,
@@ -107,11 +101,14 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
             "WHERE originator_id = %s AND originator_version = %s"
         ).format(schema, events)
 
+    # _insert_events is the hook eventsourcing's own PostgresProcessRecorder overrides to
+    # write tracking inside insert_events' transaction; no public method offers one.
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
-        super()._insert_events(curs, stored_events, **kwargs)
-        for record in _idempotency_records(kwargs):
+        rows = RowsWithEvents.from_save_kwargs(kwargs)
+        super()._insert_events(curs, stored_events, **_with_tracking(rows, kwargs))
+        for record in rows.idempotency:
             curs.execute(
                 self._claim_key,
                 (
@@ -128,7 +125,7 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
             )
             if curs.fetchone() is None:
                 raise IntegrityError(f"idempotency key {record.key!r} is already in use")
-        for change in _hold_changes(kwargs):
+        for change in rows.holds:
             if change.expires_at is None:
                 curs.execute(self._release, (change.booking_id,))
             else:
@@ -186,10 +183,12 @@ class InMemoryBookingRecorder(POPOProcessRecorder, BookingRecorder):
         self._holds: dict[UUID, datetime] = {}
         self._notification_ids: dict[tuple[str, int], int] = {}
 
+    # The in-memory counterparts of the hook above, as POPOProcessRecorder overrides them.
     def _assert_uniqueness(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
-        super()._assert_uniqueness(stored_events, **kwargs)
+        rows = RowsWithEvents.from_save_kwargs(kwargs)
+        super()._assert_uniqueness(stored_events, **_with_tracking(rows, kwargs))
         claimed: set[tuple[str, str]] = set()
-        for record in _idempotency_records(kwargs):
+        for record in rows.idempotency:
             key = (record.scope, record.key)
             existing = self._idempotency.get(key)
             if key in claimed or (existing is not None and existing.expires_at > record.created_at):
@@ -199,13 +198,14 @@ class InMemoryBookingRecorder(POPOProcessRecorder, BookingRecorder):
     def _update_table(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        notification_ids = super()._update_table(stored_events, **kwargs)
+        rows = RowsWithEvents.from_save_kwargs(kwargs)
+        notification_ids = super()._update_table(stored_events, **_with_tracking(rows, kwargs))
         for stored, notification_id in zip(stored_events, notification_ids or (), strict=False):
             key = (str(stored.originator_id), stored.originator_version)
             self._notification_ids[key] = notification_id
-        for record in _idempotency_records(kwargs):
+        for record in rows.idempotency:
             self._idempotency[(record.scope, record.key)] = record
-        for change in _hold_changes(kwargs):
+        for change in rows.holds:
             if change.expires_at is None:
                 self._holds.pop(change.booking_id, None)
             else:

@@ -41,7 +41,7 @@ class CommandService:
     ) -> CommandResult:
         """Prepares and stores a write; the same idempotency key answers the same way."""
         if idempotency is not None:
-            replayed = await self.executor.run(self.app.replay, idempotency)
+            replayed = await self.executor.run(self.app.idempotency.replay, idempotency)
             if replayed is not None:
                 return replayed
         for _ in range(CONFLICT_RETRIES):
@@ -54,7 +54,7 @@ class CommandService:
                     [result] = await self.executor.run(self.app.commit, [write])
             except IntegrityError:
                 if idempotency is not None:
-                    replayed = await self.executor.run(self.app.replay, idempotency)
+                    replayed = await self.executor.run(self.app.idempotency.replay, idempotency)
                     if replayed is not None:
                         return replayed
                 logger.info("write conflicted with a concurrent one; retrying")

@@ -1,7 +1,10 @@
 """What the application needs from the event store beyond events and tracking.
 
-The recorder writes idempotency records and booking holds in the same transaction
-as the domain events they belong to (`save(..., idempotency=..., holds=...)`).
+The recorder writes idempotency records, booking holds and a consumer's tracking
+record in the same transaction as the domain events they belong to: the application
+passes them as one `RowsWithEvents` through eventsourcing's public
+`Application.save(*aggregates, **kwargs)`, which hands its keyword arguments on to
+`recorder.insert_events(stored_events, **kwargs)`.
 """
 
 from __future__ import annotations
@@ -10,10 +13,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.persistence import ProcessRecorder
+from eventsourcing.persistence import ProcessRecorder, Tracking
 
 
 class IdempotencyKeyInUse(Exception):
@@ -39,6 +42,30 @@ class HoldChange:
 
     booking_id: UUID
     expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RowsWithEvents:
+    """What a save stores beside the domain events, all in one transaction."""
+
+    idempotency: Sequence[IdempotencyRecord] = ()
+    holds: Sequence[HoldChange] = ()
+    # Under its own name: Application.save() passes `tracking=` itself, so a caller can't.
+    tracking: Tracking | None = None
+
+    KEYWORD: ClassVar[str] = "rows_with_events"
+
+    def as_save_kwargs(self) -> dict[str, RowsWithEvents]:
+        return {self.KEYWORD: self}
+
+    @classmethod
+    def from_save_kwargs(cls, kwargs: dict[str, Any]) -> RowsWithEvents:
+        rows = kwargs.get(cls.KEYWORD)
+        if rows is None:
+            return cls()
+        if not isinstance(rows, cls):
+            raise TypeError(f"{cls.KEYWORD} must be {cls.__name__}, not {type(rows).__name__}")
+        return rows
 
 
 class BookingRecorder(ProcessRecorder, ABC):

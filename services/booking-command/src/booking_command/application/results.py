@@ -8,6 +8,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from service_kit.request_context import current_correlation_id, new_id
+
 
 @dataclass(frozen=True)
 class IdempotencyClaim:
@@ -31,6 +33,16 @@ class PendingWrite:
     @property
     def primary(self) -> Aggregate:
         return self.aggregates[0]
+
+
+def pending_write(status_code: int, body: dict[str, Any], *aggregates: Aggregate) -> PendingWrite:
+    """A write in the current request's flow (its correlation id, or a new one)."""
+    return PendingWrite(
+        aggregates=aggregates,
+        status_code=status_code,
+        body=body,
+        correlation_id=current_correlation_id() or new_id(),
+    )
 
 
 @dataclass(frozen=True)

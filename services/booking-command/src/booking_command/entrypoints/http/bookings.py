@@ -49,7 +49,7 @@ async def request_booking(
     key: IdempotencyKeyDep,
 ) -> JSONResponse:
     prepare = partial(
-        service.app.request_booking,
+        service.app.bookings.request_booking,
         event_id=body.event_id,
         ticket_type_id=body.ticket_type_id,
         quantity=body.quantity,
@@ -83,7 +83,10 @@ async def cancel_booking(
     body: CancelBooking | None = None,
 ) -> JSONResponse:
     prepare = partial(
-        service.app.cancel_booking, booking_id, caller_id=caller.id, is_admin=caller.is_admin
+        service.app.bookings.cancel_booking,
+        booking_id,
+        caller_id=caller.id,
+        is_admin=caller.is_admin,
     )
     result = await service.execute(prepare, idempotency=claim(request, caller, key, body))
     return command_response(result)
@@ -98,7 +101,7 @@ async def cancel_booking(
 async def get_booking(booking_id: UUID, service: ServiceDep, caller: CallerDep) -> JSONResponse:
     app = service.app
     booking = await service.executor.run(
-        partial(app.get_booking, booking_id, caller_id=caller.id, is_admin=caller.is_admin)
+        partial(app.bookings.get_booking, booking_id, caller_id=caller.id, is_admin=caller.is_admin)
     )
     position = await service.executor.run(
         app.booking_recorder.notification_id_of, booking.id, booking.version

@@ -54,7 +54,7 @@ async def create_event(
     key: IdempotencyKeyDep,
 ) -> JSONResponse:
     prepare = partial(
-        service.app.schedule_event,
+        service.app.catalog.schedule_event,
         venue_id=body.venue_id,
         name=body.name,
         description=body.description,
@@ -80,7 +80,10 @@ async def change_event_details(
     key: IdempotencyKeyDep,
 ) -> JSONResponse:
     prepare = partial(
-        service.app.change_event_details, event_id, name=body.name, description=body.description
+        service.app.catalog.change_event_details,
+        event_id,
+        name=body.name,
+        description=body.description,
     )
     result = await service.execute(prepare, idempotency=claim(request, caller, key, body))
     return command_response(result)
@@ -101,7 +104,7 @@ async def add_ticket_type(
     caller: CatalogCallerDep,
     key: IdempotencyKeyDep,
 ) -> JSONResponse:
-    prepare = partial(service.app.add_ticket_type, event_id, _spec(body))
+    prepare = partial(service.app.catalog.add_ticket_type, event_id, _spec(body))
     result = await service.execute(prepare, idempotency=claim(request, caller, key, body))
     return command_response(result)
 
@@ -119,7 +122,7 @@ async def publish_event(
     caller: CatalogCallerDep,
     key: IdempotencyKeyDep,
 ) -> JSONResponse:
-    prepare = partial(service.app.publish_event, event_id)
+    prepare = partial(service.app.catalog.publish_event, event_id)
     result = await service.execute(prepare, idempotency=claim(request, caller, key, None))
     return command_response(result)
 
@@ -138,7 +141,7 @@ async def reschedule_event(
     caller: CatalogCallerDep,
     key: IdempotencyKeyDep,
 ) -> JSONResponse:
-    prepare = partial(service.app.reschedule_event, event_id, starts_at=body.starts_at)
+    prepare = partial(service.app.catalog.reschedule_event, event_id, starts_at=body.starts_at)
     result = await service.execute(prepare, idempotency=claim(request, caller, key, body))
     return command_response(result)
 
@@ -158,6 +161,6 @@ async def cancel_event(
     body: CancelEvent | None = None,
 ) -> JSONResponse:
     reason = body.reason if body is not None else ""
-    prepare = partial(service.app.cancel_event, event_id, reason=reason)
+    prepare = partial(service.app.catalog.cancel_event, event_id, reason=reason)
     result = await service.execute(prepare, idempotency=claim(request, caller, key, body))
     return command_response(result)

@@ -37,7 +37,10 @@ async def create_venue(
     key: IdempotencyKeyDep,
 ) -> JSONResponse:
     prepare = partial(
-        service.app.register_venue, name=body.name, capacity=body.capacity, address=body.address
+        service.app.catalog.register_venue,
+        name=body.name,
+        capacity=body.capacity,
+        address=body.address,
     )
     result = await service.execute(prepare, idempotency=claim(request, caller, key, body))
     return command_response(result)
@@ -58,7 +61,7 @@ async def update_venue(
     key: IdempotencyKeyDep,
 ) -> JSONResponse:
     prepare = partial(
-        service.app.update_venue,
+        service.app.catalog.update_venue,
         venue_id,
         name=body.name,
         capacity=body.capacity,
@@ -81,6 +84,6 @@ async def delete_venue(
     caller: CatalogCallerDep,
     key: IdempotencyKeyDep,
 ) -> JSONResponse:
-    prepare = partial(service.app.delete_venue, venue_id)
+    prepare = partial(service.app.catalog.delete_venue, venue_id)
     result = await service.execute(prepare, idempotency=claim(request, caller, key, None))
     return command_response(result)

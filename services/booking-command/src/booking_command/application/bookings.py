@@ -1,0 +1,82 @@
+"""Booking use cases: a customer requests tickets, sees and cancels their booking."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from datetime import timedelta
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from booking_command.application.persistence import AggregateStore
+from booking_command.application.results import PendingWrite, pending_write
+from booking_command.application.views import booking_view
+from booking_command.domain.booking import Booking
+from booking_command.domain.catalog_event import Event
+from service_kit.errors import NotFoundError
+
+
+class EventsOnSale:
+    """Events for pricing bookings: cached, refreshed by our writes and a short TTL."""
+
+    def __init__(self, store: AggregateStore, *, ttl_seconds: float) -> None:
+        self._store = store
+        self._ttl_seconds = ttl_seconds
+        self._cached: dict[UUID, tuple[Event, float]] = {}
+
+    def get(self, event_id: UUID) -> Event:
+        cached = self._cached.get(event_id)
+        if cached is not None and time.monotonic() - cached[1] < self._ttl_seconds:
+            return cached[0]
+        show = self._store.load(event_id, Event, "event")
+        self._cached[event_id] = (show, time.monotonic())
+        return show
+
+    def remember(self, aggregates: Iterable[Aggregate]) -> None:
+        for aggregate in aggregates:
+            if isinstance(aggregate, Event):
+                self._cached[aggregate.id] = (aggregate, time.monotonic())
+
+
+class Bookings:
+    def __init__(
+        self, store: AggregateStore, events_on_sale: EventsOnSale, *, hold_for: timedelta
+    ) -> None:
+        self._store = store
+        self._events_on_sale = events_on_sale
+        self.hold_for = hold_for
+
+    def request_booking(
+        self,
+        *,
+        event_id: UUID,
+        ticket_type_id: UUID,
+        quantity: int,
+        customer_name: str,
+        customer_email: str,
+        owner_id: str,
+    ) -> PendingWrite:
+        booking = Booking.request(
+            show=self._events_on_sale.get(event_id),
+            ticket_type_id=ticket_type_id,
+            quantity=quantity,
+            customer_name=customer_name,
+            customer_email=customer_email,
+            owner_id=owner_id,
+            now=self._store.clock(),
+            hold_for=self.hold_for,
+        )
+        return pending_write(202, booking_view(booking), booking)
+
+    def cancel_booking(self, booking_id: UUID, *, caller_id: str, is_admin: bool) -> PendingWrite:
+        booking = self.get_booking(booking_id, caller_id=caller_id, is_admin=is_admin)
+        booking.cancel(cancelled_by=caller_id)
+        return pending_write(200, booking_view(booking), booking)
+
+    def get_booking(self, booking_id: UUID, *, caller_id: str, is_admin: bool) -> Booking:
+        """The booking, if the caller may see it; to anyone else it does not exist."""
+        booking = self._store.load(booking_id, Booking, "booking")
+        if not is_admin and booking.owner_id != caller_id:
+            raise NotFoundError(f"booking {booking_id} not found")
+        return booking

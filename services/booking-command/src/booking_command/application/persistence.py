@@ -1,0 +1,56 @@
+"""What the use cases need from the event store, and what every save adds to the events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Protocol, TypeVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import EventStore, Recording
+
+from booking_command.application.ports import BookingRecorder, HoldChange, RowsWithEvents
+from booking_command.domain.booking import Booking
+
+AggregateT = TypeVar("AggregateT", bound=Aggregate)
+
+_HOLD_ENDING_EVENTS = frozenset({"Booking.Confirmed", "Booking.Rejected", "Booking.Expired"})
+
+
+class AggregateStore(Protocol):
+    clock: Callable[[], datetime]
+    events: EventStore[UUID]
+
+    @property
+    def booking_recorder(self) -> BookingRecorder: ...
+
+    def load(self, aggregate_id: UUID, kind: type[AggregateT], label: str) -> AggregateT:
+        """The aggregate of that kind, or NotFoundError naming it by `label`."""
+        ...
+
+    def store(
+        self, aggregates: Iterable[Aggregate], rows: RowsWithEvents = ...
+    ) -> list[Recording[UUID]]:
+        """Saves the aggregates' new events and `rows` (plus their holds) in one transaction."""
+        ...
+
+
+def stamp_correlation(aggregate: Aggregate, correlation_id: str) -> None:
+    """Records the request's correlation id on each new event, for the outbox headers."""
+    for pending in aggregate.pending_events:
+        if getattr(pending, "correlation_id", None) is None:
+            # Events are frozen dataclasses; this attribute is stored with their state.
+            object.__setattr__(pending, "correlation_id", correlation_id)
+
+
+def hold_changes_of(aggregates: Iterable[Aggregate]) -> list[HoldChange]:
+    """The holds that the aggregates' new events start or end."""
+    changes: list[HoldChange] = []
+    for aggregate in aggregates:
+        for pending in aggregate.pending_events:
+            if isinstance(pending, Booking.Requested):
+                changes.append(HoldChange(pending.originator_id, pending.hold_expires_at))
+            elif type(pending).__qualname__ in _HOLD_ENDING_EVENTS:
+                changes.append(HoldChange(pending.originator_id, None))
+    return changes

@@ -1,0 +1,82 @@
+"""The booking saga: inventory's answers move PENDING bookings on, exactly once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+from eventsourcing.persistence import Tracking
+
+from booking_command.application.persistence import AggregateStore, stamp_correlation
+from booking_command.application.ports import RowsWithEvents
+from booking_command.domain.booking import Booking, RejectionReason
+from service_kit.errors import NotFoundError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InventoryOutcome:
+    """An inventory message as the saga sees it; `booking_id` None for stock-only news."""
+
+    offset: int
+    kind: str  # "reserved", "rejected" or "other"
+    booking_id: UUID | None
+    correlation_id: str
+    reason: RejectionReason | None = None
+
+
+@dataclass(frozen=True)
+class SagaReport:
+    applied: int = 0
+    duplicates: int = 0
+    ignored: int = 0
+
+
+class BookingSaga:
+    def __init__(self, store: AggregateStore) -> None:
+        self._store = store
+
+    def apply_inventory_outcomes(
+        self, stream: str, outcomes: Sequence[InventoryOutcome]
+    ) -> SagaReport:
+        """Moves bookings on inventory's answers; `stream` names one topic partition.
+
+        The highest offset is tracked in the same transaction as the booking changes,
+        so a redelivered message finds its offset already tracked and does nothing.
+        """
+        tracked = self._store.booking_recorder.max_tracking_id(stream)
+        fresh = [o for o in outcomes if tracked is None or o.offset > tracked]
+        if not fresh:
+            return SagaReport(duplicates=len(outcomes))
+        bookings: dict[UUID, Booking] = {}
+        applied = ignored = 0
+        for outcome in fresh:
+            if outcome.booking_id is None or outcome.kind not in ("reserved", "rejected"):
+                ignored += 1
+                continue
+            booking = bookings.get(outcome.booking_id)
+            if booking is None:
+                try:
+                    booking = self._store.load(outcome.booking_id, Booking, "booking")
+                except NotFoundError:
+                    logger.warning("inventory outcome for unknown booking %s", outcome.booking_id)
+                    ignored += 1
+                    continue
+                bookings[booking.id] = booking
+            if not booking.is_pending:
+                # Expired or already settled: inventory releases what it reserved
+                # when it sees BookingExpired, which follows in the same partition.
+                ignored += 1
+                continue
+            if outcome.kind == "reserved":
+                booking.confirm()
+            else:
+                booking.reject(outcome.reason or RejectionReason.SOLD_OUT)
+            stamp_correlation(booking, outcome.correlation_id)
+            applied += 1
+        tracking = Tracking(stream, fresh[-1].offset)
+        self._store.store(bookings.values(), RowsWithEvents(tracking=tracking))
+        return SagaReport(applied=applied, duplicates=len(outcomes) - len(fresh), ignored=ignored)

@@ -14,6 +14,7 @@ from service_kit.kafka_runtime import (
     KafkaRuntime,
     OutboundMessage,
     PartitionBatch,
+    asyncapi_document,
 )
 from service_kit.settings import KafkaSettings
 from ticketing_contracts import headers as ce
@@ -172,3 +173,13 @@ async def test_a_message_that_keeps_failing_goes_to_the_dead_letter_topic_after_
     # One batch attempt, then three attempts alone, then the offset past it is recorded.
     assert recorder.calls == 1 + 3 + 1 + 1
     assert recorder.next_offsets[-1] == 1
+
+
+def test_asyncapi_document_lists_subscribers_publishers_and_the_dead_letter_topic() -> None:
+    runtime, _ = runtime_with(Recorder())
+    runtime.publisher("orders.out", message_type=bytes, description="Order outcomes")
+    document = asyncapi_document(runtime, title="orders-service", description="Orders")
+    addresses = {channel["address"] for channel in document["channels"].values()}
+    assert {TOPIC, "orders.out", runtime.dead_letter_topic} <= addresses
+    operations = {operation["action"] for operation in document["operations"].values()}
+    assert operations == {"receive", "send"}

@@ -514,8 +514,25 @@ class KafkaRuntime:
         self.broker = broker or create_broker(settings)
         self.dead_letter_topic = settings.topic(topics.DEAD_LETTERS)
         self.subscriptions: list[Subscription[Any]] = []
+        self._publishers: dict[str, Any] = {}
         self._is_transient = is_transient
         self.started = False
+        self.publisher(
+            self.dead_letter_topic,
+            message_type=bytes,
+            description=(
+                "Messages a consumer gave up on: the original key, value and headers plus "
+                "dlt_error, dlt_original_topic/partition/offset, dlt_consumer_group, dlt_service"
+            ),
+        )
+
+    def publisher(self, topic: str, *, message_type: Any, description: str) -> None:
+        """Declares that this service publishes `message_type` on `topic` (for AsyncAPI);
+        `publish` then sends that topic's messages through this publisher."""
+        if topic not in self._publishers:
+            self._publishers[topic] = self.broker.publisher(
+                topic, schema=message_type, title=f"{topic}:publish", description=description
+            )
 
     def subscriber(
         self,
@@ -587,13 +604,22 @@ class KafkaRuntime:
         """Sends in order and waits for every acknowledgement (keyed order holds per partition)."""
         pending = []
         for message in messages:
-            sent = await self.broker.publish(
-                message.value,
-                message.topic,
-                key=message.key,
-                headers=header_map(message.headers),
-                no_confirm=True,
-            )
+            publisher = self._publishers.get(message.topic)
+            if publisher is None:
+                sent = await self.broker.publish(
+                    message.value,
+                    message.topic,
+                    key=message.key,
+                    headers=header_map(message.headers),
+                    no_confirm=True,
+                )
+            else:
+                sent = await publisher.publish(
+                    message.value,
+                    key=message.key,
+                    headers=header_map(message.headers),
+                    no_confirm=True,
+                )
             if isinstance(sent, asyncio.Future):
                 pending.append(sent)
         if pending:
@@ -644,3 +670,19 @@ async def _lenient_batch_parser(records: Sequence[ConsumerRecord[Any, Any]]) -> 
         raw_message=records,
         consumer=FAKE_CONSUMER,
     )
+
+
+def asyncapi_document(runtime: KafkaRuntime, *, title: str, description: str) -> dict[str, Any]:
+    """The AsyncAPI 3.0 document faststream generates from the runtime's subscribers and
+    publishers; channel addresses carry the settings' topic prefix (none by default)."""
+    from faststream.specification import AsyncAPI
+
+    specification = AsyncAPI(
+        runtime.broker,
+        title=title,
+        description=description,
+        version=runtime.settings.service_version,
+        schema_version="3.0.0",
+    )
+    document: dict[str, Any] = specification.to_specification().to_jsonable()
+    return document

@@ -7,7 +7,7 @@ from functools import partial
 from uuid import UUID, uuid4
 
 import pytest
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from booking_command.adapters.public_events import OutboxMapper
 from booking_command.application.app import BookingCommandApplication, InventoryOutcome
@@ -228,6 +228,37 @@ def test_long_lived_events_are_snapshotted(app: BookingCommandApplication, on_sa
     show = app.repository.get(on_sale.event_id)
     assert isinstance(show, Event)
     assert show.name == "Show 59"
+
+
+def test_a_stored_write_is_answered_even_when_its_snapshot_fails(
+    app: BookingCommandApplication, on_sale: OnSale, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_snapshot(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("snapshot store unavailable")
+
+    monkeypatch.setattr(app, "take_snapshot", broken_snapshot)
+    results = [
+        app.commit(
+            [app.catalog.change_event_details(on_sale.event_id, name=f"Show {n}", description="")]
+        )[0]
+        for n in range(60)
+    ]
+    assert [result.version for result in results] == list(range(3, 63))
+    assert app.repository.get(on_sale.event_id).version == 62
+
+
+def test_a_failed_save_leaves_the_write_ready_for_a_retry(
+    app: BookingCommandApplication, on_sale: OnSale
+) -> None:
+    first = _booking_write(app, on_sale)
+    clash = _booking_write(app, on_sale)
+    claim = IdempotencyClaim("user-1", "key-1", "a")
+    first.idempotency = claim
+    clash.idempotency = claim
+    with pytest.raises(IntegrityError):
+        app.commit([first, clash])
+    [result] = app.commit([first])
+    assert app.repository.get(result.id).status == "PENDING"
 
 
 def test_every_event_carries_the_request_correlation_id(app: BookingCommandApplication) -> None:

@@ -33,13 +33,13 @@ from gateway.application.bookings import BookingService
 from gateway.application.catalog import CatalogService
 from gateway.application.ports import ReadPositions, UserRepository
 from gateway.application.read_your_writes import ReadYourWrites
-from gateway.entrypoints.api.deps import GatewayServices
-from gateway.entrypoints.api.router import OPENAPI_TAGS, api_routers
-from gateway.entrypoints.middleware import (
+from gateway.entrypoints.http.deps import GatewayServices
+from gateway.entrypoints.http.middleware import (
     BodySizeLimitMiddleware,
     ResponseHeadersMiddleware,
     security_headers,
 )
+from gateway.entrypoints.http.router import OPENAPI_TAGS, api_routers
 from gateway.settings import GatewaySettings
 from service_kit.app_factory import create_service_app, health_registry_for
 from service_kit.circuit_breakers import create_breaker, is_open, seconds_until_trial
@@ -155,7 +155,7 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
         name: create_breaker(
             name,
             fail_max=settings.breaker_fail_max,
-            reset_timeout_seconds=settings.breaker_reset_timeout_seconds,
+            reset_timeout_seconds=settings.breaker_reset_seconds,
             redis_url=adapters.breaker_redis_url,
             redis_namespace=f"{settings.redis_key_prefix}gateway:breaker:",
         )
@@ -168,8 +168,8 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
             client,
             breakers[name],
             retry_attempts=settings.retry_attempts,
-            retry_initial_backoff_seconds=settings.retry_initial_backoff_seconds,
-            retry_max_backoff_seconds=settings.retry_max_backoff_seconds,
+            retry_initial_seconds=settings.retry_initial_seconds,
+            retry_max_seconds=settings.retry_max_seconds,
         )
         for name in (BOOKING_COMMAND, QUERY_PROJECTION)
     )

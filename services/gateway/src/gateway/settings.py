@@ -51,10 +51,10 @@ class GatewaySettings(JwtSettings, RedisSettings, PostgresSettings):
     downstream_connect_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
     downstream_max_connections: int = Field(default=200, ge=1, le=10_000)
     retry_attempts: int = Field(default=3, ge=1, le=10)
-    retry_initial_backoff_seconds: float = Field(default=0.05, ge=0, le=5)
-    retry_max_backoff_seconds: float = Field(default=1.0, ge=0, le=30)
+    retry_initial_seconds: float = Field(default=0.05, ge=0, le=5)
+    retry_max_seconds: float = Field(default=1.0, ge=0, le=30)
     breaker_fail_max: int = Field(default=5, ge=1, le=1000)
-    breaker_reset_timeout_seconds: int = Field(default=10, ge=1, le=600)
+    breaker_reset_seconds: float = Field(default=10.0, gt=0, le=600)
 
     # Read-your-writes
     read_wait_ms: int = Field(

@@ -1,4 +1,5 @@
 import asyncio
+import math
 import time
 
 import httpx
@@ -107,7 +108,7 @@ async def test_the_breaker_opens_fails_fast_and_closes_after_recovery(gateway_fa
         assert fast.status_code == 503
         assert fast.json()["error_type"] == "dependency_unavailable"
         assert "circuit open" in fast.json()["detail"]
-        assert fast.headers["Retry-After"] == str(gateway.settings.breaker_reset_timeout_seconds)
+        assert fast.headers["Retry-After"] == str(math.ceil(gateway.settings.breaker_reset_seconds))
         assert len(gateway.backend.calls_to(projection)) == calls
 
         ready = (await gateway.client.get("/health/ready")).json()
@@ -121,7 +122,7 @@ async def test_the_breaker_opens_fails_fast_and_closes_after_recovery(gateway_fa
         ).status_code == 201
 
         gateway.backend.unreachable.clear()
-        await asyncio.sleep(gateway.settings.breaker_reset_timeout_seconds + 0.1)
+        await asyncio.sleep(gateway.settings.breaker_reset_seconds + 0.1)
         recovered = await gateway.client.get("/api/v1/venues")
         assert recovered.status_code == 200
         assert gateway.app.state.breakers["query-projection"].current_state == "closed"
@@ -134,7 +135,7 @@ async def test_a_failed_trial_call_opens_the_breaker_again(gateway_factory) -> N
         gateway.backend.failing[projection] = 500
         for _ in range(gateway.settings.breaker_fail_max):
             await gateway.client.get("/api/v1/venues")
-        await asyncio.sleep(gateway.settings.breaker_reset_timeout_seconds + 0.1)
+        await asyncio.sleep(gateway.settings.breaker_reset_seconds + 0.1)
         trial = await gateway.client.get("/api/v1/venues")
         assert trial.status_code == 503
         assert gateway.app.state.breakers["query-projection"].current_state == "open"

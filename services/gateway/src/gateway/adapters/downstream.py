@@ -114,16 +114,16 @@ class HttpDownstream:
         breaker: pybreaker.CircuitBreaker,
         *,
         retry_attempts: int = 3,
-        retry_initial_backoff_seconds: float = 0.05,
-        retry_max_backoff_seconds: float = 1.0,
+        retry_initial_seconds: float = 0.05,
+        retry_max_seconds: float = 1.0,
     ) -> None:
         self.name = name
         self.base_url = base_url.rstrip("/")
         self.breaker = breaker
         self._client = client
         self._attempts = retry_attempts
-        self._initial_backoff = retry_initial_backoff_seconds
-        self._max_backoff = retry_max_backoff_seconds
+        self._initial_backoff = retry_initial_seconds
+        self._max_backoff = retry_max_seconds
 
     def _headers(
         self, caller: Caller | None, idempotency_key: str | None, if_none_match: str | None

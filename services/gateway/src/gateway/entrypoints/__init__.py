@@ -1,1 +1,1 @@
-"""HTTP entry points: the public API under /api/v1 and its middleware."""
+"""Entry points: the public HTTP API under /api/v1 and its middleware (package http)."""

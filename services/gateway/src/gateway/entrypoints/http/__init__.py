@@ -1,1 +1,1 @@
-"""Routers per resource and their shared dependencies."""
+"""The public HTTP API: routers per resource, their shared dependencies and the middleware."""

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
 
-from gateway.entrypoints.api.deps import (
+from gateway.entrypoints.http.deps import (
     API_PREFIX,
     CurrentCaller,
     DefaultRateLimit,
@@ -16,7 +16,7 @@ from gateway.entrypoints.api.deps import (
     UserAdmin,
     rate_limit,
 )
-from gateway.entrypoints.api.schemas import RegisterRequest, RoleChange, TokenOut, UserOut
+from gateway.entrypoints.http.schemas import RegisterRequest, RoleChange, TokenOut, UserOut
 from service_kit.http_errors import error_responses
 
 auth_router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])

@@ -13,7 +13,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from gateway.application.bookings import BookingFilters
 from gateway.application.catalog import Page
-from gateway.entrypoints.api.deps import (
+from gateway.entrypoints.http.deps import (
     API_PREFIX,
     Booker,
     CurrentCaller,
@@ -24,9 +24,9 @@ from gateway.entrypoints.api.deps import (
     Services,
     rate_limit,
 )
-from gateway.entrypoints.api.responses import PRIVATE, command_response, query_response
-from gateway.entrypoints.api.schemas import BookingOut, BookingStatusEvent, PageOf
-from gateway.entrypoints.api.venues import NOT_MODIFIED, PageNumber, PageSize
+from gateway.entrypoints.http.responses import PRIVATE, command_response, query_response
+from gateway.entrypoints.http.schemas import BookingOut, BookingStatusEvent, PageOf
+from gateway.entrypoints.http.venues import NOT_MODIFIED, PageNumber, PageSize
 from service_kit.http_errors import error_responses
 from ticketing_contracts.commands import CancelBooking, RequestBooking
 

@@ -18,7 +18,7 @@ from gateway.application.catalog import CatalogService
 from gateway.application.ports import TokenCodec
 from gateway.domain.permissions import Permission, is_allowed
 from gateway.domain.users import Caller
-from gateway.entrypoints.middleware import defer_response_headers
+from gateway.entrypoints.http.middleware import defer_response_headers
 from gateway.settings import GatewaySettings
 from service_kit.errors import ForbiddenError, RateLimitedError, UnauthorizedError
 from service_kit.middleware import route_template

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Query, Response
 from pydantic import AwareDatetime
 
 from gateway.application.catalog import EventFilters, Page, ReadOptions
-from gateway.entrypoints.api.deps import (
+from gateway.entrypoints.http.deps import (
     API_PREFIX,
     Admin,
     CatalogManager,
@@ -20,13 +20,13 @@ from gateway.entrypoints.api.deps import (
     ReadPosition,
     Services,
 )
-from gateway.entrypoints.api.responses import (
+from gateway.entrypoints.http.responses import (
     catalog_cache_control,
     command_response,
     query_response,
 )
-from gateway.entrypoints.api.schemas import AvailabilityOut, EventOut, PageOf
-from gateway.entrypoints.api.venues import NOT_MODIFIED, PageNumber, PageSize
+from gateway.entrypoints.http.schemas import AvailabilityOut, EventOut, PageOf
+from gateway.entrypoints.http.venues import NOT_MODIFIED, PageNumber, PageSize
 from service_kit.http_errors import error_responses
 from ticketing_contracts.commands import (
     AddTicketType,

@@ -9,7 +9,7 @@ from fastapi import Response
 from gateway.application.ports import DownstreamResponse
 from gateway.application.read_your_writes import CommandOutcome
 from gateway.domain.users import Caller
-from gateway.entrypoints.api.deps import READ_POSITION_HEADER
+from gateway.entrypoints.http.deps import READ_POSITION_HEADER
 
 PRIVATE = "private, no-cache"
 NO_STORE = "no-store"

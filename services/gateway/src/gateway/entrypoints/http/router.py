@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.entrypoints.api import auth, bookings, events, venues
+from gateway.entrypoints.http import auth, bookings, events, venues
 
 OPENAPI_TAGS = [
     {"name": "auth", "description": "Register and log in (OAuth2 password flow, bearer JWT)"},

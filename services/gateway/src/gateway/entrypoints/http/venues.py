@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from gateway.application.catalog import Page, ReadOptions
-from gateway.entrypoints.api.deps import (
+from gateway.entrypoints.http.deps import (
     API_PREFIX,
     Admin,
     CatalogManager,
@@ -19,12 +19,12 @@ from gateway.entrypoints.api.deps import (
     ReadPosition,
     Services,
 )
-from gateway.entrypoints.api.responses import (
+from gateway.entrypoints.http.responses import (
     catalog_cache_control,
     command_response,
     query_response,
 )
-from gateway.entrypoints.api.schemas import PageOf, VenueOut
+from gateway.entrypoints.http.schemas import PageOf, VenueOut
 from service_kit.http_errors import error_responses
 from ticketing_contracts.commands import CreateVenue, UpdateVenue
 

@@ -27,7 +27,7 @@ from inventory.adapters.postgres_schema import create_schema
 from inventory.adapters.retries import RetryPolicy
 from inventory.application.errors import CatalogNotCaughtUp, ConcurrencyConflict
 from inventory.application.process_batch import ProcessMessageBatch
-from inventory.entrypoints.http_routes import stock_router
+from inventory.entrypoints.http.stock import stock_router
 from inventory.entrypoints.message_handlers import InventoryBatchHandler
 from inventory.entrypoints.partition_batches import PartitionBatchLoop
 from inventory.settings import InventorySettings

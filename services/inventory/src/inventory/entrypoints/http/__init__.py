@@ -1,0 +1,1 @@
+"""The HTTP routes of inventory, one module per resource."""

@@ -1,0 +1,95 @@
+"""The consumer runtime on the real Kafka-protocol broker: positions come from the service."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection, Mapping
+
+import pytest
+from aiokafka import TopicPartition
+
+from local_infra.session_infrastructure import Infrastructure
+from service_kit.kafka_runtime import KafkaRuntime, OutboundMessage, PartitionBatch
+from service_kit.kafka_topics import ensure_topics
+from service_kit.settings import KafkaSettings
+from ticketing_contracts import topics
+
+pytestmark = pytest.mark.integration
+
+
+class ServiceDatabase:
+    """Stands in for a service's tables: what was applied and the offsets stored with it."""
+
+    def __init__(self) -> None:
+        self.applied: list[bytes] = []
+        self.next_offsets: dict[TopicPartition, int] = {}
+        self.changed = asyncio.Condition()
+
+    async def stored_offsets(
+        self, partitions: Collection[TopicPartition]
+    ) -> Mapping[TopicPartition, int]:
+        return {tp: self.next_offsets[tp] for tp in partitions if tp in self.next_offsets}
+
+    async def apply(self, batch: PartitionBatch[bytes]) -> None:
+        async with self.changed:
+            self.applied.extend(message.body for message in batch.messages)
+            self.next_offsets[batch.topic_partition] = batch.next_offset
+            self.changed.notify_all()
+
+    async def wait_for(self, count: int) -> None:
+        async with asyncio.timeout(60), self.changed:
+            await self.changed.wait_for(lambda: len(self.applied) >= count)
+
+
+async def test_a_restarted_consumer_continues_where_the_database_says_not_where_kafka_says(
+    infrastructure: Infrastructure, topic_prefix: str
+) -> None:
+    settings = KafkaSettings(
+        service_name="kit-test",
+        kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
+        kafka_topic_prefix=f"{topic_prefix}kit.",
+    )
+    topic = settings.topic("positions")
+    await ensure_topics(
+        settings.kafka_bootstrap_servers,
+        [topic, settings.topic(topics.DEAD_LETTERS)],
+        partitions=1,
+    )
+    database = ServiceDatabase()
+
+    def runtime() -> KafkaRuntime:
+        kafka = KafkaRuntime(settings)
+        kafka.subscriber(
+            topic,
+            group=settings.group_id("positions"),
+            decode=bytes,
+            offsets=database.stored_offsets,
+        )(database.apply)
+        return kafka
+
+    async def send(values: list[bytes]) -> None:
+        await first.publish([OutboundMessage(topic, b"show", value, []) for value in values])
+
+    first = runtime()
+    await first.start()
+    try:
+        await send([b"m0", b"m1", b"m2"])
+        await database.wait_for(3)
+        await send([b"m3", b"m4"])
+        await database.wait_for(5)
+    finally:
+        await first.stop()
+    assert database.applied == [b"m0", b"m1", b"m2", b"m3", b"m4"]
+
+    # The service's database is the truth: it says m3 and m4 were not applied after all
+    # (say, restored from a backup), while Kafka's committed copy says they were.
+    database.next_offsets[TopicPartition(topic, 0)] = 3
+    database.applied = database.applied[:3]
+    second = runtime()
+    await second.start()
+    try:
+        await database.wait_for(5)
+    finally:
+        await second.stop()
+    assert database.applied == [b"m0", b"m1", b"m2", b"m3", b"m4"]
+    assert database.next_offsets[TopicPartition(topic, 0)] == 5

@@ -8,7 +8,6 @@ on it, so that a re-drive only sends back what this consumer failed to process.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from service_kit.messaging import dead_letter_headers, header_map
+from service_kit.topic_replay import partitions_of, read_until_end
 from ticketing_contracts import headers as ce
 
 DEAD_LETTER_CONSUMER_GROUP = ce.DEAD_LETTER_CONSUMER_GROUP
@@ -131,16 +131,12 @@ def _int_or_none(value: str | None) -> int | None:
 async def _read_until_end(
     consumer: AIOKafkaConsumer, partitions: list[TopicPartition]
 ) -> list[DeadLetterEntry]:
-    # Some Kafka-protocol brokers (Tansu) under-report end offsets for multi-record
-    # batches, so reading stops only when the end is reached *and* a poll comes back empty.
-    ends = await consumer.end_offsets(partitions)
     entries: list[DeadLetterEntry] = []
-    while True:
-        batches = await consumer.getmany(*partitions, timeout_ms=500)
-        for records in batches.values():
-            entries.extend(_entry(record) for record in records)
-        if not batches and all([await consumer.position(tp) >= ends[tp] for tp in partitions]):
-            break
+
+    async def collect(_: TopicPartition, records: list[Any]) -> None:
+        entries.extend(_entry(record) for record in records)
+
+    await read_until_end(consumer, partitions, collect)
     entries.sort(key=lambda entry: (entry.partition, entry.offset))
     return entries
 
@@ -156,8 +152,7 @@ async def _assigned_consumer(
     )
     await consumer.start()
     try:
-        partition_ids = await _partitions_of(consumer, topic)
-        partitions = [TopicPartition(topic, p) for p in sorted(partition_ids)]
+        partitions = await partitions_of(consumer, topic)
         consumer.assign(partitions)
         if group_id is None:
             await consumer.seek_to_beginning(*partitions)
@@ -172,16 +167,6 @@ async def _assigned_consumer(
         await consumer.stop()
         raise
     return consumer, partitions
-
-
-async def _partitions_of(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    for _ in range(50):
-        await consumer.topics()
-        partitions = consumer.partitions_for_topic(topic)
-        if partitions:
-            return set(partitions)
-        await asyncio.sleep(0.1)
-    return set()
 
 
 async def list_dead_letters(

@@ -1,0 +1,1 @@
+"""The internal query API the gateway calls, one module per resource."""

@@ -135,7 +135,7 @@ async def chaos_stack(
             "HOLD_EXPIRY_INTERVAL_SECONDS": "0.5",
             "PASSWORD_HASH_TIME_COST": "1",
             "PASSWORD_HASH_MEMORY_KIB": "8192",
-            "BREAKER_RESET_TIMEOUT_SECONDS": "2",
+            "BREAKER_RESET_SECONDS": "2",
         },
     )
     # Its own Tansu (pausing the session's broker would stall every other test).

@@ -13,6 +13,7 @@ from service_kit.http_errors import install_error_handlers
 from service_kit.metrics import metrics_router
 from service_kit.middleware import RequestContextMiddleware
 from service_kit.settings import ServiceSettings
+from service_kit.tracing import configure_tracing, fastapi_telemetry
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -46,11 +47,14 @@ def create_service_app(
         # Uvicorn has stopped accepting and drained requests by the time we get here.
         health.draining = True
 
+    # Off unless OTEL_* asks for it; then FastAPI's server span wraps every middleware.
+    configure_tracing(settings.service_name, service_version=settings.service_version)
     app = FastAPI(
         title=title,
         description=description,
         version=settings.service_version,
         lifespan=run,
+        telemetry=fastapi_telemetry(),
         openapi_tags=[*(openapi_tags or []), {"name": "operations", "description": "Probes"}],
     )
     app.state.settings = settings

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from service_kit.settings import ServiceSettings, SettingsT, load_settings
 from service_kit.structured_logging import configure_logging
+from service_kit.tracing import configure_tracing, shutdown_tracing
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
@@ -34,4 +35,9 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
 def run_service(settings_class: type[SettingsT], build_app: Callable[[SettingsT], FastAPI]) -> None:
     """Entry point of every `python -m <service>`: validate settings, build, serve."""
     settings = load_settings(settings_class)
-    serve(build_app(settings), settings)
+    # Before the app is built, so database connections its pools open are traced too.
+    configure_tracing(settings.service_name, service_version=settings.service_version)
+    try:
+        serve(build_app(settings), settings)
+    finally:
+        shutdown_tracing()

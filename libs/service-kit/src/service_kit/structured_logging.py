@@ -1,4 +1,4 @@
-"""JSON logs on stdout, one object per line, with the service and request ids."""
+"""JSON logs on stdout, one object per line, with the service, request and trace ids."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 from typing import Any
+
+from opentelemetry import trace
 
 from service_kit.request_context import correlation_id_var, request_id_var
 
@@ -33,6 +35,10 @@ class JsonFormatter(logging.Formatter):
             "request_id": request_id_var.get(),
             "correlation_id": correlation_id_var.get(),
         }
+        span_context = trace.get_current_span().get_span_context()
+        if span_context.is_valid:
+            entry["trace_id"] = format(span_context.trace_id, "032x")
+            entry["span_id"] = format(span_context.span_id, "016x")
         for key, value in record.__dict__.items():
             if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
                 entry[key] = value

@@ -22,9 +22,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 import asyncpg
@@ -35,6 +35,7 @@ from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.message import FAKE_CONSUMER, KafkaMessage
+from opentelemetry.trace import SpanKind, set_span_in_context
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
 from service_kit.dead_letters import build_dead_letter
@@ -48,6 +49,7 @@ from service_kit.metrics import (
     RETRIES,
 )
 from service_kit.settings import KafkaSettings
+from service_kit.tracing import context_from_headers, current_tracer_provider, inject_trace_headers
 from ticketing_contracts import headers as ce
 from ticketing_contracts import topics
 from ticketing_contracts.events import (
@@ -74,6 +76,8 @@ class ConsumedMessage(Generic[BodyT]):
     key: bytes | None
     headers: Mapping[str, str]
     body: BodyT
+    trace_headers: KafkaHeaders = ()
+    """`traceparent` of this message's processing span: copy it onto what the message causes."""
 
     @property
     def correlation_id(self) -> str | None:
@@ -314,9 +318,10 @@ class Subscription(Generic[BodyT]):
             await self.dead_letter(record, problem)
         next_offset = records[-1].offset + 1
         raw = {record.offset: record for record in records}
-        await self._handle_with_policy(
-            PartitionBatch(tp.topic, tp.partition, decoded, next_offset), raw
-        )
+        with consumer_spans(decoded) as traced:
+            await self._handle_with_policy(
+                PartitionBatch(tp.topic, tp.partition, traced, next_offset), raw
+            )
         self._expected[tp] = next_offset
         KAFKA_CONSUMER_BATCH_SIZE.labels(subscriber=self.name).observe(len(records))
         KAFKA_CONSUMER_BATCH_SECONDS.labels(subscriber=self.name).observe(
@@ -603,7 +608,7 @@ class KafkaRuntime:
     async def publish(self, messages: Sequence[OutboundMessage]) -> None:
         """Sends in order and waits for every acknowledgement (keyed order holds per partition)."""
         pending = []
-        for message in messages:
+        for message in messages_with_publish_spans(messages):
             publisher = self._publishers.get(message.topic)
             if publisher is None:
                 sent = await self.broker.publish(
@@ -633,6 +638,62 @@ class KafkaRuntime:
             running = getattr(subscription.faststream_subscriber, "running", True)
             if not running:
                 raise RuntimeError(f"subscriber {subscription.name} is not running")
+
+
+@contextmanager
+def consumer_spans(
+    messages: Sequence[ConsumedMessage[BodyT]],
+) -> Iterator[Sequence[ConsumedMessage[BodyT]]]:
+    """One CONSUMER span per message, a child of the trace its headers carry, open while
+    the batch is handled; each message then carries its span's `traceparent`."""
+    provider = current_tracer_provider()
+    if provider is None or not messages:
+        yield messages
+        return
+    tracer = provider.get_tracer(__name__)
+    spans = [
+        tracer.start_span(
+            f"{message.topic} process",
+            context=context_from_headers(message.headers),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": message.topic,
+                "messaging.destination.partition.id": str(message.partition),
+                "messaging.kafka.offset": message.offset,
+            },
+        )
+        for message in messages
+    ]
+    try:
+        yield [
+            replace(message, trace_headers=inject_trace_headers([], set_span_in_context(span)))
+            for message, span in zip(messages, spans, strict=True)
+        ]
+    finally:
+        for span in spans:
+            span.end()
+
+
+def messages_with_publish_spans(messages: Sequence[OutboundMessage]) -> list[OutboundMessage]:
+    """A PRODUCER span per message under the trace its headers carry (the request or the
+    message that caused it); the message leaves with that span as its parent."""
+    provider = current_tracer_provider()
+    if provider is None:
+        return list(messages)
+    tracer = provider.get_tracer(__name__)
+    published = []
+    for message in messages:
+        span = tracer.start_span(
+            f"{message.topic} publish",
+            context=context_from_headers(message.headers),
+            kind=SpanKind.PRODUCER,
+            attributes={"messaging.system": "kafka", "messaging.destination.name": message.topic},
+        )
+        headers = inject_trace_headers(list(message.headers), set_span_in_context(span))
+        published.append(replace(message, headers=headers))
+        span.end()
+    return published
 
 
 def create_broker(settings: KafkaSettings, **overrides: Any) -> KafkaBroker:

@@ -11,8 +11,9 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from query_projection.application.messages import ConsumedMessage
-from service_kit.messaging import envelope_headers
+from query_projection.application.messages import ProjectedMessage, decode_projected
+from service_kit.kafka_runtime import ConsumedMessage
+from service_kit.messaging import envelope_headers, header_map
 from ticketing_contracts.envelope import EventEnvelope
 from ticketing_contracts.events import (
     BookingCancelled,
@@ -307,7 +308,7 @@ class Log:
     def partition_of(self, key: str) -> int:
         return sum(key.encode()) % self.partitions
 
-    def message(self, envelope: EventEnvelope) -> ConsumedMessage:
+    def message(self, envelope: EventEnvelope) -> ProjectedMessage:
         topic = self.topic_prefix + topic_of(envelope)
         key = partition_key(envelope).encode()
         partition = self.partition_of(key.decode())
@@ -318,11 +319,11 @@ class Log:
             partition=partition,
             offset=offset,
             key=key,
-            value=encode_envelope(envelope),
-            headers=tuple(envelope_headers(envelope)),
+            headers=header_map(envelope_headers(envelope)),
+            body=decode_projected(encode_envelope(envelope)),
         )
 
-    def messages(self, envelopes: Iterable[EventEnvelope]) -> list[ConsumedMessage]:
+    def messages(self, envelopes: Iterable[EventEnvelope]) -> list[ProjectedMessage]:
         return [self.message(envelope) for envelope in envelopes]
 
 

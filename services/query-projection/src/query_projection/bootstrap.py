@@ -9,26 +9,24 @@ import asyncpg
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
-from query_projection.adapters.kafka import (
-    KafkaDeadLetters,
-    KafkaEndOffsets,
-    KafkaMessageSource,
-    KafkaReplaySource,
-    ensure_topics,
-)
+from query_projection.adapters.kafka import KafkaEndOffsets
 from query_projection.adapters.postgres_schema import ensure_read_models
 from query_projection.adapters.postgres_store import PostgresGenerations, PostgresReadModelStore
 from query_projection.adapters.postgres_views import PostgresViews
 from query_projection.adapters.redis_read_models import RedisReadModels
 from query_projection.application.apply_batch import ApplyBatch
+from query_projection.application.messages import DecodedEvent, decode_projected
 from query_projection.application.queries import ReadModelQueries
 from query_projection.application.rebuild import RebuildReadModels, RebuildReport
 from query_projection.application.waiting import PositionWaiter, ProgressSignal
-from query_projection.entrypoints.consumer import ProjectionConsumer
 from query_projection.entrypoints.http.router import OPENAPI_TAGS, router
+from query_projection.entrypoints.subscribers import subscribe_projection
 from query_projection.settings import QueryProjectionSettings
 from service_kit.app_factory import create_service_app, health_registry_for
 from service_kit.dependency_probes import kafka_probe, postgres_pool_probe, redis_probe
+from service_kit.kafka_runtime import KafkaRuntime, Subscription
+from service_kit.kafka_topics import ensure_topics
+from service_kit.topic_replay import TopicReplay
 
 
 class QueryProjection:
@@ -36,6 +34,7 @@ class QueryProjection:
 
     def __init__(self, settings: QueryProjectionSettings) -> None:
         self.settings = settings
+        self.runtime = KafkaRuntime(settings)
         self.redis = Redis.from_url(str(settings.redis_url))
         self.hot = RedisReadModels(
             self.redis,
@@ -45,10 +44,8 @@ class QueryProjection:
         self.signal = ProgressSignal()
         self._pool: asyncpg.Pool | None = None
         self._end_offsets: KafkaEndOffsets | None = None
-        self._dead_letters: KafkaDeadLetters | None = None
-        self._source: KafkaMessageSource | None = None
-        self.consumer: ProjectionConsumer | None = None
         self.queries: ReadModelQueries | None = None
+        self.subscription: Subscription[DecodedEvent] | None = None
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -65,14 +62,10 @@ class QueryProjection:
         await ensure_topics(
             settings.kafka_bootstrap_servers,
             (*settings.projected_topics, settings.dead_letter_topic),
-            settings.topic_partitions,
+            partitions=settings.topic_partitions,
         )
-        self._dead_letters = KafkaDeadLetters(
-            settings, settings.dead_letter_topic, settings.consumer_group
-        )
-        await self._dead_letters.start()
         self.store = PostgresReadModelStore(self.pool)
-        self.apply_batch = ApplyBatch(self.store, self.hot, self._dead_letters)
+        self.apply_batch = ApplyBatch(self.store, self.hot)
 
     async def start(self) -> None:
         settings = self.settings
@@ -89,50 +82,35 @@ class QueryProjection:
             settings.projected_topics,
         )
         if settings.run_consumer:
-            self.consumer = ProjectionConsumer(
-                self.apply_batch,
-                self.store,
-                self.signal,
-                settings.projected_topics,
-                fetch_timeout_ms=settings.consumer_fetch_timeout_ms,
-            )
-            self._source = KafkaMessageSource.for_group(
-                settings,
-                settings.projected_topics,
-                settings.group_id(settings.consumer_group),
-                self.consumer.stored_offsets,
-                settings.consumer_max_batch,
-            )
-            await self._source.start()
-            self.consumer.start(self._source)
+            if self.subscription is None:
+                self.subscription = subscribe_projection(
+                    self.runtime, settings, self.apply_batch, self.store, self.signal
+                )
+            await self.runtime.start()
 
     async def stop(self) -> None:
-        if self.consumer is not None:
-            await self.consumer.stop()
-        if self._source is not None:
-            await self._source.stop()
+        if self.runtime.started:
+            await self.runtime.stop()
         await self._close()
 
     async def _close(self) -> None:
         if self._end_offsets is not None:
             await self._end_offsets.stop()
-        if self._dead_letters is not None:
-            await self._dead_letters.stop()
         if self._pool is not None:
             await self._pool.close()
         await self.redis.aclose()
 
     async def caught_up(self) -> None:
-        """Readiness: the local consumer is running and not behind for longer than the bound."""
-        if self.consumer is None:
+        """Readiness: the subscriber is running and not behind for longer than the bound."""
+        subscription = self.subscription
+        if subscription is None:
             return
-        if not self.consumer.running:
-            raise RuntimeError("the projection consumer has stopped")
+        await self.runtime.probe()
         # Until the group hands out partitions nothing is applied, so a read that waits
         # for a position could only time out; the pod takes no traffic until then.
-        if not self.consumer.has_joined():
+        if not subscription.ever_assigned:
             raise RuntimeError("waiting for the consumer group to assign partitions")
-        lag = self.consumer.lag_seconds()
+        lag = subscription.lag_seconds()
         if lag > self.settings.readiness_max_lag_seconds:
             raise RuntimeError(
                 f"behind for {lag:.1f}s (bound {self.settings.readiness_max_lag_seconds:g}s)"
@@ -147,10 +125,12 @@ class QueryProjection:
                 PostgresGenerations(self.pool),
                 self.hot,
                 self.apply_batch,
-                KafkaReplaySource(
+                lambda: TopicReplay(
                     settings.kafka_bootstrap_servers,
                     settings.projected_topics,
+                    decode=decode_projected,
                     max_batch=settings.consumer_max_batch,
+                    poll_timeout_ms=200,
                 ),
             )
             return await rebuild(switch=switch)

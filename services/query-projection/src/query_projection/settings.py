@@ -13,10 +13,6 @@ class QueryProjectionSettings(PostgresSettings, KafkaSettings, RedisSettings):
 
     consumer_group: str = Field(default="query-projection", min_length=1, max_length=200)
     run_consumer: bool = Field(default=True, description="Off for replicas that only serve queries")
-    consumer_max_batch: int = Field(
-        default=500, ge=1, le=10_000, description="Messages applied in one transaction at most"
-    )
-    consumer_fetch_timeout_ms: int = Field(default=200, ge=10, le=10_000)
     max_wait_ms: int = Field(
         default=2000,
         ge=0,

@@ -23,22 +23,15 @@ from query_projection.adapters.postgres_store import PostgresReadModelStore
 from query_projection.adapters.postgres_views import PostgresViews
 from query_projection.adapters.redis_read_models import RedisReadModels
 from query_projection.application.apply_batch import ApplyBatch, BatchResult
-from query_projection.application.messages import ConsumedMessage, DeadLetter
+from query_projection.application.messages import ProjectedMessage
 from query_projection.application.queries import ReadModelQueries
 from query_projection.application.waiting import PositionWaiter, ProgressSignal
 from query_projection.bootstrap import build_app
 from query_projection.settings import QueryProjectionSettings
+from service_kit.kafka_runtime import PartitionBatch
 from service_kit.messaging import envelope_headers
 from ticketing_contracts.envelope import EventEnvelope
 from ticketing_contracts.events import encode_envelope
-
-
-class CollectedDeadLetters:
-    def __init__(self) -> None:
-        self.letters: list[DeadLetter] = []
-
-    async def send(self, letters):
-        self.letters.extend(letters)
 
 
 class LogEndOffsets:
@@ -59,8 +52,7 @@ class Harness:
         self.store = PostgresReadModelStore(pool, pointer_ttl_seconds=0)
         self.views = PostgresViews(pool)
         self.hot = RedisReadModels(redis, settings.redis_key_prefix)
-        self.dead = CollectedDeadLetters()
-        self.apply_batch = ApplyBatch(self.store, self.hot, self.dead)
+        self.apply_batch = ApplyBatch(self.store, self.hot)
         self.log = log
         self.signal = ProgressSignal()
         self.end_offsets = LogEndOffsets(self.log)
@@ -76,21 +68,32 @@ class Harness:
             settings.projected_topics,
         )
 
-    async def deliver(self, messages: list[ConsumedMessage]) -> BatchResult:
+    async def deliver(self, messages: list[ProjectedMessage]) -> list[BatchResult]:
+        """Applies the messages as the subscriber would: one batch per partition."""
+        by_partition: dict[tuple[str, int], list[ProjectedMessage]] = {}
+        for message in sorted(messages, key=lambda m: (m.topic, m.partition, m.offset)):
+            by_partition.setdefault((message.topic, message.partition), []).append(message)
+        results = []
+        for (topic, partition), batch in by_partition.items():
+            next_offset = batch[-1].offset + 1
+            results.append(await self._apply(PartitionBatch(topic, partition, batch, next_offset)))
+        return results
+
+    async def _apply(self, batch: PartitionBatch) -> BatchResult:
         for attempt in range(5):
             try:
                 result = await self.apply_batch(
-                    messages, generation=await self.store.active_generation()
+                    batch, generation=await self.store.active_generation()
                 )
             except asyncpg.DeadlockDetectedError:
-                # Two batches touching the same rows; the consumer retries the same way.
+                # Two batches touching the same rows; the runtime retries the same way.
                 await asyncio.sleep(0.01 * (attempt + 1))
                 continue
             self.signal.notify()
             return result
         raise AssertionError("batch kept deadlocking")
 
-    async def publish(self, *envelopes: EventEnvelope) -> list[ConsumedMessage]:
+    async def publish(self, *envelopes: EventEnvelope) -> list[ProjectedMessage]:
         messages = self.log.messages(envelopes)
         await self.deliver(messages)
         return messages

@@ -37,7 +37,7 @@ async def assigned(api) -> None:
     service = api.app.state.service
 
     async def check() -> bool:
-        return service.consumer.source.ever_assigned
+        return service.subscription.ever_assigned
 
     await eventually(check, JOIN_BUDGET_SECONDS, "partition assignment")
 
@@ -146,7 +146,7 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_consumer_move
     assert [r.value for r in records] == [b"{broken"]
     headers = dict(records[0].headers)
     assert headers[ce.DEAD_LETTER_ORIGINAL_TOPIC].decode() == settings.catalog_topic
-    assert headers[ce.DEAD_LETTER_ERROR].decode().startswith("undecodable")
+    assert headers[ce.DEAD_LETTER_ERROR].decode().startswith("UndecodableMessage")
 
 
 async def test_restart_redelivery_converges_and_a_rebuild_equals_the_incremental_models(

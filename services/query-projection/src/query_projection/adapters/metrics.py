@@ -1,6 +1,7 @@
 """Prometheus metrics of the projection (served by the kit's GET /metrics).
 
-`kafka_consumer_lag` and `dead_letter_messages_total` come from the service kit.
+Consumer lag, batch size and seconds, failures and dead letters come from the service
+kit's Kafka runtime.
 """
 
 from __future__ import annotations
@@ -24,12 +25,4 @@ APPLIED_POSITION = Gauge(
 )
 MESSAGES_APPLIED = Counter(
     "projection_messages_applied_total", "Messages applied to the read models", ["topic"]
-)
-BATCH_DURATION = Histogram(
-    "projection_batch_duration_seconds",
-    "Time to apply one fetched batch (one transaction)",
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
-)
-BATCH_FAILURES = Counter(
-    "projection_batch_failures_total", "Batches that failed and will be retried"
 )

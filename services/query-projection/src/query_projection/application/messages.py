@@ -1,28 +1,24 @@
-"""Messages as the projection sees them, independent of the Kafka client."""
+"""Messages as the projection sees them: decoded public events with their envelopes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from query_projection.domain.versions import catalog_version
+from service_kit.kafka_runtime import ConsumedMessage, PartitionBatch
+from ticketing_contracts.envelope import EventEnvelope
+from ticketing_contracts.events import PublicEvent, decode_message
+from ticketing_contracts.topics import CATALOG_EVENTS
 
-from query_projection.domain.positions import TopicPartition
-
-
-@dataclass(frozen=True)
-class ConsumedMessage:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes], ...] = ()
-
-    @property
-    def topic_partition(self) -> TopicPartition:
-        return (self.topic, self.partition)
+DecodedEvent = tuple[EventEnvelope, PublicEvent]
+ProjectedMessage = ConsumedMessage[DecodedEvent]
+ProjectedBatch = PartitionBatch[DecodedEvent]
 
 
-@dataclass(frozen=True)
-class DeadLetter:
-    message: ConsumedMessage
-    reason: str
-    error: str
+def decode_projected(value: bytes) -> DecodedEvent:
+    """The contract's decoding, plus what the projection needs to order catalog events.
+
+    Raises a ContractError (the message goes to the dead-letter topic) otherwise.
+    """
+    envelope, event = decode_message(value)
+    if event.TOPIC == CATALOG_EVENTS:
+        catalog_version(envelope)
+    return envelope, event

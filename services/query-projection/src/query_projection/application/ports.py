@@ -7,7 +7,6 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 from uuid import UUID
 
-from query_projection.application.messages import DeadLetter
 from query_projection.application.views import (
     BookingFilters,
     BookingView,
@@ -69,10 +68,6 @@ class HotReadModels(Protocol):
     async def apply(
         self, generation: int, batch: ProjectionBatch, show_revisions: Mapping[UUID, str]
     ) -> None: ...
-
-
-class DeadLetterSink(Protocol):
-    async def send(self, letters: Sequence[DeadLetter]) -> None: ...
 
 
 class EndOffsets(Protocol):

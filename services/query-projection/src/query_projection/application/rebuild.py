@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
 from query_projection.application.apply_batch import ApplyBatch
-from query_projection.application.messages import ConsumedMessage
-from query_projection.domain.positions import TopicPartition
+from query_projection.application.messages import ProjectedBatch
 
 logger = logging.getLogger(__name__)
 
@@ -44,16 +44,13 @@ class HotGenerations(Protocol):
     async def drop_generation(self, generation: int) -> int: ...
 
 
-class ReplaySource(Protocol):
-    async def start(self) -> None: ...
+class Replay(Protocol):
+    async def read_to_end(self, handle: Callable[[ProjectedBatch], Awaitable[None]]) -> int:
+        """Hands every partition's messages from where it stands up to the current end."""
+        ...
 
-    async def stop(self) -> None: ...
 
-    async def fetch(self, timeout_ms: int) -> list[ConsumedMessage]: ...
-
-    async def end_offsets(self) -> dict[TopicPartition, int]: ...
-
-    async def positions(self) -> dict[TopicPartition, int]: ...
+ReplaySource = Callable[[], AbstractAsyncContextManager[Replay]]
 
 
 @dataclass(frozen=True)
@@ -72,35 +69,33 @@ class RebuildReadModels:
         admin: GenerationAdmin,
         hot: HotGenerations,
         apply_batch: ApplyBatch,
-        source: ReplaySource,
-        *,
-        fetch_timeout_ms: int = 200,
+        replay: ReplaySource,
     ) -> None:
         self._admin = admin
         self._hot = hot
         self._apply = apply_batch
-        self._source = source
-        self._fetch_timeout_ms = fetch_timeout_ms
+        self._replay = replay
 
     async def __call__(self, *, switch: bool = True) -> RebuildReport:
         started = time.monotonic()
         previous = await self._admin.active_generation()
         generation = await self._admin.create_generation()
         logger.info("rebuilding read models", extra={"generation": generation})
-        await self._source.start()
-        try:
-            messages = await self._drain(generation, await self._source.end_offsets())
+
+        async def apply(batch: ProjectedBatch) -> None:
+            await self._apply(batch, generation=generation, must_be_active=False)
+
+        async with self._replay() as replay:
+            messages = await replay.read_to_end(apply)
             dropped: list[int] = []
             if switch:
                 async with self._admin.switch_lock() as lock:
-                    messages += await self._drain(generation, await self._source.end_offsets())
+                    messages += await replay.read_to_end(apply)
                     await lock.switch(generation)
                 await self._hot.set_pointer(generation)
                 dropped = await self._admin.drop_generations(keep={generation, previous})
                 for old in dropped:
                     await self._hot.drop_generation(old)
-        finally:
-            await self._source.stop()
         report = RebuildReport(
             generation=generation,
             previous_generation=previous,
@@ -111,16 +106,3 @@ class RebuildReadModels:
         )
         logger.info("read models rebuilt", extra={"report": report.__dict__})
         return report
-
-    async def _drain(self, generation: int, ends: dict[TopicPartition, int]) -> int:
-        applied = 0
-        while not _reached(await self._source.positions(), ends):
-            messages = await self._source.fetch(self._fetch_timeout_ms)
-            if messages:
-                await self._apply(messages, generation=generation, must_be_active=False)
-                applied += len(messages)
-        return applied
-
-
-def _reached(positions: dict[TopicPartition, int], ends: dict[TopicPartition, int]) -> bool:
-    return all(positions.get(key, 0) >= end for key, end in ends.items())

@@ -6,7 +6,7 @@ The Redis scripts in `adapters.redis_read_models` mirror these rules.
 from __future__ import annotations
 
 from ticketing_contracts.envelope import EventEnvelope
-from ticketing_contracts.events import BookingStatus
+from ticketing_contracts.events import BookingStatus, ContractViolation
 
 # Used only when a booking event arrives without an aggregate version.
 BOOKING_STATUS_RANK: dict[BookingStatus, int] = {
@@ -18,7 +18,7 @@ BOOKING_STATUS_RANK: dict[BookingStatus, int] = {
 }
 
 
-class UnversionedEvent(ValueError):
+class UnversionedEvent(ContractViolation):
     """A catalog event without an aggregate version cannot be ordered; it is dead-lettered."""
 
 

@@ -34,7 +34,9 @@ def main(argv: Sequence[str]) -> int:
     settings = load_settings(QueryProjectionSettings)
     configure_logging(settings.service_name, settings.log_level)
     if arguments.command == "dead-letters":
-        return asyncio.run(run_dead_letter_command(arguments, settings, settings.consumer_group))
+        # Dead letters name the consumer group as the runtime joined it (topic prefix included).
+        group = settings.group_id(settings.consumer_group)
+        return asyncio.run(run_dead_letter_command(arguments, settings, group))
     from query_projection.bootstrap import QueryProjection
 
     report = asyncio.run(QueryProjection(settings).rebuild(switch=not arguments.no_switch))

@@ -5,7 +5,6 @@ The only module that knows every part; the others receive what they need.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -15,9 +14,8 @@ from datetime import datetime, timedelta
 from fastapi import FastAPI
 
 from booking_command.adapters.event_store import postgres_environment
-from booking_command.adapters.kafka_topics import ensure_topics
 from booking_command.adapters.metrics import GROUP_COMMIT_BATCH_SIZE, HOLDS_EXPIRED
-from booking_command.adapters.outbox_relay import OutboxRelay, Producer
+from booking_command.adapters.outbox_relay import OutboxRelay
 from booking_command.adapters.public_events import OutboxMapper
 from booking_command.adapters.relay_leadership import RelayLeadership
 from booking_command.application.app import BookingCommandApplication, utc_now
@@ -26,12 +24,18 @@ from booking_command.application.executor import EventStoreExecutor
 from booking_command.application.group_commit import GroupCommitter
 from booking_command.application.hold_expiry import HoldExpiryWorker
 from booking_command.entrypoints.http import bookings, events, venues
-from booking_command.entrypoints.inventory_consumer import InventoryOutcomeConsumer
+from booking_command.entrypoints.subscribers import (
+    InventoryMessage,
+    is_transient,
+    subscribe_inventory_outcomes,
+)
 from booking_command.settings import BookingCommandSettings
 from service_kit.app_factory import create_service_app, health_registry_for
 from service_kit.dependency_probes import kafka_probe, postgres_probe
-from service_kit.messaging import create_producer
-from ticketing_contracts.topics import ALL_TOPICS
+from service_kit.kafka_runtime import KafkaRuntime, Subscription
+from service_kit.kafka_topics import ensure_topics
+from ticketing_contracts import topics
+from ticketing_contracts.envelope import EventEnvelope
 
 logger = logging.getLogger(__name__)
 
@@ -41,25 +45,23 @@ OPENAPI_TAGS = [
     {"name": "bookings", "description": "Booking commands (any signed-in caller)"},
 ]
 
+FINAL_OUTBOX_ROUND_SECONDS = 5.0
 
-class TopicSetup:
-    """Creates the topics once, when Kafka first answers."""
 
-    def __init__(self, settings: BookingCommandSettings) -> None:
-        self._settings = settings
-        self._done = False
-        self._lock = asyncio.Lock()
-
-    async def __call__(self) -> None:
-        if self._done or not self._settings.create_topics:
-            return
-        async with self._lock:
-            if not self._done:
-                await ensure_topics(
-                    self._settings.kafka_bootstrap_servers,
-                    [self._settings.topic(name) for name in ALL_TOPICS],
-                )
-                self._done = True
+def kafka_runtime(settings: BookingCommandSettings) -> KafkaRuntime:
+    """The service's broker: what it publishes (through the outbox) and consumes."""
+    runtime = KafkaRuntime(settings, is_transient=is_transient)
+    runtime.publisher(
+        settings.topic(topics.CATALOG_EVENTS),
+        message_type=EventEnvelope,
+        description="Venue and event changes (venue.*, event.*), keyed by venue or event id",
+    )
+    runtime.publisher(
+        settings.topic(topics.BOOKING_EVENTS),
+        message_type=EventEnvelope,
+        description="Booking lifecycle (booking.*), keyed by the event (show) id",
+    )
+    return runtime
 
 
 @dataclass
@@ -70,29 +72,31 @@ class Runtime:
     group_commit: GroupCommitter
     commands: CommandService
     hold_expiry: HoldExpiryWorker
+    kafka: KafkaRuntime | None
     relay: OutboxRelay | None
-    consumer: InventoryOutcomeConsumer | None
+    subscription: Subscription[InventoryMessage] | None
 
-    def start(self) -> None:
+    async def start(self) -> None:
         self.group_commit.start()
         self.hold_expiry.start()
+        if self.kafka is not None:
+            if self.settings.create_topics:
+                await ensure_topics(
+                    self.settings.kafka_bootstrap_servers,
+                    [self.settings.topic(name) for name in topics.ALL_TOPICS],
+                )
+            await self.kafka.start()
         if self.relay is not None:
             self.relay.start()
-        if self.consumer is not None:
-            self.consumer.start()
 
     async def stop(self) -> None:
-        if self.consumer is not None:
-            await self.consumer.stop()
         await self.hold_expiry.stop()
         await self.group_commit.stop()
         if self.relay is not None:
             # One last round so what was just committed goes out before we exit.
-            try:
-                await asyncio.wait_for(self.relay.publish_pending(), timeout=5)
-            except Exception as error:
-                logger.info("final outbox round skipped: %s", error)
-            await self.relay.stop()
+            await self.relay.stop(final_round_seconds=FINAL_OUTBOX_ROUND_SECONDS)
+        if self.kafka is not None and self.kafka.started:
+            await self.kafka.stop()
         await self.executor.run(self.app.close)
         self.executor.shutdown()
 
@@ -102,7 +106,6 @@ async def open_runtime(
     *,
     event_store_env: Mapping[str, str] | None = None,
     with_kafka: bool = True,
-    producer_factory: Callable[[], Producer] | None = None,
     clock: Callable[[], datetime] = utc_now,
 ) -> Runtime:
     """Builds (but does not start) every part; the event store's tables exist after this."""
@@ -125,22 +128,22 @@ async def open_runtime(
         max_batch=settings.group_commit_max_batch,
         observe_batch=GROUP_COMMIT_BATCH_SIZE.observe,
     )
+    kafka: KafkaRuntime | None = None
     relay: OutboxRelay | None = None
-    consumer: InventoryOutcomeConsumer | None = None
+    subscription: Subscription[InventoryMessage] | None = None
     if with_kafka:
-        topic_setup = TopicSetup(settings)
+        kafka = kafka_runtime(settings)
         relay = OutboxRelay(
             app,
             executor,
             OutboxMapper(app.mapper, settings.topic),
-            producer_factory or (lambda: create_producer(settings)),
+            kafka.publish,
             batch_size=settings.relay_batch_size,
             idle_poll_seconds=settings.relay_idle_poll_seconds,
             retry_max_seconds=settings.relay_retry_max_seconds,
-            prepare=topic_setup,
             leadership=RelayLeadership(settings.database_dsn) if event_store_env is None else None,
         )
-        consumer = InventoryOutcomeConsumer(app, executor, settings, prepare=topic_setup)
+        subscription = subscribe_inventory_outcomes(kafka, settings, app, executor)
     commands = CommandService(
         app, executor, group_commit, after_commit=relay.wake if relay else lambda: None
     )
@@ -157,7 +160,9 @@ async def open_runtime(
         interval_seconds=settings.hold_expiry_interval_seconds,
         on_expired=on_expired,
     )
-    return Runtime(settings, app, executor, group_commit, commands, hold_expiry, relay, consumer)
+    return Runtime(
+        settings, app, executor, group_commit, commands, hold_expiry, kafka, relay, subscription
+    )
 
 
 def build_app(
@@ -179,12 +184,14 @@ def build_app(
         )
         api.state.runtime = runtime
         api.state.command_service = runtime.commands
+        health.add("group-commit", runtime.group_commit.probe)
+        health.add("hold-expiry", runtime.hold_expiry.probe)
+        if runtime.kafka is not None:
+            health.add("kafka-runtime", runtime.kafka.probe)
         if runtime.relay is not None:
             health.add("outbox-relay", runtime.relay.probe)
-        if runtime.consumer is not None:
-            health.add("inventory-consumer", runtime.consumer.probe)
-        runtime.start()
         try:
+            await runtime.start()
             yield
         finally:
             await runtime.stop()

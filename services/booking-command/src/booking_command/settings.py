@@ -41,10 +41,11 @@ class BookingCommandSettings(PostgresSettings, KafkaSettings):
 
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_idle_poll_seconds: float = Field(default=0.2, gt=0, le=10)
-    relay_retry_max_seconds: float = Field(default=5.0, gt=0, le=300)
+    relay_retry_max_seconds: float = Field(
+        default=5.0, gt=0, le=300, description="Longest wait between failed outbox rounds"
+    )
 
-    consumer_group: str = "booking-command"
-    consumer_max_records: int = Field(default=500, ge=1, le=10_000)
+    consumer_group: str = Field(default="booking-command", min_length=1, max_length=200)
     create_topics: bool = Field(
         default=True, description="Create missing topics at start-up (off when a Job does it)"
     )

@@ -18,6 +18,9 @@ from booking_command.domain.catalog_event import TicketTypeSpec
 from booking_command.settings import BookingCommandSettings
 from local_infra.pytest_plugin import DatabaseFactory
 from local_infra.session_infrastructure import Infrastructure
+from service_kit.kafka_runtime import KafkaRuntime
+from service_kit.kafka_topics import ensure_topics
+from ticketing_contracts import topics
 
 WAIT_SECONDS = 45.0
 
@@ -46,6 +49,7 @@ async def settings(
         hold_expiry_interval_seconds=0.2,
         relay_idle_poll_seconds=0.05,
         relay_retry_max_seconds=0.5,
+        consumer_retry_max_seconds=0.5,
     )
 
 
@@ -57,6 +61,18 @@ async def runtime(settings: BookingCommandSettings) -> AsyncIterator[Runtime]:
         yield built
     finally:
         await built.stop()
+
+
+async def start_kafka(runtime: Runtime) -> KafkaRuntime:
+    """The topics and the service's broker (with its subscriber), without the relay."""
+    kafka = runtime.kafka
+    assert kafka is not None
+    settings = runtime.settings
+    await ensure_topics(
+        settings.kafka_bootstrap_servers, [settings.topic(name) for name in topics.ALL_TOPICS]
+    )
+    await kafka.start()
+    return kafka
 
 
 def put_event_on_sale(app: BookingCommandApplication) -> tuple[UUID, UUID, UUID]:

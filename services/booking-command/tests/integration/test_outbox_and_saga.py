@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -9,6 +10,7 @@ from uuid import UUID
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
 
 from booking_command.adapters.outbox_relay import OutboxRelay
 from booking_command.adapters.public_events import OutboxMapper
@@ -17,7 +19,8 @@ from booking_command.bootstrap import Runtime
 from booking_command.domain.catalog_event import TicketTypeSpec
 from booking_command.settings import BookingCommandSettings
 from service_kit.dead_letters import list_dead_letters
-from service_kit.messaging import create_producer, envelope_headers
+from service_kit.kafka_runtime import KafkaRuntime, OutboundMessage
+from service_kit.messaging import envelope_headers
 from ticketing_contracts import topics
 from ticketing_contracts.events import (
     BookingConfirmed,
@@ -27,7 +30,7 @@ from ticketing_contracts.events import (
     encode_envelope,
 )
 
-from .conftest import eventually, put_event_on_sale, read_topic
+from .conftest import eventually, put_event_on_sale, read_topic, start_kafka
 
 pytestmark = pytest.mark.integration
 
@@ -53,21 +56,31 @@ async def published_types(settings: BookingCommandSettings, topic: str) -> list[
     return [dict(record.headers)["ce_type"].decode() for record in records]
 
 
-class HangingProducer:
-    """Stands in for a producer whose process dies mid-send: the send never completes."""
+class HangingBroker:
+    """Stands in for a broker connection that dies mid-send: the send never completes."""
 
     def __init__(self) -> None:
         self.sending = asyncio.Event()
 
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-    async def send(self, topic: str, value: bytes, key: bytes, headers: Any) -> Any:
+    async def publish(self, messages: Sequence[OutboundMessage]) -> None:
         self.sending.set()
         await asyncio.Event().wait()
+
+
+class BrokerOutage:
+    """The service's broker, unreachable until `end()`."""
+
+    def __init__(self, kafka: KafkaRuntime) -> None:
+        self._kafka = kafka
+        self.down = True
+
+    async def publish(self, messages: Sequence[OutboundMessage]) -> None:
+        if self.down:
+            raise KafkaConnectionError("Unable to bootstrap from 127.0.0.1:9092")
+        await self._kafka.publish(messages)
+
+    def end(self) -> None:
+        self.down = False
 
 
 async def test_relay_killed_between_store_and_publish_publishes_once_after_restart(
@@ -76,18 +89,15 @@ async def test_relay_killed_between_store_and_publish_publishes_once_after_resta
     app = runtime.app
     await runtime.executor.run(put_event_on_sale, app)
     mapper = OutboxMapper(app.mapper, settings.topic)
-    hanging = HangingProducer()
-    doomed = OutboxRelay(app, runtime.executor, mapper, lambda: hanging)
+    hanging = HangingBroker()
+    doomed = OutboxRelay(app, runtime.executor, mapper, hanging.publish)
     doomed.start()
     await asyncio.wait_for(hanging.sending.wait(), 10)
     await doomed.stop()  # killed after reading the stored events, before any was published
     assert await runtime.executor.run(app.outbox_position) == 0
 
-    assert runtime.relay is not None
-    restarted = runtime.relay
-    await restarted._prepare()  # type: ignore[misc]
-    while await restarted.publish_pending():
-        pass
+    await runtime.start()
+    await eventually(lambda: _caught_up(runtime))
 
     records = await read_topic(
         settings.kafka_bootstrap_servers, settings.topic(topics.CATALOG_EVENTS)
@@ -97,36 +107,36 @@ async def test_relay_killed_between_store_and_publish_publishes_once_after_resta
     assert len(set(ids)) == len(ids)
     positions = sorted(int(dict(record.headers)["ce_position"]) for record in records)
     assert positions == sorted(positions)
-    assert await runtime.executor.run(app.outbox_position) == await runtime.executor.run(
-        app.recorder.max_notification_id
-    )
 
 
 async def test_writes_are_accepted_while_kafka_is_down_and_published_after(
     runtime: Runtime, settings: BookingCommandSettings
 ) -> None:
     app = runtime.app
-    down = settings.model_copy(update={"kafka_bootstrap_servers": "127.0.0.1:1"})
+    outage = BrokerOutage(await start_kafka(runtime))
     relay = OutboxRelay(
         app,
         runtime.executor,
         OutboxMapper(app.mapper, settings.topic),
-        lambda: create_producer(down, request_timeout_ms=500),
+        outage.publish,
+        idle_poll_seconds=0.05,
         retry_max_seconds=0.2,
     )
     relay.start()
-    await runtime.executor.run(put_event_on_sale, app)
-    await eventually(lambda: _has_error(relay), within=20)
-    assert await runtime.executor.run(app.outbox_position) == 0
-    await relay.stop()
+    try:
+        await runtime.executor.run(put_event_on_sale, app)
+        await eventually(lambda: _has_error(relay), within=20)
+        assert await runtime.executor.run(app.outbox_position) == 0
 
-    assert runtime.relay is not None
-    runtime.relay.start()
-    await eventually(lambda: _caught_up(runtime))
+        outage.end()
+        await eventually(lambda: _caught_up(runtime))
+    finally:
+        await relay.stop()
     published = await published_types(settings, topics.CATALOG_EVENTS)
     # Venue and show events have different keys, so only the show's own order is defined.
     assert sorted(published) == ["event.created", "event.published", "venue.created"]
     assert published.index("event.created") < published.index("event.published")
+    assert relay.last_error is None
 
 
 async def _has_error(relay: OutboxRelay) -> bool:
@@ -174,7 +184,7 @@ async def test_booking_saga_end_to_end_over_kafka(
 ) -> None:
     """One scenario through the broker: every public event type, decoded by a consumer
     that knows only the contracts lib; duplicates confirm once; poison is dead-lettered."""
-    runtime.start()
+    await runtime.start()
     app = runtime.app
     venue_id, event_id, ticket_type_id = await runtime.executor.run(put_event_on_sale, app)
     run = runtime.executor.run
@@ -239,10 +249,10 @@ async def test_booking_saga_end_to_end_over_kafka(
         )
     )
 
-    # A restarted consumer with the same group resumes from the tracked offsets.
-    assert runtime.consumer is not None
-    await runtime.consumer.stop()
-    runtime.consumer.start()
+    # A restarted broker connection with the same group resumes from the tracked offsets.
+    assert runtime.kafka is not None
+    await runtime.kafka.stop()
+    await runtime.kafka.start()
     await send_outcome(settings, reserved)
 
     expiring_id = await run(request_booking, app, event_id, ticket_type_id)
@@ -301,7 +311,7 @@ async def test_booking_saga_end_to_end_over_kafka(
     listed = await list_dead_letters(
         settings.kafka_bootstrap_servers,
         settings.topic(topics.DEAD_LETTERS),
-        consumer_group=settings.consumer_group,
+        consumer_group=settings.group_id(settings.consumer_group),
     )
     assert [entry.value for entry in listed] == [b"not an envelope"]
     assert listed[0].original_topic == settings.topic(topics.INVENTORY_EVENTS)

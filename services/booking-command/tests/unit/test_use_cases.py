@@ -106,7 +106,7 @@ def test_admin_can_cancel_a_confirmed_booking(
     app: BookingCommandApplication, on_sale: OnSale
 ) -> None:
     booking_id = book(app, on_sale)
-    app.apply_inventory_outcomes("p0", [InventoryOutcome(0, "reserved", booking_id, "c")])
+    app.apply_inventory_outcomes("p0", [InventoryOutcome(0, "reserved", booking_id, "c")], 0)
     [result] = app.commit(
         [app.bookings.cancel_booking(booking_id, caller_id="admin-1", is_admin=True)]
     )
@@ -118,8 +118,8 @@ def test_duplicate_inventory_outcome_confirms_once(
 ) -> None:
     booking_id = book(app, on_sale)
     reserved = InventoryOutcome(7, "reserved", booking_id, "c")
-    first = app.apply_inventory_outcomes("p0", [reserved])
-    again = app.apply_inventory_outcomes("p0", [reserved])
+    first = app.apply_inventory_outcomes("p0", [reserved], 7)
+    again = app.apply_inventory_outcomes("p0", [reserved], 7)
     events = list(app.events.get(booking_id))
     assert (first.applied, again.duplicates) == (1, 1)
     assert [type(event).__name__ for event in events] == ["Requested", "Confirmed"]
@@ -130,7 +130,7 @@ def test_rejection_carries_inventory_reason(
 ) -> None:
     booking_id = book(app, on_sale)
     outcome = InventoryOutcome(0, "rejected", booking_id, "c", RejectionReason.NOT_ENOUGH_TICKETS)
-    app.apply_inventory_outcomes("p0", [outcome])
+    app.apply_inventory_outcomes("p0", [outcome], 0)
     booking = app.repository.get(booking_id)
     assert (booking.status, booking.rejection_reason) == ("REJECTED", "not_enough_tickets")
 
@@ -141,7 +141,7 @@ def test_reservation_for_expired_booking_changes_nothing(
     booking_id = book(app, on_sale)
     clock.advance(HOLD.total_seconds())
     assert app.hold_expiry.expire_due_holds() == 1
-    app.apply_inventory_outcomes("p0", [InventoryOutcome(0, "reserved", booking_id, "c")])
+    app.apply_inventory_outcomes("p0", [InventoryOutcome(0, "reserved", booking_id, "c")], 0)
     assert app.repository.get(booking_id).status == "EXPIRED"
 
 
@@ -176,7 +176,7 @@ def test_confirmed_booking_never_expires(
     app: BookingCommandApplication, on_sale: OnSale, clock: Clock
 ) -> None:
     booking_id = book(app, on_sale)
-    app.apply_inventory_outcomes("p0", [InventoryOutcome(0, "reserved", booking_id, "c")])
+    app.apply_inventory_outcomes("p0", [InventoryOutcome(0, "reserved", booking_id, "c")], 0)
     clock.advance(HOLD.total_seconds() * 10)
     assert app.hold_expiry.expire_due_holds() == 0
     assert app.booking_recorder.pending_hold_count() == 0

@@ -10,7 +10,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import Mapper, Notification
 
-from service_kit.messaging import KafkaHeaders, envelope_headers
+from service_kit.kafka_runtime import OutboundMessage
+from service_kit.messaging import envelope_headers
 from ticketing_contracts.envelope import EventEnvelope
 from ticketing_contracts.events import (
     BookingCancelled,
@@ -40,11 +41,9 @@ EVENT_ID_NAMESPACE = UUID("6f0a3c52-5d0e-4c1b-9a55-2b8f3f1f7d10")
 
 
 @dataclass(frozen=True)
-class OutboundMessage:
-    topic: str
-    key: bytes
-    value: bytes
-    headers: KafkaHeaders
+class OutboxMessage(OutboundMessage):
+    """A Kafka message for the runtime to publish, with the envelope it carries."""
+
     envelope: EventEnvelope
 
 
@@ -151,7 +150,7 @@ class OutboxMapper:
         self._mapper = mapper
         self._topic_name = topic_name
 
-    def message_for(self, notification: Notification) -> OutboundMessage | None:
+    def message_for(self, notification: Notification) -> OutboxMessage | None:
         stored = self._mapper.to_domain_event(notification)
         public = to_public_event(stored)
         if public is None:
@@ -166,7 +165,7 @@ class OutboxMapper:
             position=notification.id,
             aggregate_version=notification.originator_version,
         )
-        return OutboundMessage(
+        return OutboxMessage(
             topic=self._topic_name(public.TOPIC),
             key=public.partition_key().encode(),
             value=encode_envelope(envelope),

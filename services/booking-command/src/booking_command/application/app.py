@@ -82,9 +82,17 @@ class BookingCommandApplication(Application[UUID]):
         return recorder
 
     def apply_inventory_outcomes(
-        self, stream: str, outcomes: Sequence[InventoryOutcome]
+        self, stream: str, outcomes: Sequence[InventoryOutcome], up_to: int
     ) -> SagaReport:
-        return self.saga.apply_inventory_outcomes(stream, outcomes)
+        return self.saga.apply_inventory_outcomes(stream, outcomes, up_to)
+
+    def saga_positions(self, streams: Sequence[str]) -> dict[str, int]:
+        """Next offset to read per saga stream: one past the tracked one, 0 when none is."""
+        positions = {}
+        for stream in streams:
+            tracked = self.booking_recorder.max_tracking_id(stream)
+            positions[stream] = 0 if tracked is None else tracked + 1
+        return positions
 
     def outbox_position(self) -> int:
         return self.booking_recorder.max_tracking_id(OUTBOX_RELAY_TRACKING) or 0

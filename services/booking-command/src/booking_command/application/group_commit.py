@@ -9,12 +9,12 @@ write (say, a reused idempotency key) fails alone.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 
 from booking_command.application.executor import EventStoreExecutor
 from booking_command.application.results import CommandResult, PendingWrite
+from service_kit.background import BackgroundTask
 
 logger = logging.getLogger(__name__)
 
@@ -36,26 +36,24 @@ class GroupCommitter:
         self._max_batch = max_batch
         self._observe_batch = observe_batch
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask("group-commit", self._run)
         self.transactions = 0
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="group-commit")
+        self._task.start()
 
     @property
     def alive(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._task.alive
+
+    async def probe(self) -> None:
+        await self._task.probe()
 
     async def stop(self) -> None:
         """Commits what is queued, then stops."""
-        if self._task is None:
-            return
-        await self._queue.join()
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
+        if self._task.alive:
+            await self._queue.join()
+        await self._task.stop()
 
     async def submit(self, write: PendingWrite) -> CommandResult:
         if not self.alive:

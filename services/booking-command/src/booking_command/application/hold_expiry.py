@@ -7,7 +7,6 @@ transaction as the bookings, so a restarted service picks up where it stopped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from booking_command.application.idempotency import Idempotency
 from booking_command.application.persistence import AggregateStore, stamp_correlation
 from booking_command.application.ports import HoldChange, RowsWithEvents
 from booking_command.domain.booking import Booking
+from service_kit.background import BackgroundTask
 from service_kit.errors import ConflictError, NotFoundError
 from service_kit.request_context import new_id
 
@@ -77,23 +77,21 @@ class HoldExpiryWorker:
         self.executor = executor
         self.interval_seconds = interval_seconds
         self._on_expired = on_expired
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask("hold-expiry", self.run)
         self._last_purge = 0.0
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self.run(), name="hold-expiry")
+        self._task.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
 
     @property
     def alive(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._task.alive
+
+    async def probe(self) -> None:
+        await self._task.probe()
 
     async def run(self) -> None:
         while True:

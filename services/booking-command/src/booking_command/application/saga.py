@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
@@ -13,8 +12,6 @@ from booking_command.application.persistence import AggregateStore, stamp_correl
 from booking_command.application.ports import RowsWithEvents
 from booking_command.domain.booking import Booking, RejectionReason
 from service_kit.errors import NotFoundError
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -33,6 +30,7 @@ class SagaReport:
     applied: int = 0
     duplicates: int = 0
     ignored: int = 0
+    unknown_bookings: tuple[InventoryOutcome, ...] = ()
 
 
 class BookingSaga:
@@ -40,19 +38,21 @@ class BookingSaga:
         self._store = store
 
     def apply_inventory_outcomes(
-        self, stream: str, outcomes: Sequence[InventoryOutcome]
+        self, stream: str, outcomes: Sequence[InventoryOutcome], up_to: int
     ) -> SagaReport:
         """Moves bookings on inventory's answers; `stream` names one topic partition.
 
-        The highest offset is tracked in the same transaction as the booking changes,
-        so a redelivered message finds its offset already tracked and does nothing.
+        `up_to` (the offset of the batch's last message, which may not be among
+        `outcomes` when it was dead-lettered) is tracked in the same transaction as the
+        booking changes, so a redelivered message finds its offset tracked and does nothing.
         """
         tracked = self._store.booking_recorder.max_tracking_id(stream)
-        fresh = [o for o in outcomes if tracked is None or o.offset > tracked]
-        if not fresh:
+        if tracked is not None and up_to <= tracked:
             return SagaReport(duplicates=len(outcomes))
+        fresh = [o for o in outcomes if tracked is None or o.offset > tracked]
         bookings: dict[UUID, Booking] = {}
         applied = ignored = 0
+        unknown: list[InventoryOutcome] = []
         for outcome in fresh:
             if outcome.booking_id is None or outcome.kind not in ("reserved", "rejected"):
                 ignored += 1
@@ -62,7 +62,7 @@ class BookingSaga:
                 try:
                     booking = self._store.load(outcome.booking_id, Booking, "booking")
                 except NotFoundError:
-                    logger.warning("inventory outcome for unknown booking %s", outcome.booking_id)
+                    unknown.append(outcome)
                     ignored += 1
                     continue
                 bookings[booking.id] = booking
@@ -77,6 +77,10 @@ class BookingSaga:
                 booking.reject(outcome.reason or RejectionReason.SOLD_OUT)
             stamp_correlation(booking, outcome.correlation_id)
             applied += 1
-        tracking = Tracking(stream, fresh[-1].offset)
-        self._store.store(bookings.values(), RowsWithEvents(tracking=tracking))
-        return SagaReport(applied=applied, duplicates=len(outcomes) - len(fresh), ignored=ignored)
+        self._store.store(bookings.values(), RowsWithEvents(tracking=Tracking(stream, up_to)))
+        return SagaReport(
+            applied=applied,
+            duplicates=len(outcomes) - len(fresh),
+            ignored=ignored,
+            unknown_bookings=tuple(unknown),
+        )

@@ -11,7 +11,8 @@ import sys
 from typing import Any
 
 from service_kit.dead_letters import list_dead_letters, redrive_dead_letters
-from service_kit.messaging import create_producer
+from service_kit.kafka_runtime import KafkaRuntime, OutboundMessage
+from service_kit.messaging import KafkaHeaders
 from service_kit.settings import KafkaSettings
 from ticketing_contracts import topics
 
@@ -34,6 +35,8 @@ def add_dead_letter_commands(commands: Any, service: str) -> None:
 async def run_dead_letter_command(
     arguments: argparse.Namespace, settings: KafkaSettings, consumer_group: str
 ) -> int:
+    """`consumer_group` is the group id as the service joined it (`settings.group_id(...)`),
+    which is what its dead letters name."""
     topic = settings.topic(topics.DEAD_LETTERS)
     if arguments.action == "list":
         entries = await list_dead_letters(
@@ -46,19 +49,22 @@ async def run_dead_letter_command(
             print(json.dumps(entry.describe()))
         print(f"{len(entries)} dead letter(s) on {topic}", file=sys.stderr)
         return 0
-    producer = create_producer(settings)
-    await producer.start()
+    kafka = KafkaRuntime(settings)
+
+    async def send(topic: str, key: bytes | None, value: bytes, headers: KafkaHeaders) -> None:
+        await kafka.publish([OutboundMessage(topic, key, value, headers)])
+
+    await kafka.start()
     try:
         redriven = await redrive_dead_letters(
             settings.kafka_bootstrap_servers,
             topic,
-            producer,
+            send,
             consumer_group=consumer_group,
-            redrive_group=settings.group_id(f"{consumer_group}.dead-letter-redrive"),
             limit=arguments.limit,
         )
     finally:
-        await producer.stop()
+        await kafka.stop()
     for entry in redriven:
         print(json.dumps(entry.describe()))
     print(f"re-drove {len(redriven)} dead letter(s)", file=sys.stderr)

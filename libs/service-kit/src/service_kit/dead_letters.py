@@ -8,7 +8,7 @@ on it, so that a re-drive only sends back what this consumer failed to process.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid5
@@ -187,10 +187,14 @@ async def list_dead_letters(
     return entries if limit is None else entries[:limit]
 
 
+SendToTopic = Callable[[str, bytes | None, bytes, list[tuple[str, bytes]]], Awaitable[None]]
+"""Sends (topic, key, value, headers) and returns once the broker acknowledged it."""
+
+
 async def redrive_dead_letters(
     bootstrap_servers: str,
     dead_letter_topic: str,
-    producer: AIOKafkaProducer,
+    send: SendToTopic,
     *,
     consumer_group: str,
     redrive_group: str | None = None,
@@ -214,12 +218,7 @@ async def redrive_dead_letters(
             if limit is not None and len(redriven) >= limit:
                 break
             if entry.consumer_group == consumer_group and entry.original_topic:
-                await producer.send_and_wait(
-                    entry.original_topic,
-                    entry.value,
-                    key=entry.key,
-                    headers=entry.original_headers(),
-                )
+                await send(entry.original_topic, entry.key, entry.value, entry.original_headers())
                 redriven.append(entry)
             progress[TopicPartition(dead_letter_topic, entry.partition)] = entry.offset + 1
         if progress:

@@ -6,6 +6,7 @@ the write side computes or assigns them.
 
 from __future__ import annotations
 
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -16,6 +17,7 @@ from ticketing_contracts.fields import (
     Currency,
     CustomerEmail,
     Description,
+    Identifier,
     Money,
     PersonName,
     TicketQuantity,
@@ -86,3 +88,32 @@ class RequestBooking(Command):
 
 class CancelBooking(Command):
     reason: Description = ""
+
+
+class BookingRequestItem(Command):
+    """One client's booking request inside a batch the gateway coalesced."""
+
+    caller_id: Identifier
+    caller_role: Literal["admin", "manager", "user"]
+    idempotency_key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._:\-]{1,200}$")
+    correlation_id: Identifier | None = None
+    command: RequestBooking
+
+
+class RequestBookingBatch(Command):
+    """Concurrent booking requests sent as one internal call and stored in one transaction
+    (group commit); each item keeps its own caller, idempotency key and correlation id."""
+
+    requests: list[BookingRequestItem] = Field(min_length=1, max_length=1000)
+
+
+class BookingRequestOutcome(BaseModel):
+    """What a single `POST /internal/v1/bookings` would have answered for that item: the
+    status code and its JSON body (the booking, or the shared error shape)."""
+
+    status_code: int = Field(ge=100, le=599)
+    body: dict[str, Any]
+
+
+class RequestBookingBatchResult(BaseModel):
+    outcomes: list[BookingRequestOutcome] = Field(description="One per request, in order")

@@ -46,7 +46,8 @@ test: lint typecheck ## Lint, type-check and run every test (unit, integration, 
 test-unit: install ## Only the tests that need no infrastructure
 	$(UV) run --frozen pytest -m "not integration and not e2e"
 
-bench: install ## Flash-sale benchmark through the gateway, with same-run baselines (prints JSON + table, draws a PNG)
+bench: install ## Flash-sale benchmark driven by wrk, with same-round baselines (prints JSON + table)
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(UV) run --frozen python -m bench.flash_sale $(BENCH_ARGS)
 
 chaos: install ## Fault tests during a flash sale: kill -9 each service, restart PostgreSQL, pause the broker

@@ -1,10 +1,12 @@
-"""Baselines measured in the same run as the platform, so every platform figure is a ratio."""
+"""Baselines measured in the same round as the platform, so every platform figure is a ratio.
+
+The HTTP baselines are driven by the same wrk scripts and connection counts as the platform.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import random
 import subprocess
 import sys
 import time
@@ -18,17 +20,22 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from bench.load_client import run_load, summarise
+from bench.cpu import CpuMeter, postgres, tree
+from bench.wrk_driver import run_wrk, script
 from local_infra.ports import free_port
 from local_infra.postgres import create_database, drop_database
 from local_infra.urls import with_path as with_database
 
 APPS = Path(__file__).parent / "baseline_apps"
+# The tutorial's design as it would be deployed: uvicorn with two worker processes.
+SINGLE_SERVICE_WORKERS = 2
 
 
 @asynccontextmanager
-async def served(app: str, env: dict[str, str] | None = None) -> AsyncIterator[str]:
-    """Runs `module:app` under one uvicorn process, as each platform service runs."""
+async def served(
+    app: str, env: dict[str, str] | None = None, workers: int = 1
+) -> AsyncIterator[tuple[str, int]]:
+    """Runs `module:app` under uvicorn (one process unless `workers`): (URL, pid)."""
     port = free_port()
     # Popen returns at once; the server runs beside the event loop, not inside it.
     process = subprocess.Popen(  # noqa: ASYNC220
@@ -44,6 +51,7 @@ async def served(app: str, env: dict[str, str] | None = None) -> AsyncIterator[s
             "--no-access-log",
             "--app-dir",
             str(APPS),
+            *(["--workers", str(workers)] if workers > 1 else []),
         ],
         env={**os.environ, **(env or {})},
     )
@@ -59,23 +67,21 @@ async def served(app: str, env: dict[str, str] | None = None) -> AsyncIterator[s
                     if time.monotonic() > deadline or process.poll() is not None:
                         raise RuntimeError(f"{app} did not start") from None
                     await asyncio.sleep(0.1)
-        yield base_url
+        yield base_url, process.pid
     finally:
         process.terminate()
         process.wait(timeout=15)
 
 
-async def minimal_endpoint(total: int, concurrency: int) -> dict[str, Any]:
-    async with served("minimal_app:app") as base_url:
-        result = await run_load(
-            base_url, lambda client, _: client.get("/ping"), total=total, concurrency=concurrency
-        )
-    return {
-        "requests_per_second": result.requests_per_second,
-        "requests": result.requests,
-        "errors": result.errors,
-        **summarise(result.latencies),
-    }
+@asynccontextmanager
+async def minimal_app() -> AsyncIterator[str]:
+    async with served("minimal_app:app") as (base_url, _):
+        yield base_url
+
+
+async def minimal_endpoint(base_url: str, connections: int, seconds: float) -> dict[str, Any]:
+    result = await run_wrk(f"{base_url}/ping", connections=connections, seconds=seconds)
+    return result.summary()
 
 
 async def postgres_inserts(admin_url: str, total: int, concurrency: int) -> dict[str, Any]:
@@ -123,49 +129,72 @@ async def kafka_produce(bootstrap: str, topic: str, total: int) -> dict[str, Any
 
 
 async def single_service_booking(
-    admin_url: str, capacity: int, requests: int, concurrency: int, seed: int = 7
+    admin_url: str, tokens_file: Path, connections: int, seconds: float
 ) -> dict[str, Any]:
+    """The one-service design under the same wrk booking script, on a ticket type that does
+    not sell out within the run: its steady confirmed bookings/s and CPU per booking."""
     name = f"bench_single_{uuid.uuid4().hex[:8]}"
     await create_database(admin_url, name)
+    database_url = with_database(admin_url, name)
     ticket_type = uuid.uuid4()
-    quantities = random.Random(seed).choices(range(1, 5), k=requests)
     try:
-        env = {"BENCH_DATABASE_URL": with_database(admin_url, name)}
-        async with served("single_service_app:app", env) as base_url:
+        env = {"BENCH_DATABASE_URL": database_url}
+        async with served("single_service_app:app", env, SINGLE_SERVICE_WORKERS) as (
+            base_url,
+            pid,
+        ):
             async with httpx.AsyncClient(base_url=base_url) as client:
-                await client.post(f"/ticket-types/{ticket_type}", params={"quantity": capacity})
-
-            def book(client: httpx.AsyncClient, index: int) -> Any:
-                return client.post(
-                    "/bookings",
-                    json={
-                        "ticket_type_id": str(ticket_type),
-                        "quantity": quantities[index],
-                        "customer_email": f"fan{index}@example.com",
-                    },
+                created = await client.post(
+                    f"/ticket-types/{ticket_type}", params={"quantity": 1_000_000_000}
                 )
-
-            result = await run_load(base_url, book, total=requests, concurrency=concurrency)
-            async with httpx.AsyncClient(base_url=base_url) as client:
-                stock = (await client.get(f"/ticket-types/{ticket_type}")).json()
+                created.raise_for_status()
+            meter = CpuMeter(
+                {
+                    f"single service ({SINGLE_SERVICE_WORKERS} workers)": tree(pid),
+                    "postgresql": postgres([name]),
+                }
+            )
+            meter.start()
+            result = await run_wrk(
+                f"{base_url}/bookings",
+                connections=connections,
+                seconds=seconds,
+                lua=script("stats", "booking"),
+                args=[
+                    str(tokens_file),
+                    str(uuid.uuid4()),
+                    str(ticket_type),
+                    "/bookings",
+                    "0",
+                    uuid.uuid4().hex[:16],
+                ],
+            )
+            cpu = meter.stop()
+        connection = await asyncpg.connect(database_url)
+        try:
+            row = await connection.fetchrow(
+                "SELECT count(*) AS bookings, coalesce(sum(quantity), 0) AS tickets,"
+                " extract(epoch FROM max(created_at)) AS last_at,"
+                " (SELECT sold FROM ticket_types WHERE id = $1) AS sold FROM bookings",
+                ticket_type,
+            )
+        finally:
+            await connection.close()
     finally:
         await drop_database(admin_url, name)
-    confirmed = result.statuses.get(201, 0)
-    # The sell-out window: from the first request to the last booking confirmed (201).
-    last_confirmed = max((at for at, _, _, status in result.timeline if status == 201), default=0)
+    confirmed = int(row["bookings"])
+    window = (float(row["last_at"]) - result.started_wall) if row["last_at"] else 0.0
     return {
-        "requests_per_second": result.requests_per_second,
-        "confirmed_bookings_per_second": confirmed / last_confirmed if last_confirmed else 0.0,
-        "confirmed_bookings_per_second_whole_run": confirmed / result.duration,
-        "sell_out_seconds": last_confirmed,
-        "requests": result.requests,
-        "errors": result.errors,
-        "statuses": {str(code): count for code, count in sorted(result.statuses.items())},
-        "timeline": [
-            (round(at, 4), round(lat, 5), status) for at, lat, _, status in result.timeline
-        ],
+        **result.summary(),
         "confirmed_bookings": confirmed,
-        "tickets_sold": stock["sold"],
-        "oversold": stock["sold"] > capacity or stock["booked"] != stock["sold"],
-        **summarise(result.latencies),
+        "answered_201": result.statuses.get(201, 0),
+        "confirmed_bookings_per_second": confirmed / window if window > 0 else 0.0,
+        "tickets_sold": int(row["sold"]),
+        "consistent": int(row["sold"]) == int(row["tickets"])
+        and confirmed >= result.statuses.get(201, 0),
+        "cpu_seconds": cpu,
+        "cpu_ms_per_confirmed": {
+            process: 1000 * seconds / confirmed if confirmed else float("nan")
+            for process, seconds in cpu.items()
+        },
     }

@@ -1,12 +1,10 @@
-"""Medians over rounds, the readable table and the PNG of throughput and latency over time."""
+"""Medians over rounds and the readable tables (figures with same-round ratios, CPU per booking)."""
 
 from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 
@@ -17,102 +15,90 @@ class Figure:
     unit: str
     baseline_label: str = ""
     baseline_path: str = ""
-    target: str = ""
-    # (median value, median of the per-round ratios) -> met?
-    meets: Callable[[float, float], bool] | None = None
 
 
-FIGURES = (
-    Figure(
-        "Requests/s, whole sale (all answers)",
-        "sale.requests_per_second",
-        "req/s",
-        "single service req/s",
-        "baselines.single_service.requests_per_second",
-    ),
-    Figure(
-        "Max sustained booking rate (answers/s until the last 202)",
-        "sale.max_sustained_rate",
-        "req/s",
-        "minimal endpoint req/s",
-        "baselines.minimal_endpoint.requests_per_second",
-    ),
-    Figure(
-        "Confirmed bookings/s end to end",
-        "sale.confirmed_bookings_per_second",
-        "/s",
-        "single service confirmed/s",
-        "baselines.single_service.confirmed_bookings_per_second",
-        ">= 1.0x single service",
-        lambda _, ratio: ratio >= 1.0,
-    ),
-    Figure("202 latency p50 (sale, closed loop)", "sale.accepted_latency.p50_ms", "ms"),
-    Figure("202 latency p95 (sale, closed loop)", "sale.accepted_latency.p95_ms", "ms"),
-    Figure(
-        "202 latency p99 (sale, closed loop)",
-        "sale.accepted_latency.p99_ms",
-        "ms",
-        "single service p99",
-        "baselines.single_service.p99_ms",
-    ),
-    Figure(
-        "202 latency p99 at half the max rate (open loop)",
-        "sale.half_rate.accepted_latency.p99_ms",
-        "ms",
-        target="< 50 ms",
-        meets=lambda value, _: value < 50,
-    ),
-    Figure("Half-rate phase: offered rate", "sale.half_rate.target_rate", "req/s"),
-    Figure("Time to final state p50", "sale.time_to_final.p50_ms", "ms"),
-    Figure("Time to final state p95", "sale.time_to_final.p95_ms", "ms"),
-    Figure("Time to final state p99", "sale.time_to_final.p99_ms", "ms"),
-    Figure(
-        "Time to final state visible via API p50 (sampled)",
-        "sale.time_to_final_visible_sampled.p50_ms",
-        "ms",
-    ),
-    Figure(
-        "Time to final state visible via API p99 (sampled)",
-        "sale.time_to_final_visible_sampled.p99_ms",
-        "ms",
-    ),
-    Figure("Projection lag p50 (bucket-interpolated)", "sale.projection_lag.p50_ms", "ms"),
-    Figure(
-        "Projection lag p99 (bucket-interpolated)",
-        "sale.projection_lag.p99_ms",
-        "ms",
-        target="< 250 ms",
-        meets=lambda value, _: value < 250,
-    ),
-    Figure(
-        "Sold-out answers/s",
-        "sale.sold_out.requests_per_second",
-        "req/s",
-        "minimal endpoint req/s",
-        "baselines.minimal_endpoint.requests_per_second",
-        ">= 0.5x minimal endpoint",
-        lambda _, ratio: ratio >= 0.5,
-    ),
-    Figure("Sold-out answer p99", "sale.sold_out.p99_ms", "ms"),
-    Figure("Rejected share of sale requests", "sale.rejections.share_of_requests", "ratio"),
-    Figure("Baseline: minimal endpoint", "baselines.minimal_endpoint.requests_per_second", "req/s"),
-    Figure(
-        "Baseline: PostgreSQL single-row insert tx",
-        "baselines.postgres_inserts.transactions_per_second",
-        "tx/s",
-    ),
-    Figure("Baseline: aiokafka produce", "baselines.kafka_produce.messages_per_second", "msg/s"),
-    Figure(
-        "Baseline: single service requests/s",
-        "baselines.single_service.requests_per_second",
-        "req/s",
-    ),
-    Figure(
-        "Baseline: single service confirmed/s (sell-out window)",
-        "baselines.single_service.confirmed_bookings_per_second",
-        "/s",
-    ),
-)
+def figures(connections: list[int]) -> list[Figure]:
+    found: list[Figure] = []
+    for c in connections:
+        at = f"connections.{c}"
+        found += [
+            Figure(
+                f"Confirmed bookings/s, {c} conn",
+                f"{at}.sale.confirmed_bookings_per_second",
+                "/s",
+                "single service, 2 workers",
+                f"{at}.single_service.confirmed_bookings_per_second",
+            ),
+            Figure(
+                f"Booking answer p99 (202), {c} conn",
+                f"{at}.sale.wrk.latency.p99_ms",
+                "ms",
+                "single service 201 p99",
+                f"{at}.single_service.latency.p99_ms",
+            ),
+            Figure(
+                f"Availability reads/s via gateway, {c} conn",
+                f"{at}.reads.gateway.requests_per_second",
+                "req/s",
+                "query-projection direct",
+                f"{at}.reads.query_projection.requests_per_second",
+            ),
+            Figure(
+                f"Availability read p99 via gateway, {c} conn",
+                f"{at}.reads.gateway.latency.p99_ms",
+                "ms",
+                "query-projection direct",
+                f"{at}.reads.query_projection.latency.p99_ms",
+            ),
+            Figure(
+                f"Sold-out answers (409)/s, {c} conn",
+                f"{at}.sold_out.answers_409_per_second",
+                "req/s",
+                "minimal FastAPI endpoint",
+                f"{at}.minimal.requests_per_second",
+            ),
+            Figure(
+                f"Sold-out answer p99, {c} conn",
+                f"{at}.sold_out.latency.p99_ms",
+                "ms",
+                "minimal endpoint p99",
+                f"{at}.minimal.latency.p99_ms",
+            ),
+            Figure(
+                f"CPU ms per confirmed booking, all processes, {c} conn",
+                f"{at}.sale.cpu_ms_total",
+                "ms",
+                "single service + PostgreSQL",
+                f"{at}.single_service.cpu_ms_total",
+            ),
+            Figure(
+                f"Projection lag p99 during the sale, {c} conn",
+                f"{at}.sale.projection_lag.p99_ms",
+                "ms",
+            ),
+            Figure(
+                f"Time to final p99 (sampled, write-side times), {c} conn",
+                f"{at}.sale.sample.time_to_final.p99_ms",
+                "ms",
+            ),
+        ]
+    found += [
+        Figure(
+            "Half rate: offered (half the single-service max)", "half_rate.target_rate", "req/s"
+        ),
+        Figure("Half rate: achieved", "half_rate.achieved_rate", "req/s"),
+        Figure("Half rate: 202 p99", "half_rate.accepted_p99_ms", "ms"),
+        Figure("Half rate: projection lag p99", "half_rate.projection_lag.p99_ms", "ms"),
+        Figure(
+            "Baseline: PostgreSQL single-row insert tx",
+            "postgres_inserts.transactions_per_second",
+            "tx/s",
+        ),
+        Figure(
+            "Baseline: aiokafka produce to the broker", "kafka_produce.messages_per_second", "msg/s"
+        ),
+    ]
+    return found
 
 
 def lookup(document: dict[str, Any], path: str) -> float:
@@ -129,13 +115,25 @@ def median(values: list[float]) -> float:
     return statistics.median(present) if present else math.nan
 
 
-def median_summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
-    figures: dict[str, Any] = {}
-    for figure in FIGURES:
-        value = median([lookup(one, figure.path) for one in rounds])
-        entry: dict[str, Any] = {"value": value, "unit": figure.unit, "path": figure.path}
+def _add_totals(round_report: dict[str, Any]) -> None:
+    for at in round_report["connections"].values():
+        for key in ("sale", "single_service"):
+            per_process = at[key]["cpu_ms_per_confirmed"]
+            at[key]["cpu_ms_total"] = sum(per_process.values())
+
+
+def median_summary(rounds: list[dict[str, Any]], connections: list[int]) -> dict[str, Any]:
+    for one in rounds:
+        _add_totals(one)
+    table: dict[str, Any] = {}
+    for figure in figures(connections):
+        entry: dict[str, Any] = {
+            "value": median([lookup(one, figure.path) for one in rounds]),
+            "unit": figure.unit,
+            "path": figure.path,
+        }
         if figure.baseline_path:
-            # Each round's ratio against its own baselines, then the median: the machine's
+            # Each round's ratio against its own baseline, then the median: the machine's
             # load changes between rounds, within a round it is shared alike.
             per_round = [
                 lookup(one, figure.path) / base
@@ -148,53 +146,92 @@ def median_summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
                 ratio=median(per_round),
                 ratios_per_round=per_round,
             )
-        if figure.meets is not None:
-            entry.update(
-                target=figure.target, met=figure.meets(value, entry.get("ratio", math.nan))
+        table[figure.label] = entry
+    cpu: dict[str, dict[str, float]] = {}
+    generator: dict[str, dict[str, float]] = {}
+    for c in connections:
+        at = f"connections.{c}"
+        processes = rounds[0]["connections"][str(c)]["sale"]["cpu_ms_per_confirmed"]
+        for name in processes:
+            cpu.setdefault(name, {})[str(c)] = median(
+                [lookup(one, f"{at}.sale.cpu_ms_per_confirmed.{name}") for one in rounds]
             )
-        figures[figure.label] = entry
-    invariants: dict[str, Any] = {}
+        single = rounds[0]["connections"][str(c)]["single_service"]["cpu_ms_per_confirmed"]
+        for name in single:
+            cpu.setdefault(f"baseline: {name}", {})[str(c)] = median(
+                [lookup(one, f"{at}.single_service.cpu_ms_per_confirmed.{name}") for one in rounds]
+            )
+        for label, path in (
+            ("platform booking", f"{at}.sale.wrk"),
+            ("single-service booking", f"{at}.single_service"),
+            ("minimal endpoint", f"{at}.minimal"),
+            ("gateway availability", f"{at}.reads.gateway"),
+            ("sold-out answers", f"{at}.sold_out"),
+        ):
+            generator.setdefault(label, {})[str(c)] = median(
+                [lookup(one, f"{path}.generator_cpu.percent_of_one_core") for one in rounds]
+            )
+    generator.setdefault("half rate (paced)", {})["-"] = median(
+        [lookup(one, "half_rate.wrk.generator_cpu.percent_of_one_core") for one in rounds]
+    )
+    invariants: dict[str, bool] = {}
     for one in rounds:
-        for name, check in one["sale"]["invariants"].items():
-            invariants.setdefault(name, []).append(check["passed"])
+        for name, check in one["invariants"].items():
+            invariants[name] = invariants.get(name, True) and bool(check["passed"])
     return {
-        "figures": figures,
-        "invariants": {name: all(passed) for name, passed in invariants.items()},
+        "figures": table,
+        "cpu_ms_per_confirmed": cpu,
+        "generator_cpu_percent_of_one_core": generator,
+        "invariants": invariants,
     }
 
 
 def _number(value: float, unit: str) -> str:
     if math.isnan(value):
         return "n/a"
-    if unit == "ratio":
-        return f"{value:.1%}"
     if unit == "ms":
-        return f"{value:.1f} ms"
+        return f"{value:,.1f} ms"
     return f"{value:,.0f} {unit}"
 
 
 def table_lines(report: dict[str, Any]) -> list[str]:
     summary = report["median"]
+    connections = [str(c) for c in report["configuration"]["connections"]]
     lines = [
-        "| figure (median of rounds) | platform | baseline | ratio (per-round median) | target |",
-        "|---|---|---|---|---|",
+        "| figure (median of rounds) | platform | baseline (same round) | ratio |",
+        "|---|---|---|---|",
     ]
     for label, entry in summary["figures"].items():
-        baseline = ""
-        ratio = ""
+        baseline = ratio = ""
         if "baseline" in entry:
             baseline = f"{_number(entry['baseline'], entry['unit'])} ({entry['baseline_label']})"
             ratio = "n/a" if math.isnan(entry["ratio"]) else f"{entry['ratio']:.2f}x"
-        target = ""
-        if "target" in entry:
-            target = f"{entry['target']}: {'met' if entry['met'] else 'MISSED'}"
         lines.append(
-            f"| {label} | {_number(entry['value'], entry['unit'])} | {baseline} | {ratio} "
-            f"| {target} |"
+            f"| {label} | {_number(entry['value'], entry['unit'])} | {baseline} | {ratio} |"
         )
-    lines.append("")
-    lines.append("| invariant (every round) | result |")
-    lines.append("|---|---|")
+    lines += [
+        "",
+        "| CPU ms per confirmed booking | " + " | ".join(f"{c} conn" for c in connections) + " |",
+        "|---|" + "---|" * len(connections),
+    ]
+    for name, values in summary["cpu_ms_per_confirmed"].items():
+        cells = " | ".join(_number(values.get(c, math.nan), "ms") for c in connections)
+        lines.append(f"| {name} | {cells} |")
+    columns = [*connections, "-"]
+    lines += [
+        "",
+        "| wrk's own CPU, % of one core (machine: "
+        f"{report['machine']['cpus']} cores) | "
+        + " | ".join(f"{c} conn" for c in connections)
+        + " | paced |",
+        "|---|" + "---|" * len(columns),
+    ]
+    for name, values in summary["generator_cpu_percent_of_one_core"].items():
+        cells = " | ".join(
+            "" if math.isnan(values.get(c, math.nan)) else f"{values[c]:.0f}%" for c in columns
+        )
+        lines.append(f"| {name} | {cells} |")
+    lines += ["", "| invariant (every round) | result |", "|---|---|"]
     for name, passed in summary["invariants"].items():
         lines.append(f"| {name} | {'PASS' if passed else 'FAIL'} |")
     return lines
@@ -204,115 +241,22 @@ def print_table(report: dict[str, Any]) -> None:
     configuration = report["configuration"]
     machine = report["machine"]
     print(
-        f"\nFlash sale: {configuration['capacity']} tickets, {configuration['requests']} "
-        f"requests, concurrency {configuration['concurrency']}, {configuration['users']} "
-        f"users, {len(report['rounds'])} round(s)"
+        f"\nFlash sale: wrk at {configuration['connections']} connections, "
+        f"{configuration['booking_seconds']:.0f} s booking runs, "
+        f"{configuration['read_seconds']:.0f} s read runs, sell-out of "
+        f"{configuration['sell_out_capacity']} tickets, {configuration['users']} users, "
+        f"{len(report['rounds'])} round(s)"
     )
     print(
         f"Machine: {machine['cpus']} CPUs ({machine['cpu_model']}), "
-        f"{machine['memory_gib']} GiB, Python {machine['python']}"
+        f"{machine['memory_gib']} GiB, Python {machine['python']}, load average at start "
+        f"{machine['load_average_at_start'][0]:.1f}"
     )
     for note in configuration["notes"]:
         print(f"  - {note}")
     print()
     print("\n".join(table_lines(report)))
-    for round_report in report["rounds"]:
-        for name, check in round_report["sale"]["invariants"].items():
+    for one in report["rounds"]:
+        for name, check in one["invariants"].items():
             verdict = "PASS" if check["passed"] else "FAIL"
-            print(f"round {round_report['round']} {verdict} {name}: {check['detail']}")
-    for name, profile in report.get("profile", {}).items():
-        print(f"\nprofile {name} ({profile['samples']} samples), own time:")
-        for frame, share in profile["own_time_top"][:8]:
-            print(f"  {share:5.1f}%  {frame}")
-        print("  project code, inclusive:")
-        for frame, share in profile["project_inclusive_top"][:8]:
-            print(f"  {share:5.1f}%  {frame}")
-
-
-def _per_second(
-    timeline: list[tuple[float, float, int]], keep: Callable[[int], bool]
-) -> tuple[list[int], list[int]]:
-    counts: dict[int, int] = {}
-    for at, _, status in timeline:
-        if keep(status):
-            counts[int(at)] = counts.get(int(at), 0) + 1
-    if not counts:
-        return [], []
-    seconds = list(range(max(counts) + 1))
-    return seconds, [counts.get(second, 0) for second in seconds]
-
-
-def draw_png(report: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    last = report["rounds"][-1]
-    sale = last["sale"]
-    timeline = [(float(a), float(b), int(c)) for a, b, c in sale["timeline"]]
-    single = [
-        (float(a), float(b), int(c)) for a, b, c in last["baselines"]["single_service"]["timeline"]
-    ]
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(11, 8), sharex=True)
-    for label, keep, style in (
-        ("platform 202 accepted/s", lambda status: status == 202, "-"),
-        ("platform 409 sold-out/s", lambda status: status == 409, "-"),
-        ("platform other/s", lambda status: status not in (202, 409), ":"),
-    ):
-        seconds, counts = _per_second(timeline, keep)
-        if seconds:
-            top.plot(seconds, counts, style, label=label)
-    confirmed: dict[int, int] = {}
-    for at in sale["confirmed_timeline"]:
-        confirmed[int(at)] = confirmed.get(int(at), 0) + 1
-    if confirmed:
-        seconds = list(range(max(confirmed) + 1))
-        top.plot(
-            seconds,
-            [confirmed.get(second, 0) for second in seconds],
-            "-",
-            linewidth=2,
-            label="platform CONFIRMED/s (event store time)",
-        )
-    seconds, counts = _per_second(single, lambda status: status == 201)
-    if seconds:
-        top.plot(
-            seconds, counts, "--o", markersize=4, label="single-service baseline 201 confirmed/s"
-        )
-    top.set_ylabel("per second")
-    top.set_title(
-        f"Flash sale: {report['configuration']['capacity']} tickets, "
-        f"{report['configuration']['requests']} requests, concurrency "
-        f"{report['configuration']['concurrency']} (round {last['round']})"
-    )
-    top.legend(loc="upper right", fontsize=8)
-    top.grid(alpha=0.3)
-
-    buckets: dict[int, list[float]] = {}
-    accepted: dict[int, list[float]] = {}
-    for at, latency, status in timeline:
-        buckets.setdefault(int(at), []).append(latency * 1000)
-        if status == 202:
-            accepted.setdefault(int(at), []).append(latency * 1000)
-    for label, source, quantile in (
-        ("all answers p50", buckets, 0.5),
-        ("all answers p99", buckets, 0.99),
-        ("202 p99", accepted, 0.99),
-    ):
-        seconds = sorted(source)
-        values = [_quantile(source[second], quantile) for second in seconds]
-        bottom.plot(seconds, values, label=label)
-    bottom.set_yscale("log")
-    bottom.set_ylabel("latency (ms, log)")
-    bottom.set_xlabel("seconds since the sale started")
-    bottom.legend(loc="upper right", fontsize=8)
-    bottom.grid(alpha=0.3, which="both")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-
-
-def _quantile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+            print(f"round {one['round']} {verdict} {name}: {check['detail']}")

@@ -12,19 +12,12 @@ class InventorySettings(PostgresSettings, KafkaSettings, RedisSettings):
         "postgresql://postgres@127.0.0.1:5432/ticketing_inventory"
     )
     consumer_group: str = Field(default="inventory", min_length=1)
-    batch_max_records: int = Field(
-        default=500, ge=1, le=10_000, description="Most messages decided in one transaction"
-    )
-    poll_timeout_ms: int = Field(default=100, ge=1, le=10_000)
     catalog_catch_up_seconds: float = Field(
         default=5.0,
         gt=0,
         le=120,
         description="How long a request for an unknown show waits for the catalog to catch up",
     )
-    retry_attempts: int = Field(default=5, ge=1, le=50)
-    retry_initial_seconds: float = Field(default=0.05, gt=0, le=10)
-    retry_max_seconds: float = Field(default=2.0, gt=0, le=60)
     breaker_fail_max: int = Field(default=5, ge=1, le=1000)
     breaker_reset_seconds: float = Field(default=10.0, gt=0, le=600)
     breaker_state_in_redis: bool = Field(
@@ -32,3 +25,7 @@ class InventorySettings(PostgresSettings, KafkaSettings, RedisSettings):
     )
     outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
     outbox_idle_seconds: float = Field(default=0.05, gt=0, le=10)
+    retry_initial_seconds: float = Field(
+        default=0.05, gt=0, le=10, description="First backoff of the outbox relay after a failure"
+    )
+    retry_max_seconds: float = Field(default=2.0, gt=0, le=60)

@@ -18,6 +18,7 @@ class FakeStore:
     bookings: dict[UUID, BookingRecord] = field(default_factory=dict)
     processed: dict[MessagePosition, ProcessedMessage] = field(default_factory=dict)
     outbox: list[OutgoingMessage] = field(default_factory=list)
+    next_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
     commits: int = 0
 
 
@@ -72,6 +73,10 @@ class FakeUnitOfWork:
         for message in messages:
             assert message.position not in self.staged.processed
             self.staged.processed[message.position] = message
+
+    async def record_next_offset(self, position: MessagePosition) -> None:
+        key = (position.topic, position.partition)
+        self.staged.next_offsets[key] = max(self.staged.next_offsets.get(key, 0), position.offset)
 
     async def add_to_outbox(self, messages: Sequence[OutgoingMessage]) -> None:
         self.staged.outbox.extend(messages)

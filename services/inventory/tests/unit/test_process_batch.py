@@ -6,14 +6,8 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from inventory.application.messages import (
-    DecodedMessage,
-    InboundMessage,
-    MessagePosition,
-    OutgoingMessage,
-    PoisonMessage,
-)
-from inventory.application.process_batch import ProcessMessageBatch
+from inventory.application.messages import DecodedMessage, MessagePosition
+from inventory.application.process_batch import BatchResult, ProcessMessageBatch
 from ticketing_contracts import events as public
 from ticketing_contracts.events import decode_message
 
@@ -85,14 +79,31 @@ def catalog_progress() -> FakeCatalog:
     return FakeCatalog()
 
 
+class Process:
+    """The use case, told that each batch's partition continues after its last message."""
+
+    def __init__(self, use_case: ProcessMessageBatch) -> None:
+        self.use_case = use_case
+
+    async def __call__(self, messages: list[DecodedMessage]) -> BatchResult:
+        last = messages[-1].position
+        next_offset = MessagePosition(last.topic, last.partition, last.offset + 1)
+        return await self.use_case(messages, next_offset=next_offset)
+
+
 @pytest.fixture
-def process(store: FakeStore, catalog_progress: FakeCatalog) -> ProcessMessageBatch:
+def use_case(store: FakeStore, catalog_progress: FakeCatalog) -> ProcessMessageBatch:
     return ProcessMessageBatch(
         lambda: FakeUnitOfWork(store),
         catalog_progress,
         outcome_topic=OUTCOMES,
         producer="inventory",
     )
+
+
+@pytest.fixture
+def process(use_case: ProcessMessageBatch) -> Process:
+    return Process(use_case)
 
 
 def outcomes_of(store: FakeStore) -> list[public.PublicEvent]:
@@ -103,9 +114,7 @@ def of_type(store: FakeStore, kind: type[public.PublicEvent]) -> list[public.Pub
     return [event for event in outcomes_of(store) if isinstance(event, kind)]
 
 
-async def test_decides_a_whole_batch_in_one_commit(
-    process: ProcessMessageBatch, store: FakeStore
-) -> None:
+async def test_decides_a_whole_batch_in_one_commit(process: Process, store: FakeStore) -> None:
     feed = Feed()
     await process([feed.message(e, topic="catalog") for e in catalog(5)])
     commits = store.commits
@@ -122,7 +131,7 @@ async def test_decides_a_whole_batch_in_one_commit(
 
 
 async def test_redelivered_and_republished_messages_have_no_second_effect(
-    process: ProcessMessageBatch, store: FakeStore
+    process: Process, store: FakeStore
 ) -> None:
     feed = Feed()
     await process([feed.message(e, topic="catalog") for e in catalog(5)])
@@ -136,7 +145,7 @@ async def test_redelivered_and_republished_messages_have_no_second_effect(
 
 
 async def test_outcomes_carry_the_correlation_id_and_a_stable_id(
-    process: ProcessMessageBatch, store: FakeStore
+    process: Process, store: FakeStore
 ) -> None:
     feed = Feed()
     await process([feed.message(e, topic="catalog") for e in catalog(5)])
@@ -150,7 +159,7 @@ async def test_outcomes_carry_the_correlation_id_and_a_stable_id(
 
 
 async def test_confirm_then_cancel_moves_tickets_sold_then_back(
-    process: ProcessMessageBatch, store: FakeStore
+    process: Process, store: FakeStore
 ) -> None:
     feed = Feed()
     await process([feed.message(e, topic="catalog") for e in catalog(5)])
@@ -179,7 +188,7 @@ async def test_confirm_then_cancel_moves_tickets_sold_then_back(
 
 
 async def test_unknown_event_is_rejected_only_after_the_catalog_caught_up(
-    process: ProcessMessageBatch, store: FakeStore, catalog_progress: FakeCatalog
+    process: Process, store: FakeStore, catalog_progress: FakeCatalog
 ) -> None:
     result = await process([Feed().message(request(1))])
     assert catalog_progress.waits == 1
@@ -190,18 +199,34 @@ async def test_unknown_event_is_rejected_only_after_the_catalog_caught_up(
     ]
 
 
-async def test_poison_message_is_dead_lettered_with_the_batch(
-    process: ProcessMessageBatch, store: FakeStore
+async def test_records_where_the_partition_continues_with_the_batch(
+    process: Process, store: FakeStore
 ) -> None:
     feed = Feed()
     await process([feed.message(e, topic="catalog") for e in catalog(5)])
-    poison = PoisonMessage(
-        MessagePosition("bookings", 0, 99),
-        "undecodable",
-        OutgoingMessage(uuid4(), "dead-letters", b"k", b"not json", [("dlt_error", b"bad")]),
-    )
-    batch: list[InboundMessage] = [poison, feed.message(request(1))]
-    result = await process(batch)
-    assert result.dead_letters == {"undecodable": 1}
-    assert [m.topic for m in store.outbox][-2:] == ["dead-letters", OUTCOMES]
-    assert len(of_type(store, public.TicketsReserved)) == 1
+    await process([feed.message(request(1)), feed.message(request(1))])
+    assert store.next_offsets == {("catalog", 0): 2, ("bookings", 0): 2}
+
+
+async def test_an_empty_batch_still_moves_the_partition_on(
+    use_case: ProcessMessageBatch, store: FakeStore
+) -> None:
+    # Everything in the range went to the dead-letter topic.
+    result = await use_case([], next_offset=MessagePosition("bookings", 0, 7))
+    assert store.next_offsets == {("bookings", 0): 7}
+    assert store.outbox == []
+    assert result.messages == 0
+
+
+async def test_a_redelivered_batch_still_records_its_offset_and_never_moves_it_back(
+    use_case: ProcessMessageBatch, process: Process, store: FakeStore
+) -> None:
+    feed = Feed()
+    await process([feed.message(e, topic="catalog") for e in catalog(5)])
+    first = feed.message(request(1))
+    await use_case([first], next_offset=MessagePosition("bookings", 0, 3))
+    result = await use_case([first], next_offset=MessagePosition("bookings", 0, 5))
+    assert result.duplicates == 1
+    assert store.next_offsets[("bookings", 0)] == 5
+    await use_case([first], next_offset=MessagePosition("bookings", 0, 1))
+    assert store.next_offsets[("bookings", 0)] == 5

@@ -1,78 +1,85 @@
 """Knows whether every catalog message published so far has been applied.
 
-Each replica reads the whole catalog topic without a consumer group and records what it
-applied in `processed_messages`, like any other message. "Caught up" means both:
+Each replica reads the whole catalog topic without a consumer group (the kit's runtime
+polls it) and records what it applied with its effects. "Caught up" means: for every
+catalog partition, the reader received a fetch response that the broker began after the
+question was asked, and that response's high watermark (the offset the next message
+will get) is no further than what the reader has handled, i.e. committed.
 
-1. this replica's catalog reader began a poll after the question was asked and found
-   nothing new (it handles batches before polling again, so all it had is applied), and
-2. for every catalog partition, the database has processed everything below the end
-   offset the broker reports now (any replica's reader may have done that work).
-
-(1) alone covers brokers that under-report end offsets (Tansu, for batches of several
-records); (2) alone would trust end offsets. Together they hold on both.
+End offsets from a ListOffsets request would be simpler but Tansu under-reports them for
+writes of several records; the high watermark in its fetch responses is right. A fetch
+response the broker could have begun before the question is not trusted, so the
+response must arrive at least one fetch wait after it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from inventory.adapters.postgres_repository import InventoryQueries
 from inventory.application.errors import CatalogNotCaughtUp
+from service_kit.kafka_runtime import Subscription
 
 
 class KafkaCatalogProgress:
     def __init__(
         self,
-        consumer: AIOKafkaConsumer,
-        topic: str,
-        queries: InventoryQueries,
         *,
         timeout_seconds: float,
-        poll_seconds: float = 0.05,
+        fetch_wait_ms: int,
+        check_seconds: float = 0.02,
     ) -> None:
-        self._consumer = consumer
-        self._last_empty_poll_started = float("-inf")
-        self.track_reader = True
-        self._topic = topic
-        self._queries = queries
+        self._reader: Subscription[Any] | None = None
         self._timeout_seconds = timeout_seconds
-        self._poll_seconds = poll_seconds
+        self._fetch_wait_ms = fetch_wait_ms
+        self._check_seconds = check_seconds
 
-    def observe_empty_poll(self, started_at: float) -> None:
-        """Called by the catalog reader with the start time of a poll that found nothing."""
-        self._last_empty_poll_started = max(self._last_empty_poll_started, started_at)
+    def follow(self, reader: Subscription[Any]) -> None:
+        """The catalog subscription whose progress answers the question."""
+        self._reader = reader
 
     async def wait_until_caught_up(self) -> None:
+        asked_ms = time.time() * 1000
         loop = asyncio.get_running_loop()
-        asked_at = loop.time()
-        deadline = asked_at + self._timeout_seconds
-        while self.track_reader and self._last_empty_poll_started < asked_at:
-            if loop.time() >= deadline:
-                raise CatalogNotCaughtUp(
-                    f"the catalog reader found no end within {self._timeout_seconds:g}s"
-                )
-            await asyncio.sleep(self._poll_seconds / 2)
-        partitions = [
-            TopicPartition(self._topic, partition)
-            for partition in sorted(self._consumer.partitions_for_topic(self._topic) or ())
-        ]
-        if not partitions:
-            return
-        ends = await self._consumer.end_offsets(partitions)
-        beginnings = await self._consumer.beginning_offsets(partitions)
+        deadline = loop.time() + self._timeout_seconds
         while True:
-            applied = await self._queries.next_offsets(self._topic)
-            behind = {
-                tp.partition: ends[tp] - applied.get(tp.partition, beginnings[tp])
-                for tp in partitions
-                if applied.get(tp.partition, beginnings[tp]) < ends[tp]
-            }
+            behind = self._partitions_behind(asked_ms)
             if not behind:
                 return
             if loop.time() >= deadline:
                 raise CatalogNotCaughtUp(
-                    f"catalog still behind after {self._timeout_seconds:g}s: {behind}"
+                    f"the catalog reader did not reach the end within "
+                    f"{self._timeout_seconds:g}s: {behind}"
                 )
-            await asyncio.sleep(self._poll_seconds)
+            await asyncio.sleep(self._check_seconds)
+
+    def _partitions_behind(self, asked_ms: float) -> dict[str, str]:
+        """Each partition not yet known to be read to its end, with the reason."""
+        reader = self._reader
+        consumer = reader.consumer if reader is not None else None
+        if reader is None or consumer is None:
+            return {"*": "the catalog reader is not running"}
+        assigned = sorted(consumer.assignment())
+        if not assigned:
+            return {"*": "no catalog partitions assigned yet"}
+        handled = reader.handled_offsets()
+        behind = {}
+        for tp in assigned:
+            reason = self._behind(consumer, tp, handled.get(tp, 0), asked_ms)
+            if reason is not None:
+                behind[f"{tp.topic}[{tp.partition}]"] = reason
+        return behind
+
+    def _behind(
+        self, consumer: AIOKafkaConsumer, tp: TopicPartition, handled: int, asked_ms: float
+    ) -> str | None:
+        fetched_ms = consumer.last_poll_timestamp(tp)
+        if fetched_ms is None or fetched_ms < asked_ms + self._fetch_wait_ms:
+            return "no fetch response since the question"
+        highwater = consumer.highwater(tp)
+        if highwater is not None and highwater > handled:
+            return f"handled {handled} of {highwater}"
+        return None

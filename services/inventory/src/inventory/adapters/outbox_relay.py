@@ -10,58 +10,61 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
-from inventory.adapters.retries import RetryPolicy, is_transient
-from service_kit.circuit_breakers import CircuitBreaker, CircuitBreakerError
-from service_kit.metrics import OUTBOX_PENDING_EVENTS
+from service_kit.circuit_breakers import CircuitBreaker
+from service_kit.kafka_runtime import OutboundMessage
+from service_kit.metrics import OUTBOX_PENDING_EVENTS, RETRIES
 
 logger = logging.getLogger(__name__)
 
 _RELAY_LOCK = 0x1F0E_0B0C
+
+Publish = Callable[[Sequence[OutboundMessage]], Awaitable[None]]
 
 
 class OutboxRelay:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        producer: AIOKafkaProducer,
+        publish: Publish,
         *,
         postgres_breaker: CircuitBreaker,
         producer_breaker: CircuitBreaker,
-        retry: RetryPolicy,
         batch_size: int = 500,
         idle_seconds: float = 0.05,
+        retry_initial_seconds: float = 0.05,
+        retry_max_seconds: float = 5.0,
     ) -> None:
         self._pool = pool
-        self._producer = producer
+        self._publish = publish
         self._postgres_breaker = postgres_breaker
         self._producer_breaker = producer_breaker
-        self._retry = retry
         self._batch_size = batch_size
         self._idle_seconds = idle_seconds
+        self._retry_initial_seconds = retry_initial_seconds
+        self._retry_max_seconds = retry_max_seconds
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run(self) -> None:
+        """Publishes until cancelled; a failure (breaker open included) backs off and retries."""
+        retrying = AsyncRetrying(
+            wait=wait_exponential_jitter(
+                initial=self._retry_initial_seconds,
+                max=self._retry_max_seconds,
+                jitter=self._retry_initial_seconds,
+            ),
+            retry=retry_if_exception_type(Exception),
+            before_sleep=_log_retry,
+        )
         while True:
-            try:
-                published = await self._retry.run("outbox_publish", self.publish_pending)
-            except asyncio.CancelledError:
-                raise
-            except CircuitBreakerError as error:
-                logger.warning("outbox relay paused: %s", error)
-                await asyncio.sleep(1.0)
-                continue
-            except Exception as error:
-                log = logger.warning if is_transient(error) else logger.exception
-                log("outbox relay failed, will try again: %r", error)
-                await asyncio.sleep(1.0)
-                continue
+            published: int = await retrying(self.publish_pending)
             if published < self._batch_size:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._idle_seconds)
@@ -82,7 +85,7 @@ class OutboxRelay:
                 )
                 if rows:
                     with self._producer_breaker.calling():
-                        await self._send_in_order(rows)
+                        await self._publish([_outbound(row) for row in rows])
                     await connection.execute(
                         "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
                         [row["id"] for row in rows],
@@ -93,13 +96,15 @@ class OutboxRelay:
         OUTBOX_PENDING_EVENTS.set(max(0, int(pending) - len(rows)))
         return len(rows)
 
-    async def _send_in_order(self, rows: list[asyncpg.Record]) -> None:
-        deliveries = []
-        for row in rows:
-            headers = list(zip(row["header_names"], row["header_values"], strict=True))
-            deliveries.append(
-                await self._producer.send(
-                    row["topic"], row["value"], key=row["key"], headers=headers
-                )
-            )
-        await asyncio.gather(*deliveries)
+
+def _outbound(row: asyncpg.Record) -> OutboundMessage:
+    headers = list(zip(row["header_names"], row["header_values"], strict=True))
+    return OutboundMessage(row["topic"], row["key"], row["value"], headers)
+
+
+def _log_retry(state: RetryCallState) -> None:
+    RETRIES.labels(operation="outbox_publish").inc()
+    error = state.outcome.exception() if state.outcome is not None else None
+    logger.warning(
+        "outbox relay failed (attempt %d), will try again: %r", state.attempt_number, error
+    )

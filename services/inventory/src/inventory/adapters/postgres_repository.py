@@ -9,13 +9,14 @@ decides again, this time seeing what the winner wrote.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 from uuid import UUID
 
 import asyncpg
+from aiokafka import TopicPartition
 
 from inventory.application.errors import ConcurrencyConflict
 from inventory.application.messages import MessagePosition, OutgoingMessage, ProcessedMessage
@@ -205,6 +206,18 @@ class PostgresUnitOfWork:
             [m.processed_as for m in messages],
         )
 
+    async def record_next_offset(self, position: MessagePosition) -> None:
+        await self.connection.execute(
+            """
+            INSERT INTO consumer_offsets AS c (topic, partition, next_offset) VALUES ($1, $2, $3)
+            ON CONFLICT (topic, partition) DO UPDATE
+            SET next_offset = GREATEST(c.next_offset, EXCLUDED.next_offset)
+            """,
+            position.topic,
+            position.partition,
+            position.offset,
+        )
+
     async def add_to_outbox(self, messages: Sequence[OutgoingMessage]) -> None:
         if not messages:
             return
@@ -262,7 +275,7 @@ async def load_shows(connection: Any, event_ids: Sequence[UUID]) -> list[ShowInv
 
 @dataclass(frozen=True)
 class InventoryQueries:
-    """Reads for the operator API and the catalog reader; never part of a decision."""
+    """Reads for the operator API and the consumers' positions; never part of a decision."""
 
     pool: asyncpg.Pool
 
@@ -271,15 +284,19 @@ class InventoryQueries:
             shows = await load_shows(connection, [event_id])
         return shows[0] if shows else None
 
-    async def next_offsets(self, topic: str) -> dict[int, int]:
-        """Per partition of `topic`, the offset after the last one processed."""
+    async def next_offsets(
+        self, partitions: Collection[TopicPartition]
+    ) -> dict[TopicPartition, int]:
+        """Per partition, the offset to continue from (missing: nothing consumed yet)."""
         async with self.pool.acquire() as connection:
             rows = await connection.fetch(
-                'SELECT partition, max("offset") + 1 AS next FROM processed_messages '
-                "WHERE topic = $1 GROUP BY partition",
-                topic,
+                "SELECT c.topic, c.partition, c.next_offset FROM consumer_offsets c "
+                "JOIN unnest($1::text[], $2::int[]) AS p (topic, partition) "
+                "USING (topic, partition)",
+                [tp.topic for tp in partitions],
+                [tp.partition for tp in partitions],
             )
-        return {row["partition"]: row["next"] for row in rows}
+        return {TopicPartition(row["topic"], row["partition"]): row["next_offset"] for row in rows}
 
     async def outbox_pending(self) -> int:
         async with self.pool.acquire() as connection:

@@ -46,6 +46,15 @@ CREATE TABLE IF NOT EXISTS processed_messages (
 CREATE UNIQUE INDEX IF NOT EXISTS processed_messages_message_id
     ON processed_messages (message_id) WHERE message_id IS NOT NULL;
 
+-- Where each partition continues, written with the batch's effects. Messages that went to
+-- the dead-letter topic have no processed_messages row, so this is the one source.
+CREATE TABLE IF NOT EXISTS consumer_offsets (
+    topic text NOT NULL,
+    partition integer NOT NULL,
+    next_offset bigint NOT NULL,
+    PRIMARY KEY (topic, partition)
+);
+
 CREATE TABLE IF NOT EXISTS outbox (
     id bigserial PRIMARY KEY,
     message_id uuid NOT NULL UNIQUE,
@@ -67,4 +76,11 @@ _SCHEMA_LOCK = 0x1F0E_4E7E
 async def create_schema(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as connection, connection.transaction():
         await connection.execute("SELECT pg_advisory_xact_lock($1)", _SCHEMA_LOCK)
+        had_offsets = await connection.fetchval("SELECT to_regclass('consumer_offsets')")
         await connection.execute(SCHEMA)
+        if had_offsets is None:
+            # Databases from before consumer_offsets: continue after what they processed.
+            await connection.execute(
+                'INSERT INTO consumer_offsets SELECT topic, partition, max("offset") + 1 '
+                "FROM processed_messages GROUP BY topic, partition"
+            )

@@ -1,4 +1,4 @@
-"""Messages as the use cases see them: decoded, or poison with its dead letter ready."""
+"""Messages as the use cases see them: decoded, with where they came from."""
 
 from __future__ import annotations
 
@@ -34,23 +34,10 @@ class DecodedMessage:
     event: PublicEvent
 
 
-@dataclass(frozen=True)
-class PoisonMessage:
-    """A message that can never be processed; its dead letter is written with the batch."""
-
-    position: MessagePosition
-    reason: str
-    dead_letter: OutgoingMessage
-
-
-InboundMessage = DecodedMessage | PoisonMessage
-
-
 class ProcessedAs:
     APPLIED = "applied"
     DUPLICATE = "duplicate"
     IGNORED = "ignored"
-    DEAD_LETTERED = "dead_lettered"
 
 
 @dataclass(frozen=True)

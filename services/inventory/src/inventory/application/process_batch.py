@@ -1,23 +1,21 @@
 """Decides a fetched batch of one partition and stores everything in one transaction.
 
-Stock, booking states, outbox rows (outcomes and dead letters) and the record of every
-message the batch consumed commit together, so a message seen again (redelivery,
-rebalance, crash, duplicate publish) is recognised and has no second effect.
+Stock, booking states, outbox rows, the record of every message the batch consumed and
+the offset the partition continues from commit together, so a message seen again
+(redelivery, rebalance, crash, duplicate publish) is recognised and has no second effect.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
 from inventory.application.messages import (
     DecodedMessage,
-    InboundMessage,
+    MessagePosition,
     OutgoingMessage,
-    PoisonMessage,
     ProcessedAs,
     ProcessedMessage,
 )
@@ -37,7 +35,6 @@ class BatchResult:
     applied: int = 0
     ignored: int = 0
     duplicates: int = 0
-    dead_letters: Counter[str] = field(default_factory=Counter)
     outcomes: list[outcomes.Outcome] = field(default_factory=list)
     waited_for_catalog: bool = False
 
@@ -67,31 +64,47 @@ class ProcessMessageBatch:
         self._outcome_topic = outcome_topic
         self._producer = producer
 
-    async def __call__(self, messages: Sequence[InboundMessage]) -> BatchResult:
+    async def __call__(
+        self, messages: Sequence[DecodedMessage], *, next_offset: MessagePosition
+    ) -> BatchResult:
+        """Decides `messages` and records that their partition continues at `next_offset`.
+
+        `messages` may be empty or have gaps (messages that went to the dead-letter
+        topic): the offset is recorded all the same.
+        """
         try:
-            return await self._decide_and_store(messages, catalog_confirmed=False)
+            return await self._decide_and_store(
+                messages, next_offset=next_offset, catalog_confirmed=False
+            )
         except _NeedsCatalog:
             # A rejection that only says "not in the catalog (yet)" may be the catalog
             # consumer lagging behind; read the catalog to its end first, then decide.
             await self._catalog.wait_until_caught_up()
-            result = await self._decide_and_store(messages, catalog_confirmed=True)
+            result = await self._decide_and_store(
+                messages, next_offset=next_offset, catalog_confirmed=True
+            )
             result.waited_for_catalog = True
             return result
 
     async def _decide_and_store(
-        self, messages: Sequence[InboundMessage], *, catalog_confirmed: bool
+        self,
+        messages: Sequence[DecodedMessage],
+        *,
+        next_offset: MessagePosition,
+        catalog_confirmed: bool,
     ) -> BatchResult:
         async with self._unit_of_work() as uow:
             seen_positions, seen_ids = await uow.processed(
                 [message.position for message in messages],
-                [m.envelope.event_id for m in messages if isinstance(m, DecodedMessage)],
+                [message.envelope.event_id for message in messages],
             )
             fresh = [message for message in messages if message.position not in seen_positions]
             if not fresh:
+                await uow.record_next_offset(next_offset)
+                await uow.commit()
                 return BatchResult(messages=len(messages), duplicates=len(messages))
-            decodable = [m for m in fresh if isinstance(m, DecodedMessage)]
-            bookings = await uow.load_bookings(sorted(_booking_ids(decodable)))
-            event_ids = _event_ids(decodable) | {booking.event_id for booking in bookings}
+            bookings = await uow.load_bookings(sorted(_booking_ids(fresh)))
+            event_ids = _event_ids(fresh) | {booking.event_id for booking in bookings}
             ledger = InventoryLedger(await uow.load_shows(sorted(event_ids)), bookings)
             decision = self._decide(ledger, fresh, seen_ids, catalog_confirmed=catalog_confirmed)
             decision.result.messages = len(messages)
@@ -105,6 +118,7 @@ class ProcessMessageBatch:
                 changed_bookings=[ledger.bookings[i] for i in sorted(ledger.changed_bookings)],
             )
             await uow.record_processed(decision.processed)
+            await uow.record_next_offset(next_offset)
             await uow.add_to_outbox(decision.outbox)
             await uow.commit()
             return decision.result
@@ -112,7 +126,7 @@ class ProcessMessageBatch:
     def _decide(
         self,
         ledger: InventoryLedger,
-        messages: Sequence[InboundMessage],
+        messages: Sequence[DecodedMessage],
         seen_ids: set[UUID],
         *,
         catalog_confirmed: bool,
@@ -122,13 +136,6 @@ class ProcessMessageBatch:
         outbox: list[OutgoingMessage] = []
         ids_seen = set(seen_ids)
         for message in messages:
-            if isinstance(message, PoisonMessage):
-                processed.append(
-                    ProcessedMessage(message.position, None, ProcessedAs.DEAD_LETTERED)
-                )
-                outbox.append(message.dead_letter)
-                result.dead_letters[message.reason] += 1
-                continue
             message_id = message.envelope.event_id
             if message_id in ids_seen:
                 processed.append(ProcessedMessage(message.position, None, ProcessedAs.DUPLICATE))

@@ -1,1 +1,1 @@
-"""Kafka consumer loops, HTTP routes and the operator command line."""
+"""Kafka subscribers, HTTP routes and the operator command line."""

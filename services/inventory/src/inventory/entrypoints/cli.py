@@ -20,4 +20,5 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str]) -> int:
     arguments = parser().parse_args(argv)
     settings = load_settings(InventorySettings)
-    return asyncio.run(run_dead_letter_command(arguments, settings, settings.consumer_group))
+    group = settings.group_id(settings.consumer_group)
+    return asyncio.run(run_dead_letter_command(arguments, settings, group))

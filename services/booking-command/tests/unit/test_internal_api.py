@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -169,3 +170,103 @@ async def test_openapi_documents_the_internal_routes(client: httpx.AsyncClient) 
     paths = (await client.get("/openapi.json")).json()["paths"]
     assert {"/internal/v1/venues", "/internal/v1/events", "/internal/v1/bookings"} <= set(paths)
     assert "409" in paths["/internal/v1/bookings"]["post"]["responses"]
+
+
+def batch_request(
+    command: dict[str, Any], caller: str = "user-1", key: str | None = None
+) -> dict[str, Any]:
+    return {
+        "caller_id": caller,
+        "caller_role": "user",
+        "idempotency_key": key,
+        "correlation_id": f"corr-{caller}-{key}",
+        "command": command,
+    }
+
+
+async def test_batch_answers_each_request_as_the_single_route_would(
+    client: httpx.AsyncClient,
+) -> None:
+    event = await event_on_sale(client)
+    closed = await event_on_sale(client)
+    await client.post(f"/internal/v1/events/{closed['id']}/cancel", json={}, headers=ADMIN)
+    replayed = await client.post(
+        "/internal/v1/bookings",
+        json=booking_body(event),
+        headers={**USER, "Idempotency-Key": "replay-1"},
+    )
+    await client.post(
+        "/internal/v1/bookings",
+        json=booking_body(event),
+        headers={**OTHER_USER, "Idempotency-Key": "used-1"},
+    )
+    unknown = booking_body(event, event_id="00000000-0000-4000-8000-000000000000")
+    batch = [
+        batch_request(booking_body(event), "user-3", "fresh-1"),
+        batch_request(booking_body(closed), "user-4"),
+        batch_request(booking_body(event), "user-1", "replay-1"),
+        batch_request(booking_body(event, quantity=3), "user-2", "used-1"),
+        batch_request(unknown, "user-5"),
+        batch_request(booking_body(event, quantity=1), "user-6"),
+    ]
+
+    response = await client.post("/internal/v1/bookings/batch", json={"requests": batch})
+
+    assert response.status_code == 200, response.text
+    outcomes = response.json()["outcomes"]
+    assert [(o["status_code"], o["body"].get("error_type")) for o in outcomes] == [
+        (202, None),
+        (409, "event_cancelled"),
+        (202, None),
+        (422, "idempotency_key_mismatch"),
+        (404, "not_found"),
+        (202, None),
+    ]
+    assert outcomes[2]["body"] == replayed.json()
+    for outcome, owner in ((outcomes[0], "user-3"), (outcomes[5], "user-6")):
+        booking = outcome["body"]
+        assert (booking["status"], booking["owner_id"]) == ("PENDING", owner)
+        stored = await client.get(
+            f"/internal/v1/bookings/{booking['id']}", headers={"X-Caller-ID": owner}
+        )
+        assert stored.status_code == 200
+        assert stored.json()["position"] == booking["position"]
+
+
+async def test_batch_item_key_replays_through_the_single_route(
+    client: httpx.AsyncClient,
+) -> None:
+    event = await event_on_sale(client)
+    batch = [batch_request(booking_body(event), "user-1", "both-routes")]
+    first = await client.post("/internal/v1/bookings/batch", json={"requests": batch})
+    again = await client.post(
+        "/internal/v1/bookings",
+        json=booking_body(event),
+        headers={**USER, "Idempotency-Key": "both-routes"},
+    )
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()["outcomes"][0]["body"]
+
+
+async def test_batch_with_one_key_twice_stores_one_booking(client: httpx.AsyncClient) -> None:
+    event = await event_on_sale(client)
+    batch = [batch_request(booking_body(event), "user-1", "twice")] * 2
+    response = await client.post("/internal/v1/bookings/batch", json={"requests": batch})
+    first, second = response.json()["outcomes"]
+    assert first["status_code"] == second["status_code"] == 202
+    assert first["body"] == second["body"]
+
+
+async def test_invalid_batch_is_rejected_whole(client: httpx.AsyncClient) -> None:
+    event = await event_on_sale(client)
+    batch = [batch_request(booking_body(event)), batch_request(booking_body(event, quantity=0))]
+    response = await client.post("/internal/v1/bookings/batch", json={"requests": batch})
+    assert (response.status_code, response.json()["error_type"]) == (422, "validation_error")
+    empty = await client.post("/internal/v1/bookings/batch", json={"requests": []})
+    assert empty.status_code == 422
+
+
+async def test_openapi_documents_the_batch_route(client: httpx.AsyncClient) -> None:
+    route = (await client.get("/openapi.json")).json()["paths"]["/internal/v1/bookings/batch"]
+    assert {"200", "422"} <= set(route["post"]["responses"])
+    assert "RequestBookingBatch" in json.dumps(route["post"]["requestBody"])

@@ -11,10 +11,10 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from booking_command.adapters.public_events import OutboxMapper
 from booking_command.application.app import BookingCommandApplication, InventoryOutcome
-from booking_command.application.commands import CommandService
+from booking_command.application.commands import BatchItem, CommandService
 from booking_command.application.executor import EventStoreExecutor
 from booking_command.application.group_commit import GroupCommitter
-from booking_command.application.results import IdempotencyClaim
+from booking_command.application.results import CommandResult, IdempotencyClaim
 from booking_command.domain.booking import Booking, RejectionReason
 from booking_command.domain.catalog_event import Event
 from service_kit.errors import ConflictError, InvalidInputError, NotFoundError
@@ -342,3 +342,30 @@ async def test_group_commit_stores_a_burst_in_few_transactions(
     assert len({result.id for result in results}) == 200
     assert all(app.repository.get(result.id).status == "PENDING" for result in results)
     assert service.group_commit.transactions < 200
+
+
+async def test_a_batch_commits_its_valid_writes_together_and_fails_items_alone(
+    service: CommandService, app: BookingCommandApplication, on_sale: OnSale
+) -> None:
+    taken = IdempotencyClaim("user-1", "taken", "a")
+    await service.execute(partial(_booking_write, app, on_sale), idempotency=taken, batched=True)
+    transactions = service.group_commit.transactions
+    items = [
+        BatchItem(partial(_booking_write, app, on_sale, f"user-{n}"), None, f"corr-{n}")
+        for n in range(20)
+    ]
+    items[7] = BatchItem(
+        partial(_booking_write, app, on_sale), IdempotencyClaim("user-1", "taken", "b"), "c"
+    )
+
+    outcomes = await service.execute_batch(items)
+
+    assert isinstance(outcomes[7], InvalidInputError)
+    accepted = [outcome for outcome in outcomes if isinstance(outcome, CommandResult)]
+    assert len(accepted) == 19
+    assert service.group_commit.transactions == transactions + 1
+    stored = [app.repository.get(result.id) for result in accepted]
+    assert [booking.owner_id for booking in stored] == [f"user-{n}" for n in range(20) if n != 7]
+    events = app.recorder.select_notifications(1, 100)
+    correlation = {json.loads(event.state)["correlation_id"] for event in events[-19:]}
+    assert correlation == {f"corr-{n}" for n in range(20) if n != 7}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from eventsourcing.persistence import IntegrityError
 
@@ -11,11 +12,31 @@ from booking_command.application.app import BookingCommandApplication
 from booking_command.application.executor import EventStoreExecutor
 from booking_command.application.group_commit import GroupCommitter
 from booking_command.application.results import CommandResult, IdempotencyClaim, PendingWrite
-from service_kit.errors import ConflictError
+from service_kit.errors import ConflictError, DomainError
+from service_kit.request_context import correlation_id_var
 
 logger = logging.getLogger(__name__)
 
 CONFLICT_RETRIES = 5
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One command of a batch, with its own idempotency claim and correlation id."""
+
+    prepare: Callable[[], PendingWrite]
+    idempotency: IdempotencyClaim | None
+    correlation_id: str
+
+
+BatchOutcome = CommandResult | DomainError
+
+
+class _Deferred:
+    """A key claimed earlier in the same batch: answered after that claim commits."""
+
+
+_DEFERRED = _Deferred()
 
 
 class CommandService:
@@ -65,3 +86,66 @@ class CommandService:
             "the resource kept changing concurrently; try again",
             error_type="concurrent_modification",
         )
+
+    async def execute_batch(self, items: Sequence[BatchItem]) -> list[BatchOutcome]:
+        """Runs every item like `execute(..., batched=True)`, in one thread hop to prepare
+        them all and one group-commit unit to store them; each item fails alone."""
+        prepared = await self.executor.run(self._prepare_all, items)
+        writes = [
+            (index, step) for index, step in enumerate(prepared) if isinstance(step, PendingWrite)
+        ]
+        committed = await self.group_commit.submit_many([write for _, write in writes])
+        outcomes: list[BatchOutcome | None] = [
+            step if isinstance(step, CommandResult | DomainError) else None for step in prepared
+        ]
+        if writes:
+            self._after_commit()
+        for (index, _), result in zip(writes, committed, strict=True):
+            if isinstance(result, CommandResult):
+                outcomes[index] = result
+            elif not isinstance(result, IntegrityError):
+                raise result
+        # Conflicted writes and repeated keys take the single path; a replay answers most.
+        for index, outcome in enumerate(outcomes):
+            if outcome is None:
+                outcomes[index] = await self._execute_alone(items[index])
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def _prepare_all(
+        self, items: Sequence[BatchItem]
+    ) -> list[PendingWrite | CommandResult | DomainError | _Deferred]:
+        prepared: list[PendingWrite | CommandResult | DomainError | _Deferred] = []
+        claimed: set[tuple[str, str]] = set()
+        for item in items:
+            token = correlation_id_var.set(item.correlation_id)
+            try:
+                prepared.append(self._prepare_one(item, claimed))
+            except DomainError as error:
+                prepared.append(error)
+            finally:
+                correlation_id_var.reset(token)
+        return prepared
+
+    def _prepare_one(
+        self, item: BatchItem, claimed: set[tuple[str, str]]
+    ) -> PendingWrite | CommandResult | _Deferred:
+        claim = item.idempotency
+        if claim is not None:
+            if (claim.scope, claim.key) in claimed:
+                return _DEFERRED
+            claimed.add((claim.scope, claim.key))
+            replayed = self.app.idempotency.replay(claim)
+            if replayed is not None:
+                return replayed
+        write = item.prepare()
+        write.idempotency = claim
+        return write
+
+    async def _execute_alone(self, item: BatchItem) -> BatchOutcome:
+        token = correlation_id_var.set(item.correlation_id)
+        try:
+            return await self.execute(item.prepare, idempotency=item.idempotency, batched=True)
+        except DomainError as error:
+            return error
+        finally:
+            correlation_id_var.reset(token)

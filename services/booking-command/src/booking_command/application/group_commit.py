@@ -56,11 +56,25 @@ class GroupCommitter:
         await self._task.stop()
 
     async def submit(self, write: PendingWrite) -> CommandResult:
+        [outcome] = await self.submit_many([write])
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    async def submit_many(
+        self, writes: Sequence[PendingWrite]
+    ) -> list[CommandResult | BaseException]:
+        """Queues the writes together (they share a transaction unless it would pass
+        `max_batch`); each answers with its result or the error that failed it alone."""
         if not self.alive:
             raise RuntimeError("group commit is not running")
-        future: asyncio.Future[CommandResult] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((write, future))
-        return await future
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[CommandResult]] = []
+        for write in writes:
+            future: asyncio.Future[CommandResult] = loop.create_future()
+            self._queue.put_nowait((write, future))
+            futures.append(future)
+        return await asyncio.gather(*futures, return_exceptions=True)
 
     async def _run(self) -> None:
         while True:
@@ -84,10 +98,11 @@ class GroupCommitter:
                 _settle(batch[0][1], error=error)
                 return
             logger.info(
-                "group commit of %d writes failed (%s); retrying one by one", len(batch), error
+                "group commit of %d writes failed (%s); retrying in halves", len(batch), error
             )
-            for item in batch:
-                await self._commit_or_split([item])
+            middle = len(batch) // 2
+            await self._commit_or_split(batch[:middle])
+            await self._commit_or_split(batch[middle:])
             return
         self.transactions += 1
         self._observe_batch(len(batch))

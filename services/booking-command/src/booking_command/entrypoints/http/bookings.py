@@ -1,4 +1,5 @@
-"""Booking commands: request (202, group-committed), cancel, and a look at one booking."""
+"""Booking commands: request (202, group-committed) one or a coalesced batch, cancel, and a
+look at one booking."""
 
 from __future__ import annotations
 
@@ -9,19 +10,27 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from booking_command.adapters.metrics import BOOKING_REQUESTS
-from booking_command.application.results import CommandResult
+from booking_command.application.commands import BatchItem, CommandService
+from booking_command.application.results import CommandResult, IdempotencyClaim
 from booking_command.application.views import booking_view
 from booking_command.entrypoints.http.deps import (
     CallerDep,
     IdempotencyKeyDep,
     ServiceDep,
     claim,
+    claim_for,
 )
 from booking_command.entrypoints.http.responses import command_response
 from booking_command.entrypoints.http.schemas import BookingResponse
 from service_kit.errors import DomainError
-from service_kit.http_errors import error_responses
-from ticketing_contracts.commands import CancelBooking, RequestBooking
+from service_kit.http_errors import error_body, error_responses, status_for
+from service_kit.request_context import current_correlation_id, new_id
+from ticketing_contracts.commands import (
+    CancelBooking,
+    RequestBooking,
+    RequestBookingBatch,
+    RequestBookingBatchResult,
+)
 
 router = APIRouter(prefix="/internal/v1/bookings", tags=["bookings"])
 
@@ -48,6 +57,68 @@ async def request_booking(
     caller: CallerDep,
     key: IdempotencyKeyDep,
 ) -> JSONResponse:
+    item = booking_item(
+        service, body, caller.id, claim(request, caller, key, body), current_correlation_id()
+    )
+    [outcome] = await service.execute_batch([item])
+    if isinstance(outcome, DomainError):
+        BOOKING_REQUESTS.labels(outcome=outcome.error_type).inc()
+        raise outcome
+    BOOKING_REQUESTS.labels(outcome="replayed" if outcome.replayed else "accepted").inc()
+    return command_response(outcome, location=booking_location(outcome.id))
+
+
+@router.post(
+    "/batch",
+    response_model=RequestBookingBatchResult,
+    summary="Request tickets for many callers at once (the gateway coalesces concurrent requests)",
+    description=(
+        "Each request is handled exactly as `POST /internal/v1/bookings` would handle it, "
+        "with its own caller, Idempotency-Key and correlation id, and all of them are stored "
+        "together (group commit). Answers 200 with one outcome per request, in order: the "
+        "status code and body the single route would have answered (202 with the booking, "
+        "or the error shape: 404 unknown event, 409 not on sale or sold out, 422 invalid or "
+        "a reused Idempotency-Key with another request). One failing request does not fail "
+        "the others. A batch that is not valid as a whole is answered 422 and nothing is stored."
+    ),
+    responses=error_responses(422),
+)
+async def request_booking_batch(batch: RequestBookingBatch, service: ServiceDep) -> JSONResponse:
+    items = [
+        booking_item(
+            service,
+            request.command,
+            request.caller_id,
+            claim_for(
+                "POST", router.prefix, request.caller_id, request.idempotency_key, request.command
+            ),
+            request.correlation_id,
+        )
+        for request in batch.requests
+    ]
+    outcomes = []
+    for outcome in await service.execute_batch(items):
+        if isinstance(outcome, DomainError):
+            BOOKING_REQUESTS.labels(outcome=outcome.error_type).inc()
+            outcomes.append(
+                {
+                    "status_code": status_for(outcome),
+                    "body": error_body(outcome.detail, outcome.error_type),
+                }
+            )
+        else:
+            BOOKING_REQUESTS.labels(outcome="replayed" if outcome.replayed else "accepted").inc()
+            outcomes.append({"status_code": outcome.status_code, "body": outcome.response_body()})
+    return JSONResponse({"outcomes": outcomes})
+
+
+def booking_item(
+    service: CommandService,
+    body: RequestBooking,
+    owner_id: str,
+    idempotency: IdempotencyClaim | None,
+    correlation_id: str | None,
+) -> BatchItem:
     prepare = partial(
         service.app.bookings.request_booking,
         event_id=body.event_id,
@@ -55,17 +126,9 @@ async def request_booking(
         quantity=body.quantity,
         customer_name=body.customer_name,
         customer_email=str(body.customer_email),
-        owner_id=caller.id,
+        owner_id=owner_id,
     )
-    try:
-        result = await service.execute(
-            prepare, idempotency=claim(request, caller, key, body), batched=True
-        )
-    except DomainError as error:
-        BOOKING_REQUESTS.labels(outcome=error.error_type).inc()
-        raise
-    BOOKING_REQUESTS.labels(outcome="replayed" if result.replayed else "accepted").inc()
-    return command_response(result, location=booking_location(result.id))
+    return BatchItem(prepare, idempotency, correlation_id or new_id())
 
 
 @router.post(

@@ -1,4 +1,8 @@
-"""Dependencies of the internal routes: the command service, the caller, idempotency."""
+"""Dependencies of the internal routes: the command service, the caller, idempotency.
+
+They are `async def` though they never await: FastAPI runs a plain `def` dependency on
+a worker thread, a thread hop per dependency per request for nothing.
+"""
 
 from __future__ import annotations
 
@@ -34,12 +38,12 @@ class Caller:
         return self.role == "admin"
 
 
-def command_service(request: Request) -> CommandService:
+async def command_service(request: Request) -> CommandService:
     service: CommandService = request.app.state.command_service
     return service
 
 
-def optional_caller(
+async def optional_caller(
     caller_id: Annotated[str | None, Header(alias=CALLER_ID_HEADER)] = None,
     caller_role: Annotated[str | None, Header(alias=CALLER_ROLE_HEADER)] = None,
 ) -> Caller | None:
@@ -51,20 +55,22 @@ def optional_caller(
     return Caller(id=caller_id.strip(), role=role)
 
 
-def required_caller(caller: Annotated[Caller | None, Depends(optional_caller)]) -> Caller:
+async def required_caller(caller: Annotated[Caller | None, Depends(optional_caller)]) -> Caller:
     if caller is None:
         raise UnauthorizedError(f"the {CALLER_ID_HEADER} header is required")
     return caller
 
 
-def catalog_caller(caller: Annotated[Caller | None, Depends(optional_caller)]) -> Caller | None:
+async def catalog_caller(
+    caller: Annotated[Caller | None, Depends(optional_caller)],
+) -> Caller | None:
     """Catalog changes are for admins and managers; the gateway checks, this is defence in depth."""
     if caller is not None and caller.role not in ("admin", "manager"):
         raise ForbiddenError("only admins and managers may change the catalog")
     return caller
 
 
-def idempotency_key(
+async def idempotency_key(
     key: Annotated[
         str | None,
         Header(
@@ -93,16 +99,24 @@ def claim(
     request: Request, caller: Caller | None, key: str | None, body: BaseModel | None
 ) -> IdempotencyClaim | None:
     """The key scoped to its caller, with a fingerprint of what was asked."""
+    return claim_for(request.method, request.url.path, caller.id if caller else None, key, body)
+
+
+def claim_for(
+    method: str, path: str, caller_id: str | None, key: str | None, body: BaseModel | None
+) -> IdempotencyClaim | None:
+    """A claim as `claim` makes it for a request to `method` `path` (a batch item names
+    the single route's, so a retry through either route replays the other's answer)."""
     if key is None:
         return None
     payload: dict[str, Any] = {
-        "method": request.method,
-        "path": request.url.path,
+        "method": method,
+        "path": path,
         "body": body.model_dump(mode="json") if body is not None else None,
     }
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return IdempotencyClaim(
-        scope=caller.id if caller is not None else "-",
+        scope=caller_id if caller_id is not None else "-",
         key=key,
         fingerprint=hashlib.sha256(canonical.encode()).hexdigest(),
     )

@@ -401,12 +401,22 @@ async def sell_out(
     """An event of `--capacity` tickets booked by wrk until it is sold out and final."""
     options = bench.options
     sale = await bench.new_event(options.capacity, f"Sell-out {round_number}")
-    # 2.5 tickets a booking on average; half again as long as the measured rate needs.
-    seconds = min(
-        120.0, max(options.read_seconds, 1.5 * options.capacity / 2.5 / max(rate_hint, 1))
-    )
-    result = await bench.book(sale, options.connections[0], seconds)
-    accepted = result.statuses.get(202, 0)
+    # 2.5 tickets a booking on average; wrk runs again until inventory has none left.
+    seconds = max(options.read_seconds, 1.5 * options.capacity / 2.5 / max(rate_hint, 1))
+    accepted = 0
+    booked_seconds = 0.0
+    runs: list[dict[str, Any]] = []
+    while booked_seconds < 120:
+        result = await bench.book(sale, options.connections[0], min(seconds, 60.0))
+        runs.append(result.summary())
+        accepted += result.statuses.get(202, 0)
+        booked_seconds += result.wall_seconds
+        stock = await inventory_stock(bench.platform.info, sale.event_id)
+        left = sum(
+            item["quantity"] - item["reserved"] - item["sold"] for item in stock["ticket_types"]
+        )
+        if left == 0:
+            break
     settled, _, listed = await settle(bench, sale.event_id, accepted)
     checks = await read_model_checks(bench, sale)
     sold_out = checks["sold"] + checks["reserved"] >= checks["quantity"] or (
@@ -416,7 +426,7 @@ async def sell_out(
         "tickets_sold_equal_capacity_when_sold_out": {
             "passed": sold_out and checks["sold"] == options.capacity,
             "detail": f"inventory sold {checks['sold']} of {options.capacity} "
-            f"(reserved {checks['reserved']}) after {seconds:.0f} s of booking",
+            f"(reserved {checks['reserved']}) after {booked_seconds:.0f} s of booking",
         },
         "no_oversell_at_sell_out": {
             "passed": checks["sold"] <= checks["quantity"]
@@ -430,7 +440,7 @@ async def sell_out(
         },
         "read_model_availability_equals_inventory_at_sell_out": _availability_check(checks),
     }
-    return sale, {"wrk": result.summary(), "accepted": accepted, "invariants": invariants}
+    return sale, {"wrk_runs": runs, "accepted": accepted, "invariants": invariants}
 
 
 async def sold_out_answers(bench: Bench, sale: OnSale, connections: int) -> dict[str, Any]:

@@ -165,7 +165,13 @@ async def event_on_sale(
     event.raise_for_status()
     event_id = event.json()["id"]
     (await client.post(f"/api/v1/events/{event_id}/publish", headers=admin)).raise_for_status()
-    detail = await client.get(f"/api/v1/events/{event_id}", headers=admin)
+    # A busy platform may answer 503 while the projection catches up: ask again.
+    deadline = time.monotonic() + 60
+    while True:
+        detail = await client.get(f"/api/v1/events/{event_id}", headers=admin)
+        if detail.status_code != 503 or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)
     detail.raise_for_status()
     ticket_type_id = detail.json()["ticket_types"][0]["ticket_type_id"]
     deadline = time.monotonic() + 60

@@ -30,7 +30,7 @@ def figures(connections: list[int]) -> list[Figure]:
                 f"{at}.single_service.confirmed_bookings_per_second",
             ),
             Figure(
-                f"Booking answer p99 (202), {c} conn",
+                f"Booking answer p99, {c} conn",
                 f"{at}.sale.wrk.latency.p99_ms",
                 "ms",
                 "single service 201 p99",

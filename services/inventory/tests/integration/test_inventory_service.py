@@ -15,12 +15,13 @@ from prometheus_client import REGISTRY
 
 from inventory.bootstrap import InventoryRuntime
 from inventory.domain.stock import ShowInventory
+from inventory.settings import InventorySettings
 from local_infra.pytest_plugin import DatabaseFactory
 from local_infra.session_infrastructure import Infrastructure
 from local_infra.tcp_proxy import TcpProxy
 from service_kit.circuit_breakers import is_open
-from service_kit.dead_letters import list_dead_letters, redrive_dead_letters
-from service_kit.messaging import create_producer
+from service_kit.dead_letters import DeadLetterEntry, list_dead_letters, redrive_dead_letters
+from service_kit.kafka_runtime import OutboundMessage
 from ticketing_contracts import events as public
 from ticketing_contracts import headers as ce
 from ticketing_contracts import topics
@@ -71,7 +72,7 @@ async def test_two_replicas_never_oversell_under_ten_times_demand_with_duplicate
         database_url=await database_factory("inventory_replicas"),
         bootstrap_servers=infrastructure.kafka_bootstrap_servers,
         topic_prefix=prefix,
-        batch_max_records=100,
+        consumer_max_batch=100,
     )
     first = await start_replica(settings)
     second: InventoryRuntime | None = None
@@ -153,6 +154,14 @@ async def test_two_replicas_never_oversell_under_ten_times_demand_with_duplicate
                 await replica.stop()
 
 
+async def dead_letters_of(settings: InventorySettings) -> list[DeadLetterEntry]:
+    return await list_dead_letters(
+        settings.kafka_bootstrap_servers,
+        settings.topic(topics.DEAD_LETTERS),
+        consumer_group=settings.group_id(settings.consumer_group),
+    )
+
+
 def breaker_metric(name: str) -> float | None:
     return REGISTRY.get_sample_value("circuit_breaker_state", {"name": name})
 
@@ -175,7 +184,6 @@ async def test_postgres_outage_opens_the_breaker_and_nothing_is_lost(
         bootstrap_servers=infrastructure.kafka_bootstrap_servers,
         topic_prefix=prefix,
         breaker_fail_max=3,
-        retry_attempts=3,
     )
     replica = await start_replica(settings)
     outcomes = TopicReader(settings.kafka_bootstrap_servers, prefix + topics.INVENTORY_EVENTS)
@@ -197,9 +205,9 @@ async def test_postgres_outage_opens_the_breaker_and_nothing_is_lost(
             assert loop.time() < deadline, "the PostgreSQL breaker never opened"
             await asyncio.sleep(0.1)
         assert breaker_metric("postgres") == 2
-        assert replica.booking_loop is not None
-        await asyncio.sleep(1.5)  # a few breaker periods: the loop must stay paused, not spin
+        await asyncio.sleep(1.5)  # a few breaker periods: nothing is decided, nothing skipped
         assert len(booking_outcomes(outcomes)) == 20
+        assert not await dead_letters_of(settings), "an outage is waited out, not dead-lettered"
 
         await proxy.restore()
         requested_ids = {request.booking_id for request in requests}
@@ -262,34 +270,24 @@ async def test_poison_message_goes_to_the_dead_letter_topic_and_the_next_is_proc
         assert first["x"] == b"1"
         assert b"UnknownEventType" in dict(dead_letters.records[1].headers)[ce.DEAD_LETTER_ERROR]
 
-        listed = await list_dead_letters(
-            settings.kafka_bootstrap_servers,
-            dead_letter_topic,
-            consumer_group=settings.consumer_group,
-        )
+        listed = await dead_letters_of(settings)
         assert [entry.original_offset for entry in listed] == [poison.offset, poison.offset + 1]
 
-        redrive_producer = create_producer(settings)
-        await redrive_producer.start()
-        try:
-            redriven = await redrive_dead_letters(
-                settings.kafka_bootstrap_servers,
-                dead_letter_topic,
-                redrive_producer,
-                consumer_group=settings.consumer_group,
-                limit=1,
-            )
-            assert [entry.original_offset for entry in redriven] == [poison.offset]
-            # Still poison: the re-driven message comes back as a new dead letter.
-            await dead_letters.wait_for(lambda r: len(r.records) == 3, BUDGET_SECONDS)
-            again = await redrive_dead_letters(
-                settings.kafka_bootstrap_servers,
-                dead_letter_topic,
-                redrive_producer,
-                consumer_group=settings.consumer_group,
-            )
-        finally:
-            await redrive_producer.stop()
+        async def send(
+            topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]
+        ) -> None:
+            await replica.kafka.publish([OutboundMessage(topic, key, value, headers)])
+
+        group = settings.group_id(settings.consumer_group)
+        redriven = await redrive_dead_letters(
+            settings.kafka_bootstrap_servers, dead_letter_topic, send, consumer_group=group, limit=1
+        )
+        assert [entry.original_offset for entry in redriven] == [poison.offset]
+        # Still poison: the re-driven message comes back as a new dead letter.
+        await dead_letters.wait_for(lambda r: len(r.records) == 3, BUDGET_SECONDS)
+        again = await redrive_dead_letters(
+            settings.kafka_bootstrap_servers, dead_letter_topic, send, consumer_group=group
+        )
         # Each dead letter is re-driven once: the rest of the first run, then the new one.
         assert len(again) == 2
         assert again[0].original_offset == poison.offset + 1

@@ -56,7 +56,7 @@ class OutboxRelay:
         """Publishes until cancelled; a failure (breaker open included) backs off and retries."""
         retrying = AsyncRetrying(
             wait=wait_exponential_jitter(
-                initial=self._retry_initial_seconds,
+                multiplier=self._retry_initial_seconds,
                 max=self._retry_max_seconds,
                 jitter=self._retry_initial_seconds,
             ),

@@ -182,11 +182,14 @@ class Subscription(Generic[BodyT]):
         offsets: OffsetStore,
         handle: BatchHandler[BodyT],
         is_transient: Callable[[BaseException], bool],
+        dead_letter_group: str | None = None,
     ) -> None:
         self.runtime = runtime
         self.name = name
         self.topics = tuple(topics)
         self.group = group
+        # Dead letters name the group whose operator re-drives them (`dead-letters redrive`).
+        self.dead_letter_group = dead_letter_group or group or name
         self._decode = decode
         self._offsets = offsets
         self._handle = handle
@@ -451,7 +454,7 @@ class Subscription(Generic[BodyT]):
             value=record.value,
             headers=record.headers,
             error=error,
-            consumer_group=self.group or self.name,
+            consumer_group=self.dead_letter_group,
         )
         message = OutboundMessage(
             self.runtime.dead_letter_topic,
@@ -548,10 +551,12 @@ class KafkaRuntime:
         name: str | None = None,
         description: str | None = None,
         message_type: Any = Any,
+        dead_letter_group: str | None = None,
     ) -> Callable[[BatchHandler[BodyT]], Subscription[BodyT]]:
         """Registers a batch subscriber on `topics` (already prefixed).
 
-        `group` None reads every partition in every replica (no consumer group).
+        `group` None reads every partition in every replica (no consumer group); give it a
+        `dead_letter_group` so the service's `dead-letters` commands find its dead letters.
         `message_type` documents the body in the AsyncAPI document.
         """
 
@@ -565,6 +570,7 @@ class KafkaRuntime:
                 offsets=offsets,
                 handle=handle,
                 is_transient=self._is_transient,
+                dead_letter_group=dead_letter_group,
             )
 
             async def consume(records: Any) -> None:

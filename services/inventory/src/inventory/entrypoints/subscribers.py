@@ -113,6 +113,7 @@ def subscribe(
     catalog = runtime.subscriber(
         settings.topic(topics.CATALOG_EVENTS),
         group=None,
+        dead_letter_group=settings.group_id(settings.consumer_group),
         decode=decode_message,
         offsets=stored_offsets,
         name="apply_catalog_events",

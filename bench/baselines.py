@@ -138,7 +138,9 @@ async def single_service_booking(
     database_url = with_database(admin_url, name)
     ticket_type = uuid.uuid4()
     try:
-        env = {"BENCH_DATABASE_URL": database_url}
+        # 10 connections a worker: the PostgreSQL server (max_connections 100) is shared
+        # with the platform under test and whatever else runs on the machine.
+        env = {"BENCH_DATABASE_URL": database_url, "BENCH_POOL_SIZE": "10"}
         async with served("single_service_app:app", env, SINGLE_SERVICE_WORKERS) as (
             base_url,
             pid,

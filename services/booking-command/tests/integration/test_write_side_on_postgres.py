@@ -6,7 +6,8 @@ from functools import partial
 
 import pytest
 
-from booking_command.application.results import IdempotencyClaim
+from booking_command.application.commands import BatchItem
+from booking_command.application.results import CommandResult, IdempotencyClaim
 from booking_command.bootstrap import Runtime
 from service_kit.errors import InvalidInputError
 
@@ -69,3 +70,45 @@ async def test_idempotency_key_has_one_effect_under_concurrent_retries(runtime: 
         await runtime.commands.execute(
             prepare, idempotency=IdempotencyClaim("user-1", "retry-key", "other"), batched=True
         )
+
+
+async def test_a_batch_is_stored_in_one_transaction_and_replays_its_keys(
+    runtime: Runtime,
+) -> None:
+    runtime.group_commit.start()
+    app = runtime.app
+    _, event_id, ticket_type_id = await runtime.executor.run(put_event_on_sale, app)
+
+    def item(owner: str, key: str | None, fingerprint: str = "same") -> BatchItem:
+        prepare = partial(
+            app.bookings.request_booking,
+            event_id=event_id,
+            ticket_type_id=ticket_type_id,
+            quantity=1,
+            customer_name="Ada Lovelace",
+            customer_email="ada@example.com",
+            owner_id=owner,
+        )
+        claim = None if key is None else IdempotencyClaim(owner, key, fingerprint)
+        return BatchItem(prepare, claim, f"corr-{owner}")
+
+    [earlier] = await runtime.commands.execute_batch([item("user-0", "earlier")])
+    assert isinstance(earlier, CommandResult)
+    transactions = runtime.group_commit.transactions
+    size = 200
+    batch = [item(f"user-{n}", f"key-{n}" if n % 2 else None) for n in range(1, size + 1)]
+    batch[10] = item("user-0", "earlier")
+    batch[20] = item("user-0", "earlier", fingerprint="another request")
+
+    outcomes = await runtime.commands.execute_batch(batch)
+
+    stored = [o for o in outcomes if isinstance(o, CommandResult) and not o.replayed]
+    assert len(stored) == size - 2
+    assert len({result.position for result in stored}) == size - 2
+    replayed = outcomes[10]
+    assert isinstance(replayed, CommandResult)
+    assert replayed.replayed
+    assert replayed.response_body() == earlier.response_body()
+    assert isinstance(outcomes[20], InvalidInputError)
+    assert await runtime.executor.run(app.booking_recorder.pending_hold_count) == size - 1
+    assert runtime.group_commit.transactions - transactions <= 2

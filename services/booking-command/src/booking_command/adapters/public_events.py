@@ -12,6 +12,7 @@ from eventsourcing.persistence import Mapper, Notification
 
 from service_kit.kafka_runtime import OutboundMessage
 from service_kit.messaging import envelope_headers
+from service_kit.tracing import TRACEPARENT_HEADER
 from ticketing_contracts.envelope import EventEnvelope
 from ticketing_contracts.events import (
     BookingCancelled,
@@ -165,10 +166,14 @@ class OutboxMapper:
             position=notification.id,
             aggregate_version=notification.originator_version,
         )
+        headers = envelope_headers(envelope)
+        traceparent = getattr(stored, "traceparent", None)
+        if isinstance(traceparent, str):
+            headers.append((TRACEPARENT_HEADER, traceparent.encode()))
         return OutboxMessage(
             topic=self._topic_name(public.TOPIC),
             key=public.partition_key().encode(),
             value=encode_envelope(envelope),
-            headers=envelope_headers(envelope),
+            headers=headers,
             envelope=envelope,
         )

@@ -84,6 +84,12 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
         self._find_key = SQL(
             "SELECT * FROM {0}.{1} WHERE scope = %s AND key = %s AND expires_at > %s"
         ).format(schema, idempotency)
+        self._find_keys = SQL(
+            "SELECT found.* FROM {0}.{1} AS found "
+            "JOIN unnest(%s::text[], %s::text[]) AS wanted (scope, key) "
+            "ON found.scope = wanted.scope AND found.key = wanted.key "
+            "WHERE found.expires_at > %s"
+        ).format(schema, idempotency)
         self._purge_keys = SQL("DELETE FROM {0}.{1} WHERE expires_at <= %s").format(
             schema, idempotency
         )
@@ -137,19 +143,19 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self._find_key, (scope, key, now))
             row = curs.fetchone()
-        if row is None:
-            return None
-        return IdempotencyRecord(
-            scope=row["scope"],
-            key=row["key"],
-            fingerprint=row["fingerprint"],
-            status_code=row["status_code"],
-            body=row["body"],
-            aggregate_id=row["aggregate_id"],
-            aggregate_version=row["aggregate_version"],
-            created_at=row["created_at"],
-            expires_at=row["expires_at"],
-        )
+        return None if row is None else _idempotency_record(row)
+
+    def find_idempotency_records(
+        self, claims: Sequence[tuple[str, str]], now: datetime
+    ) -> dict[tuple[str, str], IdempotencyRecord]:
+        if not claims:
+            return {}
+        scopes = [scope for scope, _ in claims]
+        keys = [key for _, key in claims]
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._find_keys, (scopes, keys, now))
+            rows = curs.fetchall()
+        return {(row["scope"], row["key"]): _idempotency_record(row) for row in rows}
 
     def purge_idempotency_records(self, now: datetime) -> int:
         with self.datastore.transaction(commit=True) as curs:
@@ -172,6 +178,20 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
             curs.execute(self._notification_id, (aggregate_id, version))
             row = curs.fetchone()
         return int(row["notification_id"]) if row is not None else None
+
+
+def _idempotency_record(row: DictRow) -> IdempotencyRecord:
+    return IdempotencyRecord(
+        scope=row["scope"],
+        key=row["key"],
+        fingerprint=row["fingerprint"],
+        status_code=row["status_code"],
+        body=row["body"],
+        aggregate_id=row["aggregate_id"],
+        aggregate_version=row["aggregate_version"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+    )
 
 
 class InMemoryBookingRecorder(POPOProcessRecorder, BookingRecorder):
@@ -218,6 +238,16 @@ class InMemoryBookingRecorder(POPOProcessRecorder, BookingRecorder):
         with self._database_lock:
             record = self._idempotency.get((scope, key))
         return record if record is not None and record.expires_at > now else None
+
+    def find_idempotency_records(
+        self, claims: Sequence[tuple[str, str]], now: datetime
+    ) -> dict[tuple[str, str], IdempotencyRecord]:
+        found = {}
+        for scope, key in claims:
+            record = self.find_idempotency_record(scope, key, now)
+            if record is not None:
+                found[(scope, key)] = record
+        return found
 
     def purge_idempotency_records(self, now: datetime) -> int:
         with self._database_lock:

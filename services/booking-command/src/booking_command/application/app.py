@@ -110,7 +110,7 @@ class BookingCommandApplication(Application[UUID]):
         )
         for write in writes:
             for aggregate in write.aggregates:
-                stamp_correlation(aggregate, write.correlation_id)
+                stamp_correlation(aggregate, write.correlation_id, write.traceparent)
                 aggregates.append(aggregate)
         positions: dict[UUID, int] = {}
         for recording in self.store(aggregates, rows):

@@ -114,32 +114,32 @@ class CommandService:
     def _prepare_all(
         self, items: Sequence[BatchItem]
     ) -> list[PendingWrite | CommandResult | DomainError | _Deferred]:
+        claims = [item.idempotency for item in items if item.idempotency is not None]
+        replays = self.app.idempotency.replay_many(claims) if claims else {}
         prepared: list[PendingWrite | CommandResult | DomainError | _Deferred] = []
         claimed: set[tuple[str, str]] = set()
         for item in items:
+            claim = item.idempotency
+            if claim is not None:
+                if (claim.scope, claim.key) in claimed:
+                    prepared.append(_DEFERRED)
+                    continue
+                claimed.add((claim.scope, claim.key))
+                replayed = replays.get(claim)
+                if replayed is not None:
+                    prepared.append(replayed)
+                    continue
             token = correlation_id_var.set(item.correlation_id)
             try:
-                prepared.append(self._prepare_one(item, claimed))
+                write = item.prepare()
             except DomainError as error:
                 prepared.append(error)
+                continue
             finally:
                 correlation_id_var.reset(token)
+            write.idempotency = claim
+            prepared.append(write)
         return prepared
-
-    def _prepare_one(
-        self, item: BatchItem, claimed: set[tuple[str, str]]
-    ) -> PendingWrite | CommandResult | _Deferred:
-        claim = item.idempotency
-        if claim is not None:
-            if (claim.scope, claim.key) in claimed:
-                return _DEFERRED
-            claimed.add((claim.scope, claim.key))
-            replayed = self.app.idempotency.replay(claim)
-            if replayed is not None:
-                return replayed
-        write = item.prepare()
-        write.idempotency = claim
-        return write
 
     async def _execute_alone(self, item: BatchItem) -> BatchOutcome:
         token = correlation_id_var.set(item.correlation_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from booking_command.application.persistence import AggregateStore
@@ -35,8 +36,30 @@ class Idempotency:
         """The original answer to this key, or None when the key is new (or expired)."""
         recorder = self._store.booking_recorder
         record = recorder.find_idempotency_record(claim.scope, claim.key, self._store.clock())
-        if record is None:
-            return None
+        return None if record is None else self._answer(claim, record)
+
+    def replay_many(
+        self, claims: Sequence[IdempotencyClaim]
+    ) -> dict[IdempotencyClaim, CommandResult | InvalidInputError]:
+        """`replay` for many claims in one look-up: the answer (or the mismatch) of each
+        claim whose key is in use; new keys are absent."""
+        recorder = self._store.booking_recorder
+        records = recorder.find_idempotency_records(
+            [(claim.scope, claim.key) for claim in claims], self._store.clock()
+        )
+        answers: dict[IdempotencyClaim, CommandResult | InvalidInputError] = {}
+        for claim in claims:
+            record = records.get((claim.scope, claim.key))
+            if record is None:
+                continue
+            try:
+                answers[claim] = self._answer(claim, record)
+            except InvalidInputError as error:
+                answers[claim] = error
+        return answers
+
+    def _answer(self, claim: IdempotencyClaim, record: IdempotencyRecord) -> CommandResult:
+        recorder = self._store.booking_recorder
         if record.fingerprint != claim.fingerprint:
             raise InvalidInputError(
                 "this Idempotency-Key was used with a different request",

@@ -36,12 +36,17 @@ class AggregateStore(Protocol):
         ...
 
 
-def stamp_correlation(aggregate: Aggregate, correlation_id: str) -> None:
-    """Records the request's correlation id on each new event, for the outbox headers."""
+def stamp_correlation(
+    aggregate: Aggregate, correlation_id: str, traceparent: str | None = None
+) -> None:
+    """Records the request's correlation id (and trace, when tracing is on) on each new
+    event, for the headers the outbox relay publishes it with."""
     for pending in aggregate.pending_events:
         if getattr(pending, "correlation_id", None) is None:
             # Events are frozen dataclasses; this attribute is stored with their state.
             object.__setattr__(pending, "correlation_id", correlation_id)
+            if traceparent is not None:
+                object.__setattr__(pending, "traceparent", traceparent)
 
 
 def hold_changes_of(aggregates: Iterable[Aggregate]) -> list[HoldChange]:

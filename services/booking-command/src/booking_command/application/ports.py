@@ -75,6 +75,12 @@ class BookingRecorder(ProcessRecorder, ABC):
     ) -> IdempotencyRecord | None: ...
 
     @abstractmethod
+    def find_idempotency_records(
+        self, claims: Sequence[tuple[str, str]], now: datetime
+    ) -> dict[tuple[str, str], IdempotencyRecord]:
+        """The live records of these (scope, key) pairs, in one look-up."""
+
+    @abstractmethod
     def purge_idempotency_records(self, now: datetime) -> int: ...
 
     @abstractmethod

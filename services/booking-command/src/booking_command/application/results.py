@@ -9,6 +9,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from service_kit.request_context import current_correlation_id, new_id
+from service_kit.tracing import current_traceparent
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class PendingWrite:
     body: dict[str, Any]
     correlation_id: str
     idempotency: IdempotencyClaim | None = None
+    traceparent: str | None = None
 
     @property
     def primary(self) -> Aggregate:
@@ -42,6 +44,7 @@ def pending_write(status_code: int, body: dict[str, Any], *aggregates: Aggregate
         status_code=status_code,
         body=body,
         correlation_id=current_correlation_id() or new_id(),
+        traceparent=current_traceparent(),
     )
 
 

@@ -23,6 +23,7 @@ class InventoryOutcome:
     booking_id: UUID | None
     correlation_id: str
     reason: RejectionReason | None = None
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class BookingSaga:
                 booking.confirm()
             else:
                 booking.reject(outcome.reason or RejectionReason.SOLD_OUT)
-            stamp_correlation(booking, outcome.correlation_id)
+            stamp_correlation(booking, outcome.correlation_id, outcome.traceparent)
             applied += 1
         self._store.store(bookings.values(), RowsWithEvents(tracking=Tracking(stream, up_to)))
         return SagaReport(

@@ -21,6 +21,7 @@ from booking_command.domain.booking import RejectionReason
 from booking_command.settings import BookingCommandSettings
 from service_kit import kafka_runtime
 from service_kit.kafka_runtime import ConsumedMessage, KafkaRuntime, PartitionBatch, Subscription
+from service_kit.tracing import TRACEPARENT_HEADER
 from ticketing_contracts import topics
 from ticketing_contracts.envelope import EventEnvelope
 from ticketing_contracts.events import (
@@ -65,6 +66,7 @@ def to_outcome(message: ConsumedMessage[InventoryMessage]) -> InventoryOutcome:
         booking_id=getattr(event, "booking_id", None),
         correlation_id=envelope.correlation_id,
         reason=reason,
+        traceparent=dict(message.trace_headers).get(TRACEPARENT_HEADER, b"").decode() or None,
     )
 
 

@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import httpx
-import pybreaker
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
@@ -42,7 +41,12 @@ from gateway.entrypoints.http.middleware import (
 from gateway.entrypoints.http.router import OPENAPI_TAGS, api_routers
 from gateway.settings import GatewaySettings
 from service_kit.app_factory import create_service_app, health_registry_for
-from service_kit.circuit_breakers import create_breaker, is_open, seconds_until_trial
+from service_kit.circuit_breakers import (
+    CircuitBreaker,
+    create_breaker,
+    is_open,
+    seconds_until_trial,
+)
 from service_kit.dependency_probes import Probe, http_ready_probe, redis_probe
 from service_kit.errors import UnauthorizedError
 from service_kit.http_errors import error_body
@@ -112,7 +116,7 @@ def in_memory_adapters(transport: httpx.AsyncBaseTransport | None = None) -> Gat
 
 
 def _downstream_probe(
-    client: httpx.AsyncClient, base_url: str, breaker: pybreaker.CircuitBreaker | None
+    client: httpx.AsyncClient, base_url: str, breaker: CircuitBreaker | None
 ) -> Probe:
     ready = http_ready_probe(client, base_url)
 
@@ -221,6 +225,8 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
             yield
         finally:
             await client.aclose()
+            for breaker in breakers.values():
+                await breaker.aclose()
             for stop in adapters.on_shutdown:
                 await stop()
 

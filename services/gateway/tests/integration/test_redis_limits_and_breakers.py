@@ -3,7 +3,6 @@
 import asyncio
 import uuid
 
-import pybreaker
 import pytest
 from limits import parse
 from redis.asyncio import Redis
@@ -11,7 +10,12 @@ from redis.asyncio import Redis
 from gateway.adapters.rate_limits import RateLimiter, redis_rate_limit_storage
 from gateway.adapters.read_positions import RedisReadPositions
 from gateway.settings import GatewaySettings
-from service_kit.circuit_breakers import create_breaker
+from service_kit.circuit_breakers import (
+    CircuitBreaker,
+    CircuitBreakerError,
+    create_breaker,
+    seconds_until_trial,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -66,6 +70,13 @@ async def test_an_unreachable_store_lets_requests_through(infrastructure) -> Non
     assert await limiter.hit("default", "ip:1") is None
 
 
+async def wait_for_state(breaker: CircuitBreaker, state: str) -> None:
+    deadline = asyncio.get_running_loop().time() + 5
+    while breaker.current_state != state:
+        assert asyncio.get_running_loop().time() < deadline, f"{breaker.name} never became {state}"
+        await asyncio.sleep(0.02)
+
+
 async def test_breaker_state_is_shared_by_replicas(infrastructure, redis_key_prefix) -> None:
     prefix = f"{redis_key_prefix}{uuid.uuid4().hex[:6]}:"
     name = "query-projection"
@@ -76,17 +87,42 @@ async def test_breaker_state_is_shared_by_replicas(infrastructure, redis_key_pre
             reset_timeout_seconds=60,
             redis_url=infrastructure.redis_url,
             redis_namespace=prefix,
+            refresh_seconds=0.05,
         )
         for _ in range(2)
     )
-    for _ in range(2):
-        with pytest.raises((ConnectionError, pybreaker.CircuitBreakerError)), replica_a.calling():
+    try:
+        assert replica_b.current_state == "closed"
+        for _ in range(2):
+            with pytest.raises((ConnectionError, CircuitBreakerError)), replica_a.calling():
+                raise ConnectionError("down")
+        await wait_for_state(replica_b, "open")
+        with pytest.raises(CircuitBreakerError), replica_b.calling():
+            pass
+        assert 59 < seconds_until_trial(replica_b) <= 60
+        replica_b.close()
+        await wait_for_state(replica_a, "closed")
+    finally:
+        await replica_a.aclose()
+        await replica_b.aclose()
+
+
+async def test_a_breaker_keeps_working_when_redis_is_unreachable(infrastructure) -> None:
+    breaker = create_breaker(
+        "unreachable",
+        fail_max=1,
+        reset_timeout_seconds=60,
+        redis_url="redis://127.0.0.1:1/0",
+        refresh_seconds=0.05,
+    )
+    try:
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(ConnectionError), breaker.calling():
             raise ConnectionError("down")
-    assert replica_b.current_state == "open"
-    with pytest.raises(pybreaker.CircuitBreakerError), replica_b.calling():
-        pass
-    replica_b.close()
-    assert replica_a.current_state == "closed"
+        assert breaker.current_state == "open"
+        assert asyncio.get_running_loop().time() - started < 0.05
+    finally:
+        await breaker.aclose()
 
 
 async def test_read_positions_keep_the_highest(infrastructure, redis_key_prefix) -> None:

@@ -18,7 +18,6 @@ import math
 from typing import Any
 
 import httpx
-import pybreaker
 from tenacity import (
     AsyncRetrying,
     retry_if_exception,
@@ -28,7 +27,7 @@ from tenacity import (
 
 from gateway.application.ports import DownstreamResponse, QueryParams
 from gateway.domain.users import Caller
-from service_kit.circuit_breakers import seconds_until_trial
+from service_kit.circuit_breakers import CircuitBreaker, CircuitBreakerError, seconds_until_trial
 from service_kit.errors import (
     ConflictError,
     DependencyUnavailableError,
@@ -111,7 +110,7 @@ class HttpDownstream:
         name: str,
         base_url: str,
         client: httpx.AsyncClient,
-        breaker: pybreaker.CircuitBreaker,
+        breaker: CircuitBreaker,
         *,
         retry_attempts: int = 3,
         retry_initial_seconds: float = 0.05,
@@ -173,7 +172,7 @@ class HttpDownstream:
             async for attempt in retrying:
                 with attempt:
                     response = await self._send_once(method, path, headers, query, body)
-        except pybreaker.CircuitBreakerError:
+        except CircuitBreakerError:
             raise self._unavailable(f"{self.name} is unavailable (circuit open)") from None
         except httpx.TransportError as error:
             logger.warning("%s %s%s failed: %r", method, self.name, path, error)

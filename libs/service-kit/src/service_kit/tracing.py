@@ -180,6 +180,16 @@ def inject_trace_headers(headers: KafkaHeaders, context: Context | None = None) 
     return kept + [(name, value.encode()) for name, value in carrier.items()]
 
 
+def current_traceparent() -> str | None:
+    """The W3C `traceparent` of the current span, to store with what the request causes
+    (e.g. an event that an outbox relay publishes later); None while tracing is off."""
+    if _provider is None:
+        return None
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier)
+    return carrier.get(TRACEPARENT_HEADER)
+
+
 def context_from_headers(
     headers: Iterable[tuple[str, bytes]] | Mapping[str, str] | None,
 ) -> Context:

@@ -32,6 +32,8 @@ class DecodedMessage:
     position: MessagePosition
     envelope: EventEnvelope
     event: PublicEvent
+    trace_headers: tuple[tuple[str, bytes], ...] = ()
+    """The trace its outcomes continue (`traceparent` of its processing span)."""
 
 
 class ProcessedAs:

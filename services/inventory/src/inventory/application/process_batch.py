@@ -164,6 +164,7 @@ class ProcessMessageBatch:
                     cause=message.envelope,
                     topic=self._outcome_topic,
                     producer=self._producer,
+                    trace_headers=message.trace_headers,
                 )
                 for outcome in produced
             )

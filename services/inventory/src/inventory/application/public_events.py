@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from uuid import UUID, uuid5
 
 from inventory.application.messages import OutgoingMessage
@@ -60,7 +61,12 @@ def public_event(outcome: outcomes.Outcome) -> public.PublicEvent:
 
 
 def outbox_message(
-    outcome: outcomes.Outcome, *, cause: EventEnvelope, topic: str, producer: str
+    outcome: outcomes.Outcome,
+    *,
+    cause: EventEnvelope,
+    topic: str,
+    producer: str,
+    trace_headers: Sequence[tuple[str, bytes]] = (),
 ) -> OutgoingMessage:
     event = public_event(outcome)
     envelope = event.to_envelope(
@@ -74,5 +80,5 @@ def outbox_message(
         topic=topic,
         key=event.partition_key().encode(),
         value=public.encode_envelope(envelope),
-        headers=envelope_headers(envelope),
+        headers=[*envelope_headers(envelope), *trace_headers],
     )

@@ -65,7 +65,9 @@ async def apply_catalog_events(batch: Batch, dependencies: SubscriberDependencie
 
 async def _decide(batch: Batch, dependencies: SubscriberDependencies) -> None:
     messages = [
-        DecodedMessage(MessagePosition(m.topic, m.partition, m.offset), *m.body)
+        DecodedMessage(
+            MessagePosition(m.topic, m.partition, m.offset), *m.body, tuple(m.trace_headers)
+        )
         for m in batch.messages
     ]
     next_offset = MessagePosition(batch.topic, batch.partition, batch.next_offset)

@@ -12,15 +12,15 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
-from limits.aio.storage import Storage
 from redis.asyncio import Redis
 
 from gateway.adapters.downstream import HttpDownstream
 from gateway.adapters.passwords import Argon2PasswordHasher
 from gateway.adapters.rate_limits import (
+    InMemoryWindowCounters,
     RateLimiter,
-    memory_rate_limit_storage,
-    redis_rate_limit_storage,
+    RedisWindowCounters,
+    WindowCounters,
     rules_from_settings,
 )
 from gateway.adapters.read_positions import InMemoryReadPositions, RedisReadPositions
@@ -78,7 +78,7 @@ class GatewayAdapters:
     """Everything with I/O the gateway needs besides the downstream services' URLs."""
 
     users: UserRepository
-    rate_limit_storage: Storage
+    rate_limits: WindowCounters
     read_positions: ReadPositions
     # Where breakers keep their state so replicas share it; None keeps it in memory.
     breaker_redis_url: str | None
@@ -93,7 +93,7 @@ def production_adapters(settings: GatewaySettings) -> GatewayAdapters:
     users = PostgresUserRepository(settings.database_dsn, settings.database_pool_size)
     return GatewayAdapters(
         users=users,
-        rate_limit_storage=redis_rate_limit_storage(settings),
+        rate_limits=RedisWindowCounters(redis, settings.redis_key_prefix),
         read_positions=RedisReadPositions(
             redis, settings.redis_key_prefix, settings.read_position_ttl_seconds
         ),
@@ -108,7 +108,7 @@ def in_memory_adapters(transport: httpx.AsyncBaseTransport | None = None) -> Gat
     """No PostgreSQL or Redis: for unit tests (state per process only)."""
     return GatewayAdapters(
         users=InMemoryUserRepository(),
-        rate_limit_storage=memory_rate_limit_storage(),
+        rate_limits=InMemoryWindowCounters(),
         read_positions=InMemoryReadPositions(),
         breaker_redis_url=None,
         transport=transport,
@@ -199,7 +199,7 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
             AvailabilityCache(queries, settings.availability_cache_ttl_seconds),
         ),
         rate_limiter=RateLimiter(
-            adapters.rate_limit_storage,
+            adapters.rate_limits,
             rules_from_settings(settings),
             enabled=settings.rate_limits_enabled,
         ),

@@ -1,15 +1,17 @@
 """Rate limits, breaker state and read positions shared through a real Redis."""
 
 import asyncio
+import time
 import uuid
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from limits import parse
 from redis.asyncio import Redis
 
-from gateway.adapters.rate_limits import RateLimiter, redis_rate_limit_storage
+from gateway.adapters.rate_limits import RateLimiter, RedisWindowCounters
 from gateway.adapters.read_positions import RedisReadPositions
-from gateway.settings import GatewaySettings
 from service_kit.circuit_breakers import (
     CircuitBreaker,
     CircuitBreakerError,
@@ -19,55 +21,105 @@ from service_kit.circuit_breakers import (
 
 pytestmark = pytest.mark.integration
 
-SECRET = "k7Qm2ZpL9vXw4RtB8nYc3HsJ6fGd1AeU5oVi0qNbTzWyMx"
+
+class CountingRedis(Redis):
+    commands = 0
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        self.commands += 1
+        return await super().execute_command(*args, **options)
 
 
-def settings(infrastructure, redis_key_prefix: str) -> GatewaySettings:
-    return GatewaySettings(
-        _env_file=None,  # type: ignore[call-arg]
-        jwt_secret=SECRET,
-        redis_url=infrastructure.redis_url,
-        redis_key_prefix=redis_key_prefix,
-    )
+@pytest.fixture
+async def redis(infrastructure) -> AsyncIterator[Redis]:
+    client = Redis.from_url(infrastructure.redis_url)
+    yield client
+    await client.aclose()
 
 
-async def test_a_limit_is_reached_then_resets(infrastructure, redis_key_prefix) -> None:
-    storage = redis_rate_limit_storage(settings(infrastructure, redis_key_prefix))
-    limiter = RateLimiter(storage, {"login": parse("3/second")})
+@pytest.fixture
+async def other_redis(infrastructure) -> AsyncIterator[Redis]:
+    client = Redis.from_url(infrastructure.redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def counting_redis(infrastructure) -> AsyncIterator[CountingRedis]:
+    client = CountingRedis.from_url(infrastructure.redis_url)
+    yield client
+    await client.aclose()
+
+
+def limiter(redis: Redis, prefix: str, rules: dict[str, str]) -> RateLimiter:
+    parsed = {group: parse(rule) for group, rule in rules.items()}
+    return RateLimiter(RedisWindowCounters(redis, prefix), parsed)
+
+
+async def test_a_limit_is_reached_then_frees_up_at_the_announced_time(
+    redis, redis_key_prefix
+) -> None:
+    limits = limiter(redis, redis_key_prefix, {"login": "3/second"})
     identity = f"ip:{uuid.uuid4().hex}"
-    decisions = [await limiter.hit("login", identity) for _ in range(4)]
+    decisions = [await limits.hit(["login"], identity) for _ in range(4)]
     assert [decision.allowed for decision in decisions if decision] == [True, True, True, False]
-    assert decisions[-1] is not None
-    assert decisions[-1].remaining == 0
-    assert decisions[-1].retry_after_seconds >= 1
-    await asyncio.sleep(1.1)
-    again = await limiter.hit("login", identity)
+    refused = decisions[-1]
+    assert refused is not None
+    assert refused.remaining == 0
+    assert refused.retry_after_seconds >= 1
+    assert (await limits.hit(["login"], identity)).allowed is False  # type: ignore[union-attr]
+    await asyncio.sleep(max(0.0, refused.reset_at - time.time()) + 0.01)
+    again = await limits.hit(["login"], identity)
     assert again is not None
     assert again.allowed
 
 
-async def test_replicas_share_one_count(infrastructure, redis_key_prefix) -> None:
-    config = settings(infrastructure, redis_key_prefix)
-    rules = {"booking": parse("2/minute")}
-    replica_a = RateLimiter(redis_rate_limit_storage(config), rules)
-    replica_b = RateLimiter(redis_rate_limit_storage(config), rules)
+async def test_replicas_share_one_count(redis, other_redis, redis_key_prefix) -> None:
+    rules = {"booking": "2/minute"}
+    replica_a = limiter(redis, redis_key_prefix, rules)
+    replica_b = limiter(other_redis, redis_key_prefix, rules)
     identity = f"user:{uuid.uuid4().hex}"
-    assert (await replica_a.hit("booking", identity)).allowed  # type: ignore[union-attr]
-    assert (await replica_b.hit("booking", identity)).allowed  # type: ignore[union-attr]
-    assert not (await replica_a.hit("booking", identity)).allowed  # type: ignore[union-attr]
-    other = await replica_b.hit("booking", f"user:{uuid.uuid4().hex}")
+    assert (await replica_a.hit(["booking"], identity)).allowed  # type: ignore[union-attr]
+    assert (await replica_b.hit(["booking"], identity)).allowed  # type: ignore[union-attr]
+    assert not (await replica_a.hit(["booking"], identity)).allowed  # type: ignore[union-attr]
+    other = await replica_b.hit(["booking"], f"user:{uuid.uuid4().hex}")
     assert other is not None
     assert other.allowed
 
 
-async def test_an_unreachable_store_lets_requests_through(infrastructure) -> None:
-    config = GatewaySettings(
-        _env_file=None,  # type: ignore[call-arg]
-        jwt_secret=SECRET,
-        redis_url="redis://127.0.0.1:1/0",
+async def test_several_groups_are_decided_in_one_round_trip(
+    counting_redis, redis_key_prefix
+) -> None:
+    limits = limiter(
+        counting_redis, redis_key_prefix, {"default": "5/minute", "booking": "2/minute"}
     )
-    limiter = RateLimiter(redis_rate_limit_storage(config), {"default": parse("1/minute")})
-    assert await limiter.hit("default", "ip:1") is None
+    identity = f"user:{uuid.uuid4().hex}"
+    await limits.hit(["default"], f"user:{uuid.uuid4().hex}")  # loads the script
+    counting_redis.commands = 0
+    first = await limits.hit(["default", "booking"], identity)
+    assert counting_redis.commands == 1
+    assert first is not None
+    assert (first.limit, first.remaining) == (2, 1)
+    second = await limits.hit(["default", "booking"], identity)
+    refused = await limits.hit(["default", "booking"], identity)
+    assert second is not None
+    assert refused is not None
+    assert second.allowed
+    assert not refused.allowed
+    assert refused.limit == 2
+    # The refused request used none of the default group's allowance.
+    default_only = await limits.hit(["default"], identity)
+    assert default_only is not None
+    assert default_only.remaining == 2
+
+
+async def test_an_unreachable_store_lets_requests_through(redis_key_prefix) -> None:
+    unreachable = Redis.from_url("redis://127.0.0.1:1/0")
+    try:
+        limits = limiter(unreachable, redis_key_prefix, {"default": "1/minute"})
+        assert await limits.hit(["default"], "ip:1") is None
+    finally:
+        await unreachable.aclose()
 
 
 async def wait_for_state(breaker: CircuitBreaker, state: str) -> None:

@@ -77,7 +77,8 @@ async def test_login_is_limited_per_address_with_retry_after(gateway_factory) ->
         assert [answer.status_code for answer in answers] == [401, 401, 429]
         limited = answers[-1]
         assert limited.json()["error_type"] == "rate_limited"
-        assert 1 <= int(limited.headers["Retry-After"]) <= 60
+        # Sliding-window counter: a full allowance fades out over the next window.
+        assert 1 <= int(limited.headers["Retry-After"]) <= 90
         assert limited.headers["X-RateLimit-Limit"] == "2"
         assert limited.headers["X-RateLimit-Remaining"] == "0"
         assert answers[0].headers["X-RateLimit-Remaining"] == "1"
@@ -86,11 +87,11 @@ async def test_login_is_limited_per_address_with_retry_after(gateway_factory) ->
         assert count >= 1
 
 
-async def test_a_limit_resets_when_its_window_has_passed(gateway_factory) -> None:
+async def test_a_limited_client_gets_through_after_its_retry_after(gateway_factory) -> None:
     async with gateway_factory(rate_limit_default="2/second") as gateway:
-        statuses = [(await gateway.client.get("/api/v1/venues")).status_code for _ in range(3)]
-        assert statuses == [200, 200, 429]
-        await asyncio.sleep(1.1)
+        answers = [await gateway.client.get("/api/v1/venues") for _ in range(3)]
+        assert [answer.status_code for answer in answers] == [200, 200, 429]
+        await asyncio.sleep(int(answers[-1].headers["Retry-After"]))
         assert (await gateway.client.get("/api/v1/venues")).status_code == 200
 
 

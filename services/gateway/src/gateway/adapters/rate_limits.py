@@ -1,15 +1,23 @@
-"""Moving-window rate limits through `limits`, stored in Redis so every replica counts."""
+"""Sliding-window rate limits, counted in Redis so every replica shares one count.
+
+Each group counts requests per fixed window of its rule (e.g. one minute) and
+estimates the sliding window as `previous * (1 - elapsed fraction) + current`.
+All the groups a request passes are checked and counted in ONE Lua script call
+(one Redis round trip per request); a request is counted only when every group
+allows it. The script uses Redis' clock, so replicas agree on the windows.
+"""
 
 from __future__ import annotations
 
 import logging
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
+from redis.asyncio import Redis
 
 from gateway.settings import GatewaySettings
 
@@ -35,6 +43,20 @@ class RateLimitDecision:
         }
 
 
+@dataclass(frozen=True)
+class WindowCheck:
+    """One group's counter for one identity: `limit` requests per `window_seconds`."""
+
+    key: str
+    limit: int
+    window_seconds: int
+
+
+class WindowCounters(Protocol):
+    async def hit(self, checks: Sequence[WindowCheck]) -> list[RateLimitDecision]:
+        """Decides every check and counts the request in all of them when all allow it."""
+
+
 def rules_from_settings(settings: GatewaySettings) -> dict[str, RateLimitItem]:
     return {
         "default": parse(settings.rate_limit_default),
@@ -44,44 +66,168 @@ def rules_from_settings(settings: GatewaySettings) -> dict[str, RateLimitItem]:
     }
 
 
-def redis_rate_limit_storage(settings: GatewaySettings) -> Storage:
-    return RedisStorage(
-        "async+" + str(settings.redis_url),
-        implementation="redispy",
-        key_prefix=f"{settings.redis_key_prefix}gateway:rate-limit",
-        socket_timeout=1.0,
-        socket_connect_timeout=1.0,
-    )
+@dataclass(frozen=True)
+class _Window:
+    start: float
+    current: int
+    previous: int
 
 
-def memory_rate_limit_storage() -> Storage:
-    return MemoryStorage()
+def _decide(check: WindowCheck, now: float, window: _Window) -> tuple[bool, float, float]:
+    """(allowed, estimated count before this request, reset time) of one sliding window."""
+    size = check.window_seconds
+    elapsed = (now - window.start) / size
+    estimated = window.previous * (1 - elapsed) + window.current
+    allowed = estimated + 1 <= check.limit
+    if allowed:
+        return True, estimated, window.start + size
+    room = check.limit - 1  # the estimate must drop to this for one more request
+    if window.current <= room and window.previous > 0:
+        # The previous window's weight fades within the current one.
+        return (
+            False,
+            estimated,
+            window.start + size * (1 - (room - window.current) / window.previous),
+        )
+    fraction = 1 - room / window.current if window.current > 0 else 1
+    return False, estimated, window.start + size + size * fraction
+
+
+# KEYS: one base key per group. ARGV: limit and window seconds per group.
+# Returns per group: allowed (0/1), remaining, reset time (a string: Lua numbers become
+# integers on the way out).
+_SLIDING_WINDOWS = """
+local time = redis.call('TIME')
+local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
+local n = #KEYS
+local current_keys, decisions = {}, {}
+local all_allowed = true
+for i = 1, n do
+  local limit = tonumber(ARGV[2 * i - 1])
+  local size = tonumber(ARGV[2 * i])
+  local index = math.floor(now / size)
+  local start = index * size
+  current_keys[i] = KEYS[i] .. ':' .. index
+  local current = tonumber(redis.call('GET', current_keys[i]) or '0')
+  local previous = tonumber(redis.call('GET', KEYS[i] .. ':' .. (index - 1)) or '0')
+  local estimated = previous * (1 - (now - start) / size) + current
+  local allowed = estimated + 1 <= limit
+  local reset
+  if allowed then
+    reset = start + size
+  elseif current <= limit - 1 and previous > 0 then
+    reset = start + size * (1 - (limit - 1 - current) / previous)
+  elseif current > 0 then
+    reset = start + size + size * (1 - (limit - 1) / current)
+  else
+    reset = start + 2 * size
+  end
+  if not allowed then all_allowed = false end
+  decisions[i] = {allowed, estimated, reset, limit, size}
+end
+local result = {}
+for i = 1, n do
+  local d = decisions[i]
+  local estimated = d[2]
+  if all_allowed then
+    redis.call('INCR', current_keys[i])
+    redis.call('EXPIRE', current_keys[i], 2 * d[5])
+    estimated = estimated + 1
+  end
+  result[3 * i - 2] = d[1] and 1 or 0
+  result[3 * i - 1] = math.max(0, math.floor(d[4] - estimated))
+  result[3 * i] = tostring(d[3])
+end
+return result
+"""
+
+
+class RedisWindowCounters:
+    def __init__(self, redis: Redis, key_prefix: str) -> None:
+        self._prefix = f"{key_prefix}gateway:rate-limit:"
+        self._script = redis.register_script(_SLIDING_WINDOWS)
+
+    async def hit(self, checks: Sequence[WindowCheck]) -> list[RateLimitDecision]:
+        args: list[int] = []
+        for check in checks:
+            args += [check.limit, check.window_seconds]
+        raw = await self._script(keys=[self._prefix + check.key for check in checks], args=args)
+        return [
+            RateLimitDecision(
+                allowed=bool(raw[3 * i]),
+                limit=check.limit,
+                remaining=int(raw[3 * i + 1]),
+                reset_at=float(raw[3 * i + 2]),
+            )
+            for i, check in enumerate(checks)
+        ]
+
+
+class InMemoryWindowCounters:
+    """The same algorithm in one process, for tests."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._counts: dict[tuple[str, int], int] = {}
+
+    async def hit(self, checks: Sequence[WindowCheck]) -> list[RateLimitDecision]:
+        now = self._clock()
+        decided = []
+        for check in checks:
+            index = math.floor(now / check.window_seconds)
+            window = _Window(
+                start=index * check.window_seconds,
+                current=self._counts.get((check.key, index), 0),
+                previous=self._counts.get((check.key, index - 1), 0),
+            )
+            decided.append((check, index, *_decide(check, now, window)))
+        all_allowed = all(allowed for _, _, allowed, _, _ in decided)
+        decisions = []
+        for check, index, allowed, estimated, reset_at in decided:
+            if all_allowed:
+                self._counts[(check.key, index)] = self._counts.get((check.key, index), 0) + 1
+                estimated += 1
+            decisions.append(
+                RateLimitDecision(
+                    allowed=allowed,
+                    limit=check.limit,
+                    remaining=max(0, math.floor(check.limit - estimated)),
+                    reset_at=reset_at,
+                )
+            )
+        return decisions
 
 
 class RateLimiter:
-    def __init__(self, storage: Storage, rules: dict[str, RateLimitItem], *, enabled: bool = True):
-        self._limiter = MovingWindowRateLimiter(storage)
-        self._storage = storage
+    def __init__(
+        self, counters: WindowCounters, rules: dict[str, RateLimitItem], *, enabled: bool = True
+    ):
+        self._counters = counters
         self._rules = rules
         self.enabled = enabled
 
-    async def hit(self, group: str, identity: str) -> RateLimitDecision | None:
-        """Count one request of `identity` in `group`; None when limits are off or unknown."""
-        rule = self._rules.get(group)
-        if not self.enabled or rule is None:
+    async def hit(self, groups: Sequence[str], identity: str) -> RateLimitDecision | None:
+        """Count one request of `identity` in every group; the most restrictive decision.
+
+        None when limits are off, no group has a rule, or the store is unreachable.
+        """
+        checks = [
+            WindowCheck(
+                key=f"{group}:{identity}",
+                limit=rule.amount,
+                window_seconds=rule.get_expiry(),
+            )
+            for group in groups
+            if (rule := self._rules.get(group)) is not None
+        ]
+        if not self.enabled or not checks:
             return None
         try:
-            allowed = await self._limiter.hit(rule, group, identity)
-            stats = await self._limiter.get_window_stats(rule, group, identity)
+            decisions = await self._counters.hit(checks)
         except Exception:
             # Losing rate limits for a moment beats refusing every request.
             logger.warning(
                 "rate limit storage unavailable; letting the request through", exc_info=True
             )
             return None
-        return RateLimitDecision(
-            allowed=allowed, limit=rule.amount, remaining=stats.remaining, reset_at=stats.reset_time
-        )
-
-    async def reset(self) -> None:
-        await self._storage.reset()
+        return min(decisions, key=lambda decision: (decision.allowed, decision.remaining))

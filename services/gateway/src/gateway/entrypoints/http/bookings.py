@@ -30,9 +30,8 @@ from gateway.entrypoints.http.venues import NOT_MODIFIED, PageNumber, PageSize
 from service_kit.http_errors import error_responses
 from ticketing_contracts.commands import CancelBooking, RequestBooking
 
-router = APIRouter(
-    prefix=f"{API_PREFIX}/bookings", tags=["bookings"], dependencies=[DefaultRateLimit]
-)
+# Each route names its limits: a booking counts against "default" and "booking" in one go.
+router = APIRouter(prefix=f"{API_PREFIX}/bookings", tags=["bookings"])
 
 
 @router.post(
@@ -44,7 +43,7 @@ router = APIRouter(
     "`/events`). A ticket type already known to be sold out answers 409 `sold_out` at once. "
     "Send an `Idempotency-Key` so a retried request cannot book twice.",
     responses=error_responses(401, 403, 404, 409, 413, 422, 429, 503),
-    dependencies=[Depends(rate_limit("booking"))],
+    dependencies=[Depends(rate_limit("default", "booking"))],
 )
 async def request_booking(
     body: RequestBooking, caller: Booker, services: Services, idempotency_key: IdempotencyKey = None
@@ -59,6 +58,7 @@ async def request_booking(
     response_model=PageOf[BookingOut],
     summary="Your bookings (admins: anyone's, filtered by email, event or owner)",
     responses={**NOT_MODIFIED, **error_responses(401, 403, 422, 429, 503)},
+    dependencies=[DefaultRateLimit],
 )
 async def list_bookings(
     caller: CurrentCaller,
@@ -88,6 +88,7 @@ async def list_bookings(
     summary="Get one of your bookings",
     description="Someone else's booking answers 404.",
     responses={**NOT_MODIFIED, **error_responses(401, 404, 422, 429, 503)},
+    dependencies=[DefaultRateLimit],
 )
 async def get_booking(
     booking_id: uuid.UUID,
@@ -105,6 +106,7 @@ async def get_booking(
     response_model=BookingOut,
     summary="Cancel one of your bookings; its tickets go back on sale",
     responses=error_responses(401, 404, 409, 413, 422, 429, 503),
+    dependencies=[DefaultRateLimit],
 )
 async def cancel_booking(
     booking_id: uuid.UUID,
@@ -133,6 +135,7 @@ async def cancel_booking(
         },
         **error_responses(401, 404, 422, 429, 503),
     },
+    dependencies=[DefaultRateLimit],
 )
 async def stream_booking_status(
     booking_id: uuid.UUID,

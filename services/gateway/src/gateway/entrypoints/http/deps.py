@@ -120,15 +120,16 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def rate_limit(group: str, *, per_address: bool = False) -> Callable[..., Awaitable[None]]:
-    """Count the request against `group`: per user when authenticated, else per address."""
+def rate_limit(*groups: str, per_address: bool = False) -> Callable[..., Awaitable[None]]:
+    """Count the request against every group at once: per user when authenticated, else
+    per address. A route lists all its groups in one dependency (one store round trip)."""
 
     async def check(request: Request, services: Services, caller: OptionalCaller) -> None:
         if per_address or caller is None:
             identity = f"ip:{client_address(request)}"
         else:
             identity = f"user:{caller.user_id}"
-        decision = await services.rate_limiter.hit(group, identity)
+        decision = await services.rate_limiter.hit(groups, identity)
         if decision is None:
             return
         defer_response_headers(request.scope.setdefault("state", {}), decision.headers())

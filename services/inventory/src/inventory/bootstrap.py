@@ -29,6 +29,7 @@ from service_kit.dependency_probes import kafka_probe, postgres_pool_probe, redi
 from service_kit.kafka_runtime import KafkaRuntime
 from service_kit.kafka_topics import ensure_topics
 from ticketing_contracts import topics
+from ticketing_contracts.envelope import EventEnvelope
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,14 @@ class InventoryRuntime:
         self.relay: OutboxRelay | None = None
         self.relay_task: BackgroundTask | None = None
         self.kafka = KafkaRuntime(settings, is_transient=is_transient)
+        self.kafka.publisher(
+            settings.topic(topics.INVENTORY_EVENTS),
+            message_type=EventEnvelope,
+            description=(
+                "Inventory's answers and stock news (inventory.*: TicketsReserved, "
+                "ReservationRejected, TicketsReleased, ...), keyed by the event (show) id"
+            ),
+        )
         self.catalog_progress = KafkaCatalogProgress(
             timeout_seconds=settings.catalog_catch_up_seconds,
             fetch_wait_ms=settings.consumer_fetch_timeout_ms,

@@ -45,7 +45,12 @@ class QueryProjection:
         self._pool: asyncpg.Pool | None = None
         self._end_offsets: KafkaEndOffsets | None = None
         self.queries: ReadModelQueries | None = None
-        self.subscription: Subscription[DecodedEvent] | None = None
+        self.subscription: Subscription[DecodedEvent] = subscribe_projection(
+            self.runtime, settings, self._read_models, self.signal
+        )
+
+    def _read_models(self) -> tuple[ApplyBatch, PostgresReadModelStore]:
+        return self.apply_batch, self.store
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -82,10 +87,6 @@ class QueryProjection:
             settings.projected_topics,
         )
         if settings.run_consumer:
-            if self.subscription is None:
-                self.subscription = subscribe_projection(
-                    self.runtime, settings, self.apply_batch, self.store, self.signal
-                )
             await self.runtime.start()
 
     async def stop(self) -> None:
@@ -102,9 +103,9 @@ class QueryProjection:
 
     async def caught_up(self) -> None:
         """Readiness: the subscriber is running and not behind for longer than the bound."""
-        subscription = self.subscription
-        if subscription is None:
+        if not self.settings.run_consumer:
             return
+        subscription = self.subscription
         await self.runtime.probe()
         # Until the group hands out partitions nothing is applied, so a read that waits
         # for a position could only time out; the pod takes no traffic until then.

@@ -64,7 +64,7 @@ def wired(**apply_options: Any) -> tuple[KafkaRuntime, QueryProjectionSettings, 
     runtime = KafkaRuntime(settings)
     store = Generations()
     apply = RecordingApply(store, **apply_options)
-    subscribe_projection(runtime, settings, apply, store, ProgressSignal())  # type: ignore[arg-type]
+    subscribe_projection(runtime, settings, lambda: (apply, store), ProgressSignal())  # type: ignore[arg-type,return-value]
     dead_letters: list[Any] = []
 
     async def whole_message(message: Any) -> Any:

@@ -1,5 +1,6 @@
-"""Operator commands: `python -m query_projection rebuild [--no-switch]` and
-`python -m query_projection dead-letters list|redrive [--limit N]`."""
+"""Operator commands: `python -m query_projection rebuild [--no-switch]`,
+`python -m query_projection dead-letters list|redrive [--limit N]` and
+`python -m query_projection asyncapi [--output FILE]`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from query_projection.settings import QueryProjectionSettings
+from service_kit.asyncapi_commands import add_asyncapi_command, run_asyncapi_command
 from service_kit.dead_letter_commands import add_dead_letter_commands, run_dead_letter_command
 from service_kit.settings import load_settings
 from service_kit.structured_logging import configure_logging
@@ -29,7 +31,12 @@ def main(argv: Sequence[str]) -> int:
         help="Build the new generation but keep serving the current one",
     )
     add_dead_letter_commands(commands, "query-projection")
+    add_asyncapi_command(commands, "query-projection")
     arguments = parser.parse_args(argv)
+    if arguments.command == "asyncapi":
+        from query_projection.entrypoints.asyncapi import asyncapi_document
+
+        return run_asyncapi_command(arguments, asyncapi_document())
 
     settings = load_settings(QueryProjectionSettings)
     configure_logging(settings.service_name, settings.log_level)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 
 from aiokafka import TopicPartition
@@ -25,17 +25,20 @@ from ticketing_contracts.envelope import EventEnvelope
 def subscribe_projection(
     runtime: KafkaRuntime,
     settings: QueryProjectionSettings,
-    apply_batch: ApplyBatch,
-    store: ReadModelStore,
+    read_models: Callable[[], tuple[ApplyBatch, ReadModelStore]],
     signal: ProgressSignal,
 ) -> Subscription[DecodedEvent]:
-    """Registers `project_events` on the runtime; positions come from the active generation."""
+    """Registers `project_events` on the runtime; positions come from the active generation.
+
+    `read_models` gives the use case and its store once the service has connected (the
+    subscription is declared before, so the AsyncAPI document describes it)."""
     generation: int | None = None
 
     async def stored_offsets(
         partitions: Collection[TopicPartition],
     ) -> Mapping[TopicPartition, int]:
         nonlocal generation
+        _, store = read_models()
         generation = await store.active_generation()
         progress = await store.progress({tp.topic for tp in partitions}, generation)
         wanted = set(partitions)
@@ -52,6 +55,7 @@ def subscribe_projection(
     )
     async def project_events(batch: ProjectedBatch) -> None:
         nonlocal generation
+        apply_batch, store = read_models()
         if generation is None:
             generation = await store.active_generation()
         try:

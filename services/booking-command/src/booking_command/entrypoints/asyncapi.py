@@ -1,0 +1,36 @@
+"""booking-command's AsyncAPI document, from the same wiring the service runs."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from booking_command.bootstrap import open_runtime
+from booking_command.settings import BookingCommandSettings
+from service_kit.kafka_runtime import asyncapi_document as document_of
+
+IN_MEMORY_EVENT_STORE = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+
+
+def asyncapi_document() -> dict[str, Any]:
+    """Channels without a topic prefix; built on an in-memory event store, never started."""
+    settings = BookingCommandSettings(
+        _env_file=None, kafka_topic_prefix="", kafka_bootstrap_servers="kafka:9092"
+    )
+
+    async def build() -> dict[str, Any]:
+        runtime = await open_runtime(settings, event_store_env=IN_MEMORY_EVENT_STORE)
+        try:
+            assert runtime.kafka is not None
+            return document_of(
+                runtime.kafka,
+                title="booking-command",
+                description=(
+                    "Publishes the catalog and booking events through its outbox; consumes "
+                    "inventory's answers to move bookings to CONFIRMED or REJECTED."
+                ),
+            )
+        finally:
+            runtime.executor.shutdown()
+
+    return asyncio.run(build())

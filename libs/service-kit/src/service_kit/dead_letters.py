@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid5
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from service_kit.messaging import dead_letter_headers, header_map
@@ -65,15 +65,6 @@ def build_dead_letter(
             ),
             (DEAD_LETTER_CONSUMER_GROUP, consumer_group.encode()),
         ],
-    )
-
-
-async def publish_dead_letter(
-    producer: AIOKafkaProducer, dead_letter_topic: str, dead_letter: DeadLetter
-) -> None:
-    """For consumers without an outbox: send and wait for the broker's acknowledgement."""
-    await producer.send_and_wait(
-        dead_letter_topic, dead_letter.value, key=dead_letter.key, headers=dead_letter.headers
     )
 
 

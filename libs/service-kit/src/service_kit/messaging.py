@@ -1,4 +1,4 @@
-"""Kafka plumbing every service shares: producer settings, headers, ids, dead letters."""
+"""Kafka plumbing every service shares: headers, ids and dead-letter headers."""
 
 from __future__ import annotations
 
@@ -6,28 +6,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-
 from service_kit.request_context import accept_id, correlation_id_var, new_id, request_id_var
-from service_kit.settings import KafkaSettings
 from ticketing_contracts import headers as ce
 from ticketing_contracts.envelope import EventEnvelope
 
 KafkaHeaders = list[tuple[str, bytes]]
-
-
-def create_producer(settings: KafkaSettings, **overrides: Any) -> AIOKafkaProducer:
-    """A producer that waits for every in-sync replica before a send counts as done."""
-    options: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap_servers,
-        "client_id": settings.service_name,
-        "acks": "all",
-        "enable_idempotence": settings.kafka_idempotent_producer,
-        "linger_ms": 5,
-        "request_timeout_ms": 10_000,
-    }
-    options.update(overrides)
-    return AIOKafkaProducer(**options)
 
 
 def envelope_headers(envelope: EventEnvelope) -> KafkaHeaders:

@@ -28,6 +28,7 @@ from gateway.adapters.tokens import JwtTokens
 from gateway.adapters.user_store import InMemoryUserRepository, PostgresUserRepository
 from gateway.application.auth import AuthService
 from gateway.application.availability import AvailabilityCache
+from gateway.application.booking_batches import BookingBatcher
 from gateway.application.bookings import BookingService
 from gateway.application.catalog import CatalogService
 from gateway.application.ports import ReadPositions, UserRepository
@@ -197,6 +198,7 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
             queries,
             read_your_writes,
             AvailabilityCache(queries, settings.availability_cache_ttl_seconds),
+            BookingBatcher(commands, read_your_writes, settings.booking_batch_max_size),
         ),
         rate_limiter=RateLimiter(
             adapters.rate_limits,

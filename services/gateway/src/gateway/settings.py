@@ -50,6 +50,12 @@ class GatewaySettings(JwtSettings, RedisSettings, PostgresSettings):
     downstream_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     downstream_connect_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
     downstream_max_connections: int = Field(default=200, ge=1, le=10_000)
+    booking_batch_max_size: int = Field(
+        default=200,
+        ge=1,
+        le=1000,
+        description="Most booking requests coalesced into one call to booking-command",
+    )
     retry_attempts: int = Field(default=3, ge=1, le=10)
     retry_initial_seconds: float = Field(default=0.05, ge=0, le=5)
     retry_max_seconds: float = Field(default=1.0, ge=0, le=30)

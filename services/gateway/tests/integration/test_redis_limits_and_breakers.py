@@ -190,3 +190,16 @@ async def test_read_positions_keep_the_highest(infrastructure, redis_key_prefix)
         assert 0 < ttl <= 30
     finally:
         await redis.aclose()
+
+
+async def test_read_positions_of_a_batch_are_stored_in_one_round_trip(
+    counting_redis, redis_key_prefix
+) -> None:
+    positions = RedisReadPositions(counting_redis, redis_key_prefix, ttl_seconds=30)
+    first, second = uuid.uuid4().hex, uuid.uuid4().hex
+    await positions.remember(first, 9)
+    counting_redis.commands = 0
+    await positions.remember_many({first: 4, second: 5})
+    assert counting_redis.commands == 1
+    assert await positions.latest(first) == 9
+    assert await positions.latest(second) == 5

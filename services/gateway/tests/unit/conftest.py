@@ -76,6 +76,8 @@ class StandInBackend:
             return _error(self.failing[host], "boom", "internal_error")
         if request.url.path.startswith("/health/"):
             return _json(200, {"status": "ready"})
+        if host == BOOKING_COMMAND and request.url.path == "/internal/v1/bookings/batch":
+            return self._command_batch(request)
         if host == BOOKING_COMMAND:
             return self._command(request)
         if host == QUERY_PROJECTION:
@@ -88,6 +90,30 @@ class StandInBackend:
         self.position += 1
         document["version"] = document.get("version", 0) + 1
         return {**document, "position": self.position}
+
+    def batches(self) -> list[list[dict[str, Any]]]:
+        """The items of every batch call booking-command received, in order."""
+        return [
+            json.loads(request.content)["requests"]
+            for request in self.calls_to(BOOKING_COMMAND, "POST")
+            if request.url.path == "/internal/v1/bookings/batch"
+        ]
+
+    def _command_batch(self, request: httpx.Request) -> httpx.Response:
+        outcomes = []
+        for item in json.loads(request.content)["requests"]:
+            headers = {"X-Caller-ID": item["caller_id"], "X-Caller-Role": item["caller_role"]}
+            if item.get("idempotency_key"):
+                headers["Idempotency-Key"] = item["idempotency_key"]
+            single = httpx.Request(
+                "POST",
+                f"http://{BOOKING_COMMAND}/internal/v1/bookings",
+                headers=headers,
+                json=item["command"],
+            )
+            answer = self._command(single)
+            outcomes.append({"status_code": answer.status_code, "body": answer.json()})
+        return _json(200, {"outcomes": outcomes})
 
     def _command(self, request: httpx.Request) -> httpx.Response:
         key = request.headers.get("Idempotency-Key")

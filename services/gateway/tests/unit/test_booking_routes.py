@@ -224,3 +224,108 @@ async def test_streaming_someone_elses_booking_is_not_found(gateway, user_header
     other = await gateway.headers_for("user")
     response = await gateway.client.get(f"/api/v1/bookings/{booking['id']}/events", headers=other)
     assert response.status_code == 404
+
+
+# Concurrent booking requests leave the gateway as one batch; each client gets its own answer.
+
+
+async def book_concurrently(gateway, bodies, headers_list):
+    return await asyncio.gather(
+        *(
+            gateway.client.post("/api/v1/bookings", json=body, headers=headers)
+            for body, headers in zip(bodies, headers_list, strict=True)
+        )
+    )
+
+
+async def test_concurrent_bookings_reach_booking_command_in_fewer_calls(gateway_factory) -> None:
+    async with gateway_factory(availability_cache_ttl_seconds=0) as gateway:
+        event_id, ticket_type_id = await published_event(gateway)
+        users = [await gateway.user_with_id() for _ in range(6)]
+        gateway.backend.delay_seconds = 0.05
+        writes_before = len(gateway.backend.calls_to(gateway.backend.BOOKING_COMMAND, "POST"))
+        answers = await book_concurrently(
+            gateway,
+            [a_booking(event_id, ticket_type_id)] * len(users),
+            [headers for _, headers in users],
+        )
+        assert [answer.status_code for answer in answers] == [202] * len(users)
+        ids = [answer.json()["id"] for answer in answers]
+        assert len(set(ids)) == len(users)
+        for (user_id, _), answer in zip(users, answers, strict=True):
+            assert answer.json()["owner_id"] == user_id
+            assert answer.headers["Location"] == f"/api/v1/bookings/{answer.json()['id']}"
+            assert int(answer.headers["X-Read-Position"]) == answer.json()["position"]
+        writes = len(gateway.backend.calls_to(gateway.backend.BOOKING_COMMAND, "POST"))
+        assert writes - writes_before < len(users)
+        assert sum(len(batch) for batch in gateway.backend.batches()) >= 2
+
+
+async def test_a_lone_booking_is_sent_at_once_as_a_plain_request(gateway, user_headers) -> None:
+    event_id, ticket_type_id = await published_event(gateway)
+    response = await gateway.client.post(
+        "/api/v1/bookings", json=a_booking(event_id, ticket_type_id), headers=user_headers
+    )
+    assert response.status_code == 202
+    assert gateway.backend.batches() == []
+
+
+async def test_batches_are_bounded(gateway_factory) -> None:
+    async with gateway_factory(availability_cache_ttl_seconds=0, booking_batch_max_size=2) as gw:
+        event_id, ticket_type_id = await published_event(gw)
+        _, headers = await gw.user_with_id()
+        gw.backend.delay_seconds = 0.05
+        answers = await book_concurrently(
+            gw, [a_booking(event_id, ticket_type_id)] * 7, [headers] * 7
+        )
+        assert [answer.status_code for answer in answers] == [202] * 7
+        assert gw.backend.batches()
+        assert all(len(batch) <= 2 for batch in gw.backend.batches())
+
+
+async def test_each_client_gets_its_own_refusal_from_a_batch(gateway_factory) -> None:
+    async with gateway_factory(availability_cache_ttl_seconds=0) as gateway:
+        event_id, ticket_type_id = await published_event(gateway)
+        _, headers = await gateway.user_with_id()
+        gateway.backend.delay_seconds = 0.05
+        not_on_sale = a_booking(str(uuid.uuid4()), ticket_type_id)
+        bodies = [a_booking(event_id, ticket_type_id), not_on_sale] * 3
+        answers = await book_concurrently(gateway, bodies, [headers] * len(bodies))
+        assert [answer.status_code for answer in answers] == [202, 409] * 3
+        assert {answers[i].json()["error_type"] for i in (1, 3, 5)} == {"event_not_on_sale"}
+        assert gateway.backend.batches()
+
+
+async def test_a_failed_batch_call_answers_every_request_in_it_like_an_outage(
+    gateway_factory,
+) -> None:
+    async with gateway_factory(availability_cache_ttl_seconds=0, breaker_fail_max=50) as gateway:
+        event_id, ticket_type_id = await published_event(gateway)
+        _, headers = await gateway.user_with_id()
+        gateway.backend.delay_seconds = 0.05
+        gateway.backend.failing[gateway.backend.BOOKING_COMMAND] = 500
+        answers = await book_concurrently(
+            gateway, [a_booking(event_id, ticket_type_id)] * 5, [headers] * 5
+        )
+        assert [answer.status_code for answer in answers] == [503] * 5
+        assert all("Retry-After" in answer.headers for answer in answers)
+        assert {answer.json()["error_type"] for answer in answers} == {"upstream_error"}
+        assert len(gateway.backend.calls_to(gateway.backend.BOOKING_COMMAND, "POST")) < 8
+
+
+async def test_each_caller_reads_their_own_write_after_a_batch(gateway_factory) -> None:
+    async with gateway_factory(availability_cache_ttl_seconds=0) as gateway:
+        event_id, ticket_type_id = await published_event(gateway)
+        users = [await gateway.user_with_id() for _ in range(3)]
+        gateway.backend.delay_seconds = 0.05
+        answers = await book_concurrently(
+            gateway,
+            [a_booking(event_id, ticket_type_id)] * 3,
+            [headers for _, headers in users],
+        )
+        gateway.backend.delay_seconds = 0
+        for (_, headers), answer in zip(users, answers, strict=True):
+            booking = answer.json()
+            await gateway.client.get(f"/api/v1/bookings/{booking['id']}", headers=headers)
+            query = gateway.backend.calls_to(gateway.backend.QUERY_PROJECTION, "GET")[-1]
+            assert query.url.params["min_position"] == str(booking["position"])

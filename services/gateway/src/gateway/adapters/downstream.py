@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -69,28 +70,31 @@ class _ServerFailure(Exception):
         self.response = response
 
 
-def _error_fields(response: httpx.Response) -> tuple[str, str | None]:
+def _error_fields(status_code: int, content: bytes) -> tuple[str, str | None]:
     try:
-        body: Any = response.json()
+        body: Any = json.loads(content) if content else None
     except (json.JSONDecodeError, UnicodeDecodeError):
         body = None
     if isinstance(body, dict):
         detail = body.get("detail")
         error_type = body.get("error_type")
         return (
-            detail if isinstance(detail, str) else f"Request failed ({response.status_code})",
+            detail if isinstance(detail, str) else f"Request failed ({status_code})",
             error_type if isinstance(error_type, str) else None,
         )
-    return f"Request failed ({response.status_code})", None
+    return f"Request failed ({status_code})", None
 
 
-def _retry_after(response: httpx.Response, default: int) -> int:
-    value = response.headers.get("retry-after", "")
+def _retry_after(headers: Mapping[str, str], default: int) -> int:
+    value = headers.get("retry-after", "")
     return int(value) if value.isdigit() else default
 
 
 def _is_read_model_behind(response: httpx.Response) -> bool:
-    return response.status_code == 503 and _error_fields(response)[1] == READ_MODEL_BEHIND
+    return (
+        response.status_code == 503
+        and _error_fields(response.status_code, response.content)[1] == READ_MODEL_BEHIND
+    )
 
 
 def _retryable(idempotent: bool) -> Any:
@@ -180,9 +184,9 @@ class HttpDownstream:
         except _ServerFailure as failure:
             raise UpstreamFailedError(
                 f"{self.name} failed ({failure.response.status_code})",
-                retry_after_seconds=_retry_after(failure.response, 1),
+                retry_after_seconds=_retry_after(failure.response.headers, 1),
             ) from None
-        return self._interpret(response)
+        return self.answer(response.status_code, response.content, response.headers)
 
     async def _send_once(
         self,
@@ -204,23 +208,22 @@ class HttpDownstream:
         wait = seconds_until_trial(self.breaker) or self.breaker.reset_timeout
         return DependencyUnavailableError(detail, retry_after_seconds=max(1, math.ceil(wait)))
 
-    def _interpret(self, response: httpx.Response) -> DownstreamResponse:
-        status = response.status_code
-        if status < 400:
-            kept = {
-                name: response.headers[name] for name in _KEPT_HEADERS if name in response.headers
-            }
+    def answer(
+        self, status_code: int, content: bytes, headers: Mapping[str, str] | None = None
+    ) -> DownstreamResponse:
+        headers = headers if headers is not None else {}
+        if status_code < 400:
+            kept = {name: headers[name] for name in _KEPT_HEADERS if name in headers}
             return DownstreamResponse(
-                status_code=status,
-                content=response.content,
-                etag=response.headers.get("etag"),
+                status_code=status_code,
+                content=content,
+                etag=headers.get("etag"),
                 headers=kept,
             )
-        raise self._error(response)
+        raise self._error(status_code, content, headers)
 
-    def _error(self, response: httpx.Response) -> DomainError:
-        detail, error_type = _error_fields(response)
-        status = response.status_code
+    def _error(self, status: int, content: bytes, headers: Mapping[str, str]) -> DomainError:
+        detail, error_type = _error_fields(status, content)
         error: DomainError
         if status == 404 or status == 410:
             error = NotFoundError(detail)
@@ -231,11 +234,9 @@ class HttpDownstream:
         elif status == 403:
             error = ForbiddenError(detail)
         elif status == 429:
-            error = RateLimitedError(detail, retry_after_seconds=_retry_after(response, 1))
+            error = RateLimitedError(detail, retry_after_seconds=_retry_after(headers, 1))
         elif status == 503:
-            error = DependencyUnavailableError(
-                detail, retry_after_seconds=_retry_after(response, 1)
-            )
+            error = DependencyUnavailableError(detail, retry_after_seconds=_retry_after(headers, 1))
         else:
             logger.error("%s answered %s: %s", self.name, status, detail)
             error = UpstreamFailedError(f"{self.name} refused the request ({status})")

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from redis.asyncio import Redis
 
-# Keep the larger of the stored and the new position; refresh the expiry either way.
+# Per key, keep the larger of the stored and the new position; refresh the expiry either
+# way. KEYS: one per caller; ARGV: the expiry, then one position per key.
 _REMEMBER_MAX = """
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-local candidate = tonumber(ARGV[1])
-if candidate > current then
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-else
-  redis.call('EXPIRE', KEYS[1], ARGV[2])
+local ttl = ARGV[1]
+for i, key in ipairs(KEYS) do
+  local current = tonumber(redis.call('GET', key) or '0')
+  local candidate = tonumber(ARGV[i + 1])
+  if candidate > current then
+    redis.call('SET', key, ARGV[i + 1], 'EX', ttl)
+  else
+    redis.call('EXPIRE', key, ttl)
+  end
 end
-return math.max(current, candidate)
+return #KEYS
 """
 
 
@@ -25,7 +31,14 @@ class RedisReadPositions:
         self._script = redis.register_script(_REMEMBER_MAX)
 
     async def remember(self, caller_id: str, position: int) -> None:
-        await self._script(keys=[self._prefix + caller_id], args=[position, self._ttl])
+        await self.remember_many({caller_id: position})
+
+    async def remember_many(self, positions: Mapping[str, int]) -> None:
+        if positions:
+            await self._script(
+                keys=[self._prefix + caller_id for caller_id in positions],
+                args=[self._ttl, *positions.values()],
+            )
 
     async def latest(self, caller_id: str) -> int:
         value = await self._redis.get(self._prefix + caller_id)
@@ -38,6 +51,10 @@ class InMemoryReadPositions:
 
     async def remember(self, caller_id: str, position: int) -> None:
         self.positions[caller_id] = max(position, self.positions.get(caller_id, 0))
+
+    async def remember_many(self, positions: Mapping[str, int]) -> None:
+        for caller_id, position in positions.items():
+            await self.remember(caller_id, position)
 
     async def latest(self, caller_id: str) -> int:
         return self.positions.get(caller_id, 0)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.application.availability import AvailabilityCache
+from gateway.application.booking_batches import BookingBatcher
 from gateway.application.catalog import Page
 from gateway.application.ports import Downstream, DownstreamResponse
 from gateway.application.read_your_writes import CommandOutcome, ReadYourWrites
@@ -61,8 +62,10 @@ class BookingService:
         queries: Downstream,
         read_your_writes: ReadYourWrites,
         availability: AvailabilityCache,
+        batcher: BookingBatcher,
     ) -> None:
         self._commands = commands
+        self._batcher = batcher
         self._queries = queries
         self._ryw = read_your_writes
         self._availability = availability
@@ -77,14 +80,7 @@ class BookingService:
             raise InsufficientCapacityError(
                 f"Only {available} tickets of type {command.ticket_type_id} are left"
             )
-        response = await self._commands.request(
-            "POST",
-            BOOKINGS,
-            caller=caller,
-            body=command.model_dump_json().encode(),
-            idempotency_key=idempotency_key,
-        )
-        return await self._ryw.record(caller, response)
+        return await self._batcher.request(caller, command, idempotency_key)
 
     async def cancel_booking(
         self,

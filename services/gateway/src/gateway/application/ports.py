@@ -75,10 +75,20 @@ class Downstream(Protocol):
         if_none_match: str | None = None,
     ) -> DownstreamResponse: ...
 
+    def answer(
+        self, status_code: int, content: bytes, headers: Mapping[str, str] | None = None
+    ) -> DownstreamResponse:
+        """What `request` returns (or raises) for this answer of the service."""
+        ...
+
 
 class ReadPositions(Protocol):
     """The highest write position each caller has seen acknowledged."""
 
     async def remember(self, caller_id: str, position: int) -> None: ...
+
+    async def remember_many(self, positions: Mapping[str, int]) -> None:
+        """`remember` for several callers at once (one round trip)."""
+        ...
 
     async def latest(self, caller_id: str) -> int: ...

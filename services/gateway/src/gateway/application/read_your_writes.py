@@ -8,6 +8,7 @@ the caller's next reads, so the projection waits (bounded) until it has caught u
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,16 +45,29 @@ class ReadYourWrites:
         self._wait_ms = wait_ms
 
     async def record(self, caller: Caller, response: DownstreamResponse) -> CommandOutcome:
-        body = response.json() if response.content else {}
-        if not isinstance(body, dict):
-            body = {}
-        position = _position_of(body)
-        if position is not None:
+        [outcome] = await self.record_many([(caller, response)])
+        return outcome
+
+    async def record_many(
+        self, answers: Sequence[tuple[Caller, DownstreamResponse]]
+    ) -> list[CommandOutcome]:
+        """Outcomes of several callers' writes; their positions stored in one go."""
+        outcomes = []
+        highest: dict[str, int] = {}
+        for caller, response in answers:
+            body = response.json() if response.content else {}
+            if not isinstance(body, dict):
+                body = {}
+            position = _position_of(body)
+            if position is not None:
+                highest[caller.user_id] = max(position, highest.get(caller.user_id, 0))
+            outcomes.append(CommandOutcome(response=response, body=body, position=position))
+        if highest:
             try:
-                await self._positions.remember(caller.user_id, position)
+                await self._positions.remember_many(highest)
             except Exception:  # the write succeeded; a missed hint only costs freshness
                 logger.warning("could not remember the read position", exc_info=True)
-        return CommandOutcome(response=response, body=body, position=position)
+        return outcomes
 
     async def min_position(self, caller: Caller | None, hint: int | None) -> int | None:
         remembered = 0

@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.middleware.cors import CORSMiddleware
-from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 
@@ -34,11 +32,7 @@ from gateway.application.catalog import CatalogService
 from gateway.application.ports import ReadPositions, UserRepository
 from gateway.application.read_your_writes import ReadYourWrites
 from gateway.entrypoints.http.deps import GatewayServices
-from gateway.entrypoints.http.middleware import (
-    BodySizeLimitMiddleware,
-    ResponseHeadersMiddleware,
-    security_headers,
-)
+from gateway.entrypoints.http.middleware import PublicEdgeMiddleware, security_headers
 from gateway.entrypoints.http.router import OPENAPI_TAGS, api_routers
 from gateway.settings import GatewaySettings
 from service_kit.app_factory import create_service_app, health_registry_for
@@ -244,36 +238,34 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
     app.state.services = services
     app.state.breakers = breakers
     app.add_exception_handler(UnauthorizedError, _unauthorized)
-    # Added innermost first: CORS ends up outermost so even refusals carry its headers.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(
-        ResponseHeadersMiddleware,
+        PublicEdgeMiddleware,
         static_headers=security_headers(production=settings.is_production),
-    )
-    app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_minimum_bytes)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_allowed_origins,
-        allow_methods=["GET", "POST", "PUT", "DELETE"],
-        allow_headers=[
-            "Authorization",
-            "Content-Type",
-            "Idempotency-Key",
-            "If-None-Match",
-            "X-Read-Position",
-            "X-Request-ID",
-            "X-Correlation-ID",
-        ],
-        expose_headers=[
-            "ETag",
-            "Location",
-            "Retry-After",
-            "X-Read-Position",
-            "X-RateLimit-Limit",
-            "X-RateLimit-Remaining",
-            "X-RateLimit-Reset",
-            "X-Request-ID",
-            "X-Correlation-ID",
-        ],
+        max_body_bytes=settings.max_request_body_bytes,
+        gzip_minimum_bytes=settings.gzip_minimum_bytes,
+        cors={
+            "allow_origins": settings.cors_allowed_origins,
+            "allow_methods": ["GET", "POST", "PUT", "DELETE"],
+            "allow_headers": [
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "If-None-Match",
+                "X-Read-Position",
+                "X-Request-ID",
+                "X-Correlation-ID",
+            ],
+            "expose_headers": [
+                "ETag",
+                "Location",
+                "Retry-After",
+                "X-Read-Position",
+                "X-RateLimit-Limit",
+                "X-RateLimit-Remaining",
+                "X-RateLimit-Reset",
+                "X-Request-ID",
+                "X-Correlation-ID",
+            ],
+        },
     )
     return app

@@ -70,6 +70,21 @@ async def test_cors_allows_only_configured_origins(gateway) -> None:
     assert "Access-Control-Allow-Origin" not in refused.headers
 
 
+async def test_a_cross_origin_read_gets_cors_security_and_compression_together(
+    gateway, manager_headers
+) -> None:
+    for _ in range(15):
+        await gateway.client.post("/api/v1/venues", json=VENUE, headers=manager_headers)
+    response = await gateway.client.get(
+        "/api/v1/venues", headers={"Origin": "https://tickets.test", "Accept-Encoding": "gzip"}
+    )
+    assert response.headers["Access-Control-Allow-Origin"] == "https://tickets.test"
+    assert "X-Read-Position" in response.headers["Access-Control-Expose-Headers"]
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert "X-Request-ID" in response.headers
+
+
 async def test_login_is_limited_per_address_with_retry_after(gateway_factory) -> None:
     async with gateway_factory(rate_limit_login="2/minute") as gateway:
         form = {"username": "nobody@example.com", "password": "Wrong-Pass-42"}

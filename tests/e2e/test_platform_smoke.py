@@ -11,7 +11,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 EXPECTED_DEPENDENCIES = {
     "gateway": {"postgres", "redis", "booking-command", "inventory", "query-projection"},
-    "booking-command": {"postgres", "kafka", "outbox-relay", "inventory-consumer"},
+    "booking-command": {
+        "postgres",
+        "kafka",
+        "kafka-runtime",
+        "outbox-relay",
+        "group-commit",
+        "hold-expiry",
+    },
     "inventory": {
         "postgres",
         "redis",

@@ -30,6 +30,7 @@ from gateway.application.booking_batches import BookingBatcher
 from gateway.application.bookings import BookingService
 from gateway.application.catalog import CatalogService
 from gateway.application.ports import ReadPositions, UserRepository
+from gateway.application.public_reads import CoalescedReads
 from gateway.application.read_your_writes import ReadYourWrites
 from gateway.entrypoints.http.deps import GatewayServices
 from gateway.entrypoints.http.middleware import PublicEdgeMiddleware, security_headers
@@ -186,7 +187,12 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
         settings=settings,
         auth=auth,
         tokens=tokens,
-        catalog=CatalogService(commands, queries, read_your_writes),
+        catalog=CatalogService(
+            commands,
+            queries,
+            read_your_writes,
+            CoalescedReads(settings.public_read_fresh_seconds),
+        ),
         bookings=BookingService(
             commands,
             queries,

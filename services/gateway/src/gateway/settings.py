@@ -69,6 +69,12 @@ class GatewaySettings(JwtSettings, RedisSettings, PostgresSettings):
     read_position_ttl_seconds: int = Field(default=300, ge=1, le=86_400)
 
     # Sold-out fast path
+    public_read_fresh_seconds: float = Field(
+        default=0.2,
+        ge=0,
+        le=1.0,
+        description="Identical anonymous catalog reads share one downstream answer this long",
+    )
     availability_cache_ttl_seconds: float = Field(default=0.5, ge=0, le=1.0)
 
     # Rate limits ("<count>/<period>", e.g. "10/minute"); per user, or per address when anonymous.

@@ -1,3 +1,4 @@
+import asyncio
 import uuid
 
 import pytest
@@ -122,8 +123,49 @@ async def test_public_reads_are_cacheable_and_revalidate_with_etag(
     assert second.status_code == 304
     assert second.headers["ETag"] == etag
     assert second.content == b""
+
+
+async def test_concurrent_anonymous_reads_share_one_call_and_keep_the_etag(
+    gateway, manager_headers
+) -> None:
+    venue = await create_venue(gateway, manager_headers)
+    path = f"/api/v1/venues/{venue['id']}"
+    calls_before = len(gateway.backend.calls_to(gateway.backend.QUERY_PROJECTION))
+    gateway.backend.delay_seconds = 0.05
+    answers = await asyncio.gather(*(gateway.client.get(path) for _ in range(5)))
+    assert [answer.status_code for answer in answers] == [200] * 5
+    assert len({answer.headers["ETag"] for answer in answers}) == 1
+    assert len(gateway.backend.calls_to(gateway.backend.QUERY_PROJECTION)) == calls_before + 1
+    revalidated = await gateway.client.get(
+        path, headers={"If-None-Match": answers[0].headers["ETag"]}
+    )
+    assert revalidated.status_code == 304
+
+
+async def test_a_shared_answer_is_fetched_again_once_no_longer_fresh(gateway_factory) -> None:
+    async with gateway_factory(public_read_fresh_seconds=0.05) as gateway:
+        manager = await gateway.headers_for("manager")
+        venue = await create_venue(gateway, manager)
+        path = f"/api/v1/venues/{venue['id']}"
+        await gateway.client.get(path)
+        calls = len(gateway.backend.calls_to(gateway.backend.QUERY_PROJECTION))
+        await gateway.client.put(path, json={**VENUE, "capacity": 7}, headers=manager)
+        await asyncio.sleep(0.05)
+        changed = await gateway.client.get(path)
+        assert changed.json()["capacity"] == 7
+        assert len(gateway.backend.calls_to(gateway.backend.QUERY_PROJECTION)) == calls + 1
+
+
+async def test_a_caller_with_a_pending_write_is_not_served_a_shared_answer(
+    gateway, manager_headers
+) -> None:
+    venue = await create_venue(gateway, manager_headers)
+    path = f"/api/v1/venues/{venue['id']}"
+    await gateway.client.get(path)
+    updated = await gateway.client.put(path, json={**VENUE, "capacity": 7}, headers=manager_headers)
+    await gateway.client.get(path, headers=manager_headers)
     query = gateway.backend.calls_to(gateway.backend.QUERY_PROJECTION)[-1]
-    assert query.headers["If-None-Match"] == etag
+    assert query.url.params["min_position"] == updated.headers["X-Read-Position"]
 
 
 async def test_a_changed_resource_answers_200_to_an_old_etag(gateway, manager_headers) -> None:

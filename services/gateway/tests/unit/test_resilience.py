@@ -145,13 +145,14 @@ async def test_request_and_correlation_ids_reach_every_downstream_call(
     gateway, user_headers
 ) -> None:
     response = await gateway.client.get(
-        "/api/v1/venues", headers={"X-Request-ID": "req-1", "X-Correlation-ID": "corr-1"}
+        "/api/v1/venues",
+        headers={**user_headers, "X-Request-ID": "req-1", "X-Correlation-ID": "corr-1"},
     )
     assert response.headers["X-Request-ID"] == "req-1"
     sent = gateway.backend.calls_to(gateway.backend.QUERY_PROJECTION)[-1]
     assert sent.headers["X-Request-ID"] == "req-1"
     assert sent.headers["X-Correlation-ID"] == "corr-1"
-    generated = await gateway.client.get("/api/v1/venues")
+    generated = await gateway.client.get("/api/v1/venues", headers=user_headers)
     sent = gateway.backend.calls_to(gateway.backend.QUERY_PROJECTION)[-1]
     assert sent.headers["X-Request-ID"] == generated.headers["X-Request-ID"]
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from gateway.application.ports import Downstream, DownstreamResponse
+from gateway.application.public_reads import CoalescedReads
 from gateway.application.read_your_writes import CommandOutcome, ReadYourWrites
 from gateway.domain.users import Caller
 from ticketing_contracts.commands import (
@@ -55,11 +56,16 @@ def _body(command: BaseModel) -> bytes:
 
 class CatalogService:
     def __init__(
-        self, commands: Downstream, queries: Downstream, read_your_writes: ReadYourWrites
+        self,
+        commands: Downstream,
+        queries: Downstream,
+        read_your_writes: ReadYourWrites,
+        public_reads: CoalescedReads | None = None,
     ) -> None:
         self._commands = commands
         self._queries = queries
         self._ryw = read_your_writes
+        self._public_reads = public_reads or CoalescedReads(fresh_seconds=0)
 
     async def _command(
         self,
@@ -85,6 +91,16 @@ class CatalogService:
         options: ReadOptions,
         params: dict[str, str | int | float | None] | None = None,
     ) -> DownstreamResponse:
+        if caller is None and options.position_hint is None:
+            # Anonymous and no write to wait for: identical reads share one answer. It is
+            # fetched without If-None-Match; the route answers 304 from its ETag.
+            shared_params = {
+                key: value for key, value in (params or {}).items() if value is not None
+            }
+            key = (path, tuple(sorted(shared_params.items())))
+            return await self._public_reads.get(
+                key, lambda: self._queries.request("GET", path, params=shared_params)
+            )
         return await self._queries.request(
             "GET",
             path,

@@ -40,7 +40,7 @@ async def run_dead_letter_command(
     topic = settings.topic(topics.DEAD_LETTERS)
     if arguments.action == "list":
         entries = await list_dead_letters(
-            settings.kafka_bootstrap_servers,
+            settings,
             topic,
             consumer_group=None if arguments.all_groups else consumer_group,
             limit=arguments.limit,
@@ -57,7 +57,7 @@ async def run_dead_letter_command(
     await kafka.start()
     try:
         redriven = await redrive_dead_letters(
-            settings.kafka_bootstrap_servers,
+            settings,
             topic,
             send,
             consumer_group=consumer_group,

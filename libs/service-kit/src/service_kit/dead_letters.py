@@ -16,7 +16,9 @@ from uuid import UUID, uuid5
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
+from service_kit.kafka_security import kafka_client_options
 from service_kit.messaging import dead_letter_headers, header_map
+from service_kit.settings import KafkaSettings
 from service_kit.topic_replay import partitions_of, read_until_end
 from ticketing_contracts import headers as ce
 
@@ -133,10 +135,10 @@ async def _read_until_end(
 
 
 async def _assigned_consumer(
-    bootstrap_servers: str, topic: str, group_id: str | None
+    kafka: KafkaSettings | str, topic: str, group_id: str | None
 ) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
+        **kafka_client_options(kafka),
         group_id=group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -161,14 +163,14 @@ async def _assigned_consumer(
 
 
 async def list_dead_letters(
-    bootstrap_servers: str,
+    kafka: KafkaSettings | str,
     dead_letter_topic: str,
     *,
     consumer_group: str | None = None,
     limit: int | None = None,
 ) -> list[DeadLetterEntry]:
     """Every dead letter on the topic (of one consumer group if given), oldest first."""
-    consumer, partitions = await _assigned_consumer(bootstrap_servers, dead_letter_topic, None)
+    consumer, partitions = await _assigned_consumer(kafka, dead_letter_topic, None)
     try:
         entries = await _read_until_end(consumer, partitions)
     finally:
@@ -183,7 +185,7 @@ SendToTopic = Callable[[str, bytes | None, bytes, list[tuple[str, bytes]]], Awai
 
 
 async def redrive_dead_letters(
-    bootstrap_servers: str,
+    kafka: KafkaSettings | str,
     dead_letter_topic: str,
     send: SendToTopic,
     *,
@@ -198,9 +200,7 @@ async def redrive_dead_letters(
     arrived since.
     """
     redrive_group = redrive_group or f"{consumer_group}.dead-letter-redrive"
-    consumer, partitions = await _assigned_consumer(
-        bootstrap_servers, dead_letter_topic, redrive_group
-    )
+    consumer, partitions = await _assigned_consumer(kafka, dead_letter_topic, redrive_group)
     redriven: list[DeadLetterEntry] = []
     try:
         entries = await _read_until_end(consumer, partitions)

@@ -9,6 +9,9 @@ import httpx
 from aiokafka import AIOKafkaClient
 from redis.asyncio import Redis
 
+from service_kit.kafka_security import kafka_client_options
+from service_kit.settings import KafkaSettings
+
 Probe = Callable[[], Awaitable[None]]
 
 
@@ -38,9 +41,11 @@ def redis_probe(client: Redis) -> Probe:
     return probe
 
 
-def kafka_probe(bootstrap_servers: str) -> Probe:
+def kafka_probe(kafka: KafkaSettings | str) -> Probe:
+    options = kafka_client_options(kafka)
+
     async def probe() -> None:
-        client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=2000)
+        client = AIOKafkaClient(**options, request_timeout_ms=2000)
         try:
             await client.bootstrap()
         finally:

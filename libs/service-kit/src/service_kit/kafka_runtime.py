@@ -39,6 +39,7 @@ from opentelemetry.trace import SpanKind, set_span_in_context
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
 from service_kit.dead_letters import build_dead_letter
+from service_kit.kafka_security import broker_security
 from service_kit.messaging import header_map, message_context
 from service_kit.metrics import (
     DEAD_LETTER_MESSAGES,
@@ -703,8 +704,10 @@ def messages_with_publish_spans(messages: Sequence[OutboundMessage]) -> list[Out
 
 
 def create_broker(settings: KafkaSettings, **overrides: Any) -> KafkaBroker:
-    """A broker whose producer waits for every in-sync replica before a send counts."""
+    """A broker whose producer waits for every in-sync replica before a send counts,
+    authenticated and encrypted as the settings say (KAFKA_SECURITY_PROTOCOL...)."""
     options: dict[str, Any] = {
+        "security": broker_security(settings),
         "client_id": settings.service_name,
         "acks": "all",
         "enable_idempotence": settings.kafka_idempotent_producer,

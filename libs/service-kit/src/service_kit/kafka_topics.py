@@ -9,21 +9,25 @@ from collections.abc import Iterable
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from service_kit.kafka_security import kafka_client_options
+from service_kit.settings import KafkaSettings
 from ticketing_contracts.topics import DEFAULT_PARTITIONS
 
 logger = logging.getLogger(__name__)
 
 
 async def ensure_topics(
-    bootstrap_servers: str,
+    kafka: KafkaSettings | str,
     names: Iterable[str],
     *,
     partitions: int = DEFAULT_PARTITIONS,
     timeout_seconds: float = 10.0,
 ) -> None:
-    """Creates every missing topic of `names`; existing ones are left as they are."""
+    """Creates every missing topic of `names`; existing ones are left as they are.
+
+    Needs only Describe on topics that exist: Create is asked for missing ones alone."""
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_seconds * 1000)
+        **kafka_client_options(kafka), request_timeout_ms=int(timeout_seconds * 1000)
     )
     try:
         await asyncio.wait_for(admin.start(), timeout_seconds)

@@ -13,6 +13,7 @@ from typing import Literal, Self, TypeVar
 
 from pydantic import (
     Field,
+    FilePath,
     PostgresDsn,
     RedisDsn,
     SecretStr,
@@ -37,6 +38,15 @@ PLACEHOLDER_WORDS = (
     "todo",
     "dummy",
 )
+# JWT secrets written into this repository's tests and examples: public, so production
+# refuses them even though they are long and random-looking.
+KNOWN_TEST_JWT_SECRETS = frozenset(
+    {
+        "k7Qm2ZpL9vXw4RtB8nYc3HsJ6fGd1AeU5oVi0qNbTzWyMx",
+        "k3Jq9vX2pL7mN4bR8tY1wZ6cF0hD5sGa",
+        "Qm3Vt8Zr1Nc6Lp9Ws2Hy5Kd7Gf4Jb0XaEu3Ro8Ti6",
+    }
+)
 _TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9._-]*$")
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
 
@@ -45,6 +55,13 @@ class Environment(StrEnum):
     DEVELOPMENT = "development"
     TEST = "test"
     PRODUCTION = "production"
+
+
+class KafkaSecurityProtocol(StrEnum):
+    PLAINTEXT = "PLAINTEXT"
+    SSL = "SSL"
+    SASL_PLAINTEXT = "SASL_PLAINTEXT"
+    SASL_SSL = "SASL_SSL"
 
 
 class ConfigurationError(SystemExit):
@@ -115,6 +132,25 @@ class KafkaSettings(ServiceSettings):
         description="Enable on real Kafka; correctness never depends on it",
     )
 
+    kafka_security_protocol: KafkaSecurityProtocol = KafkaSecurityProtocol.PLAINTEXT
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_ca_file: FilePath | None = Field(
+        default=None, description="CA bundle that signed the brokers' certificates (TLS)"
+    )
+    kafka_ssl_cert_file: FilePath | None = Field(
+        default=None, description="Client certificate for mutual TLS, with KAFKA_SSL_KEY_FILE"
+    )
+    kafka_ssl_key_file: FilePath | None = None
+    kafka_allow_plaintext: bool = Field(
+        default=False,
+        description=(
+            "Let production talk to Kafka without TLS and authentication: only for a "
+            "private network no one else can join (e.g. docker compose)"
+        ),
+    )
+
     @field_validator("kafka_bootstrap_servers")
     @classmethod
     def _bootstrap_is_host_port_list(cls, value: str) -> str:
@@ -152,6 +188,50 @@ class KafkaSettings(ServiceSettings):
     consumer_retry_initial_seconds: float = Field(default=0.05, gt=0, le=10)
     consumer_retry_max_seconds: float = Field(default=5.0, gt=0, le=300)
 
+    @property
+    def kafka_uses_sasl(self) -> bool:
+        return self.kafka_security_protocol in (
+            KafkaSecurityProtocol.SASL_PLAINTEXT,
+            KafkaSecurityProtocol.SASL_SSL,
+        )
+
+    @property
+    def kafka_uses_tls(self) -> bool:
+        return self.kafka_security_protocol in (
+            KafkaSecurityProtocol.SSL,
+            KafkaSecurityProtocol.SASL_SSL,
+        )
+
+    @model_validator(mode="after")
+    def _kafka_security_is_complete(self) -> Self:
+        if self.kafka_uses_sasl and not (
+            self.kafka_sasl_username and self.kafka_sasl_password.get_secret_value()
+        ):
+            raise ValueError(
+                f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
+            )
+        if (self.kafka_ssl_cert_file is None) != (self.kafka_ssl_key_file is None):
+            raise ValueError("KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE go together (mTLS)")
+        tls_files = (self.kafka_ssl_ca_file, self.kafka_ssl_cert_file)
+        if not self.kafka_uses_tls and any(path is not None for path in tls_files):
+            raise ValueError(
+                "KAFKA_SSL_* files are only used with KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL"
+            )
+        if self.is_production and not self.kafka_allow_plaintext:
+            authenticated = self.kafka_uses_sasl or self.kafka_ssl_cert_file is not None
+            if not (self.kafka_uses_tls and authenticated):
+                raise ValueError(
+                    "production needs KAFKA_SECURITY_PROTOCOL=SASL_SSL (or SSL with a client "
+                    "certificate): Kafka without TLS and authentication lets any pod forge "
+                    "events; set KAFKA_ALLOW_PLAINTEXT=true only on a private network"
+                )
+            if self.kafka_uses_sasl and looks_like_placeholder(
+                self.kafka_sasl_password.get_secret_value()
+            ):
+                raise ValueError("KAFKA_SASL_PASSWORD looks like a placeholder")
+        return self
+
     def topic(self, name: str) -> str:
         return f"{self.kafka_topic_prefix}{name}"
 
@@ -176,6 +256,14 @@ class JwtSettings(ServiceSettings):
         if looks_like_placeholder(secret):
             raise ValueError("looks like a placeholder; generate a random secret")
         return value
+
+    @model_validator(mode="after")
+    def _production_refuses_published_secrets(self) -> Self:
+        if self.is_production and self.jwt_secret.get_secret_value() in KNOWN_TEST_JWT_SECRETS:
+            raise ValueError(
+                "JWT_SECRET is a test secret published in this repository; generate a new one"
+            )
+        return self
 
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from service_kit.kafka_security import kafka_client_options
 from service_kit.messaging import header_map
+from service_kit.settings import KafkaSettings
 from ticketing_contracts.events import ContractError
 
 if TYPE_CHECKING:
@@ -70,7 +72,7 @@ class TopicReplay(Generic[BodyT]):
 
     def __init__(
         self,
-        bootstrap_servers: str,
+        kafka: KafkaSettings | str,
         topics: Sequence[str],
         *,
         decode: Callable[[bytes], BodyT],
@@ -78,7 +80,7 @@ class TopicReplay(Generic[BodyT]):
         poll_timeout_ms: int = 500,
     ) -> None:
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
+            **kafka_client_options(kafka),
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=max_batch,

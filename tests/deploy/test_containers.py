@@ -231,6 +231,24 @@ def test_compose_file_is_valid_and_complete() -> None:
 CONSUMERS_NEEDING_TOPICS = ("booking-command", "inventory", "query-projection")
 
 
+def test_compose_kafka_clients_pass_the_production_check_on_their_private_network() -> None:
+    """Compose runs ENVIRONMENT=production against a PLAINTEXT broker that only the
+    compose network reaches; the services accept that only because it is said so."""
+    from service_kit.settings import KafkaSettings
+
+    services = load_compose({**env_example(), **TEST_SECRETS})["services"]
+    assert not services["kafka"].get("ports"), "the broker must stay off the host network"
+    for name in CONSUMERS_NEEDING_TOPICS:
+        environment = services[name]["environment"]
+        assert environment["ENVIRONMENT"] == "production"
+        assert environment["KAFKA_ALLOW_PLAINTEXT"] == "true"
+        kafka = {
+            key.lower(): value for key, value in environment.items() if key.startswith("KAFKA_")
+        }
+        settings = KafkaSettings(_env_file=None, environment="production", **kafka)  # type: ignore[call-arg]
+        assert settings.kafka_security_protocol == "PLAINTEXT"
+
+
 def docker_compose_available() -> str | None:
     """None when a Docker engine and the compose plugin can run the stack, else why not."""
     docker = shutil.which("docker")

@@ -58,6 +58,79 @@ CRD_SCHEMAS: dict[str, dict[str, Any]] = {
             },
         },
     },
+    "KafkaUser": {
+        "type": "object",
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "properties": {
+            "apiVersion": {"const": "kafka.strimzi.io/v1beta2"},
+            "metadata": {
+                "type": "object",
+                "required": ["name", "labels"],
+                "properties": {
+                    "labels": {"type": "object", "required": ["strimzi.io/cluster"]},
+                },
+            },
+            "spec": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["authentication", "authorization"],
+                "properties": {
+                    "authentication": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {"type": {"enum": ["scram-sha-512", "tls"]}},
+                    },
+                    "authorization": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["type", "acls"],
+                        "properties": {
+                            "type": {"const": "simple"},
+                            "acls": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "required": ["resource", "operations"],
+                                    "properties": {
+                                        "resource": {
+                                            "type": "object",
+                                            "additionalProperties": False,
+                                            "required": ["type", "name", "patternType"],
+                                            "properties": {
+                                                "type": {"enum": ["topic", "group"]},
+                                                "name": {"type": "string"},
+                                                "patternType": {"enum": ["literal", "prefix"]},
+                                            },
+                                        },
+                                        "operations": {
+                                            "type": "array",
+                                            "minItems": 1,
+                                            "items": {
+                                                "enum": [
+                                                    "Read",
+                                                    "Write",
+                                                    "Create",
+                                                    "Delete",
+                                                    "Alter",
+                                                    "Describe",
+                                                    "All",
+                                                    "IdempotentWrite",
+                                                    "ClusterAction",
+                                                    "AlterConfigs",
+                                                    "DescribeConfigs",
+                                                ]
+                                            },
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
     "ServiceMonitor": {
         "type": "object",
         "required": ["apiVersion", "kind", "metadata", "spec"],
@@ -228,7 +301,7 @@ def test_every_deployment_is_operable(rendered: dict[str, list[Manifest]], overl
         assert pre_stop[0] == "sleep", name
         # preStop sleep + drain + time to close pools/consumers must fit in the grace period.
         assert spec["terminationGracePeriodSeconds"] >= int(pre_stop[1]) + grace + 5, name
-        env = {item["name"]: item["value"] for item in container["env"]}
+        env = {item["name"]: item.get("value") for item in container["env"]}
         assert env["HTTP_PORT"] == str(SERVICES[name])
         secret_refs = [
             ref["secretRef"]["name"] for ref in container["envFrom"] if "secretRef" in ref
@@ -353,7 +426,7 @@ def test_network_policies(rendered: dict[str, list[Manifest]], overlay: str) -> 
                     }
                 }
             } in peers
-    postgres, redis, kafka = 5432, 6379, 9092
+    postgres, redis, kafka = 5432, 6379, 9093
     assert _egress_ports(policies, "gateway") == {postgres, redis, 8001, 8002, 8003}
     assert _egress_ports(policies, "booking-command") == {postgres, kafka}
     assert _egress_ports(policies, "inventory") == {postgres, kafka, redis}

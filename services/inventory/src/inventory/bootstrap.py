@@ -112,7 +112,7 @@ class InventoryRuntime:
     async def start(self) -> None:
         settings = self.settings
         await ensure_topics(
-            settings.kafka_bootstrap_servers,
+            settings,
             [
                 settings.topic(name)
                 for name in (
@@ -176,7 +176,7 @@ def build_app(settings: InventorySettings) -> FastAPI:
         await postgres_pool_probe(runtime.pool)()
 
     health.add("postgres", postgres)
-    broker_probe = kafka_probe(settings.kafka_bootstrap_servers)
+    broker_probe = kafka_probe(settings)
 
     async def kafka() -> None:
         await broker_probe()

@@ -81,6 +81,16 @@ PersonName = Annotated[
 CustomerEmail = Annotated[
     EmailStr, StringConstraints(max_length=MAX_EMAIL_LENGTH), AfterValidator(_lower)
 ]
+PublishedEmail = Annotated[
+    str,
+    StringConstraints(
+        min_length=3,
+        max_length=MAX_EMAIL_LENGTH,
+        pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$",
+    ),
+]
+"""An address the write side validated as a `CustomerEmail`; consumers of the event check only
+its shape, which keeps a full address validation out of every message decode."""
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Capacity = Annotated[int, Field(gt=0, le=1_000_000)]

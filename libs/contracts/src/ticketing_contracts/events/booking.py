@@ -12,10 +12,10 @@ from uuid import UUID
 from ticketing_contracts.events.base import PublicEvent, register
 from ticketing_contracts.fields import (
     Currency,
-    CustomerEmail,
     Identifier,
     Money,
     PersonName,
+    PublishedEmail,
     TicketQuantity,
     Timestamp,
 )
@@ -67,7 +67,7 @@ class BookingRequested(_BookingEvent):
     VERSION: ClassVar[int] = 1
     owner_id: Identifier
     customer_name: PersonName
-    customer_email: CustomerEmail
+    customer_email: PublishedEmail
     unit_price: Money
     total_price: Money
     currency: Currency
@@ -80,7 +80,7 @@ class BookingConfirmed(_BookingEvent):
     VERSION: ClassVar[int] = 1
     owner_id: Identifier
     customer_name: PersonName
-    customer_email: CustomerEmail
+    customer_email: PublishedEmail
     total_price: Money
     currency: Currency
 

@@ -245,7 +245,7 @@ def test_compose_kafka_clients_pass_the_production_check_on_their_private_networ
         kafka = {
             key.lower(): value for key, value in environment.items() if key.startswith("KAFKA_")
         }
-        settings = KafkaSettings(_env_file=None, environment="production", **kafka)  # type: ignore[call-arg]
+        settings = KafkaSettings(_env_file=None, environment="production", **kafka)
         assert settings.kafka_security_protocol == "PLAINTEXT"
 
 

@@ -80,6 +80,7 @@ def acls_of(user: Manifest) -> Acls:
 def kafka_cluster() -> Manifest:
     documents = yaml.safe_load_all((K8S / "kafka" / "kafka-cluster.yaml").read_text())
     (cluster,) = [doc for doc in documents if doc["kind"] == "Kafka"]
+    assert isinstance(cluster, dict)
     return cluster
 
 
@@ -168,7 +169,7 @@ def test_the_rendered_kafka_settings_pass_the_production_start_up_check(
     # The CA file exists only in the pod; any readable PEM bundle stands in for it here.
     config["KAFKA_SSL_CA_FILE"] = certifi.where()
     settings = KafkaSettings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         **{key.lower(): value for key, value in config.items()},
         kafka_sasl_username="inventory",
         kafka_sasl_password="generated-by-the-user-operator-Vq8Zt3Lm1X",

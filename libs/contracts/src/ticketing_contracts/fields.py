@@ -88,6 +88,7 @@ PublishedEmail = Annotated[
         max_length=MAX_EMAIL_LENGTH,
         pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$",
     ),
+    AfterValidator(_lower),
 ]
 """An address the write side validated as a `CustomerEmail`; consumers of the event check only
 its shape, which keeps a full address validation out of every message decode."""

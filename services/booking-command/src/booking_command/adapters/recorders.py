@@ -84,6 +84,11 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
         self._find_key = SQL(
             "SELECT * FROM {0}.{1} WHERE scope = %s AND key = %s AND expires_at > %s"
         ).format(schema, idempotency)
+        # eventsourcing selects one aggregate's events per query; the saga loads many at once.
+        self._select_events_of = SQL(
+            "SELECT * FROM {0}.{1} WHERE originator_id = ANY(%s) "
+            "ORDER BY originator_id, originator_version"
+        ).format(schema, Identifier(self.events_table_name))
         self._find_keys = SQL(
             "SELECT found.* FROM {0}.{1} AS found "
             "JOIN unnest(%s::text[], %s::text[]) AS wanted (scope, key) "
@@ -156,6 +161,24 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
             curs.execute(self._find_keys, (scopes, keys, now))
             rows = curs.fetchall()
         return {(row["scope"], row["key"]): _idempotency_record(row) for row in rows}
+
+    def select_events_of(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        if not originator_ids:
+            return {}
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._select_events_of, (list(originator_ids),), prepare=True)
+            rows = curs.fetchall()
+        found: dict[UUID, list[StoredEvent]] = {}
+        for row in rows:
+            found.setdefault(row["originator_id"], []).append(
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+            )
+        return found
 
     def purge_idempotency_records(self, now: datetime) -> int:
         with self.datastore.transaction(commit=True) as curs:
@@ -247,6 +270,14 @@ class InMemoryBookingRecorder(POPOProcessRecorder, BookingRecorder):
             record = self.find_idempotency_record(scope, key, now)
             if record is not None:
                 found[(scope, key)] = record
+        return found
+
+    def select_events_of(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        found = {}
+        for originator_id in originator_ids:
+            events = list(self.select_events(originator_id))
+            if events:
+                found[originator_id] = events
         return found
 
     def purge_idempotency_records(self, now: datetime) -> int:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import ApplicationRecorder, Recording
 from eventsourcing.utils import EnvType
@@ -171,6 +171,21 @@ class BookingCommandApplication(Application[UUID]):
         if not isinstance(aggregate, kind):
             raise NotFoundError(f"{label} {aggregate_id} not found")
         return aggregate
+
+    def load_many(
+        self, aggregate_ids: Iterable[UUID], kind: type[AggregateT]
+    ) -> dict[UUID, AggregateT]:
+        """The aggregates of that kind among these ids (missing ones left out), read in one
+        look-up; only for kinds without snapshots."""
+        found: dict[UUID, AggregateT] = {}
+        stored = self.booking_recorder.select_events_of(list(dict.fromkeys(aggregate_ids)))
+        for aggregate_id, records in stored.items():
+            aggregate: Any = project_aggregate(
+                None, (self.mapper.to_domain_event(record) for record in records)
+            )
+            if isinstance(aggregate, kind):
+                found[aggregate_id] = aggregate
+        return found
 
     def _position_of(self, aggregate: Aggregate) -> int:
         return self.booking_recorder.notification_id_of(aggregate.id, aggregate.version) or 0

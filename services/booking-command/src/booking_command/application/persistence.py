@@ -29,6 +29,12 @@ class AggregateStore(Protocol):
         """The aggregate of that kind, or NotFoundError naming it by `label`."""
         ...
 
+    def load_many(
+        self, aggregate_ids: Iterable[UUID], kind: type[AggregateT]
+    ) -> dict[UUID, AggregateT]:
+        """The aggregates of that kind among these ids, in one look-up (no snapshots)."""
+        ...
+
     def store(
         self, aggregates: Iterable[Aggregate], rows: RowsWithEvents = ...
     ) -> list[Recording[UUID]]:

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.persistence import ProcessRecorder, Tracking
+from eventsourcing.persistence import ProcessRecorder, StoredEvent, Tracking
 
 
 class IdempotencyKeyInUse(Exception):
@@ -91,3 +91,7 @@ class BookingRecorder(ProcessRecorder, ABC):
 
     @abstractmethod
     def notification_id_of(self, aggregate_id: UUID, version: int) -> int | None: ...
+
+    @abstractmethod
+    def select_events_of(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        """Every stored event of these aggregates, in version order, in one look-up."""

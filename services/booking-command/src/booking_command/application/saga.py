@@ -11,7 +11,6 @@ from eventsourcing.persistence import Tracking
 from booking_command.application.persistence import AggregateStore, stamp_correlation
 from booking_command.application.ports import RowsWithEvents
 from booking_command.domain.booking import Booking, RejectionReason
-from service_kit.errors import NotFoundError
 
 
 @dataclass(frozen=True)
@@ -24,6 +23,9 @@ class InventoryOutcome:
     correlation_id: str
     reason: RejectionReason | None = None
     traceparent: str | None = None
+
+
+DECISIVE = frozenset({"reserved", "rejected"})
 
 
 @dataclass(frozen=True)
@@ -51,22 +53,21 @@ class BookingSaga:
         if tracked is not None and up_to <= tracked:
             return SagaReport(duplicates=len(outcomes))
         fresh = [o for o in outcomes if tracked is None or o.offset > tracked]
+        decisive = [o for o in fresh if o.booking_id is not None and o.kind in DECISIVE]
+        loaded = self._store.load_many((o.booking_id for o in decisive if o.booking_id), Booking)
         bookings: dict[UUID, Booking] = {}
         applied = ignored = 0
         unknown: list[InventoryOutcome] = []
         for outcome in fresh:
-            if outcome.booking_id is None or outcome.kind not in ("reserved", "rejected"):
+            if outcome.booking_id is None or outcome.kind not in DECISIVE:
                 ignored += 1
                 continue
-            booking = bookings.get(outcome.booking_id)
+            booking = loaded.get(outcome.booking_id)
             if booking is None:
-                try:
-                    booking = self._store.load(outcome.booking_id, Booking, "booking")
-                except NotFoundError:
-                    unknown.append(outcome)
-                    ignored += 1
-                    continue
-                bookings[booking.id] = booking
+                unknown.append(outcome)
+                ignored += 1
+                continue
+            bookings[booking.id] = booking
             if not booking.is_pending:
                 # Expired or already settled: inventory releases what it reserved
                 # when it sees BookingExpired, which follows in the same partition.

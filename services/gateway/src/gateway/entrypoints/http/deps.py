@@ -39,7 +39,8 @@ class GatewayServices:
     rate_limiter: RateLimiter
 
 
-def get_services(request: Request) -> GatewayServices:
+# async: FastAPI runs a plain `def` dependency on a worker thread, for every request.
+async def get_services(request: Request) -> GatewayServices:
     services: GatewayServices = request.app.state.services
     return services
 

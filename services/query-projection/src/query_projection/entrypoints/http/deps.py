@@ -12,7 +12,8 @@ MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
 
 
-def get_queries(request: Request) -> ReadModelQueries:
+# Dependencies are `async def`: FastAPI runs a plain `def` one on a worker thread per request.
+async def get_queries(request: Request) -> ReadModelQueries:
     queries: ReadModelQueries = request.app.state.queries
     return queries
 
@@ -24,7 +25,7 @@ def _wait_bound(request: Request) -> int:
     return int(request.app.state.settings.max_wait_ms)
 
 
-def list_consistency(
+async def list_consistency(
     request: Request,
     min_position: Annotated[
         int | None,
@@ -41,7 +42,7 @@ def list_consistency(
     )
 
 
-def resource_consistency(
+async def resource_consistency(
     consistency: Annotated[Consistency, Depends(list_consistency)],
     min_version: Annotated[
         int | None, Query(ge=0, description="Wait until the resource has this version")

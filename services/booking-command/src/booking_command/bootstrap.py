@@ -82,7 +82,7 @@ class Runtime:
         if self.kafka is not None:
             if self.settings.create_topics:
                 await ensure_topics(
-                    self.settings.kafka_bootstrap_servers,
+                    self.settings,
                     [self.settings.topic(name) for name in topics.ALL_TOPICS],
                 )
             await self.kafka.start()
@@ -175,7 +175,7 @@ def build_app(
     if event_store_env is None:
         health.add("postgres", postgres_probe(settings.database_dsn))
     if with_kafka:
-        health.add("kafka", kafka_probe(settings.kafka_bootstrap_servers))
+        health.add("kafka", kafka_probe(settings))
 
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:

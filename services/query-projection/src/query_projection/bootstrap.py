@@ -65,7 +65,7 @@ class QueryProjection:
         )
         await ensure_read_models(self.pool)
         await ensure_topics(
-            settings.kafka_bootstrap_servers,
+            settings,
             (*settings.projected_topics, settings.dead_letter_topic),
             partitions=settings.topic_partitions,
         )
@@ -75,7 +75,7 @@ class QueryProjection:
     async def start(self) -> None:
         settings = self.settings
         await self._open()
-        end_offsets = self._end_offsets = KafkaEndOffsets(settings.kafka_bootstrap_servers)
+        end_offsets = self._end_offsets = KafkaEndOffsets(settings)
         await end_offsets.start()
         waiter = PositionWaiter(self.store, end_offsets, settings.position_topics, self.signal)
         self.queries = ReadModelQueries(
@@ -127,7 +127,7 @@ class QueryProjection:
                 self.hot,
                 self.apply_batch,
                 lambda: TopicReplay(
-                    settings.kafka_bootstrap_servers,
+                    settings,
                     settings.projected_topics,
                     decode=decode_projected,
                     max_batch=settings.consumer_max_batch,
@@ -148,7 +148,7 @@ def build_app(settings: QueryProjectionSettings) -> FastAPI:
 
     health.add("postgres", postgres)
     health.add("redis", redis_probe(service.redis))
-    health.add("kafka", kafka_probe(settings.kafka_bootstrap_servers))
+    health.add("kafka", kafka_probe(settings))
     health.add("caught_up", service.caught_up)
 
     @asynccontextmanager

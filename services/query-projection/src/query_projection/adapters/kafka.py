@@ -9,14 +9,16 @@ from collections.abc import Collection
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from query_projection.domain.positions import TopicPartition as PartitionKey
+from service_kit.kafka_security import kafka_client_options
+from service_kit.settings import KafkaSettings
 
 
 class KafkaEndOffsets:
     """End offsets (high watermarks) of whole topics, for read-your-writes and /positions."""
 
-    def __init__(self, bootstrap_servers: str) -> None:
+    def __init__(self, kafka: KafkaSettings | str) -> None:
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers, enable_auto_commit=False, request_timeout_ms=5000
+            **kafka_client_options(kafka), enable_auto_commit=False, request_timeout_ms=5000
         )
         self._partitions: dict[str, list[int]] = {}
         self._lock = asyncio.Lock()

@@ -63,6 +63,7 @@ def test_sigterm_finishes_in_flight_requests_then_exits_cleanly(tmp_path: Path) 
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        cwd=tmp_path,  # away from any .env a developer's `make run` left in the checkout
     )
     try:
         _wait_until_live(base_url, process)

@@ -1,4 +1,5 @@
 import asyncio
+import secrets
 
 from prometheus_client import REGISTRY
 
@@ -17,7 +18,9 @@ async def test_every_answer_carries_the_security_headers(gateway) -> None:
 
 async def test_production_adds_strict_transport_security(gateway_factory) -> None:
     async with gateway_factory(
-        environment="production", database_url="postgresql://gw:Str0ngPassw0rd-x@db:5432/gw"
+        environment="production",
+        database_url="postgresql://gw:Str0ngPassw0rd-x@db:5432/gw",
+        jwt_secret=secrets.token_urlsafe(48),
     ) as gateway:
         response = await gateway.client.get("/health/live")
         assert response.headers["Strict-Transport-Security"].startswith("max-age=")

@@ -203,3 +203,4 @@ async def test_read_positions_of_a_batch_are_stored_in_one_round_trip(
     assert counting_redis.commands == 1
     assert await positions.latest(first) == 9
     assert await positions.latest(second) == 5
+    assert (await positions.marks(second)).issued >= 9

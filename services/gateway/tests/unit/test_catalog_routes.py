@@ -44,11 +44,39 @@ async def test_a_read_after_a_write_waits_for_the_writes_position(gateway, manag
     assert query.url.params["wait_ms"] == str(gateway.settings.read_wait_ms)
 
 
-async def test_an_anonymous_read_can_ask_for_a_position(gateway) -> None:
-    response = await gateway.client.get("/api/v1/venues", headers={"X-Read-Position": "41"})
+async def test_an_anonymous_read_ignores_a_read_position(gateway) -> None:
+    response = await gateway.client.get(
+        "/api/v1/events", headers={"X-Read-Position": "999999999999"}
+    )
     assert response.status_code == 200
     query = gateway.backend.calls_to(gateway.backend.QUERY_PROJECTION)[-1]
-    assert query.url.params["min_position"] == "41"
+    assert "min_position" not in query.url.params
+
+
+async def test_a_read_position_ahead_of_every_write_is_refused_at_once(
+    gateway, manager_headers, user_headers
+) -> None:
+    venue = await create_venue(gateway, manager_headers)
+    queries_before = len(gateway.backend.calls_to(gateway.backend.QUERY_PROJECTION))
+    response = await gateway.client.get(
+        "/api/v1/events",
+        headers={**user_headers, "X-Read-Position": str(int(venue["position"]) + 1)},
+    )
+    assert response.status_code == 422
+    assert response.json()["error_type"] == "read_position_ahead"
+    assert len(gateway.backend.calls_to(gateway.backend.QUERY_PROJECTION)) == queries_before
+
+
+async def test_a_signed_in_read_can_wait_for_a_position_someone_else_wrote(
+    gateway, manager_headers, user_headers
+) -> None:
+    venue = await create_venue(gateway, manager_headers)
+    response = await gateway.client.get(
+        "/api/v1/venues", headers={**user_headers, "X-Read-Position": str(venue["position"])}
+    )
+    assert response.status_code == 200
+    query = gateway.backend.calls_to(gateway.backend.QUERY_PROJECTION)[-1]
+    assert query.url.params["min_position"] == str(venue["position"])
 
 
 async def test_updates_and_deletes_a_venue(gateway, admin_headers) -> None:

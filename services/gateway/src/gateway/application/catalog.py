@@ -91,8 +91,8 @@ class CatalogService:
         options: ReadOptions,
         params: dict[str, str | int | float | None] | None = None,
     ) -> DownstreamResponse:
-        if caller is None and options.position_hint is None:
-            # Anonymous and no write to wait for: identical reads share one answer. It is
+        if caller is None:
+            # Anonymous reads never wait for a position: identical ones share one answer. It is
             # fetched without If-None-Match; the route answers 304 from its ETag.
             shared_params = {
                 key: value for key, value in (params or {}).items() if value is not None

@@ -82,6 +82,12 @@ class Downstream(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class ReadMarks:
+    caller: int
+    issued: int
+
+
 class ReadPositions(Protocol):
     """The highest write position each caller has seen acknowledged."""
 
@@ -92,3 +98,7 @@ class ReadPositions(Protocol):
         ...
 
     async def latest(self, caller_id: str) -> int: ...
+
+    async def marks(self, caller_id: str) -> ReadMarks:
+        """The caller's latest position and the highest acknowledged to anyone (one round trip)."""
+        ...

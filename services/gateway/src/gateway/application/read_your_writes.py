@@ -3,6 +3,9 @@
 A command answer carries the position of its last stored event. The gateway
 remembers the highest position per caller and passes it as `min_position` on
 the caller's next reads, so the projection waits (bounded) until it has caught up.
+A client may send a position as a hint; it must not be ahead of what was ever
+acknowledged (else anyone could make every read wait for a position that never comes),
+and anonymous reads ignore it.
 """
 
 from __future__ import annotations
@@ -14,8 +17,13 @@ from typing import Any
 
 from gateway.application.ports import DownstreamResponse, QueryParams, ReadPositions
 from gateway.domain.users import Caller
+from service_kit.errors import InvalidInputError
 
 logger = logging.getLogger(__name__)
+
+
+class ReadPositionAhead(InvalidInputError):
+    error_type = "read_position_ahead"
 
 
 @dataclass(frozen=True)
@@ -70,13 +78,21 @@ class ReadYourWrites:
         return outcomes
 
     async def min_position(self, caller: Caller | None, hint: int | None) -> int | None:
-        remembered = 0
-        if caller is not None:
-            try:
-                remembered = await self._positions.latest(caller.user_id)
-            except Exception:
-                logger.warning("could not read the caller's read position", exc_info=True)
-        highest = max(remembered, hint or 0)
+        """The position a read must wait for: the caller's own writes, or a hint up to the
+        highest position acknowledged to anyone. Anonymous reads never wait."""
+        if caller is None:
+            return None
+        try:
+            marks = await self._positions.marks(caller.user_id)
+        except Exception:
+            logger.warning("could not read the caller's read position", exc_info=True)
+            return None
+        if hint is not None and hint > marks.issued:
+            raise ReadPositionAhead(
+                f"Read position {hint} is ahead of every write acknowledged so far; "
+                "send the X-Read-Position of a write's answer"
+            )
+        highest = max(marks.caller, hint or 0)
         return highest or None
 
     async def params(

@@ -110,8 +110,11 @@ ReadPosition = Annotated[
     Header(
         alias=READ_POSITION_HEADER,
         ge=0,
+        le=2**63 - 1,
         description="Wait until the read model includes this write position (from a previous "
-        "write's X-Read-Position). Your own writes are awaited automatically.",
+        "write's X-Read-Position). Your own writes are awaited automatically. Ignored on "
+        "anonymous reads; a position ahead of every acknowledged write answers 422 "
+        "`read_position_ahead`.",
     ),
 ]
 IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match")]

@@ -65,3 +65,32 @@ async def test_start_reuses_the_broker_its_pid_file_names(broker: TansuBroker) -
 
     assert await again.start() == broker.bootstrap_servers
     assert again.pid == broker.pid
+
+
+async def _cluster_id(bootstrap: str) -> str:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return str((await admin.describe_cluster())["cluster_id"])
+    finally:
+        await admin.close()
+
+
+async def test_each_start_is_a_new_cluster_that_clients_can_tell_apart(tmp_path: Path) -> None:
+    first = TansuBroker(tmp_path)
+    await first.start()
+    first_id = await _cluster_id(first.bootstrap_servers)
+    assert first_id == first.cluster_id
+    port = first.port
+    first.kill()
+
+    second = TansuBroker(tmp_path, port=port)
+    try:
+        await second.start()
+        second_id = await _cluster_id(second.bootstrap_servers)
+        assert second_id == second.cluster_id
+    finally:
+        second.stop()
+
+    assert first_id != second_id
+    assert second.port == port

@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import time
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from local_infra.processes import (
     DEFAULT_STOP_GRACE_SECONDS,
     is_alive,
     is_running_as,
+    kill_now,
     read_pid,
     spawn_background,
     tail,
@@ -83,7 +85,11 @@ async def cluster_metadata_available(bootstrap_servers: str, wait_seconds: float
 
 
 class TansuBroker:
-    """One memory-only Tansu process, with its PID, port and log files in `state_dir`."""
+    """One memory-only Tansu process, with its PID, port and log files in `state_dir`.
+
+    Each start gets a new cluster id, as a rebuilt Kafka cluster does: a broker that
+    starts empty says so, and the services compare it with the id they last saw.
+    """
 
     def __init__(self, state_dir: Path, port: int | None = None, host: str = LOOPBACK) -> None:
         self.state_dir = state_dir
@@ -91,6 +97,7 @@ class TansuBroker:
         self._requested_port = port
         self.pid_path = state_dir / "pids" / "tansu.pid"
         self.port_path = state_dir / "pids" / "tansu.port"
+        self.cluster_id_path = state_dir / "pids" / "tansu.cluster-id"
         self.log_path = state_dir / "logs" / "tansu.log"
 
     @property
@@ -99,6 +106,13 @@ class TansuBroker:
             return int(self.port_path.read_text().strip())
         except (FileNotFoundError, ValueError):
             return self._requested_port
+
+    @property
+    def cluster_id(self) -> str | None:
+        try:
+            return self.cluster_id_path.read_text().strip() or None
+        except FileNotFoundError:
+            return None
 
     @property
     def bootstrap_servers(self) -> str:
@@ -126,17 +140,22 @@ class TansuBroker:
                 f"cannot start the broker: {self.host}:{port} is already in use"
             )
         url = f"tcp://{self.host}:{port}"
+        cluster_id = str(uuid.uuid4())
         command = [
             str(tansu_binary()),
             "broker",
+            "--cluster-id", cluster_id,
             "--listener-url", url,
             "--advertised-listener-url", url,
             "--storage-engine", "memory://tansu/",
         ]  # fmt: skip
         self.port_path.parent.mkdir(parents=True, exist_ok=True)
         self.port_path.write_text(f"{port}\n")
+        self.cluster_id_path.write_text(f"{cluster_id}\n")
         pid = spawn_background(command, log_path=self.log_path, pid_path=self.pid_path)
-        logger.info("started Tansu broker pid %s on %s:%s", pid, self.host, port)
+        logger.info(
+            "started Tansu broker pid %s on %s:%s, cluster id %s", pid, self.host, port, cluster_id
+        )
         await self._wait_until_ready(ready_timeout)
         return self.bootstrap_servers
 
@@ -161,8 +180,16 @@ class TansuBroker:
                 )
             await asyncio.sleep(0.1)
 
+    def kill(self) -> None:
+        """SIGKILL the broker: every message and offset it held is gone with it."""
+        pid = self.pid
+        if pid is not None and is_running_as(pid, _BINARY_MARKER):
+            kill_now(pid, signal.SIGKILL)
+        self.pid_path.unlink(missing_ok=True)
+        self.cluster_id_path.unlink(missing_ok=True)
+
     def pause(self) -> None:
-        """SIGSTOP the broker (memory only: never kill it to simulate an outage)."""
+        """SIGSTOP the broker: connections stay open and nothing is answered."""
         self._send(signal.SIGSTOP)
 
     def resume(self) -> None:
@@ -181,6 +208,7 @@ class TansuBroker:
             terminate(pid, grace_seconds)
         self.pid_path.unlink(missing_ok=True)
         self.port_path.unlink(missing_ok=True)
+        self.cluster_id_path.unlink(missing_ok=True)
 
 
 async def create_topics(

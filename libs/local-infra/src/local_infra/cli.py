@@ -39,7 +39,7 @@ def _stack_config(state_dir: Path, env: dict[str, str]) -> StackConfig:
         redis_url=env.get("REDIS_URL", DEFAULT_REDIS_URL),
         kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS") or None,
         topic_prefix=env.get("KAFKA_TOPIC_PREFIX", ""),
-        # Read models in Redis are reset with a fresh broker; a prefix keeps that to ours.
+        # Keeps our read models apart from anything else in the same Redis.
         redis_key_prefix=env.get("REDIS_KEY_PREFIX", "ticketing-local:"),
         topics=topics,
         topic_partitions=partitions,
@@ -56,14 +56,18 @@ def _print_started(info: StackInfo) -> None:
     print(f"API docs: {info.docs_url}")
     for name, process in info.services.items():
         print(f"  {name:<17} {process.url}  (pid {process.pid})")
-    broker_owner = "Tansu, memory only" if info.broker_managed else "external"
+    broker_owner = (
+        "Tansu, memory only: starts empty, the services republish from their databases"
+        if info.broker_managed
+        else "external"
+    )
     print(f"broker:   {info.kafka_bootstrap_servers} ({broker_owner})")
     print(f"logs:     {info.log_dir}")
     print(STOP_HINT)
 
 
-async def _up(state_dir: Path) -> int:
-    env_file = load_or_create_env_file(repo_root() / ".env")
+async def _up(state_dir: Path, env_path: Path) -> int:
+    env_file = load_or_create_env_file(env_path)
     if env_file.created:
         print(f"created {env_file.path} with a new JWT secret and an admin login:")
         print(f"  log in as {env_file.values['ADMIN_EMAIL']} / {env_file.values['ADMIN_PASSWORD']}")
@@ -118,22 +122,32 @@ async def _down(state_dir: Path) -> int:
     return 0
 
 
-COMMANDS = {"up": _up, "down": _down, "status": _status, "broker": _broker}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local_infra", description=__doc__)
-    parser.add_argument("command", choices=sorted(COMMANDS))
+    parser.add_argument("command", choices=["broker", "down", "status", "up"])
     parser.add_argument(
         "--state-dir",
         type=Path,
         default=None,
         help="where logs, PID files and stack.json live (default: <repo>/.run)",
     )
+    parser.add_argument(
+        "--env-file",
+        type=Path,
+        default=None,
+        help="settings for `up`, created with new secrets if missing (default: <repo>/.env)",
+    )
     arguments = parser.parse_args(argv)
     state_dir: Path = arguments.state_dir or repo_root() / ".run"
+    env_path: Path = arguments.env_file or repo_root() / ".env"
+    commands = {
+        "up": lambda: _up(state_dir.resolve(), env_path.resolve()),
+        "down": lambda: _down(state_dir.resolve()),
+        "status": lambda: _status(state_dir.resolve()),
+        "broker": lambda: _broker(state_dir.resolve()),
+    }
     try:
-        return asyncio.run(COMMANDS[arguments.command](state_dir.resolve()))
+        return asyncio.run(commands[arguments.command]())
     except (InfrastructureUnavailable, ServiceStartError, StackAlreadyRunning) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -19,10 +19,10 @@ from local_infra.broker import TansuBroker, create_topics
 from local_infra.errors import ServiceStartError
 from local_infra.health import wait_until_ready
 from local_infra.ports import LOOPBACK, preferred_or_free_port
-from local_infra.postgres import create_database, drop_database, ensure_postgres
+from local_infra.postgres import create_database, ensure_postgres
 from local_infra.processes import is_running_as, kill_now, read_pid, spawn_background, tail
 from local_infra.processes import terminate as terminate_process
-from local_infra.redis_server import delete_keys_with_prefix, ensure_redis
+from local_infra.redis_server import ensure_redis
 from local_infra.services import (
     DEFAULT_DATABASES,
     GATEWAY,
@@ -88,7 +88,6 @@ class StackConfig:
     python_executable: str = sys.executable
     # Start PostgreSQL/Redis when they are local and down; off for servers we don't own.
     ensure_local_servers: bool = True
-    reset_state_with_fresh_broker: bool = True
 
 
 def _module_marker(service: str) -> str:
@@ -141,15 +140,12 @@ class Stack:
             await ensure_postgres(config.postgres_admin_url)
             await ensure_redis(config.redis_url)
         port_notes: list[str] = []
-        fresh_broker = config.kafka_bootstrap_servers is None and not self._broker.is_running()
+        # A broker started here is empty (memory only, new cluster id); the databases
+        # are kept, and the services republish from them when they see the new broker.
         bootstrap, broker_managed = await self._start_broker(port_notes)
-        if fresh_broker and config.reset_state_with_fresh_broker:
-            await self._forget_state_of_the_previous_broker()
         for database in config.databases.values():
             await create_database(config.postgres_admin_url, database)
-        if config.topics:
-            names = [f"{config.topic_prefix}{topic}" for topic in config.topics]
-            await create_topics(bootstrap, names, config.topic_partitions)
+        await self._create_topics(bootstrap)
         ports = self._choose_service_ports(port_notes)
         urls = {name: f"http://{config.host}:{port}" for name, port in ports.items()}
         self._shared = SharedSettings(
@@ -191,16 +187,10 @@ class Stack:
             raise
         return self._info
 
-    async def _forget_state_of_the_previous_broker(self) -> None:
-        """Tansu keeps messages in memory only: a new broker starts empty, so offsets,
-        outbox positions and read models kept from the last run would point past its
-        end. Everything built from the log starts again with it; users are kept."""
-        config = self.config
-        for service, database in config.databases.items():
-            if service != GATEWAY:
-                await drop_database(config.postgres_admin_url, database)
-        if config.redis_key_prefix:
-            await delete_keys_with_prefix(config.redis_url, config.redis_key_prefix)
+    async def _create_topics(self, bootstrap: str) -> None:
+        if self.config.topics:
+            names = [f"{self.config.topic_prefix}{topic}" for topic in self.config.topics]
+            await create_topics(bootstrap, names, self.config.topic_partitions)
 
     async def _start_broker(self, port_notes: list[str]) -> tuple[str, bool]:
         if self.config.kafka_bootstrap_servers:
@@ -314,6 +304,25 @@ class Stack:
         """SIGSTOP this stack's own broker: connections stay open, nothing is answered."""
         self._owned_broker().pause()
 
+    def kill_broker(self) -> None:
+        """SIGKILL this stack's own broker: every topic, message and offset is lost."""
+        self._owned_broker().kill()
+
+    async def start_empty_broker(self) -> str:
+        """Start a new, empty broker (new cluster id) where the killed one listened, and
+        create the platform's topics on it, as a rebuilt cluster's operator would.
+
+        Returns the new cluster id.
+        """
+        old = self._broker
+        if old.is_running():
+            raise RuntimeError("the broker is still running; kill_broker() first")
+        self._broker = TansuBroker(self.state_dir, port=old.port, host=self.config.host)
+        await self._create_topics(await self._broker.start())
+        cluster_id = self._broker.cluster_id
+        assert cluster_id is not None
+        return cluster_id
+
     def resume_broker(self) -> None:
         self._owned_broker().resume()
 
@@ -325,6 +334,10 @@ class Stack:
     @property
     def broker_pid(self) -> int | None:
         return self._broker.pid if self._broker.is_running() else None
+
+    @property
+    def broker_cluster_id(self) -> str | None:
+        return self._broker.cluster_id if self._broker.is_running() else None
 
     async def start_service(self, name: str) -> ServiceProcess:
         """Start one service again on the port it had, and wait until it is ready."""

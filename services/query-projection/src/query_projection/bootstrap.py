@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from query_projection.adapters.kafka import KafkaEndOffsets
+from query_projection.adapters.postgres_progress import PostgresProgressListener
 from query_projection.adapters.postgres_schema import ensure_read_models
 from query_projection.adapters.postgres_store import PostgresGenerations, PostgresReadModelStore
 from query_projection.adapters.postgres_views import PostgresViews
@@ -44,6 +45,7 @@ class QueryProjection:
         self.signal = ProgressSignal()
         self._pool: asyncpg.Pool | None = None
         self._end_offsets: KafkaEndOffsets | None = None
+        self._progress = PostgresProgressListener(settings.database_dsn, self.signal.notify)
         self.queries: ReadModelQueries | None = None
         self.subscription: Subscription[DecodedEvent] = subscribe_projection(
             self.runtime, settings, self._read_models, self.signal
@@ -77,6 +79,7 @@ class QueryProjection:
         await self._open()
         end_offsets = self._end_offsets = KafkaEndOffsets(settings)
         await end_offsets.start()
+        await self._progress.start()
         waiter = PositionWaiter(self.store, end_offsets, settings.position_topics, self.signal)
         self.queries = ReadModelQueries(
             self.store,
@@ -95,6 +98,7 @@ class QueryProjection:
         await self._close()
 
     async def _close(self) -> None:
+        await self._progress.stop()
         if self._end_offsets is not None:
             await self._end_offsets.stop()
         if self._pool is not None:

@@ -10,6 +10,7 @@ from uuid import UUID
 
 import asyncpg
 
+from query_projection.adapters.postgres_progress import NOTIFY_PROGRESS
 from query_projection.adapters.postgres_schema import (
     create_generation,
     drop_generations,
@@ -301,6 +302,8 @@ class PostgresTransaction:
                 for p in progress
             ],
         )
+        # Delivered on commit: every replica's waiters look again (postgres_progress).
+        await self._connection.execute(NOTIFY_PROGRESS)
 
 
 def _changed(current: dict[K, V | None], loaded: dict[K, V | None], touched: set[K]) -> list[V]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable, Collection
 
@@ -20,7 +19,8 @@ class ReadModelBehind(DependencyUnavailableError):
 
 
 class ProgressSignal:
-    """Wakes waiters in this process as soon as the local consumer commits a batch."""
+    """Wakes waiters as soon as the projection commits a batch: this process's consumer
+    notifies it directly, other replicas' through the store's progress notifications."""
 
     def __init__(self) -> None:
         self._changed = asyncio.Event()
@@ -29,31 +29,31 @@ class ProgressSignal:
         self._changed.set()
         self._changed = asyncio.Event()
 
-    async def wait(self, seconds: float) -> None:
-        changed = self._changed
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(changed.wait(), seconds)
+    def next_change(self) -> asyncio.Event:
+        """Set by the next `notify()`; taken before a check so no progress slips between."""
+        return self._changed
 
 
 async def wait_until(
-    check: Callable[[], Awaitable[bool]],
-    timeout_seconds: float,
-    signal: ProgressSignal,
-    poll_interval: float = 0.02,
+    check: Callable[[], Awaitable[bool]], timeout_seconds: float, signal: ProgressSignal
 ) -> bool:
     """True as soon as `check()` holds; False when it still does not after the timeout.
 
-    Other replicas' progress is only seen by polling, so the wait is capped at
-    `poll_interval` between checks even without a local signal.
+    `check` runs once at the start and then only after the projection signals progress:
+    waiting costs nothing while the projection stands still.
     """
     deadline = time.monotonic() + timeout_seconds
     while True:
+        changed = signal.next_change()
         if await check():
             return True
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return False
-        await signal.wait(min(poll_interval, remaining))
+        try:
+            await asyncio.wait_for(changed.wait(), remaining)
+        except TimeoutError:
+            return False
 
 
 class PositionWaiter:

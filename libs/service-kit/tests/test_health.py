@@ -56,7 +56,7 @@ async def test_readiness_is_503_and_names_the_failing_dependency() -> None:
     assert body["status"] == "not_ready"
     assert body["checks"]["postgres"]["status"] == "up"
     assert body["checks"]["kafka"]["status"] == "down"
-    assert "connection refused" in body["checks"]["kafka"]["error"]
+    assert body["checks"]["kafka"]["error"] == "ConnectionRefusedError"
 
 
 async def test_a_hanging_dependency_times_out_instead_of_hanging_the_probe() -> None:
@@ -113,3 +113,63 @@ async def test_readiness_follows_a_real_redis_going_away_and_coming_back(
         back = await client.get("/health/ready")
         assert back.status_code == 200
         assert back.json()["checks"]["redis"]["status"] == "up"
+
+
+async def test_a_probe_error_names_no_host_or_address() -> None:
+    async def unreachable() -> None:
+        raise OSError("Connect call failed ('10.3.7.21', 5432) to postgres.internal.svc")
+
+    health = _registry()
+    health.add("postgres", unreachable)
+    async with _client(health) as client:
+        for path in ("/health/ready", "/health"):
+            error = (await client.get(path)).json()["checks"]["postgres"]["error"]
+            assert error == "OSError"
+
+
+async def test_repeated_readiness_within_the_cache_window_probes_each_dependency_once() -> None:
+    calls = {"postgres": 0, "kafka": 0}
+
+    def counting(name: str):
+        async def probe() -> None:
+            calls[name] += 1
+
+        return probe
+
+    health = HealthRegistry(service="demo", version="1", environment="test", cache_seconds=60)
+    health.add("postgres", counting("postgres"))
+    health.add("kafka", counting("kafka"))
+    async with _client(health) as client:
+        answers = await asyncio.gather(*(client.get("/health/ready") for _ in range(5)))
+        answers.append(await client.get("/health"))
+    assert [answer.status_code for answer in answers] == [200] * 6
+    assert calls == {"postgres": 1, "kafka": 1}
+
+
+async def test_readiness_probes_again_once_the_cache_window_has_passed() -> None:
+    calls = 0
+
+    async def probe() -> None:
+        nonlocal calls
+        calls += 1
+
+    health = HealthRegistry(service="demo", version="1", environment="test", cache_seconds=0)
+    health.add("postgres", probe)
+    async with _client(health) as client:
+        await client.get("/health/ready")
+        await client.get("/health/ready")
+    assert calls == 2
+
+
+def test_uvicorn_gets_the_concurrency_limit(monkeypatch) -> None:
+    import uvicorn
+    from fastapi import FastAPI
+
+    from service_kit.server import serve
+    from service_kit.settings import ServiceSettings
+
+    configs: list[uvicorn.Config] = []
+    monkeypatch.setattr(uvicorn.Server, "__init__", lambda self, config: configs.append(config))
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self: None)
+    serve(FastAPI(), ServiceSettings(http_limit_concurrency=321))
+    assert configs[0].limit_concurrency == 321

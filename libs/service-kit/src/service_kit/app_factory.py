@@ -24,6 +24,7 @@ def health_registry_for(settings: ServiceSettings) -> HealthRegistry:
         version=settings.service_version,
         environment=settings.environment.value,
         timeout_seconds=settings.readiness_timeout_seconds,
+        cache_seconds=settings.health_cache_seconds,
     )
 
 

@@ -2,11 +2,15 @@
 
 Readiness runs every dependency check concurrently with a timeout; any failing
 required check turns the answer into 503 so Kubernetes stops routing to the pod.
+Results are shared for `cache_seconds`, and concurrent callers wait for one run, so
+probing costs the dependencies the same however often the endpoints are called. An
+error names only the failure's type: the details (hosts, addresses) go to the log.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,6 +22,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 Probe = Callable[[], Awaitable[None]]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -60,9 +66,13 @@ class HealthRegistry:
     checks: list[DependencyCheck] = field(default_factory=list)
     started_at: float = field(default_factory=time.monotonic)
     draining: bool = False
+    cache_seconds: float = 0.0
+    _checked: tuple[float, dict[str, CheckResult]] | None = field(default=None, repr=False)
+    _running: asyncio.Task[dict[str, CheckResult]] | None = field(default=None, repr=False)
 
     def add(self, name: str, probe: Probe, *, required: bool = True) -> None:
         self.checks.append(DependencyCheck(name, probe, required))
+        self._checked = None
 
     async def _run(self, check: DependencyCheck) -> CheckResult:
         started = time.perf_counter()
@@ -71,7 +81,8 @@ class HealthRegistry:
         except TimeoutError:
             error: str | None = f"no answer within {self.timeout_seconds:g}s"
         except Exception as failure:
-            error = f"{type(failure).__name__}: {failure}"[:300]
+            logger.warning("health check %s failed: %r", check.name, failure)
+            error = type(failure).__name__
         else:
             error = None
         return CheckResult(
@@ -81,9 +92,25 @@ class HealthRegistry:
             error=error,
         )
 
+    async def _run_all(self) -> dict[str, CheckResult]:
+        checks = list(self.checks)
+        results = await asyncio.gather(*(self._run(check) for check in checks))
+        outcome = {check.name: result for check, result in zip(checks, results, strict=True)}
+        self._checked = (time.monotonic(), outcome)
+        return outcome
+
+    async def _checks(self) -> dict[str, CheckResult]:
+        if self._checked is not None:
+            checked_at, outcome = self._checked
+            if time.monotonic() - checked_at < self.cache_seconds:
+                return outcome
+        if self._running is None or self._running.done():
+            self._running = asyncio.create_task(self._run_all())
+        # Shielded: a caller that goes away does not cancel the others' answer.
+        return await asyncio.shield(self._running)
+
     async def readiness(self) -> ReadinessReport:
-        results = await asyncio.gather(*(self._run(check) for check in self.checks))
-        checks = {check.name: result for check, result in zip(self.checks, results, strict=True)}
+        checks = await self._checks()
         ready = not self.draining and all(
             result.status == "up" for result in checks.values() if result.required
         )

@@ -28,6 +28,8 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         # On SIGTERM uvicorn stops accepting, waits this long for in-flight
         # requests, then runs the lifespan shutdown that closes pools and consumers.
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        # Every open connection (a status stream too) counts; beyond it uvicorn answers 503.
+        limit_concurrency=settings.http_limit_concurrency,
     )
     uvicorn.Server(config).run()
 

@@ -86,6 +86,17 @@ class ServiceSettings(BaseSettings):
         default=20, ge=1, le=600, description="Time in-flight requests get to finish on SIGTERM"
     )
     readiness_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    health_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description="Readiness results are shared by every caller for this long (0: no cache)",
+    )
+    http_limit_concurrency: int | None = Field(
+        default=4096,
+        ge=1,
+        description="Connections and tasks uvicorn serves at once; beyond it answers 503",
+    )
     forwarded_allow_ips: str = Field(
         default="",
         description=(

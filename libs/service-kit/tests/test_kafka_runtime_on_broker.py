@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Collection, Mapping
 
 import pytest
@@ -93,3 +94,56 @@ async def test_a_restarted_consumer_continues_where_the_database_says_not_where_
         await second.stop()
     assert database.applied == [b"m0", b"m1", b"m2", b"m3", b"m4"]
     assert database.next_offsets[TopicPartition(topic, 0)] == 5
+
+
+class ErrorSignal(logging.Handler):
+    def __init__(self, event: asyncio.Event) -> None:
+        super().__init__(logging.ERROR)
+        self.event = event
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.event.set()
+
+
+async def test_a_stored_position_past_the_log_end_is_refused_loudly_not_skipped_to(
+    infrastructure: Infrastructure, topic_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = KafkaSettings(
+        service_name="kit-test",
+        kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
+        kafka_topic_prefix=f"{topic_prefix}kit-lost.",
+    )
+    topic = settings.topic("positions")
+    await ensure_topics(
+        settings.kafka_bootstrap_servers,
+        [topic, settings.topic(topics.DEAD_LETTERS)],
+        partitions=1,
+    )
+    partition = TopicPartition(topic, 0)
+    database = ServiceDatabase()
+    # Positions of a broker that is gone: the new topic holds nothing yet.
+    database.next_offsets[partition] = 40
+    kafka = KafkaRuntime(settings)
+    subscription = kafka.subscriber(
+        topic, group=settings.group_id("positions"), decode=bytes, offsets=database.stored_offsets
+    )(database.apply)
+    refused = asyncio.Event()
+    on_error = ErrorSignal(refused)
+    logging.getLogger("service_kit.kafka_runtime").addHandler(on_error)
+    await kafka.start()
+    try:
+        async with asyncio.timeout(60):
+            await subscription.assigned.wait()
+        await kafka.publish([OutboundMessage(topic, b"show", b"new-0", [])])
+        async with asyncio.timeout(30):
+            await refused.wait()
+    finally:
+        logging.getLogger("service_kit.kafka_runtime").removeHandler(on_error)
+        await kafka.stop()
+
+    assert subscription.beyond_log_end == {partition}
+    errors = [record.getMessage() for record in caplog.records if record.levelname == "ERROR"]
+    assert len(errors) == 1
+    assert "stored position is 40" in errors[0]
+    assert database.applied == []
+    assert database.next_offsets[partition] == 40

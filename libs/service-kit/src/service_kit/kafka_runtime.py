@@ -47,6 +47,7 @@ from service_kit.metrics import (
     KAFKA_CONSUMER_BATCH_SIZE,
     KAFKA_CONSUMER_FAILURES,
     KAFKA_CONSUMER_LAG,
+    KAFKA_POSITION_BEYOND_LOG_END,
     RETRIES,
 )
 from service_kit.settings import KafkaSettings
@@ -198,6 +199,8 @@ class Subscription(Generic[BodyT]):
         self._expected: dict[TopicPartition, int] = {}
         self._sought: set[TopicPartition] = set()
         self._behind_since: dict[TopicPartition, float] = {}
+        self.beyond_log_end: set[TopicPartition] = set()
+        """Partitions whose stored position is past the broker's log end (logged once each)."""
         self.started_at = time.monotonic()
         self.ever_assigned = False
         self.assigned = asyncio.Event()
@@ -249,16 +252,55 @@ class Subscription(Generic[BodyT]):
                 self.name,
                 extra={"positions": {f"{tp.topic}[{tp.partition}]": o for tp, o in stored.items()}},
             )
+        await self._check_log_ends([tp for tp in partitions if self._expected.get(tp, 0) > 0])
+
+    async def _check_log_ends(self, partitions: Collection[TopicPartition]) -> None:
+        """An empty new topic sends nothing: only its log end shows the position is gone."""
+        consumer = self.consumer
+        if consumer is None or not partitions:
+            return
+        try:
+            ends = await asyncio.wait_for(consumer.end_offsets(list(partitions)), 10.0)
+        except (KafkaError, OSError, TimeoutError) as error:
+            logger.debug("%s: reading log end offsets failed: %r", self.name, error)
+            return
+        for tp, end in ends.items():
+            if tp in self._expected and end < self._expected[tp]:
+                self._refuse_beyond_log_end(tp, end)
+
+    def _refuse_beyond_log_end(self, tp: TopicPartition, log_end: int) -> None:
+        if tp in self.beyond_log_end:
+            return
+        self.beyond_log_end.add(tp)
+        KAFKA_POSITION_BEYOND_LOG_END.labels(
+            subscriber=self.name, topic=tp.topic, partition=str(tp.partition)
+        ).inc()
+        logger.error(
+            "%s: %s[%d] ends at offset %d but the stored position is %d: the broker lost "
+            "this partition's messages; refusing to skip what it will receive below %d. "
+            "Restart the service so it recovers from the broker change "
+            "(runbook: lost-kafka-cluster)",
+            self.name,
+            tp.topic,
+            tp.partition,
+            log_end,
+            self._expected[tp],
+            self._expected[tp],
+        )
 
     def _contiguous(self, tp: TopicPartition, records: list[ConsumerRecord[Any, Any]]) -> bool:
         """Drops records already handled; False (after a seek) when the batch is not next."""
         expected = self._expected[tp]
+        consumer = self.consumer
+        if records and records[0].offset < expected and consumer is not None:
+            highwater = consumer.highwater(tp)
+            if highwater is not None and highwater < expected:
+                self._refuse_beyond_log_end(tp, highwater)
         while records and records[0].offset < expected:
             records.pop(0)
         if not records or records[0].offset == expected:
             self._sought.discard(tp)
             return bool(records)
-        consumer = self.consumer
         if tp in self._sought or consumer is None:
             # Already sought there and the broker has nothing below: the log starts later.
             logger.warning(

@@ -69,3 +69,15 @@ KAFKA_CONSUMER_FAILURES = Counter(
     "Batches or messages a subscriber failed on, by kind (transient or not)",
     ["subscriber", "kind"],
 )
+BROKER_CHANGES = Counter(
+    "kafka_broker_changes_total",
+    "New Kafka clusters detected at start-up (cluster id differs from the stored one); "
+    "each one republished the service's durable log and dropped the old broker's offsets",
+    ["service"],
+)
+KAFKA_POSITION_BEYOND_LOG_END = Counter(
+    "kafka_consumer_position_beyond_log_end_total",
+    "Partitions whose stored position is past the broker's log end (a lost broker not "
+    "recovered): the consumer refuses to skip to it",
+    ["subscriber", "topic", "partition"],
+)

@@ -1,0 +1,110 @@
+"""Which broker a service's stored positions belong to, and recovery when the broker changed.
+
+The event store and the outbox tables are the durable record; the broker is a transport.
+A service stores the broker's cluster id in its own database. Real Kafka gives a rebuilt
+cluster a new id (the local broker gets one at every start), so at start-up, before the
+runtime runs, a different id means the topics the service published to and the offsets it
+stored are gone: the service's `adopt` republishes its durable log and drops the old
+broker's offsets, storing the new id in the same transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+from aiokafka.admin import AIOKafkaAdminClient
+
+from service_kit.kafka_security import kafka_client_options
+from service_kit.metrics import BROKER_CHANGES
+from service_kit.settings import KafkaSettings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BrokerRecovery:
+    """What a service did for a new broker, in words an operator reads in the log."""
+
+    republished: str
+    dropped_offsets: str
+
+
+class BrokerEpoch(Protocol):
+    """A service's record of the broker its positions belong to, in its own database."""
+
+    async def stored_cluster_id(self) -> str | None:
+        """The cluster id stored with the service's positions (None: never stored)."""
+        ...
+
+    async def record_cluster_id(self, cluster_id: str) -> None:
+        """First start: store the id, nothing else (a replica that stored it first wins)."""
+        ...
+
+    async def adopt(self, cluster_id: str) -> BrokerRecovery | None:
+        """A new broker: in ONE transaction, drop the old broker's offsets, mark the durable
+        log for republishing and store `cluster_id`. None when the stored id already was
+        `cluster_id` inside that transaction (another replica adopted it first)."""
+        ...
+
+
+async def broker_cluster_id(settings: KafkaSettings, *, timeout_seconds: float = 10.0) -> str:
+    """The cluster id the broker reports (Kafka's DescribeCluster)."""
+    admin = AIOKafkaAdminClient(
+        **kafka_client_options(settings), request_timeout_ms=int(timeout_seconds * 1000)
+    )
+    try:
+        await asyncio.wait_for(admin.start(), timeout_seconds)
+        description = await asyncio.wait_for(admin.describe_cluster(), timeout_seconds)
+    finally:
+        await admin.close()
+    cluster_id = description.get("cluster_id")
+    if not isinstance(cluster_id, str) or not cluster_id:
+        raise RuntimeError(f"the broker reported no cluster id: {description!r}")
+    return cluster_id
+
+
+async def reconcile_broker(
+    service: str, epoch: BrokerEpoch, cluster_id: str
+) -> BrokerRecovery | None:
+    """The start-up step: compare the broker's id with the stored one and recover once.
+
+    Returns what was done when the broker changed (None when nothing had to be done)."""
+    stored = await epoch.stored_cluster_id()
+    if stored is None:
+        await epoch.record_cluster_id(cluster_id)
+        logger.info("%s: broker cluster id %s recorded", service, cluster_id)
+        return None
+    if stored == cluster_id:
+        return None
+    recovery = await epoch.adopt(cluster_id)
+    if recovery is None:
+        logger.info("%s: broker cluster id %s already adopted by a replica", service, cluster_id)
+        return None
+    BROKER_CHANGES.labels(service=service).inc()
+    logger.warning(
+        "%s: the Kafka broker changed (cluster id %s -> %s): its topics were lost or rebuilt; "
+        "republishing %s; dropped %s",
+        service,
+        stored,
+        cluster_id,
+        recovery.republished,
+        recovery.dropped_offsets,
+        extra={
+            "previous_cluster_id": stored,
+            "cluster_id": cluster_id,
+            "republished": recovery.republished,
+            "dropped_offsets": recovery.dropped_offsets,
+        },
+    )
+    return recovery
+
+
+async def recover_from_broker_change(
+    settings: KafkaSettings, epoch: BrokerEpoch
+) -> BrokerRecovery | None:
+    """What every Kafka service runs before its runtime starts."""
+    cluster_id = await broker_cluster_id(settings)
+    return await reconcile_broker(settings.service_name, epoch, cluster_id)

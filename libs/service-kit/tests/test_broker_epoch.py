@@ -1,0 +1,94 @@
+"""The start-up step that notices a new Kafka broker and has the service recover once."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from prometheus_client import REGISTRY
+
+from service_kit.broker_epoch import BrokerRecovery, reconcile_broker
+
+
+class FakeEpoch:
+    """A service's stored cluster id; `adopt` records each recovery it was asked for."""
+
+    def __init__(self, stored: str | None) -> None:
+        self.stored = stored
+        self.adopted: list[str] = []
+
+    async def stored_cluster_id(self) -> str | None:
+        return self.stored
+
+    async def record_cluster_id(self, cluster_id: str) -> None:
+        self.stored = cluster_id
+
+    async def adopt(self, cluster_id: str) -> BrokerRecovery | None:
+        if self.stored == cluster_id:
+            return None
+        self.adopted.append(cluster_id)
+        self.stored = cluster_id
+        return BrokerRecovery(
+            republished="the whole outbox (12 rows)", dropped_offsets="3 stored offsets"
+        )
+
+
+def broker_changes(service: str) -> float:
+    value = REGISTRY.get_sample_value("kafka_broker_changes_total", {"service": service})
+    return value or 0.0
+
+
+async def test_first_start_stores_the_cluster_id_without_recovering() -> None:
+    epoch = FakeEpoch(stored=None)
+
+    recovery = await reconcile_broker("first-start", epoch, "cluster-a")
+
+    assert recovery is None
+    assert epoch.stored == "cluster-a"
+    assert epoch.adopted == []
+    assert broker_changes("first-start") == 0
+
+
+async def test_the_same_broker_changes_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    epoch = FakeEpoch(stored="cluster-a")
+
+    with caplog.at_level(logging.INFO, logger="service_kit.broker_epoch"):
+        recovery = await reconcile_broker("same-broker", epoch, "cluster-a")
+
+    assert recovery is None
+    assert epoch.adopted == []
+    assert caplog.records == []
+    assert broker_changes("same-broker") == 0
+
+
+async def test_a_new_broker_is_adopted_once_and_logged_once_with_what_is_done(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    epoch = FakeEpoch(stored="cluster-a")
+
+    with caplog.at_level(logging.INFO, logger="service_kit.broker_epoch"):
+        first = await reconcile_broker("new-broker", epoch, "cluster-b")
+        again = await reconcile_broker("new-broker", epoch, "cluster-b")
+
+    assert first is not None
+    assert again is None
+    assert epoch.adopted == ["cluster-b"]
+    assert epoch.stored == "cluster-b"
+    warnings = [record for record in caplog.records if record.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    message = warnings[0].getMessage()
+    for said in ("cluster-a", "cluster-b", "the whole outbox (12 rows)", "3 stored offsets"):
+        assert said in message
+    assert broker_changes("new-broker") == 1
+
+
+async def test_a_replica_that_adopted_the_new_broker_first_is_not_counted_again() -> None:
+    class AdoptedMeanwhile(FakeEpoch):
+        async def adopt(self, cluster_id: str) -> BrokerRecovery | None:
+            self.stored = cluster_id  # another replica's transaction committed first
+            return None
+
+    recovery = await reconcile_broker("raced", AdoptedMeanwhile(stored="cluster-a"), "cluster-b")
+
+    assert recovery is None
+    assert broker_changes("raced") == 0

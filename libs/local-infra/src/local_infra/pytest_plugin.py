@@ -19,7 +19,7 @@ import redis.asyncio as redis
 from local_infra.platform_topics import platform_topics
 from local_infra.postgres import create_database, drop_database
 from local_infra.redis_server import delete_keys_with_prefix
-from local_infra.secrets_env import DEFAULT_ADMIN_EMAIL, random_secret
+from local_infra.secrets_env import DEFAULT_ADMIN_EMAIL, internal_token_keys, random_secret
 from local_infra.services import DEFAULT_DATABASES, SERVICE_SPECS
 from local_infra.session_infrastructure import Infrastructure, provide_infrastructure
 from local_infra.stack import Stack, StackConfig
@@ -168,6 +168,7 @@ async def e2e_stack_config(
         log_level="INFO",
         extra_env={
             "JWT_SECRET": random_secret(TEST_JWT_SECRET_LENGTH),
+            **internal_token_keys(),
             "ADMIN_EMAIL": DEFAULT_ADMIN_EMAIL,
             "ADMIN_PASSWORD": random_secret(24),
             **(extra_env or {}),

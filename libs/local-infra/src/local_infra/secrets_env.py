@@ -6,6 +6,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from service_kit.internal_auth import generate_key_pair
+
 DEFAULT_ADMIN_EMAIL = "admin@example.com"
 # The services refuse secrets containing placeholder-like words (service_kit
 # settings), and a random string can contain one by chance.
@@ -46,12 +48,26 @@ class EnvFile:
     created: bool
 
 
+def internal_token_keys() -> dict[str, str]:
+    """A new key pair for the gateway's internal tokens (its own, not the JWT secret)."""
+    private_key, public_key = generate_key_pair()
+    return {"INTERNAL_TOKEN_PRIVATE_KEY": private_key, "INTERNAL_TOKEN_PUBLIC_KEY": public_key}
+
+
 def load_or_create_env_file(path: Path) -> EnvFile:
-    """Read `path`; when it does not exist, write one with a new JWT secret and admin login."""
+    """Read `path`; when it does not exist, write one with a new JWT secret, internal token
+    keys and an admin login. A file from before the internal token keys gets them added."""
     if path.exists():
-        return EnvFile(path=path, values=read_env_file(path), created=False)
+        values = read_env_file(path)
+        if "INTERNAL_TOKEN_PRIVATE_KEY" not in values:
+            keys = internal_token_keys()
+            with path.open("a") as env_file:
+                env_file.write("".join(f"{key}={value}\n" for key, value in keys.items()))
+            values.update(keys)
+        return EnvFile(path=path, values=values, created=False)
     values = {
         "JWT_SECRET": random_secret(64),
+        **internal_token_keys(),
         "ADMIN_EMAIL": DEFAULT_ADMIN_EMAIL,
         "ADMIN_PASSWORD": random_secret(24),
     }

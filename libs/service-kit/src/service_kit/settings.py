@@ -23,6 +23,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service_kit.internal_auth import private_key_from_text, public_key_from_text
+
 MIN_JWT_SECRET_LENGTH = 32
 PLACEHOLDER_WORDS = (
     "changeme",
@@ -275,6 +277,42 @@ class JwtSettings(ServiceSettings):
                 "JWT_SECRET is a test secret published in this repository; generate a new one"
             )
         return self
+
+
+class InternalTokenSettings(ServiceSettings):
+    """A service that answers the gateway's calls: it checks their tokens, never mints one."""
+
+    internal_token_public_key: str = Field(
+        description=(
+            "Ed25519 public key (base64url, 32 bytes) that checks the gateway's internal "
+            "tokens; generate a pair with: python -m service_kit.internal_auth"
+        )
+    )
+    internal_token_leeway_seconds: int = Field(default=5, ge=0, le=60)
+
+    @field_validator("internal_token_public_key")
+    @classmethod
+    def _public_key_is_valid(cls, value: str) -> str:
+        public_key_from_text(value)
+        return value.strip()
+
+
+class InternalTokenIssuerSettings(ServiceSettings):
+    """The gateway: signs a short-lived token for each call to an internal service."""
+
+    internal_token_private_key: SecretStr = Field(
+        description=(
+            "Ed25519 private key (base64url, 32 bytes) for internal tokens; its own key, "
+            "never the JWT secret"
+        )
+    )
+    internal_token_ttl_seconds: int = Field(default=60, ge=10, le=600)
+
+    @field_validator("internal_token_private_key")
+    @classmethod
+    def _private_key_is_valid(cls, value: SecretStr) -> SecretStr:
+        private_key_from_text(value.get_secret_value())
+        return value
 
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)

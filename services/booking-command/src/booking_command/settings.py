@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from pydantic import Field, PostgresDsn
 
-from service_kit.settings import KafkaSettings, PostgresSettings
+from service_kit.settings import InternalTokenSettings, KafkaSettings, PostgresSettings
 
 
-class BookingCommandSettings(PostgresSettings, KafkaSettings):
+class BookingCommandSettings(PostgresSettings, KafkaSettings, InternalTokenSettings):
     service_name: str = "booking-command"
     http_port: int = 8001
     database_url: PostgresDsn = PostgresDsn(

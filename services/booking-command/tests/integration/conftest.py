@@ -18,6 +18,7 @@ from booking_command.domain.catalog_event import TicketTypeSpec
 from booking_command.settings import BookingCommandSettings
 from local_infra.pytest_plugin import DatabaseFactory
 from local_infra.session_infrastructure import Infrastructure
+from service_kit.internal_auth import generate_key_pair
 from service_kit.kafka_runtime import KafkaRuntime
 from service_kit.kafka_topics import ensure_topics
 from ticketing_contracts import topics
@@ -41,6 +42,7 @@ async def settings(
     database_url = await database_factory(f"booking_{suffix}")
     return BookingCommandSettings(
         environment="test",
+        internal_token_public_key=generate_key_pair()[1],
         database_url=database_url,
         kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
         kafka_topic_prefix=f"{topic_prefix}{suffix}.",

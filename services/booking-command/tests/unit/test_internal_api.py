@@ -1,25 +1,48 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 
 from booking_command.adapters.event_store import in_memory_environment
 from booking_command.bootstrap import build_app
 from booking_command.settings import BookingCommandSettings
+from service_kit.internal_auth import (
+    GATEWAY,
+    Caller,
+    InternalRole,
+    InternalTokenIssuer,
+    generate_key_pair,
+    private_key_from_text,
+)
 
-ADMIN = {"X-Caller-ID": "admin-1", "X-Caller-Role": "admin"}
-USER = {"X-Caller-ID": "user-1", "X-Caller-Role": "user"}
-OTHER_USER = {"X-Caller-ID": "user-2", "X-Caller-Role": "user"}
+PRIVATE_KEY, PUBLIC_KEY = generate_key_pair()
+TOKENS = InternalTokenIssuer.from_text(PRIVATE_KEY)
+
+
+def signed_in(user_id: str, role: InternalRole = "user") -> dict[str, str]:
+    """Headers the gateway sends for a signed-in caller."""
+    return {"Authorization": TOKENS.authorization("booking-command", Caller(user_id, role))}
+
+
+ADMIN = signed_in("admin-1", "admin")
+MANAGER = signed_in("manager-1", "manager")
+USER = signed_in("user-1")
+OTHER_USER = signed_in("user-2")
+GATEWAY_HEADERS = {"Authorization": TOKENS.authorization("booking-command", GATEWAY)}
 
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    settings = BookingCommandSettings(environment="test", hold_expiry_interval_seconds=60)
+    settings = BookingCommandSettings(
+        environment="test", hold_expiry_interval_seconds=60, internal_token_public_key=PUBLIC_KEY
+    )
     app = build_app(settings, event_store_env=in_memory_environment(), with_kafka=False)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -68,7 +91,9 @@ async def test_venue_creation_answers_with_id_version_and_position(
     client: httpx.AsyncClient,
 ) -> None:
     response = await client.post(
-        "/internal/v1/venues", json={"name": " Hall ", "capacity": 10, "address": "x"}
+        "/internal/v1/venues",
+        json={"name": " Hall ", "capacity": 10, "address": "x"},
+        headers=MANAGER,
     )
     body = response.json()
     assert response.status_code == 201
@@ -166,6 +191,78 @@ async def test_user_role_cannot_change_the_catalog(client: httpx.AsyncClient) ->
     assert response.status_code == 403
 
 
+VENUE = {"name": "Hall", "capacity": 10, "address": "x"}
+
+
+async def test_anonymous_catalog_write_is_unauthorized(client: httpx.AsyncClient) -> None:
+    response = await client.post("/internal/v1/venues", json=VENUE)
+    assert response.status_code == 401
+    assert response.json()["error_type"] == "unauthorized"
+
+
+async def test_forged_caller_headers_are_not_believed(client: httpx.AsyncClient) -> None:
+    forged = {"X-Caller-ID": "admin-1", "X-Caller-Role": "admin"}
+    response = await client.post("/internal/v1/venues", json=VENUE, headers=forged)
+    assert response.status_code == 401
+
+
+async def test_token_signed_with_another_key_is_unauthorized(client: httpx.AsyncClient) -> None:
+    other_key, _ = generate_key_pair()
+    forged = InternalTokenIssuer.from_text(other_key).token(
+        "booking-command", Caller("admin-1", "admin")
+    )
+    response = await client.post(
+        "/internal/v1/venues", json=VENUE, headers={"Authorization": f"Bearer {forged}"}
+    )
+    assert response.status_code == 401
+
+
+async def test_expired_token_is_unauthorized(client: httpx.AsyncClient) -> None:
+    claims = {"iss": "gateway", "aud": "booking-command", "sub": "admin-1", "role": "admin"}
+    issued = int(time.time()) - 600
+    expired = jwt.encode(
+        {**claims, "iat": issued, "exp": issued + 60},
+        private_key_from_text(PRIVATE_KEY),
+        algorithm="EdDSA",
+    )
+    response = await client.post(
+        "/internal/v1/venues", json=VENUE, headers={"Authorization": f"Bearer {expired}"}
+    )
+    assert response.status_code == 401
+
+
+async def test_token_for_another_service_is_unauthorized(client: httpx.AsyncClient) -> None:
+    elsewhere = TOKENS.authorization("query-projection", Caller("admin-1", "admin"))
+    response = await client.post(
+        "/internal/v1/venues", json=VENUE, headers={"Authorization": elsewhere}
+    )
+    assert response.status_code == 401
+
+
+async def test_manager_can_create_but_not_delete_a_venue(client: httpx.AsyncClient) -> None:
+    created = await client.post("/internal/v1/venues", json=VENUE, headers=MANAGER)
+    assert created.status_code == 201, created.text
+    venue_id = created.json()["id"]
+    refused = await client.delete(f"/internal/v1/venues/{venue_id}", headers=MANAGER)
+    assert refused.status_code == 403
+    deleted = await client.delete(f"/internal/v1/venues/{venue_id}", headers=ADMIN)
+    assert deleted.status_code == 200, deleted.text
+
+
+async def test_a_users_token_cannot_send_a_batch(client: httpx.AsyncClient) -> None:
+    event = await event_on_sale(client)
+    batch = [batch_request(booking_body(event), "user-3")]
+    response = await client.post(
+        "/internal/v1/bookings/batch", json={"requests": batch}, headers=ADMIN
+    )
+    assert response.status_code == 403
+
+
+async def test_probes_and_metrics_need_no_token(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/health/live")).status_code == 200
+    assert (await client.get("/metrics")).status_code == 200
+
+
 async def test_openapi_documents_the_internal_routes(client: httpx.AsyncClient) -> None:
     paths = (await client.get("/openapi.json")).json()["paths"]
     assert {"/internal/v1/venues", "/internal/v1/events", "/internal/v1/bookings"} <= set(paths)
@@ -210,7 +307,9 @@ async def test_batch_answers_each_request_as_the_single_route_would(
         batch_request(booking_body(event, quantity=1), "user-6"),
     ]
 
-    response = await client.post("/internal/v1/bookings/batch", json={"requests": batch})
+    response = await client.post(
+        "/internal/v1/bookings/batch", json={"requests": batch}, headers=GATEWAY_HEADERS
+    )
 
     assert response.status_code == 200, response.text
     outcomes = response.json()["outcomes"]
@@ -227,7 +326,7 @@ async def test_batch_answers_each_request_as_the_single_route_would(
         booking = outcome["body"]
         assert (booking["status"], booking["owner_id"]) == ("PENDING", owner)
         stored = await client.get(
-            f"/internal/v1/bookings/{booking['id']}", headers={"X-Caller-ID": owner}
+            f"/internal/v1/bookings/{booking['id']}", headers=signed_in(owner)
         )
         assert stored.status_code == 200
         assert stored.json()["position"] == booking["position"]
@@ -238,7 +337,9 @@ async def test_batch_item_key_replays_through_the_single_route(
 ) -> None:
     event = await event_on_sale(client)
     batch = [batch_request(booking_body(event), "user-1", "both-routes")]
-    first = await client.post("/internal/v1/bookings/batch", json={"requests": batch})
+    first = await client.post(
+        "/internal/v1/bookings/batch", json={"requests": batch}, headers=GATEWAY_HEADERS
+    )
     again = await client.post(
         "/internal/v1/bookings",
         json=booking_body(event),
@@ -251,7 +352,9 @@ async def test_batch_item_key_replays_through_the_single_route(
 async def test_batch_with_one_key_twice_stores_one_booking(client: httpx.AsyncClient) -> None:
     event = await event_on_sale(client)
     batch = [batch_request(booking_body(event), "user-1", "twice")] * 2
-    response = await client.post("/internal/v1/bookings/batch", json={"requests": batch})
+    response = await client.post(
+        "/internal/v1/bookings/batch", json={"requests": batch}, headers=GATEWAY_HEADERS
+    )
     first, second = response.json()["outcomes"]
     assert first["status_code"] == second["status_code"] == 202
     assert first["body"] == second["body"]
@@ -260,9 +363,13 @@ async def test_batch_with_one_key_twice_stores_one_booking(client: httpx.AsyncCl
 async def test_invalid_batch_is_rejected_whole(client: httpx.AsyncClient) -> None:
     event = await event_on_sale(client)
     batch = [batch_request(booking_body(event)), batch_request(booking_body(event, quantity=0))]
-    response = await client.post("/internal/v1/bookings/batch", json={"requests": batch})
+    response = await client.post(
+        "/internal/v1/bookings/batch", json={"requests": batch}, headers=GATEWAY_HEADERS
+    )
     assert (response.status_code, response.json()["error_type"]) == (422, "validation_error")
-    empty = await client.post("/internal/v1/bookings/batch", json={"requests": []})
+    empty = await client.post(
+        "/internal/v1/bookings/batch", json={"requests": []}, headers=GATEWAY_HEADERS
+    )
     assert empty.status_code == 422
 
 

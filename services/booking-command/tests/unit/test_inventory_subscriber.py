@@ -19,6 +19,7 @@ from booking_command.application.executor import EventStoreExecutor
 from booking_command.bootstrap import kafka_runtime
 from booking_command.entrypoints.subscribers import stream_name, subscribe_inventory_outcomes
 from booking_command.settings import BookingCommandSettings
+from service_kit.internal_auth import generate_key_pair
 from service_kit.kafka_runtime import KafkaRuntime
 from service_kit.messaging import envelope_headers
 from ticketing_contracts import headers as ce
@@ -36,6 +37,7 @@ from .test_use_cases import book
 
 SETTINGS = BookingCommandSettings(
     environment="test",
+    internal_token_public_key=generate_key_pair()[1],
     consumer_retry_initial_seconds=0.001,
     consumer_retry_max_seconds=0.002,
 )

@@ -46,6 +46,7 @@ from service_kit.circuit_breakers import (
 from service_kit.dependency_probes import Probe, http_ready_probe, redis_probe
 from service_kit.errors import UnauthorizedError
 from service_kit.http_errors import error_body
+from service_kit.internal_auth import InternalTokenIssuer
 
 BOOKING_COMMAND = "booking-command"
 QUERY_PROJECTION = "query-projection"
@@ -161,12 +162,17 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
         )
         for name in (BOOKING_COMMAND, QUERY_PROJECTION)
     }
+    internal_tokens = InternalTokenIssuer.from_text(
+        settings.internal_token_private_key.get_secret_value(),
+        ttl_seconds=settings.internal_token_ttl_seconds,
+    )
     commands, queries = (
         HttpDownstream(
             name,
             urls[name],
             client,
             breakers[name],
+            tokens=internal_tokens,
             retry_attempts=settings.retry_attempts,
             retry_initial_seconds=settings.retry_initial_seconds,
             retry_max_seconds=settings.retry_max_seconds,

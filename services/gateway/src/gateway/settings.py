@@ -13,12 +13,17 @@ from pydantic import (
 )
 from pydantic_settings import NoDecode
 
-from service_kit.settings import JwtSettings, PostgresSettings, RedisSettings
+from service_kit.settings import (
+    InternalTokenIssuerSettings,
+    JwtSettings,
+    PostgresSettings,
+    RedisSettings,
+)
 
 RATE_LIMIT_FORMAT = r"^\s*\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day)s?\s*$"
 
 
-class GatewaySettings(JwtSettings, RedisSettings, PostgresSettings):
+class GatewaySettings(JwtSettings, RedisSettings, PostgresSettings, InternalTokenIssuerSettings):
     service_name: str = "gateway"
     http_port: int = 8000
     database_url: PostgresDsn = PostgresDsn(

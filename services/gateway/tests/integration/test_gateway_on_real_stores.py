@@ -5,6 +5,7 @@ import pytest
 
 from gateway.bootstrap import build_app, production_adapters
 from gateway.settings import GatewaySettings
+from service_kit.internal_auth import generate_key_pair
 
 pytestmark = pytest.mark.integration
 
@@ -23,6 +24,7 @@ async def test_registers_logs_in_and_limits_logins_through_redis(
     settings = GatewaySettings(
         _env_file=None,  # type: ignore[call-arg]
         environment="test",
+        internal_token_private_key=generate_key_pair()[0],
         jwt_secret=SECRET,
         database_url=await database_factory("gateway_app"),
         redis_url=infrastructure.redis_url,

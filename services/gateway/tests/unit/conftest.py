@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 
-from gateway.bootstrap import build_app, in_memory_adapters
+from gateway.bootstrap import GatewayAdapters, build_app, in_memory_adapters
 from gateway.settings import GatewaySettings
+from service_kit.internal_auth import generate_key_pair
 
 BOOKING_COMMAND = "booking-command.test"
 QUERY_PROJECTION = "query-projection.test"
@@ -36,6 +38,24 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> http
 
 def _error(status: int, detail: str, error_type: str, **headers: str) -> httpx.Response:
     return _json(status, {"detail": detail, "error_type": error_type}, headers)
+
+
+STAND_IN_CALLER = "X-Stand-In-Caller"  # a batch item's caller, inside the stand-in only
+
+
+def internal_claims(request: httpx.Request) -> dict[str, Any]:
+    """The claims of the internal token the gateway sent (its signature is the services' job)."""
+    token = request.headers["Authorization"].removeprefix("Bearer ")
+    claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+    return claims
+
+
+def caller_of(request: httpx.Request) -> tuple[str, str]:
+    if STAND_IN_CALLER in request.headers:
+        caller, _, role = request.headers[STAND_IN_CALLER].partition(":")
+        return caller, role
+    claims = internal_claims(request)
+    return claims.get("sub", ""), claims["role"]
 
 
 @dataclass
@@ -102,7 +122,7 @@ class StandInBackend:
     def _command_batch(self, request: httpx.Request) -> httpx.Response:
         outcomes = []
         for item in json.loads(request.content)["requests"]:
-            headers = {"X-Caller-ID": item["caller_id"], "X-Caller-Role": item["caller_role"]}
+            headers = {STAND_IN_CALLER: f"{item['caller_id']}:{item['caller_role']}"}
             if item.get("idempotency_key"):
                 headers["Idempotency-Key"] = item["idempotency_key"]
             single = httpx.Request(
@@ -165,7 +185,7 @@ class StandInBackend:
                 event.update(body)
             return _json(200, self._written(event))
         if parts[0] == "bookings":
-            caller = request.headers.get("X-Caller-ID", "")
+            caller, role = caller_of(request)
             if len(parts) == 1:
                 event = self.events.get(body["event_id"])
                 if event is None or event["status"] != "published":
@@ -183,7 +203,6 @@ class StandInBackend:
                 written = self._written(booking)
                 return _json(202, written, {"Location": f"/internal/v1/bookings/{booking['id']}"})
             booking = self.bookings.get(parts[1])
-            role = request.headers.get("X-Caller-Role")
             if booking is None or (booking["owner_id"] != caller and role != "admin"):
                 return _error(404, f"Booking {parts[1]} not found", "not_found")
             booking["status"] = "CANCELLED"
@@ -241,6 +260,7 @@ class StandInBackend:
 # ---------------------------------------------------------------- fixtures
 
 JWT_TEST_SECRET = "k7Qm2ZpL9vXw4RtB8nYc3HsJ6fGd1AeU5oVi0qNbTzWyMx"
+INTERNAL_TOKEN_PRIVATE_KEY, INTERNAL_TOKEN_PUBLIC_KEY = generate_key_pair()
 ADMIN_EMAIL = "root@example.com"
 ADMIN_PASSWORD = "Admin-Pass-2024!"
 PASSWORD = "Sturdy-Horse-42"
@@ -250,6 +270,7 @@ def make_settings(**overrides: Any) -> GatewaySettings:
     values: dict[str, Any] = {
         "environment": "test",
         "jwt_secret": JWT_TEST_SECRET,
+        "internal_token_private_key": INTERNAL_TOKEN_PRIVATE_KEY,
         "admin_email": ADMIN_EMAIL,
         "admin_password": ADMIN_PASSWORD,
         "booking_command_url": f"http://{BOOKING_COMMAND}",
@@ -327,10 +348,15 @@ def bearer(token: str) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def running_gateway(**overrides: Any) -> AsyncIterator[Gateway]:
+async def running_gateway(
+    *, customise: Callable[[GatewayAdapters], None] | None = None, **overrides: Any
+) -> AsyncIterator[Gateway]:
     backend = StandInBackend()
     settings = make_settings(**overrides)
-    app = build_app(settings, in_memory_adapters(httpx.MockTransport(backend.handle)))
+    adapters = in_memory_adapters(httpx.MockTransport(backend.handle))
+    if customise is not None:
+        customise(adapters)
+    app = build_app(settings, adapters)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:

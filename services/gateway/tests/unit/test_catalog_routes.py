@@ -3,6 +3,8 @@ import uuid
 
 import pytest
 
+from service_kit.internal_auth import InternalTokenVerifier, public_key_text_of
+
 VENUE = {"name": "Royal Albert Hall", "capacity": 5272, "address": "Kensington Gore, London"}
 EVENT_STARTS = "2031-06-01T19:30:00+00:00"
 
@@ -22,6 +24,10 @@ async def create_venue(gateway, headers) -> dict[str, object]:
     return response.json()
 
 
+def public_key_of(gateway) -> str:
+    return public_key_text_of(gateway.settings.internal_token_private_key.get_secret_value())
+
+
 async def test_creates_a_venue_with_location_and_read_position(gateway, manager_headers) -> None:
     response = await gateway.client.post("/api/v1/venues", json=VENUE, headers=manager_headers)
     assert response.status_code == 201
@@ -31,8 +37,20 @@ async def test_creates_a_venue_with_location_and_read_position(gateway, manager_
     assert response.headers["X-Read-Position"] == str(venue["position"])
     forwarded = gateway.backend.calls_to(gateway.backend.BOOKING_COMMAND, "POST")[-1]
     assert forwarded.url.path == "/internal/v1/venues"
-    assert forwarded.headers["X-Caller-Role"] == "manager"
-    assert forwarded.headers["X-Caller-ID"]
+    assert "X-Caller-Role" not in forwarded.headers
+    verifier = InternalTokenVerifier.from_text(public_key_of(gateway), "booking-command")
+    token = forwarded.headers["Authorization"].removeprefix("Bearer ")
+    caller = verifier.verify(token)
+    assert caller.role == "manager"
+    assert caller.id
+
+
+async def test_public_reads_carry_an_anonymous_gateway_token(gateway, manager_headers) -> None:
+    await gateway.client.get("/api/v1/venues")
+    forwarded = gateway.backend.calls_to(gateway.backend.QUERY_PROJECTION, "GET")[-1]
+    verifier = InternalTokenVerifier.from_text(public_key_of(gateway), "query-projection")
+    caller = verifier.verify(forwarded.headers["Authorization"].removeprefix("Bearer "))
+    assert (caller.id, caller.role) == (None, "anonymous")
 
 
 async def test_a_read_after_a_write_waits_for_the_writes_position(gateway, manager_headers) -> None:

@@ -2,10 +2,15 @@ from __future__ import annotations
 
 from pydantic import Field, PostgresDsn
 
-from service_kit.settings import KafkaSettings, PostgresSettings, RedisSettings
+from service_kit.settings import (
+    InternalTokenSettings,
+    KafkaSettings,
+    PostgresSettings,
+    RedisSettings,
+)
 
 
-class InventorySettings(PostgresSettings, KafkaSettings, RedisSettings):
+class InventorySettings(PostgresSettings, KafkaSettings, RedisSettings, InternalTokenSettings):
     service_name: str = "inventory"
     http_port: int = 8002
     database_url: PostgresDsn = PostgresDsn(

@@ -15,6 +15,7 @@ from inventory.application.process_batch import BatchResult, ProcessMessageBatch
 from inventory.entrypoints.subscribers import SubscriberDependencies, is_transient, subscribe
 from inventory.settings import InventorySettings
 from service_kit.circuit_breakers import CircuitBreakerError, create_breaker
+from service_kit.internal_auth import generate_key_pair
 from service_kit.kafka_runtime import KafkaRuntime
 from service_kit.messaging import envelope_headers
 from ticketing_contracts import events as public
@@ -26,6 +27,7 @@ from .test_process_batch import EVENT, TICKETS, catalog, request
 
 SETTINGS = InventorySettings(
     environment="test",
+    internal_token_public_key=generate_key_pair()[1],
     consumer_retry_initial_seconds=0.001,
     consumer_retry_max_seconds=0.002,
 )

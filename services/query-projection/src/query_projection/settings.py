@@ -2,11 +2,18 @@ from __future__ import annotations
 
 from pydantic import Field, PostgresDsn
 
-from service_kit.settings import KafkaSettings, PostgresSettings, RedisSettings
+from service_kit.settings import (
+    InternalTokenSettings,
+    KafkaSettings,
+    PostgresSettings,
+    RedisSettings,
+)
 from ticketing_contracts import topics
 
 
-class QueryProjectionSettings(PostgresSettings, KafkaSettings, RedisSettings):
+class QueryProjectionSettings(
+    PostgresSettings, KafkaSettings, RedisSettings, InternalTokenSettings
+):
     service_name: str = "query-projection"
     http_port: int = 8003
     database_url: PostgresDsn = PostgresDsn("postgresql://postgres@127.0.0.1:5432/ticketing_query")

@@ -28,6 +28,7 @@ from query_projection.application.queries import ReadModelQueries
 from query_projection.application.waiting import PositionWaiter, ProgressSignal
 from query_projection.bootstrap import build_app
 from query_projection.settings import QueryProjectionSettings
+from service_kit.internal_auth import generate_key_pair
 from service_kit.kafka_runtime import PartitionBatch
 from service_kit.messaging import envelope_headers
 from ticketing_contracts.envelope import EventEnvelope
@@ -142,6 +143,7 @@ def make_settings(infrastructure, database_url, redis_key_prefix, topic_prefix, 
     suffix = secrets.token_hex(3)
     values: dict[str, Any] = {
         "environment": "test",
+        "internal_token_public_key": generate_key_pair()[1],
         "database_url": database_url,
         "redis_url": infrastructure.redis_url,
         "redis_key_prefix": f"{redis_key_prefix}{suffix}:",

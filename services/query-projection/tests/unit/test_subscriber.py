@@ -15,6 +15,7 @@ from query_projection.application.waiting import ProgressSignal
 from query_projection.domain.positions import PartitionProgress
 from query_projection.entrypoints.subscribers import subscribe_projection
 from query_projection.settings import QueryProjectionSettings
+from service_kit.internal_auth import generate_key_pair
 from service_kit.kafka_runtime import KafkaRuntime
 from service_kit.messaging import envelope_headers, header_map
 from ticketing_contracts import headers as ce
@@ -58,6 +59,7 @@ class RecordingApply:
 def wired(**apply_options: Any) -> tuple[KafkaRuntime, QueryProjectionSettings, Any, list[Any]]:
     settings = QueryProjectionSettings(
         environment="test",
+        internal_token_public_key=generate_key_pair()[1],
         consumer_retry_initial_seconds=0.001,
         consumer_retry_max_seconds=0.002,
     )

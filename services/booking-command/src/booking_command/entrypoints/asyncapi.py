@@ -7,15 +7,22 @@ from typing import Any
 
 from booking_command.bootstrap import open_runtime
 from booking_command.settings import BookingCommandSettings
+from service_kit.internal_auth import generate_key_pair
 from service_kit.kafka_runtime import asyncapi_document as document_of
 
 IN_MEMORY_EVENT_STORE = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+
+# The document never checks a token; settings just need a valid key.
+UNUSED_PUBLIC_KEY = generate_key_pair()[1]
 
 
 def asyncapi_document() -> dict[str, Any]:
     """Channels without a topic prefix; built on an in-memory event store, never started."""
     settings = BookingCommandSettings(
-        _env_file=None, kafka_topic_prefix="", kafka_bootstrap_servers="kafka:9092"
+        _env_file=None,
+        internal_token_public_key=UNUSED_PUBLIC_KEY,
+        kafka_topic_prefix="",
+        kafka_bootstrap_servers="kafka:9092",
     )
 
     async def build() -> dict[str, Any]:

@@ -1,6 +1,8 @@
 """HTTP calls to one internal service: pooled, timed out, retried with care, broken on failure.
 
-- Every call carries the caller identity, request id and correlation id.
+- Every call carries a short-lived token the gateway signs for the target service, naming
+  the caller (or nobody, for a public read; or the gateway itself), and the request and
+  correlation ids. The services believe nothing else.
 - Retries (tenacity, exponential backoff with jitter): a connection that was never
   made is retried for any method; timeouts and 5xx answers only for idempotent
   requests (GET/PUT/DELETE, or a POST with an Idempotency-Key).
@@ -38,6 +40,8 @@ from service_kit.errors import (
     NotFoundError,
     RateLimitedError,
 )
+from service_kit.internal_auth import ANONYMOUS, GATEWAY, InternalTokenIssuer
+from service_kit.internal_auth import Caller as InternalCaller
 from service_kit.metrics import RETRIES
 from service_kit.request_context import (
     CORRELATION_ID_HEADER,
@@ -45,11 +49,7 @@ from service_kit.request_context import (
     current_correlation_id,
     current_request_id,
 )
-from ticketing_contracts.internal_http import (
-    CALLER_ID_HEADER,
-    CALLER_ROLE_HEADER,
-    IDEMPOTENCY_KEY_HEADER,
-)
+from ticketing_contracts.internal_http import IDEMPOTENCY_KEY_HEADER
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +116,7 @@ class HttpDownstream:
         client: httpx.AsyncClient,
         breaker: CircuitBreaker,
         *,
+        tokens: InternalTokenIssuer,
         retry_attempts: int = 3,
         retry_initial_seconds: float = 0.05,
         retry_max_seconds: float = 1.0,
@@ -123,22 +124,31 @@ class HttpDownstream:
         self.name = name
         self.base_url = base_url.rstrip("/")
         self.breaker = breaker
+        self._tokens = tokens
         self._client = client
         self._attempts = retry_attempts
         self._initial_backoff = retry_initial_seconds
         self._max_backoff = retry_max_seconds
 
     def _headers(
-        self, caller: Caller | None, idempotency_key: str | None, if_none_match: str | None
+        self,
+        caller: Caller | None,
+        as_gateway: bool,
+        idempotency_key: str | None,
+        if_none_match: str | None,
     ) -> dict[str, str]:
-        headers = {}
+        internal_caller = (
+            GATEWAY
+            if as_gateway
+            else ANONYMOUS
+            if caller is None
+            else InternalCaller(id=caller.user_id, role=caller.role)
+        )
+        headers = {"Authorization": self._tokens.authorization(self.name, internal_caller)}
         if request_id := current_request_id():
             headers[REQUEST_ID_HEADER] = request_id
         if correlation_id := current_correlation_id():
             headers[CORRELATION_ID_HEADER] = correlation_id
-        if caller is not None:
-            headers[CALLER_ID_HEADER] = caller.user_id
-            headers[CALLER_ROLE_HEADER] = caller.role
         if idempotency_key is not None:
             headers[IDEMPOTENCY_KEY_HEADER] = idempotency_key
         if if_none_match is not None:
@@ -155,8 +165,9 @@ class HttpDownstream:
         body: bytes | None = None,
         idempotency_key: str | None = None,
         if_none_match: str | None = None,
+        as_gateway: bool = False,
     ) -> DownstreamResponse:
-        headers = self._headers(caller, idempotency_key, if_none_match)
+        headers = self._headers(caller, as_gateway, idempotency_key, if_none_match)
         if body is not None:
             headers["Content-Type"] = "application/json"
         query = {key: value for key, value in (params or {}).items() if value is not None}

@@ -128,7 +128,7 @@ class BookingBatcher:
             ]
         )
         response = await self._commands.request(
-            "POST", BOOKING_BATCHES, body=body.model_dump_json().encode()
+            "POST", BOOKING_BATCHES, body=body.model_dump_json().encode(), as_gateway=True
         )
         try:
             result = RequestBookingBatchResult.model_validate_json(response.content)

@@ -73,7 +73,11 @@ class Downstream(Protocol):
         body: bytes | None = None,
         idempotency_key: str | None = None,
         if_none_match: str | None = None,
-    ) -> DownstreamResponse: ...
+        as_gateway: bool = False,
+    ) -> DownstreamResponse:
+        """`as_gateway` sends the gateway's own credential instead of the caller's (a booking
+        batch, whose items name their callers)."""
+        ...
 
     def answer(
         self, status_code: int, content: bytes, headers: Mapping[str, str] | None = None

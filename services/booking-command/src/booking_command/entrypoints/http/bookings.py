@@ -15,6 +15,7 @@ from booking_command.application.results import CommandResult, IdempotencyClaim
 from booking_command.application.views import booking_view
 from booking_command.entrypoints.http.deps import (
     CallerDep,
+    GatewayCallerDep,
     IdempotencyKeyDep,
     ServiceDep,
     claim,
@@ -79,11 +80,15 @@ async def request_booking(
         "status code and body the single route would have answered (202 with the booking, "
         "or the error shape: 404 unknown event, 409 not on sale or sold out, 422 invalid or "
         "a reused Idempotency-Key with another request). One failing request does not fail "
-        "the others. A batch that is not valid as a whole is answered 422 and nothing is stored."
+        "the others. A batch that is not valid as a whole is answered 422 and nothing is stored. "
+        "Only the gateway's own token (role `service`) may send one, as the items name their "
+        "callers."
     ),
-    responses=error_responses(422),
+    responses=error_responses(403, 422),
 )
-async def request_booking_batch(batch: RequestBookingBatch, service: ServiceDep) -> JSONResponse:
+async def request_booking_batch(
+    batch: RequestBookingBatch, service: ServiceDep, _: GatewayCallerDep
+) -> JSONResponse:
     items = [
         booking_item(
             service,

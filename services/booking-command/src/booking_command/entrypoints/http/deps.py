@@ -1,5 +1,8 @@
 """Dependencies of the internal routes: the command service, the caller, idempotency.
 
+Every route already requires a valid gateway token (the kit's app factory); these add
+who may do what, checked again here where the write happens.
+
 They are `async def` though they never await: FastAPI runs a plain `def` dependency on
 a worker thread, a thread hop per dependency per request for nothing.
 """
@@ -18,24 +21,11 @@ from pydantic import BaseModel
 from booking_command.application.commands import CommandService
 from booking_command.application.results import IdempotencyClaim
 from service_kit.errors import ForbiddenError, InvalidInputError, UnauthorizedError
-from ticketing_contracts.internal_http import (
-    CALLER_ID_HEADER,
-    CALLER_ROLE_HEADER,
-    IDEMPOTENCY_KEY_HEADER,
-    ROLES,
-)
+from service_kit.internal_auth import Caller as InternalCallerType
+from service_kit.internal_auth import InternalCaller
+from ticketing_contracts.internal_http import IDEMPOTENCY_KEY_HEADER, ROLES, Role
 
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-
-
-@dataclass(frozen=True)
-class Caller:
-    id: str
-    role: str
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
 
 
 async def command_service(request: Request) -> CommandService:
@@ -43,30 +33,42 @@ async def command_service(request: Request) -> CommandService:
     return service
 
 
-async def optional_caller(
-    caller_id: Annotated[str | None, Header(alias=CALLER_ID_HEADER)] = None,
-    caller_role: Annotated[str | None, Header(alias=CALLER_ROLE_HEADER)] = None,
-) -> Caller | None:
-    if not caller_id or not caller_id.strip():
-        return None
-    role = (caller_role or "user").strip().lower()
-    if role not in ROLES:
-        raise UnauthorizedError(f"unknown caller role {role!r}")
-    return Caller(id=caller_id.strip(), role=role)
+@dataclass(frozen=True)
+class Caller:
+    """A signed-in person, as the gateway's token names them."""
+
+    id: str
+    role: Role
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
 
 
-async def required_caller(caller: Annotated[Caller | None, Depends(optional_caller)]) -> Caller:
-    if caller is None:
-        raise UnauthorizedError(f"the {CALLER_ID_HEADER} header is required")
+async def required_caller(caller: InternalCaller) -> Caller:
+    if caller.id is None or caller.role not in ROLES:
+        raise UnauthorizedError("a signed-in caller is required")
+    return Caller(id=caller.id, role=caller.role)
+
+
+async def catalog_caller(caller: Annotated[Caller, Depends(required_caller)]) -> Caller:
+    """Catalog changes are for admins and managers, checked here as well as in the gateway."""
+    if caller.role not in ("admin", "manager"):
+        raise ForbiddenError("only admins and managers may change the catalog")
     return caller
 
 
-async def catalog_caller(
-    caller: Annotated[Caller | None, Depends(optional_caller)],
-) -> Caller | None:
-    """Catalog changes are for admins and managers; the gateway checks, this is defence in depth."""
-    if caller is not None and caller.role not in ("admin", "manager"):
-        raise ForbiddenError("only admins and managers may change the catalog")
+async def admin_caller(caller: Annotated[Caller, Depends(required_caller)]) -> Caller:
+    """Deleting a venue and cancelling an event are for admins only."""
+    if not caller.is_admin:
+        raise ForbiddenError("only admins may delete venues or cancel events")
+    return caller
+
+
+async def gateway_caller(caller: InternalCaller) -> InternalCallerType:
+    """Only the gateway itself may speak for many callers at once (a booking batch)."""
+    if not caller.is_gateway:
+        raise ForbiddenError("only the gateway's own token may send a batch")
     return caller
 
 
@@ -91,15 +93,17 @@ async def idempotency_key(
 
 ServiceDep = Annotated[CommandService, Depends(command_service)]
 CallerDep = Annotated[Caller, Depends(required_caller)]
-CatalogCallerDep = Annotated[Caller | None, Depends(catalog_caller)]
+CatalogCallerDep = Annotated[Caller, Depends(catalog_caller)]
+AdminCallerDep = Annotated[Caller, Depends(admin_caller)]
+GatewayCallerDep = Annotated[InternalCallerType, Depends(gateway_caller)]
 IdempotencyKeyDep = Annotated[str | None, Depends(idempotency_key)]
 
 
 def claim(
-    request: Request, caller: Caller | None, key: str | None, body: BaseModel | None
+    request: Request, caller: Caller, key: str | None, body: BaseModel | None
 ) -> IdempotencyClaim | None:
     """The key scoped to its caller, with a fingerprint of what was asked."""
-    return claim_for(request.method, request.url.path, caller.id if caller else None, key, body)
+    return claim_for(request.method, request.url.path, caller.id, key, body)
 
 
 def claim_for(

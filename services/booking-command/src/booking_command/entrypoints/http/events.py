@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from booking_command.domain import catalog_event
 from booking_command.entrypoints.http.deps import (
+    AdminCallerDep,
     CatalogCallerDep,
     IdempotencyKeyDep,
     ServiceDep,
@@ -149,14 +150,14 @@ async def reschedule_event(
 @router.post(
     "/{event_id}/cancel",
     response_model=EventResponse,
-    summary="Cancel the event; it stops selling and leaves its venue's schedule",
+    summary="Cancel the event; it stops selling and leaves its venue's schedule (admin)",
     responses=error_responses(403, 404, 409, 422),
 )
 async def cancel_event(
     event_id: UUID,
     request: Request,
     service: ServiceDep,
-    caller: CatalogCallerDep,
+    caller: AdminCallerDep,
     key: IdempotencyKeyDep,
     body: CancelEvent | None = None,
 ) -> JSONResponse:

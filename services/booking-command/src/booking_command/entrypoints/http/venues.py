@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from booking_command.entrypoints.http.deps import (
+    AdminCallerDep,
     CatalogCallerDep,
     IdempotencyKeyDep,
     ServiceDep,
@@ -74,14 +75,14 @@ async def update_venue(
 @router.delete(
     "/{venue_id}",
     response_model=VenueResponse,
-    summary="Delete a venue that has no upcoming events",
+    summary="Delete a venue that has no upcoming events (admin)",
     responses=error_responses(403, 404, 409, 422),
 )
 async def delete_venue(
     venue_id: UUID,
     request: Request,
     service: ServiceDep,
-    caller: CatalogCallerDep,
+    caller: AdminCallerDep,
     key: IdempotencyKeyDep,
 ) -> JSONResponse:
     prepare = partial(service.app.catalog.delete_venue, venue_id)

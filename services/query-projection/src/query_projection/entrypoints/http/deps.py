@@ -1,4 +1,5 @@
-"""Dependencies shared by the query routes: the queries, read-your-writes waits and paging."""
+"""Dependencies shared by the query routes: the caller, the queries, read-your-writes waits
+and paging. Every route already requires a valid gateway token (the kit's app factory)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 
 from query_projection.application.queries import Consistency, ReadModelQueries
+from service_kit.errors import UnauthorizedError
+from service_kit.internal_auth import Caller, InternalCaller
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
@@ -19,6 +22,16 @@ async def get_queries(request: Request) -> ReadModelQueries:
 
 
 Queries = Annotated[ReadModelQueries, Depends(get_queries)]
+
+
+async def signed_in_caller(caller: InternalCaller) -> Caller:
+    """Bookings carry names and emails: only for a person the gateway's token names."""
+    if caller.id is None or caller.role == "service":
+        raise UnauthorizedError("a signed-in caller is required")
+    return caller
+
+
+SignedInCaller = Annotated[Caller, Depends(signed_in_caller)]
 
 
 def _wait_bound(request: Request) -> int:

@@ -13,7 +13,12 @@ from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 
 from gateway.adapters.downstream import HttpDownstream
-from gateway.adapters.passwords import Argon2PasswordHasher
+from gateway.adapters.login_throttle import Backoff, InMemoryLoginThrottle, RedisLoginThrottle
+from gateway.adapters.passwords import (
+    Argon2PasswordHasher,
+    BlockingPasswordHasher,
+    BoundedPasswordHashing,
+)
 from gateway.adapters.rate_limits import (
     InMemoryWindowCounters,
     RateLimiter,
@@ -22,6 +27,7 @@ from gateway.adapters.rate_limits import (
     rules_from_settings,
 )
 from gateway.adapters.read_positions import InMemoryReadPositions, RedisReadPositions
+from gateway.adapters.revoked_tokens import InMemoryRevokedTokens, RedisRevokedTokens
 from gateway.adapters.tokens import JwtTokens
 from gateway.adapters.user_store import InMemoryUserRepository, PostgresUserRepository
 from gateway.application.auth import AuthService
@@ -29,7 +35,7 @@ from gateway.application.availability import AvailabilityCache
 from gateway.application.booking_batches import BookingBatcher
 from gateway.application.bookings import BookingService
 from gateway.application.catalog import CatalogService
-from gateway.application.ports import ReadPositions, UserRepository
+from gateway.application.ports import LoginThrottle, ReadPositions, RevokedTokens, UserRepository
 from gateway.application.public_reads import CoalescedReads
 from gateway.application.read_your_writes import ReadYourWrites
 from gateway.entrypoints.http.deps import GatewayServices
@@ -77,9 +83,13 @@ class GatewayAdapters:
     users: UserRepository
     rate_limits: WindowCounters
     read_positions: ReadPositions
+    login_throttle: LoginThrottle
+    revoked_tokens: RevokedTokens
     # Where breakers keep their state so replicas share it; None keeps it in memory.
     breaker_redis_url: str | None
     transport: httpx.AsyncBaseTransport | None = None
+    # None: argon2id with the settings' parameters.
+    password_hasher: BlockingPasswordHasher | None = None
     probes: dict[str, Probe] = field(default_factory=dict)
     on_startup: list[Hook] = field(default_factory=list)
     on_shutdown: list[Hook] = field(default_factory=list)
@@ -94,6 +104,12 @@ def production_adapters(settings: GatewaySettings) -> GatewayAdapters:
         read_positions=RedisReadPositions(
             redis, settings.redis_key_prefix, settings.read_position_ttl_seconds
         ),
+        login_throttle=RedisLoginThrottle(
+            redis, settings.redis_key_prefix, login_backoff(settings)
+        ),
+        revoked_tokens=RedisRevokedTokens(
+            redis, settings.redis_key_prefix, settings.jwt_leeway_seconds
+        ),
         breaker_redis_url=str(settings.redis_url),
         probes={"redis": redis_probe(redis), "postgres": users.ping},
         on_startup=[users.open],
@@ -101,12 +117,24 @@ def production_adapters(settings: GatewaySettings) -> GatewayAdapters:
     )
 
 
-def in_memory_adapters(transport: httpx.AsyncBaseTransport | None = None) -> GatewayAdapters:
+def login_backoff(settings: GatewaySettings) -> Backoff:
+    return Backoff(
+        free_failures=settings.login_failures_before_backoff,
+        initial_seconds=settings.login_backoff_initial_seconds,
+        max_seconds=settings.login_backoff_max_seconds,
+    )
+
+
+def in_memory_adapters(
+    transport: httpx.AsyncBaseTransport | None = None, *, backoff: Backoff | None = None
+) -> GatewayAdapters:
     """No PostgreSQL or Redis: for unit tests (state per process only)."""
     return GatewayAdapters(
         users=InMemoryUserRepository(),
         rate_limits=InMemoryWindowCounters(),
         read_positions=InMemoryReadPositions(),
+        login_throttle=InMemoryLoginThrottle(backoff or Backoff(5, 2, 300)),
+        revoked_tokens=InMemoryRevokedTokens(),
         breaker_redis_url=None,
         transport=transport,
     )
@@ -181,13 +209,22 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
     )
     read_your_writes = ReadYourWrites(adapters.read_positions, settings.read_wait_ms)
     tokens = JwtTokens.from_settings(settings)
-    auth = AuthService(
-        adapters.users,
-        Argon2PasswordHasher(
+    password_hashing = BoundedPasswordHashing(
+        adapters.password_hasher
+        or Argon2PasswordHasher(
             time_cost=settings.password_hash_time_cost,
             memory_kib=settings.password_hash_memory_kib,
         ),
+        workers=settings.password_hash_workers,
+        queue_size=settings.password_hash_queue_size,
+    )
+    auth = AuthService(
+        adapters.users,
+        password_hashing,
         tokens,
+        adapters.login_throttle,
+        adapters.revoked_tokens,
+        user_cache_seconds=settings.user_cache_seconds,
     )
     services = GatewayServices(
         settings=settings,
@@ -232,6 +269,7 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
         try:
             yield
         finally:
+            password_hashing.close()
             await client.aclose()
             for breaker in breakers.values():
                 await breaker.aclose()

@@ -47,9 +47,26 @@ class GatewaySettings(JwtSettings, RedisSettings, PostgresSettings, InternalToke
     jwt_leeway_seconds: int = Field(default=10, ge=0, le=120)
     jwt_issuer: str = "ticketing-gateway"
 
-    # Password hashing (argon2id); tests lower the cost, production keeps the library defaults.
-    password_hash_time_cost: int = Field(default=3, ge=1, le=20)
-    password_hash_memory_kib: int = Field(default=65_536, ge=1024, le=1_048_576)
+    # Password hashing (argon2id, one lane). Each running hash holds `memory_kib` of RAM:
+    # workers x memory_kib must fit the pod's memory limit next to the rest of the process.
+    password_hash_time_cost: int = Field(default=2, ge=1, le=20)
+    password_hash_memory_kib: int = Field(default=19_456, ge=1024, le=1_048_576)
+    password_hash_workers: int = Field(
+        default=2, ge=1, le=64, description="Threads hashing passwords at the same time"
+    )
+    password_hash_queue_size: int = Field(
+        default=16,
+        ge=0,
+        le=10_000,
+        description="Hashes that may wait for a worker; beyond that, 503 with Retry-After",
+    )
+
+    # Failed logins per account (unknown emails too): free attempts, then exponential backoff.
+    login_failures_before_backoff: int = Field(default=5, ge=1, le=100)
+    login_backoff_initial_seconds: int = Field(default=2, ge=1, le=3600)
+    login_backoff_max_seconds: int = Field(default=300, ge=1, le=86_400)
+    # Role and token version of a caller are read from the user store, cached this long.
+    user_cache_seconds: float = Field(default=1.0, ge=0, le=1.0)
 
     # Downstream calls
     downstream_timeout_seconds: float = Field(default=5.0, gt=0, le=60)

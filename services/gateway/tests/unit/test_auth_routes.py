@@ -105,6 +105,7 @@ async def test_an_expired_token_is_refused(gateway) -> None:
             "iat": past - 60,
             "exp": past,
             "jti": "x",
+            "ver": 0,
         },
         gateway.settings.jwt_secret.get_secret_value(),
         algorithm="HS256",

@@ -4,6 +4,7 @@ import hmac
 import json
 import time
 import uuid
+from dataclasses import replace
 
 import jwt
 import pytest
@@ -41,6 +42,7 @@ def claims(**overrides: object) -> dict[str, object]:
         "iat": now,
         "exp": now + 600,
         "jti": uuid.uuid4().hex,
+        "ver": 0,
     }
     values.update(overrides)
     return {key: value for key, value in values.items() if value is not None}
@@ -50,16 +52,25 @@ def _b64(data: dict[str, object]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
-def test_a_token_proves_the_user_and_role() -> None:
-    user = a_user("manager")
+def test_a_token_proves_the_user_its_id_and_the_password_version() -> None:
+    user = replace(a_user("manager"), token_version=3)
     issued = hs256().issue(user)
     decoded = jwt.decode(
         issued.access_token, SECRET, algorithms=["HS256"], issuer="ticketing-gateway"
     )
-    assert set(decoded) >= {"sub", "role", "exp", "iat", "jti"}
-    caller = hs256().decode(issued.access_token)
-    assert (caller.user_id, caller.role) == (str(user.id), "manager")
+    assert set(decoded) >= {"sub", "role", "exp", "iat", "jti", "ver"}
+    assert decoded["role"] == "manager"
+    proven = hs256().decode(issued.access_token)
+    assert (proven.user_id, proven.token_version) == (str(user.id), 3)
+    assert proven.token_id == decoded["jti"]
+    assert proven.expires_at == decoded["exp"]
     assert issued.expires_in == 1800
+
+
+def test_rejects_a_token_without_a_password_version() -> None:
+    token = jwt.encode(claims(ver=None), SECRET, algorithm="HS256")
+    with pytest.raises(UnauthorizedError):
+        hs256().decode(token)
 
 
 def test_rejects_alg_none() -> None:

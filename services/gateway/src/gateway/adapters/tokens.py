@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
-from gateway.application.ports import IssuedToken
-from gateway.domain.users import Caller, User
+from gateway.application.ports import IssuedToken, TokenClaims
+from gateway.domain.users import User
 from gateway.settings import GatewaySettings
 from service_kit.errors import UnauthorizedError
 from ticketing_contracts.internal_http import ROLES
 
-REQUIRED_CLAIMS = ["exp", "iat", "sub", "jti", "role", "iss"]
+REQUIRED_CLAIMS = ["exp", "iat", "sub", "jti", "role", "iss", "ver"]
 
 
 class JwtTokens:
@@ -61,11 +61,12 @@ class JwtTokens:
             "iat": now,
             "exp": now + timedelta(seconds=self._ttl),
             "jti": uuid.uuid4().hex,
+            "ver": user.token_version,
         }
         token = jwt.encode(claims, self._signing_key, algorithm=self._algorithm)
         return IssuedToken(access_token=token, expires_in=self._ttl)
 
-    def decode(self, token: str) -> Caller:
+    def decode(self, token: str) -> TokenClaims:
         try:
             claims = jwt.decode(
                 token,
@@ -84,8 +85,16 @@ class JwtTokens:
             raise UnauthorizedError(
                 "The access token is invalid", error_type="invalid_token"
             ) from None
-        role = claims.get("role")
-        subject = claims.get("sub")
-        if role not in ROLES or not isinstance(subject, str) or not subject:
+        subject, token_id, version = claims.get("sub"), claims.get("jti"), claims.get("ver")
+        if (
+            claims.get("role") not in ROLES
+            or not isinstance(subject, str)
+            or not subject
+            or not isinstance(token_id, str)
+            or not token_id
+            or not isinstance(version, int)
+        ):
             raise UnauthorizedError("The access token is invalid", error_type="invalid_token")
-        return Caller(user_id=subject, role=role)
+        return TokenClaims(
+            user_id=subject, token_id=token_id, expires_at=int(claims["exp"]), token_version=version
+        )

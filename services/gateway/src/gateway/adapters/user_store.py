@@ -25,18 +25,26 @@ CREATE TABLE IF NOT EXISTS gateway_users (
     password_hash text        NOT NULL,
     created_at    timestamptz NOT NULL,
     updated_at    timestamptz NOT NULL DEFAULT now()
-)
+);
+ALTER TABLE gateway_users ADD COLUMN IF NOT EXISTS token_version integer NOT NULL DEFAULT 0;
 """
 # Replicas starting together must not race on CREATE TABLE.
 _SCHEMA_LOCK_ID = 0x6761746577617931
-_SELECT = "SELECT id, email, name, role, password_hash, created_at FROM gateway_users"
+_SELECT = (
+    "SELECT id, email, name, role, password_hash, created_at, token_version FROM gateway_users"
+)
 _INSERT = (
     "INSERT INTO gateway_users (id, email, name, role, password_hash, created_at) "
     "VALUES ($1, $2, $3, $4, $5, $6)"
 )
 _SET_ROLE = (
     "UPDATE gateway_users SET role = $2, updated_at = now() WHERE id = $1 "
-    "RETURNING id, email, name, role, password_hash, created_at"
+    "RETURNING id, email, name, role, password_hash, created_at, token_version"
+)
+_NEW_CREDENTIALS = (
+    "UPDATE gateway_users SET password_hash = $2, token_version = token_version + 1, "
+    "updated_at = now() WHERE id = $1 "
+    "RETURNING id, email, name, role, password_hash, created_at, token_version"
 )
 
 EMAIL_TAKEN = "An account with this email already exists"
@@ -50,6 +58,7 @@ def _user(row: Any) -> User:
         role=row["role"],
         password_hash=row["password_hash"],
         created_at=row["created_at"],
+        token_version=row["token_version"],
     )
 
 
@@ -149,6 +158,10 @@ class PostgresUserRepository:
             password_hash,
         )
 
+    async def replace_password(self, user_id: uuid.UUID, password_hash: str) -> User | None:
+        row = await self.pool.fetchrow(_NEW_CREDENTIALS, user_id, password_hash)
+        return None if row is None else _user(row)
+
 
 class InMemoryUserRepository:
     def __init__(self) -> None:
@@ -174,3 +187,11 @@ class InMemoryUserRepository:
     async def set_password_hash(self, user_id: uuid.UUID, password_hash: str) -> None:
         if user_id in self.users:
             self.users[user_id] = replace(self.users[user_id], password_hash=password_hash)
+
+    async def replace_password(self, user_id: uuid.UUID, password_hash: str) -> User | None:
+        user = self.users.get(user_id)
+        if user is None:
+            return None
+        user = replace(user, password_hash=password_hash, token_version=user.token_version + 1)
+        self.users[user_id] = user
+        return user

@@ -24,13 +24,51 @@ class UserRepository(Protocol):
 
     async def set_role(self, user_id: uuid.UUID, role: Role) -> User | None: ...
 
-    async def set_password_hash(self, user_id: uuid.UUID, password_hash: str) -> None: ...
+    async def set_password_hash(self, user_id: uuid.UUID, password_hash: str) -> None:
+        """Store a rehash of the same password (stronger parameters); tokens stay valid."""
+
+    async def replace_password(self, user_id: uuid.UUID, password_hash: str) -> User | None:
+        """Store a new password and raise the token version, ending every earlier token."""
 
 
 class PasswordHasher(Protocol):
-    def hash(self, password: str) -> str: ...
+    """Hashing that may refuse work when it is saturated (PasswordHashingBusyError)."""
 
-    def verify(self, password: str, password_hash: str) -> bool: ...
+    async def hash(self, password: str) -> str: ...
+
+    async def verify(self, password: str, password_hash: str) -> tuple[bool, str | None]:
+        """Whether the password matches, and a rehash when the stored parameters are outdated."""
+        ...
+
+
+class LoginThrottle(Protocol):
+    """Failed logins per account, shared by replicas, with exponential backoff."""
+
+    async def retry_after(self, account: str) -> int:
+        """Seconds until `account` may try again; 0 when it may try now."""
+        ...
+
+    async def record_failure(self, account: str) -> int:
+        """Count a failed login; the seconds the account must now wait (0 for none)."""
+        ...
+
+    async def reset(self, account: str) -> None: ...
+
+
+class RevokedTokens(Protocol):
+    """Token ids that stop working before they expire (logout)."""
+
+    async def revoke(self, token_id: str, expires_at: int) -> None: ...
+
+    async def is_revoked(self, token_id: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: str
+    token_id: str
+    expires_at: int
+    token_version: int
 
 
 @dataclass(frozen=True)
@@ -43,8 +81,8 @@ class IssuedToken:
 class TokenCodec(Protocol):
     def issue(self, user: User) -> IssuedToken: ...
 
-    def decode(self, token: str) -> Caller:
-        """The caller the token proves; UnauthorizedError when it proves nothing."""
+    def decode(self, token: str) -> TokenClaims:
+        """What the token proves; UnauthorizedError when it proves nothing."""
 
 
 @dataclass(frozen=True)

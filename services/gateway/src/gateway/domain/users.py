@@ -21,6 +21,8 @@ class User:
     role: Role
     password_hash: str
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Raised by every password change: tokens issued for an older version stop working.
+    token_version: int = 0
 
     @classmethod
     def new(cls, *, email: str, name: str, role: Role, password_hash: str) -> User:
@@ -35,7 +37,9 @@ class User:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling, as proven by a valid access token."""
+    """Who is calling, as proven by a valid access token; the role is the account's current one."""
 
     user_id: str
     role: Role
+    token_id: str = ""
+    token_expires_at: int = 0

@@ -5,18 +5,26 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
+from gateway.application.ports import IssuedToken
 from gateway.entrypoints.http.deps import (
     API_PREFIX,
     CurrentCaller,
     DefaultRateLimit,
     Services,
     UserAdmin,
+    client_address,
     rate_limit,
 )
-from gateway.entrypoints.http.schemas import RegisterRequest, RoleChange, TokenOut, UserOut
+from gateway.entrypoints.http.schemas import (
+    PasswordChange,
+    RegisterRequest,
+    RoleChange,
+    TokenOut,
+    UserOut,
+)
 from service_kit.http_errors import error_responses
 
 auth_router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
@@ -31,8 +39,9 @@ users_router = APIRouter(
     response_model=UserOut,
     summary="Create an account (role: user)",
     description="Emails are stored in lower case. Weak passwords are refused with 422 and the "
-    "reasons; an email that is already registered answers 409.",
-    responses=error_responses(409, 413, 422, 429),
+    "reasons; an email that is already registered answers 409. 503 with `Retry-After`: too "
+    "many passwords are being hashed at once.",
+    responses=error_responses(409, 413, 422, 429, 503),
     dependencies=[Depends(rate_limit("register", per_address=True))],
 )
 async def register(body: RegisterRequest, services: Services) -> UserOut:
@@ -40,22 +49,65 @@ async def register(body: RegisterRequest, services: Services) -> UserOut:
     return UserOut.of(user)
 
 
+def _token_out(token: IssuedToken) -> TokenOut:
+    return TokenOut(
+        access_token=token.access_token, token_type=token.token_type, expires_in=token.expires_in
+    )
+
+
 @auth_router.post(
     "/token",
     response_model=TokenOut,
     summary="Log in: exchange email and password for a bearer token (OAuth2 password flow)",
     description="Send the email as `username`. The token is a JWT with `sub` (user id), `role`, "
-    "`exp`, `iat` and `jti`; send it as `Authorization: Bearer <token>`.",
-    responses=error_responses(401, 422, 429),
+    "`exp`, `iat`, `jti` and `ver`; send it as `Authorization: Bearer <token>`. The role "
+    "that counts is the account's current one, not the one in the token.\n\n"
+    "429 with `Retry-After`: too many logins from your address, or too many failed logins "
+    "for this account (after a few, each failure doubles the wait). 503 with "
+    "`Retry-After`: too many logins are being checked at once.",
+    responses=error_responses(401, 422, 429, 503),
     dependencies=[Depends(rate_limit("login", per_address=True))],
 )
 async def issue_token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], services: Services
+    request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], services: Services
 ) -> TokenOut:
-    token = await services.auth.issue_token(email=form.username, password=form.password)
-    return TokenOut(
-        access_token=token.access_token, token_type=token.token_type, expires_in=token.expires_in
+    token = await services.auth.issue_token(
+        email=form.username, password=form.password, client_address=client_address(request)
     )
+    return _token_out(token)
+
+
+@auth_router.post(
+    "/logout",
+    status_code=204,
+    summary="Log out: the token stops working at once",
+    responses=error_responses(401, 429, 503),
+    dependencies=[DefaultRateLimit],
+)
+async def logout(request: Request, caller: CurrentCaller, services: Services) -> Response:
+    await services.auth.logout(caller, client_address=client_address(request))
+    return Response(status_code=204)
+
+
+@auth_router.post(
+    "/password",
+    response_model=TokenOut,
+    summary="Change your password: every earlier token stops working; the answer is a new one",
+    description="403 `invalid_current_password` when the current password is wrong (failures "
+    "count towards the account's login backoff); 422 `weak_password` with the reasons.",
+    responses=error_responses(401, 403, 422, 429, 503),
+    dependencies=[Depends(rate_limit("login", per_address=True))],
+)
+async def change_password(
+    request: Request, body: PasswordChange, caller: CurrentCaller, services: Services
+) -> TokenOut:
+    token = await services.auth.change_password(
+        caller,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        client_address=client_address(request),
+    )
+    return _token_out(token)
 
 
 @users_router.get(
@@ -71,10 +123,10 @@ async def me(caller: CurrentCaller, services: Services) -> UserOut:
 @users_router.put(
     "/{user_id}/role",
     response_model=UserOut,
-    summary="Grant a role (admin only); takes effect with the user's next token",
+    summary="Grant a role (admin only); takes effect on the user's next request",
     responses=error_responses(401, 403, 404, 422, 429),
 )
 async def grant_role(
-    user_id: uuid.UUID, body: RoleChange, _: UserAdmin, services: Services
+    user_id: uuid.UUID, body: RoleChange, admin: UserAdmin, services: Services
 ) -> UserOut:
-    return UserOut.of(await services.auth.grant_role(user_id, body.role))
+    return UserOut.of(await services.auth.grant_role(user_id, body.role, granted_by=admin))

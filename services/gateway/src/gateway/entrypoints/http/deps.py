@@ -62,11 +62,11 @@ def _unauthorized(detail: str) -> HTTPException:
 async def optional_caller(
     services: Services, token: Annotated[str | None, Depends(bearer_token)]
 ) -> Caller | None:
-    """The caller when a token is sent; a token that is sent must be valid."""
+    """The caller when a token is sent; a token that is sent must be valid and not revoked."""
     if token is None:
         return None
     try:
-        return services.tokens.decode(token)
+        return await services.auth.caller(token)
     except UnauthorizedError as error:
         raise _unauthorized(error.detail) from None
 

@@ -114,6 +114,18 @@ class RegisterRequest(BaseModel):
     name: PersonName = Field(examples=["Zoë O'Brien"])
 
 
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
+    new_password: str = Field(
+        min_length=1,
+        max_length=MAX_PASSWORD_LENGTH,
+        description="The same rules as at registration.",
+        examples=["Another-Horse-43"],
+    )
+
+
 class UserOut(BaseModel):
     id: UUID
     email: EmailStr

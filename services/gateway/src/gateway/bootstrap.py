@@ -38,8 +38,10 @@ from gateway.application.catalog import CatalogService
 from gateway.application.ports import LoginThrottle, ReadPositions, RevokedTokens, UserRepository
 from gateway.application.public_reads import CoalescedReads
 from gateway.application.read_your_writes import ReadYourWrites
+from gateway.application.stream_slots import StreamSlots
 from gateway.entrypoints.http.deps import GatewayServices
 from gateway.entrypoints.http.middleware import PublicEdgeMiddleware, security_headers
+from gateway.entrypoints.http.operations import InternalOperationsOnly
 from gateway.entrypoints.http.router import OPENAPI_TAGS, api_routers
 from gateway.settings import GatewaySettings
 from service_kit.app_factory import create_service_app, health_registry_for
@@ -287,6 +289,10 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
     )
     app.state.services = services
     app.state.breakers = breakers
+    app.state.stream_slots = StreamSlots(
+        settings.sse_max_streams_per_user, settings.sse_max_streams_per_pod
+    )
+    app.add_middleware(InternalOperationsOnly)
     app.add_exception_handler(UnauthorizedError, _unauthorized)
     app.add_middleware(
         PublicEdgeMiddleware,

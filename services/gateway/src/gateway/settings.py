@@ -114,6 +114,12 @@ class GatewaySettings(JwtSettings, RedisSettings, PostgresSettings, InternalToke
     # Booking status stream
     sse_poll_interval_seconds: float = Field(default=0.25, gt=0, le=10)
     sse_max_duration_seconds: float = Field(default=120, gt=0, le=3600)
+    sse_max_streams_per_user: int = Field(
+        default=5, ge=1, le=1000, description="Open status streams a user may hold (per pod)"
+    )
+    sse_max_streams_per_pod: int = Field(
+        default=1000, ge=1, le=100_000, description="Open status streams of one gateway process"
+    )
 
     @field_validator("cors_allowed_origins", mode="before")
     @classmethod

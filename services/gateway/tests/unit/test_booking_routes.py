@@ -329,3 +329,47 @@ async def test_each_caller_reads_their_own_write_after_a_batch(gateway_factory) 
             await gateway.client.get(f"/api/v1/bookings/{booking['id']}", headers=headers)
             query = gateway.backend.calls_to(gateway.backend.QUERY_PROJECTION, "GET")[-1]
             assert query.url.params["min_position"] == str(booking["position"])
+
+
+async def _until(condition) -> None:
+    async with asyncio.timeout(5):
+        while not condition():  # noqa: ASYNC110 - the slots have no event to wait on
+            await asyncio.sleep(0.01)
+
+
+async def test_a_user_over_the_stream_cap_gets_429_and_slots_free_when_streams_end(
+    gateway_factory,
+) -> None:
+    async with gateway_factory(sse_max_streams_per_user=2) as gateway:
+        headers = await gateway.headers_for("user")
+        booking = await book(gateway, headers)
+        path = f"/api/v1/bookings/{booking['id']}/events"
+        slots = gateway.app.state.stream_slots
+
+        async def hold_stream() -> int:
+            async with gateway.client.stream("GET", path, headers=headers) as response:
+                async for _ in response.aiter_lines():
+                    pass
+                return response.status_code
+
+        streams = [asyncio.create_task(hold_stream()) for _ in range(2)]
+        await _until(lambda: slots.open == 2)
+        refused = await gateway.client.get(path, headers=headers)
+        assert refused.status_code == 429
+        assert refused.json()["error_type"] == "rate_limited"
+        assert "retry-after" in refused.headers
+
+        gateway.backend.bookings[booking["id"]]["status"] = "CONFIRMED"
+        assert await asyncio.gather(*streams) == [200, 200]
+        await _until(lambda: slots.open == 0)
+
+
+async def test_a_gateway_over_its_stream_cap_answers_503(gateway_factory) -> None:
+    async with gateway_factory(sse_max_streams_per_pod=1) as gateway:
+        headers = await gateway.headers_for("user")
+        booking = await book(gateway, headers)
+        gateway.app.state.stream_slots.acquire("someone-else")
+        response = await gateway.client.get(
+            f"/api/v1/bookings/{booking['id']}/events", headers=headers
+        )
+        assert response.status_code == 503

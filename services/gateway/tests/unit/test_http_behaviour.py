@@ -1,6 +1,7 @@
 import asyncio
 import secrets
 
+import pytest
 from prometheus_client import REGISTRY
 
 VENUE = {"name": "Hall", "capacity": 10, "address": "Somewhere 1"}
@@ -147,3 +148,16 @@ async def test_the_api_is_documented_with_errors_and_security(gateway) -> None:
     assert "OAuth2PasswordBearer" in schema["components"]["securitySchemes"]
     venue = schema["components"]["schemas"]["CreateVenue"]["properties"]["name"]
     assert venue["examples"]
+
+
+@pytest.mark.parametrize("path", ["/health", "/health/ready", "/metrics", "/docs", "/openapi.json"])
+async def test_operational_routes_are_not_reachable_through_the_public_edge(gateway, path) -> None:
+    through_edge = await gateway.client.get(path, headers={"X-Forwarded-For": "203.0.113.9"})
+    assert through_edge.status_code == 404
+    inside_cluster = await gateway.client.get(path)
+    assert inside_cluster.status_code in (200, 503)
+
+
+async def test_liveness_is_reachable_through_the_public_edge(gateway) -> None:
+    response = await gateway.client.get("/health/live", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert response.status_code == 200

@@ -10,9 +10,11 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from pydantic import EmailStr
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.background import BackgroundTask
 
 from gateway.application.bookings import BookingFilters
 from gateway.application.catalog import Page
+from gateway.application.stream_slots import StreamSlots
 from gateway.entrypoints.http.deps import (
     API_PREFIX,
     Booker,
@@ -126,7 +128,8 @@ async def cancel_booking(
     summary="Stream the booking's status changes (server-sent events) until it is final",
     description="Each change is an SSE event named `status` with data "
     '`{"id", "status", "reason"}`; the stream ends after CONFIRMED, REJECTED, CANCELLED or '
-    "EXPIRED, or after the configured time bound.",
+    "EXPIRED, or after the configured time bound. A user may hold a few streams at once "
+    "(429 beyond); a server over its bound answers 503.",
     response_class=EventSourceResponse,
     responses={
         200: {
@@ -146,6 +149,8 @@ async def stream_booking_status(
 ) -> EventSourceResponse:
     first = await services.bookings.booking(caller, booking_id, read_position)
     settings = services.settings
+    slots: StreamSlots = request.app.state.stream_slots
+    slots.acquire(caller.user_id)
     changes = services.bookings.status_changes(
         caller,
         booking_id,
@@ -162,4 +167,10 @@ async def stream_booking_status(
                 data=json.dumps(change.as_json()), event="status", id=str(change.sequence)
             )
 
-    return EventSourceResponse(events(), ping=15, headers={"Cache-Control": "no-store"})
+    return EventSourceResponse(
+        events(),
+        ping=15,
+        headers={"Cache-Control": "no-store"},
+        # Runs however the stream ends, a client going away included.
+        background=BackgroundTask(slots.release, caller.user_id),
+    )

@@ -13,6 +13,7 @@ from aiokafka import TopicPartition
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from inventory.adapters.broker_epoch import PostgresBrokerEpoch
 from inventory.adapters.catalog_progress import KafkaCatalogProgress
 from inventory.adapters.outbox_relay import OutboxRelay
 from inventory.adapters.postgres_repository import InventoryQueries, PostgresUnitOfWork
@@ -24,6 +25,7 @@ from inventory.entrypoints.subscribers import SubscriberDependencies, is_transie
 from inventory.settings import InventorySettings
 from service_kit.app_factory import create_service_app, health_registry_for
 from service_kit.background import BackgroundTask
+from service_kit.broker_epoch import recover_from_broker_change
 from service_kit.circuit_breakers import CircuitBreaker, breaker_probe, create_breaker
 from service_kit.dependency_probes import kafka_probe, postgres_pool_probe, redis_probe
 from service_kit.kafka_runtime import KafkaRuntime
@@ -131,6 +133,7 @@ class InventoryRuntime:
             command_timeout=10,
         )
         await create_schema(self.pool)
+        await recover_from_broker_change(settings, PostgresBrokerEpoch(self.pool))
         await self.kafka.start()
         self.relay = OutboxRelay(
             self.pool,

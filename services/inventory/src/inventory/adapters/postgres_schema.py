@@ -67,6 +67,13 @@ CREATE TABLE IF NOT EXISTS outbox (
     published_at timestamptz
 );
 CREATE INDEX IF NOT EXISTS outbox_unpublished ON outbox (id) WHERE published_at IS NULL;
+
+-- The Kafka cluster the offsets above and the published outbox rows belong to.
+CREATE TABLE IF NOT EXISTS broker_epoch (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    cluster_id text NOT NULL,
+    adopted_at timestamptz NOT NULL DEFAULT now()
+);
 """
 
 # Replicas start together; one creates the schema, the others wait for it.

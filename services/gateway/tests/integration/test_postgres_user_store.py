@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
-from gateway.adapters.passwords import Argon2PasswordHasher
+from gateway.adapters.login_throttle import Backoff, InMemoryLoginThrottle
+from gateway.adapters.passwords import Argon2PasswordHasher, BoundedPasswordHashing
+from gateway.adapters.revoked_tokens import InMemoryRevokedTokens
 from gateway.adapters.tokens import JwtTokens
 from gateway.adapters.user_store import PostgresUserRepository
 from gateway.application.auth import AuthService
@@ -26,7 +28,7 @@ async def users(database_factory) -> AsyncIterator[PostgresUserRepository]:
     await repository.close()
 
 
-def auth_service(users: PostgresUserRepository) -> AuthService:
+def auth_service(users: PostgresUserRepository, memory_kib: int = 1024) -> AuthService:
     tokens = JwtTokens(
         algorithm="HS256",
         signing_key=SECRET,
@@ -35,7 +37,15 @@ def auth_service(users: PostgresUserRepository) -> AuthService:
         leeway_seconds=0,
         issuer="ticketing-gateway",
     )
-    return AuthService(users, Argon2PasswordHasher(time_cost=1, memory_kib=1024), tokens)
+    return AuthService(
+        users,
+        BoundedPasswordHashing(
+            Argon2PasswordHasher(time_cost=1, memory_kib=memory_kib), workers=1, queue_size=4
+        ),
+        tokens,
+        InMemoryLoginThrottle(Backoff(5, 2, 300)),
+        InMemoryRevokedTokens(),
+    )
 
 
 def email() -> str:
@@ -99,3 +109,24 @@ async def test_the_initial_admin_is_created_once_and_follows_the_configured_pass
     await auth.authenticate(email=address, password="Second-Admin-Pass-2")
     with pytest.raises(UnauthorizedError):
         await auth.authenticate(email=address, password="First-Admin-Pass-1")
+
+
+async def test_a_login_rehashes_a_password_stored_with_other_parameters(
+    users: PostgresUserRepository,
+) -> None:
+    address = email()
+    await auth_service(users, memory_kib=2048).register(
+        email=address, password="Sturdy-Horse-42", name="Zoë"
+    )
+    stored = await users.by_email(address)
+    assert stored is not None
+    assert "m=2048" in stored.password_hash
+
+    await auth_service(users, memory_kib=1024).authenticate(
+        email=address, password="Sturdy-Horse-42"
+    )
+
+    rehashed = await users.by_email(address)
+    assert rehashed is not None
+    assert "m=1024" in rehashed.password_hash
+    assert rehashed.token_version == stored.token_version

@@ -28,7 +28,7 @@ from query_projection.application.queries import ReadModelQueries
 from query_projection.application.waiting import PositionWaiter, ProgressSignal
 from query_projection.bootstrap import build_app
 from query_projection.settings import QueryProjectionSettings
-from service_kit.internal_auth import generate_key_pair
+from service_kit.internal_auth import Caller, InternalRole, InternalTokenIssuer, generate_key_pair
 from service_kit.kafka_runtime import PartitionBatch
 from service_kit.messaging import envelope_headers
 from ticketing_contracts.envelope import EventEnvelope
@@ -139,11 +139,21 @@ async def dump_redis(redis: Redis, namespace: str) -> dict[str, Any]:
     return dump
 
 
+INTERNAL_PRIVATE_KEY, INTERNAL_PUBLIC_KEY = generate_key_pair()
+INTERNAL_TOKENS = InternalTokenIssuer.from_text(INTERNAL_PRIVATE_KEY)
+
+
+def internal_token(caller_id: str | None, role: InternalRole) -> dict[str, str]:
+    """The header the gateway sends for this caller."""
+    authorization = INTERNAL_TOKENS.authorization("query-projection", Caller(caller_id, role))
+    return {"Authorization": authorization}
+
+
 def make_settings(infrastructure, database_url, redis_key_prefix, topic_prefix, **overrides):
     suffix = secrets.token_hex(3)
     values: dict[str, Any] = {
         "environment": "test",
-        "internal_token_public_key": generate_key_pair()[1],
+        "internal_token_public_key": INTERNAL_PUBLIC_KEY,
         "database_url": database_url,
         "redis_url": infrastructure.redis_url,
         "redis_key_prefix": f"{redis_key_prefix}{suffix}:",
@@ -184,7 +194,11 @@ async def running_app(settings: QueryProjectionSettings) -> AsyncIterator[httpx.
     app = build_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://query") as client:
+        # As an admin by default; tests of who may see what pass their own token.
+        admin = internal_token("admin-1", "admin")
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://query", headers=admin
+        ) as client:
             client.app = app  # type: ignore[attr-defined]
             yield client
 

@@ -118,6 +118,7 @@ async def test_a_message_postgres_refuses_three_times_is_dead_lettered_then_redr
                 "ENVIRONMENT": "test",
                 "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
                 "KAFKA_TOPIC_PREFIX": settings.kafka_topic_prefix,
+                "INTERNAL_TOKEN_PUBLIC_KEY": settings.internal_token_public_key,
             },
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,

@@ -6,7 +6,7 @@ from uuid import uuid4
 
 import pytest
 
-from .conftest import running_app
+from .conftest import internal_token, running_app
 
 pytestmark = pytest.mark.integration
 
@@ -123,3 +123,46 @@ async def test_openapi_documents_the_internal_api(api):
     assert get_event["tags"] == ["events"]
     assert {"200", "304", "404", "422", "503"} <= set(get_event["responses"])
     assert get_event["summary"]
+
+
+async def test_bookings_need_a_gateway_token(api, harness, scenario) -> None:
+    venue = scenario.venue_created()
+    show = scenario.event_created(scenario.subject_id(venue))
+    requested = scenario.booking_requested(scenario.subject_id(show), uuid4())
+    await harness.publish(venue, show, requested)
+    no_token = {"Authorization": ""}
+    forged = {"Authorization": "", "X-Caller-ID": "admin-1", "X-Caller-Role": "admin"}
+    for headers in (no_token, forged):
+        response = await api.get("/internal/v1/bookings", headers=headers)
+        assert response.status_code == 401
+        single = await api.get(
+            f"/internal/v1/bookings/{scenario.subject_id(requested)}", headers=headers
+        )
+        assert single.status_code == 401
+    anonymous = await api.get("/internal/v1/bookings", headers=internal_token(None, "anonymous"))
+    assert anonymous.status_code == 401
+    assert (await api.get("/metrics", headers=no_token)).status_code == 200
+
+
+async def test_a_user_sees_only_their_own_bookings(api, harness, scenario) -> None:
+    venue = scenario.venue_created()
+    show = scenario.event_created(scenario.subject_id(venue))
+    mine = scenario.booking_requested(scenario.subject_id(show), uuid4())
+    await harness.publish(venue, show, mine)
+    user_1 = internal_token("user-1", "user")
+    user_2 = internal_token("user-2", "user")
+    own = await api.get("/internal/v1/bookings", headers=user_1)
+    assert own.status_code == 200
+    assert str(scenario.subject_id(mine)) in {item["id"] for item in own.json()["items"]}
+    others = await api.get("/internal/v1/bookings", headers=user_2)
+    assert others.status_code == 200
+    assert all(item["owner_id"] == "user-2" for item in others.json()["items"])
+    assert str(scenario.subject_id(mine)) not in {item["id"] for item in others.json()["items"]}
+    someone_elses = await api.get(
+        f"/internal/v1/bookings/{scenario.subject_id(mine)}", headers=user_2
+    )
+    assert someone_elses.status_code == 404
+    by_email = await api.get(
+        "/internal/v1/bookings", params={"customer_email": "a@b.c"}, headers=user_2
+    )
+    assert by_email.status_code == 403

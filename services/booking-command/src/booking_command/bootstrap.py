@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from fastapi import FastAPI
 
+from booking_command.adapters.broker_epoch import EventStoreBrokerEpoch
 from booking_command.adapters.event_store import postgres_environment
 from booking_command.adapters.metrics import GROUP_COMMIT_BATCH_SIZE, HOLDS_EXPIRED
 from booking_command.adapters.outbox_relay import OutboxRelay
@@ -31,6 +32,7 @@ from booking_command.entrypoints.subscribers import (
 )
 from booking_command.settings import BookingCommandSettings
 from service_kit.app_factory import create_service_app, health_registry_for
+from service_kit.broker_epoch import recover_from_broker_change
 from service_kit.dependency_probes import kafka_probe, postgres_probe
 from service_kit.kafka_runtime import KafkaRuntime, Subscription
 from service_kit.kafka_topics import ensure_topics
@@ -85,6 +87,10 @@ class Runtime:
                     self.settings,
                     [self.settings.topic(name) for name in topics.ALL_TOPICS],
                 )
+            await recover_from_broker_change(
+                self.settings, EventStoreBrokerEpoch(self.app, self.executor)
+            )
+            await self.executor.run(self.app.load_tracking_epoch)
             await self.kafka.start()
         if self.relay is not None:
             self.relay.start()

@@ -27,7 +27,7 @@ from tenacity import (
 from booking_command.adapters.metrics import OUTBOX_PUBLISHED_EVENTS
 from booking_command.adapters.public_events import OutboxMapper
 from booking_command.adapters.relay_leadership import RelayLeadership
-from booking_command.application.app import OUTBOX_RELAY_TRACKING, BookingCommandApplication
+from booking_command.application.app import BookingCommandApplication
 from booking_command.application.executor import EventStoreExecutor
 from service_kit.background import BackgroundTask
 from service_kit.kafka_runtime import OutboundMessage
@@ -153,7 +153,7 @@ class OutboxRelay:
         await self.publish([message for message in messages if message is not None])
         last = notifications[-1].id
         await self.executor.run(
-            self.app.booking_recorder.insert_tracking, Tracking(OUTBOX_RELAY_TRACKING, last)
+            self.app.booking_recorder.insert_tracking, Tracking(self.app.outbox_stream, last)
         )
         await self._observe_pending(last)
         return len(notifications)

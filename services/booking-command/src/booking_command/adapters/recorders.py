@@ -48,6 +48,7 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
         events = Identifier(self.events_table_name)
         idempotency = Identifier(f"{prefix}_idempotency")
         holds = Identifier(f"{prefix}_holds")
+        epoch = Identifier(f"{prefix}_broker_epoch")
         self.sql_create_statements.extend(
             [
                 SQL(
@@ -68,6 +69,13 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
                 SQL("CREATE INDEX IF NOT EXISTS {0} ON {1}.{2} (expires_at)").format(
                     Identifier(f"{prefix}_holds_expiry_idx"), schema, holds
                 ),
+                # The Kafka cluster the tracking positions (relay, saga) belong to.
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {0}.{1} ("
+                    "singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton), "
+                    "cluster_id text NOT NULL, tracking_epoch text NOT NULL, "
+                    "adopted_at timestamptz NOT NULL DEFAULT now())"
+                ).format(schema, epoch),
             ]
         )
         self._claim_key = SQL(
@@ -107,6 +115,21 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
             "SELECT booking_id FROM {0}.{1} WHERE expires_at <= %s ORDER BY expires_at LIMIT %s"
         ).format(schema, holds)
         self._count_holds = SQL("SELECT count(*) AS holds FROM {0}.{1}").format(schema, holds)
+        self._broker_epoch = SQL("SELECT cluster_id, tracking_epoch FROM {0}.{1}").format(
+            schema, epoch
+        )
+        self._lock_broker_epoch = SQL("SELECT cluster_id FROM {0}.{1} FOR UPDATE").format(
+            schema, epoch
+        )
+        self._record_broker_epoch = SQL(
+            "INSERT INTO {0}.{1} (cluster_id, tracking_epoch) VALUES (%s, %s) "
+            "ON CONFLICT (singleton) DO NOTHING"
+        ).format(schema, epoch)
+        self._adopt_broker_epoch = SQL(
+            "INSERT INTO {0}.{1} (cluster_id, tracking_epoch) VALUES (%s, %s) "
+            "ON CONFLICT (singleton) DO UPDATE SET cluster_id = EXCLUDED.cluster_id, "
+            "tracking_epoch = EXCLUDED.tracking_epoch, adopted_at = now()"
+        ).format(schema, epoch)
         self._notification_id = SQL(
             "SELECT notification_id FROM {0}.{1} "
             "WHERE originator_id = %s AND originator_version = %s"
@@ -202,6 +225,30 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
             row = curs.fetchone()
         return int(row["notification_id"]) if row is not None else None
 
+    def broker_epoch(self) -> tuple[str, str] | None:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._broker_epoch)
+            row = curs.fetchone()
+        return (row["cluster_id"], row["tracking_epoch"]) if row is not None else None
+
+    def record_broker_epoch(self, cluster_id: str) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(self._record_broker_epoch, (cluster_id, ""))
+
+    def adopt_broker_epoch(self, cluster_id: str) -> bool:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(self._lock_broker_epoch)
+            row = curs.fetchone()
+            if row is not None and row["cluster_id"] == cluster_id:
+                return False
+            curs.execute(self._adopt_broker_epoch, (cluster_id, tracking_epoch_of(cluster_id)))
+            return True
+
+
+def tracking_epoch_of(cluster_id: str) -> str:
+    """The suffix of the tracking streams of a cluster adopted after the first one."""
+    return f"@{cluster_id}"
+
 
 def _idempotency_record(row: DictRow) -> IdempotencyRecord:
     return IdempotencyRecord(
@@ -225,6 +272,7 @@ class InMemoryBookingRecorder(POPOProcessRecorder, BookingRecorder):
         self._idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
         self._holds: dict[UUID, datetime] = {}
         self._notification_ids: dict[tuple[str, int], int] = {}
+        self._broker_epoch: tuple[str, str] | None = None
 
     # The in-memory counterparts of the hook above, as POPOProcessRecorder overrides them.
     def _assert_uniqueness(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
@@ -303,6 +351,21 @@ class InMemoryBookingRecorder(POPOProcessRecorder, BookingRecorder):
     def notification_id_of(self, aggregate_id: UUID, version: int) -> int | None:
         with self._database_lock:
             return self._notification_ids.get((str(aggregate_id), version))
+
+    def broker_epoch(self) -> tuple[str, str] | None:
+        return self._broker_epoch
+
+    def record_broker_epoch(self, cluster_id: str) -> None:
+        with self._database_lock:
+            if self._broker_epoch is None:
+                self._broker_epoch = (cluster_id, "")
+
+    def adopt_broker_epoch(self, cluster_id: str) -> bool:
+        with self._database_lock:
+            if self._broker_epoch is not None and self._broker_epoch[0] == cluster_id:
+                return False
+            self._broker_epoch = (cluster_id, tracking_epoch_of(cluster_id))
+            return True
 
 
 class PostgresEventStoreFactory(PostgresFactory):

@@ -71,6 +71,8 @@ class BookingCommandApplication(Application[UUID]):
         self.idempotency = Idempotency(self, ttl=idempotency_ttl)
         self.saga = BookingSaga(self)
         self.hold_expiry = HoldExpiry(self)
+        # Suffix of the relay's and saga's tracking streams: each Kafka cluster has its own.
+        self.tracking_epoch = ""
 
     def construct_recorder(self) -> ApplicationRecorder:
         return self.factory.process_recorder()
@@ -86,6 +88,15 @@ class BookingCommandApplication(Application[UUID]):
     ) -> SagaReport:
         return self.saga.apply_inventory_outcomes(stream, outcomes, up_to)
 
+    def load_tracking_epoch(self) -> str:
+        stored = self.booking_recorder.broker_epoch()
+        self.tracking_epoch = stored[1] if stored is not None else ""
+        return self.tracking_epoch
+
+    @property
+    def outbox_stream(self) -> str:
+        return f"{OUTBOX_RELAY_TRACKING}{self.tracking_epoch}"
+
     def saga_positions(self, streams: Sequence[str]) -> dict[str, int]:
         """Next offset to read per saga stream: one past the tracked one, 0 when none is."""
         positions = {}
@@ -95,7 +106,7 @@ class BookingCommandApplication(Application[UUID]):
         return positions
 
     def outbox_position(self) -> int:
-        return self.booking_recorder.max_tracking_id(OUTBOX_RELAY_TRACKING) or 0
+        return self.booking_recorder.max_tracking_id(self.outbox_stream) or 0
 
     def commit(self, writes: Sequence[PendingWrite]) -> list[CommandResult]:
         """Stores every write and its idempotency record in one transaction; all or none."""

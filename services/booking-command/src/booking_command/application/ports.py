@@ -95,3 +95,16 @@ class BookingRecorder(ProcessRecorder, ABC):
     @abstractmethod
     def select_events_of(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
         """Every stored event of these aggregates, in version order, in one look-up."""
+
+    @abstractmethod
+    def broker_epoch(self) -> tuple[str, str] | None:
+        """(Kafka cluster id, suffix of the tracking streams that belong to it); None: none."""
+
+    @abstractmethod
+    def record_broker_epoch(self, cluster_id: str) -> None:
+        """The first cluster seen: its tracking streams keep their names (no suffix)."""
+
+    @abstractmethod
+    def adopt_broker_epoch(self, cluster_id: str) -> bool:
+        """A new cluster: its tracking streams get a new suffix, so every position starts
+        again at 0 while the old tracking records stay. False when already adopted."""

@@ -47,9 +47,9 @@ def is_transient(error: BaseException) -> bool:
     return kafka_runtime.is_transient(error)
 
 
-def stream_name(topic: str, partition: int) -> str:
-    """The saga's tracking stream of one topic partition."""
-    return f"inventory:{topic}:{partition}"
+def stream_name(topic: str, partition: int, tracking_epoch: str = "") -> str:
+    """The saga's tracking stream of one topic partition (of one Kafka cluster)."""
+    return f"inventory:{topic}:{partition}{tracking_epoch}"
 
 
 def to_outcome(message: ConsumedMessage[InventoryMessage]) -> InventoryOutcome:
@@ -81,7 +81,7 @@ def subscribe_inventory_outcomes(
     async def stored_offsets(
         partitions: Collection[TopicPartition],
     ) -> Mapping[TopicPartition, int]:
-        streams = {stream_name(tp.topic, tp.partition): tp for tp in partitions}
+        streams = {stream_name(tp.topic, tp.partition, app.tracking_epoch): tp for tp in partitions}
         positions = await executor.run(app.saga_positions, list(streams))
         return {streams[stream]: offset for stream, offset in positions.items()}
 
@@ -100,7 +100,7 @@ def subscribe_inventory_outcomes(
         outcomes = [to_outcome(message) for message in batch.messages]
         report = await executor.run(
             app.apply_inventory_outcomes,
-            stream_name(batch.topic, batch.partition),
+            stream_name(batch.topic, batch.partition, app.tracking_epoch),
             outcomes,
             batch.next_offset - 1,
         )

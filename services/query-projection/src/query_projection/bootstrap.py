@@ -9,6 +9,7 @@ import asyncpg
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from query_projection.adapters.broker_epoch import PostgresBrokerEpoch
 from query_projection.adapters.kafka import KafkaEndOffsets
 from query_projection.adapters.postgres_progress import PostgresProgressListener
 from query_projection.adapters.postgres_schema import ensure_read_models
@@ -24,6 +25,7 @@ from query_projection.entrypoints.http.router import OPENAPI_TAGS, router
 from query_projection.entrypoints.subscribers import subscribe_projection
 from query_projection.settings import QueryProjectionSettings
 from service_kit.app_factory import create_service_app, health_registry_for
+from service_kit.broker_epoch import recover_from_broker_change
 from service_kit.dependency_probes import kafka_probe, postgres_pool_probe, redis_probe
 from service_kit.kafka_runtime import KafkaRuntime, Subscription
 from service_kit.kafka_topics import ensure_topics
@@ -90,6 +92,7 @@ class QueryProjection:
             settings.projected_topics,
         )
         if settings.run_consumer:
+            await recover_from_broker_change(settings, PostgresBrokerEpoch(self.pool))
             await self.runtime.start()
 
     async def stop(self) -> None:

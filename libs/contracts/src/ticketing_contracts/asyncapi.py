@@ -84,7 +84,11 @@ def build_document(version: str = "1.0.0") -> dict[str, Any]:
             "version": version,
             "description": (
                 "Public, versioned event contract. A breaking change to an event's data "
-                "is published under a new version; consumers select on (ce_type, version)."
+                "is published under a new version; consumers select on (ce_type, version). "
+                "Delivery is at least once: a relay retry, and every rebuild of the Kafka "
+                "cluster (the platform republishes its durable log), redelivers events with "
+                "the same ce_id, so consumers deduplicate by ce_id. Order holds per key "
+                "(the event/show id)."
             ),
         },
         "defaultContentType": "application/json",

@@ -17,7 +17,6 @@ from .stack_helpers import admin_headers
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 
-
 def once_per_ce_id(messages: list[Published]) -> list[Published]:
     """What a downstream consumer should do: delivery is at least once (a relay retry or a
     broker rebuild redelivers an event with the same ce_id), so keep each ce_id once."""
@@ -25,6 +24,7 @@ def once_per_ce_id(messages: list[Published]) -> list[Published]:
     for message in sorted(messages, key=lambda m: (m.partition, m.offset)):
         first.setdefault(message.event_id, message)
     return list(first.values())
+
 
 async def test_a_downstream_consumer_sees_each_booking_lifecycle_in_order_with_its_correlation_id(
     client: httpx.AsyncClient, running_stack: StackInfo

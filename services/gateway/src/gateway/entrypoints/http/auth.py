@@ -41,7 +41,7 @@ users_router = APIRouter(
     description="Emails are stored in lower case. Weak passwords are refused with 422 and the "
     "reasons; an email that is already registered answers 409. 503 with `Retry-After`: too "
     "many passwords are being hashed at once.",
-    responses=error_responses(409, 413, 422, 429, 503),
+    responses=error_responses(400, 409, 413, 422, 429, 503),
     dependencies=[Depends(rate_limit("register", per_address=True))],
 )
 async def register(body: RegisterRequest, services: Services) -> UserOut:
@@ -95,7 +95,7 @@ async def logout(request: Request, caller: CurrentCaller, services: Services) ->
     summary="Change your password: every earlier token stops working; the answer is a new one",
     description="403 `invalid_current_password` when the current password is wrong (failures "
     "count towards the account's login backoff); 422 `weak_password` with the reasons.",
-    responses=error_responses(401, 403, 422, 429, 503),
+    responses=error_responses(400, 401, 403, 422, 429, 503),
     dependencies=[Depends(rate_limit("login", per_address=True))],
 )
 async def change_password(
@@ -124,7 +124,7 @@ async def me(caller: CurrentCaller, services: Services) -> UserOut:
     "/{user_id}/role",
     response_model=UserOut,
     summary="Grant a role (admin only); takes effect on the user's next request",
-    responses=error_responses(401, 403, 404, 422, 429),
+    responses=error_responses(400, 401, 403, 404, 422, 429),
 )
 async def grant_role(
     user_id: uuid.UUID, body: RoleChange, admin: UserAdmin, services: Services

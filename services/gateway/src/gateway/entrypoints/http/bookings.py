@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from pydantic import EmailStr
@@ -44,7 +44,7 @@ router = APIRouter(prefix=f"{API_PREFIX}/bookings", tags=["bookings"])
     description="Answers 202 with the booking id and a `Location` to poll (or stream its "
     "`/events`). A ticket type already known to be sold out answers 409 `sold_out` at once. "
     "Send an `Idempotency-Key` so a retried request cannot book twice.",
-    responses=error_responses(401, 403, 404, 409, 413, 422, 429, 503),
+    responses=error_responses(400, 401, 403, 404, 409, 413, 422, 429, 503),
     dependencies=[Depends(rate_limit("default", "booking"))],
 )
 async def request_booking(
@@ -107,7 +107,7 @@ async def get_booking(
     "/{booking_id}/cancel",
     response_model=BookingOut,
     summary="Cancel one of your bookings; its tickets go back on sale",
-    responses=error_responses(401, 404, 409, 413, 422, 429, 503),
+    responses=error_responses(400, 401, 404, 409, 413, 422, 429, 503),
     dependencies=[DefaultRateLimit],
 )
 async def cancel_booking(
@@ -123,6 +123,23 @@ async def cancel_booking(
     return command_response(outcome, status_code=200)
 
 
+# Before OpenAPI 3.2 an event stream's `schema` describes one event: its SSE fields, with
+# the JSON status change in `data`.
+STATUS_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"const": "status"},
+        "id": {"type": "string", "description": "The change's sequence number in this stream"},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": BookingStatusEvent.model_json_schema(),
+        },
+    },
+}
+
+
 @router.get(
     "/{booking_id}/events",
     summary="Stream the booking's status changes (server-sent events) until it is final",
@@ -133,7 +150,7 @@ async def cancel_booking(
     response_class=EventSourceResponse,
     responses={
         200: {
-            "content": {"text/event-stream": {"schema": BookingStatusEvent.model_json_schema()}},
+            "content": {"text/event-stream": {"schema": STATUS_EVENT_SCHEMA}},
             "description": "A stream of `status` events",
         },
         **error_responses(401, 404, 422, 429, 503),

@@ -38,7 +38,7 @@ from ticketing_contracts.commands import (
 
 router = APIRouter(prefix=f"{API_PREFIX}/events", tags=["events"], dependencies=[DefaultRateLimit])
 
-WRITE_ERRORS = error_responses(401, 403, 404, 409, 413, 422, 429, 503)
+WRITE_ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422, 429, 503)
 READ_ERRORS: dict[int | str, dict[str, Any]] = {
     **NOT_MODIFIED,
     **error_responses(401, 404, 422, 429, 503),

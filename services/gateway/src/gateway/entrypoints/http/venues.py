@@ -42,7 +42,7 @@ NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     status_code=201,
     response_model=VenueOut,
     summary="Create a venue (manager, admin)",
-    responses=error_responses(401, 403, 409, 413, 422, 429, 503),
+    responses=error_responses(400, 401, 403, 409, 413, 422, 429, 503),
 )
 async def create_venue(
     body: CreateVenue,
@@ -100,7 +100,7 @@ async def get_venue(
     "/{venue_id}",
     response_model=VenueOut,
     summary="Update a venue (manager, admin)",
-    responses=error_responses(401, 403, 404, 409, 413, 422, 429, 503),
+    responses=error_responses(400, 401, 403, 404, 409, 413, 422, 429, 503),
 )
 async def update_venue(
     venue_id: uuid.UUID, body: UpdateVenue, caller: CatalogManager, services: Services

@@ -50,7 +50,7 @@ bench: install ## Flash-sale benchmark driven by wrk, with same-round baselines 
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(UV) run --frozen python -m bench.flash_sale $(BENCH_ARGS)
 
-chaos: install ## Fault tests during a flash sale: kill -9 each service, restart PostgreSQL, pause the broker
+chaos: install ## Fault tests during a flash sale: kill -9 each service, restart PostgreSQL, pause and lose the broker
 	CHAOS_PROFILE=full $(UV) run --frozen pytest tests/e2e/test_chaos.py -p no:cacheprovider
 
 clean: stop ## Remove the environment and run state

@@ -1,56 +1,33 @@
-"""Faults for the chaos tests that local_infra's Stack does not inject itself."""
+"""Faults for the chaos tests: PostgreSQL restarted for real, the broker lost."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+import logging
+import time
 
-from local_infra.tcp_proxy import TcpProxy
+from local_infra.postgres_cluster import PostgresCluster
+from local_infra.stack import Stack
 
-T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
-class PostgresOutage:
-    """The chaos stack's services reach PostgreSQL only through this TCP proxy.
+async def restart_postgres(cluster: PostgresCluster, mode: str, down_seconds: float) -> None:
+    """Stop the test's own PostgreSQL (`pg_ctl stop -m <mode>`: every connection is cut,
+    new ones are refused), keep it down for `down_seconds`, start it again."""
+    started = time.monotonic()
+    await cluster.stop(mode)
+    await asyncio.sleep(down_seconds)
+    await cluster.start()
+    logger.info("PostgreSQL %s restart took %.1fs", mode, time.monotonic() - started)
 
-    `cut()` is our "PostgreSQL restart": every open connection is dropped and new ones
-    are refused until `restore()`, as while a server restarts. The machine's PostgreSQL
-    is shared with other work, so the real server is never restarted. The proxy runs on
-    its own thread and event loop so the test's HTTP load cannot starve the services'
-    database traffic.
-    """
 
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self._proxy = TcpProxy(target_host, target_port)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="postgres-proxy", daemon=True
-        )
-        self._thread.start()
-
-    @property
-    def port(self) -> int:
-        return self._proxy.port
-
-    async def _on_proxy_loop(self, action: Callable[[], Awaitable[T]]) -> T:
-        async def run() -> T:
-            return await action()
-
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(run(), self._loop))
-
-    async def start(self) -> None:
-        await self._on_proxy_loop(self._proxy.start)
-
-    async def cut(self) -> None:
-        await self._on_proxy_loop(self._proxy.cut)
-
-    async def restore(self) -> None:
-        await self._on_proxy_loop(self._proxy.restore)
-
-    async def close(self) -> None:
-        await self.cut()
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        await asyncio.to_thread(self._thread.join, 5)
-        self._loop.close()
+async def lose_the_broker(stack: Stack, down_seconds: float) -> str:
+    """SIGKILL the stack's broker (every topic, message and committed offset is gone),
+    then start an empty one with a new cluster id on the same port; its cluster id."""
+    old_cluster_id = stack.broker_cluster_id
+    stack.kill_broker()
+    await asyncio.sleep(down_seconds)
+    new_cluster_id = await stack.start_empty_broker()
+    assert new_cluster_id != old_cluster_id
+    return new_cluster_id

@@ -1,12 +1,15 @@
-"""Fault tests: a flash sale goes on while services crash, PostgreSQL restarts and the broker
-stalls; afterwards every guarantee of the platform must still hold.
+"""Fault tests: a flash sale goes on while services crash, PostgreSQL restarts, the broker
+stalls and the broker is lost; afterwards every guarantee of the platform must still hold.
 
 `CHAOS_PROFILE=short` (default, part of `make test`): a small sale, one crash of
-booking-command and of one of two inventory replicas, a PostgreSQL restart and a broker
-pause. `CHAOS_PROFILE=full` (`make chaos`): a bigger sale and every fault in turn.
+booking-command and of one of two inventory replicas, a PostgreSQL restart, the loss of
+the broker (killed, and an empty one with a new cluster id started on its port) and a
+broker pause. `CHAOS_PROFILE=full` (`make chaos`): a bigger sale and every fault in turn,
+PostgreSQL also killed at once (crash recovery on start).
 
-The test runs its own stack (own broker, databases, topic and Redis prefixes) because it
-kills things; nothing it does reaches the shared `running_stack`.
+The test runs its own stack (own broker, PostgreSQL cluster, topic and Redis prefixes)
+because it kills things; nothing it does reaches the shared `running_stack` or the
+machine's PostgreSQL.
 """
 
 from __future__ import annotations
@@ -18,18 +21,18 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
 import pytest_asyncio
 
+from local_infra.postgres_cluster import PostgresCluster, temporary_postgres_cluster
 from local_infra.pytest_plugin import DatabaseFactory, e2e_stack_config
 from local_infra.session_infrastructure import Infrastructure
 from local_infra.stack import Stack
 from local_infra.stack_state import StackInfo
 
-from .faults import PostgresOutage
+from .faults import lose_the_broker, restart_postgres
 from .flash_sale_driver import FlashSale
 from .invariants import (
     check_no_booking_confirmed_twice,
@@ -45,8 +48,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 SECOND_INVENTORY = "inventory-2"
 SERVICE_FAULTS = ("booking-command", "inventory", SECOND_INVENTORY, "query-projection", "gateway")
-POSTGRES_RESTART = "postgres-restart"
+POSTGRES_RESTART = "postgres-restart"  # pg_ctl stop -m fast, then start
+POSTGRES_CRASH = "postgres-crash"  # pg_ctl stop -m immediate: crash recovery on start
 BROKER_PAUSE = "broker-pause"
+BROKER_LOSS = "broker-loss"  # SIGKILL, then an empty broker (new cluster id) on its port
+POSTGRES_STOP_MODES = {POSTGRES_RESTART: "fast", POSTGRES_CRASH: "immediate"}
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,7 @@ class Profile:
     tickets_per_type: int
     faults: tuple[str, ...]
     down_seconds: float  # how long a killed service stays down
-    outage_seconds: float  # PostgreSQL restart and broker pause
+    outage_seconds: float  # PostgreSQL down, broker paused or gone
     calm_seconds: float  # sale without faults after each recovery
     hold_seconds: int
 
@@ -73,7 +79,7 @@ PROFILES = {
         fans=10,
         pause_seconds=0.25,
         tickets_per_type=15,
-        faults=("booking-command", "inventory", POSTGRES_RESTART, BROKER_PAUSE),
+        faults=("booking-command", "inventory", POSTGRES_RESTART, BROKER_LOSS, BROKER_PAUSE),
         down_seconds=1,
         outage_seconds=3,
         calm_seconds=1.5,
@@ -84,7 +90,7 @@ PROFILES = {
         fans=30,
         pause_seconds=0.15,
         tickets_per_type=60,
-        faults=(*SERVICE_FAULTS, POSTGRES_RESTART, BROKER_PAUSE),
+        faults=(*SERVICE_FAULTS, POSTGRES_RESTART, POSTGRES_CRASH, BROKER_LOSS, BROKER_PAUSE),
         down_seconds=3,
         outage_seconds=8,
         calm_seconds=4,
@@ -98,14 +104,8 @@ PROFILE = PROFILES[os.environ.get("CHAOS_PROFILE", "short")]
 class ChaosStack:
     stack: Stack
     info: StackInfo
-    postgres: PostgresOutage
+    postgres: PostgresCluster
     profile: Profile
-
-
-def _through_port(url: str, port: int) -> str:
-    parts = urlsplit(url)
-    userinfo, at, _ = parts.netloc.rpartition("@")
-    return urlunsplit(parts._replace(netloc=f"{userinfo}{at}127.0.0.1:{port}"))
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -113,14 +113,34 @@ async def chaos_stack(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     infrastructure: Infrastructure,
+    run_id: str,
+    topic_prefix: str,
+    redis_key_prefix: str,
+) -> AsyncIterator[ChaosStack]:
+    # A PostgreSQL of the test's own, restarted for real; dropped with its directory.
+    async with temporary_postgres_cluster() as postgres:
+        async for chaos in _chaos_stack(
+            request,
+            tmp_path_factory,
+            dataclasses.replace(infrastructure, postgres_admin_url=postgres.admin_url),
+            postgres,
+            DatabaseFactory(postgres.admin_url, run_id),
+            topic_prefix,
+            redis_key_prefix,
+        ):
+            yield chaos
+
+
+async def _chaos_stack(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    infrastructure: Infrastructure,
+    postgres: PostgresCluster,
     database_factory: DatabaseFactory,
     topic_prefix: str,
     redis_key_prefix: str,
 ) -> AsyncIterator[ChaosStack]:
     profile = PROFILE
-    postgres = urlsplit(infrastructure.postgres_admin_url)
-    outage = PostgresOutage(postgres.hostname or "127.0.0.1", postgres.port or 5432)
-    await outage.start()
     config = await e2e_stack_config(
         tmp_path_factory.mktemp("chaos"),
         infrastructure,
@@ -128,7 +148,6 @@ async def chaos_stack(
         f"{topic_prefix}chaos.",
         f"{redis_key_prefix}chaos:",
         database_namespace="chaos_",
-        service_postgres_url=_through_port(infrastructure.postgres_admin_url, outage.port),
         extra_env={
             "RATE_LIMITS_ENABLED": "false",
             "HOLD_TIMEOUT_SECONDS": str(profile.hold_seconds),
@@ -148,7 +167,7 @@ async def chaos_stack(
     try:
         info = await stack.start()
         await stack.start_replica("inventory", SECOND_INVENTORY)
-        yield ChaosStack(stack, info, outage, profile)
+        yield ChaosStack(stack, info, postgres, profile)
     except BaseException:
         sys.stderr.write(f"chaos stack logs:\n{stack.log_tails()}\n")
         raise
@@ -156,7 +175,6 @@ async def chaos_stack(
         if request.session.testsfailed > failed_before and reporter is not None:
             reporter.write_line(f"chaos test failed; service logs:\n{stack.log_tails(60)}")
         await stack.stop()
-        await outage.close()
 
 
 async def _inject(chaos: ChaosStack, fault: str) -> None:
@@ -165,12 +183,12 @@ async def _inject(chaos: ChaosStack, fault: str) -> None:
         await stack.kill_service(fault)  # SIGKILL: no graceful shutdown
         await asyncio.sleep(profile.down_seconds)
         await stack.start_service(fault)
-    elif fault == POSTGRES_RESTART:
-        await chaos.postgres.cut()
-        await asyncio.sleep(profile.outage_seconds)
-        await chaos.postgres.restore()
+    elif fault in POSTGRES_STOP_MODES:
+        await restart_postgres(chaos.postgres, POSTGRES_STOP_MODES[fault], profile.outage_seconds)
+    elif fault == BROKER_LOSS:
+        await lose_the_broker(stack, profile.outage_seconds)
     elif fault == BROKER_PAUSE:
-        stack.pause_broker()  # SIGSTOP: Tansu keeps data in memory only, never kill it
+        stack.pause_broker()  # SIGSTOP: connections stay open, nothing is answered
         try:
             await asyncio.sleep(profile.outage_seconds)
         finally:
@@ -183,7 +201,7 @@ async def _inject(chaos: ChaosStack, fault: str) -> None:
 
 
 @pytest.mark.timeout(900 if PROFILE.name == "full" else 300)
-async def test_a_flash_sale_keeps_its_guarantees_through_crashes_restarts_and_a_stalled_broker(
+async def test_a_flash_sale_keeps_its_guarantees_through_crashes_restarts_and_broker_faults(
     chaos_stack: ChaosStack,
 ) -> None:
     info, profile = chaos_stack.info, chaos_stack.profile

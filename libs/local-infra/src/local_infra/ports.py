@@ -16,7 +16,10 @@ def free_port(host: str = LOOPBACK) -> int:
 
 
 def is_port_free(port: int, host: str = LOOPBACK) -> bool:
+    """Nobody listens on `port`. Connections of a server that just exited (TIME_WAIT) do not
+    count: a new server binds with SO_REUSEADDR, as the probe does."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:

@@ -60,6 +60,13 @@ async def test_stores_and_finds_users(users: PostgresUserRepository) -> None:
     assert await users.by_email("nobody@example.com") is None
 
 
+async def test_an_email_with_a_nul_byte_is_an_unknown_user(
+    users: PostgresUserRepository,
+) -> None:
+    # A login form can carry one; PostgreSQL text cannot, so no account has it.
+    assert await users.by_email("fan\x00@example.com") is None
+
+
 async def test_refuses_a_duplicate_email(users: PostgresUserRepository) -> None:
     address = email()
     await users.add(User.new(email=address, name="A", role="user", password_hash="h"))

@@ -136,6 +136,9 @@ class PostgresUserRepository:
             raise ConflictError(EMAIL_TAKEN, error_type="email_already_registered") from None
 
     async def by_email(self, email: str) -> User | None:
+        if "\x00" in email:
+            # PostgreSQL text cannot hold NUL, so no stored email has one.
+            return None
         row = await self.pool.fetchrow(_SELECT + " WHERE email = $1", email)
         return None if row is None else _user(row)
 

@@ -459,6 +459,7 @@ async def availability_reads(bench: Bench, sale: OnSale, connections: int) -> di
         f"{bench.projection}/internal/v1/events/{sale.event_id}/availability",
         connections=connections,
         seconds=seconds,
+        headers=bench.platform.info.internal_headers("query-projection"),
     )
     return {"gateway": gateway.summary(), "query_projection": direct.summary()}
 

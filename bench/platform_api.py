@@ -175,7 +175,9 @@ async def event_on_sale(
     detail.raise_for_status()
     ticket_type_id = detail.json()["ticket_types"][0]["ticket_type_id"]
     deadline = time.monotonic() + 60
-    async with httpx.AsyncClient(base_url=info.url("inventory"), timeout=10) as inventory:
+    async with httpx.AsyncClient(
+        base_url=info.url("inventory"), timeout=10, headers=info.internal_headers("inventory")
+    ) as inventory:
         while True:
             stock = await inventory.get(f"/internal/v1/stock/{event_id}")
             availability = await client.get(f"/api/v1/events/{event_id}/availability")
@@ -192,7 +194,9 @@ async def event_on_sale(
 
 
 async def inventory_stock(info: StackInfo, event_id: str) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=info.url("inventory"), timeout=10) as inventory:
+    async with httpx.AsyncClient(
+        base_url=info.url("inventory"), timeout=10, headers=info.internal_headers("inventory")
+    ) as inventory:
         response = await inventory.get(f"/internal/v1/stock/{event_id}")
         response.raise_for_status()
         stock: dict[str, Any] = response.json()

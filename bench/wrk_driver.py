@@ -90,9 +90,11 @@ async def run_wrk(
     lua: Path | None = None,
     args: list[str] | None = None,
     timeout_seconds: int = 30,
+    headers: dict[str, str] | None = None,
 ) -> WrkResult:
+    """`args` go to the Lua script; `headers` are sent with every request."""
     return await asyncio.to_thread(
-        _run_blocking, url, connections, seconds, lua, args or [], timeout_seconds
+        _run_blocking, url, connections, seconds, lua, args or [], timeout_seconds, headers or {}
     )
 
 
@@ -103,6 +105,7 @@ def _run_blocking(
     lua: Path | None,
     args: list[str],
     timeout_seconds: int,
+    headers: dict[str, str],
 ) -> WrkResult:
     command = [
         require_wrk(),
@@ -117,6 +120,8 @@ def _run_blocking(
     ]
     if lua is None:
         lua = script("stats")
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
     command += ["-s", str(lua), url, "--", *args]
     with tempfile.TemporaryFile("w+") as output:
         started_wall = time.time()

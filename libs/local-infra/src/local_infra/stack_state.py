@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from local_infra.urls import redacted
+from service_kit.internal_auth import GATEWAY, InternalTokenIssuer
 
 STATE_FILE_NAME = "stack.json"
 
@@ -65,6 +66,12 @@ class StackInfo:
 
     def pid(self, name: str) -> int:
         return self.services[name].pid
+
+    def internal_headers(self, service: str) -> dict[str, str]:
+        """What the gateway sends an internal service, for tools and tests that call it
+        directly (operator checks, benchmarks): a token the stack's gateway key signs."""
+        issuer = InternalTokenIssuer.from_text(self.shared_env["INTERNAL_TOKEN_PRIVATE_KEY"])
+        return {"Authorization": issuer.authorization(service, GATEWAY)}
 
     def _controller(self) -> ServiceControl:
         if self.control is None:

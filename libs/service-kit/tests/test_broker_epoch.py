@@ -7,7 +7,8 @@ import logging
 import pytest
 from prometheus_client import REGISTRY
 
-from service_kit.broker_epoch import BrokerRecovery, reconcile_broker
+from service_kit.broker_epoch import BrokerRecovery, BrokerWatch, reconcile_broker
+from service_kit.settings import KafkaSettings
 
 
 class FakeEpoch:
@@ -92,3 +93,46 @@ async def test_a_replica_that_adopted_the_new_broker_first_is_not_counted_again(
 
     assert recovery is None
     assert broker_changes("raced") == 0
+
+
+class Broker:
+    """What the watch asks the broker: its cluster id, or no answer while it is down."""
+
+    def __init__(self, cluster_id: str | None) -> None:
+        self.cluster_id = cluster_id
+
+    async def identify(self) -> str:
+        if self.cluster_id is None:
+            raise ConnectionError("broker unreachable")
+        return self.cluster_id
+
+
+def watch_of(epoch: FakeEpoch, broker: Broker, events: list[str]) -> BrokerWatch:
+    async def after_recovery() -> None:
+        events.append("after_recovery")
+
+    return BrokerWatch(
+        KafkaSettings(service_name="orders-service"),
+        epoch,
+        lambda: events.append("reposition"),
+        after_recovery=after_recovery,
+        identify=broker.identify,
+    )
+
+
+async def test_a_running_service_recovers_in_place_when_its_broker_is_replaced() -> None:
+    epoch, broker, events = FakeEpoch(stored="cluster-a"), Broker("cluster-a"), []
+    watch = watch_of(epoch, broker, events)
+    assert await watch.check() is None
+    assert events == []
+
+    broker.cluster_id = None  # killed: nothing to compare, nothing done
+    assert await watch.check() is None
+    broker.cluster_id = "cluster-b"  # an empty broker in its place
+    recovery = await watch.check()
+
+    assert recovery is not None
+    assert epoch.adopted == ["cluster-b"]
+    assert events == ["reposition", "after_recovery"]
+    assert await watch.check() is None, "recovers once per broker"
+    assert events == ["reposition", "after_recovery"]

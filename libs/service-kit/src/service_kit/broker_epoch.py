@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -108,3 +109,51 @@ async def recover_from_broker_change(
     """What every Kafka service runs before its runtime starts."""
     cluster_id = await broker_cluster_id(settings)
     return await reconcile_broker(settings.service_name, epoch, cluster_id)
+
+
+class BrokerWatch:
+    """While the service runs: notices that its broker was replaced and recovers in place.
+
+    The same step as at start-up (`reconcile_broker`), then every subscription of the runtime
+    reads its stored positions again (the recovery dropped the old broker's) and the service's
+    `after_recovery` runs (e.g. its relay picks up the republishing at once).
+    """
+
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        epoch: BrokerEpoch,
+        reposition: Callable[[], None],
+        *,
+        interval_seconds: float = 5.0,
+        after_recovery: Callable[[], Awaitable[None]] | None = None,
+        identify: Callable[[], Awaitable[str]] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._identify = identify or (
+            lambda: broker_cluster_id(settings, timeout_seconds=interval_seconds)
+        )
+        self._epoch = epoch
+        self._reposition = reposition
+        self._interval = interval_seconds
+        self._after_recovery = after_recovery
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            await self.check()
+
+    async def check(self) -> BrokerRecovery | None:
+        try:
+            cluster_id = await self._identify()
+        except Exception as error:  # the broker is away: nothing to compare until it answers
+            logger.debug("broker identity unknown for now: %r", error)
+            return None
+        if await self._epoch.stored_cluster_id() == cluster_id:
+            return None
+        recovery = await reconcile_broker(self._settings.service_name, self._epoch, cluster_id)
+        # Also when another replica adopted the new broker first: our positions changed too.
+        self._reposition()
+        if self._after_recovery is not None:
+            await self._after_recovery()
+        return recovery

@@ -650,6 +650,12 @@ class KafkaRuntime:
         await self.broker.start()
         self.started = True
 
+    def reposition(self) -> None:
+        """Every subscription reads its stored positions again before its next batch (the
+        service's database moved them, e.g. after a broker change)."""
+        for subscription in self.subscriptions:
+            subscription.forget(list(subscription.handled_offsets()))
+
     async def stop(self) -> None:
         self.started = False
         await self.broker.stop()

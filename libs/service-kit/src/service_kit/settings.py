@@ -198,6 +198,12 @@ class KafkaSettings(ServiceSettings):
             "dead-letter topic"
         ),
     )
+    broker_check_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="How often a running service asks whether its Kafka broker was replaced",
+    )
     consumer_retry_initial_seconds: float = Field(default=0.05, gt=0, le=10)
     consumer_retry_max_seconds: float = Field(default=5.0, gt=0, le=300)
 

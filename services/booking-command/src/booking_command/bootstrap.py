@@ -32,7 +32,8 @@ from booking_command.entrypoints.subscribers import (
 )
 from booking_command.settings import BookingCommandSettings
 from service_kit.app_factory import create_service_app, health_registry_for
-from service_kit.broker_epoch import recover_from_broker_change
+from service_kit.background import BackgroundTask
+from service_kit.broker_epoch import BrokerWatch, recover_from_broker_change
 from service_kit.dependency_probes import kafka_probe, postgres_probe
 from service_kit.kafka_runtime import KafkaRuntime, Subscription
 from service_kit.kafka_topics import ensure_topics
@@ -77,6 +78,7 @@ class Runtime:
     kafka: KafkaRuntime | None
     relay: OutboxRelay | None
     subscription: Subscription[InventoryMessage] | None
+    broker_watch: BackgroundTask | None = None
 
     async def start(self) -> None:
         self.group_commit.start()
@@ -87,15 +89,31 @@ class Runtime:
                     self.settings,
                     [self.settings.topic(name) for name in topics.ALL_TOPICS],
                 )
-            await recover_from_broker_change(
-                self.settings, EventStoreBrokerEpoch(self.app, self.executor)
-            )
+            epoch = EventStoreBrokerEpoch(self.app, self.executor)
+            await recover_from_broker_change(self.settings, epoch)
             await self.executor.run(self.app.load_tracking_epoch)
             await self.kafka.start()
+            watch = BrokerWatch(
+                self.settings,
+                epoch,
+                self.kafka.reposition,
+                interval_seconds=self.settings.broker_check_seconds,
+                after_recovery=self._after_broker_recovery,
+            )
+            self.broker_watch = BackgroundTask("broker-watch", watch.run)
+            self.broker_watch.start()
         if self.relay is not None:
             self.relay.start()
 
+    async def _after_broker_recovery(self) -> None:
+        # The relay and the saga name their tracking streams after the new broker.
+        await self.executor.run(self.app.load_tracking_epoch)
+        if self.relay is not None:
+            self.relay.wake()
+
     async def stop(self) -> None:
+        if self.broker_watch is not None:
+            await self.broker_watch.stop()
         await self.hold_expiry.stop()
         await self.group_commit.stop()
         if self.relay is not None:

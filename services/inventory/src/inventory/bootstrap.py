@@ -25,7 +25,7 @@ from inventory.entrypoints.subscribers import SubscriberDependencies, is_transie
 from inventory.settings import InventorySettings
 from service_kit.app_factory import create_service_app, health_registry_for
 from service_kit.background import BackgroundTask
-from service_kit.broker_epoch import recover_from_broker_change
+from service_kit.broker_epoch import BrokerWatch, recover_from_broker_change
 from service_kit.circuit_breakers import CircuitBreaker, breaker_probe, create_breaker
 from service_kit.dependency_probes import kafka_probe, postgres_pool_probe, redis_probe
 from service_kit.kafka_runtime import KafkaRuntime
@@ -62,6 +62,7 @@ class InventoryRuntime:
         self.pool: asyncpg.Pool | None = None
         self.relay: OutboxRelay | None = None
         self.relay_task: BackgroundTask | None = None
+        self.broker_watch: BackgroundTask | None = None
         self.kafka = KafkaRuntime(settings, is_transient=is_transient)
         self.kafka.publisher(
             settings.topic(topics.INVENTORY_EVENTS),
@@ -133,7 +134,8 @@ class InventoryRuntime:
             command_timeout=10,
         )
         await create_schema(self.pool)
-        await recover_from_broker_change(settings, PostgresBrokerEpoch(self.pool))
+        epoch = PostgresBrokerEpoch(self.pool)
+        await recover_from_broker_change(settings, epoch)
         await self.kafka.start()
         self.relay = OutboxRelay(
             self.pool,
@@ -147,6 +149,19 @@ class InventoryRuntime:
         )
         self.relay_task = BackgroundTask("outbox relay", self.relay.run)
         self.relay_task.start()
+        watch = BrokerWatch(
+            settings,
+            epoch,
+            self.kafka.reposition,
+            interval_seconds=settings.broker_check_seconds,
+            after_recovery=self._wake_relay_now,
+        )
+        self.broker_watch = BackgroundTask("broker watch", watch.run)
+        self.broker_watch.start()
+
+    async def _wake_relay_now(self) -> None:
+        if self.relay is not None:
+            self.relay.wake()
 
     async def probe(self) -> None:
         """Readiness of the Kafka side: subscribers and the outbox relay are running."""
@@ -156,6 +171,8 @@ class InventoryRuntime:
         await self.relay_task.probe()
 
     async def stop(self) -> None:
+        if self.broker_watch is not None:
+            await self.broker_watch.stop()
         if self.relay_task is not None:
             await self.relay_task.stop()
         with contextlib.suppress(Exception):

@@ -88,8 +88,12 @@ async def wait_until_every_booking_is_final(
     return found
 
 
-async def inventory_stock(inventory_url: str, event_id: str) -> dict[str, dict[str, int]]:
-    async with httpx.AsyncClient(base_url=inventory_url, timeout=10) as client:
+async def inventory_stock(
+    inventory_url: str, event_id: str, headers: Mapping[str, str]
+) -> dict[str, dict[str, int]]:
+    async with httpx.AsyncClient(
+        base_url=inventory_url, timeout=10, headers=dict(headers)
+    ) as client:
         response = await client.get(f"/internal/v1/stock/{event_id}")
     assert response.status_code == 200, response.text
     return {
@@ -106,6 +110,7 @@ async def check_stock_matches_bookings(
     shows: list[Show],
     bookings: Mapping[str, Mapping[str, Any]],
     *,
+    inventory_headers: Mapping[str, str],
     within: float = 30,
 ) -> dict[str, dict[str, dict[str, int]]]:
     """No oversell; nothing left reserved; sold == tickets of CONFIRMED bookings; the public
@@ -118,7 +123,7 @@ async def check_stock_matches_bookings(
     for show in shows:
 
         async def settled_stock(show: Show = show) -> dict[str, dict[str, int]]:
-            return await inventory_stock(inventory_url, show.event_id)
+            return await inventory_stock(inventory_url, show.event_id, inventory_headers)
 
         stock = await eventually(
             settled_stock,

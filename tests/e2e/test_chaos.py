@@ -254,7 +254,13 @@ async def test_a_flash_sale_keeps_its_guarantees_through_crashes_restarts_and_br
             assert bookings[booking_id]["status"] == "CANCELLED", bookings[booking_id]
 
         # No oversell; sold == CONFIRMED tickets; the public availability agrees.
-        stocks = await check_stock_matches_bookings(client, info.url("inventory"), shows, bookings)
+        stocks = await check_stock_matches_bookings(
+            client,
+            info.url("inventory"),
+            shows,
+            bookings,
+            inventory_headers=info.internal_headers("inventory"),
+        )
         for show in shows:
             assert sum(item["sold"] for item in stocks[show.event_id].values()) > 0, show
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -136,3 +137,36 @@ async def test_a_running_service_recovers_in_place_when_its_broker_is_replaced()
     assert events == ["reposition", "after_recovery"]
     assert await watch.check() is None, "recovers once per broker"
     assert events == ["reposition", "after_recovery"]
+
+
+async def test_the_watch_keeps_watching_through_a_database_outage() -> None:
+    class DatabaseDown(FakeEpoch):
+        failures = 1
+
+        async def stored_cluster_id(self) -> str | None:
+            if self.failures:
+                self.failures -= 1
+                raise ConnectionError("the service's database is restarting")
+            return await super().stored_cluster_id()
+
+    epoch, broker = DatabaseDown(stored="cluster-a"), Broker("cluster-b")
+    recovered = asyncio.Event()
+
+    async def after_recovery() -> None:
+        recovered.set()
+
+    watch = BrokerWatch(
+        KafkaSettings(service_name="orders-service"),
+        epoch,
+        lambda: None,
+        interval_seconds=0.001,
+        after_recovery=after_recovery,
+        identify=broker.identify,
+    )
+    running = asyncio.create_task(watch.run())
+    try:
+        async with asyncio.timeout(5):
+            await recovered.wait()
+    finally:
+        running.cancel()
+    assert epoch.adopted == ["cluster-b"]

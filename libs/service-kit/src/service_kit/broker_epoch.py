@@ -141,7 +141,10 @@ class BrokerWatch:
     async def run(self) -> None:
         while True:
             await asyncio.sleep(self._interval)
-            await self.check()
+            try:
+                await self.check()
+            except Exception as error:  # e.g. the service's database restarting: next round
+                logger.warning("broker check failed, trying again: %r", error)
 
     async def check(self) -> BrokerRecovery | None:
         try:

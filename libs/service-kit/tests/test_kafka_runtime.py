@@ -7,6 +7,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 import pybreaker
+import pytest
 from aiokafka import TopicPartition
 from faststream.kafka import TestKafkaBroker
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -221,3 +222,9 @@ async def test_a_consumed_message_continues_its_trace_into_what_it_publishes() -
     assert publish_outcome.context.trace_id == process.context.trace_id
     assert publish_outcome.parent is not None
     assert publish_outcome.parent.span_id == process.context.span_id
+
+
+async def test_the_broker_probe_fails_until_the_runtime_is_connected() -> None:
+    runtime = KafkaRuntime(settings())
+    with pytest.raises(RuntimeError, match="does not answer"):
+        await runtime.broker_probe()

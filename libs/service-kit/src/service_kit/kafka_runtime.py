@@ -650,6 +650,12 @@ class KafkaRuntime:
         await self.broker.start()
         self.started = True
 
+    async def broker_probe(self) -> None:
+        """Readiness: the broker answers the runtime's own long-lived admin client (no new
+        connection per probe)."""
+        if not self.started or not await self.broker.ping(timeout=2):
+            raise RuntimeError("the Kafka broker does not answer")
+
     def reposition(self) -> None:
         """Every subscription reads its stored positions again before its next batch (the
         service's database moved them, e.g. after a broker change)."""

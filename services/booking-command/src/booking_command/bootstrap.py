@@ -34,7 +34,6 @@ from booking_command.settings import BookingCommandSettings
 from service_kit.app_factory import create_service_app, health_registry_for
 from service_kit.background import BackgroundTask
 from service_kit.broker_epoch import BrokerWatch, recover_from_broker_change
-from service_kit.dependency_probes import kafka_probe, postgres_probe
 from service_kit.kafka_runtime import KafkaRuntime, Subscription
 from service_kit.kafka_topics import ensure_topics
 from ticketing_contracts import topics
@@ -196,10 +195,6 @@ def build_app(
     with_kafka: bool = True,
 ) -> FastAPI:
     health = health_registry_for(settings)
-    if event_store_env is None:
-        health.add("postgres", postgres_probe(settings.database_dsn))
-    if with_kafka:
-        health.add("kafka", kafka_probe(settings))
 
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
@@ -208,6 +203,14 @@ def build_app(
         )
         api.state.runtime = runtime
         api.state.command_service = runtime.commands
+        if event_store_env is None:
+
+            async def postgres() -> None:
+                await runtime.executor.run(runtime.app.ping)
+
+            health.add("postgres", postgres)
+        if runtime.kafka is not None:
+            health.add("kafka", runtime.kafka.broker_probe)
         health.add("group-commit", runtime.group_commit.probe)
         health.add("hold-expiry", runtime.hold_expiry.probe)
         if runtime.kafka is not None:

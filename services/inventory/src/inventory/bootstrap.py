@@ -27,7 +27,7 @@ from service_kit.app_factory import create_service_app, health_registry_for
 from service_kit.background import BackgroundTask
 from service_kit.broker_epoch import BrokerWatch, recover_from_broker_change
 from service_kit.circuit_breakers import CircuitBreaker, breaker_probe, create_breaker
-from service_kit.dependency_probes import kafka_probe, postgres_pool_probe, redis_probe
+from service_kit.dependency_probes import postgres_pool_probe, redis_probe
 from service_kit.kafka_runtime import KafkaRuntime
 from service_kit.kafka_topics import ensure_topics
 from ticketing_contracts import topics
@@ -196,10 +196,9 @@ def build_app(settings: InventorySettings) -> FastAPI:
         await postgres_pool_probe(runtime.pool)()
 
     health.add("postgres", postgres)
-    broker_probe = kafka_probe(settings)
 
     async def kafka() -> None:
-        await broker_probe()
+        await runtime.kafka.broker_probe()
         await runtime.probe()
 
     health.add("kafka", kafka)

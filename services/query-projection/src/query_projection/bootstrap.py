@@ -168,7 +168,16 @@ def build_app(settings: QueryProjectionSettings) -> FastAPI:
 
     health.add("postgres", postgres)
     health.add("redis", redis_probe(service.redis))
-    health.add("kafka", kafka_probe(settings))
+    broker_probe = kafka_probe(settings)
+
+    async def kafka() -> None:
+        # A replica that only serves queries has no running runtime to ask.
+        if service.runtime.started:
+            await service.runtime.broker_probe()
+        else:
+            await broker_probe()
+
+    health.add("kafka", kafka)
     health.add("caught_up", service.caught_up)
 
     @asynccontextmanager

@@ -219,6 +219,10 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
             row = curs.fetchone()
         return int(row["holds"]) if row is not None else 0
 
+    def ping(self) -> None:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute("SELECT 1")
+
     def notification_id_of(self, aggregate_id: UUID, version: int) -> int | None:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self._notification_id, (aggregate_id, version))
@@ -347,6 +351,9 @@ class InMemoryBookingRecorder(POPOProcessRecorder, BookingRecorder):
     def pending_hold_count(self) -> int:
         with self._database_lock:
             return len(self._holds)
+
+    def ping(self) -> None:
+        return None
 
     def notification_id_of(self, aggregate_id: UUID, version: int) -> int | None:
         with self._database_lock:

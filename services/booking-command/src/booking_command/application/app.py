@@ -105,6 +105,10 @@ class BookingCommandApplication(Application[UUID]):
             positions[stream] = 0 if tracked is None else tracked + 1
         return positions
 
+    def ping(self) -> None:
+        """Readiness: one statement through the event store's own pool."""
+        self.booking_recorder.ping()
+
     def outbox_position(self) -> int:
         return self.booking_recorder.max_tracking_id(self.outbox_stream) or 0
 

@@ -93,6 +93,10 @@ class BookingRecorder(ProcessRecorder, ABC):
     def notification_id_of(self, aggregate_id: UUID, version: int) -> int | None: ...
 
     @abstractmethod
+    def ping(self) -> None:
+        """Raises unless the store answers a statement (readiness)."""
+
+    @abstractmethod
     def select_events_of(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
         """Every stored event of these aggregates, in version order, in one look-up."""
 

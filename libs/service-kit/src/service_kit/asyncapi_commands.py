@@ -33,3 +33,13 @@ def run_asyncapi_command(arguments: argparse.Namespace, document: dict[str, Any]
         arguments.output.write_text(text, encoding="utf-8")
         print(f"wrote {arguments.output}", file=sys.stderr)
     return 0
+
+
+def channel_addresses(document: dict[str, Any], action: str) -> set[str]:
+    """The topics of the document's operations with this action ("receive" or "send")."""
+    channels = document["channels"]
+    return {
+        channels[operation["channel"]["$ref"].rsplit("/", 1)[1]]["address"]
+        for operation in document["operations"].values()
+        if operation["action"] == action
+    }

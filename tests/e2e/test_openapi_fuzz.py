@@ -13,7 +13,6 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,13 +27,12 @@ from schemathesis import GenerationMode
 from schemathesis.core.result import Ok
 from schemathesis.errors import FailureGroup
 
-from local_infra.pytest_plugin import DatabaseFactory, e2e_stack_config
+from local_infra.pytest_plugin import DatabaseFactory
 from local_infra.session_infrastructure import Infrastructure
-from local_infra.stack import Stack
 from local_infra.stack_state import StackInfo
 
 from .platform_api import book, create_venue, published_show, register_fan
-from .stack_helpers import admin_headers
+from .stack_helpers import admin_headers, own_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -159,20 +157,16 @@ async def fuzz_stack(
     topic_prefix: str,
     redis_key_prefix: str,
 ) -> AsyncIterator[StackInfo]:
-    config = await e2e_stack_config(
-        Path(tmp_path_factory.mktemp("fuzz")),
+    async with own_stack(
+        "fuzz",
+        tmp_path_factory,
         infrastructure,
         database_factory,
-        f"{topic_prefix}fuzz.",
-        f"{redis_key_prefix}fuzz:",
-        database_namespace="fuzz_",
-        extra_env=FUZZ_STACK_ENV,
-    )
-    stack = Stack(config)
-    try:
-        yield await stack.start()
-    finally:
-        await stack.stop()
+        topic_prefix,
+        redis_key_prefix,
+        FUZZ_STACK_ENV,
+    ) as info:
+        yield info
 
 
 async def test_generated_requests_get_documented_answers_and_no_server_errors(

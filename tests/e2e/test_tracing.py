@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -23,13 +22,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from local_infra.ports import free_port
-from local_infra.pytest_plugin import DatabaseFactory, e2e_stack_config
+from local_infra.pytest_plugin import DatabaseFactory
 from local_infra.session_infrastructure import Infrastructure
-from local_infra.stack import Stack
 from local_infra.stack_state import StackInfo
 
 from .platform_api import book, eventually, published_show, register_fan, wait_for_status
-from .stack_helpers import admin_headers
+from .stack_helpers import admin_headers, own_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -104,14 +102,14 @@ async def traced_stack(
     redis_key_prefix: str,
 ) -> AsyncIterator[StackInfo]:
     _, port = collector
-    config = await e2e_stack_config(
-        Path(tmp_path_factory.mktemp("traced")),
+    async with own_stack(
+        "traced",
+        tmp_path_factory,
         infrastructure,
         database_factory,
-        f"{topic_prefix}traced.",
-        f"{redis_key_prefix}traced:",
-        database_namespace="traced_",
-        extra_env={
+        topic_prefix,
+        redis_key_prefix,
+        {
             "OTEL_TRACES_EXPORTER": "otlp",
             "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
@@ -119,12 +117,8 @@ async def traced_stack(
             "RATE_LIMIT_LOGIN": "600/minute",
             "RATE_LIMIT_REGISTER": "600/minute",
         },
-    )
-    stack = Stack(config)
-    try:
-        yield await stack.start()
-    finally:
-        await stack.stop()
+    ) as info:
+        yield info
 
 
 async def test_a_booking_is_one_trace_from_the_gateway_through_kafka_to_its_confirmation(

@@ -16,6 +16,8 @@ import pytest
 import yaml
 from compose_spec import PyCompose
 
+from service_kit.internal_auth import generate_key_pair
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 SERVICES = {
@@ -24,11 +26,14 @@ SERVICES = {
     "inventory": ("inventory", 8002),
     "query-projection": ("query_projection", 8003),
 }
+INTERNAL_PRIVATE_KEY, INTERNAL_PUBLIC_KEY = generate_key_pair()
 TEST_SECRETS = {
     "POSTGRES_PASSWORD": "Zq8v2LmNp4Rt6Wy9Bd3Fh5Jk",
     "JWT_SECRET": "Qm3Vt8Zr1Nc6Lp9Ws2Hy5Kd7Gf4Jb0XaEu3Ro8Ti6",
     "ADMIN_EMAIL": "admin@tickets.test",
     "ADMIN_PASSWORD": "Vb7Nm2Qw9Er4Ty6Ui1Op3As",
+    "INTERNAL_TOKEN_PRIVATE_KEY": INTERNAL_PRIVATE_KEY,
+    "INTERNAL_TOKEN_PUBLIC_KEY": INTERNAL_PUBLIC_KEY,
 }
 
 

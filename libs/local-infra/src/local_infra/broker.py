@@ -135,7 +135,7 @@ class TansuBroker:
             await self._wait_until_ready(ready_timeout)
             return self.bootstrap_servers
         port = self._requested_port or free_port(self.host)
-        if not is_port_free(port, self.host):
+        if not await _port_freed(port, self.host, within_seconds=5.0):
             raise InfrastructureUnavailable(
                 f"cannot start the broker: {self.host}:{port} is already in use"
             )
@@ -209,6 +209,16 @@ class TansuBroker:
         self.pid_path.unlink(missing_ok=True)
         self.port_path.unlink(missing_ok=True)
         self.cluster_id_path.unlink(missing_ok=True)
+
+
+async def _port_freed(port: int, host: str, *, within_seconds: float) -> bool:
+    """A port a killed broker listened on is released as the kernel tears it down; wait."""
+    deadline = asyncio.get_running_loop().time() + within_seconds
+    while not is_port_free(port, host):
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.1)
+    return True
 
 
 async def create_topics(

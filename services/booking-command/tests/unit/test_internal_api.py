@@ -23,7 +23,8 @@ from service_kit.internal_auth import (
 )
 
 PRIVATE_KEY, PUBLIC_KEY = generate_key_pair()
-TOKENS = InternalTokenIssuer.from_text(PRIVATE_KEY)
+# Headers below are minted at import; an hour outlives the longest test run.
+TOKENS = InternalTokenIssuer.from_text(PRIVATE_KEY, ttl_seconds=3600)
 
 
 def signed_in(user_id: str, role: InternalRole = "user") -> dict[str, str]:

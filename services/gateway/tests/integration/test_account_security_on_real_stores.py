@@ -17,6 +17,7 @@ from gateway.adapters.user_store import PostgresUserRepository
 from gateway.bootstrap import build_app, production_adapters
 from gateway.domain.users import User
 from gateway.settings import GatewaySettings
+from service_kit.internal_auth import generate_key_pair
 
 pytestmark = pytest.mark.integration
 
@@ -109,6 +110,7 @@ async def gateway_settings(  # type: ignore[no-untyped-def]
         booking_command_url="http://booking-command.test",
         query_projection_url="http://query-projection.test",
         inventory_url="http://inventory.test",
+        internal_token_private_key=generate_key_pair()[0],
     )
 
 

@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from inventory.bootstrap import InventoryRuntime
 from inventory.settings import InventorySettings
+from service_kit.internal_auth import generate_key_pair
 from service_kit.messaging import envelope_headers
 from ticketing_contracts import events as public
 from ticketing_contracts.envelope import EventEnvelope
@@ -34,6 +35,7 @@ def inventory_settings(
         "breaker_reset_seconds": 1.0,
         "catalog_catch_up_seconds": 10.0,
         "database_pool_size": 4,
+        "internal_token_public_key": generate_key_pair()[1],
     }
     values.update(overrides)
     return InventorySettings.model_validate(values)

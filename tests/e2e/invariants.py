@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 import time
 from collections import defaultdict
@@ -129,8 +130,9 @@ async def check_stock_matches_bookings(
             # Never oversold at any look; nothing reserved and sold == CONFIRMED once inventory
             # has applied everything (after a broker loss it re-reads the republished log).
             for ticket_type_id, item in current.items():
-                assert 0 <= item["sold"] <= item["quantity"], ("oversold", show, ticket_type_id)
-                assert item["available"] == item["quantity"] - item["sold"], item
+                taken = item["sold"] + item["reserved"]
+                assert 0 <= taken <= item["quantity"], ("oversold", show, ticket_type_id, item)
+                assert item["available"] == item["quantity"] - taken, item
             return all(
                 item["reserved"] == 0 and item["sold"] == confirmed[(show.event_id, ticket_type_id)]
                 for ticket_type_id, item in current.items()
@@ -216,3 +218,24 @@ async def rebuild_read_models(env: Mapping[str, str], *, within: float = 120) ->
     report: dict[str, Any] = json.loads(text.strip().splitlines()[-1])
     assert report["switched"] is True, report
     return report
+
+
+async def wait_until_outboxes_published(service_urls: list[str], *, within: float = 120) -> None:
+    """Every relay has published all it stored (after a broker loss: its whole log again), by
+    each service's `outbox_pending_events` metric."""
+
+    async def pending() -> dict[str, float | None]:
+        found: dict[str, float | None] = {}
+        async with httpx.AsyncClient(timeout=10) as client:
+            for url in service_urls:
+                text = (await client.get(f"{url}/metrics")).text
+                match = re.search(r"^outbox_pending_events ([0-9.e+]+)$", text, re.MULTILINE)
+                found[url] = float(match.group(1)) if match else None
+        return found
+
+    await eventually(
+        pending,
+        lambda found: all(value == 0 for value in found.values()),
+        within=within,
+        what="every outbox published",
+    )

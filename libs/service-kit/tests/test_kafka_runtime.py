@@ -228,3 +228,22 @@ async def test_the_broker_probe_fails_until_the_runtime_is_connected() -> None:
     runtime = KafkaRuntime(settings())
     with pytest.raises(RuntimeError, match="does not answer"):
         await runtime.broker_probe()
+
+
+async def test_checks_run_before_new_partitions_are_read_and_their_failures_do_not_stop_it() -> (
+    None
+):
+    runtime = KafkaRuntime(settings())
+    ran: list[str] = []
+
+    async def failing() -> None:
+        ran.append("failing")
+        raise ConnectionError("broker unreachable")
+
+    async def broker_check() -> None:
+        ran.append("broker check")
+
+    runtime.check_on_assignment(failing)
+    runtime.check_on_assignment(broker_check)
+    await runtime.before_assignment()
+    assert ran == ["failing", "broker check"]

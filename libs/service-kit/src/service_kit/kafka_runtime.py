@@ -167,6 +167,8 @@ class _Positions(ConsumerRebalanceListener):  # type: ignore[misc]
         self._subscription.forget(revoked)
 
     async def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
+        # A rebuilt broker always hands partitions out anew: recover before reading from it.
+        await self._subscription.runtime.before_assignment()
         await self._subscription.position(assigned)
 
 
@@ -566,6 +568,7 @@ class KafkaRuntime:
         self.dead_letter_topic = settings.topic(topics.DEAD_LETTERS)
         self.subscriptions: list[Subscription[Any]] = []
         self._publishers: dict[str, Any] = {}
+        self._assignment_checks: list[Callable[[], Awaitable[Any]]] = []
         self._is_transient = is_transient
         self.started = False
         self.publisher(
@@ -655,6 +658,18 @@ class KafkaRuntime:
         connection per probe)."""
         if not self.started or not await self.broker.ping(timeout=2):
             raise RuntimeError("the Kafka broker does not answer")
+
+    def check_on_assignment(self, check: Callable[[], Awaitable[Any]]) -> None:
+        """Runs `check` (e.g. the broker watch's) whenever the group hands out partitions,
+        before their positions are read."""
+        self._assignment_checks.append(check)
+
+    async def before_assignment(self) -> None:
+        for check in self._assignment_checks:
+            try:
+                await check()
+            except Exception as error:  # the periodic watch tries again
+                logger.warning("check before reading new partitions failed: %r", error)
 
     def reposition(self) -> None:
         """Every subscription reads its stored positions again before its next batch (the

@@ -99,6 +99,7 @@ class Runtime:
                 interval_seconds=self.settings.broker_check_seconds,
                 after_recovery=self._after_broker_recovery,
             )
+            self.kafka.check_on_assignment(watch.check)
             self.broker_watch = BackgroundTask("broker-watch", watch.run)
             self.broker_watch.start()
         if self.relay is not None:

@@ -156,6 +156,7 @@ class InventoryRuntime:
             interval_seconds=settings.broker_check_seconds,
             after_recovery=self._wake_relay_now,
         )
+        self.kafka.check_on_assignment(watch.check)
         self.broker_watch = BackgroundTask("broker watch", watch.run)
         self.broker_watch.start()
 

@@ -103,6 +103,7 @@ class QueryProjection:
                 self.runtime.reposition,
                 interval_seconds=settings.broker_check_seconds,
             )
+            self.runtime.check_on_assignment(watch.check)
             self._broker_watch = BackgroundTask("broker watch", watch.run)
             self._broker_watch.start()
 

@@ -15,17 +15,6 @@ from service_kit.settings import KafkaSettings
 Probe = Callable[[], Awaitable[None]]
 
 
-def postgres_probe(dsn: str) -> Probe:
-    async def probe() -> None:
-        connection = await asyncpg.connect(dsn, timeout=2)
-        try:
-            await connection.fetchval("SELECT 1")
-        finally:
-            await connection.close()
-
-    return probe
-
-
 def postgres_pool_probe(pool: asyncpg.Pool) -> Probe:
     async def probe() -> None:
         async with pool.acquire(timeout=2) as connection:

@@ -19,7 +19,7 @@ import httpx
 from local_infra.platform_topics import platform_topics
 from local_infra.postgres import drop_database
 from local_infra.redis_server import delete_keys_with_prefix
-from local_infra.secrets_env import DEFAULT_ADMIN_EMAIL, random_secret
+from local_infra.secrets_env import DEFAULT_ADMIN_EMAIL, internal_token_keys, random_secret
 from local_infra.services import DEFAULT_DATABASES, SERVICE_SPECS
 from local_infra.stack import DEFAULT_POSTGRES_ADMIN_URL, DEFAULT_REDIS_URL, Stack, StackConfig
 from local_infra.stack_state import StackInfo
@@ -84,6 +84,7 @@ async def running_platform(
         log_level=log_level,
         extra_env={
             "JWT_SECRET": random_secret(48),
+            **internal_token_keys(),
             "ADMIN_EMAIL": DEFAULT_ADMIN_EMAIL,
             "ADMIN_PASSWORD": random_secret(24),
             **RATE_LIMIT_ENV,

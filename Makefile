@@ -7,7 +7,7 @@ UV_VERSION := 0.13.9
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV_STAMP := .venv/.synced-$(UV_VERSION)
-SOURCES := libs/*/src services/*/src bench
+SOURCES := libs/*/src services/*/src simulators/*/src bench
 
 .PHONY: help install run stop status lint typecheck test test-unit bench chaos clean
 
@@ -18,7 +18,7 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-$(VENV_STAMP): $(UV) uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
+$(VENV_STAMP): $(UV) uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml simulators/*/pyproject.toml)
 	$(UV) sync --all-packages --frozen
 	@rm -f .venv/.synced-* && touch $@
 

@@ -1,0 +1,1 @@
+"""A stand-in for an external card payment provider, run as its own process."""

@@ -10,7 +10,7 @@ import pytest
 from aiokafka import TopicPartition
 
 from local_infra.session_infrastructure import Infrastructure
-from service_kit.kafka_runtime import KafkaRuntime, OutboundMessage, PartitionBatch
+from service_kit.kafka_runtime import KafkaRuntime, OffsetsMoved, OutboundMessage, PartitionBatch
 from service_kit.kafka_topics import ensure_topics
 from service_kit.settings import KafkaSettings
 from ticketing_contracts import topics
@@ -147,3 +147,57 @@ async def test_a_stored_position_past_the_log_end_is_refused_loudly_not_skipped_
     assert "stored position is 40" in errors[0]
     assert database.applied == []
     assert database.next_offsets[partition] == 40
+
+
+class FencedDatabase(ServiceDatabase):
+    """Refuses a batch read from a position other than the stored one, as services do."""
+
+    async def apply(self, batch: PartitionBatch[bytes]) -> None:
+        if b"poison" in [message.body for message in batch.messages]:
+            raise ValueError("this message can never be applied")
+        if not batch.continues(self.next_offsets.get(batch.topic_partition)):
+            raise OffsetsMoved(f"stored {self.next_offsets.get(batch.topic_partition)}")
+        await super().apply(batch)
+
+
+async def test_a_batch_read_at_positions_reset_under_it_is_refused_and_read_again_from_the_reset(
+    infrastructure: Infrastructure, topic_prefix: str
+) -> None:
+    settings = KafkaSettings(
+        service_name="kit-test",
+        kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
+        kafka_topic_prefix=f"{topic_prefix}kit-fence.",
+        consumer_max_failures=1,
+    )
+    topic = settings.topic("positions")
+    await ensure_topics(
+        settings.kafka_bootstrap_servers,
+        [topic, settings.topic(topics.DEAD_LETTERS)],
+        partitions=1,
+    )
+    partition = TopicPartition(topic, 0)
+    database = FencedDatabase()
+    kafka = KafkaRuntime(settings)
+    kafka.subscriber(
+        topic, group=settings.group_id("positions"), decode=bytes, offsets=database.stored_offsets
+    )(database.apply)
+
+    async def send(values: list[bytes]) -> None:
+        await kafka.publish([OutboundMessage(topic, b"show", value, []) for value in values])
+
+    await kafka.start()
+    try:
+        # A poison message in the middle goes to the dead letters; the positions stay in step.
+        await send([b"m0", b"poison", b"m2"])
+        await database.wait_for(2)
+        assert database.next_offsets[partition] == 3
+        # Another replica (or a broker recovery) resets the stored position while this
+        # consumer still holds 3 in memory: its next batch must not store 4 over the reset.
+        database.next_offsets[partition] = 0
+        await send([b"m3"])
+        await database.wait_for(5)
+    finally:
+        await kafka.stop()
+
+    assert database.applied == [b"m0", b"m2", b"m0", b"m2", b"m3"]
+    assert database.next_offsets[partition] == 4

@@ -96,12 +96,22 @@ class PartitionBatch(Generic[BodyT]):
 
     `messages` may be empty (everything in the range went to the dead-letter topic): the
     subscriber still records `next_offset`, so the partition moves on.
+
+    `continues_from` is the stored position the runtime read this batch from. A subscriber
+    that finds another position stored (a broker recovery reset it, another replica moved
+    it) raises `OffsetsMoved` instead of storing, so a batch read at stale positions never
+    records them. None where the runtime keeps no positions (replays, the test broker).
     """
 
     topic: str
     partition: int
     messages: Sequence[ConsumedMessage[BodyT]]
     next_offset: int
+    continues_from: int | None = None
+
+    def continues(self, stored: int | None) -> bool:
+        """Whether this batch follows the position stored now (None: nothing stored yet)."""
+        return self.continues_from is None or self.continues_from == (stored or 0)
 
     @property
     def topic_partition(self) -> TopicPartition:
@@ -366,9 +376,10 @@ class Subscription(Generic[BodyT]):
             await self.dead_letter(record, problem)
         next_offset = records[-1].offset + 1
         raw = {record.offset: record for record in records}
+        continues_from = self._expected.get(tp) if self.consumer is not None else None
         with consumer_spans(decoded) as traced:
             await self._handle_with_policy(
-                PartitionBatch(tp.topic, tp.partition, traced, next_offset), raw
+                PartitionBatch(tp.topic, tp.partition, traced, next_offset, continues_from), raw
             )
         self._expected[tp] = next_offset
         KAFKA_CONSUMER_BATCH_SIZE.labels(subscriber=self.name).observe(len(records))
@@ -418,13 +429,15 @@ class Subscription(Generic[BodyT]):
         self, batch: PartitionBatch[BodyT], raw: Mapping[int, ConsumerRecord[Any, Any]]
     ) -> None:
         attempts = self.runtime.settings.consumer_max_failures
-        recorded = None
+        position = batch.continues_from
+        reached = None
         for message in batch.messages:
-            single = PartitionBatch(batch.topic, batch.partition, [message], message.offset + 1)
+            single = PartitionBatch(
+                batch.topic, batch.partition, [message], message.offset + 1, position
+            )
             for attempt in range(1, attempts + 1):
                 try:
                     await self._call(single)
-                    recorded = single.next_offset
                     break
                 except OffsetsMoved:
                     raise
@@ -443,8 +456,14 @@ class Subscription(Generic[BodyT]):
                         )
                     if attempt == attempts:
                         await self.dead_letter(raw[message.offset], error)
-        if recorded != batch.next_offset:
-            await self._call(PartitionBatch(batch.topic, batch.partition, [], batch.next_offset))
+                        # Stored at once: the next message's batch continues after it.
+                        await self._call(replace(single, messages=[]))
+            position = single.next_offset if position is not None else None
+            reached = single.next_offset
+        if reached != batch.next_offset:
+            await self._call(
+                PartitionBatch(batch.topic, batch.partition, [], batch.next_offset, position)
+            )
 
     async def _give_up(
         self,
@@ -454,7 +473,11 @@ class Subscription(Generic[BodyT]):
     ) -> None:
         for message in batch.messages:
             await self.dead_letter(raw[message.offset], error)
-        await self._call(PartitionBatch(batch.topic, batch.partition, [], batch.next_offset))
+        await self._call(
+            PartitionBatch(
+                batch.topic, batch.partition, [], batch.next_offset, batch.continues_from
+            )
+        )
 
     async def _call(self, batch: PartitionBatch[BodyT]) -> None:
         """The subscriber, retried with backoff while failures are transient."""

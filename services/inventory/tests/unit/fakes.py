@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import Self
 from uuid import UUID
 
+from inventory.application.errors import PositionMoved
 from inventory.application.messages import MessagePosition, OutgoingMessage, ProcessedMessage
 from inventory.domain.bookings import BookingRecord
 from inventory.domain.stock import ShowInventory
@@ -74,9 +75,14 @@ class FakeUnitOfWork:
             assert message.position not in self.staged.processed
             self.staged.processed[message.position] = message
 
-    async def record_next_offset(self, position: MessagePosition) -> None:
+    async def record_next_offset(
+        self, position: MessagePosition, *, continues_from: int | None = None
+    ) -> None:
         key = (position.topic, position.partition)
-        self.staged.next_offsets[key] = max(self.staged.next_offsets.get(key, 0), position.offset)
+        stored = self.staged.next_offsets.get(key, 0)
+        if continues_from is not None and continues_from != stored:
+            raise PositionMoved(f"stored at {stored}, not {continues_from}")
+        self.staged.next_offsets[key] = max(stored, position.offset)
 
     async def add_to_outbox(self, messages: Sequence[OutgoingMessage]) -> None:
         self.staged.outbox.extend(messages)

@@ -49,12 +49,16 @@ class FailingFirst:
         self.times = times
 
     async def __call__(
-        self, messages: Sequence[DecodedMessage], *, next_offset: MessagePosition
+        self,
+        messages: Sequence[DecodedMessage],
+        *,
+        next_offset: MessagePosition,
+        continues_from: int | None = None,
     ) -> BatchResult:
         if self.times:
             self.times -= 1
             raise self.error
-        return await self.use_case(messages, next_offset=next_offset)
+        return await self.use_case(messages, next_offset=next_offset, continues_from=continues_from)
 
 
 class Inventory:

@@ -13,10 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from query_projection.application.ports import PositionMoved
 from query_projection.application.queries import Consistency
 from query_projection.application.views import BookingFilters, EventFilters
 from query_projection.domain.read_models import Stock
 from service_kit.errors import NotFoundError
+from service_kit.kafka_runtime import PartitionBatch
 from ticketing_contracts.events import BookingStatus
 
 from .conftest import dump_redis, dump_tables
@@ -395,3 +397,26 @@ async def test_unknown_event_answers_not_found(harness):
         await harness.queries.event(uuid4(), NOW)
     with pytest.raises(NotFoundError):
         await harness.queries.booking(UUID(int=1), NOW)
+
+
+async def test_a_batch_read_at_a_position_other_than_the_stored_one_applies_nothing(
+    harness, scenario
+):
+    _, envelopes = await scripted_history(harness, scenario)
+    messages = await harness.publish(*envelopes[:3])
+    generation = await harness.store.active_generation()
+    before = await dump_tables(harness.pool, generation)
+    later = harness.log.messages(envelopes[3:])
+    first = later[0]
+    # A consumer still holding the previous broker's position (or a replica that lost the
+    # partition) hands over a batch that does not continue from what is stored.
+    stale = PartitionBatch(
+        first.topic,
+        first.partition,
+        [m for m in later if m.partition == first.partition],
+        later[-1].offset + 1,
+        continues_from=messages[-1].offset + 40,
+    )
+    with pytest.raises(PositionMoved):
+        await harness.apply_batch(stale, generation=generation)
+    assert await dump_tables(harness.pool, generation) == before

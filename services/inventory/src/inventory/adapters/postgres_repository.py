@@ -18,7 +18,7 @@ from uuid import UUID
 import asyncpg
 from aiokafka import TopicPartition
 
-from inventory.application.errors import ConcurrencyConflict
+from inventory.application.errors import ConcurrencyConflict, PositionMoved
 from inventory.application.messages import MessagePosition, OutgoingMessage, ProcessedMessage
 from inventory.domain.bookings import BookingRecord, BookingState
 from inventory.domain.stock import ShowInventory, ShowStatus, TicketStock
@@ -206,7 +206,20 @@ class PostgresUnitOfWork:
             [m.processed_as for m in messages],
         )
 
-    async def record_next_offset(self, position: MessagePosition) -> None:
+    async def record_next_offset(
+        self, position: MessagePosition, *, continues_from: int | None = None
+    ) -> None:
+        stored = await self.connection.fetchval(
+            "SELECT next_offset FROM consumer_offsets WHERE topic = $1 AND partition = $2 "
+            "FOR UPDATE",
+            position.topic,
+            position.partition,
+        )
+        if continues_from is not None and continues_from != (stored or 0):
+            raise PositionMoved(
+                f"{position.topic}[{position.partition}] is stored at {stored or 0}, "
+                f"not {continues_from} where this batch was read from"
+            )
         await self.connection.execute(
             """
             INSERT INTO consumer_offsets AS c (topic, partition, next_offset) VALUES ($1, $2, $3)

@@ -49,8 +49,12 @@ class InventoryUnitOfWork(Protocol):
         """Raises `ConcurrencyConflict` if one of them was recorded concurrently."""
         ...
 
-    async def record_next_offset(self, position: MessagePosition) -> None:
-        """Where the partition continues; never moves back (a stale replica may finish late)."""
+    async def record_next_offset(
+        self, position: MessagePosition, *, continues_from: int | None = None
+    ) -> None:
+        """Where the partition continues. Raises `PositionMoved` when the stored position is
+        not `continues_from` (None: no check), so a batch read at stale positions stores
+        nothing."""
         ...
 
     async def add_to_outbox(self, messages: Sequence[OutgoingMessage]) -> None: ...

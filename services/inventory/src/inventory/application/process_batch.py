@@ -65,7 +65,11 @@ class ProcessMessageBatch:
         self._producer = producer
 
     async def __call__(
-        self, messages: Sequence[DecodedMessage], *, next_offset: MessagePosition
+        self,
+        messages: Sequence[DecodedMessage],
+        *,
+        next_offset: MessagePosition,
+        continues_from: int | None = None,
     ) -> BatchResult:
         """Decides `messages` and records that their partition continues at `next_offset`.
 
@@ -74,14 +78,14 @@ class ProcessMessageBatch:
         """
         try:
             return await self._decide_and_store(
-                messages, next_offset=next_offset, catalog_confirmed=False
+                messages, next_offset, continues_from, catalog_confirmed=False
             )
         except _NeedsCatalog:
             # A rejection that only says "not in the catalog (yet)" may be the catalog
             # consumer lagging behind; read the catalog to its end first, then decide.
             await self._catalog.wait_until_caught_up()
             result = await self._decide_and_store(
-                messages, next_offset=next_offset, catalog_confirmed=True
+                messages, next_offset, continues_from, catalog_confirmed=True
             )
             result.waited_for_catalog = True
             return result
@@ -89,8 +93,9 @@ class ProcessMessageBatch:
     async def _decide_and_store(
         self,
         messages: Sequence[DecodedMessage],
-        *,
         next_offset: MessagePosition,
+        continues_from: int | None,
+        *,
         catalog_confirmed: bool,
     ) -> BatchResult:
         async with self._unit_of_work() as uow:
@@ -100,7 +105,7 @@ class ProcessMessageBatch:
             )
             fresh = [message for message in messages if message.position not in seen_positions]
             if not fresh:
-                await uow.record_next_offset(next_offset)
+                await uow.record_next_offset(next_offset, continues_from=continues_from)
                 await uow.commit()
                 return BatchResult(messages=len(messages), duplicates=len(messages))
             bookings = await uow.load_bookings(sorted(_booking_ids(fresh)))
@@ -118,7 +123,7 @@ class ProcessMessageBatch:
                 changed_bookings=[ledger.bookings[i] for i in sorted(ledger.changed_bookings)],
             )
             await uow.record_processed(decision.processed)
-            await uow.record_next_offset(next_offset)
+            await uow.record_next_offset(next_offset, continues_from=continues_from)
             await uow.add_to_outbox(decision.outbox)
             await uow.commit()
             return decision.result

@@ -15,14 +15,20 @@ from functools import partial
 from typing import Protocol
 
 from inventory.adapters import metrics
-from inventory.application.errors import CatalogNotCaughtUp, ConcurrencyConflict
+from inventory.application.errors import CatalogNotCaughtUp, ConcurrencyConflict, PositionMoved
 from inventory.application.messages import DecodedMessage, MessagePosition
 from inventory.application.process_batch import BatchResult
 from inventory.domain import outcomes
 from inventory.settings import InventorySettings
 from service_kit import kafka_runtime
 from service_kit.circuit_breakers import CircuitBreaker
-from service_kit.kafka_runtime import KafkaRuntime, OffsetStore, PartitionBatch, Subscription
+from service_kit.kafka_runtime import (
+    KafkaRuntime,
+    OffsetsMoved,
+    OffsetStore,
+    PartitionBatch,
+    Subscription,
+)
 from ticketing_contracts import topics
 from ticketing_contracts.envelope import EventEnvelope
 from ticketing_contracts.events import PublicEvent, decode_message
@@ -35,7 +41,11 @@ Batch = PartitionBatch[Decoded]
 
 class DecideBatch(Protocol):
     async def __call__(
-        self, messages: Sequence[DecodedMessage], *, next_offset: MessagePosition
+        self,
+        messages: Sequence[DecodedMessage],
+        *,
+        next_offset: MessagePosition,
+        continues_from: int | None = None,
     ) -> BatchResult: ...
 
 
@@ -74,7 +84,12 @@ async def _decide(batch: Batch, dependencies: SubscriberDependencies) -> None:
     context = batch.messages[0].logging_context() if batch.messages else contextlib.nullcontext()
     with context:
         with dependencies.postgres_breaker.calling():
-            result = await dependencies.decide(messages, next_offset=next_offset)
+            try:
+                result = await dependencies.decide(
+                    messages, next_offset=next_offset, continues_from=batch.continues_from
+                )
+            except PositionMoved as moved:
+                raise OffsetsMoved(str(moved)) from moved
         if result.waited_for_catalog:
             logger.info(
                 "%s[%d]: waited for the catalog to catch up before deciding",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from query_projection.application.messages import ProjectedBatch, ProjectedMessage
-from query_projection.application.ports import HotReadModels, ReadModelStore
+from query_projection.application.ports import HotReadModels, PositionMoved, ReadModelStore
 from query_projection.domain.positions import PartitionProgress
 from query_projection.domain.projection import rows_touched_by
 
@@ -39,6 +39,11 @@ class ApplyBatch:
         async with self._store.transaction(generation, must_be_active=must_be_active) as tx:
             stored = (await tx.lock_progress({key})).get(key)
             start = stored.next_offset if stored else 0
+            if not batch.continues(start):
+                raise PositionMoved(
+                    f"{batch.topic}[{batch.partition}] is stored at {start}, "
+                    f"not {batch.continues_from} where this batch was read from"
+                )
             fresh = [message for message in batch.messages if message.offset >= start]
             rows = await tx.load(rows_touched_by(message.body[1] for message in fresh))
             for message in fresh:

@@ -28,6 +28,11 @@ class ReadModelSwitched(Exception):
         self.active_generation = active_generation
 
 
+class PositionMoved(Exception):
+    """The partition's stored position is not the one the batch was read from (a broker
+    recovery reset it, another replica moved it): read the positions again, apply nothing."""
+
+
 class ProjectionTransaction(Protocol):
     generation: int
 

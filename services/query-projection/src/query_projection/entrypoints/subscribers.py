@@ -15,7 +15,7 @@ from query_projection.adapters.metrics import (
 )
 from query_projection.application.apply_batch import ApplyBatch, BatchResult
 from query_projection.application.messages import DecodedEvent, ProjectedBatch, decode_projected
-from query_projection.application.ports import ReadModelStore, ReadModelSwitched
+from query_projection.application.ports import PositionMoved, ReadModelStore, ReadModelSwitched
 from query_projection.application.waiting import ProgressSignal
 from query_projection.settings import QueryProjectionSettings
 from service_kit.kafka_runtime import KafkaRuntime, OffsetsMoved, Subscription
@@ -64,6 +64,8 @@ def subscribe_projection(
             # A rebuild switched generations: continue from the new one's offsets.
             generation = switched.active_generation
             raise OffsetsMoved(str(switched)) from switched
+        except PositionMoved as moved:
+            raise OffsetsMoved(str(moved)) from moved
         signal.notify()
         _observe(batch, result)
 

@@ -199,7 +199,7 @@ async def redrive_dead_letters(
     `<consumer_group>.dead-letter-redrive`), so running it again only re-drives what
     arrived since.
     """
-    redrive_group = redrive_group or f"{consumer_group}.dead-letter-redrive"
+    redrive_group = redrive_group or default_redrive_group(consumer_group)
     consumer, partitions = await _assigned_consumer(kafka, dead_letter_topic, redrive_group)
     redriven: list[DeadLetterEntry] = []
     try:
@@ -217,3 +217,25 @@ async def redrive_dead_letters(
     finally:
         await consumer.stop()
     return redriven
+
+
+def default_redrive_group(consumer_group: str) -> str:
+    return f"{consumer_group}.dead-letter-redrive"
+
+
+async def redrive_progress(
+    kafka: KafkaSettings | str, dead_letter_topic: str, redrive_group: str
+) -> dict[int, int]:
+    """Partition -> the first dead-letter offset not yet re-driven by `redrive_group`."""
+    consumer = AIOKafkaConsumer(
+        **kafka_client_options(kafka), group_id=redrive_group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        progress: dict[int, int] = {}
+        for tp in await partitions_of(consumer, dead_letter_topic):
+            committed = await consumer.committed(tp)
+            progress[tp.partition] = committed if committed is not None else 0
+        return progress
+    finally:
+        await consumer.stop()

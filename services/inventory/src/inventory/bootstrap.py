@@ -27,6 +27,7 @@ from service_kit.app_factory import create_service_app, health_registry_for
 from service_kit.background import BackgroundTask
 from service_kit.broker_epoch import BrokerWatch, recover_from_broker_change
 from service_kit.circuit_breakers import CircuitBreaker, breaker_probe, create_breaker
+from service_kit.dead_letter_routes import dead_letter_router
 from service_kit.dependency_probes import postgres_pool_probe, redis_probe
 from service_kit.kafka_runtime import KafkaRuntime
 from service_kit.kafka_topics import ensure_topics
@@ -221,6 +222,11 @@ def build_app(settings: InventorySettings) -> FastAPI:
         title="Inventory service",
         description="Capacity reservation per event and ticket type (internal API).",
         health=health,
-        routers=[stock_router(lambda: runtime.queries)],
+        routers=[
+            stock_router(lambda: runtime.queries),
+            dead_letter_router(
+                settings, settings.group_id(settings.consumer_group), lambda: runtime.kafka
+            ),
+        ],
         lifespan=lifespan,
     )

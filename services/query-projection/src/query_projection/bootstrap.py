@@ -27,6 +27,7 @@ from query_projection.settings import QueryProjectionSettings
 from service_kit.app_factory import create_service_app, health_registry_for
 from service_kit.background import BackgroundTask
 from service_kit.broker_epoch import BrokerWatch, recover_from_broker_change
+from service_kit.dead_letter_routes import dead_letter_router
 from service_kit.dependency_probes import kafka_probe, postgres_pool_probe, redis_probe
 from service_kit.kafka_runtime import KafkaRuntime, Subscription
 from service_kit.kafka_topics import ensure_topics
@@ -199,7 +200,12 @@ def build_app(settings: QueryProjectionSettings) -> FastAPI:
             "their own writes; single resources carry strong ETags and honour If-None-Match."
         ),
         health=health,
-        routers=[router],
+        routers=[
+            router,
+            dead_letter_router(
+                settings, settings.group_id(settings.consumer_group), lambda: service.runtime
+            ),
+        ],
         lifespan=lifespan,
         openapi_tags=OPENAPI_TAGS,
     )

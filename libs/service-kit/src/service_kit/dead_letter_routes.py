@@ -1,0 +1,120 @@
+"""`/internal/v1/dead-letters`: the operator's dead-letter commands over HTTP, for the gateway's
+admin console. The same list and re-drive as `python -m <service> dead-letters`, admins only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Body
+from pydantic import BaseModel, Field
+
+from service_kit.dead_letters import (
+    default_redrive_group,
+    list_dead_letters,
+    redrive_dead_letters,
+    redrive_progress,
+)
+from service_kit.errors import DependencyUnavailableError, ForbiddenError
+from service_kit.http_errors import error_responses
+from service_kit.internal_auth import InternalCaller
+from service_kit.kafka_runtime import KafkaRuntime, OutboundMessage
+from service_kit.messaging import KafkaHeaders
+from service_kit.settings import KafkaSettings
+from ticketing_contracts import topics
+
+MAX_LISTED = 500
+
+
+class DeadLetterOut(BaseModel):
+    dead_letter: str = Field(description="partition@offset on the dead-letter topic")
+    original: str = Field(description="topic[partition]@offset the message came from")
+    consumer_group: str | None
+    error: str
+    key: str | None
+    value: str = Field(description="The first 500 bytes of the message")
+    redriven: bool = Field(description="Already sent back to its topic by a re-drive")
+
+
+class DeadLettersOut(BaseModel):
+    consumer_group: str
+    topic: str
+    pending: int = Field(description="Dead letters not yet re-driven")
+    dead_letters: list[DeadLetterOut]
+
+
+class RedriveRequest(BaseModel):
+    limit: int | None = Field(
+        default=None, ge=1, le=10_000, description="Most to re-drive, oldest first (all if unset)"
+    )
+
+
+class RedriveOut(BaseModel):
+    consumer_group: str
+    redriven: list[DeadLetterOut]
+
+
+def _admin(caller: Any) -> None:
+    if not caller.is_admin:
+        raise ForbiddenError("Only admins may see or re-drive dead letters")
+
+
+def dead_letter_router(
+    settings: KafkaSettings, consumer_group: str, runtime: Callable[[], KafkaRuntime | None]
+) -> APIRouter:
+    """`consumer_group` as the service joined it (`settings.group_id(...)`); `runtime` gives
+    the service's running Kafka runtime, which publishes the re-driven messages."""
+    router = APIRouter(prefix="/internal/v1/dead-letters", tags=["dead letters"])
+    topic = settings.topic(topics.DEAD_LETTERS)
+
+    @router.get(
+        "",
+        summary="This service's dead letters, oldest first (admins)",
+        response_model=DeadLettersOut,
+        responses=error_responses(403, 503),
+    )
+    async def list_letters(caller: InternalCaller) -> DeadLettersOut:
+        _admin(caller)
+        entries = await list_dead_letters(settings, topic, consumer_group=consumer_group)
+        progress = await redrive_progress(settings, topic, default_redrive_group(consumer_group))
+        letters = [
+            DeadLetterOut(
+                **entry.describe(), redriven=entry.offset < progress.get(entry.partition, 0)
+            )
+            for entry in entries
+        ]
+        return DeadLettersOut(
+            consumer_group=consumer_group,
+            topic=topic,
+            pending=sum(not letter.redriven for letter in letters),
+            dead_letters=letters[-MAX_LISTED:],
+        )
+
+    @router.post(
+        "/redrive",
+        summary="Send dead letters back to their original topics, once each (admins)",
+        response_model=RedriveOut,
+        responses=error_responses(403, 422, 503),
+    )
+    async def redrive(
+        caller: InternalCaller, body: RedriveRequest = Body(default_factory=RedriveRequest)
+    ) -> RedriveOut:
+        _admin(caller)
+        kafka = runtime()
+        if kafka is None:
+            raise DependencyUnavailableError(
+                "This service runs without Kafka", retry_after_seconds=5
+            )
+
+        async def send(topic: str, key: bytes | None, value: bytes, headers: KafkaHeaders) -> None:
+            await kafka.publish([OutboundMessage(topic, key, value, headers)])
+
+        entries = await redrive_dead_letters(
+            settings, topic, send, consumer_group=consumer_group, limit=body.limit
+        )
+        return RedriveOut(
+            consumer_group=consumer_group,
+            redriven=[DeadLetterOut(**entry.describe(), redriven=True) for entry in entries],
+        )
+
+    return router

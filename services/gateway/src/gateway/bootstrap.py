@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
@@ -19,6 +20,7 @@ from gateway.adapters.passwords import (
     BlockingPasswordHasher,
     BoundedPasswordHashing,
 )
+from gateway.adapters.platform_status import ServiceStatusReader
 from gateway.adapters.rate_limits import (
     InMemoryWindowCounters,
     RateLimiter,
@@ -35,6 +37,7 @@ from gateway.application.availability import AvailabilityCache
 from gateway.application.booking_batches import BookingBatcher
 from gateway.application.bookings import BookingService
 from gateway.application.catalog import CatalogService
+from gateway.application.operations import OperationsService
 from gateway.application.ports import LoginThrottle, ReadPositions, RevokedTokens, UserRepository
 from gateway.application.public_reads import CoalescedReads
 from gateway.application.read_your_writes import ReadYourWrites
@@ -57,6 +60,7 @@ from service_kit.http_errors import error_body
 from service_kit.internal_auth import InternalTokenIssuer
 
 BOOKING_COMMAND = "booking-command"
+INVENTORY = "inventory"
 QUERY_PROJECTION = "query-projection"
 Hook = Callable[[], Awaitable[None]]
 
@@ -190,13 +194,13 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
             redis_url=adapters.breaker_redis_url,
             redis_namespace=f"{settings.redis_key_prefix}gateway:breaker:",
         )
-        for name in (BOOKING_COMMAND, QUERY_PROJECTION)
+        for name in (BOOKING_COMMAND, INVENTORY, QUERY_PROJECTION)
     }
     internal_tokens = InternalTokenIssuer.from_text(
         settings.internal_token_private_key.get_secret_value(),
         ttl_seconds=settings.internal_token_ttl_seconds,
     )
-    commands, queries = (
+    commands, stock, queries = (
         HttpDownstream(
             name,
             urls[name],
@@ -207,7 +211,7 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
             retry_initial_seconds=settings.retry_initial_seconds,
             retry_max_seconds=settings.retry_max_seconds,
         )
-        for name in (BOOKING_COMMAND, QUERY_PROJECTION)
+        for name in (BOOKING_COMMAND, INVENTORY, QUERY_PROJECTION)
     )
     read_your_writes = ReadYourWrites(adapters.read_positions, settings.read_wait_ms)
     tokens = JwtTokens.from_settings(settings)
@@ -228,22 +232,47 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
         adapters.revoked_tokens,
         user_cache_seconds=settings.user_cache_seconds,
     )
+    catalog = CatalogService(
+        commands,
+        queries,
+        read_your_writes,
+        CoalescedReads(settings.public_read_fresh_seconds),
+    )
+    bookings = BookingService(
+        commands,
+        queries,
+        read_your_writes,
+        AvailabilityCache(queries, settings.availability_cache_ttl_seconds),
+        BookingBatcher(commands, read_your_writes, settings.booking_batch_max_size),
+    )
+    health = health_registry_for(settings)
+
+    async def own_status() -> list[dict[str, Any]]:
+        report = await health.readiness()
+        return [
+            {
+                "name": settings.service_name,
+                "ready": report.status == "ready",
+                "checks": {
+                    name: {"status": result.status, "error": result.error}
+                    for name, result in report.checks.items()
+                },
+                "breakers": {name: breaker.current_state for name, breaker in breakers.items()},
+            }
+        ]
+
     services = GatewayServices(
         settings=settings,
         auth=auth,
         tokens=tokens,
-        catalog=CatalogService(
-            commands,
-            queries,
-            read_your_writes,
-            CoalescedReads(settings.public_read_fresh_seconds),
-        ),
-        bookings=BookingService(
-            commands,
-            queries,
-            read_your_writes,
-            AvailabilityCache(queries, settings.availability_cache_ttl_seconds),
-            BookingBatcher(commands, read_your_writes, settings.booking_batch_max_size),
+        catalog=catalog,
+        bookings=bookings,
+        operations=OperationsService(
+            catalog,
+            bookings,
+            {BOOKING_COMMAND: commands, INVENTORY: stock, QUERY_PROJECTION: queries},
+            ServiceStatusReader(client, urls).statuses,
+            own_status,
         ),
         rate_limiter=RateLimiter(
             adapters.rate_limits,
@@ -252,7 +281,6 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
         ),
     )
 
-    health = health_registry_for(settings)
     for name, probe in adapters.probes.items():
         health.add(name, probe)
     # A downstream outage is reported but does not pull every gateway pod out of

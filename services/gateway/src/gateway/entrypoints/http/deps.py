@@ -15,6 +15,7 @@ from gateway.adapters.rate_limits import RateLimiter
 from gateway.application.auth import AuthService
 from gateway.application.bookings import BookingService
 from gateway.application.catalog import CatalogService
+from gateway.application.operations import OperationsService
 from gateway.application.ports import TokenCodec
 from gateway.domain.permissions import Permission, is_allowed
 from gateway.domain.users import Caller
@@ -37,6 +38,7 @@ class GatewayServices:
     catalog: CatalogService
     bookings: BookingService
     rate_limiter: RateLimiter
+    operations: OperationsService
 
 
 # async: FastAPI runs a plain `def` dependency on a worker thread, for every request.

@@ -1,0 +1,146 @@
+"""The operators' console: platform health, a live sale, dead letters (admins only)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path
+from pydantic import BaseModel, Field
+
+from gateway.entrypoints.http.deps import API_PREFIX, Admin, DefaultRateLimit, Services
+from gateway.entrypoints.http.schemas import Document
+from service_kit.http_errors import error_responses
+
+router = APIRouter(prefix=f"{API_PREFIX}/admin", tags=["admin"], dependencies=[DefaultRateLimit])
+
+CONSUMING_SERVICES = ("booking-command", "inventory", "query-projection")
+
+
+class CheckOut(Document):
+    status: str | None = Field(examples=["up"])
+    error: str | None = None
+
+
+class ServiceHealthOut(Document):
+    name: str = Field(examples=["inventory"])
+    ready: bool
+    checks: dict[str, CheckOut] = {}
+    error: str | None = Field(default=None, description="Why the service could not be asked")
+    consumer_lag: int | None = Field(default=None, description="Messages not yet processed")
+    consumer_lag_by_topic: dict[str, int] = {}
+    outbox_pending: int | None = Field(default=None, description="Stored, not yet published")
+    breakers: dict[str, str] = Field(default={}, examples=[{"booking-command": "closed"}])
+    dead_lettered_since_start: int | None = None
+    projection_lag_seconds_mean: float | None = Field(
+        default=None, description="Mean time from an event to the read models, since start"
+    )
+
+
+class PlatformHealthOut(BaseModel):
+    checked_at: str
+    all_ready: bool
+    services: list[ServiceHealthOut]
+
+
+class TicketTypeSaleOut(BaseModel):
+    ticket_type_id: uuid.UUID
+    name: str
+    quantity: int
+    sold: int
+    reserved: int
+    available: int
+    sold_out: bool
+
+
+class SaleOut(BaseModel):
+    event_id: uuid.UUID
+    name: str
+    status: str
+    observed_at: str
+    sold_out: bool
+    ticket_types: list[TicketTypeSaleOut]
+    bookings: dict[str, int] = Field(
+        description="Bookings of the event per status",
+        examples=[{"PENDING": 0, "CONFIRMED": 10, "REJECTED": 3, "CANCELLED": 0, "EXPIRED": 0}],
+    )
+
+
+class DeadLetterOut(Document):
+    dead_letter: str = Field(examples=["0@12"])
+    original: str = Field(examples=["booking.events[3]@1041"])
+    consumer_group: str | None
+    error: str
+    key: str | None
+    value: str
+    redriven: bool
+
+
+class ServiceDeadLettersOut(Document):
+    service: str
+    consumer_group: str
+    topic: str
+    pending: int
+    dead_letters: list[DeadLetterOut]
+
+
+class RedriveIn(BaseModel):
+    limit: int | None = Field(default=None, ge=1, le=10_000, description="All pending if unset")
+
+
+class RedriveOut(Document):
+    service: str
+    consumer_group: str
+    redriven: list[DeadLetterOut]
+
+
+ConsumingService = Annotated[
+    str, Path(pattern=r"^(booking-command|inventory|query-projection)$", examples=["inventory"])
+]
+
+
+@router.get(
+    "/health",
+    response_model=PlatformHealthOut,
+    summary="Each service's readiness, consumer and projection lag, breaker states (admin)",
+    responses=error_responses(401, 403, 429),
+)
+async def platform_health(_: Admin, services: Services) -> dict[str, Any]:
+    return await services.operations.platform_health()
+
+
+@router.get(
+    "/events/{event_id}/sale",
+    response_model=SaleOut,
+    summary="A sale as it happens: sold and reserved per ticket type, bookings per status (admin)",
+    responses=error_responses(401, 403, 404, 422, 429, 503),
+)
+async def sale(event_id: uuid.UUID, caller: Admin, services: Services) -> dict[str, Any]:
+    return await services.operations.sale(caller, event_id)
+
+
+@router.get(
+    "/dead-letters",
+    response_model=list[ServiceDeadLettersOut],
+    summary="Dead letters of every consuming service, oldest first (admin)",
+    responses=error_responses(401, 403, 429, 503),
+)
+async def dead_letters(caller: Admin, services: Services) -> list[dict[str, Any]]:
+    return await services.operations.dead_letters(caller)
+
+
+@router.post(
+    "/dead-letters/{service}/redrive",
+    response_model=RedriveOut,
+    summary="Send a service's pending dead letters back to their topics, once each (admin)",
+    description="The same as `python -m <service> dead-letters redrive`: oldest first, up to "
+    "`limit`; what was re-driven is remembered, so a second call sends only newer ones.",
+    responses=error_responses(400, 401, 403, 404, 413, 422, 429, 503),
+)
+async def redrive(
+    service: ConsumingService,
+    caller: Admin,
+    services: Services,
+    body: Annotated[RedriveIn | None, Body()] = None,
+) -> dict[str, Any]:
+    return await services.operations.redrive(caller, service, (body or RedriveIn()).limit)

@@ -62,6 +62,7 @@ def _print_started(info: StackInfo) -> None:
         else "external"
     )
     print(f"broker:   {info.kafka_bootstrap_servers} ({broker_owner})")
+    print(f"payments: {info.payment_provider_url} (payment provider simulator)")
     print(f"logs:     {info.log_dir}")
     print(STOP_HINT)
 

@@ -56,11 +56,16 @@ def internal_token_keys() -> dict[str, str]:
 
 def load_or_create_env_file(path: Path) -> EnvFile:
     """Read `path`; when it does not exist, write one with a new JWT secret, internal token
-    keys and an admin login. A file from before the internal token keys gets them added."""
+    keys, a payment provider key and an admin login. A file from before the internal token
+    keys or the payment key gets them added."""
     if path.exists():
         values = read_env_file(path)
+        keys: dict[str, str] = {}
         if "INTERNAL_TOKEN_PRIVATE_KEY" not in values:
-            keys = internal_token_keys()
+            keys.update(internal_token_keys())
+        if "PAYMENT_PROVIDER_SECRET_KEY" not in values:
+            keys["PAYMENT_PROVIDER_SECRET_KEY"] = random_secret(32)
+        if keys:
             with path.open("a") as env_file:
                 env_file.write("".join(f"{key}={value}\n" for key, value in keys.items()))
             values.update(keys)
@@ -68,6 +73,8 @@ def load_or_create_env_file(path: Path) -> EnvFile:
     values = {
         "JWT_SECRET": random_secret(64),
         **internal_token_keys(),
+        # Shared by booking-command and the payment simulator `make run` starts.
+        "PAYMENT_PROVIDER_SECRET_KEY": random_secret(32),
         "ADMIN_EMAIL": DEFAULT_ADMIN_EMAIL,
         "ADMIN_PASSWORD": random_secret(24),
     }

@@ -9,6 +9,8 @@ GATEWAY = "gateway"
 BOOKING_COMMAND = "booking-command"
 INVENTORY = "inventory"
 QUERY_PROJECTION = "query-projection"
+# Not a platform service: stands for the external payment provider (simulators/).
+PAYMENT_SIMULATOR = "payment-simulator"
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ SERVICE_SPECS: Mapping[str, ServiceSpec] = {
         ServiceSpec(BOOKING_COMMAND, "booking_command", 8001, "ticketing_booking"),
         ServiceSpec(INVENTORY, "inventory", 8002, "ticketing_inventory"),
         ServiceSpec(QUERY_PROJECTION, "query_projection", 8003, "ticketing_query"),
+        ServiceSpec(PAYMENT_SIMULATOR, "payment_simulator", 8010, "payment_simulator"),
         # Started last only in the listing; all start together and the gateway's
         # readiness does not depend on the others being up first.
         ServiceSpec(GATEWAY, "gateway", 8000, "ticketing_gateway"),
@@ -50,6 +53,8 @@ class SharedSettings:
     kafka_bootstrap_servers: str
     kafka_topic_prefix: str
     service_urls: Mapping[str, str]
+    # The key the payment simulator checks and booking-command sends.
+    payment_provider_secret_key: str
     extra_env: Mapping[str, str]
 
 
@@ -77,6 +82,9 @@ def service_environment(
             "BOOKING_COMMAND_URL": settings.service_urls[BOOKING_COMMAND],
             "INVENTORY_URL": settings.service_urls[INVENTORY],
             "QUERY_PROJECTION_URL": settings.service_urls[QUERY_PROJECTION],
+            "PAYMENT_PROVIDER_URL": settings.service_urls[PAYMENT_SIMULATOR],
+            "PAYMENT_PROVIDER_SECRET_KEY": settings.payment_provider_secret_key,
+            "PAYMENT_SIMULATOR_SECRET_KEY": settings.payment_provider_secret_key,
             # Logs go to files; without this a crash can lose its last lines.
             "PYTHONUNBUFFERED": "1",
         }

@@ -23,6 +23,7 @@ from local_infra.postgres import create_database, ensure_postgres
 from local_infra.processes import is_running_as, kill_now, read_pid, spawn_background, tail
 from local_infra.processes import terminate as terminate_process
 from local_infra.redis_server import ensure_redis
+from local_infra.secrets_env import random_secret
 from local_infra.services import (
     DEFAULT_DATABASES,
     GATEWAY,
@@ -148,6 +149,8 @@ class Stack:
         await self._create_topics(bootstrap)
         ports = self._choose_service_ports(port_notes)
         urls = {name: f"http://{config.host}:{port}" for name, port in ports.items()}
+        # One key per stack unless the settings bring one (`make run`: from .env).
+        payment_key = config.extra_env.get("PAYMENT_PROVIDER_SECRET_KEY") or random_secret(32)
         self._shared = SharedSettings(
             environment=config.environment,
             log_level=config.log_level,
@@ -157,6 +160,7 @@ class Stack:
             kafka_bootstrap_servers=bootstrap,
             kafka_topic_prefix=config.topic_prefix,
             service_urls=urls,
+            payment_provider_secret_key=payment_key,
             extra_env=config.extra_env,
         )
         self._info = StackInfo(
@@ -174,7 +178,7 @@ class Stack:
             topic_prefix=config.topic_prefix,
             redis_key_prefix=config.redis_key_prefix,
             port_notes=port_notes,
-            shared_env=dict(config.extra_env),
+            shared_env={**config.extra_env, "PAYMENT_PROVIDER_SECRET_KEY": payment_key},
             control=self,
         )
         for name, port in ports.items():

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from local_infra.services import PAYMENT_SIMULATOR
 from local_infra.urls import redacted
 from service_kit.internal_auth import GATEWAY, InternalTokenIssuer
 
@@ -60,6 +61,19 @@ class StackInfo:
     @property
     def docs_url(self) -> str:
         return f"{self.gateway_url}/docs"
+
+    @property
+    def payment_provider_url(self) -> str:
+        """The payment simulator the services charge through (PAYMENT_PROVIDER_URL)."""
+        return self.services[PAYMENT_SIMULATOR].url
+
+    @property
+    def payment_provider_secret_key(self) -> str:
+        return self.shared_env["PAYMENT_PROVIDER_SECRET_KEY"]
+
+    def payment_provider_headers(self) -> dict[str, str]:
+        """What the provider API and the simulator's /_sim control calls need."""
+        return {"Authorization": f"Bearer {self.payment_provider_secret_key}"}
 
     def url(self, name: str) -> str:
         return self.services[name].url

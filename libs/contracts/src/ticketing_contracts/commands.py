@@ -19,6 +19,7 @@ from ticketing_contracts.fields import (
     Description,
     Identifier,
     Money,
+    PaymentToken,
     PersonName,
     TicketQuantity,
     Title,
@@ -84,6 +85,14 @@ class RequestBooking(Command):
     quantity: TicketQuantity = Field(examples=[2])
     customer_name: PersonName = Field(examples=["Zoë O'Brien-Łukasz"])
     customer_email: CustomerEmail = Field(examples=["zoe@example.com"])
+    payment_token: PaymentToken = Field(
+        repr=False,
+        examples=["tok_visa"],
+        description=(
+            "What the payment provider's client-side tokenisation returned; the booking's "
+            "total is charged with it once the tickets are reserved"
+        ),
+    )
 
 
 class CancelBooking(Command):

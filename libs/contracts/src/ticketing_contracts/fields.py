@@ -109,6 +109,14 @@ ServiceName = Annotated[
 ]
 EventTypeName = Identifier
 SchemaVersion = Annotated[int, Field(ge=1, le=1000)]
+# What a payment provider's client-side tokenisation returns (e.g. Stripe's `tok_...`,
+# `pm_...`): an opaque reference, never card data; it is neither logged nor published.
+PaymentToken = Annotated[
+    str,
+    StringConstraints(min_length=3, max_length=255, pattern=r"^[A-Za-z0-9_-]+$"),
+]
+# A payment provider's id of a payment or refund (`pi_...`, `re_...`).
+ProviderReference = Identifier
 LogPosition = Annotated[int, Field(ge=0, le=MAX_BIGINT)]
 """A position or version stored as a PostgreSQL bigint."""
 StockCount = Annotated[int, Field(ge=0, le=MAX_INTEGER)]

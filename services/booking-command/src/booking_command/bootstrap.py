@@ -11,12 +11,19 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import httpx
 from fastapi import FastAPI
 
 from booking_command.adapters.broker_epoch import EventStoreBrokerEpoch
 from booking_command.adapters.event_store import postgres_environment
-from booking_command.adapters.metrics import GROUP_COMMIT_BATCH_SIZE, HOLDS_EXPIRED
+from booking_command.adapters.metrics import (
+    DUE_PAYMENTS_POSTPONED,
+    GROUP_COMMIT_BATCH_SIZE,
+    HOLDS_EXPIRED,
+    PAYMENTS,
+)
 from booking_command.adapters.outbox_relay import OutboxRelay
+from booking_command.adapters.payment_provider import HttpPaymentProvider
 from booking_command.adapters.public_events import OutboxMapper
 from booking_command.adapters.relay_leadership import RelayLeadership
 from booking_command.application.app import BookingCommandApplication, utc_now
@@ -24,6 +31,7 @@ from booking_command.application.commands import CommandService
 from booking_command.application.executor import EventStoreExecutor
 from booking_command.application.group_commit import GroupCommitter
 from booking_command.application.hold_expiry import HoldExpiryWorker
+from booking_command.application.payments import PaymentWorker, PaymentWorkerOptions
 from booking_command.entrypoints.http import bookings, events, venues
 from booking_command.entrypoints.subscribers import (
     InventoryMessage,
@@ -34,6 +42,7 @@ from booking_command.settings import BookingCommandSettings
 from service_kit.app_factory import create_service_app, health_registry_for
 from service_kit.background import BackgroundTask
 from service_kit.broker_epoch import BrokerWatch, recover_from_broker_change
+from service_kit.circuit_breakers import breaker_probe, create_breaker
 from service_kit.kafka_runtime import KafkaRuntime, Subscription
 from service_kit.kafka_topics import ensure_topics
 from ticketing_contracts import topics
@@ -48,6 +57,42 @@ OPENAPI_TAGS = [
 ]
 
 FINAL_OUTBOX_ROUND_SECONDS = 5.0
+PAYMENT_PROVIDER = "payment-provider"
+
+
+def payment_provider(
+    settings: BookingCommandSettings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    share_breaker: bool = True,
+) -> HttpPaymentProvider:
+    """The provider's HTTP client under a breaker whose state every replica shares."""
+    client = httpx.AsyncClient(
+        timeout=httpx.Timeout(
+            settings.payment_timeout_seconds, connect=settings.payment_connect_timeout_seconds
+        ),
+        limits=httpx.Limits(
+            max_connections=settings.payment_concurrency,
+            max_keepalive_connections=settings.payment_concurrency,
+        ),
+        transport=transport,
+    )
+    breaker = create_breaker(
+        PAYMENT_PROVIDER,
+        fail_max=settings.payment_breaker_fail_max,
+        reset_timeout_seconds=settings.payment_breaker_reset_seconds,
+        redis_url=str(settings.redis_url) if share_breaker else None,
+        redis_namespace=f"{settings.redis_key_prefix}booking-command:breaker:",
+    )
+    return HttpPaymentProvider(
+        str(settings.payment_provider_url),
+        settings.payment_provider_secret_key.get_secret_value(),
+        client,
+        breaker,
+        retry_attempts=settings.payment_retry_attempts,
+        retry_initial_seconds=settings.payment_retry_initial_seconds,
+        retry_max_seconds=settings.payment_retry_max_seconds,
+    )
 
 
 def kafka_runtime(settings: BookingCommandSettings) -> KafkaRuntime:
@@ -74,6 +119,8 @@ class Runtime:
     group_commit: GroupCommitter
     commands: CommandService
     hold_expiry: HoldExpiryWorker
+    payment_worker: PaymentWorker
+    payment_provider: HttpPaymentProvider
     kafka: KafkaRuntime | None
     relay: OutboxRelay | None
     subscription: Subscription[InventoryMessage] | None
@@ -82,6 +129,7 @@ class Runtime:
     async def start(self) -> None:
         self.group_commit.start()
         self.hold_expiry.start()
+        self.payment_worker.start()
         if self.kafka is not None:
             if self.settings.create_topics:
                 await ensure_topics(
@@ -115,6 +163,8 @@ class Runtime:
         if self.broker_watch is not None:
             await self.broker_watch.stop()
         await self.hold_expiry.stop()
+        await self.payment_worker.stop()
+        await self.payment_provider.aclose()
         await self.group_commit.stop()
         if self.relay is not None:
             # One last round so what was just committed goes out before we exit.
@@ -131,6 +181,7 @@ async def open_runtime(
     event_store_env: Mapping[str, str] | None = None,
     with_kafka: bool = True,
     clock: Callable[[], datetime] = utc_now,
+    payment_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Runtime:
     """Builds (but does not start) every part; the event store's tables exist after this."""
     executor = EventStoreExecutor(settings.event_store_threads)
@@ -167,7 +218,9 @@ async def open_runtime(
             retry_max_seconds=settings.relay_retry_max_seconds,
             leadership=RelayLeadership(settings.database_dsn) if event_store_env is None else None,
         )
-        subscription = subscribe_inventory_outcomes(kafka, settings, app, executor)
+        subscription = subscribe_inventory_outcomes(
+            kafka, settings, app, executor, on_payments_due=lambda: payment_worker.wake()
+        )
     commands = CommandService(
         app, executor, group_commit, after_commit=relay.wake if relay else lambda: None
     )
@@ -184,8 +237,47 @@ async def open_runtime(
         interval_seconds=settings.hold_expiry_interval_seconds,
         on_expired=on_expired,
     )
+    provider = payment_provider(
+        settings, transport=payment_transport, share_breaker=event_store_env is None
+    )
+
+    def after_payments() -> None:
+        if relay is not None:
+            relay.wake()
+
+    def observe_payment(outcome: str) -> None:
+        if outcome == "postponed":
+            DUE_PAYMENTS_POSTPONED.inc()
+        else:
+            PAYMENTS.labels(outcome=outcome).inc()
+
+    payment_worker = PaymentWorker(
+        app.payments,
+        provider,
+        executor,
+        PaymentWorkerOptions(
+            batch_size=settings.payment_batch_size,
+            concurrency=settings.payment_concurrency,
+            lease_seconds=settings.payment_lease_seconds,
+            retry_initial_seconds=settings.payment_retry_initial_seconds,
+            retry_max_seconds=settings.payment_due_backoff_max_seconds,
+            idle_poll_seconds=settings.payment_idle_poll_seconds,
+        ),
+        after_record=after_payments,
+        observe=observe_payment,
+    )
     return Runtime(
-        settings, app, executor, group_commit, commands, hold_expiry, kafka, relay, subscription
+        settings,
+        app,
+        executor,
+        group_commit,
+        commands,
+        hold_expiry,
+        payment_worker,
+        provider,
+        kafka,
+        relay,
+        subscription,
     )
 
 
@@ -214,6 +306,12 @@ def build_app(
             health.add("kafka", runtime.kafka.broker_probe)
         health.add("group-commit", runtime.group_commit.probe)
         health.add("hold-expiry", runtime.hold_expiry.probe)
+        health.add("payment-worker", runtime.payment_worker.probe)
+        # Not required: bookings are still taken while the provider is down (payments
+        # stay due), so an open breaker is shown but keeps the service in rotation.
+        health.add(
+            "payment-provider", breaker_probe(runtime.payment_provider.breaker), required=False
+        )
         if runtime.kafka is not None:
             health.add("kafka-runtime", runtime.kafka.probe)
         if runtime.relay is not None:

@@ -1,11 +1,29 @@
 from __future__ import annotations
 
-from pydantic import Field, PostgresDsn
+from typing import Self
 
-from service_kit.settings import InternalTokenSettings, KafkaSettings, PostgresSettings
+from pydantic import AnyHttpUrl, Field, PostgresDsn, SecretStr, field_validator, model_validator
+
+from service_kit.settings import (
+    InternalTokenSettings,
+    KafkaSettings,
+    PostgresSettings,
+    RedisSettings,
+    looks_like_placeholder,
+)
+
+MIN_PAYMENT_KEY_LENGTH = 24
+# Payment provider keys written into this repository's tests and docs (and the provider
+# documentation's own example key): public, so production refuses them.
+KNOWN_TEST_PAYMENT_PROVIDER_KEYS = frozenset(
+    {
+        "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+        "sk_test_Fz8Lq2Vw7Rb4Nc9Xt1Hy6Kd3Gm5Jp0Ta",
+    }
+)
 
 
-class BookingCommandSettings(PostgresSettings, KafkaSettings, InternalTokenSettings):
+class BookingCommandSettings(PostgresSettings, RedisSettings, KafkaSettings, InternalTokenSettings):
     service_name: str = "booking-command"
     http_port: int = 8001
     database_url: PostgresDsn = PostgresDsn(
@@ -49,3 +67,84 @@ class BookingCommandSettings(PostgresSettings, KafkaSettings, InternalTokenSetti
     create_topics: bool = Field(
         default=True, description="Create missing topics at start-up (off when a Job does it)"
     )
+
+    payment_provider_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("http://127.0.0.1:8010"),
+        description="Base URL of the payment provider's API (the simulator locally)",
+    )
+    payment_provider_secret_key: SecretStr = Field(
+        description=(
+            "The platform's secret key at the payment provider (Bearer token); "
+            f"at least {MIN_PAYMENT_KEY_LENGTH} characters"
+        )
+    )
+    payment_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=120,
+        description="Longest wait for one provider answer; a charge that times out is looked "
+        "up by its idempotency key before anything else",
+    )
+    payment_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    payment_retry_attempts: int = Field(default=3, ge=1, le=10)
+    payment_retry_initial_seconds: float = Field(default=0.1, gt=0, le=10)
+    payment_retry_max_seconds: float = Field(default=2.0, gt=0, le=60)
+    payment_breaker_fail_max: int = Field(
+        default=5, ge=1, le=1000, description="Failed provider calls in a row that open the breaker"
+    )
+    payment_breaker_reset_seconds: float = Field(
+        default=10.0, gt=0, le=600, description="How long an open breaker refuses calls"
+    )
+    payment_concurrency: int = Field(
+        default=64, ge=1, le=1000, description="Payments charged at once by one replica"
+    )
+    payment_batch_size: int = Field(
+        default=64, ge=1, le=1000, description="Due payments one round claims and records together"
+    )
+    payment_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="How long a claimed payment is left to its worker before another may "
+        "take it (a crashed replica's payments are charged again after this)",
+    )
+    payment_due_backoff_max_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Longest wait before an unavailable provider "
+        "is asked again about a due payment",
+    )
+    payment_idle_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often the worker looks for due payments "
+        "besides being woken by reservations",
+    )
+
+    @field_validator("payment_provider_secret_key")
+    @classmethod
+    def _payment_key_is_usable(cls, value: SecretStr) -> SecretStr:
+        key = value.get_secret_value()
+        if len(key) < MIN_PAYMENT_KEY_LENGTH:
+            raise ValueError(
+                f"must be at least {MIN_PAYMENT_KEY_LENGTH} characters (got {len(key)})"
+            )
+        if any(character.isspace() for character in key):
+            raise ValueError("must not contain whitespace")
+        if looks_like_placeholder(key):
+            raise ValueError("looks like a placeholder; use the key the provider issued")
+        return value
+
+    @model_validator(mode="after")
+    def _production_refuses_published_payment_keys(self) -> Self:
+        if (
+            self.is_production
+            and self.payment_provider_secret_key.get_secret_value()
+            in KNOWN_TEST_PAYMENT_PROVIDER_KEYS
+        ):
+            raise ValueError(
+                "PAYMENT_PROVIDER_SECRET_KEY is a test key published in this repository"
+            )
+        return self

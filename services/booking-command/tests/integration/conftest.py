@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+import httpx
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
@@ -17,7 +18,10 @@ from booking_command.bootstrap import Runtime, open_runtime
 from booking_command.domain.catalog_event import TicketTypeSpec
 from booking_command.settings import BookingCommandSettings
 from local_infra.pytest_plugin import DatabaseFactory
+from local_infra.secrets_env import random_secret
 from local_infra.session_infrastructure import Infrastructure
+from payment_simulator.bootstrap import build_app as build_payment_simulator
+from payment_simulator.settings import PaymentSimulatorSettings
 from service_kit.internal_auth import generate_key_pair
 from service_kit.kafka_runtime import KafkaRuntime
 from service_kit.kafka_topics import ensure_topics
@@ -34,6 +38,24 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = WAIT_
         await asyncio.sleep(0.1)
 
 
+PAYMENT_KEY = random_secret(32)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def payment_simulator(
+    database_factory: DatabaseFactory,
+) -> AsyncIterator[httpx.ASGITransport]:
+    """The payment provider simulator (its real app and PostgreSQL ledger), in process."""
+    settings = PaymentSimulatorSettings(
+        environment="test",
+        database_url=await database_factory(f"payments_{secrets.token_hex(3)}"),
+        secret_key=PAYMENT_KEY,
+    )
+    simulator = build_payment_simulator(settings)
+    async with simulator.router.lifespan_context(simulator):
+        yield httpx.ASGITransport(app=simulator)
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def settings(
     infrastructure: Infrastructure, database_factory: DatabaseFactory, topic_prefix: str
@@ -43,6 +65,8 @@ async def settings(
     return BookingCommandSettings(
         environment="test",
         internal_token_public_key=generate_key_pair()[1],
+        payment_provider_url="http://payment-simulator",
+        payment_provider_secret_key=PAYMENT_KEY,
         database_url=database_url,
         kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
         kafka_topic_prefix=f"{topic_prefix}{suffix}.",
@@ -56,9 +80,12 @@ async def settings(
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def runtime(settings: BookingCommandSettings) -> AsyncIterator[Runtime]:
-    """Everything built on real PostgreSQL and the broker, nothing started yet."""
-    built = await open_runtime(settings)
+async def runtime(
+    settings: BookingCommandSettings, payment_simulator: httpx.ASGITransport
+) -> AsyncIterator[Runtime]:
+    """Everything built on real PostgreSQL, the broker and the payment simulator, nothing
+    started yet."""
+    built = await open_runtime(settings, payment_transport=payment_simulator)
     try:
         yield built
     finally:

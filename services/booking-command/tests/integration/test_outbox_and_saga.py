@@ -45,6 +45,7 @@ def request_booking(app: BookingCommandApplication, event_id: UUID, ticket_type_
                 customer_name="Ada Lovelace",
                 customer_email="ada@example.com",
                 owner_id="user-1",
+                payment_token="tok_visa",
             )
         ]
     )
@@ -295,10 +296,14 @@ async def test_booking_saga_end_to_end_over_kafka(
         "booking.rejected",
         "booking.cancelled",
         "booking.expired",
+        "booking.payment_captured",
     }
     assert decoded["booking.confirmed"] == 1
+    assert decoded["booking.payment_captured"] == 1
     assert [type(e).__name__ for e in await run(lambda: list(app.events.get(confirmed_id)))] == [
         "Requested",
+        "PaymentDue",
+        "PaymentCaptured",
         "Confirmed",
         "Cancelled",
     ]

@@ -28,6 +28,7 @@ async def test_group_commit_stores_all_of_a_concurrent_burst(runtime: Runtime) -
         customer_name="Ada Lovelace",
         customer_email="ada@example.com",
         owner_id="user-1",
+        payment_token="tok_visa",
     )
     burst = 400
     started = time.perf_counter()
@@ -58,6 +59,7 @@ async def test_idempotency_key_has_one_effect_under_concurrent_retries(runtime: 
         customer_name="Ada Lovelace",
         customer_email="ada@example.com",
         owner_id="user-1",
+        payment_token="tok_visa",
     )
     claim = IdempotencyClaim("user-1", "retry-key", "fingerprint")
     results = await asyncio.gather(
@@ -88,6 +90,7 @@ async def test_a_batch_is_stored_in_one_transaction_and_replays_its_keys(
             customer_name="Ada Lovelace",
             customer_email="ada@example.com",
             owner_id=owner,
+            payment_token="tok_visa",
         )
         claim = None if key is None else IdempotencyClaim(owner, key, fingerprint)
         return BatchItem(prepare, claim, f"corr-{owner}")

@@ -68,3 +68,25 @@ def put_event_on_sale(
 @pytest.fixture
 def on_sale(app: BookingCommandApplication) -> OnSale:
     return put_event_on_sale(app)
+
+
+def reserve(app: BookingCommandApplication, booking_id: UUID, offset: int = 0) -> None:
+    """Inventory's TicketsReserved for the booking: its payment falls due."""
+    from booking_command.application.app import InventoryOutcome
+
+    app.apply_inventory_outcomes(
+        f"p-{booking_id}", [InventoryOutcome(offset, "reserved", booking_id, "c")], offset
+    )
+
+
+def reserve_and_pay(app: BookingCommandApplication, booking_id: UUID) -> None:
+    """Reserved, then the payment worker's record of a capture of the whole total."""
+    from booking_command.application.payments import Capture, PaymentResult
+    from booking_command.domain.booking import Booking
+
+    reserve(app, booking_id)
+    booking = app.repository.get(booking_id)
+    assert isinstance(booking, Booking)
+    app.payments.record(
+        [PaymentResult(booking_id, "c", captured=Capture("pi_test", booking.amount_due, "eur"))]
+    )

@@ -39,6 +39,7 @@ def request(show: Event | None = None, **overrides: object) -> Booking:
         "owner_id": "user-1",
         "now": NOW,
         "hold_for": HOLD,
+        "payment_token": "tok_visa",
     }
     arguments.update(overrides)
     return Booking.request(**arguments)  # type: ignore[arg-type]
@@ -109,14 +110,83 @@ def test_rejects_booking_for_unknown_ticket_type() -> None:
         request(ticket_type_id=uuid4())
 
 
-def test_pending_booking_can_be_confirmed() -> None:
-    booking = request()
+def paid(booking: Booking) -> Booking:
+    booking.tickets_reserved()
+    booking.payment_captured(amount=booking.amount_due, currency="eur", reference="pi_1")
+    return booking
+
+
+def test_pending_booking_is_confirmed_once_its_payment_is_captured() -> None:
+    booking = paid(request())
     booking.confirm()
     assert booking.status == BookingStatus.CONFIRMED
+    assert (booking.payment_status, booking.payment_reference) == ("captured", "pi_1")
+
+
+def test_reserved_tickets_make_exactly_the_total_due_in_minor_units() -> None:
+    booking = request(quantity=3)
+    booking.tickets_reserved()
+    assert (booking.payment_status, booking.amount_due) == ("pending", 14850)
+
+
+def test_booking_is_never_confirmed_without_a_capture() -> None:
+    booking = request()
+    with pytest.raises(ConflictError):
+        booking.confirm()
+    booking.tickets_reserved()
+    with pytest.raises(ConflictError):
+        booking.confirm()
+
+
+def test_a_capture_of_another_amount_is_refused() -> None:
+    booking = request()
+    booking.tickets_reserved()
+    with pytest.raises(ConflictError):
+        booking.payment_captured(amount=booking.amount_due - 1, currency="eur", reference="pi_1")
+
+
+def test_no_capture_is_recorded_before_a_payment_is_due() -> None:
+    with pytest.raises(ConflictError):
+        request().payment_captured(amount=9900, currency="eur", reference="pi_1")
+
+
+def test_declined_payment_rejects_the_booking() -> None:
+    booking = request()
+    booking.tickets_reserved()
+    booking.payment_declined()
+    assert (booking.status, booking.rejection_reason, booking.payment_status) == (
+        "REJECTED",
+        "payment_declined",
+        "declined",
+    )
+
+
+def test_a_capture_landing_after_expiry_is_recorded_then_refunded() -> None:
+    booking = request()
+    booking.tickets_reserved()
+    booking.expire(now=NOW + HOLD)
+    booking.payment_captured(amount=booking.amount_due, currency="EUR", reference="pi_9")
+    with pytest.raises(ConflictError):
+        booking.confirm()
+    booking.payment_refunded(refund_reference="re_1", reason="booking_expired")
+    assert (booking.status, booking.payment_status) == ("EXPIRED", "refunded")
+
+
+def test_only_a_captured_payment_can_be_refunded() -> None:
+    booking = request()
+    booking.tickets_reserved()
+    with pytest.raises(ConflictError):
+        booking.payment_refunded(refund_reference="re_1", reason="booking_expired")
+
+
+@pytest.mark.parametrize("token", ["", "to", "tok visa", "tok_<script>", "t" * 256, "tok_\x00"])
+def test_rejects_a_missing_or_malformed_payment_token(token: str) -> None:
+    with pytest.raises(InvalidInputError):
+        request(payment_token=token)
 
 
 def test_confirming_twice_is_a_conflict() -> None:
-    booking = request()
+    booking = paid(request())
     booking.confirm()
     with pytest.raises(ConflictError):
         booking.confirm()
@@ -134,7 +204,7 @@ def test_pending_booking_cannot_be_cancelled() -> None:
 
 
 def test_confirmed_booking_can_be_cancelled() -> None:
-    booking = request()
+    booking = paid(request())
     booking.confirm()
     booking.cancel(cancelled_by="user-1")
     assert booking.status == BookingStatus.CANCELLED
@@ -147,6 +217,8 @@ def test_hold_cannot_expire_early() -> None:
 
 def test_expired_booking_cannot_be_confirmed() -> None:
     booking = request()
+    booking.tickets_reserved()
     booking.expire(now=NOW + HOLD)
+    booking.payment_captured(amount=booking.amount_due, currency="eur", reference="pi_1")
     with pytest.raises(ConflictError):
         booking.confirm()

@@ -42,7 +42,10 @@ GATEWAY_HEADERS = {"Authorization": TOKENS.authorization("booking-command", GATE
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     settings = BookingCommandSettings(
-        environment="test", hold_expiry_interval_seconds=60, internal_token_public_key=PUBLIC_KEY
+        environment="test",
+        hold_expiry_interval_seconds=60,
+        internal_token_public_key=PUBLIC_KEY,
+        payment_provider_secret_key="sk_test_Fz8Lq2Vw7Rb4Nc9Xt1Hy6Kd3Gm5Jp0Ta",
     )
     app = build_app(settings, event_store_env=in_memory_environment(), with_kafka=False)
     async with app.router.lifespan_context(app):
@@ -84,6 +87,7 @@ def booking_body(event: dict[str, Any], **overrides: Any) -> dict[str, Any]:
         "quantity": 2,
         "customer_name": "Ada Lovelace",
         "customer_email": "ADA@example.com",
+        "payment_token": "tok_visa",
         **overrides,
     }
 

@@ -38,6 +38,7 @@ from .test_use_cases import book
 SETTINGS = BookingCommandSettings(
     environment="test",
     internal_token_public_key=generate_key_pair()[1],
+    payment_provider_secret_key="sk_test_Fz8Lq2Vw7Rb4Nc9Xt1Hy6Kd3Gm5Jp0Ta",
     consumer_retry_initial_seconds=0.001,
     consumer_retry_max_seconds=0.002,
 )
@@ -66,13 +67,17 @@ def numbered_offsets(monkeypatch: pytest.MonkeyPatch) -> None:
 class Service:
     runtime: KafkaRuntime
     dead_letters: list[bytes]
+    payment_wake_ups: list[None]
 
 
 @pytest_asyncio.fixture
 async def service(app: BookingCommandApplication) -> AsyncIterator[Service]:
     executor = EventStoreExecutor(2)
     runtime = kafka_runtime(SETTINGS)
-    subscribe_inventory_outcomes(runtime, SETTINGS, app, executor)
+    wake_ups: list[None] = []
+    subscribe_inventory_outcomes(
+        runtime, SETTINGS, app, executor, on_payments_due=lambda: wake_ups.append(None)
+    )
     dead_letters: list[bytes] = []
 
     async def raw_body(message: Any) -> bytes:
@@ -82,7 +87,7 @@ async def service(app: BookingCommandApplication) -> AsyncIterator[Service]:
     async def collect(body: bytes) -> None:
         dead_letters.append(body)
 
-    yield Service(runtime, dead_letters)
+    yield Service(runtime, dead_letters, wake_ups)
     executor.shutdown()
 
 
@@ -105,16 +110,18 @@ def reserved(on_sale: OnSale, booking_id: Any) -> TicketsReserved:
     )
 
 
-async def test_tickets_reserved_confirms_the_booking_under_the_inventory_correlation_id(
+async def test_tickets_reserved_makes_the_payment_due_and_wakes_the_payment_worker(
     service: Service, app: BookingCommandApplication, on_sale: OnSale
 ) -> None:
     booking_id = book(app, on_sale)
     async with TestKafkaBroker(service.runtime.broker) as broker:
         await send(broker, reserved(on_sale, booking_id), correlation_id="checkout-7")
     booking = app.repository.get(booking_id)
-    assert booking.status == "CONFIRMED"
-    confirmed = list(app.events.get(booking_id))[-1]
-    assert getattr(confirmed, "correlation_id", None) == "checkout-7"
+    assert (booking.status, booking.payment_status) == ("PENDING", "pending")
+    due = list(app.events.get(booking_id))[-1]
+    assert type(due).__name__ == "PaymentDue"
+    assert getattr(due, "correlation_id", None) == "checkout-7"
+    assert service.payment_wake_ups == [None]
     assert service.dead_letters == []
 
 
@@ -145,7 +152,7 @@ async def test_a_poison_message_is_dead_lettered_and_the_next_message_is_still_a
         )
         await send(broker, reserved(on_sale, booking_id))
     assert service.dead_letters == [b"not an envelope"]
-    assert app.repository.get(booking_id).status == "CONFIRMED"
+    assert app.repository.get(booking_id).payment_status == "pending"
     stream = stream_name(TOPIC, 0)
     assert app.saga_positions([stream]) == {stream: 2}, "continues after both messages"
 
@@ -178,5 +185,5 @@ async def test_a_concurrent_booking_change_is_retried_not_dead_lettered(
     monkeypatch.setattr(app, "apply_inventory_outcomes", conflicting)
     async with TestKafkaBroker(service.runtime.broker) as broker:
         await send(broker, reserved(on_sale, booking_id))
-    assert app.repository.get(booking_id).status == "CONFIRMED"
+    assert app.repository.get(booking_id).payment_status == "pending"
     assert service.dead_letters == []

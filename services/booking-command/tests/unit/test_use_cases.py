@@ -20,7 +20,7 @@ from booking_command.domain.catalog_event import Event
 from service_kit.errors import ConflictError, InvalidInputError, NotFoundError
 from service_kit.request_context import correlation_id_var
 
-from .conftest import HOLD, Clock, OnSale, put_event_on_sale
+from .conftest import HOLD, Clock, OnSale, put_event_on_sale, reserve_and_pay
 
 
 def book(app: BookingCommandApplication, on_sale: OnSale, owner: str = "user-1") -> UUID:
@@ -36,6 +36,7 @@ def _booking_write(app: BookingCommandApplication, on_sale: OnSale, owner: str =
         customer_name="Ada Lovelace",
         customer_email="ada@example.com",
         owner_id=owner,
+        payment_token="tok_visa",
     )
 
 
@@ -106,14 +107,14 @@ def test_admin_can_cancel_a_confirmed_booking(
     app: BookingCommandApplication, on_sale: OnSale
 ) -> None:
     booking_id = book(app, on_sale)
-    app.apply_inventory_outcomes("p0", [InventoryOutcome(0, "reserved", booking_id, "c")], 0)
+    reserve_and_pay(app, booking_id)
     [result] = app.commit(
         [app.bookings.cancel_booking(booking_id, caller_id="admin-1", is_admin=True)]
     )
     assert (result.body["status"], result.body["cancelled_by"]) == ("CANCELLED", "admin-1")
 
 
-def test_duplicate_inventory_outcome_confirms_once(
+def test_reservation_makes_the_payment_due_once_and_does_not_confirm(
     app: BookingCommandApplication, on_sale: OnSale
 ) -> None:
     booking_id = book(app, on_sale)
@@ -121,8 +122,10 @@ def test_duplicate_inventory_outcome_confirms_once(
     first = app.apply_inventory_outcomes("p0", [reserved], 7)
     again = app.apply_inventory_outcomes("p0", [reserved], 7)
     events = list(app.events.get(booking_id))
-    assert (first.applied, again.duplicates) == (1, 1)
-    assert [type(event).__name__ for event in events] == ["Requested", "Confirmed"]
+    assert (first.applied, first.payments_due, again.duplicates) == (1, 1, 1)
+    assert [type(event).__name__ for event in events] == ["Requested", "PaymentDue"]
+    assert app.repository.get(booking_id).status == "PENDING"
+    assert app.booking_recorder.due_payment_count() == 1
 
 
 def test_rejection_carries_inventory_reason(
@@ -176,7 +179,9 @@ def test_confirmed_booking_never_expires(
     app: BookingCommandApplication, on_sale: OnSale, clock: Clock
 ) -> None:
     booking_id = book(app, on_sale)
-    app.apply_inventory_outcomes("p0", [InventoryOutcome(0, "reserved", booking_id, "c")], 0)
+    reserve_and_pay(app, booking_id)
+    assert app.repository.get(booking_id).status == "CONFIRMED"
+    assert app.booking_recorder.due_payment_count() == 0
     clock.advance(HOLD.total_seconds() * 10)
     assert app.hold_expiry.expire_due_holds() == 0
     assert app.booking_recorder.pending_hold_count() == 0
@@ -211,6 +216,7 @@ def test_old_version_of_booking_requested_loads_with_euro_currency(
     booking = app.repository.get(booking_id)
     assert isinstance(booking, Booking)
     assert (booking.currency, booking.total_price) == ("EUR", booking.unit_price)
+    assert booking.payment_token == ""
 
 
 def test_long_lived_events_are_snapshotted(app: BookingCommandApplication, on_sale: OnSale) -> None:

@@ -124,6 +124,26 @@ def test_expiry_releases_the_hold_once_and_not_a_sale() -> None:
     assert (stock(ledger).reserved, stock(ledger).sold) == (0, 1)
 
 
+def test_a_rejection_after_the_reservation_puts_the_tickets_back_on_sale_once() -> None:
+    ledger = on_sale_ledger(5)
+    declined = line(2)
+    ledger.request_tickets(declined)
+    released = ledger.release_rejected(declined)
+    assert isinstance(released, TicketsReleased)
+    assert released.reason is ReleaseReason.REJECTED
+    assert ledger.release_rejected(declined) is None
+    assert (stock(ledger).available, stock(ledger).reserved) == (5, 0)
+
+
+def test_a_rejection_inventory_made_itself_releases_nothing() -> None:
+    ledger = on_sale_ledger(1)
+    ledger.request_tickets(line(1))
+    too_many = line(1)
+    assert isinstance(ledger.request_tickets(too_many), ReservationRejected)
+    assert ledger.release_rejected(too_many) is None
+    assert (stock(ledger).available, stock(ledger).reserved) == (0, 1)
+
+
 def test_a_request_arriving_after_its_expiry_is_not_reserved() -> None:
     ledger = on_sale_ledger(5)
     request = line(2)

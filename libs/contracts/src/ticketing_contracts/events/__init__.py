@@ -20,6 +20,9 @@ from ticketing_contracts.events.booking import (
     BookingRejected,
     BookingRequested,
     BookingStatus,
+    PaymentCaptured,
+    PaymentRefunded,
+    PaymentStatus,
     RejectionReason,
 )
 from ticketing_contracts.events.catalog import (
@@ -59,6 +62,9 @@ __all__ = [
     "EventDetailsChanged",
     "EventPublished",
     "EventRescheduled",
+    "PaymentCaptured",
+    "PaymentRefunded",
+    "PaymentStatus",
     "PublicEvent",
     "RejectionReason",
     "ReleaseReason",

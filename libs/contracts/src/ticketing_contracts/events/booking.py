@@ -1,6 +1,8 @@
 """Public booking lifecycle events on `ticketing.booking.v1`, keyed by the show id.
 
 PENDING (requested) ends CONFIRMED, REJECTED or EXPIRED; CONFIRMED may become CANCELLED.
+Once inventory reserves, the booking's total is charged: PaymentCaptured comes before
+BookingConfirmed; a capture that cannot confirm the booking is followed by PaymentRefunded.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from ticketing_contracts.fields import (
     Identifier,
     Money,
     PersonName,
+    ProviderReference,
     PublishedEmail,
     TicketQuantity,
     Timestamp,
@@ -48,6 +51,16 @@ class RejectionReason(StrEnum):
     UNKNOWN_TICKET_TYPE = "unknown_ticket_type"
     EVENT_CANCELLED = "event_cancelled"
     EVENT_NOT_ON_SALE = "event_not_on_sale"
+    PAYMENT_DECLINED = "payment_declined"
+
+
+class PaymentStatus(StrEnum):
+    """Where a booking's payment stands, as the read model shows it."""
+
+    PENDING = "pending"
+    CAPTURED = "captured"
+    REFUNDED = "refunded"
+    DECLINED = "declined"
 
 
 class _BookingEvent(PublicEvent):
@@ -107,3 +120,28 @@ class BookingExpired(_BookingEvent):
 
     TYPE: ClassVar[str] = "booking.expired"
     VERSION: ClassVar[int] = 1
+
+
+@register
+class PaymentCaptured(_BookingEvent):
+    """The booking's total was charged (authorised and captured) at the payment provider."""
+
+    TYPE: ClassVar[str] = "booking.payment_captured"
+    VERSION: ClassVar[int] = 1
+    amount: Money
+    currency: Currency
+    provider_reference: ProviderReference
+
+
+@register
+class PaymentRefunded(_BookingEvent):
+    """A captured payment was given back: the booking could not be confirmed after all (its
+    hold expired first), or it was cancelled."""
+
+    TYPE: ClassVar[str] = "booking.payment_refunded"
+    VERSION: ClassVar[int] = 1
+    amount: Money
+    currency: Currency
+    provider_reference: ProviderReference
+    refund_reference: ProviderReference
+    reason: Identifier

@@ -30,6 +30,7 @@ class StockLevel(BaseModel):
 class ReleaseReason(StrEnum):
     CANCELLED = "cancelled"
     EXPIRED = "expired"
+    REJECTED = "rejected"  # after the reservation, e.g. the payment was declined
 
 
 class _InventoryOutcome(PublicEvent):

@@ -20,3 +20,25 @@ OUTBOX_PUBLISHED_EVENTS = Counter(
     ["topic"],
 )
 HOLDS_EXPIRED = Counter("booking_holds_expired_total", "PENDING bookings expired by the hold timer")
+PAYMENT_CALLS = Counter(
+    "payment_provider_calls_total",
+    "Calls to the payment provider by operation and outcome "
+    "(ok, declined, refused, server_error, timeout, unreachable, breaker_open)",
+    ["operation", "outcome"],
+)
+PAYMENT_CALL_SECONDS = Histogram(
+    "payment_provider_call_seconds",
+    "Time a payment provider call took (each attempt)",
+    ["operation"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+PAYMENTS = Counter(
+    "booking_payments_total",
+    "Booking payments by what happened (captured, declined, refused, refunded, "
+    "authorisation_cancelled)",
+    ["outcome"],
+)
+DUE_PAYMENTS_POSTPONED = Counter(
+    "booking_payments_postponed_total",
+    "Due payments left for a later round because the provider was unavailable",
+)

@@ -25,6 +25,8 @@ from ticketing_contracts.events import (
     EventDetailsChanged,
     EventPublished,
     EventRescheduled,
+    PaymentCaptured,
+    PaymentRefunded,
     PublicEvent,
     RejectionReason,
     TicketType,
@@ -125,11 +127,32 @@ _MAPPINGS: dict[str, Callable[[Any], PublicEvent]] = {
         **_booking_facts(e), cancelled_by=e.cancelled_by
     ),
     "Booking.Expired": lambda e: BookingExpired(**_booking_facts(e)),
+    "Booking.PaymentCaptured": lambda e: PaymentCaptured(
+        **_booking_facts(e),
+        amount=e.amount,
+        currency=e.currency,
+        provider_reference=e.reference,
+    ),
+    "Booking.PaymentRefunded": lambda e: PaymentRefunded(
+        **_booking_facts(e),
+        amount=e.amount,
+        currency=e.currency,
+        provider_reference=e.reference,
+        refund_reference=e.refund_reference,
+        reason=e.reason,
+    ),
 }
 
-# Kept inside the write side: the venue's own index of the shows it hosts.
+# Kept inside the write side: the venue's own index of the shows it hosts, and the
+# payment falling due (its outcome is published: PaymentCaptured, BookingRejected).
 INTERNAL_ONLY = frozenset(
-    {"Venue.ShowScheduled", "Venue.ShowRemoved", "Venue.Snapshot", "Event.Snapshot"}
+    {
+        "Venue.ShowScheduled",
+        "Venue.ShowRemoved",
+        "Venue.Snapshot",
+        "Event.Snapshot",
+        "Booking.PaymentDue",
+    }
 )
 
 

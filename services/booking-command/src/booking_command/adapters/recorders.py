@@ -7,7 +7,7 @@ command's effect, its idempotency record and its hold commit or fail together.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -19,7 +19,15 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 from psycopg.types.json import Jsonb
 
-from booking_command.application.ports import BookingRecorder, IdempotencyRecord, RowsWithEvents
+from booking_command.application.ports import (
+    BookingRecorder,
+    DuePayment,
+    IdempotencyRecord,
+    RowsWithEvents,
+)
+
+# A payment that becomes due is due at once; the worker's leases and back-offs move it later.
+DUE_AT_ONCE = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _with_tracking(rows: RowsWithEvents, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -49,6 +57,7 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
         idempotency = Identifier(f"{prefix}_idempotency")
         holds = Identifier(f"{prefix}_holds")
         epoch = Identifier(f"{prefix}_broker_epoch")
+        payments = Identifier(f"{prefix}_payments_due")
         self.sql_create_statements.extend(
             [
                 SQL(
@@ -68,6 +77,14 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
                 ).format(schema, holds),
                 SQL("CREATE INDEX IF NOT EXISTS {0} ON {1}.{2} (expires_at)").format(
                     Identifier(f"{prefix}_holds_expiry_idx"), schema, holds
+                ),
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {0}.{1} ("
+                    "booking_id uuid PRIMARY KEY, due_at timestamptz NOT NULL, "
+                    "attempts integer NOT NULL DEFAULT 0, correlation_id text NOT NULL)"
+                ).format(schema, payments),
+                SQL("CREATE INDEX IF NOT EXISTS {0} ON {1}.{2} (due_at)").format(
+                    Identifier(f"{prefix}_payments_due_at_idx"), schema, payments
                 ),
                 # The Kafka cluster the tracking positions (relay, saga) belong to.
                 SQL(
@@ -114,6 +131,23 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
         self._expired_holds = SQL(
             "SELECT booking_id FROM {0}.{1} WHERE expires_at <= %s ORDER BY expires_at LIMIT %s"
         ).format(schema, holds)
+        self._payment_due = SQL(
+            "INSERT INTO {0}.{1} (booking_id, due_at, correlation_id) VALUES (%s, %s, %s) "
+            "ON CONFLICT (booking_id) DO NOTHING"
+        ).format(schema, payments)
+        self._payment_settled = SQL("DELETE FROM {0}.{1} WHERE booking_id = %s").format(
+            schema, payments
+        )
+        self._claim_payments = SQL(
+            "UPDATE {0}.{1} AS due SET due_at = %s, attempts = due.attempts + 1 "
+            "WHERE due.booking_id IN (SELECT booking_id FROM {0}.{1} WHERE due_at <= %s "
+            "ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED) "
+            "RETURNING due.booking_id, due.attempts - 1 AS attempts, due.correlation_id"
+        ).format(schema, payments)
+        self._postpone_payments = SQL(
+            "UPDATE {0}.{1} SET due_at = %s WHERE booking_id = ANY(%s)"
+        ).format(schema, payments)
+        self._count_payments = SQL("SELECT count(*) AS due FROM {0}.{1}").format(schema, payments)
         self._count_holds = SQL("SELECT count(*) AS holds FROM {0}.{1}").format(schema, holds)
         self._broker_epoch = SQL("SELECT cluster_id, tracking_epoch FROM {0}.{1}").format(
             schema, epoch
@@ -164,6 +198,13 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
                 curs.execute(self._release, (change.booking_id,))
             else:
                 curs.execute(self._hold, (change.booking_id, change.expires_at))
+        for payment in rows.payments:
+            if payment.due:
+                curs.execute(
+                    self._payment_due, (payment.booking_id, DUE_AT_ONCE, payment.correlation_id)
+                )
+            else:
+                curs.execute(self._payment_settled, (payment.booking_id,))
 
     def find_idempotency_record(
         self, scope: str, key: str, now: datetime
@@ -218,6 +259,27 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
             curs.execute(self._count_holds)
             row = curs.fetchone()
         return int(row["holds"]) if row is not None else 0
+
+    def claim_due_payments(
+        self, now: datetime, limit: int, lease_until: datetime
+    ) -> Sequence[DuePayment]:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(self._claim_payments, (lease_until, now, limit))
+            return [
+                DuePayment(row["booking_id"], row["attempts"], row["correlation_id"])
+                for row in curs.fetchall()
+            ]
+
+    def postpone_payments(self, booking_ids: Sequence[UUID], until: datetime) -> None:
+        if booking_ids:
+            with self.datastore.transaction(commit=True) as curs:
+                curs.execute(self._postpone_payments, (until, list(booking_ids)))
+
+    def due_payment_count(self) -> int:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._count_payments)
+            row = curs.fetchone()
+        return int(row["due"]) if row is not None else 0
 
     def ping(self) -> None:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
@@ -275,6 +337,7 @@ class InMemoryBookingRecorder(POPOProcessRecorder, BookingRecorder):
         super().__init__()
         self._idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
         self._holds: dict[UUID, datetime] = {}
+        self._payments_due: dict[UUID, tuple[datetime, int, str]] = {}
         self._notification_ids: dict[tuple[str, int], int] = {}
         self._broker_epoch: tuple[str, str] | None = None
 
@@ -305,6 +368,13 @@ class InMemoryBookingRecorder(POPOProcessRecorder, BookingRecorder):
                 self._holds.pop(change.booking_id, None)
             else:
                 self._holds[change.booking_id] = change.expires_at
+        for payment in rows.payments:
+            if payment.due:
+                self._payments_due.setdefault(
+                    payment.booking_id, (DUE_AT_ONCE, 0, payment.correlation_id)
+                )
+            else:
+                self._payments_due.pop(payment.booking_id, None)
         return notification_ids
 
     def find_idempotency_record(
@@ -351,6 +421,33 @@ class InMemoryBookingRecorder(POPOProcessRecorder, BookingRecorder):
     def pending_hold_count(self) -> int:
         with self._database_lock:
             return len(self._holds)
+
+    def claim_due_payments(
+        self, now: datetime, limit: int, lease_until: datetime
+    ) -> Sequence[DuePayment]:
+        with self._database_lock:
+            due = sorted(
+                (due_at, str(booking_id), booking_id, attempts, correlation_id)
+                for booking_id, (due_at, attempts, correlation_id) in self._payments_due.items()
+                if due_at <= now
+            )[:limit]
+            for _, _, booking_id, attempts, correlation_id in due:
+                self._payments_due[booking_id] = (lease_until, attempts + 1, correlation_id)
+        return [
+            DuePayment(booking_id, attempts, correlation_id)
+            for *_, booking_id, attempts, correlation_id in due
+        ]
+
+    def postpone_payments(self, booking_ids: Sequence[UUID], until: datetime) -> None:
+        with self._database_lock:
+            for booking_id in booking_ids:
+                if booking_id in self._payments_due:
+                    _, attempts, correlation_id = self._payments_due[booking_id]
+                    self._payments_due[booking_id] = (until, attempts, correlation_id)
+
+    def due_payment_count(self) -> int:
+        with self._database_lock:
+            return len(self._payments_due)
 
     def ping(self) -> None:
         return None

@@ -23,7 +23,12 @@ from booking_command.application.bookings import Bookings, EventsOnSale
 from booking_command.application.catalog import Catalog
 from booking_command.application.hold_expiry import HoldExpiry
 from booking_command.application.idempotency import Idempotency
-from booking_command.application.persistence import hold_changes_of, stamp_correlation
+from booking_command.application.payments import Payments
+from booking_command.application.persistence import (
+    hold_changes_of,
+    payment_changes_of,
+    stamp_correlation,
+)
 from booking_command.application.ports import BookingRecorder, RowsWithEvents
 from booking_command.application.results import CommandResult, PendingWrite
 from booking_command.application.saga import BookingSaga, SagaReport
@@ -71,6 +76,7 @@ class BookingCommandApplication(Application[UUID]):
         self.idempotency = Idempotency(self, ttl=idempotency_ttl)
         self.saga = BookingSaga(self)
         self.hold_expiry = HoldExpiry(self)
+        self.payments = Payments(self)
         # Suffix of the relay's and saga's tracking streams: each Kafka cluster has its own.
         self.tracking_epoch = ""
 
@@ -151,7 +157,11 @@ class BookingCommandApplication(Application[UUID]):
         """Saves the aggregates' new events and `rows` (plus their holds) in one transaction."""
         aggregates = list(aggregates)
         unsaved = [list(aggregate.pending_events) for aggregate in aggregates]
-        rows = replace(rows, holds=[*rows.holds, *hold_changes_of(aggregates)])
+        rows = replace(
+            rows,
+            holds=[*rows.holds, *hold_changes_of(aggregates)],
+            payments=[*rows.payments, *payment_changes_of(aggregates)],
+        )
         try:
             recordings = self.save(*aggregates, **rows.as_save_kwargs())
         except Exception:

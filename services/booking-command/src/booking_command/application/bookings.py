@@ -56,6 +56,7 @@ class Bookings:
         customer_name: str,
         customer_email: str,
         owner_id: str,
+        payment_token: str,
     ) -> PendingWrite:
         booking = Booking.request(
             show=self._events_on_sale.get(event_id),
@@ -66,6 +67,7 @@ class Bookings:
             owner_id=owner_id,
             now=self._store.clock(),
             hold_for=self.hold_for,
+            payment_token=payment_token,
         )
         return pending_write(202, booking_view(booking), booking)
 

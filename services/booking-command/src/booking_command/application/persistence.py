@@ -10,12 +10,22 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import EventStore, Recording
 
-from booking_command.application.ports import BookingRecorder, HoldChange, RowsWithEvents
+from booking_command.application.ports import (
+    BookingRecorder,
+    HoldChange,
+    PaymentDueChange,
+    RowsWithEvents,
+)
 from booking_command.domain.booking import Booking
 
 AggregateT = TypeVar("AggregateT", bound=Aggregate)
 
 _HOLD_ENDING_EVENTS = frozenset({"Booking.Confirmed", "Booking.Rejected", "Booking.Expired"})
+# Not Booking.Expired: a payment in flight may still capture, so the payment worker
+# settles an expired booking's due payment itself (refund, or nothing was charged).
+_PAYMENT_SETTLING_EVENTS = frozenset(
+    {"Booking.Confirmed", "Booking.Rejected", "Booking.PaymentRefunded"}
+)
 
 
 class AggregateStore(Protocol):
@@ -64,4 +74,18 @@ def hold_changes_of(aggregates: Iterable[Aggregate]) -> list[HoldChange]:
                 changes.append(HoldChange(pending.originator_id, pending.hold_expires_at))
             elif type(pending).__qualname__ in _HOLD_ENDING_EVENTS:
                 changes.append(HoldChange(pending.originator_id, None))
+    return changes
+
+
+def payment_changes_of(aggregates: Iterable[Aggregate]) -> list[PaymentDueChange]:
+    """The due payments that the aggregates' new events start or settle."""
+    changes: list[PaymentDueChange] = []
+    for aggregate in aggregates:
+        for pending in aggregate.pending_events:
+            name = type(pending).__qualname__
+            if name == "Booking.PaymentDue":
+                correlation_id = getattr(pending, "correlation_id", None) or ""
+                changes.append(PaymentDueChange(pending.originator_id, True, correlation_id))
+            elif name in _PAYMENT_SETTLING_EVENTS:
+                changes.append(PaymentDueChange(pending.originator_id, due=False))
     return changes

@@ -1,4 +1,5 @@
-"""What the application needs from the event store beyond events and tracking.
+"""What the application needs from the event store beyond events and tracking, and
+from the payment provider.
 
 The recorder writes idempotency records, booking holds and a consumer's tracking
 record in the same transaction as the domain events they belong to: the application
@@ -13,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import ProcessRecorder, StoredEvent, Tracking
@@ -45,11 +46,31 @@ class HoldChange:
 
 
 @dataclass(frozen=True)
+class PaymentDueChange:
+    """A booking's payment becomes due (`due` True) or is settled: captured and confirmed,
+    declined, or refunded or found uncharged after the booking ended otherwise."""
+
+    booking_id: UUID
+    due: bool
+    correlation_id: str = ""
+
+
+@dataclass(frozen=True)
+class DuePayment:
+    """A claimed due payment; `attempts` counts earlier claims (0: never tried)."""
+
+    booking_id: UUID
+    attempts: int
+    correlation_id: str = ""
+
+
+@dataclass(frozen=True)
 class RowsWithEvents:
     """What a save stores beside the domain events, all in one transaction."""
 
     idempotency: Sequence[IdempotencyRecord] = ()
     holds: Sequence[HoldChange] = ()
+    payments: Sequence[PaymentDueChange] = ()
     # Under its own name: Application.save() passes `tracking=` itself, so a caller can't.
     tracking: Tracking | None = None
 
@@ -90,6 +111,20 @@ class BookingRecorder(ProcessRecorder, ABC):
     def pending_hold_count(self) -> int: ...
 
     @abstractmethod
+    def claim_due_payments(
+        self, now: datetime, limit: int, lease_until: datetime
+    ) -> Sequence[DuePayment]:
+        """Up to `limit` payments due by `now`, leased until `lease_until` so no other
+        worker takes them meanwhile (a crashed worker's lease runs out)."""
+
+    @abstractmethod
+    def postpone_payments(self, booking_ids: Sequence[UUID], until: datetime) -> None:
+        """Leaves these payments due, to be tried again from `until`."""
+
+    @abstractmethod
+    def due_payment_count(self) -> int: ...
+
+    @abstractmethod
     def notification_id_of(self, aggregate_id: UUID, version: int) -> int | None: ...
 
     @abstractmethod
@@ -112,3 +147,79 @@ class BookingRecorder(ProcessRecorder, ABC):
     def adopt_broker_epoch(self, cluster_id: str) -> bool:
         """A new cluster: its tracking streams get a new suffix, so every position starts
         again at 0 while the old tracking records stay. False when already adopted."""
+
+
+# --- the payment provider ------------------------------------------------------------
+
+
+class IntentStatus:
+    """PaymentIntent states of the provider's API (shaped like Stripe's)."""
+
+    REQUIRES_PAYMENT_METHOD = "requires_payment_method"  # declined
+    REQUIRES_CAPTURE = "requires_capture"  # authorised
+    SUCCEEDED = "succeeded"  # captured
+    CANCELED = "canceled"
+
+
+@dataclass(frozen=True)
+class PaymentIntent:
+    id: str
+    status: str
+    amount: int
+    amount_received: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class Refund:
+    id: str
+    amount: int
+
+
+class PaymentDeclined(Exception):
+    """The card was declined (402); `decline_code` says why, e.g. insufficient_funds."""
+
+    def __init__(self, decline_code: str, intent: PaymentIntent | None = None) -> None:
+        super().__init__(f"card declined ({decline_code})")
+        self.decline_code = decline_code
+        self.intent = intent
+
+
+class PaymentRequestRefused(Exception):
+    """The provider refused the request itself (400, 409): retrying it cannot help."""
+
+
+class PaymentUnavailable(Exception):
+    """Unreachable, failing (5xx, 503) or breaker open, after retries: try again later."""
+
+    def __init__(self, message: str, *, retry_after_seconds: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class PaymentOutcomeUnknown(PaymentUnavailable):
+    """The call timed out: it may have taken effect. Look the intent up before anything."""
+
+
+class PaymentProvider(Protocol):
+    """Manual-capture card payments with idempotency keys (amounts in minor units)."""
+
+    async def create_intent(
+        self,
+        *,
+        idempotency_key: str,
+        amount: int,
+        currency: str,
+        payment_token: str,
+        booking_id: UUID,
+    ) -> PaymentIntent: ...
+
+    async def capture(
+        self, intent_id: str, *, amount: int, idempotency_key: str
+    ) -> PaymentIntent: ...
+
+    async def find_intent(self, idempotency_key: str) -> PaymentIntent | None: ...
+
+    async def cancel(self, intent_id: str, *, idempotency_key: str) -> PaymentIntent: ...
+
+    async def refund(self, intent_id: str, *, amount: int, idempotency_key: str) -> Refund: ...

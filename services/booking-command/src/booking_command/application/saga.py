@@ -1,4 +1,8 @@
-"""The booking saga: inventory's answers move PENDING bookings on, exactly once."""
+"""The booking saga: inventory's answers move PENDING bookings on, exactly once.
+
+A reservation makes the booking's payment due (the payment worker charges it and
+confirms); a rejection rejects the booking.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ class SagaReport:
     applied: int = 0
     duplicates: int = 0
     ignored: int = 0
+    payments_due: int = 0
     unknown_bookings: tuple[InventoryOutcome, ...] = ()
 
 
@@ -56,7 +61,7 @@ class BookingSaga:
         decisive = [o for o in fresh if o.booking_id is not None and o.kind in DECISIVE]
         loaded = self._store.load_many((o.booking_id for o in decisive if o.booking_id), Booking)
         bookings: dict[UUID, Booking] = {}
-        applied = ignored = 0
+        applied = ignored = payments_due = 0
         unknown: list[InventoryOutcome] = []
         for outcome in fresh:
             if outcome.booking_id is None or outcome.kind not in DECISIVE:
@@ -74,7 +79,8 @@ class BookingSaga:
                 ignored += 1
                 continue
             if outcome.kind == "reserved":
-                booking.confirm()
+                booking.tickets_reserved()
+                payments_due += 1
             else:
                 booking.reject(outcome.reason or RejectionReason.SOLD_OUT)
             stamp_correlation(booking, outcome.correlation_id, outcome.traceparent)
@@ -84,5 +90,6 @@ class BookingSaga:
             applied=applied,
             duplicates=len(outcomes) - len(fresh),
             ignored=ignored,
+            payments_due=payments_due,
             unknown_bookings=tuple(unknown),
         )

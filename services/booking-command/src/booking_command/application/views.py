@@ -54,4 +54,6 @@ def booking_view(booking: Booking) -> dict[str, Any]:
         "hold_expires_at": booking.hold_expires_at.isoformat(),
         "rejection_reason": booking.rejection_reason,
         "cancelled_by": booking.cancelled_by,
+        "payment_status": booking.payment_status,
+        "payment_reference": booking.payment_reference,
     }

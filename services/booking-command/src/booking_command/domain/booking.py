@@ -1,7 +1,10 @@
 """A customer's request for tickets and its lifecycle.
 
-PENDING ends CONFIRMED, REJECTED or EXPIRED; CONFIRMED may become CANCELLED. The
-events carry the booking's facts so the outbox can publish them without state.
+PENDING ends CONFIRMED, REJECTED or EXPIRED; CONFIRMED may become CANCELLED. Once
+inventory reserves the tickets a payment of the total is due; a PENDING booking is
+confirmed only after its payment is captured, and rejected (`payment_declined`) when the
+card is declined. A capture that lands after the booking ended otherwise is refunded.
+The events carry the booking's facts so the outbox can publish them without state.
 """
 
 from __future__ import annotations
@@ -34,13 +37,27 @@ class RejectionReason(StrEnum):
     UNKNOWN_TICKET_TYPE = "unknown_ticket_type"
     EVENT_CANCELLED = "event_cancelled"
     EVENT_NOT_ON_SALE = "event_not_on_sale"
+    PAYMENT_DECLINED = "payment_declined"
+
+
+class PaymentStatus(StrEnum):
+    DUE = "pending"
+    CAPTURED = "captured"
+    REFUNDED = "refunded"
+    DECLINED = "declined"
+
+
+def minor_units(amount: Decimal) -> int:
+    """An amount in the currency's minor unit (cents), as payment providers take it."""
+    return int((amount * 100).to_integral_exact())
 
 
 class Booking(Aggregate):
     class Requested(Aggregate.Created):
-        """Version 2 added `currency`; every version-1 booking was priced in euros."""
+        """Version 2 added `currency`; every version-1 booking was priced in euros.
+        Version 3 added `payment_token`; earlier bookings carry none ("")."""
 
-        class_version = 2
+        class_version = 3
 
         event_id: UUID
         ticket_type_id: UUID
@@ -51,10 +68,15 @@ class Booking(Aggregate):
         unit_price: Decimal
         currency: str
         hold_expires_at: datetime
+        payment_token: str
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["currency"] = "EUR"
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["payment_token"] = ""
 
     @event(Requested)
     def __init__(
@@ -68,6 +90,7 @@ class Booking(Aggregate):
         unit_price: Decimal,
         currency: str,
         hold_expires_at: datetime,
+        payment_token: str,
     ) -> None:
         self.event_id = event_id
         self.ticket_type_id = ticket_type_id
@@ -78,9 +101,12 @@ class Booking(Aggregate):
         self.unit_price = unit_price
         self.currency = currency
         self.hold_expires_at = hold_expires_at
+        self.payment_token = payment_token
         self.status = BookingStatus.PENDING.value
         self.rejection_reason: str | None = None
         self.cancelled_by: str | None = None
+        self.payment_status: str | None = None
+        self.payment_reference: str | None = None
 
     @classmethod
     def request(
@@ -94,6 +120,7 @@ class Booking(Aggregate):
         owner_id: str,
         now: datetime,
         hold_for: timedelta,
+        payment_token: str,
     ) -> Booking:
         """A PENDING booking priced from the event's ticket type, never from the client."""
         quantity = rules.positive_count(quantity, "quantity", maximum=rules.MAX_TICKETS_PER_BOOKING)
@@ -101,6 +128,7 @@ class Booking(Aggregate):
         email = rules.email(customer_email)
         if not owner_id.strip():
             raise InvalidInputError("a booking needs an owner")
+        token = rules.payment_token(payment_token)
         if show.is_cancelled:
             raise ConflictError(f"event {show.id} is cancelled", error_type="event_cancelled")
         if not show.is_on_sale(now):
@@ -121,6 +149,7 @@ class Booking(Aggregate):
             unit_price=ticket_type.price,
             currency=ticket_type.currency,
             hold_expires_at=now + hold_for,
+            payment_token=token,
         )
 
     @property
@@ -131,8 +160,112 @@ class Booking(Aggregate):
     def is_pending(self) -> bool:
         return self.status == BookingStatus.PENDING
 
+    @property
+    def amount_due(self) -> int:
+        """The total in minor units: exactly what is charged."""
+        return minor_units(self.total_price)
+
+    @property
+    def payment_is_due(self) -> bool:
+        return self.payment_status == PaymentStatus.DUE
+
+    @property
+    def is_captured(self) -> bool:
+        return self.payment_status == PaymentStatus.CAPTURED
+
+    def tickets_reserved(self) -> None:
+        """Inventory holds the tickets: the total is now to be charged."""
+        self._ensure_status(BookingStatus.PENDING, "charged")
+        if self.payment_status is not None:
+            return
+        self._payment_due(amount=self.total_price, currency=self.currency)
+
+    @event("PaymentDue")
+    def _payment_due(self, amount: Decimal, currency: str) -> None:
+        self.payment_status = PaymentStatus.DUE.value
+
+    def payment_captured(self, *, amount: int, currency: str, reference: str) -> None:
+        """The provider captured `amount` (minor units). Recorded whatever the booking's
+        status, so a capture that cannot confirm it is known and refunded."""
+        if not self.payment_is_due:
+            raise ConflictError(
+                f"booking {self.id} has no payment due (payment {self.payment_status})",
+                error_type="illegal_payment_transition",
+            )
+        if amount != self.amount_due or currency.upper() != self.currency:
+            raise ConflictError(
+                f"booking {self.id} costs {self.amount_due} {self.currency}, "
+                f"not {amount} {currency.upper()}",
+                error_type="payment_amount_mismatch",
+            )
+        self._payment_captured(
+            event_id=self.event_id,
+            ticket_type_id=self.ticket_type_id,
+            quantity=self.quantity,
+            amount=self.total_price,
+            currency=self.currency,
+            reference=reference,
+        )
+
+    @event("PaymentCaptured")
+    def _payment_captured(
+        self,
+        event_id: UUID,
+        ticket_type_id: UUID,
+        quantity: int,
+        amount: Decimal,
+        currency: str,
+        reference: str,
+    ) -> None:
+        self.payment_status = PaymentStatus.CAPTURED.value
+        self.payment_reference = reference
+
+    def payment_refunded(self, *, refund_reference: str, reason: str) -> None:
+        if not self.is_captured or self.payment_reference is None:
+            raise ConflictError(
+                f"booking {self.id} has no captured payment to refund",
+                error_type="illegal_payment_transition",
+            )
+        self._payment_refunded(
+            event_id=self.event_id,
+            ticket_type_id=self.ticket_type_id,
+            quantity=self.quantity,
+            amount=self.total_price,
+            currency=self.currency,
+            reference=self.payment_reference,
+            refund_reference=refund_reference,
+            reason=reason,
+        )
+
+    @event("PaymentRefunded")
+    def _payment_refunded(
+        self,
+        event_id: UUID,
+        ticket_type_id: UUID,
+        quantity: int,
+        amount: Decimal,
+        currency: str,
+        reference: str,
+        refund_reference: str,
+        reason: str,
+    ) -> None:
+        self.payment_status = PaymentStatus.REFUNDED.value
+
+    def payment_declined(self) -> None:
+        if not self.payment_is_due:
+            raise ConflictError(
+                f"booking {self.id} has no payment due (payment {self.payment_status})",
+                error_type="illegal_payment_transition",
+            )
+        self.reject(RejectionReason.PAYMENT_DECLINED)
+
     def confirm(self) -> None:
         self._ensure_status(BookingStatus.PENDING, "confirmed")
+        if not self.is_captured:
+            raise ConflictError(
+                f"booking {self.id} cannot be confirmed before its payment is captured",
+                error_type="payment_not_captured",
+            )
         self._confirmed(
             event_id=self.event_id,
             ticket_type_id=self.ticket_type_id,
@@ -171,6 +304,8 @@ class Booking(Aggregate):
     def _rejected(self, event_id: UUID, ticket_type_id: UUID, quantity: int, reason: str) -> None:
         self.status = BookingStatus.REJECTED.value
         self.rejection_reason = reason
+        if reason == RejectionReason.PAYMENT_DECLINED:
+            self.payment_status = PaymentStatus.DECLINED.value
 
     def cancel(self, *, cancelled_by: str) -> None:
         self._ensure_status(BookingStatus.CONFIRMED, "cancelled")

@@ -17,6 +17,7 @@ MAX_CAPACITY = 1_000_000
 _NAME_PUNCTUATION = frozenset(" -'\u2019.")
 _EMAIL = re.compile(r"^[^@\s<>\"&]+@[^@\s<>\"&]+\.[^@\s<>\"&]+$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+_PAYMENT_TOKEN = re.compile(r"^[A-Za-z0-9_-]{3,255}$")
 
 
 def _printable(value: str, field: str) -> str:
@@ -88,3 +89,10 @@ def in_future(moment: datetime, now: datetime, field: str = "starts_at") -> date
     if aware(moment, field) <= now:
         raise InvalidInputError(f"{field} must be in the future")
     return moment
+
+
+def payment_token(value: str) -> str:
+    """A payment provider's token: bounded, and never echoed in the error."""
+    if not _PAYMENT_TOKEN.match(value):
+        raise InvalidInputError("payment_token must be 3 to 255 letters, digits, '_' or '-'")
+    return value

@@ -14,6 +14,7 @@ IN_MEMORY_EVENT_STORE = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 
 # The document never checks a token; settings just need a valid key.
 UNUSED_PUBLIC_KEY = generate_key_pair()[1]
+UNUSED_PAYMENT_KEY = "unused-by-the-asyncapi-document-k3y"
 
 
 def asyncapi_document() -> dict[str, Any]:
@@ -21,6 +22,7 @@ def asyncapi_document() -> dict[str, Any]:
     settings = BookingCommandSettings(
         _env_file=None,
         internal_token_public_key=UNUSED_PUBLIC_KEY,
+        payment_provider_secret_key=UNUSED_PAYMENT_KEY,
         kafka_topic_prefix="",
         kafka_bootstrap_servers="kafka:9092",
     )
@@ -34,7 +36,8 @@ def asyncapi_document() -> dict[str, Any]:
                 title="booking-command",
                 description=(
                     "Publishes the catalog and booking events through its outbox; consumes "
-                    "inventory's answers to move bookings to CONFIRMED or REJECTED."
+                    "inventory's answers: a reservation makes the booking's payment due (then "
+                    "CONFIRMED once captured), a rejection makes it REJECTED."
                 ),
             )
         finally:

@@ -9,7 +9,7 @@ never applied twice. Decoding, dead letters, retries and positions are the runti
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from aiokafka import TopicPartition
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
@@ -75,8 +75,11 @@ def subscribe_inventory_outcomes(
     settings: BookingCommandSettings,
     app: BookingCommandApplication,
     executor: EventStoreExecutor,
+    *,
+    on_payments_due: Callable[[], None] = lambda: None,
 ) -> Subscription[InventoryMessage]:
-    """Registers `apply_inventory_outcomes` on the runtime (positions from the event store)."""
+    """Registers `apply_inventory_outcomes` on the runtime (positions from the event store);
+    `on_payments_due` wakes the payment worker when reservations made payments due."""
 
     async def stored_offsets(
         partitions: Collection[TopicPartition],
@@ -92,8 +95,9 @@ def subscribe_inventory_outcomes(
         offsets=stored_offsets,
         message_type=EventEnvelope,
         description=(
-            "Inventory's answers (TicketsReserved, ReservationRejected): confirm or reject "
-            "PENDING bookings; other inventory events are only tracked"
+            "Inventory's answers (TicketsReserved, ReservationRejected): a reservation makes "
+            "the booking's payment due (charged, then confirmed), a rejection rejects the "
+            "PENDING booking; other inventory events are only tracked"
         ),
     )
     async def apply_inventory_outcomes(batch: PartitionBatch[InventoryMessage]) -> None:
@@ -104,6 +108,8 @@ def subscribe_inventory_outcomes(
             outcomes,
             batch.next_offset - 1,
         )
+        if report.payments_due:
+            on_payments_due()
         unknown = {outcome.offset for outcome in report.unknown_bookings}
         for message in batch.messages:
             if message.offset in unknown:

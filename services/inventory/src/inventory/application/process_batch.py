@@ -189,6 +189,8 @@ def apply_event(
             return _some(ledger.cancel_booking(_booking_line(event)))
         case public.BookingExpired():
             return _some(ledger.expire_hold(_booking_line(event)))
+        case public.BookingRejected():
+            return _some(ledger.release_rejected(_booking_line(event)))
         case public.EventCreated():
             learned = ledger.learn_ticket_types(
                 event.event_id, [(t.ticket_type_id, t.quantity) for t in event.ticket_types]
@@ -214,6 +216,7 @@ _BookingEvent = (
     | public.BookingConfirmed
     | public.BookingCancelled
     | public.BookingExpired
+    | public.BookingRejected
 )
 _ShowEvent = (
     public.EventCreated | public.TicketTypeAdded | public.EventPublished | public.EventCancelled

@@ -135,6 +135,21 @@ class InventoryLedger:
         self._touch(show)
         return TicketsReleased(_line(booking), ReleaseReason.EXPIRED, stock.snapshot())
 
+    def release_rejected(self, line: BookingLine) -> TicketsReleased | None:
+        """A booking rejected after its reservation (its payment was declined) gives its
+        reserved tickets back; one that inventory rejected itself holds none."""
+        booking = self.bookings.get(line.booking_id)
+        if booking is None:
+            self._record(line, BookingState.REJECTED)
+            return None
+        if booking.state is not BookingState.RESERVED:
+            return None
+        show, stock = self._stock_of(booking)
+        stock.release_reserved(booking.quantity)
+        self._transition(booking, BookingState.RELEASED)
+        self._touch(show)
+        return TicketsReleased(_line(booking), ReleaseReason.REJECTED, stock.snapshot())
+
     # -- helpers ---------------------------------------------------------------------
 
     def _show_or_new(self, event_id: UUID) -> ShowInventory:

@@ -132,6 +132,7 @@ def booking_item(
         customer_name=body.customer_name,
         customer_email=str(body.customer_email),
         owner_id=owner_id,
+        payment_token=body.payment_token,
     )
     return BatchItem(prepare, idempotency, correlation_id or new_id())
 

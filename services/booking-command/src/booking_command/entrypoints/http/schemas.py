@@ -59,3 +59,11 @@ class BookingResponse(CommandResponse):
     hold_expires_at: datetime
     rejection_reason: str | None = None
     cancelled_by: str | None = None
+    payment_status: str | None = Field(
+        default=None,
+        examples=["pending", "captured", "refunded", "declined"],
+        description="None until inventory reserves the tickets and the total is due",
+    )
+    payment_reference: str | None = Field(
+        default=None, description="The payment provider's id of the captured payment"
+    )

@@ -1,0 +1,277 @@
+"""The payment provider's HTTP API (PaymentIntents, shaped like Stripe's; JSON bodies).
+
+- Every call carries the secret key and, where it changes something, an idempotency key,
+  so a repeated call is answered like the first and never charges twice.
+- Retries (tenacity, exponential backoff with jitter) for a connection never made and
+  for 5xx answers; a timeout is retried only where repeating is harmless (reads,
+  capture, cancel, refund). A create that times out is an unknown outcome: the caller
+  looks the intent up by its idempotency key before deciding anything.
+- A circuit breaker (the kit's, state shared through Redis) counts transport failures
+  and 5xx answers; while open, calls fail at once without reaching the provider.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+from uuid import UUID
+
+import httpx
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from booking_command.adapters.metrics import PAYMENT_CALL_SECONDS, PAYMENT_CALLS
+from booking_command.application.ports import (
+    PaymentDeclined,
+    PaymentIntent,
+    PaymentOutcomeUnknown,
+    PaymentRequestRefused,
+    PaymentUnavailable,
+    Refund,
+)
+from service_kit.circuit_breakers import CircuitBreaker, CircuitBreakerError, seconds_until_trial
+from service_kit.metrics import RETRIES
+
+logger = logging.getLogger(__name__)
+
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+
+
+class _ServerFailure(Exception):
+    """A 5xx answer, raised inside the breaker so it counts as a failure."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"payment provider answered {response.status_code}")
+        self.response = response
+
+
+def _intent(body: Any) -> PaymentIntent:
+    return PaymentIntent(
+        id=str(body["id"]),
+        status=str(body["status"]),
+        amount=int(body["amount"]),
+        amount_received=int(body.get("amount_received") or 0),
+        currency=str(body["currency"]),
+    )
+
+
+def _error_of(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+class HttpPaymentProvider:
+    def __init__(
+        self,
+        base_url: str,
+        secret_key: str,
+        client: httpx.AsyncClient,
+        breaker: CircuitBreaker,
+        *,
+        retry_attempts: int = 3,
+        retry_initial_seconds: float = 0.1,
+        retry_max_seconds: float = 2.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.breaker = breaker
+        self._authorization = f"Bearer {secret_key}"
+        self._client = client
+        self._attempts = retry_attempts
+        self._initial_backoff = retry_initial_seconds
+        self._max_backoff = retry_max_seconds
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+        await self.breaker.aclose()
+
+    async def create_intent(
+        self,
+        *,
+        idempotency_key: str,
+        amount: int,
+        currency: str,
+        payment_token: str,
+        booking_id: UUID,
+    ) -> PaymentIntent:
+        response = await self._call(
+            "create_intent",
+            "POST",
+            "/v1/payment_intents",
+            json={
+                "amount": amount,
+                "currency": currency,
+                "payment_method": payment_token,
+                "capture_method": "manual",
+                "metadata": {"booking_id": str(booking_id)},
+                "description": f"Booking {booking_id}",
+            },
+            idempotency_key=idempotency_key,
+            repeatable=False,
+        )
+        if response.status_code == 402:
+            error = _error_of(response)
+            declined_intent = error.get("payment_intent")
+            raise PaymentDeclined(
+                str(error.get("decline_code") or error.get("code") or "card_declined"),
+                _intent(declined_intent) if isinstance(declined_intent, dict) else None,
+            )
+        return _intent(self._expect_ok(response, "create_intent"))
+
+    async def capture(self, intent_id: str, *, amount: int, idempotency_key: str) -> PaymentIntent:
+        response = await self._call(
+            "capture",
+            "POST",
+            f"/v1/payment_intents/{intent_id}/capture",
+            json={"amount_to_capture": amount},
+            idempotency_key=idempotency_key,
+        )
+        return _intent(self._expect_ok(response, "capture"))
+
+    async def find_intent(self, idempotency_key: str) -> PaymentIntent | None:
+        response = await self._call(
+            "find_intent",
+            "GET",
+            "/v1/payment_intents",
+            params={"idempotency_key": idempotency_key},
+        )
+        found = self._expect_ok(response, "find_intent").get("data") or []
+        return _intent(found[0]) if found else None
+
+    async def cancel(self, intent_id: str, *, idempotency_key: str) -> PaymentIntent:
+        response = await self._call(
+            "cancel",
+            "POST",
+            f"/v1/payment_intents/{intent_id}/cancel",
+            json={},
+            idempotency_key=idempotency_key,
+        )
+        return _intent(self._expect_ok(response, "cancel"))
+
+    async def refund(self, intent_id: str, *, amount: int, idempotency_key: str) -> Refund:
+        response = await self._call(
+            "refund",
+            "POST",
+            "/v1/refunds",
+            json={"payment_intent": intent_id, "amount": amount},
+            idempotency_key=idempotency_key,
+        )
+        body = self._expect_ok(response, "refund")
+        return Refund(id=str(body["id"]), amount=int(body["amount"]))
+
+    def _expect_ok(self, response: httpx.Response, operation: str) -> dict[str, Any]:
+        if response.status_code >= 400:
+            error = _error_of(response)
+            raise PaymentRequestRefused(
+                f"{operation}: payment provider answered {response.status_code} "
+                f"{error.get('type', '')}: {error.get('message', '')}".strip()
+            )
+        body = response.json()
+        if not isinstance(body, dict):
+            raise PaymentRequestRefused(f"{operation}: unexpected answer from the provider")
+        return body
+
+    async def _call(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+        idempotency_key: str | None = None,
+        repeatable: bool = True,
+    ) -> httpx.Response:
+        headers = {"Authorization": self._authorization}
+        if idempotency_key is not None:
+            headers[IDEMPOTENCY_KEY_HEADER] = idempotency_key
+
+        def retryable(error: BaseException) -> bool:
+            if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+                return True  # the request never left
+            if isinstance(error, httpx.TimeoutException):
+                return repeatable
+            return isinstance(error, httpx.TransportError | _ServerFailure)
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._attempts),
+            wait=wait_exponential_jitter(
+                multiplier=self._initial_backoff,
+                jitter=self._initial_backoff,
+                max=self._max_backoff,
+            ),
+            retry=retry_if_exception(retryable),
+            before_sleep=lambda _: RETRIES.labels(operation=f"payment:{operation}").inc(),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._send_once(
+                        operation, method, path, headers=headers, json=json, params=params
+                    )
+        except CircuitBreakerError:
+            PAYMENT_CALLS.labels(operation=operation, outcome="breaker_open").inc()
+            raise PaymentUnavailable(
+                "payment provider circuit open",
+                retry_after_seconds=seconds_until_trial(self.breaker),
+            ) from None
+        except httpx.TimeoutException as error:
+            if not repeatable and not isinstance(error, httpx.ConnectTimeout | httpx.PoolTimeout):
+                raise PaymentOutcomeUnknown(f"{operation} timed out: outcome unknown") from None
+            raise PaymentUnavailable(f"{operation} timed out") from None
+        except httpx.TransportError as error:
+            raise PaymentUnavailable(f"{operation}: provider unreachable ({error!r})") from None
+        except _ServerFailure as failure:
+            raise PaymentUnavailable(
+                f"{operation}: provider failed ({failure.response.status_code})"
+            ) from None
+        raise AssertionError("unreachable: tenacity reraises the last error")
+
+    async def _send_once(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str],
+        json: dict[str, Any] | None,
+        params: dict[str, str] | None,
+    ) -> httpx.Response:
+        started = time.perf_counter()
+        outcome: str | None = None  # None: never sent (breaker open)
+        try:
+            with self.breaker.calling():
+                try:
+                    response = await self._client.request(
+                        method, self.base_url + path, headers=headers, json=json, params=params
+                    )
+                except httpx.TimeoutException:
+                    outcome = "timeout"
+                    raise
+                except httpx.TransportError:
+                    outcome = "unreachable"
+                    raise
+                outcome = _outcome_of(response.status_code)
+                if response.status_code >= 500:
+                    raise _ServerFailure(response)
+                return response
+        finally:
+            if outcome is not None:
+                PAYMENT_CALLS.labels(operation=operation, outcome=outcome).inc()
+                PAYMENT_CALL_SECONDS.labels(operation=operation).observe(
+                    time.perf_counter() - started
+                )
+
+
+def _outcome_of(status_code: int) -> str:
+    if status_code >= 500:
+        return "server_error"
+    if status_code == 402:
+        return "declined"
+    if status_code >= 400:
+        return "refused"
+    return "ok"

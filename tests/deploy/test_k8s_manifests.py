@@ -20,6 +20,14 @@ KUBERNETES_VERSION = "1.30"
 Manifest = dict[str, Any]
 
 SERVICES = {"gateway": 8000, "booking-command": 8001, "inventory": 8002, "query-projection": 8003}
+# Stands for the external payment provider in dev (and staging) only; prod charges a real one.
+SIMULATOR = "payment-simulator"
+
+
+def deployments_in(overlay: str) -> dict[str, int]:
+    return SERVICES | ({SIMULATOR: 8010} if overlay == "dev" else {})
+
+
 CONSUMERS = ("booking-command", "inventory", "query-projection")
 STANDARD_LABELS = (
     "app.kubernetes.io/name",
@@ -262,7 +270,8 @@ def test_manifests_outside_the_overlays_are_valid_too() -> None:
 def test_every_deployment_is_operable(rendered: dict[str, list[Manifest]], overlay: str) -> None:
     manifests = rendered[overlay]
     deployments = by_kind(manifests, "Deployment")
-    assert set(deployments) == set(SERVICES)
+    ports = deployments_in(overlay)
+    assert set(deployments) == set(ports)
     configs = by_kind(manifests, "ConfigMap")
     grace = int(configs["ticketing-config"]["data"]["SHUTDOWN_GRACE_SECONDS"])
     pdbs = list(by_kind(manifests, "PodDisruptionBudget").values())
@@ -287,7 +296,7 @@ def test_every_deployment_is_operable(rendered: dict[str, list[Manifest]], overl
         for kind in ("requests", "limits"):
             assert {"cpu", "memory"} <= set(container["resources"][kind]), (name, kind)
         assert container["ports"] == [
-            {"name": "http", "containerPort": SERVICES[name], "protocol": "TCP"}
+            {"name": "http", "containerPort": ports[name], "protocol": "TCP"}
         ]
         probes = {
             probe: container[probe]["httpGet"]
@@ -302,7 +311,7 @@ def test_every_deployment_is_operable(rendered: dict[str, list[Manifest]], overl
         # preStop sleep + drain + time to close pools/consumers must fit in the grace period.
         assert spec["terminationGracePeriodSeconds"] >= int(pre_stop[1]) + grace + 5, name
         env = {item["name"]: item.get("value") for item in container["env"]}
-        assert env["HTTP_PORT"] == str(SERVICES[name])
+        assert env["HTTP_PORT"] == str(ports[name])
         secret_refs = [
             ref["secretRef"]["name"] for ref in container["envFrom"] if "secretRef" in ref
         ]
@@ -429,10 +438,38 @@ def test_network_policies(rendered: dict[str, list[Manifest]], overlay: str) -> 
             } in peers
     postgres, redis, kafka = 5432, 6379, 9093
     assert _egress_ports(policies, "gateway") == {postgres, redis, 8001, 8002, 8003}
-    assert _egress_ports(policies, "booking-command") == {postgres, kafka}
+    # 443: the payment provider's HTTPS API.
+    assert _egress_ports(policies, "booking-command") == {postgres, kafka, 443}
     assert _egress_ports(policies, "inventory") == {postgres, kafka, redis}
     assert _egress_ports(policies, "query-projection") == {postgres, redis, kafka}
     assert _egress_ports(policies, "postgres-backup") == {postgres}
+
+
+def test_booking_command_charges_the_simulator_in_dev_and_a_real_provider_in_prod(
+    rendered: dict[str, list[Manifest]],
+) -> None:
+    def provider_url(overlay: str) -> str:
+        deployment = by_kind(rendered[overlay], "Deployment")["booking-command"]
+        (container,) = pod_spec(deployment)["containers"]
+        config_names = [
+            ref["configMapRef"]["name"] for ref in container["envFrom"] if "configMapRef" in ref
+        ]
+        assert "payment-provider-config" in config_names
+        config = by_kind(rendered[overlay], "ConfigMap")["payment-provider-config"]
+        url: str = config["data"]["PAYMENT_PROVIDER_URL"]
+        return url
+
+    assert provider_url("dev") == "http://payment-simulator:8010"
+    assert provider_url("prod").startswith("https://")
+    assert SIMULATOR not in by_kind(rendered["prod"], "Service")
+    assert "payment-simulator-secrets" not in str(rendered["prod"])
+    dev_policies = by_kind(rendered["dev"], "NetworkPolicy")
+    to_simulator = dev_policies["booking-command-to-payment-simulator"]["spec"]["egress"]
+    assert [port["port"] for rule in to_simulator for port in rule["ports"]] == [8010]
+    assert _egress_ports(dev_policies, SIMULATOR) == {5432}
+    (rule,) = dev_policies[f"{SIMULATOR}-ingress"]["spec"]["ingress"]
+    names = [peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for peer in rule["from"]]
+    assert names == ["booking-command"]
 
 
 @pytest.mark.parametrize("overlay", ["dev", "prod"])

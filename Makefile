@@ -9,7 +9,7 @@ UV := $(TOOLS)/bin/uv
 VENV_STAMP := .venv/.synced-$(UV_VERSION)
 SOURCES := libs/*/src services/*/src simulators/*/src bench
 
-.PHONY: help install run stop status lint typecheck test test-unit bench chaos clean
+.PHONY: help install run stop status lint typecheck test test-unit browser-deps bench chaos clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -24,7 +24,7 @@ $(VENV_STAMP): $(UV) uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml ser
 
 install: $(VENV_STAMP) ## Create .venv from the lock file
 
-run: install ## Start PostgreSQL/Redis if needed, the broker and all four services
+run: install ## Start PostgreSQL/Redis if needed, the broker, the services and the shop/console
 	$(UV) run --frozen python -m local_infra up
 
 stop: ## Stop every process `make run` started
@@ -40,11 +40,15 @@ lint: install ## ruff (lint + format check)
 typecheck: install ## mypy --strict on every package
 	$(UV) run --frozen mypy $(SOURCES)
 
-test: lint typecheck ## Lint, type-check and run every test (unit, integration, e2e) on real infrastructure
+test: lint typecheck browser-deps ## Lint, type-check and run every test (unit, integration, e2e, browser) on real infrastructure
+	node --test services/web/tests/js/
 	$(UV) run --frozen pytest
 
 test-unit: install ## Only the tests that need no infrastructure
 	$(UV) run --frozen pytest -m "not integration and not e2e"
+
+browser-deps: ## Headless Chromium (Debian's) for the browser tests, and node for the front-end unit tests
+	@command -v chromium >/dev/null && command -v node >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nodejs; }
 
 bench: install ## Flash-sale benchmark driven by wrk, with same-round baselines (prints JSON + table)
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }

@@ -54,6 +54,9 @@ def _print_started(info: StackInfo) -> None:
         print(f"note: {note}")
     print(f"gateway:  {info.gateway_url}")
     print(f"API docs: {info.docs_url}")
+    if info.web_url:
+        print(f"shop:     {info.web_url}/")
+        print(f"console:  {info.web_url}/console")
     for name, process in info.services.items():
         print(f"  {name:<17} {process.url}  (pid {process.pid})")
     broker_owner = (

@@ -1,4 +1,4 @@
-"""The four platform services: how each is launched and the environment it gets."""
+"""The platform services and the web front end: how each is launched, with what environment."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ INVENTORY = "inventory"
 QUERY_PROJECTION = "query-projection"
 # Not a platform service: stands for the external payment provider (simulators/).
 PAYMENT_SIMULATOR = "payment-simulator"
+WEB = "web"
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ SERVICE_SPECS: Mapping[str, ServiceSpec] = {
         # Started last only in the listing; all start together and the gateway's
         # readiness does not depend on the others being up first.
         ServiceSpec(GATEWAY, "gateway", 8000, "ticketing_gateway"),
+        # The shop and console: calls only the gateway (GATEWAY_URL).
+        ServiceSpec(WEB, "ticketing_web", 8080, None),
     )
 }
 
@@ -85,6 +88,7 @@ def service_environment(
             "PAYMENT_PROVIDER_URL": settings.service_urls[PAYMENT_SIMULATOR],
             "PAYMENT_PROVIDER_SECRET_KEY": settings.payment_provider_secret_key,
             "PAYMENT_SIMULATOR_SECRET_KEY": settings.payment_provider_secret_key,
+            "GATEWAY_URL": settings.service_urls[GATEWAY],
             # Logs go to files; without this a crash can lose its last lines.
             "PYTHONUNBUFFERED": "1",
         }

@@ -63,6 +63,11 @@ class StackInfo:
         return f"{self.gateway_url}/docs"
 
     @property
+    def web_url(self) -> str | None:
+        """The shop (`/`) and console (`/console`), when the stack runs the web service."""
+        return self.services["web"].url if "web" in self.services else None
+
+    @property
     def payment_provider_url(self) -> str:
         """The payment simulator the services charge through (PAYMENT_PROVIDER_URL)."""
         return self.services[PAYMENT_SIMULATOR].url

@@ -14,7 +14,7 @@ from gateway.application.bookings import BookingFilters, BookingService
 from gateway.application.catalog import CatalogService, Page, ReadOptions
 from gateway.application.ports import Downstream
 from gateway.domain.users import Caller
-from service_kit.errors import NotFoundError
+from service_kit.errors import DomainError, NotFoundError
 
 BOOKING_STATUSES = ("PENDING", "CONFIRMED", "REJECTED", "CANCELLED", "EXPIRED")
 DEAD_LETTERS = "/internal/v1/dead-letters"
@@ -90,7 +90,11 @@ class OperationsService:
 
     async def dead_letters(self, caller: Caller) -> list[dict[str, Any]]:
         async def of(name: str, service: Downstream) -> dict[str, Any]:
-            answer = await service.request("GET", DEAD_LETTERS, caller=caller)
+            try:
+                answer = await service.request("GET", DEAD_LETTERS, caller=caller)
+            except DomainError as error:
+                # One service that cannot answer does not hide the others' dead letters.
+                return {"service": name, "pending": 0, "dead_letters": [], "error": error.detail}
             return {"service": name, **answer.json()}
 
         return list(await asyncio.gather(*(of(name, svc) for name, svc in self._consumers.items())))

@@ -78,10 +78,11 @@ class DeadLetterOut(Document):
 
 class ServiceDeadLettersOut(Document):
     service: str
-    consumer_group: str
-    topic: str
+    consumer_group: str | None = None
+    topic: str | None = None
     pending: int
     dead_letters: list[DeadLetterOut]
+    error: str | None = Field(default=None, description="Why the service could not be asked")
 
 
 class RedriveIn(BaseModel):

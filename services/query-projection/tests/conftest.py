@@ -26,6 +26,8 @@ from ticketing_contracts.events import (
     EventDetailsChanged,
     EventPublished,
     EventRescheduled,
+    PaymentCaptured,
+    PaymentRefunded,
     PublicEvent,
     RejectionReason,
     ReleaseReason,
@@ -200,8 +202,32 @@ class Scenario:
             )
         )
 
-    def booking_rejected(self, requested: EventEnvelope) -> EventEnvelope:
-        return self.envelope(BookingRejected(**_ids(requested), reason=RejectionReason.SOLD_OUT))
+    def booking_rejected(
+        self, requested: EventEnvelope, reason: RejectionReason = RejectionReason.SOLD_OUT
+    ) -> EventEnvelope:
+        return self.envelope(BookingRejected(**_ids(requested), reason=reason))
+
+    def payment_captured(self, requested: EventEnvelope, reference: str) -> EventEnvelope:
+        return self.envelope(
+            PaymentCaptured(
+                **_ids(requested),
+                amount=Decimal(requested.data["total_price"]),
+                currency=requested.data["currency"],
+                provider_reference=reference,
+            )
+        )
+
+    def payment_refunded(self, requested: EventEnvelope, reference: str) -> EventEnvelope:
+        return self.envelope(
+            PaymentRefunded(
+                **_ids(requested),
+                amount=Decimal(requested.data["total_price"]),
+                currency=requested.data["currency"],
+                provider_reference=reference,
+                refund_reference="re_1",
+                reason="booking_expired",
+            )
+        )
 
     def booking_cancelled(self, requested: EventEnvelope) -> EventEnvelope:
         return self.envelope(BookingCancelled(**_ids(requested), cancelled_by="user-1"))

@@ -8,7 +8,7 @@ import pytest
 from query_projection.domain.projection import ProjectionBatch
 from query_projection.domain.versions import UnversionedEvent
 from ticketing_contracts.envelope import EventEnvelope
-from ticketing_contracts.events import BookingStatus, decode_event
+from ticketing_contracts.events import BookingStatus, RejectionReason, decode_event
 
 
 def fold(envelopes: list[EventEnvelope], batch: ProjectionBatch | None = None) -> ProjectionBatch:
@@ -104,6 +104,58 @@ def test_booking_can_end_rejected_or_expired(scenario, ending):
     status = batch.bookings[scenario.subject_id(requested)].status
     assert status in (BookingStatus.REJECTED, BookingStatus.EXPIRED)
     assert status.value.lower() in ending
+
+
+def test_booking_shows_its_payment_pending_then_captured_with_the_reference(scenario):
+    requested = scenario.booking_requested(uuid4(), uuid4())
+    booking_id = scenario.subject_id(requested)
+    batch = fold([requested])
+    assert batch.bookings[booking_id].payment_status == "pending"
+    fold([scenario.payment_captured(requested, "pi_42")], batch)
+    booking = batch.bookings[booking_id]
+    assert (booking.status, booking.payment_status, booking.payment_reference) == (
+        BookingStatus.PENDING,
+        "captured",
+        "pi_42",
+    )
+    confirmed = scenario.booking_confirmed(requested)
+    fold([confirmed, confirmed], batch)
+    booking = batch.bookings[booking_id]
+    assert (booking.status, booking.payment_status, booking.payment_reference) == (
+        BookingStatus.CONFIRMED,
+        "captured",
+        "pi_42",
+    )
+
+
+def test_declined_payment_shows_declined_and_a_sold_out_booking_no_payment(scenario):
+    declined = scenario.booking_requested(uuid4(), uuid4())
+    sold_out = scenario.booking_requested(uuid4(), uuid4())
+    batch = fold(
+        [
+            declined,
+            sold_out,
+            scenario.booking_rejected(declined, RejectionReason.PAYMENT_DECLINED),
+            scenario.booking_rejected(sold_out),
+        ]
+    )
+    assert batch.bookings[scenario.subject_id(declined)].payment_status == "declined"
+    assert batch.bookings[scenario.subject_id(declined)].reason == "payment_declined"
+    assert batch.bookings[scenario.subject_id(sold_out)].payment_status is None
+
+
+def test_a_capture_refunded_after_expiry_shows_refunded_even_when_replayed(scenario):
+    requested = scenario.booking_requested(uuid4(), uuid4())
+    captured = scenario.payment_captured(requested, "pi_7")
+    expired = scenario.booking_expired(requested)
+    refunded = scenario.payment_refunded(requested, "pi_7")
+    batch = fold([requested, expired, captured, refunded, captured, requested])
+    booking = batch.bookings[scenario.subject_id(requested)]
+    assert (booking.status, booking.payment_status, booking.payment_reference) == (
+        BookingStatus.EXPIRED,
+        "refunded",
+        "pi_7",
+    )
 
 
 def test_late_booking_requested_never_overwrites_confirmed_but_fills_details(scenario):

@@ -117,6 +117,8 @@ CREATE TABLE IF NOT EXISTS {s}.bookings (
     created_at timestamptz NOT NULL,
     updated_at timestamptz NOT NULL
 );
+ALTER TABLE {s}.bookings ADD COLUMN IF NOT EXISTS payment_status text;
+ALTER TABLE {s}.bookings ADD COLUMN IF NOT EXISTS payment_reference text;
 CREATE INDEX IF NOT EXISTS bookings_by_owner
     ON {s}.bookings (owner_id, created_at DESC, booking_id);
 CREATE INDEX IF NOT EXISTS bookings_by_email

@@ -77,6 +77,8 @@ _BOOKING_COLUMNS = (
     "reason",
     "created_at",
     "updated_at",
+    "payment_status",
+    "payment_reference",
 )
 
 

@@ -116,6 +116,9 @@ def _booking_fields(booking: Booking) -> list[str]:
         "quantity": booking.quantity,
         "owner_id": booking.owner_id,
         "updated_at": booking.updated_at.isoformat(),
+        # Always written: "" clears a payment that is no longer to come.
+        "payment_status": booking.payment_status or "",
+        "payment_reference": booking.payment_reference,
     }
     pairs: list[str] = []
     for name, value in values.items():

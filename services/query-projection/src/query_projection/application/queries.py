@@ -35,7 +35,7 @@ from query_projection.application.waiting import PositionWaiter, ReadModelBehind
 from query_projection.domain.positions import max_position
 from query_projection.domain.read_models import show_revision
 from service_kit.errors import NotFoundError
-from ticketing_contracts.events import BookingStatus
+from ticketing_contracts.events import BookingStatus, PaymentStatus
 
 T = TypeVar("T")
 
@@ -269,7 +269,13 @@ class ReadModelQueries:
             if stored.version >= version:
                 return stored
             return stored.model_copy(
-                update={"status": BookingStatus(status["status"]), "version": version}
+                update={
+                    "status": BookingStatus(status["status"]),
+                    "version": version,
+                    "payment_status": _payment_status(status),
+                    "payment_reference": status.get("payment_reference")
+                    or stored.payment_reference,
+                }
             )
         # Redis is written just before PostgreSQL commits: details follow in a moment.
         return BookingView(
@@ -287,6 +293,8 @@ class ReadModelQueries:
             currency=None,
             hold_expires_at=None,
             reason=None,
+            payment_status=_payment_status(status),
+            payment_reference=status.get("payment_reference"),
             created_at=None,
             updated_at=datetime.fromisoformat(status["updated_at"])
             if "updated_at" in status
@@ -346,3 +354,8 @@ class ReadModelQueries:
             caught_up=ends is not None and all(p.lag == 0 for p in partitions),
             partitions=partitions,
         )
+
+
+def _payment_status(status: dict[str, str]) -> PaymentStatus | None:
+    value = status.get("payment_status")
+    return PaymentStatus(value) if value else None

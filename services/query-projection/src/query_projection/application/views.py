@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ticketing_contracts.events import BookingStatus
+from ticketing_contracts.events import BookingStatus, PaymentStatus
 
 ItemT = TypeVar("ItemT")
 EventSort = Literal["starts_at", "-starts_at", "name", "-name", "popularity"]
@@ -124,6 +124,14 @@ class BookingView(View):
     reason: str | None
     created_at: datetime | None
     updated_at: datetime | None
+    payment_status: PaymentStatus | None = Field(
+        default=None,
+        description="pending until the total is charged, then captured (refunded if it "
+        "was given back), or declined; null when no payment is to come",
+    )
+    payment_reference: str | None = Field(
+        default=None, description="The payment provider's id of the captured payment"
+    )
 
 
 class PartitionPositionView(View):

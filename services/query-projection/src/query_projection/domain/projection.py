@@ -40,7 +40,11 @@ from ticketing_contracts.events import (
     EventDetailsChanged,
     EventPublished,
     EventRescheduled,
+    PaymentCaptured,
+    PaymentRefunded,
+    PaymentStatus,
     PublicEvent,
+    RejectionReason,
     ReservationRejected,
     StockInitialised,
     StockLevel,
@@ -64,7 +68,13 @@ ShowEvent = (
     | EventCancelled
 )
 BookingEvent = (
-    BookingRequested | BookingConfirmed | BookingRejected | BookingCancelled | BookingExpired
+    BookingRequested
+    | BookingConfirmed
+    | BookingRejected
+    | BookingCancelled
+    | BookingExpired
+    | PaymentCaptured
+    | PaymentRefunded
 )
 InventoryOutcome = TicketsReserved | ReservationRejected | TicketsSold | TicketsReleased
 
@@ -197,10 +207,34 @@ def project_show(row: Show | None, envelope: EventEnvelope, event: ShowEvent) ->
 # --- bookings -----------------------------------------------------------------------
 
 
+def _payment_after(
+    payment_status: str | None, event: BookingEvent
+) -> tuple[str | None, str | None]:
+    """The payment status and reference once `event` is the booking's newest event."""
+    if isinstance(event, BookingRequested):
+        return PaymentStatus.PENDING.value, None
+    if isinstance(event, PaymentCaptured):
+        return PaymentStatus.CAPTURED.value, event.provider_reference
+    if isinstance(event, PaymentRefunded):
+        return PaymentStatus.REFUNDED.value, event.provider_reference
+    if isinstance(event, BookingRejected):
+        declined = event.reason is RejectionReason.PAYMENT_DECLINED
+        return (PaymentStatus.DECLINED.value if declined else None), None
+    if isinstance(event, BookingExpired) and payment_status == PaymentStatus.PENDING:
+        return None, None
+    return payment_status, None
+
+
 def project_booking(row: Booking | None, envelope: EventEnvelope, event: BookingEvent) -> Booking:
-    status = BOOKING_STATUS_BY_EVENT[type(event)]
+    # Payment events keep the status; their versions order them among the status changes.
+    status = BOOKING_STATUS_BY_EVENT.get(type(event)) or (
+        row.status if row is not None else BookingStatus.PENDING
+    )
     version = booking_version(envelope, status)
     reason = event.reason.value if isinstance(event, BookingRejected) else None
+    payment_status, payment_reference = _payment_after(
+        row.payment_status if row is not None else None, event
+    )
     if row is None:
         created = Booking(
             booking_id=event.booking_id,
@@ -219,6 +253,8 @@ def project_booking(row: Booking | None, envelope: EventEnvelope, event: Booking
             reason=reason,
             created_at=envelope.occurred_at,
             updated_at=envelope.occurred_at,
+            payment_status=payment_status,
+            payment_reference=payment_reference,
         )
         return _with_details(created, envelope, event)
     merged = _with_details(row, envelope, event)
@@ -230,6 +266,8 @@ def project_booking(row: Booking | None, envelope: EventEnvelope, event: Booking
         version=version,
         reason=reason or merged.reason,
         updated_at=envelope.occurred_at,
+        payment_status=payment_status,
+        payment_reference=payment_reference or merged.payment_reference,
     )
 
 

@@ -68,6 +68,9 @@ class Booking:
     reason: str | None
     created_at: datetime
     updated_at: datetime
+    # pending, captured, refunded or declined; None once no payment is to come.
+    payment_status: str | None = None
+    payment_reference: str | None = None
 
 
 @dataclass(frozen=True)

@@ -174,6 +174,11 @@ async def test_the_console_lists_a_dead_letter_and_re_drives_it(
         await producer.stop()
 
     await _console_login(page, web_url, running_stack)
+    await page.get_by_role("link", name="Health").click()
+    gateway_row = page.locator("tr[data-service='gateway']")
+    await expect(gateway_row).to_contain_text("Ready")
+    await expect(page.locator("tr[data-service='query-projection']")).to_contain_text("Ready")
+    await screenshot(page, "console-health")
     section = page.locator("section[data-service='query-projection']")
 
     async def listed() -> bool:

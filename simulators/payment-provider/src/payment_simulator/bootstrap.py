@@ -13,7 +13,7 @@ from payment_simulator.api import (
     install_provider_errors,
     provider_router,
 )
-from payment_simulator.faults import FaultInjector
+from payment_simulator.faults import FaultInjector, FaultMiddleware
 from payment_simulator.ledger import PaymentLedger, open_pool
 from payment_simulator.settings import PaymentSimulatorSettings
 from service_kit.app_factory import create_service_app, health_registry_for
@@ -53,7 +53,7 @@ def build_app(settings: PaymentSimulatorSettings) -> FastAPI:
         lifespan=lifespan,
     )
     install_provider_errors(app)
-    app.middleware("http")(faults.middleware)
+    app.add_middleware(FaultMiddleware, injector=faults)
     app.state.ledger = ledger
     app.state.faults = faults
     return app

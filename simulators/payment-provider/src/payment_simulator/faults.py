@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
 
-from fastapi import Request, Response
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from payment_simulator.errors import ProviderError, ProviderFailure, ProviderUnavailable
 from payment_simulator.schemas import Faults
@@ -44,15 +43,32 @@ class FaultInjector:
             )
         return None
 
-    async def middleware(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        if not request.url.path.startswith(PROVIDER_API_PREFIX):
-            return await call_next(request)
-        failure = self.failure_before_work()
+
+class FaultMiddleware:
+    """Applies the injector's faults to /v1/* calls (plain ASGI: no per-request task)."""
+
+    def __init__(self, app: ASGIApp, injector: FaultInjector) -> None:
+        self.app = app
+        self.injector = injector
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(PROVIDER_API_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        failure = self.injector.failure_before_work()
         if failure is not None:
-            return JSONResponse(failure.body(), status_code=failure.status_code)
-        response = await call_next(request)
-        if self.faults.latency_ms:
-            await asyncio.sleep(self.faults.latency_ms / 1000)
-        return response
+            response = JSONResponse(failure.body(), status_code=failure.status_code)
+            await response(scope, receive, send)
+            return
+        latency_seconds = self.injector.faults.latency_ms / 1000
+        if not latency_seconds:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_late(message: Message) -> None:
+            # The handler has finished its work when it starts the response.
+            if message["type"] == "http.response.start":
+                await asyncio.sleep(latency_seconds)
+            await send(message)
+
+        await self.app(scope, receive, send_late)

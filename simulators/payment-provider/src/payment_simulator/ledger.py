@@ -153,6 +153,8 @@ class PaymentLedger:
         return [_intent(row, refunds.get(row["id"], [])) for row in rows]
 
     async def _one(self, connection: asyncpg.Connection, row: asyncpg.Record) -> PaymentIntent:
+        if row["amount_refunded"] == 0:
+            return _intent(row, [])
         (intent,) = await self._with_refunds(connection, [row])
         return intent
 

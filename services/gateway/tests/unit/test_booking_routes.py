@@ -2,6 +2,8 @@ import asyncio
 import json
 import uuid
 
+import pytest
+
 VENUE = {"name": "Jazz Cellar", "capacity": 100, "address": "1 Main Street"}
 
 
@@ -31,6 +33,7 @@ def a_booking(event_id: str, ticket_type_id: str, quantity: int = 2) -> dict[str
         "quantity": quantity,
         "customer_name": "Zoë O'Brien",
         "customer_email": "Zoe@Example.com",
+        "payment_token": "tok_visa",
     }
 
 
@@ -57,6 +60,7 @@ async def test_a_booking_is_accepted_with_its_id_status_and_location(gateway, us
     sent = gateway.backend.calls_to(gateway.backend.BOOKING_COMMAND, "POST")[-1]
     assert sent.headers["Idempotency-Key"] == "book-1"
     assert json.loads(sent.content)["customer_email"] == "zoe@example.com"
+    assert json.loads(sent.content)["payment_token"] == "tok_visa"
 
 
 async def test_a_replayed_booking_request_books_once(gateway, user_headers) -> None:
@@ -120,6 +124,21 @@ async def test_refuses_invalid_booking_requests(gateway, user_headers) -> None:
     assert response.status_code == 422
     fields = {problem["field"] for problem in response.json()["errors"]}
     assert {"body.quantity", "body.customer_email"} <= fields
+
+
+@pytest.mark.parametrize("token", [None, "", "tok visa", "x" * 256])
+async def test_refuses_a_booking_without_a_usable_payment_token(
+    gateway, user_headers, token
+) -> None:
+    body = a_booking(str(uuid.uuid4()), str(uuid.uuid4()))
+    if token is None:
+        del body["payment_token"]
+    else:
+        body["payment_token"] = token
+    response = await gateway.client.post("/api/v1/bookings", json=body, headers=user_headers)
+    assert response.status_code == 422
+    assert "body.payment_token" in {problem["field"] for problem in response.json()["errors"]}
+    assert gateway.backend.calls_to(gateway.backend.BOOKING_COMMAND, "POST") == []
 
 
 async def test_booking_needs_a_login(gateway) -> None:
@@ -259,6 +278,8 @@ async def test_concurrent_bookings_reach_booking_command_in_fewer_calls(gateway_
         writes = len(gateway.backend.calls_to(gateway.backend.BOOKING_COMMAND, "POST"))
         assert writes - writes_before < len(users)
         assert sum(len(batch) for batch in gateway.backend.batches()) >= 2
+        batched = [item["command"] for batch in gateway.backend.batches() for item in batch]
+        assert {command["payment_token"] for command in batched} == {"tok_visa"}
 
 
 async def test_a_lone_booking_is_sent_at_once_as_a_plain_request(gateway, user_headers) -> None:

@@ -124,6 +124,7 @@ async def test_booking_is_limited_per_user(gateway_factory) -> None:
             "quantity": 1,
             "customer_name": "A B",
             "customer_email": "a@example.com",
+            "payment_token": "tok_visa",
         }
         one = await gateway.client.post("/api/v1/bookings", json=body, headers=first)
         two = await gateway.client.post("/api/v1/bookings", json=body, headers=first)

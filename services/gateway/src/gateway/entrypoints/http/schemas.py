@@ -91,7 +91,18 @@ class BookingOut(Written):
     total_price: str | None = Field(default=None, examples=["99.00"])
     currency: str | None = Field(default=None, examples=["EUR"])
     hold_expires_at: datetime | None = None
-    reason: str | None = Field(default=None, examples=["sold_out"])
+    reason: str | None = Field(default=None, examples=["sold_out", "payment_declined"])
+    payment_status: str | None = Field(
+        default=None,
+        examples=["captured"],
+        description="pending until the total is charged, then captured (refunded if it was "
+        "given back), or declined; null when no payment is to come",
+    )
+    payment_reference: str | None = Field(
+        default=None,
+        examples=["pi_3MtwBwLkdIwHu7ix28a3tqPa"],
+        description="The payment provider's id of the captured payment",
+    )
 
 
 class BookingStatusEvent(BaseModel):

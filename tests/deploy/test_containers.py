@@ -28,7 +28,9 @@ SERVICES = {
 }
 # Not a platform service: the stand-in for the external card payment provider.
 SIMULATOR = "payment-simulator"
-IMAGES = {**SERVICES, SIMULATOR: ("payment_simulator", 8010)}
+# The shop and console: calls only the gateway.
+WEB = "web"
+IMAGES = {**SERVICES, SIMULATOR: ("payment_simulator", 8010), WEB: ("ticketing_web", 8080)}
 INTERNAL_PRIVATE_KEY, INTERNAL_PUBLIC_KEY = generate_key_pair()
 TEST_SECRETS = {
     "POSTGRES_PASSWORD": "Zq8v2LmNp4Rt6Wy9Bd3Fh5Jk",
@@ -205,7 +207,7 @@ def test_compose_file_is_valid_and_complete() -> None:
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert "KAFKA_ZOOKEEPER_CONNECT" not in services["kafka"]["environment"]
     published = [name for name, service in services.items() if service.get("ports")]
-    assert published == ["gateway"]
+    assert published == ["gateway", WEB]
     for name in ("postgres", "redis", "kafka"):
         assert services[name]["healthcheck"]["test"], name
         assert any(volume.split(":")[0].endswith("-data") for volume in services[name]["volumes"])
@@ -219,6 +221,11 @@ def test_compose_file_is_valid_and_complete() -> None:
             assert service["environment"]["KAFKA_IDEMPOTENT_PRODUCER"] == "true"
         assert "/health/ready" in " ".join(service["healthcheck"]["test"])
         conditions = {dep: spec["condition"] for dep, spec in service["depends_on"].items()}
+        if name == WEB:
+            # No database, no broker: it talks to the gateway only.
+            assert conditions == {"gateway": "service_healthy"}
+            assert service["environment"]["GATEWAY_URL"] == "http://gateway:8000"
+            continue
         assert conditions["postgres-init"] == "service_completed_successfully"
         assert conditions["postgres"] == "service_healthy"
         assert all(

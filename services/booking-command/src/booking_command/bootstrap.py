@@ -43,6 +43,7 @@ from service_kit.app_factory import create_service_app, health_registry_for
 from service_kit.background import BackgroundTask
 from service_kit.broker_epoch import BrokerWatch, recover_from_broker_change
 from service_kit.circuit_breakers import breaker_probe, create_breaker
+from service_kit.dead_letter_routes import dead_letter_router
 from service_kit.kafka_runtime import KafkaRuntime, Subscription
 from service_kit.kafka_topics import ensure_topics
 from ticketing_contracts import topics
@@ -288,12 +289,14 @@ def build_app(
     with_kafka: bool = True,
 ) -> FastAPI:
     health = health_registry_for(settings)
+    running: list[Runtime] = []
 
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         runtime = await open_runtime(
             settings, event_store_env=event_store_env, with_kafka=with_kafka
         )
+        running[:] = [runtime]
         api.state.runtime = runtime
         api.state.command_service = runtime.commands
         if event_store_env is None:
@@ -331,7 +334,16 @@ def build_app(
             "notification-log position the read models report reaching."
         ),
         health=health,
-        routers=[venues.router, events.router, bookings.router],
+        routers=[
+            venues.router,
+            events.router,
+            bookings.router,
+            dead_letter_router(
+                settings,
+                settings.group_id(settings.consumer_group),
+                lambda: running[0].kafka if running else None,
+            ),
+        ],
         lifespan=lifespan,
         openapi_tags=OPENAPI_TAGS,
     )

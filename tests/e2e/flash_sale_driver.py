@@ -131,6 +131,7 @@ class FlashSale:
                 "quantity": quantity,
                 "customer_name": "Sam Fan",
                 "customer_email": fan.email,
+                "payment_token": "tok_visa",
             },
             correlation_id,
         )

@@ -125,6 +125,7 @@ async def request_booking(
     *,
     correlation_id: str | None = None,
     idempotency_key: str | None = None,
+    card: str = "tok_visa",
 ) -> httpx.Response:
     extra = {}
     if correlation_id:
@@ -139,6 +140,7 @@ async def request_booking(
             "quantity": quantity,
             "customer_name": "Sam Fan",
             "customer_email": "sam.fan@example.com",
+            "payment_token": card,
         },
         headers={**headers, **extra},
     )

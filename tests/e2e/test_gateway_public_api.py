@@ -85,6 +85,7 @@ async def test_a_full_booking_from_register_to_confirmed(
         "quantity": 2,
         "customer_name": "Sam Fan",
         "customer_email": "sam@example.com",
+        "payment_token": "tok_visa",
     }
     accepted = await client.post(
         "/api/v1/bookings", json=booking_body, headers={**user, "Idempotency-Key": key}

@@ -8,7 +8,7 @@ from typing import Any
 
 import pybreaker
 import pytest
-from aiokafka import TopicPartition
+from aiokafka import ConsumerRecord, TopicPartition
 from faststream.kafka import TestKafkaBroker
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -247,3 +247,17 @@ async def test_checks_run_before_new_partitions_are_read_and_their_failures_do_n
     runtime.check_on_assignment(broker_check)
     await runtime.before_assignment()
     assert ran == ["failing", "broker check"]
+
+
+def fetched(offset: int, number: int) -> ConsumerRecord[bytes, bytes]:
+    value = f'{{"number": {number}}}'.encode()
+    return ConsumerRecord(TOPIC, 0, offset, 0, 0, b"show-1", value, None, 6, len(value), [])
+
+
+async def test_a_fetch_that_repeats_records_hands_each_offset_once_in_order() -> None:
+    recorder = Recorder()
+    runtime, _ = runtime_with(recorder)
+    (subscription,) = runtime.subscriptions
+    await subscription.consume([fetched(0, 10), fetched(1, 11), fetched(1, 11), fetched(2, 12)])
+    assert recorder.stored == [10, 11, 12]
+    assert recorder.next_offsets == [3]

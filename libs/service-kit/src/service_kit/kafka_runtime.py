@@ -133,6 +133,29 @@ class OutboundMessage:
     headers: KafkaHeaders
 
 
+def _each_offset_once(
+    name: str, tp: TopicPartition, records: list[ConsumerRecord[Any, Any]]
+) -> list[ConsumerRecord[Any, Any]]:
+    """The fetched records in offset order, each offset once.
+
+    A fetch can hand over a record twice (seen on the local broker after a seek): handled
+    twice in one batch, the subscriber's own duplicate checks would reject the whole batch.
+    """
+    offsets = [record.offset for record in records]
+    if offsets == sorted(set(offsets)):
+        return records
+    unique = {record.offset: record for record in reversed(records)}
+    logger.warning(
+        "%s: %s[%d] fetch held %d records for %d offsets; each is handled once, in order",
+        name,
+        tp.topic,
+        tp.partition,
+        len(records),
+        len(unique),
+    )
+    return [unique[offset] for offset in sorted(unique)]
+
+
 class OffsetsMoved(Exception):
     """Raised by a subscriber when its stored offsets changed under it (e.g. a read-model
     switch): the runtime reads them again and continues every partition from there."""
@@ -357,6 +380,7 @@ class Subscription(Generic[BodyT]):
     async def _consume_partition(
         self, tp: TopicPartition, records: list[ConsumerRecord[Any, Any]]
     ) -> None:
+        records = _each_offset_once(self.name, tp, records)
         if self.consumer is not None:
             if tp not in self._expected:
                 await self.position([tp])

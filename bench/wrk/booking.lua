@@ -24,7 +24,8 @@ function request()
   local token = tokens[(counter * 7 + thread_index) % #tokens + 1]
   local body = string.format(
     '{"event_id": "%s", "ticket_type_id": "%s", "quantity": %d, '
-      .. '"customer_name": "Sam Fan", "customer_email": "fan%d-%d@example.com"}',
+      .. '"customer_name": "Sam Fan", "customer_email": "fan%d-%d@example.com", '
+      .. '"payment_token": "tok_visa"}',
     event_id, ticket_type_id, math.random(1, 4), thread_index, counter)
   return wrk.format("POST", path, {
     ["Content-Type"] = "application/json",

@@ -14,6 +14,7 @@ from booking_command.application.app import BookingCommandApplication, Inventory
 from booking_command.application.commands import BatchItem, CommandService
 from booking_command.application.executor import EventStoreExecutor
 from booking_command.application.group_commit import GroupCommitter
+from booking_command.application.ports import PositionMoved
 from booking_command.application.results import CommandResult, IdempotencyClaim
 from booking_command.domain.booking import Booking, RejectionReason
 from booking_command.domain.catalog_event import Event
@@ -375,3 +376,17 @@ async def test_a_batch_commits_its_valid_writes_together_and_fails_items_alone(
     events = app.recorder.select_notifications(1, 100)
     correlation = {json.loads(event.state)["correlation_id"] for event in events[-19:]}
     assert correlation == {f"corr-{n}" for n in range(20) if n != 7}
+
+
+def test_a_batch_read_from_another_position_than_the_tracked_one_changes_nothing(
+    app: BookingCommandApplication, on_sale: OnSale
+) -> None:
+    booking_id = book(app, on_sale)
+    reserved = InventoryOutcome(40, "reserved", booking_id, "c")
+    # Read at the previous broker's position while this stream starts again at 0.
+    with pytest.raises(PositionMoved):
+        app.apply_inventory_outcomes("p0", [reserved], 40, continues_from=40)
+    assert [type(event).__name__ for event in app.events.get(booking_id)] == ["Requested"]
+
+    reserved = InventoryOutcome(0, "reserved", booking_id, "c")
+    assert app.apply_inventory_outcomes("p0", [reserved], 0, continues_from=0).applied == 1

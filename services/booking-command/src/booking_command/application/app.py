@@ -90,9 +90,13 @@ class BookingCommandApplication(Application[UUID]):
         return recorder
 
     def apply_inventory_outcomes(
-        self, stream: str, outcomes: Sequence[InventoryOutcome], up_to: int
+        self,
+        stream: str,
+        outcomes: Sequence[InventoryOutcome],
+        up_to: int,
+        continues_from: int | None = None,
     ) -> SagaReport:
-        return self.saga.apply_inventory_outcomes(stream, outcomes, up_to)
+        return self.saga.apply_inventory_outcomes(stream, outcomes, up_to, continues_from)
 
     def load_tracking_epoch(self) -> str:
         stored = self.booking_recorder.broker_epoch()

@@ -20,6 +20,11 @@ from uuid import UUID
 from eventsourcing.persistence import ProcessRecorder, StoredEvent, Tracking
 
 
+class PositionMoved(Exception):
+    """The partition's tracked position is not the one the batch was read from (a broker
+    recovery reset it, another replica moved it): read the positions again, change nothing."""
+
+
 class IdempotencyKeyInUse(Exception):
     """Another request stored this key first; its record decides the answer."""
 

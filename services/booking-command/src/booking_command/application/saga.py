@@ -13,7 +13,7 @@ from uuid import UUID
 from eventsourcing.persistence import Tracking
 
 from booking_command.application.persistence import AggregateStore, stamp_correlation
-from booking_command.application.ports import RowsWithEvents
+from booking_command.application.ports import PositionMoved, RowsWithEvents
 from booking_command.domain.booking import Booking, RejectionReason
 
 
@@ -46,15 +46,27 @@ class BookingSaga:
         self._store = store
 
     def apply_inventory_outcomes(
-        self, stream: str, outcomes: Sequence[InventoryOutcome], up_to: int
+        self,
+        stream: str,
+        outcomes: Sequence[InventoryOutcome],
+        up_to: int,
+        continues_from: int | None = None,
     ) -> SagaReport:
         """Moves bookings on inventory's answers; `stream` names one topic partition.
 
         `up_to` (the offset of the batch's last message, which may not be among
         `outcomes` when it was dead-lettered) is tracked in the same transaction as the
         booking changes, so a redelivered message finds its offset tracked and does nothing.
+        Raises `PositionMoved` when the batch was not read from the tracked position
+        (`continues_from`; None: no check).
         """
         tracked = self._store.booking_recorder.max_tracking_id(stream)
+        position = tracked + 1 if tracked is not None else 0
+        if continues_from is not None and continues_from != position:
+            raise PositionMoved(
+                f"{stream} is tracked up to {position}, not {continues_from} where this "
+                "batch was read from"
+            )
         if tracked is not None and up_to <= tracked:
             return SagaReport(duplicates=len(outcomes))
         fresh = [o for o in outcomes if tracked is None or o.offset > tracked]

@@ -16,11 +16,18 @@ from eventsourcing.persistence import IntegrityError, InterfaceError, Operationa
 
 from booking_command.application.app import BookingCommandApplication
 from booking_command.application.executor import EventStoreExecutor
+from booking_command.application.ports import PositionMoved
 from booking_command.application.saga import InventoryOutcome
 from booking_command.domain.booking import RejectionReason
 from booking_command.settings import BookingCommandSettings
 from service_kit import kafka_runtime
-from service_kit.kafka_runtime import ConsumedMessage, KafkaRuntime, PartitionBatch, Subscription
+from service_kit.kafka_runtime import (
+    ConsumedMessage,
+    KafkaRuntime,
+    OffsetsMoved,
+    PartitionBatch,
+    Subscription,
+)
 from service_kit.tracing import TRACEPARENT_HEADER
 from ticketing_contracts import topics
 from ticketing_contracts.envelope import EventEnvelope
@@ -102,12 +109,16 @@ def subscribe_inventory_outcomes(
     )
     async def apply_inventory_outcomes(batch: PartitionBatch[InventoryMessage]) -> None:
         outcomes = [to_outcome(message) for message in batch.messages]
-        report = await executor.run(
-            app.apply_inventory_outcomes,
-            stream_name(batch.topic, batch.partition, app.tracking_epoch),
-            outcomes,
-            batch.next_offset - 1,
-        )
+        try:
+            report = await executor.run(
+                app.apply_inventory_outcomes,
+                stream_name(batch.topic, batch.partition, app.tracking_epoch),
+                outcomes,
+                batch.next_offset - 1,
+                batch.continues_from,
+            )
+        except PositionMoved as moved:
+            raise OffsetsMoved(str(moved)) from moved
         if report.payments_due:
             on_payments_due()
         unknown = {outcome.offset for outcome in report.unknown_bookings}

@@ -3,6 +3,7 @@ and every workload carries what an SRE relies on (probes, limits, security, PDB)
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Any
@@ -20,12 +21,15 @@ KUBERNETES_VERSION = "1.30"
 Manifest = dict[str, Any]
 
 SERVICES = {"gateway": 8000, "booking-command": 8001, "inventory": 8002, "query-projection": 8003}
+# The shop and console: pages and a backend-for-frontend that calls only the gateway.
+WEB = "web"
+WORKLOADS = SERVICES | {WEB: 8080}
 # Stands for the external payment provider in dev (and staging) only; prod charges a real one.
 SIMULATOR = "payment-simulator"
 
 
 def deployments_in(overlay: str) -> dict[str, int]:
-    return SERVICES | ({SIMULATOR: 8010} if overlay == "dev" else {})
+    return WORKLOADS | ({SIMULATOR: 8010} if overlay == "dev" else {})
 
 
 CONSUMERS = ("booking-command", "inventory", "query-projection")
@@ -315,7 +319,8 @@ def test_every_deployment_is_operable(rendered: dict[str, list[Manifest]], overl
         secret_refs = [
             ref["secretRef"]["name"] for ref in container["envFrom"] if "secretRef" in ref
         ]
-        assert secret_refs == [f"{name}-secrets"], name
+        # web holds no secret: the gateway's tokens live only in the browser's cookie.
+        assert secret_refs == ([] if name == WEB else [f"{name}-secrets"]), name
         mounts = {mount["mountPath"] for mount in container["volumeMounts"]}
         writable_tmp = "/tmp"  # noqa: S108
         assert writable_tmp in mounts, f"{name}: read-only root needs a writable /tmp"
@@ -339,6 +344,7 @@ def test_no_secret_is_committed(rendered: dict[str, list[Manifest]], overlay: st
 def test_config_keys_are_settings_the_services_read(rendered: dict[str, list[Manifest]]) -> None:
     from gateway.settings import GatewaySettings
     from service_kit.settings import KafkaSettings, PostgresSettings, RedisSettings
+    from ticketing_web.settings import WebSettings
 
     known = {
         field.upper()
@@ -352,6 +358,29 @@ def test_config_keys_are_settings_the_services_read(rendered: dict[str, list[Man
     assert configs["ticketing-config"]["data"]["ENVIRONMENT"] == "production"
     assert configs["ticketing-config"]["data"]["KAFKA_IDEMPOTENT_PRODUCER"] == "true"
     assert configs["ticketing-config"]["data"]["HTTP_HOST"] == "0.0.0.0"
+    unknown = set(configs["web-config"]["data"]) - set(map(str.upper, WebSettings.model_fields))
+    assert not unknown, f"web-config: web does not read {sorted(unknown)}"
+    assert configs["web-config"]["data"]["GATEWAY_URL"] == f"http://gateway:{SERVICES['gateway']}"
+    assert configs["web-config"]["data"]["COOKIE_SECURE"] == "true"
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_gateway_and_web_see_the_real_client_address(
+    rendered: dict[str, list[Manifest]], overlay: str
+) -> None:
+    """web passes each person's address on in X-Forwarded-For: the gateway trusts it from
+    the pod network (web pods and the ingress controller), and web from the controller."""
+    configs = by_kind(rendered[overlay], "ConfigMap")
+    deployments = by_kind(rendered[overlay], "Deployment")
+    for name in ("gateway", WEB):
+        (container,) = pod_spec(deployments[name])["containers"]
+        config_names = [
+            ref["configMapRef"]["name"] for ref in container["envFrom"] if "configMapRef" in ref
+        ]
+        assert f"{name}-config" in config_names, name
+        trusted = configs[f"{name}-config"]["data"]["FORWARDED_ALLOW_IPS"]
+        assert trusted not in ("", "*"), name
+        assert all(ipaddress.ip_network(part.strip()) for part in trusted.split(",")), name
 
 
 @pytest.mark.parametrize("overlay", ["dev", "prod"])
@@ -416,8 +445,19 @@ def test_network_policies(rendered: dict[str, list[Manifest]], overlay: str) -> 
     assert set(deny["policyTypes"]) == {"Ingress", "Egress"}
     assert "ingress" not in deny
     assert "egress" not in deny
-    # Only the gateway admits traffic from outside the namespace (besides Prometheus).
-    for name in SERVICES:
+
+    def pods(name: str) -> Manifest:
+        return {
+            "podSelector": {
+                "matchLabels": {
+                    "app.kubernetes.io/name": name,
+                    "app.kubernetes.io/part-of": "ticketing",
+                }
+            }
+        }
+
+    # Only the gateway and web admit traffic from outside the namespace (besides Prometheus).
+    for name in WORKLOADS:
         policy = policies[f"{name}-ingress"]
         peers = [peer for rule in policy["spec"]["ingress"] for peer in rule["from"]]
         outside = [
@@ -425,17 +465,16 @@ def test_network_policies(rendered: dict[str, list[Manifest]], overlay: str) -> 
             for peer in peers
             if "namespaceSelector" in peer
         ]
-        expected = ["ingress-nginx", "monitoring"] if name == "gateway" else ["monitoring"]
+        public = name in ("gateway", WEB)
+        expected = ["ingress-nginx", "monitoring"] if public else ["monitoring"]
         assert outside == expected, name
-        if name != "gateway":
-            assert {
-                "podSelector": {
-                    "matchLabels": {
-                        "app.kubernetes.io/name": "gateway",
-                        "app.kubernetes.io/part-of": "ticketing",
-                    }
-                }
-            } in peers
+        inside = [peer for peer in peers if "namespaceSelector" not in peer]
+        if name == "gateway":
+            assert inside == [pods(WEB)]
+        elif name == WEB:
+            assert inside == []
+        else:
+            assert inside == [pods("gateway")], name
     postgres, redis, kafka = 5432, 6379, 9093
     assert _egress_ports(policies, "gateway") == {postgres, redis, 8001, 8002, 8003}
     # 443: the payment provider's HTTPS API.
@@ -443,6 +482,10 @@ def test_network_policies(rendered: dict[str, list[Manifest]], overlay: str) -> 
     assert _egress_ports(policies, "inventory") == {postgres, kafka, redis}
     assert _egress_ports(policies, "query-projection") == {postgres, redis, kafka}
     assert _egress_ports(policies, "postgres-backup") == {postgres}
+    # web reaches the gateway and nothing else.
+    (web_egress,) = policies["web-egress"]["spec"]["egress"]
+    assert web_egress["to"] == [pods("gateway")]
+    assert [port["port"] for port in web_egress["ports"]] == [SERVICES["gateway"]]
 
 
 def test_booking_command_charges_the_simulator_in_dev_and_a_real_provider_in_prod(
@@ -472,23 +515,64 @@ def test_booking_command_charges_the_simulator_in_dev_and_a_real_provider_in_pro
     assert names == ["booking-command"]
 
 
+# Every path web serves to browsers; its /metrics, detailed health and docs stay inside.
+WEB_PATHS = {
+    ("/", "Exact"),
+    ("/console", "Exact"),
+    ("/static/", "Prefix"),
+    ("/session", "Prefix"),
+    ("/api/", "Prefix"),
+    ("/health/live", "Exact"),
+}
+
+
 @pytest.mark.parametrize("overlay", ["dev", "prod"])
-def test_ingress_is_tls_to_the_gateway_only(
+def test_ingress_is_tls_to_web_for_browsers_and_the_gateway_for_api_clients(
     rendered: dict[str, list[Manifest]], overlay: str
 ) -> None:
     ingresses = by_kind(rendered[overlay], "Ingress")
-    assert list(ingresses) == ["gateway"]
-    spec = ingresses["gateway"]["spec"]
-    hosts = {rule["host"] for rule in spec["rules"]}
-    assert hosts <= {host for tls in spec["tls"] for host in tls["hosts"]}
-    backends = {
-        path["backend"]["service"]["name"]
-        for rule in spec["rules"]
+    assert sorted(ingresses) == ["gateway", WEB]
+    hosts_of: dict[str, set[str]] = {}
+    for name, ingress in ingresses.items():
+        spec = ingress["spec"]
+        hosts = {rule["host"] for rule in spec["rules"]}
+        assert hosts <= {host for tls in spec["tls"] for host in tls["hosts"]}, name
+        backends = {
+            path["backend"]["service"]["name"]
+            for rule in spec["rules"]
+            for path in rule["http"]["paths"]
+        }
+        # Each Ingress routes to its own Service only, never to an internal one.
+        assert backends == {name}, name
+        hosts_of[name] = hosts
+    # Both answer /api/v1/* (cookie session vs bearer token): they need their own hosts.
+    assert not hosts_of["gateway"] & hosts_of[WEB]
+    web_paths = {
+        (path["path"], path["pathType"])
+        for rule in ingresses[WEB]["spec"]["rules"]
         for path in rule["http"]["paths"]
     }
-    assert backends == {"gateway"}
+    assert web_paths == WEB_PATHS
+    assert all(route in WEB_PATHS for route in _web_routes())
     for service in by_kind(rendered[overlay], "Service").values():
         assert service["spec"]["type"] == "ClusterIP"
+
+
+def _web_routes() -> list[tuple[str, str]]:
+    """The browser-facing routes web serves, as the Ingress path that must carry each."""
+    from ticketing_web.entrypoints.http import pages, proxy, session
+
+    routes = [("/static/", "Prefix"), ("/health/live", "Exact")]
+    for router in (pages.router, proxy.router, session.router):
+        for route in router.routes:
+            path: str = getattr(route, "path", "")
+            if path in ("/", "/console"):
+                routes.append((path, "Exact"))
+            elif path.startswith("/session"):
+                routes.append(("/session", "Prefix"))
+            else:
+                routes.append(("/" + path.strip("/").split("/")[0] + "/", "Prefix"))
+    return routes
 
 
 def test_backup_cronjob_uses_the_tested_scripts(rendered: dict[str, list[Manifest]]) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -248,6 +249,26 @@ def test_compose_file_is_valid_and_complete() -> None:
 
 
 CONSUMERS_NEEDING_TOPICS = ("booking-command", "inventory", "query-projection")
+
+
+def test_compose_gateway_trusts_forwarded_addresses_from_web_only() -> None:
+    """web passes each person's address on: the gateway trusts it from web's fixed address,
+    which lies in the network's subnet, and from nothing else (not the host's port proxy)."""
+    document = load_compose({**env_example(), **TEST_SECRETS})
+    services = document["services"]
+    address = services[WEB]["networks"]["backend"]["ipv4_address"]
+    assert services["gateway"]["environment"]["FORWARDED_ALLOW_IPS"] == address
+    (subnet,) = document["networks"]["backend"]["ipam"]["config"]
+    assert ipaddress.ip_address(address) in ipaddress.ip_network(subnet["subnet"])
+    moved = load_compose(
+        {
+            **env_example(),
+            **TEST_SECRETS,
+            "BACKEND_SUBNET": "10.99.0.0/24",
+            "WEB_ADDRESS": "10.99.0.80",
+        }
+    )["services"]
+    assert moved["gateway"]["environment"]["FORWARDED_ALLOW_IPS"] == "10.99.0.80"
 
 
 def test_compose_booking_command_charges_through_the_payment_simulator() -> None:

@@ -67,6 +67,7 @@ def service_environment(
     port: int,
     database_url: str | None,
     base_env: Mapping[str, str],
+    service: str | None = None,
 ) -> dict[str, str]:
     """The process environment for one service (the service env contract)."""
     env = dict(base_env)
@@ -93,6 +94,11 @@ def service_environment(
             "PYTHONUNBUFFERED": "1",
         }
     )
+    if service == GATEWAY and "FORWARDED_ALLOW_IPS" not in settings.extra_env:
+        # web passes each person's address on in X-Forwarded-For, from this host.
+        env["FORWARDED_ALLOW_IPS"] = (
+            "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+        )
     if database_url is not None:
         env["DATABASE_URL"] = database_url
     return env

@@ -234,6 +234,7 @@ class Stack:
             port=port,
             database_url=info.database_urls.get(self.service_of(name)),
             base_env=os.environ,
+            service=self.service_of(name),
         )
 
     def _spawn(self, name: str, port: int) -> ServiceProcess:

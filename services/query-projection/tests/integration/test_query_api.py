@@ -166,3 +166,44 @@ async def test_a_user_sees_only_their_own_bookings(api, harness, scenario) -> No
         "/internal/v1/bookings", params={"customer_email": "a@b.c"}, headers=user_2
     )
     assert by_email.status_code == 403
+
+
+async def test_managers_and_admins_see_an_events_booking_counts_per_status(
+    api, harness, scenario
+) -> None:
+    venue = scenario.venue_created()
+    show = scenario.event_created(scenario.subject_id(venue))
+    other_show = scenario.event_created(scenario.subject_id(venue))
+    event_id = scenario.subject_id(show)
+    confirmed = [scenario.booking_requested(event_id, uuid4()) for _ in range(3)]
+    rejected = scenario.booking_requested(event_id, uuid4())
+    pending = scenario.booking_requested(event_id, uuid4(), owner_id="user-2")
+    elsewhere = scenario.booking_requested(scenario.subject_id(other_show), uuid4())
+    await harness.publish(venue, show, other_show, *confirmed, rejected, pending, elsewhere)
+    await harness.publish(
+        *(scenario.booking_confirmed(booking) for booking in confirmed),
+        scenario.booking_rejected(rejected),
+    )
+    path = f"/internal/v1/events/{event_id}/booking-counts"
+
+    for role in ("manager", "admin"):
+        answer = await api.get(path, headers=internal_token(f"{role}-1", role))
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {
+            "event_id": str(event_id),
+            "counts": {"PENDING": 1, "CONFIRMED": 3, "REJECTED": 1, "CANCELLED": 0, "EXPIRED": 0},
+            "total": 5,
+        }
+    tag = answer.headers["etag"]
+    assert (await api.get(path, headers={"If-None-Match": tag})).status_code == 304
+    await harness.publish(scenario.booking_cancelled(confirmed[0]))
+    changed = await api.get(path, headers={"If-None-Match": tag})
+    assert changed.status_code == 200
+    assert (changed.json()["counts"]["CONFIRMED"], changed.json()["counts"]["CANCELLED"]) == (2, 1)
+
+    nothing_yet = await api.get(f"/internal/v1/events/{uuid4()}/booking-counts")
+    assert nothing_yet.json()["total"] == 0
+    assert set(nothing_yet.json()["counts"].values()) == {0}
+    user = await api.get(path, headers=internal_token("user-1", "user"))
+    assert user.status_code == 403
+    assert (await api.get(path, headers={"Authorization": ""})).status_code == 401

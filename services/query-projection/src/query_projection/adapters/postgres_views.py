@@ -24,6 +24,7 @@ from query_projection.application.views import (
     VenueView,
 )
 from query_projection.domain.read_models import show_revision
+from ticketing_contracts.events import BookingStatus
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _EVENT_ORDER = {
@@ -255,6 +256,21 @@ class PostgresViews:
             fingerprint = await self._applied(connection, generation)
         items = [_booking_view(row) for row in rows]
         return Page[BookingView](items=items, page=page, size=size, total=total), fingerprint
+
+    async def booking_counts(
+        self, generation: int, event_id: UUID
+    ) -> tuple[dict[BookingStatus, int], str]:
+        async with self._snapshot() as connection:
+            rows = await connection.fetch(
+                in_schema(
+                    "SELECT status, count(*) AS n FROM {s}.bookings WHERE event_id = $1 "
+                    "GROUP BY status",
+                    generation,
+                ),
+                event_id,
+            )
+            fingerprint = await self._applied(connection, generation)
+        return {BookingStatus(row["status"]): int(row["n"]) for row in rows}, fingerprint
 
 
 def _booking_view(row: asyncpg.Record) -> BookingView:

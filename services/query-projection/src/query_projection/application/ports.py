@@ -18,6 +18,7 @@ from query_projection.application.views import (
 )
 from query_projection.domain.positions import PartitionProgress, TopicPartition
 from query_projection.domain.projection import ProjectionBatch, RowKeys
+from ticketing_contracts.events import BookingStatus
 
 
 class ReadModelSwitched(Exception):
@@ -101,6 +102,13 @@ class CatalogViews(Protocol):
     async def bookings_page(
         self, generation: int, filters: BookingFilters, page: int, size: int
     ) -> tuple[Page[BookingView], str]: ...
+
+    async def booking_counts(
+        self, generation: int, event_id: UUID
+    ) -> tuple[dict[BookingStatus, int], str]:
+        """Bookings of an event per status (statuses without any left out), and the
+        fingerprint of what was applied when they were counted."""
+        ...
 
 
 class StockEntry(Protocol):

@@ -17,6 +17,7 @@ from query_projection.application.ports import (
 )
 from query_projection.application.views import (
     AvailabilityView,
+    BookingCountsView,
     BookingFilters,
     BookingView,
     EventCatalog,
@@ -319,6 +320,15 @@ class ReadModelQueries:
         return Tagged(
             result, list_etag("bookings", fingerprint, filters.model_dump_json(), page, size)
         )
+
+    async def booking_counts(
+        self, event_id: UUID, consistency: Consistency
+    ) -> Tagged[BookingCountsView]:
+        generation = await self._generation(consistency)
+        found, fingerprint = await self._views.booking_counts(generation, event_id)
+        counts = {status: found.get(status, 0) for status in BookingStatus}
+        view = BookingCountsView(event_id=event_id, counts=counts, total=sum(counts.values()))
+        return Tagged(view, list_etag("booking-counts", fingerprint, event_id))
 
     # --- positions -----------------------------------------------------------------
 

@@ -190,3 +190,12 @@ class BookingFilters(View):
     customer_email: str | None = None
     event_id: UUID | None = None
     status: BookingStatus | None = None
+
+
+class BookingCountsView(View):
+    event_id: UUID
+    counts: dict[BookingStatus, int] = Field(
+        description="Bookings of the event per status, every status present (0 if none)",
+        examples=[{"PENDING": 0, "CONFIRMED": 10, "REJECTED": 3, "CANCELLED": 0, "EXPIRED": 0}],
+    )
+    total: int = Field(ge=0)

@@ -8,7 +8,12 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 
-from query_projection.application.views import BookingFilters, BookingView, Page
+from query_projection.application.views import (
+    BookingCountsView,
+    BookingFilters,
+    BookingView,
+    Page,
+)
 from query_projection.entrypoints.http.deps import (
     DEFAULT_PAGE_SIZE,
     ListConsistency,
@@ -76,3 +81,25 @@ async def list_bookings(
         owner_id=owner_id, customer_email=customer_email, event_id=event_id, status=status
     )
     return tagged_response(request, await queries.bookings(filters, page, size, consistency))
+
+
+@router.get(
+    "/events/{event_id}/booking-counts",
+    summary="How many bookings an event has in each status (managers and admins)",
+    description=(
+        "For the console's live sale view: counts only, no names or emails, so managers may "
+        "see them too. An event without bookings answers zeros."
+    ),
+    response_model=BookingCountsView,
+    responses={**LIST, **error_responses(403)},
+)
+async def booking_counts(
+    event_id: UUID,
+    request: Request,
+    queries: Queries,
+    consistency: ListConsistency,
+    caller: SignedInCaller,
+) -> Response:
+    if caller.role not in ("admin", "manager"):
+        raise ForbiddenError("only managers and admins may see an event's booking counts")
+    return tagged_response(request, await queries.booking_counts(event_id, consistency))

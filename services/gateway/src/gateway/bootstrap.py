@@ -269,7 +269,7 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
         bookings=bookings,
         operations=OperationsService(
             catalog,
-            bookings,
+            queries,
             {BOOKING_COMMAND: commands, INVENTORY: stock, QUERY_PROJECTION: queries},
             ServiceStatusReader(client, urls).statuses,
             own_status,

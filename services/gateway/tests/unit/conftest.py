@@ -218,6 +218,17 @@ class StandInBackend:
             return _json(
                 200, list(self.events.values())[: int(request.url.params.get("limit", 10))]
             )
+        if parts[0] == "events" and len(parts) == 3 and parts[2] == "booking-counts":
+            if caller_of(request)[1] not in ("manager", "admin"):
+                return _error(403, "managers and admins only", "forbidden")
+            statuses = ("PENDING", "CONFIRMED", "REJECTED", "CANCELLED", "EXPIRED")
+            counts = {status: 0 for status in statuses}
+            for booking in self.bookings.values():
+                if booking["event_id"] == parts[1]:
+                    counts[booking["status"]] += 1
+            return _json(
+                200, {"event_id": parts[1], "counts": counts, "total": sum(counts.values())}
+            )
         if parts[0] == "events" and len(parts) == 3 and parts[2] == "availability":
             if parts[1] not in self.availability:
                 return _error(404, "no availability", "not_found")

@@ -1,9 +1,11 @@
-"""The operators' console routes: admins only, data from the services' probes, metrics and
-internal dead-letter routes."""
+"""The operators' console routes: the live sale for managers and admins, health and dead
+letters for admins only; data from the services' probes, metrics, read models and internal
+dead-letter routes."""
 
 from __future__ import annotations
 
 import json
+import uuid
 
 import httpx
 import pytest
@@ -39,10 +41,9 @@ def test_metrics_summary_reads_lag_breakers_and_backlog() -> None:
         ("GET", "/api/v1/admin/health"),
         ("GET", "/api/v1/admin/dead-letters"),
         ("POST", "/api/v1/admin/dead-letters/inventory/redrive"),
-        ("GET", "/api/v1/admin/events/3f2c1d7e-1111-4222-8333-944455556666/sale"),
     ],
 )
-async def test_only_admins_reach_the_console_routes(
+async def test_only_admins_reach_health_and_dead_letters(
     gateway, user_headers, manager_headers, method, path
 ) -> None:
     anonymous = await gateway.client.request(method, path)
@@ -123,3 +124,61 @@ async def test_dead_letters_and_redrive_go_to_the_service_as_the_admin(
         "/api/v1/admin/dead-letters/gateway/redrive", headers=admin_headers
     )
     assert unknown.status_code == 422
+
+
+async def test_managers_and_admins_watch_a_sale_with_booking_counts_per_status(
+    gateway, user_headers, manager_headers, admin_headers
+) -> None:
+    backend = gateway.backend
+    event_id, front, back = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    backend.events[event_id] = {
+        "id": event_id,
+        "name": "Flash sale",
+        "status": "published",
+        "version": 3,
+        "ticket_types": [
+            {"ticket_type_id": front, "name": "Front", "quantity": 10},
+            {"ticket_type_id": back, "name": "Back", "quantity": 10},
+        ],
+    }
+    backend.availability[event_id] = {front: 0, back: 4}
+    for status in ("CONFIRMED", "CONFIRMED", "REJECTED", "PENDING"):
+        booking_id = str(uuid.uuid4())
+        backend.bookings[booking_id] = {"id": booking_id, "event_id": event_id, "status": status}
+    path = f"/api/v1/admin/events/{event_id}/sale"
+
+    for headers in (manager_headers, admin_headers):
+        response = await gateway.client.get(path, headers=headers)
+        assert response.status_code == 200, response.text
+        sale = response.json()
+        assert sale["bookings"] == {
+            "PENDING": 1,
+            "CONFIRMED": 2,
+            "REJECTED": 1,
+            "CANCELLED": 0,
+            "EXPIRED": 0,
+        }
+        by_name = {item["name"]: item for item in sale["ticket_types"]}
+        assert (by_name["Front"]["sold"], by_name["Front"]["sold_out"]) == (10, True)
+        assert (by_name["Back"]["available"], by_name["Back"]["sold_out"]) == (4, False)
+        assert sale["sold_out"] is False
+    assert (await gateway.client.get(path, headers=user_headers)).status_code == 403
+    assert (await gateway.client.get(path)).status_code == 401
+    # The counts come from the read models' count route, asked as the manager.
+    counted = [
+        request
+        for request in backend.calls_to(backend.QUERY_PROJECTION, "GET")
+        if request.url.path.endswith("/booking-counts")
+    ]
+    assert len(counted) == 2
+    assert not [
+        request
+        for request in backend.calls_to(backend.QUERY_PROJECTION, "GET")
+        if request.url.path == "/internal/v1/bookings"
+    ]
+
+
+async def test_the_openapi_document_says_who_may_use_each_console_route(gateway) -> None:
+    paths = (await gateway.client.get("/openapi.json")).json()["paths"]
+    assert "managers and admins" in paths["/api/v1/admin/events/{event_id}/sale"]["get"]["summary"]
+    assert "(admin)" in paths["/api/v1/admin/health"]["get"]["summary"]

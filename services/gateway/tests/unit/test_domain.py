@@ -39,6 +39,8 @@ def test_normalises_emails_to_lower_case() -> None:
         ("manager", Permission.MANAGE_CATALOG, True),
         ("manager", Permission.DELETE_CATALOG, False),
         ("manager", Permission.MANAGE_USERS, False),
+        ("manager", Permission.WATCH_SALES, True),
+        ("user", Permission.WATCH_SALES, False),
         ("admin", Permission.DELETE_CATALOG, True),
         ("admin", Permission.MANAGE_USERS, True),
         ("admin", Permission.SEE_ALL_BOOKINGS, True),

@@ -17,10 +17,12 @@ class Permission(StrEnum):
     DELETE_CATALOG = "delete_catalog"
     SEE_ALL_BOOKINGS = "see_all_bookings"
     MANAGE_USERS = "manage_users"
+    # The console's live sale view: counts per ticket type and status, no personal data.
+    WATCH_SALES = "watch_sales"
 
 
 _USER = frozenset({Permission.BOOK})
-_MANAGER = _USER | {Permission.MANAGE_CATALOG}
+_MANAGER = _USER | {Permission.MANAGE_CATALOG, Permission.WATCH_SALES}
 _ADMIN = frozenset(Permission)
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

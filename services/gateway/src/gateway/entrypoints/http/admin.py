@@ -1,4 +1,5 @@
-"""The operators' console: platform health, a live sale, dead letters (admins only)."""
+"""The operators' console: a live sale (managers and admins); platform health and dead
+letters (admins only)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path
 from pydantic import BaseModel, Field
 
-from gateway.entrypoints.http.deps import API_PREFIX, Admin, DefaultRateLimit, Services
+from gateway.entrypoints.http.deps import (
+    API_PREFIX,
+    Admin,
+    DefaultRateLimit,
+    SalesWatcher,
+    Services,
+)
 from gateway.entrypoints.http.schemas import Document
 from service_kit.http_errors import error_responses
 
@@ -113,10 +120,11 @@ async def platform_health(_: Admin, services: Services) -> dict[str, Any]:
 @router.get(
     "/events/{event_id}/sale",
     response_model=SaleOut,
-    summary="A sale as it happens: sold and reserved per ticket type, bookings per status (admin)",
+    summary="A sale as it happens: sold and reserved per ticket type, bookings per status "
+    "(managers and admins)",
     responses=error_responses(401, 403, 404, 422, 429, 503),
 )
-async def sale(event_id: uuid.UUID, caller: Admin, services: Services) -> dict[str, Any]:
+async def sale(event_id: uuid.UUID, caller: SalesWatcher, services: Services) -> dict[str, Any]:
     return await services.operations.sale(caller, event_id)
 
 

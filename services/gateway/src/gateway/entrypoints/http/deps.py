@@ -94,6 +94,7 @@ def require(permission: Permission) -> Callable[[Caller], Awaitable[Caller]]:
 
 CatalogManager = Annotated[Caller, Depends(require(Permission.MANAGE_CATALOG))]
 Admin = Annotated[Caller, Depends(require(Permission.DELETE_CATALOG))]
+SalesWatcher = Annotated[Caller, Depends(require(Permission.WATCH_SALES))]
 UserAdmin = Annotated[Caller, Depends(require(Permission.MANAGE_USERS))]
 Booker = Annotated[Caller, Depends(require(Permission.BOOK))]
 

@@ -157,7 +157,7 @@ function eventActions(event, feedback) {
       } }, `Cancel ${event.name}`));
     }
   }
-  if (isAdmin()) actions.push(h("a", { href: `#/sale/${id}` }, `Live sale of ${event.name}`));
+  actions.push(h("a", { href: `#/sale/${id}` }, `Live sale of ${event.name}`));
   return h("div", { class: "actions" }, actions);
 }
 
@@ -301,7 +301,9 @@ async function route(options = {}) {
   try {
     if (parts[0] === "venues") await venuesView(feedback);
     else if (parts[0] === "sale" && parts[1]) await saleView(parts[1]);
-    else if (parts[0] === "health") await healthView();
+    else if ((parts[0] === "health" || parts[0] === "dead-letters") && !isAdmin()) {
+      replace(main, h("h1", {}, "Admins only"), message("info", "Platform health and dead letters are for admins."));
+    } else if (parts[0] === "health") await healthView();
     else if (parts[0] === "dead-letters") await deadLettersView(feedback);
     else await eventsView(feedback);
   } catch (error) {

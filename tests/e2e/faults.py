@@ -1,13 +1,18 @@
-"""Faults for the chaos tests: PostgreSQL restarted for real, the broker lost."""
+"""Faults for the chaos tests: PostgreSQL restarted for real, the broker lost, the payment
+provider (the simulator, a real process) down or slow."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from typing import Any
+
+import httpx
 
 from local_infra.postgres_cluster import PostgresCluster
 from local_infra.stack import Stack
+from local_infra.stack_state import StackInfo
 
 logger = logging.getLogger(__name__)
 
@@ -31,3 +36,19 @@ async def lose_the_broker(stack: Stack, down_seconds: float) -> str:
     new_cluster_id = await stack.start_empty_broker()
     assert new_cluster_id != old_cluster_id
     return new_cluster_id
+
+
+async def payment_provider_fault(info: StackInfo, faults: dict[str, Any], seconds: float) -> None:
+    """The simulator's fault injection (`PUT /_sim/faults`, e.g. `{"down": true}` or
+    `{"latency_ms": 2000}`) for `seconds`, then it answers normally again."""
+    async with httpx.AsyncClient(
+        base_url=info.payment_provider_url, headers=info.payment_provider_headers(), timeout=10
+    ) as provider:
+        injected = await provider.put("/_sim/faults", json=faults)
+        assert injected.status_code == 200, injected.text
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            cleared = await provider.delete("/_sim/faults")
+            assert cleared.status_code == 200, cleared.text
+    logger.info("payment provider %s for %.0fs", faults, seconds)

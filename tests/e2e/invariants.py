@@ -10,9 +10,12 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 import httpx
+
+from local_infra.stack_state import StackInfo
 
 from .booking_topic import Published, booking_topic, by_booking, read_whole_topic
 from .flash_sale_driver import AcceptedBooking
@@ -239,3 +242,80 @@ async def wait_until_outboxes_published(service_urls: list[str], *, within: floa
         within=within,
         what="every outbox published",
     )
+
+
+async def payment_ledger(info: StackInfo) -> list[dict[str, Any]]:
+    """Every payment intent the provider holds (the simulator's ledger), with its refunds."""
+    async with httpx.AsyncClient(
+        base_url=info.payment_provider_url, headers=info.payment_provider_headers(), timeout=30
+    ) as provider:
+        answer = await provider.get("/_sim/ledger")
+    assert answer.status_code == 200, answer.text
+    intents: list[dict[str, Any]] = answer.json()["payment_intents"]
+    return intents
+
+
+def payment_problems(
+    intents: list[dict[str, Any]], bookings: Mapping[str, Mapping[str, Any]]
+) -> list[tuple[str, str, object]]:
+    """What the provider's ledger and the bookings disagree on: a booking charged twice,
+    a CONFIRMED booking without exactly one capture of its total, a capture of a booking
+    that did not end CONFIRMED and is not refunded, an authorisation left open."""
+    problems: list[tuple[str, str, object]] = []
+    intents_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for intent in intents:
+        booking_id = str((intent.get("metadata") or {}).get("booking_id"))
+        if booking_id not in bookings:
+            problems.append((booking_id, "charged for an unknown booking", intent["id"]))
+        intents_of[booking_id].append(intent)
+    for booking_id, booking in bookings.items():
+        found = intents_of.get(booking_id, [])
+        if len(found) > 1:
+            problems.append((booking_id, "more than one payment intent", found))
+        if booking["status"] == "CONFIRMED":
+            total = int(Decimal(str(booking["total_price"])) * 100)
+            captured = [
+                (intent["amount_received"], intent["amount_refunded"], intent["currency"])
+                for intent in found
+                if intent["status"] == "succeeded"
+            ]
+            if captured != [(total, 0, str(booking["currency"]).lower())]:
+                problems.append((booking_id, f"CONFIRMED without one capture of {total}", found))
+            elif booking.get("payment_reference") != found[0]["id"]:
+                problems.append((booking_id, "payment_reference is not the capture", booking))
+            continue
+        for intent in found:
+            if intent["status"] == "requires_capture":
+                problems.append((booking_id, f"{booking['status']} left authorised", intent))
+            elif intent["amount_received"] != intent["amount_refunded"]:
+                problems.append((booking_id, f"{booking['status']} capture not refunded", intent))
+    return problems
+
+
+async def check_payments_match_bookings(
+    client: httpx.AsyncClient,
+    admin: Mapping[str, str],
+    info: StackInfo,
+    shows: list[Show],
+    *,
+    within: float = 90,
+) -> list[dict[str, Any]]:
+    """Once every booking is final, the provider's ledger agrees with the bookings (see
+    `payment_problems`); refunds and cancelled authorisations may still be on their way."""
+
+    async def look() -> tuple[int, list[tuple[str, str, object]]]:
+        bookings = await all_bookings(client, admin, shows)
+        intents = await payment_ledger(info)
+        problems = payment_problems(intents, bookings)
+        return len(problems), problems[:10]
+
+    await eventually(
+        look,
+        lambda seen: seen[0] == 0,
+        within=within,
+        interval=1.0,
+        what="the payment ledger agreeing with the bookings (problems, first ten)",
+    )
+    intents = await payment_ledger(info)
+    sys.stderr.write(f"payment ledger: {len(intents)} intents agree with the bookings\n")
+    return intents

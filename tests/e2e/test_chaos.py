@@ -1,11 +1,14 @@
 """Fault tests: a flash sale goes on while services crash, PostgreSQL restarts, the broker
-stalls and the broker is lost; afterwards every guarantee of the platform must still hold.
+stalls and the broker is lost, the payment provider is down or slow; afterwards every
+guarantee of the platform must still hold, also in the provider's ledger (never charged
+twice, every CONFIRMED booking captured once for its total, every other capture refunded).
 
 `CHAOS_PROFILE=short` (default, part of `make test`): a small sale, one crash of
-booking-command and of one of two inventory replicas, a PostgreSQL restart, the loss of
-the broker (killed, and an empty one with a new cluster id started on its port) and a
-broker pause. `CHAOS_PROFILE=full` (`make chaos`): a bigger sale and every fault in turn,
-PostgreSQL also killed at once (crash recovery on start).
+booking-command and of one of two inventory replicas, a PostgreSQL restart, the payment
+provider down for 10 s and answering in 2 s for a while, the loss of the broker (killed,
+and an empty one with a new cluster id started on its port) and a broker pause.
+`CHAOS_PROFILE=full` (`make chaos`): a bigger sale and every fault in turn, PostgreSQL
+also killed at once (crash recovery on start), the provider slow for longer.
 
 The test runs its own stack (own broker, PostgreSQL cluster, topic and Redis prefixes)
 because it kills things; nothing it does reaches the shared `running_stack` or the
@@ -32,10 +35,11 @@ from local_infra.session_infrastructure import Infrastructure
 from local_infra.stack import Stack
 from local_infra.stack_state import StackInfo
 
-from .faults import lose_the_broker, restart_postgres
+from .faults import lose_the_broker, payment_provider_fault, restart_postgres
 from .flash_sale_driver import FlashSale
 from .invariants import (
     check_no_booking_confirmed_twice,
+    check_payments_match_bookings,
     check_stock_matches_bookings,
     read_model_snapshot,
     rebuild_read_models,
@@ -54,6 +58,10 @@ POSTGRES_CRASH = "postgres-crash"  # pg_ctl stop -m immediate: crash recovery on
 BROKER_PAUSE = "broker-pause"
 BROKER_LOSS = "broker-loss"  # SIGKILL, then an empty broker (new cluster id) on its port
 POSTGRES_STOP_MODES = {POSTGRES_RESTART: "fast", POSTGRES_CRASH: "immediate"}
+PROVIDER_DOWN = "payment-provider-down"  # every /v1 call answered 503
+PROVIDER_SLOW = "payment-provider-slow"  # every /v1 answer 2 s late (work done first)
+PROVIDER_DOWN_SECONDS = 10
+PROVIDER_LATENCY_MS = 2000
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,7 @@ class Profile:
     outage_seconds: float  # PostgreSQL down, broker paused or gone
     calm_seconds: float  # sale without faults after each recovery
     hold_seconds: int
+    provider_slow_seconds: float
 
     @property
     def settle_within(self) -> float:
@@ -80,22 +89,40 @@ PROFILES = {
         fans=10,
         pause_seconds=0.25,
         tickets_per_type=15,
-        faults=("booking-command", "inventory", POSTGRES_RESTART, BROKER_LOSS, BROKER_PAUSE),
+        faults=(
+            "booking-command",
+            "inventory",
+            POSTGRES_RESTART,
+            PROVIDER_DOWN,
+            PROVIDER_SLOW,
+            BROKER_LOSS,
+            BROKER_PAUSE,
+        ),
         down_seconds=1,
         outage_seconds=3,
         calm_seconds=1.5,
         hold_seconds=20,
+        provider_slow_seconds=8,
     ),
     "full": Profile(
         "full",
         fans=30,
         pause_seconds=0.15,
         tickets_per_type=60,
-        faults=(*SERVICE_FAULTS, POSTGRES_RESTART, POSTGRES_CRASH, BROKER_LOSS, BROKER_PAUSE),
+        faults=(
+            *SERVICE_FAULTS,
+            POSTGRES_RESTART,
+            POSTGRES_CRASH,
+            PROVIDER_DOWN,
+            PROVIDER_SLOW,
+            BROKER_LOSS,
+            BROKER_PAUSE,
+        ),
         down_seconds=3,
         outage_seconds=8,
         calm_seconds=4,
         hold_seconds=30,
+        provider_slow_seconds=20,
     ),
 }
 PROFILE = PROFILES[os.environ.get("CHAOS_PROFILE", "short")]
@@ -186,6 +213,12 @@ async def _inject(chaos: ChaosStack, fault: str) -> None:
         await stack.start_service(fault)
     elif fault in POSTGRES_STOP_MODES:
         await restart_postgres(chaos.postgres, POSTGRES_STOP_MODES[fault], profile.outage_seconds)
+    elif fault == PROVIDER_DOWN:
+        await payment_provider_fault(chaos.info, {"down": True}, PROVIDER_DOWN_SECONDS)
+    elif fault == PROVIDER_SLOW:
+        await payment_provider_fault(
+            chaos.info, {"latency_ms": PROVIDER_LATENCY_MS}, profile.provider_slow_seconds
+        )
     elif fault == BROKER_LOSS:
         await lose_the_broker(stack, profile.outage_seconds)
     elif fault == BROKER_PAUSE:
@@ -274,6 +307,10 @@ async def test_a_flash_sale_keeps_its_guarantees_through_crashes_restarts_and_br
         await check_no_booking_confirmed_twice(
             info.kafka_bootstrap_servers, info.topic_prefix, bookings
         )
+
+        # The provider's ledger: one intent per booking, one capture of the total per
+        # CONFIRMED booking, every other capture refunded, no authorisation left open.
+        await check_payments_match_bookings(client, admin, info, shows)
 
         # The incrementally built read models equal a rebuild from the log.
         before = await read_model_snapshot(client, admin, shows)

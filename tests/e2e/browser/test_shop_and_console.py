@@ -14,8 +14,15 @@ from playwright.async_api import Page, expect
 from local_infra.stack_state import StackInfo
 from ticketing_contracts import topics
 
-from ..platform_api import SETTLED, eventually, published_show, register_fan
-from ..stack_helpers import PASSWORD, admin_headers
+from ..platform_api import (
+    SETTLED,
+    book,
+    eventually,
+    published_show,
+    register_fan,
+    wait_for_status,
+)
+from ..stack_helpers import PASSWORD, admin_headers, login
 from .conftest import screenshot
 
 pytestmark = pytest.mark.e2e
@@ -65,10 +72,13 @@ async def test_a_fan_signs_up_books_and_sees_the_booking_confirmed(
     assert show.ticket_type("Balcony")
 
 
-async def _console_login(page: Page, web_url: str, stack: StackInfo) -> None:
+async def _console_login(
+    page: Page, web_url: str, stack: StackInfo, *, email: str = "", password: str = ""
+) -> None:
+    """As the admin unless another account is given."""
     await page.goto(f"{web_url}/console#/events")
-    await page.get_by_label("Email").fill(stack.shared_env["ADMIN_EMAIL"])
-    await page.get_by_label("Password").fill(stack.shared_env["ADMIN_PASSWORD"])
+    await page.get_by_label("Email").fill(email or stack.shared_env["ADMIN_EMAIL"])
+    await page.get_by_label("Password").fill(password or stack.shared_env["ADMIN_PASSWORD"])
     await page.get_by_role("button", name="Log in").click()
     await expect(page.get_by_role("heading", name="Events", exact=True)).to_be_visible()
 
@@ -156,6 +166,50 @@ async def test_an_admin_puts_an_event_on_sale_and_watches_it_sell_out(
     await expect(standing.locator("td").nth(2)).to_have_text("6")
     await expect(standing.locator("td").nth(5)).to_have_text("Sold out")
     await screenshot(page, "console-live-sale")
+
+
+async def test_a_manager_watches_a_sale_but_not_health_or_dead_letters(
+    page: Page, web_url: str, client: httpx.AsyncClient, running_stack: StackInfo
+) -> None:
+    admin = await admin_headers(client, running_stack)
+    staff = await register_fan(client, name="Morgan Manager")
+    granted = await client.put(
+        f"/api/v1/users/{staff.user_id}/role", json={"role": "manager"}, headers=admin
+    )
+    assert granted.status_code == 200, granted.text
+    name = f"Managed {uuid.uuid4().hex[:6]}"
+    show = await published_show(client, admin, {"Stalls": 10}, name=name)
+    fan = await register_fan(client)
+    stalls = show.ticket_type("Stalls")
+    paid = await book(client, fan.headers, show.event_id, stalls, 2)
+    declined = await book(client, fan.headers, show.event_id, stalls, 1, card="tok_chargeDeclined")
+    assert (await wait_for_status(client, fan.headers, paid, within=SETTLE_SECONDS))[
+        "status"
+    ] == "CONFIRMED"
+    assert (await wait_for_status(client, fan.headers, declined, within=SETTLE_SECONDS))[
+        "status"
+    ] == "REJECTED"
+
+    manager = await login(client, staff.email, PASSWORD)
+    sale = f"/api/v1/admin/events/{show.event_id}/sale"
+    assert (await client.get(sale, headers=manager)).status_code == 200
+    for admins_only in ("/api/v1/admin/health", "/api/v1/admin/dead-letters"):
+        answer = await client.get(admins_only, headers=manager)
+        assert answer.status_code == 403, (admins_only, answer.text)
+
+    await _console_login(page, web_url, running_stack, email=staff.email, password=PASSWORD)
+    await expect(page.get_by_text("Morgan Manager (manager)")).to_be_visible()
+    await expect(page.get_by_role("link", name="Health")).to_have_count(0)
+    await expect(page.get_by_role("link", name="Dead letters")).to_have_count(0)
+    await page.get_by_role("link", name=f"Live sale of {name}").click()
+    await expect(page.locator("#bookings-confirmed")).to_have_text("1", timeout=20_000)
+    await expect(page.locator("#bookings-rejected")).to_have_text("1")
+    await expect(page.locator("#tickets-sold")).to_have_text("2 / 10")
+    await screenshot(page, "console-live-sale-manager")
+    await page.goto(f"{web_url}/console#/health")
+    await expect(
+        page.get_by_text("Platform health and dead letters are for admins.")
+    ).to_be_visible()
 
 
 async def test_the_console_lists_a_dead_letter_and_re_drives_it(

@@ -64,8 +64,13 @@ async def test_a_downstream_consumer_sees_each_booking_lifecycle_in_order_with_i
         assert answer.status_code == 200, answer.text
 
         expected = {
-            kept: ["booking.requested", "booking.confirmed"],
-            cancelled: ["booking.requested", "booking.confirmed", "booking.cancelled"],
+            kept: ["booking.requested", "booking.payment_captured", "booking.confirmed"],
+            cancelled: [
+                "booking.requested",
+                "booking.payment_captured",
+                "booking.confirmed",
+                "booking.cancelled",
+            ],
         }
         seen: list[Published] = []
         deadline = time.monotonic() + 45

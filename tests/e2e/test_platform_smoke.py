@@ -18,6 +18,8 @@ EXPECTED_DEPENDENCIES = {
         "outbox-relay",
         "group-commit",
         "hold-expiry",
+        "payment-worker",
+        "payment-provider",
     },
     "inventory": {
         "postgres",

@@ -263,6 +263,8 @@ async def open_runtime(
             retry_initial_seconds=settings.payment_retry_initial_seconds,
             retry_max_seconds=settings.payment_due_backoff_max_seconds,
             idle_poll_seconds=settings.payment_idle_poll_seconds,
+            # A create whose answer timed out has had time to land or be dropped.
+            recheck_after_seconds=3 * settings.payment_timeout_seconds,
         ),
         after_record=after_payments,
         observe=observe_payment,

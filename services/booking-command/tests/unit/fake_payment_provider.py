@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from uuid import UUID
@@ -26,6 +27,12 @@ class FakePaymentProvider:
     # The next create stores and authorises the intent, but its answer never arrives.
     time_out_next_create: bool = False
     before_capture_answer: Callable[[], Awaitable[None]] | None = None
+    # The next create's answer never arrives and the provider stores it only later, at
+    # `land_late_creates()` (a request stuck on its way or in the provider's queue).
+    delay_next_create: bool = False
+    late_creates: list[tuple[str, PaymentIntent]] = field(default_factory=list)
+    # A capture of this amount answers only once its event is set.
+    capture_gates: dict[int, asyncio.Event] = field(default_factory=dict)
 
     def _call(self, name: str) -> None:
         self.calls.append(name)
@@ -42,6 +49,11 @@ class FakePaymentProvider:
         booking_id: UUID,
     ) -> PaymentIntent:
         self._call("create_intent")
+        if self.delay_next_create:
+            self.delay_next_create = False
+            late = PaymentIntent("pi_late", IntentStatus.REQUIRES_CAPTURE, amount, 0, currency)
+            self.late_creates.append((idempotency_key, late))
+            raise PaymentOutcomeUnknown("create timed out")
         if idempotency_key not in self.intents:
             status = (
                 IntentStatus.REQUIRES_PAYMENT_METHOD
@@ -71,7 +83,14 @@ class FakePaymentProvider:
             self.captures.append(intent_id)
         if self.before_capture_answer is not None:
             await self.before_capture_answer()
+        if amount in self.capture_gates:
+            await self.capture_gates[amount].wait()
         return intent
+
+    def land_late_creates(self) -> None:
+        for key, intent in self.late_creates:
+            self.intents.setdefault(key, intent)
+        self.late_creates.clear()
 
     async def find_intent(self, idempotency_key: str) -> PaymentIntent | None:
         self._call("find_intent")

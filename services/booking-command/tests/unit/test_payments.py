@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -146,7 +147,51 @@ async def test_when_the_hold_expires_before_the_provider_answers_nothing_stays_c
     await payments.worker.run_once()
     assert payments.booking(booking_id).status == "EXPIRED"
     assert payments.provider.charged() == 0
+    assert payments.due() == 1, "tried before: looked up once more before it is forgotten"
+    payments.clock.advance(payments.worker.options.recheck_after_seconds)
+    await payments.worker.run_once()
+    assert payments.provider.charged() == 0
     assert payments.due() == 0
+
+
+async def test_a_charge_landing_late_after_an_empty_look_up_is_still_cancelled(
+    payments: Payments, on_sale: OnSale
+) -> None:
+    booking_id = payments.book(on_sale)
+    payments.provider.delay_next_create = True
+    await payments.worker.run_once()
+    payments.clock.advance(HOLD.total_seconds())
+    assert payments.app.hold_expiry.expire_due_holds() == 1
+    await payments.worker.run_once()
+    assert payments.provider.intents == {}, "nothing at the provider yet"
+    payments.provider.land_late_creates()
+    payments.clock.advance(payments.worker.options.recheck_after_seconds)
+    await payments.worker.run_once()
+    [intent] = payments.provider.intents.values()
+    assert intent.status == "canceled"
+    assert payments.provider.captures == []
+    assert (payments.booking(booking_id).status, payments.due()) == ("EXPIRED", 0)
+
+
+async def test_a_slow_charge_does_not_hold_back_the_confirmations_of_its_batch(
+    payments: Payments, on_sale: OnSale
+) -> None:
+    quick = payments.book(on_sale, quantity=1)
+    slow = payments.book(on_sale, quantity=2)
+    answer = asyncio.Event()
+    payments.provider.capture_gates[payments.booking(slow).amount_due] = answer
+    round_ = asyncio.create_task(payments.worker.run_once())
+    for _ in range(200):
+        if payments.booking(quick).status == "CONFIRMED":
+            break
+        await asyncio.sleep(0.01)
+    assert (payments.booking(quick).status, payments.booking(slow).status) == (
+        "CONFIRMED",
+        "PENDING",
+    )
+    answer.set()
+    await round_
+    assert payments.booking(slow).status == "CONFIRMED"
 
 
 async def test_an_authorisation_left_by_a_timed_out_charge_is_cancelled_after_expiry(

@@ -2,8 +2,9 @@
 
 Due payments live in the event store's payments-due table, written in the transaction
 that makes them due (the saga's), so a crash never loses one. The worker claims a batch
-with a lease, charges each booking concurrently (bounded) and records every outcome in
-one transaction, which also settles the due rows. Per booking:
+with a lease, charges each booking concurrently (bounded) and records outcomes as they
+come, those finished together in one transaction, which also settles the due rows. Per
+booking:
 
 - idempotency keys derived from the booking id: a retried call never charges twice;
 - a retried payment (a timeout, a crash, an outage) first looks its intent up by key and
@@ -12,7 +13,8 @@ one transaction, which also settles the due rows. Per booking:
   and Confirmed together; a decline rejects the booking (`payment_declined`);
 - a booking that ended meanwhile (its hold expired) keeps its payment due until the
   worker has made sure nothing stays charged: an authorisation is cancelled, a capture
-  is recorded and refunded.
+  is recorded and refunded; when nothing is found after an earlier attempt, it is looked
+  up once more a while later (a timed-out create may land late) before it is forgotten.
 While the provider is unavailable the payment stays due and is tried again later.
 """
 
@@ -23,7 +25,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
@@ -102,6 +104,13 @@ class PaymentResult:
     nothing_charged: bool = False
 
 
+class LookAgainLater(PaymentUnavailable):
+    """Nothing to decide yet: the payment is looked up again after a while."""
+
+
+Outcome = tuple[PaymentTask, PaymentResult | PaymentUnavailable]
+
+
 @dataclass(frozen=True)
 class RecordReport:
     confirmed: int = 0
@@ -146,6 +155,9 @@ class Payments:
         if unknown:
             self._store.store([], RowsWithEvents(payments=unknown))
         return tasks
+
+    def now(self) -> datetime:
+        return self._store.clock()
 
     def postpone(self, booking_ids: Sequence[UUID], delay: timedelta) -> None:
         self._store.booking_recorder.postpone_payments(
@@ -222,6 +234,9 @@ class PaymentWorkerOptions:
     retry_initial_seconds: float = 0.5
     retry_max_seconds: float = 30.0
     idle_poll_seconds: float = 1.0
+    # How long after a first empty look-up an ended booking's payment is looked up again
+    # before it is forgotten (a timed-out create may land late at the provider).
+    recheck_after_seconds: float = 15.0
 
 
 class PaymentWorker:
@@ -245,6 +260,8 @@ class PaymentWorker:
         self._observe = observe
         self._wake = asyncio.Event()
         self._task = BackgroundTask("payment-worker", self.run)
+        # Ended bookings whose look-up found no payment: when first (the store's clock).
+        self._found_nothing: dict[UUID, datetime] = {}
 
     def start(self) -> None:
         self._task.start()
@@ -274,53 +291,65 @@ class PaymentWorker:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.options.idle_poll_seconds)
 
     async def run_once(self) -> bool:
-        """One batch; True when it was full (more may be due at once)."""
+        """One batch; True when it was full (more may be due at once). Each outcome is
+        recorded as soon as it is known, with whatever else finished meanwhile: a slow
+        charge never holds back the confirmations of the rest of the batch."""
         lease = timedelta(seconds=self.options.lease_seconds)
         tasks = await self.executor.run(self.payments.claim_due, self.options.batch_size, lease)
         if not tasks:
             return False
         limit = asyncio.Semaphore(self.options.concurrency)
 
-        async def bounded(task: PaymentTask) -> PaymentResult | PaymentUnavailable:
+        async def bounded(task: PaymentTask) -> Outcome:
             async with limit:
                 try:
-                    return await self.settle(task)
+                    return task, await self.settle(task)
                 except PaymentUnavailable as unavailable:
-                    return unavailable
+                    return task, unavailable
 
-        answers = await asyncio.gather(*(bounded(task) for task in tasks))
-        results = [answer for answer in answers if isinstance(answer, PaymentResult)]
+        running = {asyncio.ensure_future(bounded(task)) for task in tasks}
+        more = False
+        try:
+            while running:
+                finished, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                more = await self._record([future.result() for future in finished]) or more
+        finally:
+            for future in running:
+                future.cancel()
+        return len(tasks) >= self.options.batch_size or more
+
+    async def _record(self, outcomes: Sequence[Outcome]) -> bool:
+        """Records results, postpones what must wait; True when a refund is due at once."""
+        results = [answer for _, answer in outcomes if isinstance(answer, PaymentResult)]
         report = await self.executor.run(self.payments.record, results)
-        waiting = [
-            (task, answer)
-            for task, answer in zip(tasks, answers, strict=True)
-            if isinstance(answer, PaymentUnavailable)
-        ]
-        for task, unavailable in waiting:
-            logger.warning(
-                "payment provider unavailable; payment stays due",
-                extra={
-                    "booking_id": str(task.booking_id),
-                    "attempt": task.attempts + 1,
-                    "error": str(unavailable),
-                },
-            )
-        for _ in waiting:
+        delays: dict[float, list[UUID]] = {}
+        for task, answer in outcomes:
+            if not isinstance(answer, PaymentUnavailable):
+                continue
+            if isinstance(answer, LookAgainLater):
+                logger.info(
+                    "ended booking: no payment found yet; looked up again later",
+                    extra={"booking_id": str(task.booking_id)},
+                )
+            else:
+                logger.warning(
+                    "payment provider unavailable; payment stays due",
+                    extra={
+                        "booking_id": str(task.booking_id),
+                        "attempt": task.attempts + 1,
+                        "error": str(answer),
+                    },
+                )
             self._observe("postponed")
-        if waiting:
-            retry_after = max(answer.retry_after_seconds for _, answer in waiting)
-            attempts = max(task.attempts for task, _ in waiting)
-            delay = max(retry_after, self._backoff(attempts))
-            await self.executor.run(
-                self.payments.postpone,
-                [task.booking_id for task, _ in waiting],
-                timedelta(seconds=delay),
-            )
+            delay = max(answer.retry_after_seconds, self._backoff(task.attempts))
+            delays.setdefault(delay, []).append(task.booking_id)
+        for delay, booking_ids in delays.items():
+            await self.executor.run(self.payments.postpone, booking_ids, timedelta(seconds=delay))
         if report.to_refund:
             await self.executor.run(self.payments.postpone, list(report.to_refund), timedelta())
         if results:
             self._after_record()
-        return len(tasks) >= self.options.batch_size or bool(report.to_refund)
+        return bool(report.to_refund)
 
     def _backoff(self, attempts: int) -> float:
         initial, most = self.options.retry_initial_seconds, self.options.retry_max_seconds
@@ -378,6 +407,17 @@ class PaymentWorker:
     async def _end_for_ended_booking(
         self, task: PaymentTask, intent: PaymentIntent | None
     ) -> PaymentResult:
+        if intent is None and task.attempts > 0:
+            # A create sent earlier whose answer never came may still land at the
+            # provider: only a look some time after the first empty one is trusted.
+            first_empty = self._found_nothing.setdefault(task.booking_id, self.payments.now())
+            waited = (self.payments.now() - first_empty).total_seconds()
+            if waited < self.options.recheck_after_seconds:
+                raise LookAgainLater(
+                    "no payment found yet for an ended booking",
+                    retry_after_seconds=self.options.recheck_after_seconds - waited,
+                )
+        self._found_nothing.pop(task.booking_id, None)
         if intent is None or intent.status in (
             IntentStatus.REQUIRES_PAYMENT_METHOD,
             IntentStatus.CANCELED,

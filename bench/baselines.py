@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from bench.cpu import CpuMeter, postgres, tree
+from bench.cpu import CpuMeter, Finder, postgres, tree
 from bench.wrk_driver import run_wrk, script
 from local_infra.ports import free_port
 from local_infra.postgres import create_database, drop_database
@@ -128,11 +129,26 @@ async def kafka_produce(bootstrap: str, topic: str, total: int) -> dict[str, Any
     return {"messages_per_second": total / elapsed}
 
 
+@dataclass(frozen=True)
+class PaymentProvider:
+    """The payment simulator both designs charge; an external party, so its CPU is
+    measured apart from each design's own."""
+
+    url: str
+    secret_key: str = field(repr=False)
+    processes: dict[str, Finder]
+
+
 async def single_service_booking(
-    admin_url: str, tokens_file: Path, connections: int, seconds: float
+    admin_url: str,
+    tokens_file: Path,
+    connections: int,
+    seconds: float,
+    provider: PaymentProvider,
 ) -> dict[str, Any]:
     """The one-service design under the same wrk booking script, on a ticket type that does
-    not sell out within the run: its steady confirmed bookings/s and CPU per booking."""
+    not sell out within the run, charging each booking at the same payment provider as the
+    platform: its steady confirmed bookings/s and CPU per booking."""
     name = f"bench_single_{uuid.uuid4().hex[:8]}"
     await create_database(admin_url, name)
     database_url = with_database(admin_url, name)
@@ -140,7 +156,12 @@ async def single_service_booking(
     try:
         # 10 connections a worker: the PostgreSQL server (max_connections 100) is shared
         # with the platform under test and whatever else runs on the machine.
-        env = {"BENCH_DATABASE_URL": database_url, "BENCH_POOL_SIZE": "10"}
+        env = {
+            "BENCH_DATABASE_URL": database_url,
+            "BENCH_POOL_SIZE": "10",
+            "BENCH_PAYMENT_URL": provider.url,
+            "BENCH_PAYMENT_KEY": provider.secret_key,
+        }
         async with served("single_service_app:app", env, SINGLE_SERVICE_WORKERS) as (
             base_url,
             pid,
@@ -156,7 +177,9 @@ async def single_service_booking(
                     "postgresql": postgres([name]),
                 }
             )
+            external = CpuMeter(provider.processes)
             meter.start()
+            external.start()
             result = await run_wrk(
                 f"{base_url}/bookings",
                 connections=connections,
@@ -171,17 +194,27 @@ async def single_service_booking(
                     uuid.uuid4().hex[:16],
                 ],
             )
-            cpu = meter.stop()
-        connection = await asyncpg.connect(database_url)
-        try:
-            row = await connection.fetchrow(
-                "SELECT count(*) AS bookings, coalesce(sum(quantity), 0) AS tickets,"
-                " extract(epoch FROM max(created_at)) AS last_at,"
-                " (SELECT sold FROM ticket_types WHERE id = $1) AS sold FROM bookings",
-                ticket_type,
-            )
-        finally:
-            await connection.close()
+            connection = await asyncpg.connect(database_url)
+            try:
+                # Requests wrk left in flight still finish their charge (30 s at most).
+                for _ in range(300):
+                    if not await connection.fetchval(
+                        "SELECT count(*) FROM bookings WHERE status = 'PENDING'"
+                    ):
+                        break
+                    await asyncio.sleep(0.1)
+                cpu = meter.stop()
+                external_cpu = external.stop()
+                row = await connection.fetchrow(
+                    "SELECT count(*) AS bookings, coalesce(sum(quantity), 0) AS tickets,"
+                    " extract(epoch FROM max(confirmed_at)) AS last_at,"
+                    " (SELECT sold FROM ticket_types WHERE id = $1) AS sold,"
+                    " count(payment_reference) AS charged"
+                    " FROM bookings WHERE status = 'CONFIRMED'",
+                    ticket_type,
+                )
+            finally:
+                await connection.close()
     finally:
         await drop_database(admin_url, name)
     confirmed = int(row["bookings"])
@@ -193,10 +226,15 @@ async def single_service_booking(
         "confirmed_bookings_per_second": confirmed / window if window > 0 else 0.0,
         "tickets_sold": int(row["sold"]),
         "consistent": int(row["sold"]) == int(row["tickets"])
-        and confirmed >= result.statuses.get(201, 0),
+        and confirmed >= result.statuses.get(201, 0)
+        and int(row["charged"]) == confirmed,
         "cpu_seconds": cpu,
         "cpu_ms_per_confirmed": {
             process: 1000 * seconds / confirmed if confirmed else float("nan")
             for process, seconds in cpu.items()
+        },
+        "external_cpu_ms_per_confirmed": {
+            process: 1000 * seconds / confirmed if confirmed else float("nan")
+            for process, seconds in external_cpu.items()
         },
     }

@@ -70,10 +70,11 @@ def matching(*needles: str) -> Finder:
     return find
 
 
-def postgres(databases: Iterable[str]) -> Finder:
+def postgres(databases: Iterable[str], *, backends_only: bool = False) -> Finder:
     """The postmaster, its auxiliary processes (WAL writer, checkpointer, ...) and the
     backends connected to `databases`; backends of other databases on the shared
-    server (other people's tests) are left out."""
+    server (other people's tests) are left out. `backends_only`: just those backends
+    (a party whose database shares the server, e.g. the payment simulator's)."""
     names = tuple(databases)
 
     def find() -> set[int]:
@@ -87,7 +88,9 @@ def postgres(databases: Iterable[str]) -> Finder:
                 continue
             line = _cmdline(pid)
             backend = "(" in line or "[local]" in line
-            if not backend or any(name in line for name in names):
+            if (not backend and not backends_only) or (
+                backend and any(name in line for name in names)
+            ):
                 found.add(pid)
         return found
 

@@ -65,7 +65,7 @@ def figures(connections: list[int]) -> list[Figure]:
                 f"{at}.minimal.latency.p99_ms",
             ),
             Figure(
-                f"CPU ms per confirmed booking, all processes, {c} conn",
+                f"CPU ms per confirmed booking, all platform processes, {c} conn",
                 f"{at}.sale.cpu_ms_total",
                 "ms",
                 "single service + PostgreSQL",
@@ -161,6 +161,19 @@ def median_summary(rounds: list[dict[str, Any]], connections: list[int]) -> dict
             cpu.setdefault(f"baseline: {name}", {})[str(c)] = median(
                 [lookup(one, f"{at}.single_service.cpu_ms_per_confirmed.{name}") for one in rounds]
             )
+        # The payment provider is an external party: shown, never in either total.
+        for key, prefix in (
+            ("sale", "external, platform's charges"),
+            ("single_service", "external, baseline's charges"),
+        ):
+            outside = rounds[0]["connections"][str(c)][key].get("external_cpu_ms_per_confirmed", {})
+            for name in outside:
+                cpu.setdefault(f"{prefix}: {name}", {})[str(c)] = median(
+                    [
+                        lookup(one, f"{at}.{key}.external_cpu_ms_per_confirmed.{name}")
+                        for one in rounds
+                    ]
+                )
         for label, path in (
             ("platform booking", f"{at}.sale.wrk"),
             ("single-service booking", f"{at}.single_service"),

@@ -316,5 +316,14 @@ async def test_a_flash_sale_keeps_its_guarantees_through_crashes_restarts_and_br
         before = await read_model_snapshot(client, admin, shows)
         report = await rebuild_read_models(chaos_stack.stack.service_env("query-projection"))
         after = await read_model_snapshot(client, admin, shows)
-        assert after == before, (report, before, after)
+        assert after == before, (
+            report,
+            {
+                key: (before["bookings"].get(key), value)
+                for key, value in after["bookings"].items()
+                if before["bookings"].get(key) != value
+            },
+            [key for key in before["bookings"] if key not in after["bookings"]],
+            before["availability"] == after["availability"] or (before, after),
+        )
     sys.stderr.write(f"chaos {profile.name} took {time.monotonic() - started:.0f}s\n")

@@ -58,7 +58,8 @@ EXPECTED_ACLS: dict[str, Acls] = {
         ("topic", topics.DEAD_LETTERS, WRITE),
     ),
     "dead-letter-redrive": grants(
-        ("topic", topics.DEAD_LETTERS, READ),
+        # Write: markers of dead letters re-driven one by one.
+        ("topic", topics.DEAD_LETTERS, READ | WRITE),
         *(("group", f"{client}.dead-letter-redrive", {"Read"}) for client in CLIENTS),
         *(("topic", topic, WRITE) for topic in EVENT_TOPICS),
     ),

@@ -215,15 +215,18 @@ async def test_a_manager_watches_a_sale_but_not_health_or_dead_letters(
 async def test_the_console_lists_a_dead_letter_and_re_drives_it(
     page: Page, web_url: str, running_stack: StackInfo
 ) -> None:
+    # Two poison messages: re-driving the newer must leave the older one pending.
+    older = f"older-{uuid.uuid4().hex[:8]}"
     poison = f"poison-{uuid.uuid4().hex[:8]}"
     producer = AIOKafkaProducer(bootstrap_servers=running_stack.kafka_bootstrap_servers)
     await producer.start()
     try:
-        await producer.send_and_wait(
-            running_stack.topic_prefix + topics.CATALOG_EVENTS,
-            json.dumps({"not": "an event envelope", "marker": poison}).encode(),
-            key=poison.encode(),
-        )
+        for marker in (older, poison):
+            await producer.send_and_wait(
+                running_stack.topic_prefix + topics.CATALOG_EVENTS,
+                json.dumps({"not": "an event envelope", "marker": marker}).encode(),
+                key=marker.encode(),
+            )
     finally:
         await producer.stop()
 
@@ -239,9 +242,11 @@ async def test_the_console_lists_a_dead_letter_and_re_drives_it(
         await page.goto(f"{web_url}/console#/dead-letters")
         await page.reload()
         await expect(page.get_by_role("heading", name="Dead letters")).to_be_visible()
-        return await section.get_by_text(poison).count() > 0
+        return all([await section.get_by_text(marker).count() > 0 for marker in (older, poison)])
 
-    await eventually(listed, bool, within=SETTLE_SECONDS, interval=1, what="the dead letter listed")
+    await eventually(
+        listed, bool, within=SETTLE_SECONDS, interval=1, what="the dead letters listed"
+    )
     row = section.locator("tbody tr", has_text=poison).first
     await expect(row).to_contain_text("Pending")
     for service in ("booking-command", "inventory", "query-projection"):
@@ -249,18 +254,16 @@ async def test_the_console_lists_a_dead_letter_and_re_drives_it(
     await expect(page.get_by_text("Could not read its dead letters")).to_have_count(0)
     await screenshot(page, "console-dead-letters")
 
-    # Oldest first: re-drive until ours has gone back to its topic.
-    redrive = section.get_by_role(
-        "button", name="Re-drive the oldest pending dead letter of query-projection"
-    )
-    for _ in range(20):
-        if (
-            await section.locator("tbody tr", has_text=poison)
-            .first.get_by_text("Re-driven")
-            .count()
-        ):
-            break
-        await redrive.click()
-        await expect(page.get_by_text("Re-drove the oldest pending dead letter")).to_be_visible()
-    await expect(section.locator("tbody tr", has_text=poison).first).to_contain_text("Re-driven")
+    # Exactly the one clicked goes back to its topic, not the oldest pending one.
+    letter_id = await row.get_attribute("data-dead-letter")
+    older_row = section.locator("tbody tr", has_text=older).first
+    await expect(older_row).to_contain_text("Pending")
+    await row.get_by_role("button", name=f"Re-drive {letter_id} of query-projection").click()
+    await expect(
+        page.get_by_text(f"Re-drove dead letter {letter_id} of query-projection.")
+    ).to_be_visible()
+    ours = section.locator(f"tbody tr[data-dead-letter='{letter_id}']")
+    await expect(ours).to_contain_text("Re-driven")
+    await expect(ours.get_by_role("button")).to_have_count(0)
+    await expect(older_row).to_contain_text("Pending")
     await screenshot(page, "console-dead-letter-redriven")

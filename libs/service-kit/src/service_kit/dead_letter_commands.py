@@ -10,7 +10,8 @@ import json
 import sys
 from typing import Any
 
-from service_kit.dead_letters import list_dead_letters, redrive_dead_letters
+from service_kit.dead_letters import list_dead_letters, redrive_dead_letter, redrive_dead_letters
+from service_kit.errors import DomainError
 from service_kit.kafka_runtime import KafkaRuntime, OutboundMessage
 from service_kit.messaging import KafkaHeaders
 from service_kit.settings import KafkaSettings
@@ -29,7 +30,22 @@ def add_dead_letter_commands(commands: Any, service: str) -> None:
     redrive = actions.add_parser(
         "redrive", help=f"Send {service}'s dead letters back to their original topics, once each"
     )
-    redrive.add_argument("--limit", type=int, default=None)
+    which = redrive.add_mutually_exclusive_group()
+    which.add_argument("--limit", type=int, default=None, help="At most this many, oldest first")
+    which.add_argument(
+        "--dead-letter",
+        type=_dead_letter_id,
+        default=None,
+        metavar="PARTITION@OFFSET",
+        help="Only this one (the `dead_letter` field `list` prints)",
+    )
+
+
+def _dead_letter_id(text: str) -> tuple[int, int]:
+    partition, separator, offset = text.partition("@")
+    if not separator or not partition.isdigit() or not offset.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not PARTITION@OFFSET, e.g. 0@12")
+    return int(partition), int(offset)
 
 
 async def run_dead_letter_command(
@@ -56,13 +72,29 @@ async def run_dead_letter_command(
 
     await kafka.start()
     try:
-        redriven = await redrive_dead_letters(
-            settings,
-            topic,
-            send,
-            consumer_group=consumer_group,
-            limit=arguments.limit,
-        )
+        if arguments.dead_letter is not None:
+            partition, offset = arguments.dead_letter
+            redriven = [
+                await redrive_dead_letter(
+                    settings,
+                    topic,
+                    send,
+                    consumer_group=consumer_group,
+                    partition=partition,
+                    offset=offset,
+                )
+            ]
+        else:
+            redriven = await redrive_dead_letters(
+                settings,
+                topic,
+                send,
+                consumer_group=consumer_group,
+                limit=arguments.limit,
+            )
+    except DomainError as error:
+        print(error.detail, file=sys.stderr)
+        return 1
     finally:
         await kafka.stop()
     for entry in redriven:

@@ -4,16 +4,17 @@ admin console. The same list and re-drive as `python -m <service> dead-letters`,
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 from fastapi import APIRouter, Body
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from service_kit.dead_letters import (
-    default_redrive_group,
-    list_dead_letters,
+    DeadLetterEntry,
+    SendToTopic,
+    dead_letters_with_state,
+    redrive_dead_letter,
     redrive_dead_letters,
-    redrive_progress,
 )
 from service_kit.errors import DependencyUnavailableError, ForbiddenError
 from service_kit.http_errors import error_responses
@@ -24,10 +25,14 @@ from service_kit.settings import KafkaSettings
 from ticketing_contracts import topics
 
 MAX_LISTED = 500
+DEAD_LETTER_ID = r"^\d{1,9}@\d{1,19}$"
 
 
 class DeadLetterOut(BaseModel):
-    dead_letter: str = Field(description="partition@offset on the dead-letter topic")
+    dead_letter: str = Field(
+        description="partition@offset on the dead-letter topic: the id to re-drive it by",
+        examples=["0@12"],
+    )
     original: str = Field(description="topic[partition]@offset the message came from")
     consumer_group: str | None
     error: str
@@ -47,6 +52,25 @@ class RedriveRequest(BaseModel):
     limit: int | None = Field(
         default=None, ge=1, le=10_000, description="Most to re-drive, oldest first (all if unset)"
     )
+    dead_letter: str | None = Field(
+        default=None,
+        pattern=DEAD_LETTER_ID,
+        description="Re-drive only this dead letter (its `dead_letter` id from the list); "
+        "not together with `limit`",
+        examples=["0@12"],
+    )
+
+    @model_validator(mode="after")
+    def _one_or_oldest(self) -> Self:
+        if self.dead_letter is not None and self.limit is not None:
+            raise ValueError("give either dead_letter or limit, not both")
+        return self
+
+    def target(self) -> tuple[int, int] | None:
+        if self.dead_letter is None:
+            return None
+        partition, _, offset = self.dead_letter.partition("@")
+        return int(partition), int(offset)
 
 
 class RedriveOut(BaseModel):
@@ -67,6 +91,23 @@ def dead_letter_router(
     router = APIRouter(prefix="/internal/v1/dead-letters", tags=["dead letters"])
     topic = settings.topic(topics.DEAD_LETTERS)
 
+    async def _redrive(send: SendToTopic, body: RedriveRequest) -> list[DeadLetterEntry]:
+        target = body.target()
+        if target is None:
+            return await redrive_dead_letters(
+                settings, topic, send, consumer_group=consumer_group, limit=body.limit
+            )
+        partition, offset = target
+        entry = await redrive_dead_letter(
+            settings,
+            topic,
+            send,
+            consumer_group=consumer_group,
+            partition=partition,
+            offset=offset,
+        )
+        return [entry]
+
     @router.get(
         "",
         summary="This service's dead letters, oldest first (admins)",
@@ -75,13 +116,9 @@ def dead_letter_router(
     )
     async def list_letters(caller: InternalCaller) -> DeadLettersOut:
         _admin(caller)
-        entries = await list_dead_letters(settings, topic, consumer_group=consumer_group)
-        progress = await redrive_progress(settings, topic, default_redrive_group(consumer_group))
         letters = [
-            DeadLetterOut(
-                **entry.describe(), redriven=entry.offset < progress.get(entry.partition, 0)
-            )
-            for entry in entries
+            DeadLetterOut(**entry.describe(), redriven=redriven)
+            for entry, redriven in await dead_letters_with_state(settings, topic, consumer_group)
         ]
         return DeadLettersOut(
             consumer_group=consumer_group,
@@ -93,8 +130,11 @@ def dead_letter_router(
     @router.post(
         "/redrive",
         summary="Send dead letters back to their original topics, once each (admins)",
+        description="The oldest pending ones (up to `limit`), or exactly the one named by "
+        "`dead_letter`: 404 if this service has no such dead letter, 409 if it was already "
+        "re-driven.",
         response_model=RedriveOut,
-        responses=error_responses(403, 422, 503),
+        responses=error_responses(403, 404, 409, 422, 503),
     )
     async def redrive(
         caller: InternalCaller, body: RedriveRequest = Body(default_factory=RedriveRequest)
@@ -109,9 +149,7 @@ def dead_letter_router(
         async def send(topic: str, key: bytes | None, value: bytes, headers: KafkaHeaders) -> None:
             await kafka.publish([OutboundMessage(topic, key, value, headers)])
 
-        entries = await redrive_dead_letters(
-            settings, topic, send, consumer_group=consumer_group, limit=body.limit
-        )
+        entries = await _redrive(send, body)
         return RedriveOut(
             consumer_group=consumer_group,
             redriven=[DeadLetterOut(**entry.describe(), redriven=True) for entry in entries],

@@ -4,6 +4,12 @@ A dead letter is the original message
 (key, value, headers) plus `dlt_*` headers naming the error and where it came from
 (`service_kit.messaging.dead_letter_headers`), plus the consumer group that gave up
 on it, so that a re-drive only sends back what this consumer failed to process.
+
+What was re-driven: all letters below the re-drive group's committed offsets (re-driven
+oldest first), and each letter re-driven on its own, recorded by a marker record on the
+dead-letter topic itself (`dlt_redriven`: partition@offset of the letter; no body). Markers
+are never listed nor re-driven. (Not commit metadata: not every Kafka-protocol broker keeps
+it.)
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from uuid import UUID, uuid5
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
+from service_kit.errors import ConflictError, NotFoundError
 from service_kit.kafka_security import kafka_client_options
 from service_kit.messaging import dead_letter_headers, header_map
 from service_kit.settings import KafkaSettings
@@ -33,6 +40,7 @@ _DEAD_LETTER_HEADERS = frozenset(
     }
 )
 _DEAD_LETTER_ID_NAMESPACE = UUID("7d1f2a5c-9e0b-4c36-8f0e-1b5a3c2d4e6f")
+REDRIVEN_MARKER = "dlt_redriven"
 
 
 @dataclass(frozen=True)
@@ -82,13 +90,20 @@ class DeadLetterEntry:
     key: bytes | None
     value: bytes
     headers: list[tuple[str, bytes]]
+    # Set on a marker record: the `partition@offset` of the letter it says was re-driven.
+    redriven_of: str | None = None
+
+    @property
+    def letter_id(self) -> str:
+        """How operators name it: partition@offset on the dead-letter topic."""
+        return f"{self.partition}@{self.offset}"
 
     def original_headers(self) -> list[tuple[str, bytes]]:
         return [(name, value) for name, value in self.headers if name not in _DEAD_LETTER_HEADERS]
 
     def describe(self) -> dict[str, Any]:
         return {
-            "dead_letter": f"{self.partition}@{self.offset}",
+            "dead_letter": self.letter_id,
             "original": f"{self.original_topic}[{self.original_partition}]@{self.original_offset}",
             "consumer_group": self.consumer_group,
             "error": self.error,
@@ -111,6 +126,7 @@ def _entry(record: Any) -> DeadLetterEntry:
         key=record.key,
         value=record.value or b"",
         headers=headers,
+        redriven_of=meta.get(REDRIVEN_MARKER),
     )
 
 
@@ -135,7 +151,7 @@ async def _read_until_end(
 
 
 async def _assigned_consumer(
-    kafka: KafkaSettings | str, topic: str, group_id: str | None
+    kafka: KafkaSettings | str, topic: str, group_id: str | None, partition: int | None = None
 ) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
     consumer = AIOKafkaConsumer(
         **kafka_client_options(kafka),
@@ -146,6 +162,8 @@ async def _assigned_consumer(
     await consumer.start()
     try:
         partitions = await partitions_of(consumer, topic)
+        if partition is not None:
+            partitions = [tp for tp in partitions if tp.partition == partition]
         consumer.assign(partitions)
         if group_id is None:
             await consumer.seek_to_beginning(*partitions)
@@ -175,6 +193,7 @@ async def list_dead_letters(
         entries = await _read_until_end(consumer, partitions)
     finally:
         await consumer.stop()
+    entries = [entry for entry in entries if entry.redriven_of is None]
     if consumer_group is not None:
         entries = [entry for entry in entries if entry.consumer_group == consumer_group]
     return entries if limit is None else entries[:limit]
@@ -200,15 +219,22 @@ async def redrive_dead_letters(
     arrived since.
     """
     redrive_group = redrive_group or default_redrive_group(consumer_group)
+    marked = _marked(await _all_entries(kafka, dead_letter_topic), consumer_group)
     consumer, partitions = await _assigned_consumer(kafka, dead_letter_topic, redrive_group)
     redriven: list[DeadLetterEntry] = []
     try:
         entries = await _read_until_end(consumer, partitions)
         progress: dict[TopicPartition, int] = {}
         for entry in entries:
-            if limit is not None and len(redriven) >= limit:
+            ours = (
+                entry.consumer_group == consumer_group
+                and entry.original_topic
+                and entry.redriven_of is None
+                and entry.letter_id not in marked
+            )
+            if ours and limit is not None and len(redriven) >= limit:
                 break
-            if entry.consumer_group == consumer_group and entry.original_topic:
+            if ours:
                 await send(entry.original_topic, entry.key, entry.value, entry.original_headers())
                 redriven.append(entry)
             progress[TopicPartition(dead_letter_topic, entry.partition)] = entry.offset + 1
@@ -219,8 +245,68 @@ async def redrive_dead_letters(
     return redriven
 
 
+async def redrive_dead_letter(
+    kafka: KafkaSettings | str,
+    dead_letter_topic: str,
+    send: SendToTopic,
+    *,
+    consumer_group: str,
+    partition: int,
+    offset: int,
+    redrive_group: str | None = None,
+) -> DeadLetterEntry:
+    """Sends one of `consumer_group`'s dead letters (the one at `partition`/`offset` of the
+    dead-letter topic) back to its original topic, then records that with a marker on the
+    dead-letter topic, so neither this nor a re-drive of all pending ones sends it again.
+
+    Raises NotFoundError when there is no such dead letter of this consumer group, and
+    AlreadyRedrivenError (409) when it was already re-driven.
+    """
+    redrive_group = redrive_group or default_redrive_group(consumer_group)
+    letter_id = f"{partition}@{offset}"
+    entries = await _all_entries(kafka, dead_letter_topic)
+    entry = next((e for e in entries if e.letter_id == letter_id and e.redriven_of is None), None)
+    if entry is None or entry.consumer_group != consumer_group or not entry.original_topic:
+        raise NotFoundError(f"No dead letter {letter_id} of consumer group {consumer_group}")
+    progress = await redrive_progress(kafka, dead_letter_topic, redrive_group)
+    if offset < progress.get(partition, 0) or letter_id in _marked(entries, consumer_group):
+        raise AlreadyRedrivenError(f"Dead letter {letter_id} was already re-driven")
+    await send(entry.original_topic, entry.key, entry.value, entry.original_headers())
+    await send(
+        dead_letter_topic,
+        None,
+        b"",
+        [
+            (DEAD_LETTER_CONSUMER_GROUP, consumer_group.encode()),
+            (REDRIVEN_MARKER, letter_id.encode()),
+        ],
+    )
+    return entry
+
+
+async def _all_entries(kafka: KafkaSettings | str, dead_letter_topic: str) -> list[DeadLetterEntry]:
+    consumer, partitions = await _assigned_consumer(kafka, dead_letter_topic, None)
+    try:
+        return await _read_until_end(consumer, partitions)
+    finally:
+        await consumer.stop()
+
+
+def _marked(entries: list[DeadLetterEntry], consumer_group: str) -> set[str]:
+    """The letters of `consumer_group` re-driven one by one."""
+    return {
+        entry.redriven_of
+        for entry in entries
+        if entry.redriven_of is not None and entry.consumer_group == consumer_group
+    }
+
+
 def default_redrive_group(consumer_group: str) -> str:
     return f"{consumer_group}.dead-letter-redrive"
+
+
+class AlreadyRedrivenError(ConflictError):
+    error_type = "already_redriven"
 
 
 async def redrive_progress(
@@ -239,3 +325,19 @@ async def redrive_progress(
         return progress
     finally:
         await consumer.stop()
+
+
+async def dead_letters_with_state(
+    kafka: KafkaSettings | str, dead_letter_topic: str, consumer_group: str
+) -> list[tuple[DeadLetterEntry, bool]]:
+    """`consumer_group`'s dead letters, oldest first, each with whether it was re-driven."""
+    entries = await _all_entries(kafka, dead_letter_topic)
+    marked = _marked(entries, consumer_group)
+    progress = await redrive_progress(
+        kafka, dead_letter_topic, default_redrive_group(consumer_group)
+    )
+    return [
+        (entry, entry.offset < progress.get(entry.partition, 0) or entry.letter_id in marked)
+        for entry in entries
+        if entry.redriven_of is None and entry.consumer_group == consumer_group
+    ]

@@ -92,7 +92,13 @@ async def test_dead_letters_and_redrive_go_to_the_service_as_the_admin(
 
     def consumer(request: httpx.Request) -> httpx.Response:
         if request.method == "POST":
-            assert json.loads(request.content) == {"limit": 1}
+            asked = json.loads(request.content)
+            if asked == {"dead_letter": "0@5"}:
+                return httpx.Response(
+                    409,
+                    json={"detail": "Dead letter 0@5 was already re-driven", "error_type": "x"},
+                )
+            assert asked in ({"limit": 1}, {"dead_letter": "0@4"})
             return httpx.Response(
                 200,
                 json={"consumer_group": "g", "redriven": [{**letter, "redriven": True}]},
@@ -120,6 +126,27 @@ async def test_dead_letters_and_redrive_go_to_the_service_as_the_admin(
     )
     assert redriven.status_code == 200, redriven.text
     assert redriven.json()["redriven"][0]["redriven"] is True
+    chosen = await gateway.client.post(
+        "/api/v1/admin/dead-letters/query-projection/redrive",
+        json={"dead_letter": "0@4"},
+        headers=admin_headers,
+    )
+    assert chosen.status_code == 200, chosen.text
+    assert chosen.json()["redriven"][0]["dead_letter"] == "0@4"
+    again = await gateway.client.post(
+        "/api/v1/admin/dead-letters/query-projection/redrive",
+        json={"dead_letter": "0@5"},
+        headers=admin_headers,
+    )
+    assert again.status_code == 409
+    assert "already re-driven" in again.json()["detail"]
+    for invalid in ({"dead_letter": "0@4", "limit": 1}, {"dead_letter": "zero"}):
+        refused = await gateway.client.post(
+            "/api/v1/admin/dead-letters/query-projection/redrive",
+            json=invalid,
+            headers=admin_headers,
+        )
+        assert refused.status_code == 422, invalid
     unknown = await gateway.client.post(
         "/api/v1/admin/dead-letters/gateway/redrive", headers=admin_headers
     )

@@ -95,7 +95,9 @@ class OperationsService:
 
         return list(await asyncio.gather(*(of(name, svc) for name, svc in self._consumers.items())))
 
-    async def redrive(self, caller: Caller, service: str, limit: int | None) -> dict[str, Any]:
+    async def redrive(
+        self, caller: Caller, service: str, *, limit: int | None, dead_letter: str | None
+    ) -> dict[str, Any]:
         downstream = self._consumers.get(service)
         if downstream is None:
             raise NotFoundError(f"No service {service!r} consumes messages")
@@ -103,6 +105,8 @@ class OperationsService:
             "POST",
             f"{DEAD_LETTERS}/redrive",
             caller=caller,
-            body=json.dumps({"limit": limit}).encode(),
+            body=json.dumps(
+                {"dead_letter": dead_letter} if dead_letter is not None else {"limit": limit}
+            ).encode(),
         )
         return {"service": service, **answer.json()}

@@ -4,10 +4,10 @@ letters (admins only)."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from fastapi import APIRouter, Body, Path
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from gateway.entrypoints.http.deps import (
     API_PREFIX,
@@ -94,6 +94,18 @@ class ServiceDeadLettersOut(Document):
 
 class RedriveIn(BaseModel):
     limit: int | None = Field(default=None, ge=1, le=10_000, description="All pending if unset")
+    dead_letter: str | None = Field(
+        default=None,
+        pattern=r"^\d{1,9}@\d{1,19}$",
+        description="Only this dead letter: its `dead_letter` id from the list (not with limit)",
+        examples=["0@12"],
+    )
+
+    @model_validator(mode="after")
+    def _one_or_oldest(self) -> Self:
+        if self.dead_letter is not None and self.limit is not None:
+            raise ValueError("give either dead_letter or limit, not both")
+        return self
 
 
 class RedriveOut(Document):
@@ -143,8 +155,10 @@ async def dead_letters(caller: Admin, services: Services) -> list[dict[str, Any]
     response_model=RedriveOut,
     summary="Send a service's pending dead letters back to their topics, once each (admin)",
     description="The same as `python -m <service> dead-letters redrive`: oldest first, up to "
-    "`limit`; what was re-driven is remembered, so a second call sends only newer ones.",
-    responses=error_responses(400, 401, 403, 404, 413, 422, 429, 503),
+    "`limit`, or only the one named by `dead_letter` (404 if the service has no such dead "
+    "letter, 409 if it was already re-driven); what was re-driven is remembered, so it is "
+    "never sent twice.",
+    responses=error_responses(400, 401, 403, 404, 409, 413, 422, 429, 503),
 )
 async def redrive(
     service: ConsumingService,
@@ -152,4 +166,7 @@ async def redrive(
     services: Services,
     body: Annotated[RedriveIn | None, Body()] = None,
 ) -> dict[str, Any]:
-    return await services.operations.redrive(caller, service, (body or RedriveIn()).limit)
+    request = body or RedriveIn()
+    return await services.operations.redrive(
+        caller, service, limit=request.limit, dead_letter=request.dead_letter
+    )

@@ -272,16 +272,14 @@ async function deadLettersView(feedback) {
       h("td", {}, h("code", {}, letter.original)),
       h("td", {}, letter.error),
       h("td", {}, h("details", {}, h("summary", {}, "Message"), h("pre", {}, letter.value))),
-      h("td", {}, letter.redriven ? h("span", { class: "badge ok" }, "Re-driven") : h("span", { class: "badge warn" }, "Pending"))));
+      h("td", {}, letter.redriven ? h("span", { class: "badge ok" }, "Re-driven") : h("span", { class: "badge warn" }, "Pending")),
+      h("td", {}, letter.redriven ? null : h("button", { type: "button", class: "secondary", onclick: () => act(feedback,
+        () => post(`/api/v1/admin/dead-letters/${service.service}/redrive`, { dead_letter: letter.dead_letter }),
+        `Re-drove dead letter ${letter.dead_letter} of ${service.service}.`) }, `Re-drive ${letter.dead_letter} of ${service.service}`))));
     return h("section", { dataset: { service: service.service } },
       h("h2", {}, `${service.service}: ${service.pending} pending`),
       service.error ? message("error", `Could not read its dead letters: ${service.error}`) : null,
-      service.pending
-        ? h("button", { type: "button", onclick: () => act(feedback,
-          () => post(`/api/v1/admin/dead-letters/${service.service}/redrive`, { limit: 1 }),
-          `Re-drove the oldest pending dead letter of ${service.service}.`) }, `Re-drive the oldest pending dead letter of ${service.service}`)
-        : null,
-      rows.length ? table(`Dead letters of ${service.consumer_group}`, ["Dead letter", "From", "Error", "Message", "State"], rows)
+      rows.length ? table(`Dead letters of ${service.consumer_group}`, ["Dead letter", "From", "Error", "Message", "State", "Action"], rows)
         : message("info", "No dead letters."));
   });
   replace(main, h("h1", {}, "Dead letters"), feedback, sections);

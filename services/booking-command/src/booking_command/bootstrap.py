@@ -18,6 +18,7 @@ from booking_command.adapters.broker_epoch import EventStoreBrokerEpoch
 from booking_command.adapters.event_store import postgres_environment
 from booking_command.adapters.metrics import (
     DUE_PAYMENTS_POSTPONED,
+    EVENT_CANCELLATION_BOOKINGS,
     GROUP_COMMIT_BATCH_SIZE,
     HOLDS_EXPIRED,
     PAYMENTS,
@@ -28,6 +29,10 @@ from booking_command.adapters.public_events import OutboxMapper
 from booking_command.adapters.relay_leadership import RelayLeadership
 from booking_command.application.app import BookingCommandApplication, utc_now
 from booking_command.application.commands import CommandService
+from booking_command.application.event_cancellations import (
+    CascadeReport,
+    EventCancellationWorker,
+)
 from booking_command.application.executor import EventStoreExecutor
 from booking_command.application.group_commit import GroupCommitter
 from booking_command.application.hold_expiry import HoldExpiryWorker
@@ -121,6 +126,7 @@ class Runtime:
     commands: CommandService
     hold_expiry: HoldExpiryWorker
     payment_worker: PaymentWorker
+    event_cancellation_worker: EventCancellationWorker
     payment_provider: HttpPaymentProvider
     kafka: KafkaRuntime | None
     relay: OutboxRelay | None
@@ -131,6 +137,7 @@ class Runtime:
         self.group_commit.start()
         self.hold_expiry.start()
         self.payment_worker.start()
+        self.event_cancellation_worker.start()
         if self.kafka is not None:
             if self.settings.create_topics:
                 await ensure_topics(
@@ -164,6 +171,7 @@ class Runtime:
         if self.broker_watch is not None:
             await self.broker_watch.stop()
         await self.hold_expiry.stop()
+        await self.event_cancellation_worker.stop()
         await self.payment_worker.stop()
         await self.payment_provider.aclose()
         await self.group_commit.stop()
@@ -195,6 +203,8 @@ async def open_runtime(
             hold_for=timedelta(seconds=settings.hold_timeout_seconds),
             idempotency_ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
             catalog_cache_ttl_seconds=settings.catalog_cache_ttl_seconds,
+            event_cancellation_batch_size=settings.event_cancellation_batch_size,
+            event_cancellation_grace=timedelta(seconds=settings.event_cancellation_grace_seconds),
         )
 
     app = await executor.run(construct)
@@ -269,6 +279,22 @@ async def open_runtime(
         after_record=after_payments,
         observe=observe_payment,
     )
+
+    def after_cascade_batch(report: CascadeReport) -> None:
+        EVENT_CANCELLATION_BOOKINGS.labels(outcome="cancelled").inc(report.cancelled)
+        EVENT_CANCELLATION_BOOKINGS.labels(outcome="rejected").inc(report.rejected)
+        if report.refunds_due or report.rejected:
+            payment_worker.wake()
+        if relay is not None:
+            relay.wake()
+
+    # Polls (no wake-up from commands: that would add a claim query to every booking commit).
+    event_cancellation_worker = EventCancellationWorker(
+        app.event_cancellations,
+        executor,
+        idle_poll_seconds=settings.payment_idle_poll_seconds,
+        after_batch=after_cascade_batch,
+    )
     return Runtime(
         settings,
         app,
@@ -277,6 +303,7 @@ async def open_runtime(
         commands,
         hold_expiry,
         payment_worker,
+        event_cancellation_worker,
         provider,
         kafka,
         relay,
@@ -312,6 +339,7 @@ def build_app(
         health.add("group-commit", runtime.group_commit.probe)
         health.add("hold-expiry", runtime.hold_expiry.probe)
         health.add("payment-worker", runtime.payment_worker.probe)
+        health.add("event-cancellation-worker", runtime.event_cancellation_worker.probe)
         # Not required: bookings are still taken while the provider is down (payments
         # stay due), so an open breaker is shown but keeps the service in rotation.
         health.add(

@@ -123,6 +123,21 @@ class BookingCommandSettings(PostgresSettings, RedisSettings, KafkaSettings, Int
         "besides being woken by reservations",
     )
 
+    event_cancellation_batch_size: int = Field(
+        default=200,
+        ge=1,
+        le=5000,
+        description="Bookings of a cancelled event ended (and refunds made due) per transaction",
+    )
+    event_cancellation_grace_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="After this long past an event's cancellation no replica takes a booking "
+        "for it any more (well above CATALOG_CACHE_TTL_SECONDS); then a final pass ends any "
+        "booking that committed late",
+    )
+
     @field_validator("payment_provider_secret_key")
     @classmethod
     def _payment_key_is_usable(cls, value: SecretStr) -> SecretStr:
@@ -136,6 +151,14 @@ class BookingCommandSettings(PostgresSettings, RedisSettings, KafkaSettings, Int
         if looks_like_placeholder(key):
             raise ValueError("looks like a placeholder; use the key the provider issued")
         return value
+
+    @model_validator(mode="after")
+    def _grace_outlasts_the_catalog_cache(self) -> Self:
+        if self.event_cancellation_grace_seconds <= self.catalog_cache_ttl_seconds:
+            raise ValueError(
+                "EVENT_CANCELLATION_GRACE_SECONDS must be longer than CATALOG_CACHE_TTL_SECONDS"
+            )
+        return self
 
     @model_validator(mode="after")
     def _production_refuses_published_payment_keys(self) -> Self:

@@ -254,6 +254,12 @@ async def test_booking_saga_end_to_end_over_kafka(
         )
     )
 
+    async def refunded() -> bool:
+        booking: Any = await run(lambda: app.repository.get(confirmed_id))
+        return bool(booking.payment_status == "refunded")
+
+    await eventually(refunded)
+
     # A restarted broker connection with the same group resumes from the tracked offsets.
     assert runtime.kafka is not None
     await runtime.kafka.stop()
@@ -297,6 +303,8 @@ async def test_booking_saga_end_to_end_over_kafka(
         "booking.cancelled",
         "booking.expired",
         "booking.payment_captured",
+        # The cancelled booking's capture is given back.
+        "booking.payment_refunded",
     }
     assert decoded["booking.confirmed"] == 1
     assert decoded["booking.payment_captured"] == 1
@@ -306,6 +314,8 @@ async def test_booking_saga_end_to_end_over_kafka(
         "PaymentCaptured",
         "Confirmed",
         "Cancelled",
+        "RefundDue",
+        "PaymentRefunded",
     ]
     confirmed = [r for r in booking_events if dict(r.headers)["ce_type"] == b"booking.confirmed"]
     assert dict(confirmed[0].headers)["correlation_id"] == b"inventory-corr"

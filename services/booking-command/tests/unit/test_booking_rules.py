@@ -222,3 +222,71 @@ def test_expired_booking_cannot_be_confirmed() -> None:
     booking.payment_captured(amount=booking.amount_due, currency="eur", reference="pi_1")
     with pytest.raises(ConflictError):
         booking.confirm()
+
+
+def pending_events_of(booking: Booking) -> list[str]:
+    return [type(event).__name__ for event in booking.pending_events]
+
+
+def test_cancelling_a_paid_booking_makes_its_refund_due() -> None:
+    booking = paid(request())
+    booking.confirm()
+    booking.collect_events()
+    booking.cancel(cancelled_by="user-1")
+    assert pending_events_of(booking) == ["Cancelled", "RefundDue"]
+    assert (booking.cancelled_by, booking.cancellation_reason) == ("user-1", None)
+    assert (booking.payment_status, booking.refund_reason) == ("captured", "booking_cancelled")
+    booking.payment_refunded(refund_reference="re_1", reason=booking.refund_reason)
+    assert (booking.status, booking.payment_status) == ("CANCELLED", "refunded")
+
+
+def test_a_confirmed_booking_of_a_cancelled_event_is_cancelled_for_that_reason() -> None:
+    booking = paid(request())
+    booking.confirm()
+    booking.collect_events()
+    assert booking.end_for_cancelled_event(cancelled_by="admin-1") is True
+    assert pending_events_of(booking) == ["Cancelled", "RefundDue"]
+    assert (booking.status, booking.cancellation_reason, booking.cancelled_by) == (
+        "CANCELLED",
+        "event_cancelled",
+        "admin-1",
+    )
+    assert booking.refund_reason == "event_cancelled"
+
+
+@pytest.mark.parametrize("payment_due", [False, True])
+def test_a_pending_booking_of_a_cancelled_event_is_rejected_event_cancelled(
+    payment_due: bool,
+) -> None:
+    booking = request()
+    if payment_due:
+        booking.tickets_reserved()
+    assert booking.end_for_cancelled_event(cancelled_by="admin-1") is True
+    assert (booking.status, booking.rejection_reason) == ("REJECTED", "event_cancelled")
+    # A payment in flight stays due: the payment worker cancels or refunds it.
+    assert booking.payment_status == ("pending" if payment_due else None)
+    assert booking.refund_reason == "event_cancelled"
+
+
+@pytest.mark.parametrize("end", ["expired", "rejected", "cancelled"])
+def test_an_ended_booking_is_left_alone_by_its_events_cancellation(end: str) -> None:
+    booking = request()
+    if end == "expired":
+        booking.expire(now=NOW + HOLD)
+    elif end == "rejected":
+        booking.reject(RejectionReason.SOLD_OUT)
+    else:
+        booking = paid(booking)
+        booking.confirm()
+        booking.cancel(cancelled_by="user-1")
+    booking.collect_events()
+    assert booking.end_for_cancelled_event(cancelled_by="admin-1") is False
+    assert pending_events_of(booking) == []
+
+
+def test_a_cancelled_booking_cannot_be_cancelled_again() -> None:
+    booking = paid(request())
+    booking.confirm()
+    booking.cancel(cancelled_by="user-1")
+    with pytest.raises(ConflictError):
+        booking.cancel(cancelled_by="user-1")

@@ -1,6 +1,7 @@
 """Public booking lifecycle events on `ticketing.booking.v1`, keyed by the show id.
 
-PENDING (requested) ends CONFIRMED, REJECTED or EXPIRED; CONFIRMED may become CANCELLED.
+PENDING (requested) ends CONFIRMED, REJECTED or EXPIRED; CONFIRMED may become CANCELLED
+(by its owner, an admin, or its event's cancellation: `reason` event_cancelled).
 Once inventory reserves, the booking's total is charged: PaymentCaptured comes before
 BookingConfirmed; a capture that cannot confirm the booking is followed by PaymentRefunded.
 """
@@ -52,6 +53,12 @@ class RejectionReason(StrEnum):
     EVENT_CANCELLED = "event_cancelled"
     EVENT_NOT_ON_SALE = "event_not_on_sale"
     PAYMENT_DECLINED = "payment_declined"
+
+
+class CancellationReason(StrEnum):
+    """Why a confirmed booking was cancelled when not by its owner or an admin."""
+
+    EVENT_CANCELLED = "event_cancelled"
 
 
 class PaymentStatus(StrEnum):
@@ -107,11 +114,19 @@ class BookingRejected(_BookingEvent):
 
 @register
 class BookingCancelled(_BookingEvent):
-    """A confirmed booking was cancelled; its tickets go back on sale."""
+    """A confirmed booking was cancelled: its tickets go back on sale, its payment is refunded.
+
+    PaymentRefunded follows for a captured payment.
+    `reason` (optional, added compatibly to version 1): absent or null when its owner or an
+    admin cancelled the booking; `event_cancelled` when its event was cancelled, and then
+    `cancelled_by` is the admin who cancelled the event. A pending booking of a cancelled
+    event ends as BookingRejected with reason `event_cancelled`.
+    """
 
     TYPE: ClassVar[str] = "booking.cancelled"
     VERSION: ClassVar[int] = 1
     cancelled_by: Identifier
+    reason: CancellationReason | None = None
 
 
 @register

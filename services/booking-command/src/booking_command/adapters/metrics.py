@@ -42,3 +42,9 @@ DUE_PAYMENTS_POSTPONED = Counter(
     "booking_payments_postponed_total",
     "Due payments left for a later round because the provider was unavailable",
 )
+EVENT_CANCELLATION_BOOKINGS = Counter(
+    "event_cancellation_bookings_total",
+    "Bookings ended because their event was cancelled (cancelled: were CONFIRMED, refunded; "
+    "rejected: were PENDING)",
+    ["outcome"],
+)

@@ -20,6 +20,7 @@ from ticketing_contracts.events import (
     BookingExpired,
     BookingRejected,
     BookingRequested,
+    CancellationReason,
     EventCancelled,
     EventCreated,
     EventDetailsChanged,
@@ -124,7 +125,9 @@ _MAPPINGS: dict[str, Callable[[Any], PublicEvent]] = {
         **_booking_facts(e), reason=RejectionReason(e.reason)
     ),
     "Booking.Cancelled": lambda e: BookingCancelled(
-        **_booking_facts(e), cancelled_by=e.cancelled_by
+        **_booking_facts(e),
+        cancelled_by=e.cancelled_by,
+        reason=CancellationReason(e.reason) if e.reason is not None else None,
     ),
     "Booking.Expired": lambda e: BookingExpired(**_booking_facts(e)),
     "Booking.PaymentCaptured": lambda e: PaymentCaptured(
@@ -144,7 +147,8 @@ _MAPPINGS: dict[str, Callable[[Any], PublicEvent]] = {
 }
 
 # Kept inside the write side: the venue's own index of the shows it hosts, and the
-# payment falling due (its outcome is published: PaymentCaptured, BookingRejected).
+# payment or refund falling due (their outcomes are published: PaymentCaptured,
+# BookingRejected, PaymentRefunded).
 INTERNAL_ONLY = frozenset(
     {
         "Venue.ShowScheduled",
@@ -152,6 +156,7 @@ INTERNAL_ONLY = frozenset(
         "Venue.Snapshot",
         "Event.Snapshot",
         "Booking.PaymentDue",
+        "Booking.RefundDue",
     }
 )
 

@@ -7,6 +7,7 @@ command's effect, its idempotency record and its hold commit or fail together.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -16,18 +17,22 @@ from eventsourcing.popo import POPOFactory, POPOProcessRecorder
 from eventsourcing.postgres import PostgresDatastore, PostgresFactory, PostgresProcessRecorder
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Identifier, Literal
 from psycopg.types.json import Jsonb
 
 from booking_command.application.ports import (
     BookingRecorder,
     DuePayment,
+    EventCancellationProgress,
+    EventCancellationStarted,
+    EventCancellationTask,
     IdempotencyRecord,
     RowsWithEvents,
 )
 
 # A payment that becomes due is due at once; the worker's leases and back-offs move it later.
 DUE_AT_ONCE = datetime(1970, 1, 1, tzinfo=UTC)
+BOOKING_REQUESTED_TOPIC = "booking_command.domain.booking:Booking.Requested"
 
 
 def _with_tracking(rows: RowsWithEvents, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -58,6 +63,8 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
         holds = Identifier(f"{prefix}_holds")
         epoch = Identifier(f"{prefix}_broker_epoch")
         payments = Identifier(f"{prefix}_payments_due")
+        event_bookings = Identifier(f"{prefix}_event_bookings")
+        cancellations = Identifier(f"{prefix}_event_cancellations")
         self.sql_create_statements.extend(
             [
                 SQL(
@@ -86,6 +93,31 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
                 SQL("CREATE INDEX IF NOT EXISTS {0} ON {1}.{2} (due_at)").format(
                     Identifier(f"{prefix}_payments_due_at_idx"), schema, payments
                 ),
+                # Every booking of an event, in the order stored (seq), for its cancellation.
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {0}.{1} ("
+                    "seq bigserial PRIMARY KEY, event_id uuid NOT NULL, "
+                    "booking_id uuid NOT NULL UNIQUE)"
+                ).format(schema, event_bookings),
+                SQL("CREATE INDEX IF NOT EXISTS {0} ON {1}.{2} (event_id, seq)").format(
+                    Identifier(f"{prefix}_event_bookings_event_idx"), schema, event_bookings
+                ),
+                # Bookings stored before the index existed (a one-time filter: skipped at
+                # once when the index has rows).
+                SQL(
+                    "INSERT INTO {0}.{1} (event_id, booking_id) "
+                    "SELECT (convert_from(state, 'UTF8')::jsonb #>> '{{event_id,_data_}}')"
+                    "::uuid, originator_id FROM {0}.{2} WHERE topic = {3} "
+                    "AND NOT EXISTS (SELECT 1 FROM {0}.{1}) "
+                    "ORDER BY notification_id ON CONFLICT (booking_id) DO NOTHING"
+                ).format(schema, event_bookings, events, Literal(BOOKING_REQUESTED_TOPIC)),
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {0}.{1} ("
+                    "event_id uuid PRIMARY KEY, cancelled_by text NOT NULL, "
+                    "cancelled_at timestamptz NOT NULL, correlation_id text NOT NULL, "
+                    "after_seq bigint NOT NULL DEFAULT 0, swept boolean NOT NULL DEFAULT false, "
+                    "due_at timestamptz NOT NULL)"
+                ).format(schema, cancellations),
                 # The Kafka cluster the tracking positions (relay, saga) belong to.
                 SQL(
                     "CREATE TABLE IF NOT EXISTS {0}.{1} ("
@@ -147,6 +179,32 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
         self._postpone_payments = SQL(
             "UPDATE {0}.{1} SET due_at = %s WHERE booking_id = ANY(%s)"
         ).format(schema, payments)
+        self._index_booking = SQL(
+            "INSERT INTO {0}.{1} (event_id, booking_id) VALUES (%s, %s) "
+            "ON CONFLICT (booking_id) DO NOTHING"
+        ).format(schema, event_bookings)
+        self._bookings_of_event = SQL(
+            "SELECT seq, booking_id FROM {0}.{1} WHERE event_id = %s AND seq > %s "
+            "ORDER BY seq LIMIT %s"
+        ).format(schema, event_bookings)
+        self._start_cancellation = SQL(
+            "INSERT INTO {0}.{1} (event_id, cancelled_by, cancelled_at, correlation_id, due_at) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING"
+        ).format(schema, cancellations)
+        self._advance_cancellation = SQL(
+            "UPDATE {0}.{1} SET after_seq = %s, swept = %s, due_at = %s WHERE event_id = %s"
+        ).format(schema, cancellations)
+        self._end_cancellation = SQL("DELETE FROM {0}.{1} WHERE event_id = %s").format(
+            schema, cancellations
+        )
+        self._claim_cancellation = SQL(
+            "UPDATE {0}.{1} AS due SET due_at = %s "
+            "WHERE due.event_id IN (SELECT event_id FROM {0}.{1} WHERE due_at <= %s "
+            "ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING due.*"
+        ).format(schema, cancellations)
+        self._count_cancellations = SQL("SELECT count(*) AS due FROM {0}.{1}").format(
+            schema, cancellations
+        )
         self._count_payments = SQL("SELECT count(*) AS due FROM {0}.{1}").format(schema, payments)
         self._count_holds = SQL("SELECT count(*) AS holds FROM {0}.{1}").format(schema, holds)
         self._broker_epoch = SQL("SELECT cluster_id, tracking_epoch FROM {0}.{1}").format(
@@ -205,6 +263,37 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
                 )
             else:
                 curs.execute(self._payment_settled, (payment.booking_id,))
+        if rows.event_bookings:
+            curs.executemany(
+                self._index_booking,
+                [(booked.event_id, booked.booking_id) for booked in rows.event_bookings],
+            )
+        for cancellation in rows.event_cancellations:
+            self._change_cancellation(curs, cancellation)
+
+    def _change_cancellation(
+        self,
+        curs: Cursor[DictRow],
+        change: EventCancellationStarted | EventCancellationProgress,
+    ) -> None:
+        if isinstance(change, EventCancellationStarted):
+            curs.execute(
+                self._start_cancellation,
+                (
+                    change.event_id,
+                    change.cancelled_by,
+                    change.cancelled_at,
+                    change.correlation_id,
+                    DUE_AT_ONCE,
+                ),
+            )
+        elif change.due_at is None:
+            curs.execute(self._end_cancellation, (change.event_id,))
+        else:
+            curs.execute(
+                self._advance_cancellation,
+                (change.after_seq, change.swept, change.due_at, change.event_id),
+            )
 
     def find_idempotency_record(
         self, scope: str, key: str, now: datetime
@@ -281,6 +370,36 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
             row = curs.fetchone()
         return int(row["due"]) if row is not None else 0
 
+    def claim_event_cancellation(
+        self, now: datetime, lease_until: datetime
+    ) -> EventCancellationTask | None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(self._claim_cancellation, (lease_until, now))
+            row = curs.fetchone()
+        if row is None:
+            return None
+        return EventCancellationTask(
+            event_id=row["event_id"],
+            cancelled_by=row["cancelled_by"],
+            cancelled_at=row["cancelled_at"],
+            after_seq=row["after_seq"],
+            swept=row["swept"],
+            correlation_id=row["correlation_id"],
+        )
+
+    def bookings_of_event(
+        self, event_id: UUID, after_seq: int, limit: int
+    ) -> Sequence[tuple[int, UUID]]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._bookings_of_event, (event_id, after_seq, limit))
+            return [(row["seq"], row["booking_id"]) for row in curs.fetchall()]
+
+    def event_cancellation_count(self) -> int:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._count_cancellations)
+            row = curs.fetchone()
+        return int(row["due"]) if row is not None else 0
+
     def ping(self) -> None:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute("SELECT 1")
@@ -338,6 +457,10 @@ class InMemoryBookingRecorder(POPOProcessRecorder, BookingRecorder):
         self._idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
         self._holds: dict[UUID, datetime] = {}
         self._payments_due: dict[UUID, tuple[datetime, int, str]] = {}
+        self._event_bookings: dict[UUID, list[tuple[int, UUID]]] = {}
+        self._indexed_bookings: set[UUID] = set()
+        self._cancellations: dict[UUID, EventCancellationTask] = {}
+        self._cancellations_due: dict[UUID, datetime] = {}
         self._notification_ids: dict[tuple[str, int], int] = {}
         self._broker_epoch: tuple[str, str] | None = None
 
@@ -375,7 +498,40 @@ class InMemoryBookingRecorder(POPOProcessRecorder, BookingRecorder):
                 )
             else:
                 self._payments_due.pop(payment.booking_id, None)
+        for booked in rows.event_bookings:
+            if booked.booking_id not in self._indexed_bookings:
+                self._indexed_bookings.add(booked.booking_id)
+                seq = len(self._indexed_bookings)
+                self._event_bookings.setdefault(booked.event_id, []).append(
+                    (seq, booked.booking_id)
+                )
+        for cancellation in rows.event_cancellations:
+            self._change_cancellation(cancellation)
         return notification_ids
+
+    def _change_cancellation(
+        self, change: EventCancellationStarted | EventCancellationProgress
+    ) -> None:
+        if isinstance(change, EventCancellationStarted):
+            if change.event_id not in self._cancellations:
+                self._cancellations[change.event_id] = EventCancellationTask(
+                    change.event_id,
+                    change.cancelled_by,
+                    change.cancelled_at,
+                    after_seq=0,
+                    swept=False,
+                    correlation_id=change.correlation_id,
+                )
+                self._cancellations_due[change.event_id] = DUE_AT_ONCE
+        elif change.due_at is None:
+            self._cancellations.pop(change.event_id, None)
+            self._cancellations_due.pop(change.event_id, None)
+        elif change.event_id in self._cancellations:
+            task = self._cancellations[change.event_id]
+            self._cancellations[change.event_id] = replace(
+                task, after_seq=change.after_seq, swept=change.swept
+            )
+            self._cancellations_due[change.event_id] = change.due_at
 
     def find_idempotency_record(
         self, scope: str, key: str, now: datetime
@@ -448,6 +604,32 @@ class InMemoryBookingRecorder(POPOProcessRecorder, BookingRecorder):
     def due_payment_count(self) -> int:
         with self._database_lock:
             return len(self._payments_due)
+
+    def claim_event_cancellation(
+        self, now: datetime, lease_until: datetime
+    ) -> EventCancellationTask | None:
+        with self._database_lock:
+            due = sorted(
+                (due_at, str(event_id), event_id)
+                for event_id, due_at in self._cancellations_due.items()
+                if due_at <= now
+            )
+            if not due:
+                return None
+            event_id = due[0][2]
+            self._cancellations_due[event_id] = lease_until
+            return self._cancellations[event_id]
+
+    def bookings_of_event(
+        self, event_id: UUID, after_seq: int, limit: int
+    ) -> Sequence[tuple[int, UUID]]:
+        with self._database_lock:
+            booked = self._event_bookings.get(event_id, [])
+            return [row for row in booked if row[0] > after_seq][:limit]
+
+    def event_cancellation_count(self) -> int:
+        with self._database_lock:
+            return len(self._cancellations)
 
     def ping(self) -> None:
         return None

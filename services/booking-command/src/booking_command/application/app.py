@@ -21,10 +21,13 @@ from eventsourcing.utils import EnvType
 
 from booking_command.application.bookings import Bookings, EventsOnSale
 from booking_command.application.catalog import Catalog
+from booking_command.application.event_cancellations import EventCancellations
 from booking_command.application.hold_expiry import HoldExpiry
 from booking_command.application.idempotency import Idempotency
 from booking_command.application.payments import Payments
 from booking_command.application.persistence import (
+    event_bookings_of,
+    event_cancellations_of,
     hold_changes_of,
     payment_changes_of,
     stamp_correlation,
@@ -67,6 +70,8 @@ class BookingCommandApplication(Application[UUID]):
         hold_for: timedelta = timedelta(seconds=120),
         idempotency_ttl: timedelta = timedelta(hours=24),
         catalog_cache_ttl_seconds: float = 1.0,
+        event_cancellation_batch_size: int = 200,
+        event_cancellation_grace: timedelta = timedelta(seconds=10),
     ) -> None:
         super().__init__(env)
         self.clock = clock
@@ -77,6 +82,9 @@ class BookingCommandApplication(Application[UUID]):
         self.saga = BookingSaga(self)
         self.hold_expiry = HoldExpiry(self)
         self.payments = Payments(self)
+        self.event_cancellations = EventCancellations(
+            self, batch_size=event_cancellation_batch_size, grace=event_cancellation_grace
+        )
         # Suffix of the relay's and saga's tracking streams: each Kafka cluster has its own.
         self.tracking_epoch = ""
 
@@ -165,6 +173,11 @@ class BookingCommandApplication(Application[UUID]):
             rows,
             holds=[*rows.holds, *hold_changes_of(aggregates)],
             payments=[*rows.payments, *payment_changes_of(aggregates)],
+            event_bookings=[*rows.event_bookings, *event_bookings_of(aggregates)],
+            event_cancellations=[
+                *rows.event_cancellations,
+                *event_cancellations_of(aggregates, self.clock()),
+            ],
         )
         try:
             recordings = self.save(*aggregates, **rows.as_save_kwargs())

@@ -83,9 +83,11 @@ class Catalog:
         venue.schedule_show(event_id=show.id, starts_at=show.starts_at, tickets=show.total_tickets)
         return pending_write(200, event_view(show), show, venue)
 
-    def cancel_event(self, event_id: UUID, *, reason: str) -> PendingWrite:
+    def cancel_event(self, event_id: UUID, *, reason: str, cancelled_by: str = "") -> PendingWrite:
+        """The event stops selling; its bookings are ended afterwards, in batches, by the
+        event-cancellation worker (the cancellation records its work in this transaction)."""
         show = self._store.load(event_id, Event, "event")
         venue = self._store.load(show.venue_id, Venue, "venue")
-        show.cancel(reason=reason)
+        show.cancel(reason=reason, cancelled_by=cancelled_by)
         venue.remove_show(event_id=show.id)
         return pending_write(200, event_view(show), show, venue)

@@ -14,7 +14,9 @@ booking:
 - a booking that ended meanwhile (its hold expired) keeps its payment due until the
   worker has made sure nothing stays charged: an authorisation is cancelled, a capture
   is recorded and refunded; when nothing is found after an earlier attempt, it is looked
-  up once more a while later (a timed-out create may land late) before it is forgotten.
+  up once more a while later (a timed-out create may land late) before it is forgotten;
+- a cancelled booking (by its owner, an admin or its event's cancellation) has its refund
+  due from the cancellation's transaction on: the worker refunds the capture in full.
 While the provider is unavailable the payment stays due and is tried again later.
 """
 
@@ -42,14 +44,12 @@ from booking_command.application.ports import (
     PaymentUnavailable,
     RowsWithEvents,
 )
-from booking_command.domain.booking import Booking, PaymentStatus
+from booking_command.domain.booking import EXPIRED_REFUND_REASON, Booking, PaymentStatus
 from service_kit.background import BackgroundTask
 from service_kit.errors import ConflictError
 from service_kit.request_context import new_id
 
 logger = logging.getLogger(__name__)
-
-EXPIRED_REFUND_REASON = "booking_expired"
 
 
 def charge_key(booking_id: UUID) -> str:
@@ -81,6 +81,8 @@ class PaymentTask:
     amount: int
     currency: str
     payment_token: str = field(repr=False)
+    # Why a capture is given back: the booking expired, was cancelled, or its event was.
+    refund_reason: str = EXPIRED_REFUND_REASON
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,7 @@ class Payments:
                     amount=booking.amount_due,
                     currency=booking.currency,
                     payment_token=booking.payment_token,
+                    refund_reason=booking.refund_reason,
                 )
             )
         if unknown:
@@ -436,6 +439,7 @@ class PaymentWorker:
             task.correlation_id,
             captured=captured,
             refund_reference=refunded.refund_reference,
+            refund_reason=task.refund_reason,
         )
 
     async def _refund(self, task: PaymentTask, reference: str) -> PaymentResult:
@@ -445,6 +449,15 @@ class PaymentWorker:
         self._observe("refunded")
         logger.info(
             "captured payment of an ended booking refunded",
-            extra={"booking_id": str(task.booking_id), "refund": refund.id},
+            extra={
+                "booking_id": str(task.booking_id),
+                "refund": refund.id,
+                "reason": task.refund_reason,
+            },
         )
-        return PaymentResult(task.booking_id, task.correlation_id, refund_reference=refund.id)
+        return PaymentResult(
+            task.booking_id,
+            task.correlation_id,
+            refund_reference=refund.id,
+            refund_reason=task.refund_reason,
+        )

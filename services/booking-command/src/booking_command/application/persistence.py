@@ -12,11 +12,14 @@ from eventsourcing.persistence import EventStore, Recording
 
 from booking_command.application.ports import (
     BookingRecorder,
+    EventBooking,
+    EventCancellationStarted,
     HoldChange,
     PaymentDueChange,
     RowsWithEvents,
 )
-from booking_command.domain.booking import Booking
+from booking_command.domain.booking import Booking, RejectionReason
+from booking_command.domain.catalog_event import Event
 
 AggregateT = TypeVar("AggregateT", bound=Aggregate)
 
@@ -26,6 +29,9 @@ _HOLD_ENDING_EVENTS = frozenset({"Booking.Confirmed", "Booking.Rejected", "Booki
 _PAYMENT_SETTLING_EVENTS = frozenset(
     {"Booking.Confirmed", "Booking.Rejected", "Booking.PaymentRefunded"}
 )
+# Nor a rejection because the event was cancelled: a payment may be in flight then too.
+_PAYMENT_KEEPING_REJECTIONS = frozenset({RejectionReason.EVENT_CANCELLED.value})
+_PAYMENT_DUE_EVENTS = frozenset({"Booking.PaymentDue", "Booking.RefundDue"})
 
 
 class AggregateStore(Protocol):
@@ -83,9 +89,39 @@ def payment_changes_of(aggregates: Iterable[Aggregate]) -> list[PaymentDueChange
     for aggregate in aggregates:
         for pending in aggregate.pending_events:
             name = type(pending).__qualname__
-            if name == "Booking.PaymentDue":
+            if name in _PAYMENT_DUE_EVENTS:
                 correlation_id = getattr(pending, "correlation_id", None) or ""
                 changes.append(PaymentDueChange(pending.originator_id, True, correlation_id))
             elif name in _PAYMENT_SETTLING_EVENTS:
+                reason = getattr(pending, "reason", None)
+                if name == "Booking.Rejected" and reason in _PAYMENT_KEEPING_REJECTIONS:
+                    continue
                 changes.append(PaymentDueChange(pending.originator_id, due=False))
     return changes
+
+
+def event_bookings_of(aggregates: Iterable[Aggregate]) -> list[EventBooking]:
+    """The new bookings, for the index an event's cancellation walks."""
+    return [
+        EventBooking(pending.event_id, pending.originator_id)
+        for aggregate in aggregates
+        for pending in aggregate.pending_events
+        if isinstance(pending, Booking.Requested)
+    ]
+
+
+def event_cancellations_of(
+    aggregates: Iterable[Aggregate], now: datetime
+) -> list[EventCancellationStarted]:
+    """The cancelled events, whose bookings the event-cancellation worker then ends."""
+    return [
+        EventCancellationStarted(
+            pending.originator_id,
+            pending.cancelled_by,
+            now,
+            getattr(pending, "correlation_id", None) or "",
+        )
+        for aggregate in aggregates
+        for pending in aggregate.pending_events
+        if isinstance(pending, Event.Cancelled)
+    ]

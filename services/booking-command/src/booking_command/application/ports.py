@@ -70,12 +70,56 @@ class DuePayment:
 
 
 @dataclass(frozen=True)
+class EventBooking:
+    """A booking of an event, indexed so the event's cancellation finds its bookings."""
+
+    event_id: UUID
+    booking_id: UUID
+
+
+@dataclass(frozen=True)
+class EventCancellationStarted:
+    """An event was cancelled: its bookings are to be ended (the cascade's durable record)."""
+
+    event_id: UUID
+    cancelled_by: str
+    cancelled_at: datetime
+    correlation_id: str = ""
+
+
+@dataclass(frozen=True)
+class EventCancellationProgress:
+    """The cascade ended the event's bookings up to `after_seq` (their index order) and
+    continues at `due_at`; `due_at` None: it is done and its record goes."""
+
+    event_id: UUID
+    after_seq: int
+    swept: bool
+    due_at: datetime | None
+
+
+@dataclass(frozen=True)
+class EventCancellationTask:
+    """A claimed event cancellation in progress. `swept`: the final pass from the start
+    (for bookings committed late, past the cursor) is under way."""
+
+    event_id: UUID
+    cancelled_by: str
+    cancelled_at: datetime
+    after_seq: int
+    swept: bool
+    correlation_id: str
+
+
+@dataclass(frozen=True)
 class RowsWithEvents:
     """What a save stores beside the domain events, all in one transaction."""
 
     idempotency: Sequence[IdempotencyRecord] = ()
     holds: Sequence[HoldChange] = ()
     payments: Sequence[PaymentDueChange] = ()
+    event_bookings: Sequence[EventBooking] = ()
+    event_cancellations: Sequence[EventCancellationStarted | EventCancellationProgress] = ()
     # Under its own name: Application.save() passes `tracking=` itself, so a caller can't.
     tracking: Tracking | None = None
 
@@ -128,6 +172,21 @@ class BookingRecorder(ProcessRecorder, ABC):
 
     @abstractmethod
     def due_payment_count(self) -> int: ...
+
+    @abstractmethod
+    def claim_event_cancellation(
+        self, now: datetime, lease_until: datetime
+    ) -> EventCancellationTask | None:
+        """One event cancellation due by `now`, leased until `lease_until`."""
+
+    @abstractmethod
+    def bookings_of_event(
+        self, event_id: UUID, after_seq: int, limit: int
+    ) -> Sequence[tuple[int, UUID]]:
+        """(seq, booking id) of the event's bookings past `after_seq`, in seq order."""
+
+    @abstractmethod
+    def event_cancellation_count(self) -> int: ...
 
     @abstractmethod
     def notification_id_of(self, aggregate_id: UUID, version: int) -> int | None: ...

@@ -3,7 +3,11 @@
 PENDING ends CONFIRMED, REJECTED or EXPIRED; CONFIRMED may become CANCELLED. Once
 inventory reserves the tickets a payment of the total is due; a PENDING booking is
 confirmed only after its payment is captured, and rejected (`payment_declined`) when the
-card is declined. A capture that lands after the booking ended otherwise is refunded.
+card is declined. A capture that lands after the booking ended otherwise is refunded, and
+so is the capture of a cancelled booking (its refund falls due with the cancellation).
+When its event is cancelled, a CONFIRMED booking is CANCELLED (`event_cancelled`) and a
+PENDING one REJECTED (`event_cancelled`), as a booking requested after the cancellation is:
+it never held tickets for sure, so it ends the way every unconfirmed booking ends.
 The events carry the booking's facts so the outbox can publish them without state.
 """
 
@@ -38,6 +42,16 @@ class RejectionReason(StrEnum):
     EVENT_CANCELLED = "event_cancelled"
     EVENT_NOT_ON_SALE = "event_not_on_sale"
     PAYMENT_DECLINED = "payment_declined"
+
+
+class CancellationReason(StrEnum):
+    """Why a CONFIRMED booking was cancelled; None: its owner or an admin cancelled it."""
+
+    EVENT_CANCELLED = "event_cancelled"
+
+
+EXPIRED_REFUND_REASON = "booking_expired"
+CANCELLED_REFUND_REASON = "booking_cancelled"
 
 
 class PaymentStatus(StrEnum):
@@ -105,6 +119,7 @@ class Booking(Aggregate):
         self.status = BookingStatus.PENDING.value
         self.rejection_reason: str | None = None
         self.cancelled_by: str | None = None
+        self.cancellation_reason: str | None = None
         self.payment_status: str | None = None
         self.payment_reference: str | None = None
 
@@ -307,21 +322,72 @@ class Booking(Aggregate):
         if reason == RejectionReason.PAYMENT_DECLINED:
             self.payment_status = PaymentStatus.DECLINED.value
 
-    def cancel(self, *, cancelled_by: str) -> None:
+    class Cancelled(Aggregate.Event):
+        """Version 2 added `reason`; every version-1 cancellation was its owner's or an
+        admin's (None)."""
+
+        class_version = 2
+
+        event_id: UUID
+        ticket_type_id: UUID
+        quantity: int
+        cancelled_by: str
+        reason: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["reason"] = None
+
+    def cancel(self, *, cancelled_by: str, reason: CancellationReason | None = None) -> None:
+        """A CONFIRMED booking ends; its captured payment is to be refunded."""
         self._ensure_status(BookingStatus.CONFIRMED, "cancelled")
         self._cancelled(
             event_id=self.event_id,
             ticket_type_id=self.ticket_type_id,
             quantity=self.quantity,
             cancelled_by=cancelled_by,
+            reason=CancellationReason(reason).value if reason is not None else None,
         )
+        if self.is_captured:
+            self._refund_due()
 
-    @event("Cancelled")
+    @event(Cancelled)
     def _cancelled(
-        self, event_id: UUID, ticket_type_id: UUID, quantity: int, cancelled_by: str
+        self,
+        event_id: UUID,
+        ticket_type_id: UUID,
+        quantity: int,
+        cancelled_by: str,
+        reason: str | None,
     ) -> None:
         self.status = BookingStatus.CANCELLED.value
         self.cancelled_by = cancelled_by
+        self.cancellation_reason = reason
+
+    @event("RefundDue")
+    def _refund_due(self) -> None:
+        """The captured payment stays captured until the payment worker has refunded it."""
+
+    def end_for_cancelled_event(self, *, cancelled_by: str) -> bool:
+        """Its event was cancelled: CONFIRMED becomes CANCELLED (refund due), PENDING is
+        REJECTED (any payment in flight is cancelled or refunded by the payment worker).
+        False when the booking had already ended."""
+        if self.status == BookingStatus.CONFIRMED:
+            self.cancel(cancelled_by=cancelled_by, reason=CancellationReason.EVENT_CANCELLED)
+            return True
+        if self.is_pending:
+            self.reject(RejectionReason.EVENT_CANCELLED)
+            return True
+        return False
+
+    @property
+    def refund_reason(self) -> str:
+        """Why a captured payment of this booking is given back."""
+        if self.status == BookingStatus.CANCELLED:
+            return self.cancellation_reason or CANCELLED_REFUND_REASON
+        if self.status == BookingStatus.REJECTED and self.rejection_reason:
+            return self.rejection_reason
+        return EXPIRED_REFUND_REASON
 
     def expire(self, *, now: datetime) -> None:
         self._ensure_status(BookingStatus.PENDING, "expired")

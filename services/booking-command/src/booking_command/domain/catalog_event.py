@@ -204,16 +204,30 @@ class Event(Aggregate):
     def _rescheduled(self, starts_at: datetime) -> None:
         self.starts_at = starts_at
 
-    def cancel(self, *, reason: str) -> None:
+    class Cancelled(Aggregate.Event):
+        """Version 2 added `cancelled_by` (the admin); version 1 named nobody ("")."""
+
+        class_version = 2
+
+        reason: str
+        cancelled_by: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["cancelled_by"] = ""
+
+    def cancel(self, *, reason: str, cancelled_by: str = "") -> None:
+        """Stops selling; every booking of the event ends after it (see Booking)."""
         self._ensure_not_cancelled()
         self._cancelled(
             reason=rules.text(
                 reason, "reason", max_length=rules.MAX_DESCRIPTION_LENGTH, required=False
-            )
+            ),
+            cancelled_by=cancelled_by,
         )
 
-    @event("Cancelled")
-    def _cancelled(self, reason: str) -> None:
+    @event(Cancelled)
+    def _cancelled(self, reason: str, cancelled_by: str) -> None:
         self.status = EventStatus.CANCELLED.value
 
     def _ensure_not_cancelled(self) -> None:

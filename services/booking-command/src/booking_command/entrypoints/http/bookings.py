@@ -141,6 +141,11 @@ def booking_item(
     "/{booking_id}/cancel",
     response_model=BookingResponse,
     summary="Cancel a confirmed booking (its owner or an admin); its tickets are released",
+    description=(
+        "The booking is CANCELLED at once; its captured payment is refunded in full by the "
+        "payment worker (idempotency key `booking-<id>-refund`), which shows as "
+        "payment_status `refunded`."
+    ),
     responses=error_responses(401, 404, 409, 422),
 )
 async def cancel_booking(

@@ -151,6 +151,12 @@ async def reschedule_event(
     "/{event_id}/cancel",
     response_model=EventResponse,
     summary="Cancel the event; it stops selling and leaves its venue's schedule (admin)",
+    description=(
+        "Every booking of the event then ends, in batches and surviving restarts: CONFIRMED "
+        "ones are CANCELLED (reason `event_cancelled`) and their payments refunded, PENDING "
+        "ones are REJECTED (`event_cancelled`, any authorisation cancelled or capture "
+        "refunded); inventory releases their tickets."
+    ),
     responses=error_responses(403, 404, 409, 422),
 )
 async def cancel_event(
@@ -162,6 +168,8 @@ async def cancel_event(
     body: CancelEvent | None = None,
 ) -> JSONResponse:
     reason = body.reason if body is not None else ""
-    prepare = partial(service.app.catalog.cancel_event, event_id, reason=reason)
+    prepare = partial(
+        service.app.catalog.cancel_event, event_id, reason=reason, cancelled_by=caller.id
+    )
     result = await service.execute(prepare, idempotency=claim(request, caller, key, body))
     return command_response(result)

@@ -163,19 +163,53 @@ def test_each_kafka_client_logs_in_with_its_own_secret(
     assert not [item for item in gateway["env"] if item["name"].startswith("KAFKA_")]
 
 
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_the_dead_letter_commands_log_in_as_dead_letter_redrive_with_its_secret(
+    rendered: dict[str, list[Manifest]], overlay: str
+) -> None:
+    """The admin dead-letter routes (and `dead-letters list|redrive` in the pod) need to
+    read the dead-letter topic and write what the service consumes, which only the user
+    dead-letter-redrive may."""
+    manifests = rendered[overlay]
+    assert "dead-letter-redrive" in by_kind(manifests, "KafkaUser")
+    deployments = by_kind(manifests, "Deployment")
+    for name in CLIENTS:
+        (container,) = deployments[name]["spec"]["template"]["spec"]["containers"]
+        env = {item["name"]: item for item in container["env"]}
+        assert env["DEAD_LETTER_KAFKA_USERNAME"] == {
+            "name": "DEAD_LETTER_KAFKA_USERNAME",
+            "value": "dead-letter-redrive",
+        }, name
+        assert env["DEAD_LETTER_KAFKA_PASSWORD"]["valueFrom"] == {
+            "secretKeyRef": {"name": "dead-letter-redrive", "key": "password"}
+        }, name
+    for name, deployment in deployments.items():
+        if name in CLIENTS:
+            continue
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            names = {item["name"] for item in container.get("env", [])}
+            assert not {n for n in names if n.startswith("DEAD_LETTER_KAFKA_")}, name
+
+
 def test_the_rendered_kafka_settings_pass_the_production_start_up_check(
     rendered: dict[str, list[Manifest]],
 ) -> None:
     config = dict(by_kind(rendered["prod"], "ConfigMap")["ticketing-config"]["data"])
     # The CA file exists only in the pod; any readable PEM bundle stands in for it here.
     config["KAFKA_SSL_CA_FILE"] = certifi.where()
+    inventory = by_kind(rendered["prod"], "Deployment")["inventory"]
+    (container,) = inventory["spec"]["template"]["spec"]["containers"]
+    env = {item["name"]: item for item in container["env"]}
     settings = KafkaSettings(
         _env_file=None,
         **{key.lower(): value for key, value in config.items()},
-        kafka_sasl_username="inventory",
+        kafka_sasl_username=env["KAFKA_SASL_USERNAME"]["value"],
         kafka_sasl_password="generated-by-the-user-operator-Vq8Zt3Lm1X",
+        dead_letter_kafka_username=env["DEAD_LETTER_KAFKA_USERNAME"]["value"],
+        dead_letter_kafka_password="generated-by-the-user-operator-Hb5Rk2Wq7Z",
     )
     assert settings.is_production
     assert settings.kafka_uses_sasl
     assert settings.kafka_uses_tls
     assert not settings.kafka_allow_plaintext
+    assert settings.dead_letter_kafka_settings().kafka_sasl_username == "dead-letter-redrive"

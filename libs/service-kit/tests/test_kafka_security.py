@@ -42,7 +42,14 @@ SASL_SSL = {
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in (*SASL_SSL, "ENVIRONMENT", "KAFKA_ALLOW_PLAINTEXT", "KAFKA_SASL_MECHANISM"):
+    for name in (
+        *SASL_SSL,
+        "ENVIRONMENT",
+        "KAFKA_ALLOW_PLAINTEXT",
+        "KAFKA_SASL_MECHANISM",
+        "DEAD_LETTER_KAFKA_USERNAME",
+        "DEAD_LETTER_KAFKA_PASSWORD",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env
 
@@ -140,7 +147,15 @@ def test_a_missing_ca_file_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> 
 def test_production_accepts_scram_over_tls_and_keeps_the_password_out_of_repr(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings = settings_from(monkeypatch, ENVIRONMENT="production", **SASL_SSL)
+    settings = settings_from(
+        monkeypatch,
+        ENVIRONMENT="production",
+        **SASL_SSL,
+        # Production with SASL also needs the dead-letter commands' own login
+        # (test_dead_letter_credentials.py).
+        DEAD_LETTER_KAFKA_USERNAME="dead-letter-redrive",
+        DEAD_LETTER_KAFKA_PASSWORD="Hb5Rk2Wq7Zt0Lc3Nm8Xv1Pd6",
+    )
     assert settings.kafka_sasl_mechanism == "SCRAM-SHA-512"
     assert PASSWORD not in repr(settings)
 

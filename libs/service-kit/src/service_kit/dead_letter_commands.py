@@ -52,7 +52,8 @@ async def run_dead_letter_command(
     arguments: argparse.Namespace, settings: KafkaSettings, consumer_group: str
 ) -> int:
     """`consumer_group` is the group id as the service joined it (`settings.group_id(...)`),
-    which is what its dead letters name."""
+    which is what its dead letters name. Logs in as DEAD_LETTER_KAFKA_USERNAME when set."""
+    settings = settings.dead_letter_kafka_settings()
     topic = settings.topic(topics.DEAD_LETTERS)
     if arguments.action == "list":
         entries = await list_dead_letters(

@@ -83,23 +83,34 @@ def _admin(caller: Any) -> None:
         raise ForbiddenError("Only admins may see or re-drive dead letters")
 
 
+def _sender(kafka: KafkaRuntime) -> SendToTopic:
+    async def send(topic: str, key: bytes | None, value: bytes, headers: KafkaHeaders) -> None:
+        await kafka.publish([OutboundMessage(topic, key, value, headers)])
+
+    return send
+
+
 def dead_letter_router(
     settings: KafkaSettings, consumer_group: str, runtime: Callable[[], KafkaRuntime | None]
 ) -> APIRouter:
     """`consumer_group` as the service joined it (`settings.group_id(...)`); `runtime` gives
-    the service's running Kafka runtime, which publishes the re-driven messages."""
+    the service's running Kafka runtime, which publishes the re-driven messages unless
+    DEAD_LETTER_KAFKA_USERNAME is set: then every client of these routes, the re-drive's
+    producer included, logs in as that user instead (in Kubernetes the service's own user
+    may neither read the dead-letter topic nor write the topics it consumes)."""
     router = APIRouter(prefix="/internal/v1/dead-letters", tags=["dead letters"])
     topic = settings.topic(topics.DEAD_LETTERS)
+    kafka_settings = settings.dead_letter_kafka_settings()
 
     async def _redrive(send: SendToTopic, body: RedriveRequest) -> list[DeadLetterEntry]:
         target = body.target()
         if target is None:
             return await redrive_dead_letters(
-                settings, topic, send, consumer_group=consumer_group, limit=body.limit
+                kafka_settings, topic, send, consumer_group=consumer_group, limit=body.limit
             )
         partition, offset = target
         entry = await redrive_dead_letter(
-            settings,
+            kafka_settings,
             topic,
             send,
             consumer_group=consumer_group,
@@ -118,7 +129,9 @@ def dead_letter_router(
         _admin(caller)
         letters = [
             DeadLetterOut(**entry.describe(), redriven=redriven)
-            for entry, redriven in await dead_letters_with_state(settings, topic, consumer_group)
+            for entry, redriven in await dead_letters_with_state(
+                kafka_settings, topic, consumer_group
+            )
         ]
         return DeadLettersOut(
             consumer_group=consumer_group,
@@ -145,11 +158,15 @@ def dead_letter_router(
             raise DependencyUnavailableError(
                 "This service runs without Kafka", retry_after_seconds=5
             )
-
-        async def send(topic: str, key: bytes | None, value: bytes, headers: KafkaHeaders) -> None:
-            await kafka.publish([OutboundMessage(topic, key, value, headers)])
-
-        entries = await _redrive(send, body)
+        if settings.has_dead_letter_credentials:
+            kafka = KafkaRuntime(kafka_settings)
+            await kafka.start()
+            try:
+                entries = await _redrive(_sender(kafka), body)
+            finally:
+                await kafka.stop()
+        else:
+            entries = await _redrive(_sender(kafka), body)
         return RedriveOut(
             consumer_group=consumer_group,
             redriven=[DeadLetterOut(**entry.describe(), redriven=True) for entry in entries],

@@ -163,6 +163,16 @@ class KafkaSettings(ServiceSettings):
             "private network no one else can join (e.g. docker compose)"
         ),
     )
+    dead_letter_kafka_username: str = Field(
+        default="",
+        description=(
+            "SASL user of the dead-letter commands (the admin routes /internal/v1/dead-letters "
+            "and `dead-letters list|redrive`), with DEAD_LETTER_KAFKA_PASSWORD: the service's "
+            "own user may neither read dead letters nor write the topics it consumes. Unset: "
+            "they use KAFKA_SASL_USERNAME"
+        ),
+    )
+    dead_letter_kafka_password: SecretStr = SecretStr("")
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod
@@ -250,6 +260,48 @@ class KafkaSettings(ServiceSettings):
             ):
                 raise ValueError("KAFKA_SASL_PASSWORD looks like a placeholder")
         return self
+
+    @model_validator(mode="after")
+    def _dead_letter_credentials_are_complete(self) -> Self:
+        username = self.dead_letter_kafka_username
+        password = self.dead_letter_kafka_password.get_secret_value()
+        if bool(username) != bool(password):
+            raise ValueError(
+                "DEAD_LETTER_KAFKA_USERNAME and DEAD_LETTER_KAFKA_PASSWORD go together"
+            )
+        if username and not self.kafka_uses_sasl:
+            raise ValueError(
+                "DEAD_LETTER_KAFKA_* are SASL credentials: only used with "
+                "KAFKA_SECURITY_PROTOCOL=SASL_SSL or SASL_PLAINTEXT"
+            )
+        if self.is_production and self.kafka_uses_sasl:
+            if not username:
+                raise ValueError(
+                    "production with SASL needs DEAD_LETTER_KAFKA_USERNAME and "
+                    "DEAD_LETTER_KAFKA_PASSWORD (e.g. the Kafka user dead-letter-redrive): the "
+                    "service's own user may not read dead letters, so the admin dead-letter "
+                    "routes would fail"
+                )
+            if looks_like_placeholder(password):
+                raise ValueError("DEAD_LETTER_KAFKA_PASSWORD looks like a placeholder")
+        return self
+
+    @property
+    def has_dead_letter_credentials(self) -> bool:
+        return bool(self.dead_letter_kafka_username)
+
+    def dead_letter_kafka_settings(self) -> Self:
+        """These settings as the dead-letter commands connect: logged in as
+        DEAD_LETTER_KAFKA_USERNAME when set (same brokers, TLS and SASL mechanism),
+        unchanged otherwise."""
+        if not self.has_dead_letter_credentials:
+            return self
+        return self.model_copy(
+            update={
+                "kafka_sasl_username": self.dead_letter_kafka_username,
+                "kafka_sasl_password": self.dead_letter_kafka_password,
+            }
+        )
 
     def topic(self, name: str) -> str:
         return f"{self.kafka_topic_prefix}{name}"

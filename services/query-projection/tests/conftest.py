@@ -21,6 +21,7 @@ from ticketing_contracts.events import (
     BookingExpired,
     BookingRejected,
     BookingRequested,
+    CancellationReason,
     EventCancelled,
     EventCreated,
     EventDetailsChanged,
@@ -229,8 +230,12 @@ class Scenario:
             )
         )
 
-    def booking_cancelled(self, requested: EventEnvelope) -> EventEnvelope:
-        return self.envelope(BookingCancelled(**_ids(requested), cancelled_by="user-1"))
+    def booking_cancelled(
+        self, requested: EventEnvelope, reason: CancellationReason | None = None
+    ) -> EventEnvelope:
+        return self.envelope(
+            BookingCancelled(**_ids(requested), cancelled_by="user-1", reason=reason)
+        )
 
     def booking_expired(self, requested: EventEnvelope) -> EventEnvelope:
         return self.envelope(BookingExpired(**_ids(requested)))

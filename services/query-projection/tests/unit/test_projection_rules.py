@@ -8,7 +8,12 @@ import pytest
 from query_projection.domain.projection import ProjectionBatch
 from query_projection.domain.versions import UnversionedEvent
 from ticketing_contracts.envelope import EventEnvelope
-from ticketing_contracts.events import BookingStatus, RejectionReason, decode_event
+from ticketing_contracts.events import (
+    BookingStatus,
+    CancellationReason,
+    RejectionReason,
+    decode_event,
+)
 
 
 def fold(envelopes: list[EventEnvelope], batch: ProjectionBatch | None = None) -> ProjectionBatch:
@@ -156,6 +161,30 @@ def test_a_capture_refunded_after_expiry_shows_refunded_even_when_replayed(scena
         "refunded",
         "pi_7",
     )
+
+
+def test_a_booking_cancelled_with_its_event_shows_why_and_its_refund(scenario):
+    requested = scenario.booking_requested(uuid4(), uuid4())
+    batch = fold(
+        [
+            requested,
+            scenario.payment_captured(requested, "pi_8"),
+            scenario.booking_confirmed(requested),
+            scenario.booking_cancelled(requested, CancellationReason.EVENT_CANCELLED),
+            scenario.payment_refunded(requested, "pi_8"),
+        ]
+    )
+    booking = batch.bookings[scenario.subject_id(requested)]
+    assert (booking.status, booking.reason, booking.payment_status) == (
+        BookingStatus.CANCELLED,
+        "event_cancelled",
+        "refunded",
+    )
+    by_owner = scenario.booking_requested(uuid4(), uuid4())
+    batch = fold(
+        [by_owner, scenario.booking_confirmed(by_owner), scenario.booking_cancelled(by_owner)]
+    )
+    assert batch.bookings[scenario.subject_id(by_owner)].reason is None
 
 
 def test_late_booking_requested_never_overwrites_confirmed_but_fills_details(scenario):

@@ -121,7 +121,12 @@ class BookingView(View):
     total_price: Decimal | None
     currency: str | None
     hold_expires_at: datetime | None
-    reason: str | None
+    reason: str | None = Field(
+        description="Why the booking ended: REJECTED's reason (sold_out, payment_declined, "
+        "event_cancelled, ...), or event_cancelled for a booking CANCELLED with its event; "
+        "null otherwise",
+        examples=["event_cancelled"],
+    )
     created_at: datetime | None
     updated_at: datetime | None
     payment_status: PaymentStatus | None = Field(

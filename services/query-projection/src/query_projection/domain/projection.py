@@ -225,13 +225,23 @@ def _payment_after(
     return payment_status, None
 
 
+def _reason_of(event: BookingEvent) -> str | None:
+    """Why the booking ended: a rejection's reason, or `event_cancelled` for a confirmed
+    booking cancelled with its event (None when its owner or an admin cancelled it)."""
+    if isinstance(event, BookingRejected):
+        return event.reason.value
+    if isinstance(event, BookingCancelled) and event.reason is not None:
+        return event.reason.value
+    return None
+
+
 def project_booking(row: Booking | None, envelope: EventEnvelope, event: BookingEvent) -> Booking:
     # Payment events keep the status; their versions order them among the status changes.
     status = BOOKING_STATUS_BY_EVENT.get(type(event)) or (
         row.status if row is not None else BookingStatus.PENDING
     )
     version = booking_version(envelope, status)
-    reason = event.reason.value if isinstance(event, BookingRejected) else None
+    reason = _reason_of(event)
     payment_status, payment_reference = _payment_after(
         row.payment_status if row is not None else None, event
     )

@@ -106,7 +106,13 @@ async def get_booking(
 @router.post(
     "/{booking_id}/cancel",
     response_model=BookingOut,
-    summary="Cancel one of your bookings; its tickets go back on sale",
+    summary="Cancel one of your confirmed bookings; it is refunded and its tickets go back on sale",
+    description=(
+        "Only a CONFIRMED booking can be cancelled (409 otherwise), by its owner or an admin. "
+        "It is CANCELLED at once; its payment is refunded in full shortly after (the answer "
+        "may still show payment_status `captured`; the booking then shows `refunded`) and "
+        "its tickets go back on sale."
+    ),
     responses=error_responses(400, 401, 404, 409, 413, 422, 429, 503),
     dependencies=[DefaultRateLimit],
 )

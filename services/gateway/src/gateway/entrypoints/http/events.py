@@ -213,7 +213,14 @@ async def reschedule_event(
 @router.post(
     "/{event_id}/cancel",
     response_model=EventOut,
-    summary="Cancel an event (admin); its bookings are released",
+    summary="Cancel an event (admin); its bookings are cancelled and refunded",
+    description=(
+        "The event stops selling at once. Every booking of it then ends within seconds "
+        "(in batches, surviving restarts): CONFIRMED bookings become CANCELLED with reason "
+        "`event_cancelled` and their payments are refunded in full; PENDING ones end "
+        "REJECTED with reason `event_cancelled` (nothing stays charged); their tickets are "
+        "released."
+    ),
     responses=WRITE_ERRORS,
 )
 async def cancel_event(

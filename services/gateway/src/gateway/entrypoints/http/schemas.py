@@ -91,7 +91,12 @@ class BookingOut(Written):
     total_price: str | None = Field(default=None, examples=["99.00"])
     currency: str | None = Field(default=None, examples=["EUR"])
     hold_expires_at: datetime | None = None
-    reason: str | None = Field(default=None, examples=["sold_out", "payment_declined"])
+    reason: str | None = Field(
+        default=None,
+        examples=["sold_out", "payment_declined", "event_cancelled"],
+        description="Why the booking ended: REJECTED's reason, or `event_cancelled` for a "
+        "booking CANCELLED because its event was",
+    )
     payment_status: str | None = Field(
         default=None,
         examples=["captured"],

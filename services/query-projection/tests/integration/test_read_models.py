@@ -136,6 +136,9 @@ async def test_booking_events_update_status_in_redis_and_details_in_postgres(har
         expired,
         scenario.booking_expired(expired),
     )
+    # The status a client polls carries why it ended, before the details are stored.
+    rejected_status = await harness.hot.booking_status(generation, scenario.subject_id(rejected))
+    assert (rejected_status["status"], rejected_status["reason"]) == ("REJECTED", "sold_out")
     by = queries.bookings
     assert (await by(BookingFilters(owner_id="user-2"), 1, 20, NOW)).value.items[0].status == (
         BookingStatus.REJECTED

@@ -119,6 +119,8 @@ def _booking_fields(booking: Booking) -> list[str]:
         # Always written: "" clears a payment that is no longer to come.
         "payment_status": booking.payment_status or "",
         "payment_reference": booking.payment_reference,
+        # Why it ended, with the status that says it ended (once set, never cleared).
+        "reason": booking.reason,
     }
     pairs: list[str] = []
     for name, value in values.items():

@@ -276,6 +276,7 @@ class ReadModelQueries:
                     "payment_status": _payment_status(status),
                     "payment_reference": status.get("payment_reference")
                     or stored.payment_reference,
+                    "reason": status.get("reason") or stored.reason,
                 }
             )
         # Redis is written just before PostgreSQL commits: details follow in a moment.
@@ -293,7 +294,7 @@ class ReadModelQueries:
             total_price=None,
             currency=None,
             hold_expires_at=None,
-            reason=None,
+            reason=status.get("reason"),
             payment_status=_payment_status(status),
             payment_reference=status.get("payment_reference"),
             created_at=None,

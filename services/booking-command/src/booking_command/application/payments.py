@@ -290,8 +290,11 @@ class PaymentWorker:
                 busy = False
             if busy:
                 continue
+            # Not asyncio.wait_for: on 3.11 it swallows a cancellation that arrives as the
+            # wake-up completes, and stop() would wait forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.options.idle_poll_seconds)
+                async with asyncio.timeout(self.options.idle_poll_seconds):
+                    await self._wake.wait()
 
     async def run_once(self) -> bool:
         """One batch; True when it was full (more may be due at once). Each outcome is

@@ -10,7 +10,9 @@ from pydantic import ValidationError
 from ticketing_contracts.asyncapi import message_name, render
 from ticketing_contracts.commands import CreateEvent, RequestBooking, TicketTypeSpec
 from ticketing_contracts.events import (
+    BookingCancelled,
     BookingRequested,
+    CancellationReason,
     ContractViolation,
     EventCreated,
     ReservationRejected,
@@ -211,3 +213,17 @@ def test_event_created_carries_ticket_types() -> None:
         ticket_types=(ticket,),
     )
     assert event.partition_key() == str(event.event_id)
+
+
+def test_a_booking_cancelled_message_from_before_the_reason_still_decodes() -> None:
+    ids = {"booking_id": uuid4(), "event_id": uuid4(), "ticket_type_id": uuid4(), "quantity": 1}
+    by_event = BookingCancelled(
+        **ids, cancelled_by="admin-1", reason=CancellationReason.EVENT_CANCELLED
+    )
+    envelope = by_event.to_envelope(correlation_id="req-1", producer="booking-command")
+    assert decode_message(encode_envelope(envelope))[1] == by_event
+    published_before = envelope.model_dump(mode="json")
+    del published_before["data"]["reason"]
+    _, decoded = decode_message(json.dumps(published_before))
+    assert isinstance(decoded, BookingCancelled)
+    assert (decoded.cancelled_by, decoded.reason) == ("admin-1", None)

@@ -151,7 +151,7 @@ function eventActions(event, feedback) {
     actions.push(h("details", {}, h("summary", {}, `Change ${event.name}`), edit, reschedule, addType));
     if (isAdmin()) {
       actions.push(h("button", { type: "button", class: "danger", onclick: () => {
-        if (confirm(`Cancel “${event.name}”? All its bookings are released.`)) {
+        if (confirm(`Cancel “${event.name}”? Its bookings are cancelled and refunded, and their tickets released.`)) {
           act(feedback, () => post(`/api/v1/events/${id}/cancel`, {}, { idempotencyKey: newIdempotencyKey() }), "Event cancelled.");
         }
       } }, `Cancel ${event.name}`));

@@ -38,7 +38,7 @@ const STATUS_TEXT = {
   PENDING: "Pending: we are reserving your tickets…",
   CONFIRMED: "Confirmed: your tickets are booked.",
   REJECTED: "Rejected: the booking did not go through.",
-  CANCELLED: "Cancelled: the tickets went back on sale.",
+  CANCELLED: "Cancelled: your payment is refunded in full and the tickets went back on sale.",
   EXPIRED: "Expired: the hold ran out before the booking completed.",
 };
 
@@ -47,7 +47,7 @@ const REASON_TEXT = {
   not_enough_tickets: "Not enough tickets were left for that quantity.",
   event_not_on_sale: "That event is not on sale.",
   payment_declined: "Your card was declined. No money was taken.",
-  event_cancelled: "The event was cancelled.",
+  event_cancelled: "The event was cancelled; nothing stays charged.",
   hold_expired: "The hold on your tickets ran out.",
 };
 

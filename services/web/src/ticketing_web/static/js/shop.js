@@ -219,9 +219,9 @@ async function myBookingsView() {
       h("td", {}, String(booking.quantity ?? "")),
       h("td", {}, booking.total_price ? money(booking.total_price, booking.currency) : ""),
       h("td", { class: `status-${booking.status.toLowerCase()}` }, booking.status),
-      h("td", {}, ["PENDING", "CONFIRMED"].includes(booking.status)
+      h("td", {}, booking.status === "CONFIRMED"
         ? h("button", { type: "button", class: "secondary", "aria-label": `Cancel booking ${booking.id.slice(0, 8)}`, onclick: async (click) => {
-          if (!confirm("Cancel this booking? The tickets go back on sale.")) return;
+          if (!confirm("Cancel this booking? Your payment is refunded in full and the tickets go back on sale.")) return;
           click.target.disabled = true;
           try {
             await post(`/api/v1/bookings/${booking.id}/cancel`, {});

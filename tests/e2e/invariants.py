@@ -72,13 +72,22 @@ async def wait_until_every_booking_is_final(
         pending.update({booking_id: item["status"] for booking_id, item in found.items()})
         return {key: status for key, status in pending.items() if status not in SETTLED}
 
-    found = await eventually(
-        lambda: all_bookings(client, admin, shows),
-        lambda current: not unsettled(current),
+    latest: dict[str, dict[str, Any]] = {}
+
+    async def still_unsettled() -> dict[str, str]:
+        latest.clear()
+        latest.update(await all_bookings(client, admin, shows))
+        return unsettled(latest)
+
+    # On failure the message lists only the bookings still not final.
+    await eventually(
+        still_unsettled,
+        lambda left: not left,
         within=within,
         interval=1.0,
         what="every accepted booking final",
     )
+    found = dict(latest)
     # The list is read from PostgreSQL; each booking's own status (Redis) must agree.
     for booking_id in accepted:
         single = await client.get(f"/api/v1/bookings/{booking_id}", headers=dict(admin))

@@ -95,8 +95,11 @@ class OutboxRelay:
         while True:
             published = await self._round_with_backoff()
             if published is None or published < self.batch_size:
+                # Not wait_for: on Python 3.11 it can swallow a cancellation that arrives
+                # as the wake-up completes, and stop() would wait forever.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), self.idle_poll_seconds)
+                    async with asyncio.timeout(self.idle_poll_seconds):
+                        await self._wakeup.wait()
                 self._wakeup.clear()
 
     async def _round_with_backoff(self) -> int | None:

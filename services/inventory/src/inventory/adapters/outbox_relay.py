@@ -66,8 +66,11 @@ class OutboxRelay:
         while True:
             published: int = await retrying(self.publish_pending)
             if published < self._batch_size:
+                # Not wait_for: on Python 3.11 it can swallow a cancellation that arrives
+                # as the wake-up completes, and stop() would wait forever.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._idle_seconds)
+                    async with asyncio.timeout(self._idle_seconds):
+                        await self._wake.wait()
                 self._wake.clear()
 
     async def publish_pending(self) -> int:

@@ -4,10 +4,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from local_infra.broker import TansuBroker, create_topics
 from local_infra.processes import is_alive
+from local_infra.services import INVENTORY, SERVICE_SPECS, SharedSettings, service_environment
+from service_kit.kafka_runtime import KafkaRuntime, OutboundMessage
+from service_kit.settings import KafkaSettings
 
 pytestmark = pytest.mark.integration
 
@@ -94,3 +98,45 @@ async def test_each_start_is_a_new_cluster_that_clients_can_tell_apart(tmp_path:
 
     assert first_id != second_id
     assert second.port == port
+
+
+async def test_services_publishing_as_the_stack_configures_them_see_the_true_end_of_a_partition(
+    broker: TansuBroker,
+) -> None:
+    # The environment every stack service gets decides the producer's batches.
+    shared = SharedSettings(
+        environment="test",
+        log_level="INFO",
+        host="127.0.0.1",
+        redis_url="redis://127.0.0.1:6379/0",
+        redis_key_prefix="",
+        kafka_bootstrap_servers=broker.bootstrap_servers,
+        kafka_topic_prefix="",
+        service_urls={name: "http://127.0.0.1:1" for name in SERVICE_SPECS},
+        payment_provider_secret_key="k" * 32,
+        extra_env={},
+    )
+    environment = service_environment(
+        shared, port=0, database_url=None, base_env={}, service=INVENTORY
+    )
+    settings = KafkaSettings(
+        service_name="publisher",
+        kafka_bootstrap_servers=broker.bootstrap_servers,
+        kafka_producer_max_batch_bytes=int(environment["KAFKA_PRODUCER_MAX_BATCH_BYTES"]),
+    )
+    await create_topics(broker.bootstrap_servers, ["ends"], partitions=1)
+    runtime = KafkaRuntime(settings)
+    await runtime.start()
+    try:
+        await runtime.publish(
+            [OutboundMessage("ends", b"show", b"x" * 100, []) for _ in range(300)]
+        )
+    finally:
+        await runtime.stop()
+    consumer = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap_servers)
+    await consumer.start()
+    try:
+        partition = TopicPartition("ends", 0)
+        assert (await consumer.end_offsets([partition]))[partition] == 300
+    finally:
+        await consumer.stop()

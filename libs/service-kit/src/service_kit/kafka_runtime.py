@@ -828,6 +828,7 @@ def create_broker(settings: KafkaSettings, **overrides: Any) -> KafkaBroker:
         "acks": "all",
         "enable_idempotence": settings.kafka_idempotent_producer,
         "linger_ms": 5,
+        "max_batch_size": settings.kafka_producer_max_batch_bytes,
         "request_timeout_ms": 10_000,
         # The runtime decodes and validates each message itself (see KafkaRuntime.subscriber).
         "apply_types": False,

@@ -144,6 +144,14 @@ class KafkaSettings(ServiceSettings):
         default=False,
         description="Enable on real Kafka; correctness never depends on it",
     )
+    kafka_producer_max_batch_bytes: int = Field(
+        default=16_384,
+        ge=1,
+        description=(
+            "Producer batch size per partition; 1 sends one record per batch, which the local "
+            "broker needs: Tansu 0.6 miscounts the offsets of multi-record batches"
+        ),
+    )
 
     kafka_security_protocol: KafkaSecurityProtocol = KafkaSecurityProtocol.PLAINTEXT
     kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"

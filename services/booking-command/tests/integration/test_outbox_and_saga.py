@@ -349,3 +349,25 @@ def decode_with_contracts_only(records: list[Any]) -> Counter[str]:
             assert event.total_price == Decimal("99.00")
         decoded[envelope.type] += 1
     return decoded
+
+
+async def test_a_round_in_flight_when_the_broker_changes_leaves_the_new_broker_everything(
+    runtime: Runtime,
+) -> None:
+    app = runtime.app
+    await runtime.executor.run(put_event_on_sale, app)
+
+    async def publish_while_the_broker_is_replaced(messages: Sequence[OutboundMessage]) -> None:
+        # The broker recovery switches the relay's stream while this round still sends.
+        app.tracking_epoch = "@new-broker"
+
+    relay = OutboxRelay(
+        app,
+        runtime.executor,
+        OutboxMapper(app.mapper, runtime.settings.topic),
+        publish_while_the_broker_is_replaced,
+    )
+    assert await relay.publish_pending() > 0
+    assert await runtime.executor.run(app.outbox_position) == 0, (
+        "the new broker's stream starts at the beginning: the republish sends everything"
+    )

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from uuid import uuid4
 
 import asyncpg
 import pytest
 
 from inventory.adapters.broker_epoch import PostgresBrokerEpoch
+from inventory.adapters.outbox_relay import OutboxRelay
 from inventory.adapters.postgres_repository import PostgresUnitOfWork
 from inventory.adapters.postgres_schema import create_schema
 from inventory.application.errors import PositionMoved
-from inventory.application.messages import MessagePosition
+from inventory.application.messages import MessagePosition, OutgoingMessage
 from local_infra.pytest_plugin import DatabaseFactory
+from service_kit.broker_epoch import BrokerRecovery
+from service_kit.circuit_breakers import CircuitBreaker
+from service_kit.kafka_runtime import OutboundMessage
 
 pytestmark = pytest.mark.integration
 
@@ -68,3 +74,46 @@ async def test_a_replica_that_lost_its_partition_cannot_move_the_new_owners_posi
     with pytest.raises(PositionMoved):
         await store(pool, 15, continues_from=10)  # the old owner's late batch
     assert await stored(pool) == 20
+
+
+async def test_a_relay_round_in_flight_when_the_broker_changes_leaves_its_rows_to_republish(
+    pool: asyncpg.Pool,
+) -> None:
+    epoch = PostgresBrokerEpoch(pool)
+    await epoch.record_cluster_id("old-cluster")
+    async with PostgresUnitOfWork(pool) as uow:
+        await uow.add_to_outbox(
+            [OutgoingMessage(uuid4(), "inventory", b"show", b"{}") for _ in range(3)]
+        )
+        await uow.commit()
+    recovery: list[asyncio.Task[BrokerRecovery | None]] = []
+
+    async def adopt_is_waiting() -> bool:
+        waiting: bool = await pool.fetchval(
+            "SELECT count(*) > 0 FROM pg_stat_activity "
+            "WHERE wait_event_type = 'Lock' "
+            "AND query LIKE '%UPDATE outbox SET published_at = NULL%'"
+        )
+        return waiting
+
+    async def publish_while_the_broker_is_replaced(messages: Sequence[OutboundMessage]) -> None:
+        # The old broker took these; the recovery for the new one starts meanwhile.
+        recovery.append(asyncio.create_task(epoch.adopt("new-cluster")))
+        async with asyncio.timeout(10):
+            # PostgreSQL tells whether the recovery waits on a lock; nothing to be woken by.
+            while not (recovery[0].done() or await adopt_is_waiting()):  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+
+    def breaker(name: str) -> CircuitBreaker:
+        return CircuitBreaker(name, fail_max=5, reset_timeout_seconds=1)
+
+    relay = OutboxRelay(
+        pool,
+        publish_while_the_broker_is_replaced,
+        postgres_breaker=breaker("postgres"),
+        producer_breaker=breaker("producer"),
+    )
+    assert await relay.publish_pending() == 3
+    assert await recovery[0] is not None
+    unpublished = await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+    assert unpublished == 3, "the new broker gets every row again"

@@ -142,7 +142,10 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """Publishes one batch after the recorded position; returns how many it covered."""
-        position = await self.executor.run(self.app.outbox_position)
+        # The stream of the broker this round reads for: if a broker recovery switches streams
+        # meanwhile, this round's progress stays with the old broker's stream.
+        stream = self.app.outbox_stream
+        position = await self.executor.run(self.app.outbox_position, stream)
         notifications: Sequence[Notification] = await self.executor.run(
             self.app.recorder.select_notifications,
             position,
@@ -155,9 +158,7 @@ class OutboxRelay:
         messages = [self.mapper.message_for(notification) for notification in notifications]
         await self.publish([message for message in messages if message is not None])
         last = notifications[-1].id
-        await self.executor.run(
-            self.app.booking_recorder.insert_tracking, Tracking(self.app.outbox_stream, last)
-        )
+        await self.executor.run(self.app.booking_recorder.insert_tracking, Tracking(stream, last))
         await self._observe_pending(last)
         return len(notifications)
 

@@ -127,8 +127,8 @@ class BookingCommandApplication(Application[UUID]):
         """Readiness: one statement through the event store's own pool."""
         self.booking_recorder.ping()
 
-    def outbox_position(self) -> int:
-        return self.booking_recorder.max_tracking_id(self.outbox_stream) or 0
+    def outbox_position(self, stream: str | None = None) -> int:
+        return self.booking_recorder.max_tracking_id(stream or self.outbox_stream) or 0
 
     def commit(self, writes: Sequence[PendingWrite]) -> list[CommandResult]:
         """Stores every write and its idempotency record in one transaction; all or none."""

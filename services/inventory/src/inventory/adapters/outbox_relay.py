@@ -83,7 +83,9 @@ class OutboxRelay:
                     return 0
                 rows = await connection.fetch(
                     "SELECT id, topic, key, value, header_names, header_values FROM outbox "
-                    "WHERE published_at IS NULL ORDER BY id LIMIT $1",
+                    # FOR UPDATE: a broker recovery marking the outbox for republishing waits
+                    # for this round, so it cannot be overwritten as published to the old broker.
+                    "WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE",
                     self._batch_size,
                 )
                 if rows:

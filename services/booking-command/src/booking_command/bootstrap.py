@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import httpx
+import aiohttp
 from fastapi import FastAPI
 
 from booking_command.adapters.broker_epoch import EventStoreBrokerEpoch
@@ -67,21 +67,18 @@ PAYMENT_PROVIDER = "payment-provider"
 
 
 def payment_provider(
-    settings: BookingCommandSettings,
-    *,
-    transport: httpx.AsyncBaseTransport | None = None,
-    share_breaker: bool = True,
+    settings: BookingCommandSettings, *, share_breaker: bool = True
 ) -> HttpPaymentProvider:
-    """The provider's HTTP client under a breaker whose state every replica shares."""
-    client = httpx.AsyncClient(
-        timeout=httpx.Timeout(
-            settings.payment_timeout_seconds, connect=settings.payment_connect_timeout_seconds
+    """The provider's HTTP client under a breaker whose state every replica shares.
+
+    One kept-alive connection per payment the worker charges at once."""
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=settings.payment_concurrency),
+        timeout=aiohttp.ClientTimeout(
+            total=None,
+            connect=settings.payment_connect_timeout_seconds,
+            sock_read=settings.payment_timeout_seconds,
         ),
-        limits=httpx.Limits(
-            max_connections=settings.payment_concurrency,
-            max_keepalive_connections=settings.payment_concurrency,
-        ),
-        transport=transport,
     )
     breaker = create_breaker(
         PAYMENT_PROVIDER,
@@ -93,7 +90,7 @@ def payment_provider(
     return HttpPaymentProvider(
         str(settings.payment_provider_url),
         settings.payment_provider_secret_key.get_secret_value(),
-        client,
+        session,
         breaker,
         retry_attempts=settings.payment_retry_attempts,
         retry_initial_seconds=settings.payment_retry_initial_seconds,
@@ -190,7 +187,6 @@ async def open_runtime(
     event_store_env: Mapping[str, str] | None = None,
     with_kafka: bool = True,
     clock: Callable[[], datetime] = utc_now,
-    payment_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Runtime:
     """Builds (but does not start) every part; the event store's tables exist after this."""
     executor = EventStoreExecutor(settings.event_store_threads)
@@ -248,9 +244,7 @@ async def open_runtime(
         interval_seconds=settings.hold_expiry_interval_seconds,
         on_expired=on_expired,
     )
-    provider = payment_provider(
-        settings, transport=payment_transport, share_breaker=event_store_env is None
-    )
+    provider = payment_provider(settings, share_breaker=event_store_env is None)
 
     def after_payments() -> None:
         if relay is not None:

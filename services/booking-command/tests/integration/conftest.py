@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -9,14 +10,15 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-import httpx
 import pytest_asyncio
+import uvicorn
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from booking_command.application.app import BookingCommandApplication
 from booking_command.bootstrap import Runtime, open_runtime
 from booking_command.domain.catalog_event import TicketTypeSpec
 from booking_command.settings import BookingCommandSettings
+from local_infra.ports import free_port
 from local_infra.pytest_plugin import DatabaseFactory
 from local_infra.secrets_env import random_secret
 from local_infra.session_infrastructure import Infrastructure
@@ -42,30 +44,47 @@ PAYMENT_KEY = random_secret(32)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def payment_simulator(
-    database_factory: DatabaseFactory,
-) -> AsyncIterator[httpx.ASGITransport]:
-    """The payment provider simulator (its real app and PostgreSQL ledger), in process."""
+async def payment_simulator(database_factory: DatabaseFactory) -> AsyncIterator[str]:
+    """The payment provider simulator (its real app and PostgreSQL ledger) served on
+    loopback: its base URL."""
     settings = PaymentSimulatorSettings(
         environment="test",
         database_url=await database_factory(f"payments_{secrets.token_hex(3)}"),
         secret_key=PAYMENT_KEY,
     )
-    simulator = build_payment_simulator(settings)
-    async with simulator.router.lifespan_context(simulator):
-        yield httpx.ASGITransport(app=simulator)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            build_payment_simulator(settings), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not server.started:
+        if serving.done() or time.monotonic() > deadline:
+            raise AssertionError("the payment simulator did not start")
+        await asyncio.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def settings(
-    infrastructure: Infrastructure, database_factory: DatabaseFactory, topic_prefix: str
+    infrastructure: Infrastructure,
+    database_factory: DatabaseFactory,
+    topic_prefix: str,
+    payment_simulator: str,
 ) -> BookingCommandSettings:
     suffix = secrets.token_hex(3)
     database_url = await database_factory(f"booking_{suffix}")
     return BookingCommandSettings(
         environment="test",
         internal_token_public_key=generate_key_pair()[1],
-        payment_provider_url="http://payment-simulator",
+        payment_provider_url=payment_simulator,
         payment_provider_secret_key=PAYMENT_KEY,
         database_url=database_url,
         kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
@@ -80,12 +99,10 @@ async def settings(
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def runtime(
-    settings: BookingCommandSettings, payment_simulator: httpx.ASGITransport
-) -> AsyncIterator[Runtime]:
+async def runtime(settings: BookingCommandSettings) -> AsyncIterator[Runtime]:
     """Everything built on real PostgreSQL, the broker and the payment simulator, nothing
     started yet."""
-    built = await open_runtime(settings, payment_transport=payment_simulator)
+    built = await open_runtime(settings)
     try:
         yield built
     finally:

@@ -20,6 +20,7 @@ EXPECTED_DEPENDENCIES = {
         "hold-expiry",
         "payment-worker",
         "payment-provider",
+        "event-cancellation-worker",
     },
     "inventory": {
         "postgres",

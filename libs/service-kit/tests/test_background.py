@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from service_kit.background import BackgroundTask
+from service_kit.background import BackgroundTask, WokenRounds
 
 
 async def test_probe_fails_once_the_loop_has_crashed() -> None:
@@ -34,3 +34,30 @@ async def test_stop_cancels_a_running_loop() -> None:
     await task.probe()
     await task.stop()
     assert not task.alive
+
+
+async def test_woken_rounds_run_again_at_once_while_busy_and_on_a_wake_up_after() -> None:
+    answers = [True, True, RuntimeError("database restarting"), False, False]
+    rounds_run = asyncio.Queue[int]()
+
+    async def one_round() -> bool:
+        answer = answers.pop(0)
+        rounds_run.put_nowait(len(answers))
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    # An hour of idle time: every round after the idle one must come from a wake-up.
+    rounds = WokenRounds("worker", one_round, idle_seconds=3600)
+    rounds.task.start()
+    try:
+        async with asyncio.timeout(5):
+            assert [await rounds_run.get() for _ in range(3)] == [4, 3, 2]
+            rounds.wake()  # the failed round waits like an idle one
+            assert await rounds_run.get() == 1
+            rounds.wake()
+            assert await rounds_run.get() == 0
+        assert rounds.task.alive
+    finally:
+        await rounds.task.stop()
+    assert not rounds.task.alive

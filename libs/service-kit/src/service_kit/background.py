@@ -50,3 +50,38 @@ class BackgroundTask:
     async def probe(self) -> None:
         if not self.alive:
             raise RuntimeError(f"{self.name} is not running")
+
+
+class WokenRounds:
+    """A worker's loop: `one_round()` runs again at once while it reports more to do, and
+    otherwise after `wake()` or `idle_seconds`, whichever comes first. A failed round is
+    logged and tried again after that wait."""
+
+    def __init__(
+        self, name: str, one_round: Callable[[], Awaitable[bool]], idle_seconds: float
+    ) -> None:
+        self._one_round = one_round
+        self._idle_seconds = idle_seconds
+        self._wake = asyncio.Event()
+        self.task = BackgroundTask(name, self.run)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                more = await self._one_round()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("%s: round failed", self.task.name)
+                more = False
+            if more:
+                continue
+            # Not asyncio.wait_for: on 3.11 it swallows a cancellation that arrives as the
+            # wake-up completes, and stop() would wait forever.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._idle_seconds):
+                    await self._wake.wait()

@@ -15,8 +15,6 @@ period (longer than any such request) has passed, one final pass from the start 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +30,7 @@ from booking_command.application.ports import (
     RowsWithEvents,
 )
 from booking_command.domain.booking import Booking
-from service_kit.background import BackgroundTask
+from service_kit.background import WokenRounds
 
 logger = logging.getLogger(__name__)
 
@@ -146,38 +144,21 @@ class EventCancellationWorker:
         self.executor = executor
         self.idle_poll_seconds = idle_poll_seconds
         self._after_batch = after_batch
-        self._wake = asyncio.Event()
-        self._task = BackgroundTask("event-cancellation-worker", self.run)
+        self._rounds = WokenRounds(
+            "event-cancellation-worker", self.run_once, self.idle_poll_seconds
+        )
 
     def start(self) -> None:
-        self._task.start()
+        self._rounds.task.start()
 
     async def stop(self) -> None:
-        await self._task.stop()
+        await self._rounds.task.stop()
 
     async def probe(self) -> None:
-        await self._task.probe()
+        await self._rounds.task.probe()
 
     def wake(self) -> None:
-        self._wake.set()
-
-    async def run(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                more = await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("event cancellation round failed")
-                more = False
-            if more:
-                continue
-            # Not asyncio.wait_for: on 3.11 it swallows a cancellation that arrives as the
-            # wake-up completes, and stop() would wait forever.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.idle_poll_seconds):
-                    await self._wake.wait()
+        self._rounds.wake()
 
     async def run_once(self) -> bool:
         """One batch; True when more is to be done at once."""

@@ -23,7 +23,6 @@ While the provider is unavailable the payment stays due and is tried again later
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -45,7 +44,7 @@ from booking_command.application.ports import (
     RowsWithEvents,
 )
 from booking_command.domain.booking import EXPIRED_REFUND_REASON, Booking, PaymentStatus
-from service_kit.background import BackgroundTask
+from service_kit.background import WokenRounds
 from service_kit.errors import ConflictError
 from service_kit.request_context import new_id
 
@@ -261,40 +260,21 @@ class PaymentWorker:
         self.options = options
         self._after_record = after_record
         self._observe = observe
-        self._wake = asyncio.Event()
-        self._task = BackgroundTask("payment-worker", self.run)
+        self._rounds = WokenRounds("payment-worker", self.run_once, self.options.idle_poll_seconds)
         # Ended bookings whose look-up found no payment: when first (the store's clock).
         self._found_nothing: dict[UUID, datetime] = {}
 
     def start(self) -> None:
-        self._task.start()
+        self._rounds.task.start()
 
     async def stop(self) -> None:
-        await self._task.stop()
+        await self._rounds.task.stop()
 
     async def probe(self) -> None:
-        await self._task.probe()
+        await self._rounds.task.probe()
 
     def wake(self) -> None:
-        self._wake.set()
-
-    async def run(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                busy = await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("payment round failed")
-                busy = False
-            if busy:
-                continue
-            # Not asyncio.wait_for: on 3.11 it swallows a cancellation that arrives as the
-            # wake-up completes, and stop() would wait forever.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.options.idle_poll_seconds):
-                    await self._wake.wait()
+        self._rounds.wake()
 
     async def run_once(self) -> bool:
         """One batch; True when it was full (more may be due at once). Each outcome is

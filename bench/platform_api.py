@@ -166,8 +166,9 @@ async def event_on_sale(
     event.raise_for_status()
     event_id = event.json()["id"]
     (await client.post(f"/api/v1/events/{event_id}/publish", headers=admin)).raise_for_status()
-    # A busy platform may answer 503 while the projection catches up: ask again.
-    deadline = time.monotonic() + 60
+    # A busy platform may answer 503 while the projection catches up (after a 256-connection
+    # sale it has been over a minute behind): ask again.
+    deadline = time.monotonic() + 180
     while True:
         detail = await client.get(f"/api/v1/events/{event_id}", headers=admin)
         if detail.status_code != 503 or time.monotonic() > deadline:

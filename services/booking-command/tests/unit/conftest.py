@@ -9,6 +9,7 @@ import pytest
 
 from booking_command.adapters.event_store import in_memory_environment
 from booking_command.application.app import BookingCommandApplication
+from booking_command.application.results import PendingWrite
 from booking_command.domain.catalog_event import TicketTypeSpec
 
 HOLD = timedelta(seconds=120)
@@ -68,6 +69,39 @@ def put_event_on_sale(
 @pytest.fixture
 def on_sale(app: BookingCommandApplication) -> OnSale:
     return put_event_on_sale(app)
+
+
+def booking_write(
+    app: BookingCommandApplication,
+    on_sale: OnSale,
+    owner: str = "user-1",
+    *,
+    quantity: int = 2,
+    card: str = "tok_visa",
+) -> PendingWrite:
+    """A fan's booking request for the event on sale, not yet committed."""
+    return app.bookings.request_booking(
+        event_id=on_sale.event_id,
+        ticket_type_id=on_sale.ticket_type_id,
+        quantity=quantity,
+        customer_name="Ada Lovelace",
+        customer_email="ada@example.com",
+        owner_id=owner,
+        payment_token=card,
+    )
+
+
+def book(
+    app: BookingCommandApplication,
+    on_sale: OnSale,
+    owner: str = "user-1",
+    *,
+    quantity: int = 2,
+    card: str = "tok_visa",
+) -> UUID:
+    """A PENDING booking, committed: its id."""
+    [result] = app.commit([booking_write(app, on_sale, owner, quantity=quantity, card=card)])
+    return result.id
 
 
 def reserve(app: BookingCommandApplication, booking_id: UUID, offset: int = 0) -> None:

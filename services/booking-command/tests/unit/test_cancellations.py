@@ -23,7 +23,7 @@ from booking_command.domain.booking import Booking
 from booking_command.domain.catalog_event import Event
 from ticketing_contracts.events import BookingCancelled, BookingRejected, PaymentRefunded
 
-from .conftest import HOLD, Clock, OnSale, put_event_on_sale, reserve
+from .conftest import HOLD, Clock, OnSale, book, put_event_on_sale, reserve
 from .fake_payment_provider import FakePaymentProvider
 
 GRACE = timedelta(seconds=10)
@@ -38,20 +38,7 @@ class Platform:
     clock: Clock
 
     def request(self, on_sale: OnSale, quantity: int = 2) -> UUID:
-        [result] = self.app.commit(
-            [
-                self.app.bookings.request_booking(
-                    event_id=on_sale.event_id,
-                    ticket_type_id=on_sale.ticket_type_id,
-                    quantity=quantity,
-                    customer_name="Ada Lovelace",
-                    customer_email="ada@example.com",
-                    owner_id="fan-1",
-                    payment_token="tok_visa",
-                )
-            ]
-        )
-        return result.id
+        return book(self.app, on_sale, "fan-1", quantity=quantity)
 
     async def confirmed(self, on_sale: OnSale, quantity: int = 2) -> UUID:
         booking_id = self.request(on_sale, quantity)

@@ -16,7 +16,7 @@ from booking_command.application.executor import EventStoreExecutor
 from booking_command.application.payments import PaymentWorker, PaymentWorkerOptions
 from booking_command.domain.booking import Booking
 
-from .conftest import HOLD, Clock, OnSale, reserve
+from .conftest import HOLD, Clock, OnSale, book, reserve
 from .fake_payment_provider import FakePaymentProvider
 
 
@@ -28,21 +28,9 @@ class Payments:
     clock: Clock
 
     def book(self, on_sale: OnSale, card: str = "tok_visa", quantity: int = 2) -> UUID:
-        [result] = self.app.commit(
-            [
-                self.app.bookings.request_booking(
-                    event_id=on_sale.event_id,
-                    ticket_type_id=on_sale.ticket_type_id,
-                    quantity=quantity,
-                    customer_name="Ada Lovelace",
-                    customer_email="ada@example.com",
-                    owner_id="user-1",
-                    payment_token=card,
-                )
-            ]
-        )
-        reserve(self.app, result.id)
-        return result.id
+        booking_id = book(self.app, on_sale, quantity=quantity, card=card)
+        reserve(self.app, booking_id)
+        return booking_id
 
     def booking(self, booking_id: UUID) -> Booking:
         booking = self.app.repository.get(booking_id)

@@ -4,7 +4,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from functools import partial
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
@@ -21,24 +21,7 @@ from booking_command.domain.catalog_event import Event
 from service_kit.errors import ConflictError, InvalidInputError, NotFoundError
 from service_kit.request_context import correlation_id_var
 
-from .conftest import HOLD, Clock, OnSale, put_event_on_sale, reserve_and_pay
-
-
-def book(app: BookingCommandApplication, on_sale: OnSale, owner: str = "user-1") -> UUID:
-    [result] = app.commit([_booking_write(app, on_sale, owner)])
-    return result.id
-
-
-def _booking_write(app: BookingCommandApplication, on_sale: OnSale, owner: str = "user-1"):  # type: ignore[no-untyped-def]
-    return app.bookings.request_booking(
-        event_id=on_sale.event_id,
-        ticket_type_id=on_sale.ticket_type_id,
-        quantity=2,
-        customer_name="Ada Lovelace",
-        customer_email="ada@example.com",
-        owner_id=owner,
-        payment_token="tok_visa",
-    )
+from .conftest import HOLD, Clock, OnSale, book, booking_write, put_event_on_sale, reserve_and_pay
 
 
 @pytest.fixture
@@ -53,7 +36,7 @@ async def service(app: BookingCommandApplication) -> AsyncIterator[CommandServic
 
 def test_booking_is_priced_by_the_server(app: BookingCommandApplication) -> None:
     on_sale = put_event_on_sale(app, price="12.25")
-    [result] = app.commit([_booking_write(app, on_sale)])
+    [result] = app.commit([booking_write(app, on_sale)])
     assert result.status_code == 202
     assert (result.body["total_price"], result.body["currency"]) == ("24.50", "EUR")
 
@@ -61,14 +44,14 @@ def test_booking_is_priced_by_the_server(app: BookingCommandApplication) -> None
 def test_rejects_booking_for_unpublished_event(app: BookingCommandApplication) -> None:
     on_sale = put_event_on_sale(app, publish=False)
     with pytest.raises(ConflictError) as raised:
-        _booking_write(app, on_sale)
+        booking_write(app, on_sale)
     assert raised.value.error_type == "event_not_on_sale"
 
 
 def test_cancelled_event_stops_selling(app: BookingCommandApplication, on_sale: OnSale) -> None:
     app.commit([app.catalog.cancel_event(on_sale.event_id, reason="storm")])
     with pytest.raises(ConflictError):
-        _booking_write(app, on_sale)
+        booking_write(app, on_sale)
 
 
 def test_venue_with_upcoming_event_cannot_be_deleted(
@@ -257,8 +240,8 @@ def test_a_stored_write_is_answered_even_when_its_snapshot_fails(
 def test_a_failed_save_leaves_the_write_ready_for_a_retry(
     app: BookingCommandApplication, on_sale: OnSale
 ) -> None:
-    first = _booking_write(app, on_sale)
-    clash = _booking_write(app, on_sale)
+    first = booking_write(app, on_sale)
+    clash = booking_write(app, on_sale)
     claim = IdempotencyClaim("user-1", "key-1", "a")
     first.idempotency = claim
     clash.idempotency = claim
@@ -333,7 +316,7 @@ async def test_concurrent_requests_with_one_key_have_one_effect(
     service: CommandService, app: BookingCommandApplication, on_sale: OnSale
 ) -> None:
     claim = IdempotencyClaim("user-1", "key-1", "a")
-    prepare = partial(_booking_write, app, on_sale)
+    prepare = partial(booking_write, app, on_sale)
     results = await asyncio.gather(
         *(service.execute(prepare, idempotency=claim, batched=True) for _ in range(10))
     )
@@ -344,7 +327,7 @@ async def test_concurrent_requests_with_one_key_have_one_effect(
 async def test_group_commit_stores_a_burst_in_few_transactions(
     service: CommandService, app: BookingCommandApplication, on_sale: OnSale
 ) -> None:
-    prepare = partial(_booking_write, app, on_sale)
+    prepare = partial(booking_write, app, on_sale)
     results = await asyncio.gather(*(service.execute(prepare, batched=True) for _ in range(200)))
     assert len({result.id for result in results}) == 200
     assert all(app.repository.get(result.id).status == "PENDING" for result in results)
@@ -355,14 +338,14 @@ async def test_a_batch_commits_its_valid_writes_together_and_fails_items_alone(
     service: CommandService, app: BookingCommandApplication, on_sale: OnSale
 ) -> None:
     taken = IdempotencyClaim("user-1", "taken", "a")
-    await service.execute(partial(_booking_write, app, on_sale), idempotency=taken, batched=True)
+    await service.execute(partial(booking_write, app, on_sale), idempotency=taken, batched=True)
     transactions = service.group_commit.transactions
     items = [
-        BatchItem(partial(_booking_write, app, on_sale, f"user-{n}"), None, f"corr-{n}")
+        BatchItem(partial(booking_write, app, on_sale, f"user-{n}"), None, f"corr-{n}")
         for n in range(20)
     ]
     items[7] = BatchItem(
-        partial(_booking_write, app, on_sale), IdempotencyClaim("user-1", "taken", "b"), "c"
+        partial(booking_write, app, on_sale), IdempotencyClaim("user-1", "taken", "b"), "c"
     )
 
     outcomes = await service.execute_batch(items)

@@ -7,9 +7,10 @@ import logging
 from collections.abc import Collection, Mapping
 
 import pytest
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from local_infra.session_infrastructure import Infrastructure
+from local_infra.waiting import poll_until
 from service_kit.kafka_runtime import KafkaRuntime, OffsetsMoved, OutboundMessage, PartitionBatch
 from service_kit.kafka_topics import ensure_topics
 from service_kit.settings import KafkaSettings
@@ -201,3 +202,90 @@ async def test_a_batch_read_at_positions_reset_under_it_is_refused_and_read_agai
 
     assert database.applied == [b"m0", b"m2", b"m0", b"m2", b"m3"]
     assert database.next_offsets[partition] == 4
+
+
+async def kafka_copy_of_positions(
+    bootstrap: str, group: str, topic: str
+) -> dict[TopicPartition, int]:
+    """What lag tooling reads: the group's committed offsets (read without joining it)."""
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await reader.start()
+    try:
+        copy: dict[TopicPartition, int] = {}
+        for partition in range(2):
+            tp = TopicPartition(topic, partition)
+            committed = await reader.committed(tp)
+            if committed is not None:
+                copy[tp] = committed
+        return copy
+    finally:
+        await reader.stop()
+
+
+async def copy_positions_runtime(
+    infrastructure: Infrastructure, topic_prefix: str, copy_seconds: float
+) -> tuple[KafkaRuntime, ServiceDatabase, str, str]:
+    settings = KafkaSettings(
+        service_name="kit-test",
+        kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
+        kafka_topic_prefix=f"{topic_prefix}kit-copy-{copy_seconds:g}.",
+        consumer_offset_copy_seconds=copy_seconds,
+    )
+    topic = settings.topic("positions")
+    await ensure_topics(
+        settings.kafka_bootstrap_servers,
+        [topic, settings.topic(topics.DEAD_LETTERS)],
+        partitions=2,
+    )
+    database = ServiceDatabase()
+    kafka = KafkaRuntime(settings)
+    group = settings.group_id("positions")
+    kafka.subscriber(topic, group=group, decode=bytes, offsets=database.stored_offsets)(
+        database.apply
+    )
+    return kafka, database, topic, group
+
+
+async def test_lag_tooling_sees_the_handled_positions_in_kafka_within_the_copy_interval(
+    infrastructure: Infrastructure, topic_prefix: str
+) -> None:
+    kafka, database, topic, group = await copy_positions_runtime(
+        infrastructure, topic_prefix, copy_seconds=0.2
+    )
+    await kafka.start()
+    try:
+        await kafka.publish(
+            [OutboundMessage(topic, f"k{n}".encode(), f"m{n}".encode(), []) for n in range(8)]
+        )
+        await database.wait_for(8)
+
+        async def kafka_has_the_copy() -> bool:
+            copy = await kafka_copy_of_positions(
+                infrastructure.kafka_bootstrap_servers, group, topic
+            )
+            return copy == database.next_offsets
+
+        assert await poll_until(kafka_has_the_copy, wait_seconds=15, interval=0.1)
+    finally:
+        await kafka.stop()
+    assert sum(database.next_offsets.values()) == 8
+
+
+async def test_a_stopping_consumer_leaves_kafka_its_last_positions(
+    infrastructure: Infrastructure, topic_prefix: str
+) -> None:
+    # The interval is far longer than the test: only the copy sent on stop can show them.
+    kafka, database, topic, group = await copy_positions_runtime(
+        infrastructure, topic_prefix, copy_seconds=60
+    )
+    await kafka.start()
+    try:
+        await kafka.publish(
+            [OutboundMessage(topic, f"k{n}".encode(), f"m{n}".encode(), []) for n in range(5)]
+        )
+        await database.wait_for(5)
+    finally:
+        await kafka.stop()
+    copy = await kafka_copy_of_positions(infrastructure.kafka_bootstrap_servers, group, topic)
+    assert copy == database.next_offsets
+    assert sum(copy.values()) == 5

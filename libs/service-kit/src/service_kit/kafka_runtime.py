@@ -205,6 +205,9 @@ class _Positions(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._subscription.position(assigned)
 
 
+OFFSET_COPY_SHUTDOWN_SECONDS = 2.0
+
+
 class Subscription(Generic[BodyT]):
     """One subscriber function on one or more topics, with its offsets and failure policy."""
 
@@ -240,6 +243,9 @@ class Subscription(Generic[BodyT]):
         self.ever_assigned = False
         self.assigned = asyncio.Event()
         self.faststream_subscriber: Any = None
+        # Kafka's copy of the positions, sent at most once per interval for all partitions.
+        self._copies_due: dict[TopicPartition, int] = {}
+        self._copy_task: asyncio.Task[None] | None = None
 
     @property
     def consumer(self) -> AIOKafkaConsumer | None:
@@ -268,6 +274,7 @@ class Subscription(Generic[BodyT]):
             self._expected.pop(tp, None)
             self._sought.discard(tp)
             self._behind_since.pop(tp, None)
+            self._copies_due.pop(tp, None)
 
     async def position(self, partitions: Collection[TopicPartition]) -> None:
         stored = await self._with_backoff(
@@ -410,7 +417,7 @@ class Subscription(Generic[BodyT]):
         KAFKA_CONSUMER_BATCH_SECONDS.labels(subscriber=self.name).observe(
             time.perf_counter() - started
         )
-        await self._commit_copy(tp, next_offset)
+        self._queue_offset_copy(tp, next_offset)
 
     def _decoded(self, record: ConsumerRecord[Any, Any]) -> ConsumedMessage[BodyT]:
         """Raises ContractError for a message that can never be processed."""
@@ -574,14 +581,37 @@ class Subscription(Generic[BodyT]):
                 },
             )
 
-    async def _commit_copy(self, tp: TopicPartition, next_offset: int) -> None:
+    def _queue_offset_copy(self, tp: TopicPartition, next_offset: int) -> None:
+        """Kafka's copy of a position goes out with every other partition's handled within
+        `consumer_offset_copy_seconds`: one commit request, off the consuming path."""
+        if self.consumer is None or self.group is None:
+            return
+        self._copies_due[tp] = next_offset
+        if self._copy_task is None or self._copy_task.done():
+            self._copy_task = asyncio.create_task(self._send_offset_copies(later=True))
+
+    async def _send_offset_copies(self, *, later: bool) -> None:
+        if later:
+            await asyncio.sleep(self.runtime.settings.consumer_offset_copy_seconds)
+        copies, self._copies_due = self._copies_due, {}
         consumer = self.consumer
-        if consumer is None or self.group is None:
+        if not copies or consumer is None:
             return
         try:
-            await consumer.commit({tp: next_offset})
+            await consumer.commit(copies)
         except Exception as error:  # the database holds the offsets; Kafka's copy is for tooling
             logger.debug("%s: committing the offset copy failed: %r", self.name, error)
+
+    async def send_offset_copies_now(self) -> None:
+        """Before the consumer stops, so tooling sees the last positions (bounded: a broker
+        that is away must not hold up the shutdown)."""
+        if self._copy_task is not None and not self._copy_task.done():
+            self._copy_task.cancel()
+        try:
+            async with asyncio.timeout(OFFSET_COPY_SHUTDOWN_SECONDS):
+                await self._send_offset_copies(later=False)
+        except TimeoutError:
+            logger.debug("%s: the last offset copy was not sent in time", self.name)
 
     def _observe_lag(self) -> None:
         consumer = self.consumer
@@ -726,6 +756,8 @@ class KafkaRuntime:
 
     async def stop(self) -> None:
         self.started = False
+        for subscription in self.subscriptions:
+            await subscription.send_offset_copies_now()
         await self.broker.stop()
 
     async def publish(self, messages: Sequence[OutboundMessage]) -> None:

@@ -207,6 +207,15 @@ class KafkaSettings(ServiceSettings):
         description="Most messages a subscriber is handed (and stores in one transaction)",
     )
     consumer_fetch_timeout_ms: int = Field(default=100, ge=1, le=10_000)
+    consumer_offset_copy_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description=(
+            "How often Kafka's copy of the consumer positions (for lag tooling) is committed; "
+            "the positions themselves are stored with each batch's effects"
+        ),
+    )
     consumer_max_failures: int = Field(
         default=3,
         ge=1,

@@ -51,7 +51,9 @@ class BookingRequest(BaseModel):
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.pool = await asyncpg.create_pool(DATABASE_URL, min_size=POOL_SIZE, max_size=POOL_SIZE)
-    async with app.state.pool.acquire() as connection:
+    async with app.state.pool.acquire() as connection, connection.transaction():
+        # Both workers start at once; concurrent CREATE TABLE IF NOT EXISTS can still collide.
+        await connection.execute("SELECT pg_advisory_xact_lock(hashtext('bench-single-service'))")
         await connection.execute(SCHEMA)
     app.state.provider = httpx.AsyncClient(
         base_url=PAYMENT_URL or "http://payments.invalid",

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import platform
+import signal
 import sys
 import tempfile
 import time
@@ -690,9 +691,18 @@ NOTES = [
 ]
 
 
+async def main_until_stopped(options: Options) -> int:
+    """`main`, cancelled on SIGTERM as on Ctrl-C: the platform it started is stopped and its
+    databases dropped either way, not left running."""
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    return await main(options)
+
+
 def cli() -> None:
     options = parse_options()
-    sys.exit(asyncio.run(main(options)))
+    sys.exit(asyncio.run(main_until_stopped(options)))
 
 
 if __name__ == "__main__":

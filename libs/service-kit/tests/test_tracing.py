@@ -3,8 +3,11 @@ import json
 import logging
 from collections.abc import Iterator
 
+import aiohttp
 import httpx
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from fastapi import APIRouter, FastAPI
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -257,3 +260,32 @@ def test_without_a_current_span_headers_are_left_alone() -> None:
     assert inject_trace_headers(headers) == headers
     assert not trace.get_current_span(context_from_headers(headers)).get_span_context().is_valid
     assert not trace.get_current_span(context_from_headers(None)).get_span_context().is_valid
+
+
+async def test_an_aiohttp_call_is_a_client_span_whose_trace_the_callee_receives(
+    spans: InMemorySpanExporter,
+) -> None:
+    received: list[str] = []
+
+    async def charge(request: web.Request) -> web.Response:
+        received.append(request.headers.get("traceparent", ""))
+        return web.json_response({"status": "succeeded"})
+
+    provider = web.Application()
+    provider.router.add_post("/v1/payment_intents", charge)
+    async with TestServer(provider) as server:
+        tracer = trace.get_tracer("demo")
+        with tracer.start_as_current_span("payment step") as step:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(server.make_url("/v1/payment_intents")) as response,
+            ):
+                assert (await response.json()) == {"status": "succeeded"}
+
+    client = [span for span in spans.get_finished_spans() if span.kind == SpanKind.CLIENT]
+    assert len(client) == 1
+    assert client[0].parent is not None
+    assert client[0].parent.span_id == step.get_span_context().span_id
+    trace_id = format(step.get_span_context().trace_id, "032x")
+    span_id = format(client[0].context.span_id, "016x")
+    assert [header.split("-")[1:3] for header in received] == [[trace_id, span_id]]

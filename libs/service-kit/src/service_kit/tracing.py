@@ -1,7 +1,7 @@
 """OpenTelemetry tracing: off unless the standard `OTEL_*` variables ask for an exporter.
 
 When on, FastAPI apps built by the kit get server spans from FastAPI's own telemetry
-(W3C `traceparent` taken from incoming requests), httpx, asyncpg and psycopg calls get
+(W3C `traceparent` taken from incoming requests), httpx, aiohttp, asyncpg and psycopg calls get
 client spans, and log lines carry the trace id. When off, nothing is instrumented, so
 requests pay nothing.
 
@@ -20,6 +20,7 @@ import httpx
 from fastapi.telemetry import TelemetryConfig
 from opentelemetry import trace
 from opentelemetry.context import Context
+from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
@@ -113,6 +114,7 @@ def configure_tracing(
     # Class-level patches: clients and pools made before this call are covered too,
     # except psycopg connections already opened (wrapped when they connect).
     HTTPXClientInstrumentor().instrument(tracer_provider=provider)
+    AioHttpClientInstrumentor().instrument(tracer_provider=provider)
     _ASYNCPG.instrument(tracer_provider=provider)
     PsycopgInstrumentor().instrument(tracer_provider=provider)
     _provider = provider
@@ -131,6 +133,7 @@ def shutdown_tracing() -> None:
         return
     provider, _provider = _provider, None
     HTTPXClientInstrumentor().uninstrument()
+    AioHttpClientInstrumentor().uninstrument()
     _ASYNCPG.uninstrument()
     PsycopgInstrumentor().uninstrument()
     provider.shutdown()

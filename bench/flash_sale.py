@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -527,29 +529,32 @@ async def half_rate(bench: Bench, rate: float, round_number: int) -> dict[str, A
 # ---------------------------------------------------------------------------- a round
 
 
-async def run_round(bench: Bench, round_number: int) -> dict[str, Any]:
-    options = bench.options
+async def run_round(options: Options, state_dir: Path, round_number: int) -> dict[str, Any]:
+    """Each load of the round on a new platform: one per connection count, one for the
+    sell-out, its sold-out answers and the half-rate run."""
     admin_url = DEFAULT_POSTGRES_ADMIN_URL
     at: dict[str, Any] = {}
-    read_event = await bench.new_event(100, f"Reads {round_number}")
     async with baselines.minimal_app() as minimal_url:
         for connections in options.connections:
             label = str(connections)
-            print(f"  {connections} connections: baselines ...", flush=True)
-            minimal = await baselines.minimal_endpoint(
-                minimal_url, connections, options.read_seconds
-            )
-            single = await baselines.single_service_booking(
-                admin_url,
-                bench.tokens_file,
-                connections,
-                options.seconds,
-                bench.payment_provider(),
-            )
-            print(f"  {connections} connections: platform sale ...", flush=True)
-            sale = await platform_sale(bench, connections, round_number)
-            reads = await availability_reads(bench, read_event, connections)
+            async with new_platform(options, state_dir / f"sale-{connections}") as bench:
+                read_event = await bench.new_event(100, f"Reads {round_number}")
+                print(f"  {connections} connections: baselines ...", flush=True)
+                minimal = await baselines.minimal_endpoint(
+                    minimal_url, connections, options.read_seconds
+                )
+                single = await baselines.single_service_booking(
+                    admin_url,
+                    bench.tokens_file,
+                    connections,
+                    options.seconds,
+                    bench.payment_provider(),
+                )
+                print(f"  {connections} connections: platform sale ...", flush=True)
+                sale = await platform_sale(bench, connections, round_number)
+                reads = await availability_reads(bench, read_event, connections)
             at[label] = {"minimal": minimal, "single_service": single, "sale": sale, "reads": reads}
+    async with new_platform(options, state_dir / "sell-out") as bench:
         print("  sell-out, sold-out answers ...", flush=True)
         best_rate = max(
             at[str(c)]["sale"]["confirmed_bookings_per_second"] for c in options.connections
@@ -571,14 +576,15 @@ async def run_round(bench: Bench, round_number: int) -> dict[str, Any]:
     single_max = max(
         at[str(c)]["single_service"]["confirmed_bookings_per_second"] for c in options.connections
     )
-    print(f"  half rate ({single_max / 2:.0f} req/s offered) ...", flush=True)
-    half = await half_rate(bench, single_max / 2, round_number)
-    inserts = await baselines.postgres_inserts(admin_url, options.insert_transactions, 16)
-    topic = f"bench-{bench.platform.run_id}.baseline-{uuid.uuid4().hex[:6]}"
-    await create_topics(bench.platform.info.kafka_bootstrap_servers, [topic], 6)
-    kafka = await baselines.kafka_produce(
-        bench.platform.info.kafka_bootstrap_servers, topic, options.kafka_messages
-    )
+    async with new_platform(options, state_dir / "half-rate") as bench:
+        print(f"  half rate ({single_max / 2:.0f} req/s offered) ...", flush=True)
+        half = await half_rate(bench, single_max / 2, round_number)
+        inserts = await baselines.postgres_inserts(admin_url, options.insert_transactions, 16)
+        topic = f"bench-{bench.platform.run_id}.baseline-{uuid.uuid4().hex[:6]}"
+        await create_topics(bench.platform.info.kafka_bootstrap_servers, [topic], 6)
+        kafka = await baselines.kafka_produce(
+            bench.platform.info.kafka_bootstrap_servers, topic, options.kafka_messages
+        )
     invariants = {
         f"{name} ({c} connections)": check
         for c in options.connections
@@ -613,16 +619,18 @@ async def write_tokens(bench_platform: Platform, users: int, directory: Path) ->
     return path
 
 
-async def round_on_a_new_platform(options: Options, state_dir: Path, number: int) -> dict[str, Any]:
-    """Every round starts from an empty platform: the local broker (Tansu, memory storage)
+@asynccontextmanager
+async def new_platform(options: Options, state_dir: Path) -> AsyncIterator[Bench]:
+    """A platform started empty for one load: the local broker (Tansu, memory storage)
     spends more CPU per request the more records it holds (0.5 ms per record on an empty
-    topic, 2 ms after 30,000), so rounds on one broker would measure its growth."""
+    topic, 2 ms after 30,000), so loads run one after another on one broker would measure
+    its growth."""
     async with running_platform(state_dir, log_level=options.log_level) as bench_platform:
         with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
             tokens = await write_tokens(bench_platform, options.users, Path(scratch))
             async with httpx.AsyncClient(base_url=bench_platform.gateway_url, timeout=60) as client:
                 admin = await admin_headers(client, bench_platform.info)
-            return await run_round(Bench(options, bench_platform, tokens, admin), number)
+            yield Bench(options, bench_platform, tokens, admin)
 
 
 async def main(options: Options) -> int:
@@ -652,9 +660,7 @@ async def main(options: Options) -> int:
     try:
         for number in range(1, options.rounds + 1):
             print(f"round {number}/{options.rounds}", flush=True)
-            report["rounds"].append(
-                await round_on_a_new_platform(options, state_dir / f"round-{number}", number)
-            )
+            report["rounds"].append(await run_round(options, state_dir / f"round-{number}", number))
     except BaseException:
         failed = True
         raise
@@ -689,8 +695,10 @@ NOTES = [
     "from the actual send, so if the platform falls behind, the achieved rate drops below "
     "the target and the table shows both.",
     "Gateway rate limits raised to 1000000/minute (limiter still on).",
-    "Each round runs on a new platform (broker, services, databases): the local broker "
-    "(Tansu, memory storage) costs more CPU per request the more records it holds.",
+    "Each load runs on a platform started empty (broker, services, databases): one per "
+    "connection count's sale (with its baselines and reads), one for the sell-out and its "
+    "sold-out answers, one for the half-rate run. The local broker (Tansu, memory storage) "
+    "costs more CPU per request the more records it holds.",
     "Both designs charge every booking at the same payment provider (the simulator, a "
     "process of the stack): a manual-capture intent with an idempotency key, then its "
     "capture; the platform in its payment step, the single service inside the request "

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -204,27 +206,39 @@ async def test_a_batch_read_at_positions_reset_under_it_is_refused_and_read_agai
     assert database.next_offsets[partition] == 4
 
 
-async def kafka_copy_of_positions(
-    bootstrap: str, group: str, topic: str
-) -> dict[TopicPartition, int]:
-    """What lag tooling reads: the group's committed offsets (read without joining it)."""
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await reader.start()
-    try:
-        copy: dict[TopicPartition, int] = {}
-        for partition in range(2):
-            tp = TopicPartition(topic, partition)
-            committed = await reader.committed(tp)
-            if committed is not None:
-                copy[tp] = committed
-        return copy
-    finally:
-        await reader.stop()
+@dataclass
+class HandledMessages:
+    """A consumer that has handled `count` keyed messages spread over two partitions."""
+
+    bootstrap: str
+    database: ServiceDatabase
+    topic: str
+    group: str
+
+    async def kafka_copy(self) -> dict[TopicPartition, int]:
+        """What lag tooling reads: the group's committed offsets (read without joining)."""
+        reader = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, group_id=self.group, enable_auto_commit=False
+        )
+        await reader.start()
+        try:
+            copy: dict[TopicPartition, int] = {}
+            for partition in range(2):
+                tp = TopicPartition(self.topic, partition)
+                committed = await reader.committed(tp)
+                if committed is not None:
+                    copy[tp] = committed
+            return copy
+        finally:
+            await reader.stop()
 
 
-async def copy_positions_runtime(
-    infrastructure: Infrastructure, topic_prefix: str, copy_seconds: float
-) -> tuple[KafkaRuntime, ServiceDatabase, str, str]:
+@asynccontextmanager
+async def handled_messages(
+    infrastructure: Infrastructure, topic_prefix: str, *, copy_seconds: float, count: int
+) -> AsyncIterator[HandledMessages]:
+    """Starts a consumer, feeds it `count` messages and waits until it handled them; stops
+    it on the way out."""
     settings = KafkaSettings(
         service_name="kit-test",
         kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
@@ -243,49 +257,37 @@ async def copy_positions_runtime(
     kafka.subscriber(topic, group=group, decode=bytes, offsets=database.stored_offsets)(
         database.apply
     )
-    return kafka, database, topic, group
+    await kafka.start()
+    try:
+        await kafka.publish(
+            [OutboundMessage(topic, f"k{n}".encode(), f"m{n}".encode(), []) for n in range(count)]
+        )
+        await database.wait_for(count)
+        yield HandledMessages(settings.kafka_bootstrap_servers, database, topic, group)
+    finally:
+        await kafka.stop()
 
 
 async def test_lag_tooling_sees_the_handled_positions_in_kafka_within_the_copy_interval(
     infrastructure: Infrastructure, topic_prefix: str
 ) -> None:
-    kafka, database, topic, group = await copy_positions_runtime(
-        infrastructure, topic_prefix, copy_seconds=0.2
-    )
-    await kafka.start()
-    try:
-        await kafka.publish(
-            [OutboundMessage(topic, f"k{n}".encode(), f"m{n}".encode(), []) for n in range(8)]
-        )
-        await database.wait_for(8)
+    async with handled_messages(
+        infrastructure, topic_prefix, copy_seconds=0.2, count=8
+    ) as consumer:
 
         async def kafka_has_the_copy() -> bool:
-            copy = await kafka_copy_of_positions(
-                infrastructure.kafka_bootstrap_servers, group, topic
-            )
-            return copy == database.next_offsets
+            return await consumer.kafka_copy() == consumer.database.next_offsets
 
         assert await poll_until(kafka_has_the_copy, wait_seconds=15, interval=0.1)
-    finally:
-        await kafka.stop()
-    assert sum(database.next_offsets.values()) == 8
+    assert sum(consumer.database.next_offsets.values()) == 8
 
 
 async def test_a_stopping_consumer_leaves_kafka_its_last_positions(
     infrastructure: Infrastructure, topic_prefix: str
 ) -> None:
     # The interval is far longer than the test: only the copy sent on stop can show them.
-    kafka, database, topic, group = await copy_positions_runtime(
-        infrastructure, topic_prefix, copy_seconds=60
-    )
-    await kafka.start()
-    try:
-        await kafka.publish(
-            [OutboundMessage(topic, f"k{n}".encode(), f"m{n}".encode(), []) for n in range(5)]
-        )
-        await database.wait_for(5)
-    finally:
-        await kafka.stop()
-    copy = await kafka_copy_of_positions(infrastructure.kafka_bootstrap_servers, group, topic)
-    assert copy == database.next_offsets
+    async with handled_messages(infrastructure, topic_prefix, copy_seconds=60, count=5) as consumer:
+        pass
+    copy = await consumer.kafka_copy()
+    assert copy == consumer.database.next_offsets
     assert sum(copy.values()) == 5

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Collection, Mapping
+from types import SimpleNamespace
 from typing import Any
 
 import pybreaker
 import pytest
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from faststream.kafka import TestKafkaBroker
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -261,3 +263,37 @@ async def test_a_fetch_that_repeats_records_hands_each_offset_once_in_order() ->
     await subscription.consume([fetched(0, 10), fetched(1, 11), fetched(1, 11), fetched(2, 12)])
     assert recorder.stored == [10, 11, 12]
     assert recorder.next_offsets == [3]
+
+
+class StalledFirstCommit(AIOKafkaConsumer):  # type: ignore[misc]
+    """A consumer whose first commit never answers (a broker gone quiet); later ones do."""
+
+    def __init__(self) -> None:  # no client: only `commit` is used
+        self.calls = 0
+        self.committed: list[dict[TopicPartition, int]] = []
+        self.first_sent = asyncio.Event()
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            self.first_sent.set()
+            await asyncio.Event().wait()
+        self.committed.append(dict(offsets))
+
+
+async def test_an_offset_copy_cut_off_by_shutdown_is_sent_with_the_last_one() -> None:
+    runtime = KafkaRuntime(settings(consumer_offset_copy_seconds=0.01))
+    subscription = runtime.subscriber(
+        TOPIC, group="orders", decode=decode_order, offsets=from_the_start
+    )(Recorder())
+    consumer = StalledFirstCommit()
+    subscription.faststream_subscriber = SimpleNamespace(consumer=consumer)
+    first, second = TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)
+
+    subscription._queue_offset_copy(first, 5)
+    async with asyncio.timeout(5):
+        await consumer.first_sent.wait()
+    subscription._queue_offset_copy(second, 3)
+    await subscription.send_offset_copies_now()
+
+    assert consumer.committed == [{first: 5, second: 3}]

@@ -588,28 +588,37 @@ class Subscription(Generic[BodyT]):
             return
         self._copies_due[tp] = next_offset
         if self._copy_task is None or self._copy_task.done():
-            self._copy_task = asyncio.create_task(self._send_offset_copies(later=True))
+            self._copy_task = asyncio.create_task(self._send_offset_copies_later())
 
-    async def _send_offset_copies(self, *, later: bool) -> None:
-        if later:
-            await asyncio.sleep(self.runtime.settings.consumer_offset_copy_seconds)
+    async def _send_offset_copies_later(self) -> None:
+        await asyncio.sleep(self.runtime.settings.consumer_offset_copy_seconds)
+        await self._send_offset_copies()
+
+    async def _send_offset_copies(self) -> None:
         copies, self._copies_due = self._copies_due, {}
         consumer = self.consumer
         if not copies or consumer is None:
             return
+        sent = False
         try:
             await consumer.commit(copies)
+            sent = True
         except Exception as error:  # the database holds the offsets; Kafka's copy is for tooling
             logger.debug("%s: committing the offset copy failed: %r", self.name, error)
+        finally:
+            if not sent:  # failed or cancelled: due again, unless a newer position came since
+                for tp, offset in copies.items():
+                    self._copies_due.setdefault(tp, offset)
 
     async def send_offset_copies_now(self) -> None:
         """Before the consumer stops, so tooling sees the last positions (bounded: a broker
         that is away must not hold up the shutdown)."""
         if self._copy_task is not None and not self._copy_task.done():
             self._copy_task.cancel()
+            await asyncio.wait([self._copy_task])  # its cut-off copies are due again
         try:
             async with asyncio.timeout(OFFSET_COPY_SHUTDOWN_SECONDS):
-                await self._send_offset_copies(later=False)
+                await self._send_offset_copies()
         except TimeoutError:
             logger.debug("%s: the last offset copy was not sent in time", self.name)
 

@@ -7,6 +7,9 @@ UV_VERSION := 0.13.9
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV_STAMP := .venv/.synced-$(UV_VERSION)
+KAFKA_POM := libs/local-infra/kafka/pom.xml
+KAFKA_LIBS := $(TOOLS)/kafka/libs
+KAFKA_STAMP := $(TOOLS)/kafka/.resolved
 SOURCES := libs/*/src services/*/src simulators/*/src bench
 
 .PHONY: help install run stop status lint typecheck test test-unit browser-deps bench chaos clean
@@ -22,7 +25,14 @@ $(VENV_STAMP): $(UV) uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml ser
 	$(UV) sync --all-packages --frozen
 	@rm -f .venv/.synced-* && touch $@
 
-install: $(VENV_STAMP) ## Create .venv from the lock file
+# Apache Kafka's jars, as pinned in the pom, from Maven Central (Java 17+ and Maven run it).
+$(KAFKA_STAMP): $(KAFKA_POM)
+	@command -v java >/dev/null && command -v mvn >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless maven; }
+	rm -rf $(KAFKA_LIBS)
+	mvn -q -B -f $(KAFKA_POM) dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(abspath $(KAFKA_LIBS))
+	@touch $@
+
+install: $(VENV_STAMP) $(KAFKA_STAMP) ## Create .venv from the lock file and fetch Apache Kafka's jars
 
 run: install ## Start PostgreSQL/Redis if needed, the broker, the services and the shop/console
 	$(UV) run --frozen python -m local_infra up

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from local_infra.broker import TansuBroker, create_topics
+from local_infra.broker import KafkaBroker, create_topics
 from local_infra.processes import is_alive
 from local_infra.services import INVENTORY, SERVICE_SPECS, SharedSettings, service_environment
 from service_kit.kafka_runtime import KafkaRuntime, OutboundMessage
@@ -27,14 +28,14 @@ async def _partition_count(bootstrap: str, topic: str) -> int:
 
 
 @pytest.fixture
-async def broker(tmp_path: Path) -> AsyncIterator[TansuBroker]:
-    started = TansuBroker(tmp_path)
+async def broker(tmp_path: Path) -> AsyncIterator[KafkaBroker]:
+    started = KafkaBroker(tmp_path)
     await started.start()
     yield started
     started.stop()
 
 
-async def test_broker_starts_on_a_free_port_and_reports_running(broker: TansuBroker) -> None:
+async def test_broker_starts_on_a_free_port_and_reports_running(broker: KafkaBroker) -> None:
     assert broker.is_running()
     assert broker.port not in (None, 9092)
     assert broker.bootstrap_servers == f"127.0.0.1:{broker.port}"
@@ -42,7 +43,7 @@ async def test_broker_starts_on_a_free_port_and_reports_running(broker: TansuBro
 
 
 async def test_create_topics_makes_the_requested_partitions_and_is_idempotent(
-    broker: TansuBroker,
+    broker: KafkaBroker,
 ) -> None:
     await create_topics(broker.bootstrap_servers, ["orders", "payments"], partitions=3)
     await create_topics(broker.bootstrap_servers, ["orders"], partitions=3)
@@ -52,7 +53,7 @@ async def test_create_topics_makes_the_requested_partitions_and_is_idempotent(
 
 
 async def test_stop_leaves_no_process(tmp_path: Path) -> None:
-    broker = TansuBroker(tmp_path)
+    broker = KafkaBroker(tmp_path)
     await broker.start()
     pid = broker.pid
     assert pid is not None
@@ -64,8 +65,8 @@ async def test_stop_leaves_no_process(tmp_path: Path) -> None:
     assert not broker.pid_path.exists()
 
 
-async def test_start_reuses_the_broker_its_pid_file_names(broker: TansuBroker) -> None:
-    again = TansuBroker(broker.state_dir)
+async def test_start_reuses_the_broker_its_pid_file_names(broker: KafkaBroker) -> None:
+    again = KafkaBroker(broker.state_dir)
 
     assert await again.start() == broker.bootstrap_servers
     assert again.pid == broker.pid
@@ -80,19 +81,60 @@ async def _cluster_id(bootstrap: str) -> str:
         await admin.close()
 
 
-async def test_each_start_is_a_new_cluster_that_clients_can_tell_apart(tmp_path: Path) -> None:
-    first = TansuBroker(tmp_path)
+async def test_a_stop_and_a_start_keep_topics_records_and_the_cluster(tmp_path: Path) -> None:
+    first = KafkaBroker(tmp_path)
+    bootstrap = await first.start()
+    cluster_id = await _cluster_id(bootstrap)
+    await create_topics(bootstrap, ["kept"], partitions=1)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait("kept", b"still here")
+    finally:
+        await producer.stop()
+    first.stop()
+
+    again = KafkaBroker(tmp_path)
+    try:
+        bootstrap = await again.start()
+        assert await _cluster_id(bootstrap) == cluster_id == again.cluster_id
+        consumer = AIOKafkaConsumer(
+            "kept", bootstrap_servers=bootstrap, auto_offset_reset="earliest"
+        )
+        await consumer.start()
+        try:
+            record = await asyncio.wait_for(consumer.getone(), 10)
+        finally:
+            await consumer.stop()
+    finally:
+        again.stop()
+
+    assert record.value == b"still here"
+
+
+async def test_a_new_cluster_formatted_in_place_is_empty_and_clients_can_tell_it_apart(
+    tmp_path: Path,
+) -> None:
+    first = KafkaBroker(tmp_path)
     await first.start()
     first_id = await _cluster_id(first.bootstrap_servers)
     assert first_id == first.cluster_id
+    await create_topics(first.bootstrap_servers, ["lost"], partitions=1)
     port = first.port
     first.kill()
+    first.format_new_cluster()
 
-    second = TansuBroker(tmp_path, port=port)
+    second = KafkaBroker(tmp_path, port=port)
     try:
         await second.start()
         second_id = await _cluster_id(second.bootstrap_servers)
         assert second_id == second.cluster_id
+        admin = AIOKafkaAdminClient(bootstrap_servers=second.bootstrap_servers)
+        await admin.start()
+        try:
+            assert "lost" not in await admin.list_topics()
+        finally:
+            await admin.close()
     finally:
         second.stop()
 
@@ -100,8 +142,8 @@ async def test_each_start_is_a_new_cluster_that_clients_can_tell_apart(tmp_path:
     assert second.port == port
 
 
-async def test_services_publishing_as_the_stack_configures_them_see_the_true_end_of_a_partition(
-    broker: TansuBroker,
+async def test_records_published_in_multi_record_batches_all_count_in_the_end_of_a_partition(
+    broker: KafkaBroker,
 ) -> None:
     # The environment every stack service gets decides the producer's batches.
     shared = SharedSettings(
@@ -122,7 +164,7 @@ async def test_services_publishing_as_the_stack_configures_them_see_the_true_end
     settings = KafkaSettings(
         service_name="publisher",
         kafka_bootstrap_servers=broker.bootstrap_servers,
-        kafka_producer_max_batch_bytes=int(environment["KAFKA_PRODUCER_MAX_BATCH_BYTES"]),
+        kafka_idempotent_producer=environment["KAFKA_IDEMPOTENT_PRODUCER"] == "true",
     )
     await create_topics(broker.bootstrap_servers, ["ends"], partitions=1)
     runtime = KafkaRuntime(settings)

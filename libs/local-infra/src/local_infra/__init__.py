@@ -1,6 +1,6 @@
-"""Real PostgreSQL, Redis and a Kafka-protocol broker on loopback, for local runs and tests."""
+"""Real PostgreSQL, Redis and Apache Kafka on loopback, for local runs and tests."""
 
-from local_infra.broker import TansuBroker, create_topics
+from local_infra.broker import KafkaBroker, create_topics
 from local_infra.errors import InfrastructureUnavailable, ServiceStartError
 from local_infra.postgres import create_database, drop_database, ensure_postgres
 from local_infra.redis_server import ensure_redis
@@ -9,12 +9,12 @@ from local_infra.stack_state import ServiceProcess, StackInfo
 
 __all__ = [
     "InfrastructureUnavailable",
+    "KafkaBroker",
     "ServiceProcess",
     "ServiceStartError",
     "Stack",
     "StackConfig",
     "StackInfo",
-    "TansuBroker",
     "create_database",
     "create_topics",
     "drop_database",

@@ -8,12 +8,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from local_infra.broker import TansuBroker
+from local_infra.broker import KafkaBroker, kafka_version
 from local_infra.errors import InfrastructureUnavailable, ServiceStartError
 from local_infra.health import is_ready
 from local_infra.platform_topics import platform_topics
 from local_infra.ports import preferred_or_free_port
 from local_infra.processes import is_running_as, read_pid
+from local_infra.repository import repo_root
 from local_infra.secrets_env import load_or_create_env_file
 from local_infra.services import SERVICE_SPECS
 from local_infra.stack import (
@@ -23,7 +24,6 @@ from local_infra.stack import (
     Stack,
     StackAlreadyRunning,
     StackConfig,
-    repo_root,
     stop_stack,
 )
 from local_infra.stack_state import StackInfo, load_state
@@ -60,7 +60,7 @@ def _print_started(info: StackInfo) -> None:
     for name, process in info.services.items():
         print(f"  {name:<17} {process.url}  (pid {process.pid})")
     broker_owner = (
-        "Tansu, memory only: starts empty, the services republish from their databases"
+        f"Apache Kafka {kafka_version()}, KRaft, data in {info.state_dir / 'kafka'}"
         if info.broker_managed
         else "external"
     )
@@ -98,7 +98,7 @@ async def _status(state_dir: Path) -> int:
         state = "ready" if ready else ("running, not ready" if alive else "stopped")
         url = process.url if process else "-"
         print(f"{name:<17} {state:<19} {url}  pid {pid if alive else '-'}")
-    broker = TansuBroker(state_dir)
+    broker = KafkaBroker(state_dir)
     broker_state = "running" if broker.is_running() else "stopped"
     if not info.broker_managed:
         broker_state = "external"
@@ -108,12 +108,12 @@ async def _status(state_dir: Path) -> int:
 
 
 async def _broker(state_dir: Path) -> int:
-    broker = TansuBroker(state_dir)
+    broker = KafkaBroker(state_dir)
     if not broker.is_running():
         port = preferred_or_free_port(DEFAULT_BROKER_PORT)
         if port != DEFAULT_BROKER_PORT:
             print(f"note: port {DEFAULT_BROKER_PORT} is taken, using {port}")
-        broker = TansuBroker(state_dir, port=port)
+        broker = KafkaBroker(state_dir, port=port)
     print(f"KAFKA_BOOTSTRAP_SERVERS={await broker.start()}")
     print(f"log: {broker.log_path}")
     print(STOP_HINT)

@@ -83,9 +83,8 @@ def service_environment(
             "REDIS_KEY_PREFIX": settings.redis_key_prefix,
             "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
             "KAFKA_TOPIC_PREFIX": settings.kafka_topic_prefix,
-            # The local broker (Tansu 0.6) under-reports the end of a partition written in
-            # multi-record batches and then assigns offsets twice: one record per batch.
-            "KAFKA_PRODUCER_MAX_BATCH_BYTES": "1",
+            # As docker-compose and Kubernetes run it: no record duplicated by a retry.
+            "KAFKA_IDEMPOTENT_PRODUCER": "true",
             "BOOKING_COMMAND_URL": settings.service_urls[BOOKING_COMMAND],
             "INVENTORY_URL": settings.service_urls[INVENTORY],
             "QUERY_PROJECTION_URL": settings.service_urls[QUERY_PROJECTION],

@@ -9,7 +9,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from local_infra.broker import TansuBroker
+from local_infra.broker import KafkaBroker
 from local_infra.containers import (
     docker_engine_reachable,
     kafka_container_bootstrap,
@@ -75,13 +75,13 @@ async def provide_infrastructure(
 
         bootstrap = os.environ.get(KAFKA_ENV)
         sources["kafka"] = (
-            "environment" if bootstrap else ("testcontainers" if use_docker else "tansu")
+            "environment" if bootstrap else ("testcontainers" if use_docker else "local")
         )
         if not bootstrap:
             if use_docker:
                 bootstrap = await kafka_container_bootstrap(exit_stack)
             else:
-                broker = TansuBroker(broker_state_dir, port=None)
+                broker = KafkaBroker(broker_state_dir, port=None)
                 exit_stack.callback(broker.stop)
                 bootstrap = await broker.start()
 

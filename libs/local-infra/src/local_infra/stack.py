@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from local_infra.broker import TansuBroker, create_topics
+from local_infra.broker import KafkaBroker, create_topics
 from local_infra.errors import ServiceStartError
 from local_infra.health import wait_until_ready
 from local_infra.ports import LOOPBACK, preferred_or_free_port
@@ -23,6 +23,7 @@ from local_infra.postgres import create_database, ensure_postgres
 from local_infra.processes import is_running_as, kill_now, read_pid, spawn_background, tail
 from local_infra.processes import terminate as terminate_process
 from local_infra.redis_server import ensure_redis
+from local_infra.repository import default_state_dir
 from local_infra.secrets_env import random_secret
 from local_infra.services import (
     DEFAULT_DATABASES,
@@ -44,18 +45,6 @@ DEFAULT_SERVICE_PORTS: Mapping[str, int] = {
 }
 
 
-def repo_root() -> Path:
-    """The uv workspace root: the nearest parent holding both pyproject.toml and uv.lock."""
-    for directory in (Path.cwd(), *Path.cwd().parents):
-        if (directory / "pyproject.toml").is_file() and (directory / "uv.lock").is_file():
-            return directory
-    return Path.cwd()
-
-
-def default_state_dir() -> Path:
-    return repo_root() / ".run"
-
-
 class StackAlreadyRunning(RuntimeError):
     """Services from an earlier start are still running in the same state dir."""
 
@@ -69,7 +58,7 @@ class StackConfig:
     # (e.g. a TcpProxy a fault test cuts); databases are created through the admin URL.
     service_postgres_url: str | None = None
     redis_url: str = DEFAULT_REDIS_URL
-    # None: run a Tansu broker owned by this stack; otherwise use that cluster.
+    # None: run an Apache Kafka node owned by this stack; otherwise use that cluster.
     kafka_bootstrap_servers: str | None = None
     broker_port: int = DEFAULT_BROKER_PORT
     # 0 means any free port; a taken preferred port is replaced by a free one.
@@ -98,7 +87,7 @@ def _module_marker(service: str) -> str:
 class Stack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
-        self._broker = TansuBroker(config.state_dir, port=None, host=config.host)
+        self._broker = KafkaBroker(config.state_dir, port=None, host=config.host)
         self._info: StackInfo | None = None
         self._shared: SharedSettings | None = None
         # Extra replicas (name -> the service they run), started by start_replica().
@@ -141,8 +130,8 @@ class Stack:
             await ensure_postgres(config.postgres_admin_url)
             await ensure_redis(config.redis_url)
         port_notes: list[str] = []
-        # A broker started here is empty (memory only, new cluster id); the databases
-        # are kept, and the services republish from them when they see the new broker.
+        # A broker started here keeps its log directory in the state dir: topics, records
+        # and consumer positions survive a stop and a start, as the databases do.
         bootstrap, broker_managed = await self._start_broker(port_notes)
         for database in config.databases.values():
             await create_database(config.postgres_admin_url, database)
@@ -203,7 +192,7 @@ class Stack:
             port = preferred_or_free_port(self.config.broker_port, self.config.host)
             if self.config.broker_port and port != self.config.broker_port:
                 port_notes.append(f"broker: port {self.config.broker_port} is taken, using {port}")
-            self._broker = TansuBroker(self.state_dir, port=port, host=self.config.host)
+            self._broker = KafkaBroker(self.state_dir, port=port, host=self.config.host)
         return await self._broker.start(), True
 
     def _choose_service_ports(self, port_notes: list[str]) -> dict[str, int]:
@@ -310,19 +299,21 @@ class Stack:
         self._owned_broker().pause()
 
     def kill_broker(self) -> None:
-        """SIGKILL this stack's own broker: every topic, message and offset is lost."""
+        """SIGKILL this stack's own broker (what it wrote stays on disk)."""
         self._owned_broker().kill()
 
     async def start_empty_broker(self) -> str:
-        """Start a new, empty broker (new cluster id) where the killed one listened, and
-        create the platform's topics on it, as a rebuilt cluster's operator would.
+        """Format a new cluster (new cluster id, no topics, records or positions) where the
+        killed broker listened, and create the platform's topics on it, as a rebuilt
+        cluster's operator would.
 
         Returns the new cluster id.
         """
         old = self._broker
         if old.is_running():
             raise RuntimeError("the broker is still running; kill_broker() first")
-        self._broker = TansuBroker(self.state_dir, port=old.port, host=self.config.host)
+        old.format_new_cluster()
+        self._broker = KafkaBroker(self.state_dir, port=old.port, host=self.config.host)
         await self._create_topics(await self._broker.start())
         cluster_id = self._broker.cluster_id
         assert cluster_id is not None
@@ -331,7 +322,7 @@ class Stack:
     def resume_broker(self) -> None:
         self._owned_broker().resume()
 
-    def _owned_broker(self) -> TansuBroker:
+    def _owned_broker(self) -> KafkaBroker:
         if not self.info.broker_managed or not self._broker.is_running():
             raise RuntimeError("this stack does not run its own broker")
         return self._broker
@@ -367,7 +358,7 @@ class Stack:
         await stop_services(self.state_dir, self.config.stop_grace_seconds, self._replicas)
         state = self._info or load_state(self.state_dir)
         if state is None or state.broker_managed:
-            await asyncio.to_thread(self._broker.stop, self.config.stop_grace_seconds)
+            await asyncio.to_thread(self._broker.stop)
 
     def log_tails(self, lines: int = 40) -> str:
         sections = [

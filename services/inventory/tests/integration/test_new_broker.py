@@ -11,7 +11,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from prometheus_client import REGISTRY
 
-from local_infra.broker import TansuBroker
+from local_infra.broker import KafkaBroker
 from local_infra.pytest_plugin import DatabaseFactory
 from local_infra.session_infrastructure import Infrastructure
 from service_kit.internal_auth import generate_key_pair
@@ -35,8 +35,8 @@ BUDGET_SECONDS = 90.0
 
 
 @pytest.fixture
-async def broker_b(tmp_path: Path) -> AsyncIterator[TansuBroker]:
-    broker = TansuBroker(tmp_path / "broker-b")
+async def broker_b(tmp_path: Path) -> AsyncIterator[KafkaBroker]:
+    broker = KafkaBroker(tmp_path / "broker-b")
     await broker.start()
     yield broker
     broker.stop()
@@ -60,7 +60,7 @@ async def test_a_new_broker_gets_every_outcome_again_and_redelivered_bookings_ap
     infrastructure: Infrastructure,
     database_factory: DatabaseFactory,
     topic_prefix: str,
-    broker_b: TansuBroker,
+    broker_b: KafkaBroker,
 ) -> None:
     prefix = f"{topic_prefix}{uuid4().hex[:6]}."
     database_url = await database_factory("inventory_new_broker")

@@ -12,7 +12,7 @@ KAFKA_LIBS := $(TOOLS)/kafka/libs
 KAFKA_STAMP := $(TOOLS)/kafka/.resolved
 SOURCES := libs/*/src services/*/src simulators/*/src bench
 
-.PHONY: help install run stop status lint typecheck test test-unit browser-deps bench chaos clean
+.PHONY: help install run stop status lint typecheck test test-unit test-deps bench chaos clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -50,15 +50,15 @@ lint: install ## ruff (lint + format check)
 typecheck: install ## mypy --strict on every package
 	$(UV) run --frozen mypy $(SOURCES)
 
-test: lint typecheck browser-deps ## Lint, type-check and run every test (unit, integration, e2e, browser) on real infrastructure
+test: lint typecheck test-deps ## Lint, type-check and run every test (unit, integration, e2e, browser) on real infrastructure
 	node --test services/web/tests/js/
 	$(UV) run --frozen pytest
 
 test-unit: install ## Only the tests that need no infrastructure
 	$(UV) run --frozen pytest -m "not integration and not e2e"
 
-browser-deps: ## Headless Chromium (Debian's) for the browser tests, and node for the front-end unit tests
-	@command -v chromium >/dev/null && command -v node >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nodejs; }
+test-deps: ## Headless Chromium (Debian's) for the browser tests, node for the front-end unit tests, kcat for the downstream-client test
+	@command -v chromium >/dev/null && command -v node >/dev/null && command -v kcat >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nodejs kcat; }
 
 bench: install ## Flash-sale benchmark driven by wrk, with same-round baselines (prints JSON + table)
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }

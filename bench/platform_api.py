@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from local_infra.broker import KafkaBroker
 from local_infra.platform_topics import platform_topics
 from local_infra.postgres import drop_database
 from local_infra.redis_server import delete_keys_with_prefix
@@ -101,6 +102,7 @@ async def running_platform(
         yield Platform(info=info, stack=stack, run_id=run_id)
     finally:
         await stack.stop()
+        KafkaBroker(state_dir).format_new_cluster()
         for database in databases.values():
             await drop_database(postgres_admin_url, database)
         await delete_keys_with_prefix(redis_url, redis_key_prefix)

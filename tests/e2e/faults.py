@@ -28,8 +28,8 @@ async def restart_postgres(cluster: PostgresCluster, mode: str, down_seconds: fl
 
 
 async def lose_the_broker(stack: Stack, down_seconds: float) -> str:
-    """SIGKILL the stack's broker (every topic, message and committed offset is gone),
-    then start an empty one with a new cluster id on the same port; its cluster id."""
+    """SIGKILL the stack's broker, then format a new cluster in its place (new cluster id;
+    every topic, record and committed position is gone) on the same port; its cluster id."""
     old_cluster_id = stack.broker_cluster_id
     stack.kill_broker()
     await asyncio.sleep(down_seconds)

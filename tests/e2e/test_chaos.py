@@ -5,17 +5,11 @@ twice, every CONFIRMED booking captured once for its total, every other capture 
 
 `CHAOS_PROFILE=short` (default, part of `make test`): a small sale, one crash of
 booking-command and of one of two inventory replicas, a PostgreSQL restart, the payment
-provider down for 10 s and answering in 2 s for a while, and a broker pause.
+provider down for 10 s and answering in 2 s for a while, a broker pause and the loss of
+the broker (killed, and a new cluster formatted in its place: new cluster id, no topics,
+records or positions, on the same port).
 `CHAOS_PROFILE=full` (`make chaos`): a bigger sale and every fault in turn, PostgreSQL
-also killed at once (crash recovery on start), the provider slow for longer, and the loss
-of the broker (killed, and an empty one with a new cluster id started on its port).
-
-The broker loss is not in the short profile: the local broker (Tansu 0.6) answers the
-first writes to a new, empty instance with `AlreadyExists` storage errors and can then
-lose or hide records, which fails the run for the broker's reasons one run in a few. The
-platform's side of a lost broker is covered in `make test` by
-`test_stop_and_run_keeps_data.py`, inventory's `test_new_broker.py` and the runtime's
-position tests; `make chaos` runs it during a sale.
+also killed at once (crash recovery on start), the provider slow for longer.
 
 The test runs its own stack (own broker, PostgreSQL cluster, topic and Redis prefixes)
 because it kills things; nothing it does reaches the shared `running_stack` or the
@@ -103,6 +97,7 @@ PROFILES = {
             PROVIDER_DOWN,
             PROVIDER_SLOW,
             BROKER_PAUSE,
+            BROKER_LOSS,
         ),
         down_seconds=1,
         outage_seconds=3,
@@ -191,7 +186,7 @@ async def _chaos_stack(
             "BREAKER_RESET_SECONDS": "2",
         },
     )
-    # Its own Tansu (pausing the session's broker would stall every other test).
+    # Its own broker (pausing the session's broker would stall every other test).
     config = dataclasses.replace(
         config, kafka_bootstrap_servers=None, broker_port=0, stop_grace_seconds=10
     )

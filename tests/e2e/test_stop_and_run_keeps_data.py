@@ -1,4 +1,5 @@
-"""`make stop && make run` keeps everything: the broker starts empty, the data does not.
+"""`make run` is ready when a booking made now completes now, and `make stop && make run`
+keeps everything: the databases, and Apache Kafka's topics, records and positions.
 
 Runs the command `make run` runs (`python -m local_infra up`) with its own state dir and
 env file, against a PostgreSQL cluster of its own, so the developer's `.run`, `.env` and
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +20,13 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from local_infra.broker import KafkaBroker, kafka_version
 from local_infra.postgres_cluster import temporary_postgres_cluster
 from local_infra.processes import tail
 from local_infra.secrets_env import load_or_create_env_file
 from local_infra.session_infrastructure import Infrastructure
 from local_infra.stack_state import load_state
+from ticketing_contracts import topics
 
 from .invariants import bookings_of_show
 from .platform_api import (
@@ -39,6 +43,8 @@ from .stack_helpers import PASSWORD, login
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 COMMAND_SECONDS = 180
+# What "ready" promises a fan: the first booking is CONFIRMED this soon after it is made.
+FIRST_BOOKING_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,21 @@ class LocalRun:
         text = output.decode(errors="replace")
         assert process.returncode == 0, f"local_infra {name}:\n{text}\n{self.log_tails()}"
         return text
+
+    async def kcat_read(self, topic: str) -> str:
+        """What a librdkafka client (kcat, as a downstream team would run it) reads from
+        `topic` of this run's broker, from the beginning to the end, one value a line."""
+        info = load_state(self.state_dir)
+        assert info is not None
+        process = await asyncio.create_subprocess_exec(
+            "kcat", "-b", info.kafka_bootstrap_servers, "-C", "-t", topic,
+            "-o", "beginning", "-e", "-q", "-f", "%s\n",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        output, errors = await asyncio.wait_for(process.communicate(), 30)
+        assert process.returncode == 0, errors.decode(errors="replace")
+        return output.decode()
 
     def gateway_url(self) -> str:
         info = load_state(self.state_dir)
@@ -133,16 +154,24 @@ async def _what_a_user_sees(
 async def test_make_stop_and_make_run_keep_venues_events_bookings_and_availability(
     local_run: LocalRun,
 ) -> None:
-    await local_run.command("up")
+    started = await local_run.command("up")
+    assert f"Apache Kafka {kafka_version()}" in started, started
+    cluster_id = KafkaBroker(local_run.state_dir).cluster_id
     async with httpx.AsyncClient(base_url=local_run.gateway_url(), timeout=30) as client:
         admin = await login(client, local_run.admin_email, local_run.admin_password)
         venue_id = await create_venue(client, admin)
         show = await published_show(client, admin, {"Stalls": 10}, venue_id=venue_id)
         fan = await register_fan(client)
         stalls = show.ticket_types["Stalls"]
+        booked_at = time.monotonic()
         booking_id = await book(client, fan.headers, show.event_id, stalls, 2)
-        confirmed = await wait_for_status(client, fan.headers, booking_id)
+        confirmed = await wait_for_status(
+            client, fan.headers, booking_id, within=FIRST_BOOKING_SECONDS
+        )
         assert confirmed["status"] == "CONFIRMED", confirmed
+        assert time.monotonic() - booked_at <= FIRST_BOOKING_SECONDS
+        booking_facts = await local_run.kcat_read(topics.BOOKING_EVENTS)
+        assert booking_id in booking_facts, booking_facts
         # Every read model has applied the sale (the event's details lag the booking's status).
         before = await eventually(
             lambda: _what_a_user_sees(
@@ -160,6 +189,7 @@ async def test_make_stop_and_make_run_keep_venues_events_bookings_and_availabili
 
     await local_run.command("down")
     await local_run.command("up")
+    assert KafkaBroker(local_run.state_dir).cluster_id == cluster_id
 
     async with httpx.AsyncClient(base_url=local_run.gateway_url(), timeout=30) as client:
         admin = await login(client, local_run.admin_email, local_run.admin_password)
@@ -169,7 +199,7 @@ async def test_make_stop_and_make_run_keep_venues_events_bookings_and_availabili
         )
         assert after == before
 
-        # The platform carries on over the new broker: one more booking confirms and
+        # The platform carries on over the restarted broker: one more booking confirms and
         # counts against what was sold before the restart.
         second_id = await book(client, fan_again, show.event_id, stalls, 1)
         second = await wait_for_status(client, fan_again, second_id, within=60)

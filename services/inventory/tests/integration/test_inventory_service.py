@@ -39,7 +39,7 @@ from .support import (
 
 pytestmark = pytest.mark.integration
 
-# Tansu needs seconds for every consumer-group join and rebalance.
+# A bound, not a wait: generous for group joins and rebalances on a busy 2-core CI machine.
 BUDGET_SECONDS = 90.0
 
 

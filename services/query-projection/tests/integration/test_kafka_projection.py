@@ -20,7 +20,7 @@ from .test_read_models import scripted_history
 
 pytestmark = pytest.mark.integration
 
-# Tansu takes about five seconds to complete a consumer-group join.
+# A bound, not a wait: generous for a group join on a busy 2-core CI machine.
 JOIN_BUDGET_SECONDS = 30.0
 
 

@@ -2,10 +2,11 @@
 service (the runtime's broker, the aiokafka admin, probe, replay and dead-letter
 consumers) is built with the same credentials.
 
-Tansu 0.6.0, the local broker, implements SCRAM (`broker --authentication`) but keeps its
-users in the storage engine and lets only an authenticated client create them, so a
-memory-only broker can never get a first user: these tests stop at the client
-constructors, and the manifests' tests check the Strimzi side.
+These tests stop at the client constructors. Clients built from the same settings log in
+to a real broker in tests/deploy/test_kafka_acls_on_a_broker.py: Apache Kafka with a
+SASL/SCRAM-SHA-512 listener and the Kubernetes manifests' users and ACLs, where each
+service may write only the topics it owns and read only what it consumes.
+tests/deploy/test_kafka_access.py checks the manifests themselves.
 """
 
 from __future__ import annotations

@@ -46,6 +46,7 @@ KAFKA_MAIN_CLASS = "kafka.Kafka"
 STORAGE_TOOL_CLASS = "kafka.tools.StorageTool"
 KAFKA_LIBS_ENV = "KAFKA_LIBS_DIR"
 SCRAM_MECHANISM = "SCRAM-SHA-512"
+_SCRAM_SAFE = re.compile(r"[A-Za-z0-9._~-]+")
 HOW_TO_GET_KAFKA = (
     "Run `make install`: it copies Apache Kafka's jars from Maven Central into "
     ".tools/kafka/libs (needs Java 17+ and Maven; Debian: "
@@ -168,6 +169,21 @@ class ScramListener:
     super_user: str
     users: Mapping[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.super_user not in self.users:
+            raise ValueError(f"the super user {self.super_user!r} needs a password in `users`")
+        # server.properties, JAAS and kafka-storage's --add-scram each quote differently;
+        # names and passwords that need no quoting are the same text in all three.
+        unquotable = [
+            name
+            for name, password in self.users.items()
+            if not (_SCRAM_SAFE.fullmatch(name) and _SCRAM_SAFE.fullmatch(password))
+        ]
+        if unquotable:
+            raise ValueError(
+                f"SCRAM users and passwords may only use letters, digits and . _ ~ -: {unquotable}"
+            )
+
     def client_settings(self, user: str) -> dict[str, str]:
         """aiokafka keyword arguments that log in as `user`."""
         return {
@@ -176,6 +192,20 @@ class ScramListener:
             "sasl_plain_username": user,
             "sasl_plain_password": self.users[user],
         }
+
+    def java_client_properties(self, user: str) -> dict[str, str]:
+        """Java client properties (a Kafka tool's --command-config) that log in as `user`."""
+        return {
+            "security.protocol": "SASL_PLAINTEXT",
+            "sasl.mechanism": SCRAM_MECHANISM,
+            "sasl.jaas.config": self.jaas_config(user),
+        }
+
+    def jaas_config(self, user: str) -> str:
+        return (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{user}" password="{self.users[user]}";'
+        )
 
 
 class KafkaBroker:
@@ -346,13 +376,12 @@ class KafkaBroker:
         }
         if self.scram is not None:
             super_user = self.scram.super_user
-            password = self.scram.users[super_user]
             settings |= {
                 "sasl.enabled.mechanisms": SCRAM_MECHANISM,
                 "sasl.mechanism.inter.broker.protocol": SCRAM_MECHANISM,
+                # The broker logs in to its own CLIENT listener (inter-broker) as the super user.
                 "listener.name.client.scram-sha-512.sasl.jaas.config": (
-                    "org.apache.kafka.common.security.scram.ScramLoginModule required "
-                    f'username="{super_user}" password="{password}";'
+                    self.scram.jaas_config(super_user)
                 ),
                 "authorizer.class.name": (
                     "org.apache.kafka.metadata.authorizer.StandardAuthorizer"

@@ -12,7 +12,7 @@ KAFKA_LIBS := $(TOOLS)/kafka/libs
 KAFKA_STAMP := $(TOOLS)/kafka/.resolved
 SOURCES := libs/*/src services/*/src simulators/*/src bench
 
-.PHONY: help install run stop status lint typecheck test test-unit test-deps bench chaos clean
+.PHONY: help install server-deps run stop status lint typecheck test test-unit test-deps bench chaos clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,7 +32,12 @@ $(KAFKA_STAMP): $(KAFKA_POM)
 	mvn -q -B -f $(KAFKA_POM) dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(abspath $(KAFKA_LIBS))
 	@touch $@
 
-install: $(VENV_STAMP) $(KAFKA_STAMP) ## Create .venv from the lock file and fetch Apache Kafka's jars
+# When no server answers where the settings point, local-infra runs its own PostgreSQL and
+# Redis with these programs (make run: under .run; tests: in a temporary directory).
+server-deps: ## PostgreSQL's and Redis's server programs (Debian's), when initdb/pg_ctl or redis-server is missing
+	@{ command -v initdb && command -v pg_ctl || ls /usr/lib/postgresql/*/bin/initdb /usr/lib/postgresql/*/bin/pg_ctl; } >/dev/null 2>&1 && command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server; }
+
+install: $(VENV_STAMP) $(KAFKA_STAMP) server-deps ## Create .venv from the lock file, fetch Apache Kafka's jars, install PostgreSQL/Redis when missing
 
 run: install ## Start PostgreSQL/Redis if needed, the broker, the services and the shop/console
 	$(UV) run --frozen python -m local_infra up

@@ -4,12 +4,9 @@ import asyncpg
 import pytest
 import redis.asyncio as redis
 
-from local_infra import postgres
-from local_infra.errors import InfrastructureUnavailable
-from local_infra.ports import free_port
-from local_infra.postgres import create_database, drop_database, ensure_postgres
+from local_infra.postgres import create_database, drop_database
 from local_infra.pytest_plugin import DatabaseFactory
-from local_infra.redis_server import delete_keys_with_prefix, ensure_redis
+from local_infra.redis_server import delete_keys_with_prefix
 from local_infra.session_infrastructure import Infrastructure
 
 pytestmark = pytest.mark.integration
@@ -21,23 +18,6 @@ async def _database_exists(admin_url: str, name: str) -> bool:
         return bool(await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name))
     finally:
         await connection.close()
-
-
-async def test_ensure_postgres_and_redis_succeed_against_running_servers(
-    infrastructure: Infrastructure,
-) -> None:
-    await ensure_postgres(infrastructure.postgres_admin_url)
-    await ensure_redis(infrastructure.redis_url)
-
-
-async def test_ensure_postgres_names_the_fix_when_nothing_can_be_started(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(postgres, "_debian_cluster_versions", list)
-    unreachable = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"
-
-    with pytest.raises(InfrastructureUnavailable, match="Install PostgreSQL"):
-        await ensure_postgres(unreachable, start_timeout=1)
 
 
 async def test_database_factory_creates_and_drops_databases(

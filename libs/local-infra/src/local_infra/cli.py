@@ -5,15 +5,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
+from urllib.parse import urlsplit
 
 from local_infra.broker import KafkaBroker, kafka_version
 from local_infra.errors import InfrastructureUnavailable, ServiceStartError
 from local_infra.health import is_ready
 from local_infra.platform_topics import platform_topics
 from local_infra.ports import preferred_or_free_port
+from local_infra.postgres import can_connect
+from local_infra.postgres_cluster import PostgresCluster
 from local_infra.processes import is_running_as, read_pid
+from local_infra.redis_server import RedisServer, can_ping
 from local_infra.repository import repo_root
 from local_infra.secrets_env import load_or_create_env_file
 from local_infra.services import SERVICE_SPECS
@@ -21,6 +26,8 @@ from local_infra.stack import (
     DEFAULT_BROKER_PORT,
     DEFAULT_POSTGRES_ADMIN_URL,
     DEFAULT_REDIS_URL,
+    OWN_POSTGRES_DIR,
+    OWN_REDIS_DIR,
     Stack,
     StackAlreadyRunning,
     StackConfig,
@@ -49,6 +56,38 @@ def _stack_config(state_dir: Path, env: dict[str, str]) -> StackConfig:
     )
 
 
+class _Server(NamedTuple):
+    name: str
+    url: str
+    # Set when the server in use is our own one in the state dir, and it runs.
+    own_directory: Path | None
+    answers: Callable[[str], Awaitable[bool]]
+
+
+def _own_directory(url: str, directory: Path, running_port: int | None) -> Path | None:
+    """`directory` when our own server there runs where `url` points."""
+    return directory if running_port is not None and urlsplit(url).port == running_port else None
+
+
+def _servers(info: StackInfo) -> list[_Server]:
+    """The PostgreSQL and Redis the stack uses."""
+    postgres_dir = info.state_dir / OWN_POSTGRES_DIR
+    redis_dir = info.state_dir / OWN_REDIS_DIR
+    postgres_port = PostgresCluster(postgres_dir).running_port()
+    redis_port = RedisServer(redis_dir).running_port()
+    return [
+        _Server(
+            "postgres",
+            info.postgres_admin_url,
+            _own_directory(info.postgres_admin_url, postgres_dir, postgres_port),
+            can_connect,
+        ),
+        _Server(
+            "redis", info.redis_url, _own_directory(info.redis_url, redis_dir, redis_port), can_ping
+        ),
+    ]
+
+
 def _print_started(info: StackInfo) -> None:
     for note in info.port_notes:
         print(f"note: {note}")
@@ -65,6 +104,9 @@ def _print_started(info: StackInfo) -> None:
         else "external"
     )
     print(f"broker:   {info.kafka_bootstrap_servers} ({broker_owner})")
+    for server in _servers(info):
+        owner = f"ours, data in {server.own_directory}" if server.own_directory else "external"
+        print(f"{server.name + ':':<9} {server.url} ({owner})")
     print(f"payments: {info.payment_provider_url} (payment provider simulator)")
     print(f"logs:     {info.log_dir}")
     print(STOP_HINT)
@@ -103,6 +145,16 @@ async def _status(state_dir: Path) -> int:
     if not info.broker_managed:
         broker_state = "external"
     print(f"{'broker':<17} {broker_state:<19} {info.kafka_bootstrap_servers}")
+    for server in _servers(info):
+        if server.own_directory is not None:
+            server_state = "running"
+        elif urlsplit(server.url).password is not None:
+            # Recorded without its password: not one we can try.
+            server_state = "external"
+        else:
+            server_state = "external" if await server.answers(server.url) else "not answering"
+        where = f"  data in {server.own_directory}" if server.own_directory else ""
+        print(f"{server.name:<17} {server_state:<19} {server.url}{where}")
     print(f"logs: {info.log_dir}")
     return 0 if all_ready else 1
 

@@ -1,28 +1,23 @@
-"""Make sure PostgreSQL answers, and create or drop databases on it."""
+"""Make sure PostgreSQL answers (ours, when nobody else's does), and create or drop databases."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-import shutil
 from pathlib import Path
 
 import asyncpg
 
 from local_infra.errors import InfrastructureUnavailable
-from local_infra.urls import is_loopback, redacted
+from local_infra.ports import preferred_or_free_port
+from local_infra.postgres_cluster import HOW_TO_GET_POSTGRES, PostgresCluster
+from local_infra.urls import is_loopback, port_of, redacted
 from local_infra.waiting import poll_until
 
 logger = logging.getLogger(__name__)
 
-DEBIAN_CLUSTERS_DIR = Path("/etc/postgresql")
+DEFAULT_POSTGRES_PORT = 5432
 _DATABASE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-HOW_TO_GET_POSTGRES = (
-    "Install PostgreSQL (Debian/Ubuntu: `apt-get install postgresql`) and start it "
-    "(`pg_ctlcluster --skip-systemctl-redirect <version> main start`), or point the "
-    "URL at a running server (tests: TEST_DATABASE_URL)."
-)
 
 
 async def can_connect(url: str, connect_seconds: float = 3.0) -> bool:
@@ -34,46 +29,41 @@ async def can_connect(url: str, connect_seconds: float = 3.0) -> bool:
     return True
 
 
-def _debian_cluster_versions() -> list[str]:
-    if shutil.which("pg_ctlcluster") is None or not DEBIAN_CLUSTERS_DIR.is_dir():
-        return []
-    return sorted(entry.name for entry in DEBIAN_CLUSTERS_DIR.iterdir() if entry.is_dir())
+async def ensure_postgres(url: str, own_directory: Path) -> str:
+    """The admin URL to use: `url` when a server answers there (it is used as it is);
+    else the cluster of our own in `own_directory`, started when it is not running.
 
-
-async def _start_debian_clusters(versions: list[str]) -> None:
-    for version in versions:
-        logger.info("starting PostgreSQL cluster %s/main", version)
-        process = await asyncio.create_subprocess_exec(
-            "pg_ctlcluster",
-            "--skip-systemctl-redirect",
-            version,
-            "main",
-            "start",
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        output, _ = await process.communicate()
-        # Exit code 2 means "already running"; anything else is reported only
-        # if the server then still does not answer.
-        if process.returncode not in (0, 2):
-            logger.warning("pg_ctlcluster %s main start: %s", version, output.decode().strip())
-
-
-async def ensure_postgres(url: str, *, start_timeout: float = 30.0) -> None:
-    """Return when PostgreSQL at `url` accepts connections, starting a local cluster if needed."""
+    Our cluster is created on first use, flushes to disk, listens on loopback only, and
+    starts on `url`'s port when that is free, else on a free port.
+    """
     if await can_connect(url):
-        return
-    versions = _debian_cluster_versions() if is_loopback(url) else []
-    if not versions:
+        return url
+    if not is_loopback(url):
         raise InfrastructureUnavailable(
             f"PostgreSQL is not reachable at {redacted(url)}. {HOW_TO_GET_POSTGRES}"
         )
-    await _start_debian_clusters(versions)
-    if not await poll_until(lambda: can_connect(url), wait_seconds=start_timeout, interval=0.5):
+    cluster = PostgresCluster(own_directory, durable=True)
+    if not cluster.is_running():
+        port = preferred_or_free_port(port_of(url, DEFAULT_POSTGRES_PORT))
+        cluster = PostgresCluster(own_directory, port, durable=True)
+        logger.info("starting PostgreSQL in %s on port %s", own_directory, cluster.port)
+        await cluster.start()
+    if not await poll_until(lambda: can_connect(cluster.admin_url), wait_seconds=30):
         raise InfrastructureUnavailable(
-            f"Started the local PostgreSQL cluster(s) {versions} but {redacted(url)} still "
-            f"refuses connections after {start_timeout:.0f}s. {HOW_TO_GET_POSTGRES}"
+            f"our PostgreSQL in {own_directory} runs but {cluster.admin_url} refuses "
+            f"connections; see {cluster.log_path}"
         )
+    return cluster.admin_url
+
+
+async def stop_own_postgres(own_directory: Path) -> bool:
+    """Stop the cluster `ensure_postgres` started in `own_directory`; False if none ran."""
+    cluster = PostgresCluster(own_directory)
+    if not cluster.is_running():
+        return False
+    logger.info("stopping PostgreSQL in %s", own_directory)
+    await cluster.stop("fast")
+    return True
 
 
 def _checked_name(name: str) -> str:

@@ -1,29 +1,43 @@
-"""Make sure Redis answers, and clean up keys by prefix."""
+"""Make sure Redis answers (ours, when nobody else's does), and clean up keys by prefix."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
 from local_infra.errors import InfrastructureUnavailable
-from local_infra.urls import is_loopback, port_of, redacted
+from local_infra.ports import LOOPBACK, free_port, preferred_or_free_port
+from local_infra.processes import (
+    is_alive,
+    is_running_as,
+    read_pid,
+    spawn_background,
+    tail,
+    terminate,
+)
+from local_infra.urls import is_loopback, port_of, redacted, with_path
 from local_infra.waiting import poll_until
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_REDIS_PORT = 6379
-DEBIAN_REDIS_DIR = Path("/var/lib/redis")
-DEBIAN_REDIS_LOG_DIR = Path("/var/log/redis")
 HOW_TO_GET_REDIS = (
-    "Install Redis (Debian/Ubuntu: `apt-get install redis-server`) and start it "
-    "(`redis-server --daemonize yes --bind 127.0.0.1 --port 6379`), or point the URL "
-    "at a running server (tests: TEST_REDIS_URL)."
+    "Install Redis's server program (Debian/Ubuntu: `apt-get install redis-server`, which "
+    "`make install` runs when redis-server is missing) so that local_infra can run a server "
+    "of its own, or point the URL at a running server (make run: REDIS_URL in .env; tests: "
+    "TEST_REDIS_URL)."
 )
+_CONFIG_PORT = re.compile(r"^port (\d+)$", re.MULTILINE)
 
 
 async def can_ping(url: str, connect_seconds: float = 3.0) -> bool:
@@ -38,43 +52,153 @@ async def can_ping(url: str, connect_seconds: float = 3.0) -> bool:
         await client.aclose()
 
 
-def _redis_server_command(port: int) -> list[str] | None:
-    executable = shutil.which("redis-server")
-    if executable is None:
-        return None
-    data_dir = DEBIAN_REDIS_DIR if DEBIAN_REDIS_DIR.is_dir() else Path("/tmp")  # noqa: S108
-    log_file = str(DEBIAN_REDIS_LOG_DIR / "ci.log") if DEBIAN_REDIS_LOG_DIR.is_dir() else ""
-    return [
-        executable,
-        "--daemonize", "yes",
-        "--bind", "127.0.0.1", "-::1",
-        "--port", str(port),
-        "--save", "",
-        "--appendonly", "no",
-        "--dir", str(data_dir),
-        "--logfile", log_file,
-    ]  # fmt: skip
+class RedisServer:
+    """One redis-server in `directory` (its config, append-only file, log and PID file),
+    listening on loopback `port` only.
+
+    `port` defaults to the one the server listens on while it runs, else a free one. Every
+    write reaches the append-only file within a second, and a stop (SIGTERM) flushes it, so
+    the keys outlive a stop and a start.
+    """
+
+    def __init__(self, directory: Path, port: int | None = None, host: str = LOOPBACK) -> None:
+        self.directory = directory
+        self.config_path = directory / "redis.conf"
+        self.log_path = directory / "redis.log"
+        self.pid_path = directory / "redis.pid"
+        self.host = host
+        self.port = port or self.running_port() or free_port(host)
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/0"
+
+    @property
+    def pid(self) -> int | None:
+        """The server's PID while it runs."""
+        pid = read_pid(self.pid_path)
+        return pid if pid is not None and is_running_as(pid, "redis-server") else None
+
+    def is_running(self) -> bool:
+        return self.pid is not None
+
+    def running_port(self) -> int | None:
+        """The port the server listens on, while it runs (from the config it started with)."""
+        if not self.is_running():
+            return None
+        try:
+            found = _CONFIG_PORT.search(self.config_path.read_text())
+        except FileNotFoundError:
+            return None
+        return int(found.group(1)) if found else None
+
+    async def start(self, wait_seconds: float = 15) -> None:
+        """Start the server on `port` (keeping what an earlier start wrote) and wait until it
+        answers PING."""
+        if self.is_running():
+            raise InfrastructureUnavailable(f"redis-server in {self.directory} already runs")
+        executable = shutil.which("redis-server")
+        if executable is None:
+            raise InfrastructureUnavailable(f"No redis-server program found. {HOW_TO_GET_REDIS}")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(self._config())
+        pid = spawn_background(
+            [executable, str(self.config_path)],
+            log_path=self.log_path,
+            pid_path=self.pid_path,
+            cwd=self.directory,
+        )
+
+        async def answers() -> bool:
+            if not is_alive(pid):
+                raise InfrastructureUnavailable(
+                    f"redis-server in {self.directory} exited; last lines of "
+                    f"{self.log_path}:\n{tail(self.log_path)}"
+                )
+            return await can_ping(self.url, connect_seconds=1)
+
+        if not await poll_until(answers, wait_seconds=wait_seconds):
+            await self.stop()
+            raise InfrastructureUnavailable(
+                f"redis-server in {self.directory} does not answer at {self.url} after "
+                f"{wait_seconds:.0f}s; last lines of {self.log_path}:\n{tail(self.log_path)}"
+            )
+
+    async def stop(self) -> None:
+        """SIGTERM: the server flushes its append-only file and exits."""
+        pid = self.pid
+        if pid is not None:
+            await asyncio.to_thread(terminate, pid)
+        self.pid_path.unlink(missing_ok=True)
+
+    def _config(self) -> str:
+        settings = {
+            "bind": self.host,
+            "port": str(self.port),
+            "dir": f'"{self.directory}"',
+            # The log goes to stdout, which spawn_background appends to redis.log.
+            "logfile": '""',
+            "daemonize": "no",
+            "appendonly": "yes",
+            "appendfsync": "everysec",
+            # The append-only file is the one copy on disk; no RDB snapshots besides it.
+            "save": '""',
+        }
+        lines = "".join(f"{key} {value}\n" for key, value in settings.items())
+        return f"# local_infra.RedisServer, written at each start\n{lines}"
 
 
-async def ensure_redis(url: str, *, start_timeout: float = 15.0) -> None:
-    """Return when Redis at `url` answers PING, starting a local redis-server if needed."""
+@asynccontextmanager
+async def temporary_redis_server() -> AsyncIterator[RedisServer]:
+    """A started server in a new temporary directory; stopped and deleted afterwards."""
+    directory = Path(tempfile.mkdtemp(prefix="local-infra-redis-"))
+    server = RedisServer(directory)
+    try:
+        await server.start()
+        yield server
+    finally:
+        await server.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+async def ensure_redis(url: str, own_directory: Path) -> str:
+    """The URL to use: `url` when a server answers there (it is used as it is); else the
+    server of our own in `own_directory` (same database number), started when it is not
+    running.
+
+    Our server keeps its append-only file there, listens on loopback only, and starts on
+    `url`'s port when that is free, else on a free port.
+    """
     if await can_ping(url):
-        return
-    command = _redis_server_command(port_of(url, DEFAULT_REDIS_PORT)) if is_loopback(url) else None
-    if command is None:
+        return url
+    if not is_loopback(url):
         raise InfrastructureUnavailable(
             f"Redis is not reachable at {redacted(url)}. {HOW_TO_GET_REDIS}"
         )
-    logger.info("starting redis-server: %s", " ".join(command))
-    process = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    output, _ = await process.communicate()
-    if not await poll_until(lambda: can_ping(url), wait_seconds=start_timeout, interval=0.3):
-        raise InfrastructureUnavailable(
-            f"Started redis-server (exit {process.returncode}: {output.decode().strip()!r}) but "
-            f"{redacted(url)} still does not answer after {start_timeout:.0f}s. {HOW_TO_GET_REDIS}"
+    server = RedisServer(own_directory)
+    if not server.is_running():
+        server = RedisServer(
+            own_directory, preferred_or_free_port(port_of(url, DEFAULT_REDIS_PORT))
         )
+        logger.info("starting redis-server in %s on port %s", own_directory, server.port)
+        await server.start()
+    if not await poll_until(lambda: can_ping(server.url), wait_seconds=30):
+        raise InfrastructureUnavailable(
+            f"our redis-server in {own_directory} runs but {server.url} does not answer; "
+            f"see {server.log_path}"
+        )
+    database = urlsplit(url).path.strip("/") or "0"
+    return with_path(server.url, database)
+
+
+async def stop_own_redis(own_directory: Path) -> bool:
+    """Stop the server `ensure_redis` started in `own_directory`; False if none ran."""
+    server = RedisServer(own_directory)
+    if not server.is_running():
+        return False
+    logger.info("stopping redis-server in %s", own_directory)
+    await server.stop()
+    return True
 
 
 async def delete_keys_with_prefix(url: str, prefix: str) -> int:

@@ -16,8 +16,9 @@ from local_infra.containers import (
     postgres_container_url,
     redis_container_url,
 )
-from local_infra.postgres import ensure_postgres
-from local_infra.redis_server import ensure_redis
+from local_infra.postgres import can_connect
+from local_infra.postgres_cluster import temporary_postgres_cluster
+from local_infra.redis_server import can_ping, temporary_redis_server
 from local_infra.stack import DEFAULT_POSTGRES_ADMIN_URL, DEFAULT_REDIS_URL
 from local_infra.urls import redacted
 
@@ -33,7 +34,8 @@ class Infrastructure:
     postgres_admin_url: str
     redis_url: str
     kafka_bootstrap_servers: str
-    # Component -> "environment", "testcontainers" or "local".
+    # Component -> "environment", "testcontainers", "local" (already answering at the
+    # defaults) or "session" (started for this session).
     sources: dict[str, str] = field(default_factory=dict)
 
     def describe(self) -> str:
@@ -48,7 +50,12 @@ class Infrastructure:
 async def provide_infrastructure(
     broker_state_dir: Path, announce: Callable[[str], None] = logger.info
 ) -> AsyncIterator[Infrastructure]:
-    """Per component: the TEST_* env URL, else testcontainers with Docker, else local servers."""
+    """Per component: the TEST_* env URL (as it is), else testcontainers with Docker, else a
+    server already answering at the defaults, else one started for the session in a
+    temporary directory (stopped and deleted at the end).
+
+    The machine's own PostgreSQL and Redis services are never started.
+    """
     async with AsyncExitStack() as exit_stack:
         use_docker = not all(os.environ.get(name) for name in (POSTGRES_ENV, REDIS_ENV, KAFKA_ENV))
         use_docker = use_docker and docker_engine_reachable()
@@ -60,18 +67,22 @@ async def provide_infrastructure(
         if not postgres_url:
             if use_docker:
                 postgres_url = await postgres_container_url(exit_stack)
-            else:
+            elif await can_connect(DEFAULT_POSTGRES_ADMIN_URL):
                 postgres_url = DEFAULT_POSTGRES_ADMIN_URL
-                await ensure_postgres(postgres_url)
+            else:
+                cluster = await exit_stack.enter_async_context(temporary_postgres_cluster())
+                postgres_url, sources["postgres"] = cluster.admin_url, "session"
 
         redis_url = os.environ.get(REDIS_ENV)
         sources["redis"] = "environment" if redis_url else fallback
         if not redis_url:
             if use_docker:
                 redis_url = await redis_container_url(exit_stack)
-            else:
+            elif await can_ping(DEFAULT_REDIS_URL):
                 redis_url = DEFAULT_REDIS_URL
-                await ensure_redis(redis_url)
+            else:
+                server = await exit_stack.enter_async_context(temporary_redis_server())
+                redis_url, sources["redis"] = server.url, "session"
 
         bootstrap = os.environ.get(KAFKA_ENV)
         sources["kafka"] = (

@@ -19,10 +19,10 @@ from local_infra.broker import KafkaBroker, create_topics
 from local_infra.errors import ServiceStartError
 from local_infra.health import wait_until_ready
 from local_infra.ports import LOOPBACK, preferred_or_free_port
-from local_infra.postgres import create_database, ensure_postgres
+from local_infra.postgres import create_database, ensure_postgres, stop_own_postgres
 from local_infra.processes import is_running_as, kill_now, read_pid, spawn_background, tail
 from local_infra.processes import terminate as terminate_process
-from local_infra.redis_server import ensure_redis
+from local_infra.redis_server import ensure_redis, stop_own_redis
 from local_infra.repository import default_state_dir
 from local_infra.secrets_env import random_secret
 from local_infra.services import (
@@ -33,13 +33,17 @@ from local_infra.services import (
     service_environment,
 )
 from local_infra.stack_state import ServiceProcess, StackInfo, load_state, save_state
-from local_infra.urls import with_path
+from local_infra.urls import redacted, with_path
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_BROKER_PORT = 9092
+# Under the state dir: our own PostgreSQL and Redis, run when none answers where the
+# settings point (see ensure_postgres, ensure_redis).
+OWN_POSTGRES_DIR = "postgres"
+OWN_REDIS_DIR = "redis"
 DEFAULT_SERVICE_PORTS: Mapping[str, int] = {
     name: spec.default_port for name, spec in SERVICE_SPECS.items()
 }
@@ -76,7 +80,8 @@ class StackConfig:
     # Longer than the services' own graceful-shutdown budget (20s by default).
     stop_grace_seconds: float = 25.0
     python_executable: str = sys.executable
-    # Start PostgreSQL/Redis when they are local and down; off for servers we don't own.
+    # When nothing answers at the loopback URLs above, start our own PostgreSQL and Redis
+    # in the state dir (and stop them with the stack); off: use the URLs as they are.
     ensure_local_servers: bool = True
 
 
@@ -126,15 +131,13 @@ class Stack:
                 "stop them with `make stop` (python -m local_infra down)"
             )
         config = self.config
-        if config.ensure_local_servers:
-            await ensure_postgres(config.postgres_admin_url)
-            await ensure_redis(config.redis_url)
         port_notes: list[str] = []
+        postgres_admin_url, redis_url = await self._servers(port_notes)
         # A broker started here keeps its log directory in the state dir: topics, records
         # and consumer positions survive a stop and a start, as the databases do.
         bootstrap, broker_managed = await self._start_broker(port_notes)
         for database in config.databases.values():
-            await create_database(config.postgres_admin_url, database)
+            await create_database(postgres_admin_url, database)
         await self._create_topics(bootstrap)
         ports = self._choose_service_ports(port_notes)
         urls = {name: f"http://{config.host}:{port}" for name, port in ports.items()}
@@ -144,7 +147,7 @@ class Stack:
             environment=config.environment,
             log_level=config.log_level,
             host=config.host,
-            redis_url=config.redis_url,
+            redis_url=redis_url,
             redis_key_prefix=config.redis_key_prefix,
             kafka_bootstrap_servers=bootstrap,
             kafka_topic_prefix=config.topic_prefix,
@@ -158,10 +161,10 @@ class Stack:
             services={},
             kafka_bootstrap_servers=bootstrap,
             broker_managed=broker_managed,
-            postgres_admin_url=config.postgres_admin_url,
-            redis_url=config.redis_url,
+            postgres_admin_url=postgres_admin_url,
+            redis_url=redis_url,
             database_urls={
-                name: with_path(config.service_postgres_url or config.postgres_admin_url, database)
+                name: with_path(config.service_postgres_url or postgres_admin_url, database)
                 for name, database in config.databases.items()
             },
             topic_prefix=config.topic_prefix,
@@ -179,6 +182,27 @@ class Stack:
             await self.stop()
             raise
         return self._info
+
+    async def _servers(self, port_notes: list[str]) -> tuple[str, str]:
+        """The PostgreSQL admin URL and Redis URL the stack uses: the configured ones, or
+        our own servers' when nothing answers there."""
+        config = self.config
+        if not config.ensure_local_servers:
+            return config.postgres_admin_url, config.redis_url
+        postgres_admin_url = await ensure_postgres(
+            config.postgres_admin_url, self.state_dir / OWN_POSTGRES_DIR
+        )
+        redis_url = await ensure_redis(config.redis_url, self.state_dir / OWN_REDIS_DIR)
+        for name, configured, chosen in (
+            ("postgres", config.postgres_admin_url, postgres_admin_url),
+            ("redis", config.redis_url, redis_url),
+        ):
+            if chosen != configured:
+                port_notes.append(
+                    f"{name}: no server we can use at {redacted(configured)}, "
+                    f"using our own at {chosen}"
+                )
+        return postgres_admin_url, redis_url
 
     async def _create_topics(self, bootstrap: str) -> None:
         if self.config.topics:
@@ -351,7 +375,8 @@ class Stack:
         return await self.start_service(name)
 
     async def stop(self) -> None:
-        """Stop the services (gateway first, so no new work arrives) and our broker."""
+        """Stop the services (gateway first, so no new work arrives), then our broker,
+        Redis and PostgreSQL."""
         # A paused broker would only act on SIGTERM after its grace period.
         if self._broker.is_running():
             self._broker.resume()
@@ -359,6 +384,9 @@ class Stack:
         state = self._info or load_state(self.state_dir)
         if state is None or state.broker_managed:
             await asyncio.to_thread(self._broker.stop)
+        if self.config.ensure_local_servers:
+            await stop_own_redis(self.state_dir / OWN_REDIS_DIR)
+            await stop_own_postgres(self.state_dir / OWN_POSTGRES_DIR)
 
     def log_tails(self, lines: int = 40) -> str:
         sections = [

@@ -37,7 +37,9 @@ from bench.platform_api import (
     SETUP_ENV,
     OnSale,
     Platform,
+    Servers,
     admin_headers,
+    bench_servers,
     event_on_sale,
     histogram,
     histogram_count,
@@ -51,7 +53,6 @@ from bench.report import median_summary, print_table
 from bench.wrk_driver import WRK_THREADS, WrkResult, run_wrk, script
 from local_infra.broker import create_topics
 from local_infra.services import PAYMENT_SIMULATOR
-from local_infra.stack import DEFAULT_POSTGRES_ADMIN_URL, DEFAULT_REDIS_URL
 
 LAG_METRIC = "projection_lag_seconds"
 UNSOLD_CAPACITY = 1_000_000  # throughput runs must not sell out: they measure steady booking
@@ -159,6 +160,7 @@ def machine() -> dict[str, Any]:
 @dataclass
 class Bench:
     options: Options
+    servers: Servers
     platform: Platform
     tokens_file: Path
     admin: dict[str, str]
@@ -183,7 +185,7 @@ class Bench:
         assert broker_pid is not None, "the bench runs its own broker"
         groups["broker (apache kafka)"] = tree(broker_pid)
         groups["postgresql"] = postgres(_database_names(info))
-        redis_port = DEFAULT_REDIS_URL.rsplit(":", 1)[1].split("/", 1)[0]
+        redis_port = self.servers.redis_url.rsplit(":", 1)[1].split("/", 1)[0]
         groups["redis"] = matching("redis-server", f":{redis_port}")
         return groups
 
@@ -530,15 +532,17 @@ async def half_rate(bench: Bench, rate: float, round_number: int) -> dict[str, A
 # ---------------------------------------------------------------------------- a round
 
 
-async def run_round(options: Options, state_dir: Path, round_number: int) -> dict[str, Any]:
+async def run_round(
+    options: Options, servers: Servers, state_dir: Path, round_number: int
+) -> dict[str, Any]:
     """Each load of the round on a new platform: one per connection count, one for the
     sell-out, its sold-out answers and the half-rate run."""
-    admin_url = DEFAULT_POSTGRES_ADMIN_URL
+    admin_url = servers.postgres_admin_url
     at: dict[str, Any] = {}
     async with baselines.minimal_app() as minimal_url:
         for connections in options.connections:
             label = str(connections)
-            async with new_platform(options, state_dir / f"sale-{connections}") as bench:
+            async with new_platform(options, servers, state_dir / f"sale-{connections}") as bench:
                 read_event = await bench.new_event(100, f"Reads {round_number}")
                 print(f"  {connections} connections: baselines ...", flush=True)
                 minimal = await baselines.minimal_endpoint(
@@ -555,7 +559,7 @@ async def run_round(options: Options, state_dir: Path, round_number: int) -> dic
                 sale = await platform_sale(bench, connections, round_number)
                 reads = await availability_reads(bench, read_event, connections)
             at[label] = {"minimal": minimal, "single_service": single, "sale": sale, "reads": reads}
-    async with new_platform(options, state_dir / "sell-out") as bench:
+    async with new_platform(options, servers, state_dir / "sell-out") as bench:
         print("  sell-out, sold-out answers ...", flush=True)
         best_rate = max(
             at[str(c)]["sale"]["confirmed_bookings_per_second"] for c in options.connections
@@ -577,7 +581,7 @@ async def run_round(options: Options, state_dir: Path, round_number: int) -> dic
     single_max = max(
         at[str(c)]["single_service"]["confirmed_bookings_per_second"] for c in options.connections
     )
-    async with new_platform(options, state_dir / "half-rate") as bench:
+    async with new_platform(options, servers, state_dir / "half-rate") as bench:
         print(f"  half rate ({single_max / 2:.0f} req/s offered) ...", flush=True)
         half = await half_rate(bench, single_max / 2, round_number)
         inserts = await baselines.postgres_inserts(admin_url, options.insert_transactions, 16)
@@ -621,15 +625,15 @@ async def write_tokens(bench_platform: Platform, users: int, directory: Path) ->
 
 
 @asynccontextmanager
-async def new_platform(options: Options, state_dir: Path) -> AsyncIterator[Bench]:
+async def new_platform(options: Options, servers: Servers, state_dir: Path) -> AsyncIterator[Bench]:
     """A platform started empty for one load (a new Kafka cluster, new databases), so that
     no load pays for what an earlier one left behind."""
-    async with running_platform(state_dir, log_level=options.log_level) as bench_platform:
+    async with running_platform(state_dir, servers, log_level=options.log_level) as bench_platform:
         with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
             tokens = await write_tokens(bench_platform, options.users, Path(scratch))
             async with httpx.AsyncClient(base_url=bench_platform.gateway_url, timeout=60) as client:
                 admin = await admin_headers(client, bench_platform.info)
-            yield Bench(options, bench_platform, tokens, admin)
+            yield Bench(options, servers, bench_platform, tokens, admin)
 
 
 async def main(options: Options) -> int:
@@ -657,9 +661,12 @@ async def main(options: Options) -> int:
     }
     failed = False
     try:
-        for number in range(1, options.rounds + 1):
-            print(f"round {number}/{options.rounds}", flush=True)
-            report["rounds"].append(await run_round(options, state_dir / f"round-{number}", number))
+        async with bench_servers(state_dir / "servers") as servers:
+            for number in range(1, options.rounds + 1):
+                print(f"round {number}/{options.rounds}", flush=True)
+                report["rounds"].append(
+                    await run_round(options, servers, state_dir / f"round-{number}", number)
+                )
     except BaseException:
         failed = True
         raise

@@ -16,10 +16,9 @@ from typing import Any
 
 import httpx
 
-from local_infra.broker import KafkaBroker
 from local_infra.platform_topics import platform_topics
-from local_infra.postgres import drop_database
-from local_infra.redis_server import delete_keys_with_prefix
+from local_infra.postgres import drop_database, ensure_postgres, stop_own_postgres
+from local_infra.redis_server import delete_keys_with_prefix, ensure_redis, stop_own_redis
 from local_infra.secrets_env import DEFAULT_ADMIN_EMAIL, internal_token_keys, random_secret
 from local_infra.services import DEFAULT_DATABASES, SERVICE_SPECS
 from local_infra.stack import DEFAULT_POSTGRES_ADMIN_URL, DEFAULT_REDIS_URL, Stack, StackConfig
@@ -44,6 +43,29 @@ SETUP_ENV = {"PASSWORD_HASH_TIME_COST": "1", "PASSWORD_HASH_MEMORY_KIB": "8192"}
 
 
 @dataclass(frozen=True)
+class Servers:
+    """The PostgreSQL and Redis every platform and baseline of a run uses."""
+
+    postgres_admin_url: str
+    redis_url: str
+
+
+@asynccontextmanager
+async def bench_servers(own_directory: Path) -> AsyncIterator[Servers]:
+    """Servers answering at the default addresses, else our own in `own_directory` for the
+    whole run (not a platform's: each platform's stack stops what it started itself)."""
+    postgres_dir, redis_dir = own_directory / "postgres", own_directory / "redis"
+    try:
+        yield Servers(
+            postgres_admin_url=await ensure_postgres(DEFAULT_POSTGRES_ADMIN_URL, postgres_dir),
+            redis_url=await ensure_redis(DEFAULT_REDIS_URL, redis_dir),
+        )
+    finally:
+        await stop_own_postgres(postgres_dir)
+        await stop_own_redis(redis_dir)
+
+
+@dataclass(frozen=True)
 class Platform:
     info: StackInfo
     stack: Stack
@@ -56,13 +78,10 @@ class Platform:
 
 @asynccontextmanager
 async def running_platform(
-    state_dir: Path,
-    *,
-    log_level: str,
-    postgres_admin_url: str = DEFAULT_POSTGRES_ADMIN_URL,
-    redis_url: str = DEFAULT_REDIS_URL,
+    state_dir: Path, servers: Servers, *, log_level: str
 ) -> AsyncIterator[Platform]:
     """All four services and a broker on free ports; stopped and cleaned up even on failure."""
+    postgres_admin_url, redis_url = servers.postgres_admin_url, servers.redis_url
     run_id = uuid.uuid4().hex[:8]
     databases = {
         service: f"bench_{run_id}_{database.removeprefix('ticketing_')}"
@@ -102,7 +121,6 @@ async def running_platform(
         yield Platform(info=info, stack=stack, run_id=run_id)
     finally:
         await stack.stop()
-        KafkaBroker(state_dir).format_new_cluster()
         for database in databases.values():
             await drop_database(postgres_admin_url, database)
         await delete_keys_with_prefix(redis_url, redis_key_prefix)

@@ -18,5 +18,7 @@ def default_state_dir() -> Path:
 
 
 def tools_dir() -> Path:
-    """What `make install` puts beside .venv: uv, and Apache Kafka's jars."""
-    return repo_root() / ".tools"
+    """What `make install` puts beside .venv (uv, Apache Kafka's jars) in the checkout this
+    package is installed from (editable, as `make install` does), wherever the caller runs."""
+    checkout = Path(__file__).resolve().parents[4]
+    return checkout / ".tools"

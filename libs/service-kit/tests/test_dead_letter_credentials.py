@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from service_kit.dead_letter_routes import dead_letter_router
 from service_kit.internal_auth import Caller, internal_caller
-from service_kit.kafka_runtime import KafkaRuntime
+from service_kit.kafka.runtime import KafkaRuntime
 from service_kit.kafka_security import kafka_client_options
 from service_kit.settings import ConfigurationError, KafkaSettings, load_settings
 

@@ -1,4 +1,5 @@
-"""The consumer runtime on the real Kafka-protocol broker: positions come from the service."""
+"""The consumer runtime on the real Kafka broker: positions come from the service, and Kafka
+gets a copy of them for tooling."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from local_infra.session_infrastructure import Infrastructure
 from local_infra.waiting import poll_until
-from service_kit.kafka_runtime import KafkaRuntime, OffsetsMoved, OutboundMessage, PartitionBatch
+from service_kit.kafka.messages import OutboundMessage, PartitionBatch
+from service_kit.kafka.positions import OffsetsMoved
+from service_kit.kafka.runtime import KafkaRuntime
 from service_kit.kafka_topics import ensure_topics
 from service_kit.settings import KafkaSettings
 from ticketing_contracts import topics
@@ -99,6 +102,41 @@ async def test_a_restarted_consumer_continues_where_the_database_says_not_where_
     assert database.next_offsets[TopicPartition(topic, 0)] == 5
 
 
+async def test_a_message_with_a_header_that_is_not_utf8_is_handled_not_lost(
+    infrastructure: Infrastructure, topic_prefix: str
+) -> None:
+    settings = KafkaSettings(
+        service_name="kit-test",
+        kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
+        kafka_topic_prefix=f"{topic_prefix}kit-headers.",
+    )
+    topic = settings.topic("positions")
+    await ensure_topics(
+        settings.kafka_bootstrap_servers,
+        [topic, settings.topic(topics.DEAD_LETTERS)],
+        partitions=1,
+    )
+    database = ServiceDatabase()
+    kafka = KafkaRuntime(settings)
+    kafka.subscriber(
+        topic, group=settings.group_id("positions"), decode=bytes, offsets=database.stored_offsets
+    )(database.apply)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"m0", key=b"show", headers=[("note", b"\xff\xfe")])
+        await producer.send_and_wait(topic, b"m1", key=b"show")
+    finally:
+        await producer.stop()
+    await kafka.start()
+    try:
+        await database.wait_for(2)
+    finally:
+        await kafka.stop()
+    assert database.applied == [b"m0", b"m1"]
+    assert database.next_offsets[TopicPartition(topic, 0)] == 2
+
+
 class ErrorSignal(logging.Handler):
     def __init__(self, event: asyncio.Event) -> None:
         super().__init__(logging.ERROR)
@@ -132,7 +170,7 @@ async def test_a_stored_position_past_the_log_end_is_refused_loudly_not_skipped_
     )(database.apply)
     refused = asyncio.Event()
     on_error = ErrorSignal(refused)
-    logging.getLogger("service_kit.kafka_runtime").addHandler(on_error)
+    logging.getLogger("service_kit.kafka.positions").addHandler(on_error)
     await kafka.start()
     try:
         async with asyncio.timeout(60):
@@ -141,7 +179,7 @@ async def test_a_stored_position_past_the_log_end_is_refused_loudly_not_skipped_
         async with asyncio.timeout(30):
             await refused.wait()
     finally:
-        logging.getLogger("service_kit.kafka_runtime").removeHandler(on_error)
+        logging.getLogger("service_kit.kafka.positions").removeHandler(on_error)
         await kafka.stop()
 
     assert subscription.beyond_log_end == {partition}

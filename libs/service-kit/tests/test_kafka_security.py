@@ -26,7 +26,7 @@ from cryptography.x509.oid import NameOID
 
 from service_kit.dead_letters import _assigned_consumer
 from service_kit.dependency_probes import kafka_probe
-from service_kit.kafka_runtime import create_broker
+from service_kit.kafka.broker import create_broker
 from service_kit.kafka_security import kafka_client_options
 from service_kit.kafka_topics import ensure_topics
 from service_kit.settings import ConfigurationError, KafkaSettings, load_settings

@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from query_projection.application.messages import ProjectedMessage, decode_projected
-from service_kit.kafka_runtime import ConsumedMessage
+from service_kit.kafka.messages import ConsumedMessage
 from service_kit.messaging import envelope_headers, header_map
 from ticketing_contracts.envelope import EventEnvelope
 from ticketing_contracts.events import (

@@ -13,6 +13,24 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from faststream.specification import AsyncAPI
+
+from service_kit.kafka.runtime import KafkaRuntime
+
+
+def asyncapi_document(runtime: KafkaRuntime, *, title: str, description: str) -> dict[str, Any]:
+    """The AsyncAPI 3.0 document faststream generates from the runtime's subscribers and
+    publishers; channel addresses carry the settings' topic prefix (none by default)."""
+    specification = AsyncAPI(
+        runtime.broker,
+        title=title,
+        description=description,
+        version=runtime.settings.service_version,
+        schema_version="3.0.0",
+    )
+    document: dict[str, Any] = specification.to_specification().to_jsonable()
+    return document
+
 
 def add_asyncapi_command(commands: Any, service: str) -> None:
     asyncapi = commands.add_parser(

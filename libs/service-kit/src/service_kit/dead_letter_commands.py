@@ -12,7 +12,8 @@ from typing import Any
 
 from service_kit.dead_letters import list_dead_letters, redrive_dead_letter, redrive_dead_letters
 from service_kit.errors import DomainError
-from service_kit.kafka_runtime import KafkaRuntime, OutboundMessage
+from service_kit.kafka.messages import OutboundMessage
+from service_kit.kafka.runtime import KafkaRuntime
 from service_kit.messaging import KafkaHeaders
 from service_kit.settings import KafkaSettings
 from ticketing_contracts import topics

@@ -19,7 +19,8 @@ from service_kit.dead_letters import (
 from service_kit.errors import DependencyUnavailableError, ForbiddenError
 from service_kit.http_errors import error_responses
 from service_kit.internal_auth import InternalCaller
-from service_kit.kafka_runtime import KafkaRuntime, OutboundMessage
+from service_kit.kafka.messages import OutboundMessage
+from service_kit.kafka.runtime import KafkaRuntime
 from service_kit.messaging import KafkaHeaders
 from service_kit.settings import KafkaSettings
 from ticketing_contracts import topics

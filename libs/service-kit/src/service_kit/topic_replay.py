@@ -10,17 +10,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from service_kit.kafka.messages import BatchHandler, ConsumedMessage, PartitionBatch, decode_record
 from service_kit.kafka_security import kafka_client_options
-from service_kit.messaging import header_map
 from service_kit.settings import KafkaSettings
-from ticketing_contracts.events import ContractError
-
-if TYPE_CHECKING:
-    from service_kit.kafka_runtime import ConsumedMessage, PartitionBatch
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +110,7 @@ class TopicReplay(Generic[BodyT]):
     ) -> None:
         await self._consumer.stop()
 
-    async def read_to_end(self, handle: Callable[[PartitionBatch[BodyT]], Awaitable[None]]) -> int:
+    async def read_to_end(self, handle: BatchHandler[BodyT]) -> int:
         """Hands every message up to the topics' current end to `handle`; returns how many.
 
         A message that does not decode is skipped: the live subscriber has already sent
@@ -135,15 +131,10 @@ class TopicReplay(Generic[BodyT]):
     def _batch(
         self, tp: TopicPartition, records: list[ConsumerRecord[Any, Any]]
     ) -> PartitionBatch[BodyT]:
-        # kafka_runtime imports dead_letters, which reads topics through this module.
-        from service_kit.kafka_runtime import ConsumedMessage, PartitionBatch
-
         messages: list[ConsumedMessage[BodyT]] = []
         for record in records:
             try:
-                if not record.value:
-                    raise ContractError("empty message")
-                body = self._decode(record.value)
+                messages.append(decode_record(record, self._decode))
             except Exception as error:
                 self.skipped += 1
                 logger.warning(
@@ -153,15 +144,4 @@ class TopicReplay(Generic[BodyT]):
                     record.offset,
                     error,
                 )
-                continue
-            messages.append(
-                ConsumedMessage(
-                    record.topic,
-                    record.partition,
-                    record.offset,
-                    record.key,
-                    header_map(record.headers),
-                    body,
-                )
-            )
         return PartitionBatch(tp.topic, tp.partition, messages, records[-1].offset + 1)

@@ -25,7 +25,7 @@ from local_infra.session_infrastructure import Infrastructure
 from payment_simulator.bootstrap import build_app as build_payment_simulator
 from payment_simulator.settings import PaymentSimulatorSettings
 from service_kit.internal_auth import generate_key_pair
-from service_kit.kafka_runtime import KafkaRuntime
+from service_kit.kafka.runtime import KafkaRuntime
 from service_kit.kafka_topics import ensure_topics
 from ticketing_contracts import topics
 

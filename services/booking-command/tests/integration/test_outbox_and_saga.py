@@ -19,7 +19,8 @@ from booking_command.bootstrap import Runtime
 from booking_command.domain.catalog_event import TicketTypeSpec
 from booking_command.settings import BookingCommandSettings
 from service_kit.dead_letters import list_dead_letters
-from service_kit.kafka_runtime import KafkaRuntime, OutboundMessage
+from service_kit.kafka.messages import OutboundMessage
+from service_kit.kafka.runtime import KafkaRuntime
 from service_kit.messaging import envelope_headers
 from ticketing_contracts import topics
 from ticketing_contracts.events import (

@@ -9,7 +9,7 @@ from booking_command.adapters.public_events import OutboxMapper
 from booking_command.adapters.relay_leadership import RelayLeadership
 from booking_command.bootstrap import Runtime
 from booking_command.settings import BookingCommandSettings
-from service_kit.kafka_runtime import KafkaRuntime
+from service_kit.kafka.runtime import KafkaRuntime
 from ticketing_contracts import topics
 
 from .conftest import eventually, put_event_on_sale, read_topic, start_kafka

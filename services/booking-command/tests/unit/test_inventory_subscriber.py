@@ -20,7 +20,7 @@ from booking_command.bootstrap import kafka_runtime
 from booking_command.entrypoints.subscribers import stream_name, subscribe_inventory_outcomes
 from booking_command.settings import BookingCommandSettings
 from service_kit.internal_auth import generate_key_pair
-from service_kit.kafka_runtime import KafkaRuntime
+from service_kit.kafka.runtime import KafkaRuntime
 from service_kit.messaging import envelope_headers
 from ticketing_contracts import headers as ce
 from ticketing_contracts import topics

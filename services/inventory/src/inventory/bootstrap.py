@@ -29,7 +29,7 @@ from service_kit.broker_epoch import BrokerWatch, recover_from_broker_change
 from service_kit.circuit_breakers import CircuitBreaker, breaker_probe, create_breaker
 from service_kit.dead_letter_routes import dead_letter_router
 from service_kit.dependency_probes import postgres_pool_probe, redis_probe
-from service_kit.kafka_runtime import KafkaRuntime
+from service_kit.kafka.runtime import KafkaRuntime
 from service_kit.kafka_topics import ensure_topics
 from ticketing_contracts import topics
 from ticketing_contracts.envelope import EventEnvelope

@@ -21,7 +21,7 @@ from local_infra.session_infrastructure import Infrastructure
 from local_infra.tcp_proxy import TcpProxy
 from service_kit.circuit_breakers import is_open
 from service_kit.dead_letters import DeadLetterEntry, list_dead_letters, redrive_dead_letters
-from service_kit.kafka_runtime import OutboundMessage
+from service_kit.kafka.messages import OutboundMessage
 from ticketing_contracts import events as public
 from ticketing_contracts import headers as ce
 from ticketing_contracts import topics

@@ -18,7 +18,7 @@ from inventory.application.messages import MessagePosition, OutgoingMessage
 from local_infra.pytest_plugin import DatabaseFactory
 from service_kit.broker_epoch import BrokerRecovery
 from service_kit.circuit_breakers import CircuitBreaker
-from service_kit.kafka_runtime import OutboundMessage
+from service_kit.kafka.messages import OutboundMessage
 
 pytestmark = pytest.mark.integration
 

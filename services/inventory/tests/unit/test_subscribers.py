@@ -16,7 +16,7 @@ from inventory.entrypoints.subscribers import SubscriberDependencies, is_transie
 from inventory.settings import InventorySettings
 from service_kit.circuit_breakers import CircuitBreakerError, create_breaker
 from service_kit.internal_auth import generate_key_pair
-from service_kit.kafka_runtime import KafkaRuntime
+from service_kit.kafka.runtime import KafkaRuntime
 from service_kit.messaging import envelope_headers
 from ticketing_contracts import events as public
 from ticketing_contracts import headers as ce

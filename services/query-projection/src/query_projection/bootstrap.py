@@ -29,7 +29,8 @@ from service_kit.background import BackgroundTask
 from service_kit.broker_epoch import BrokerWatch, recover_from_broker_change
 from service_kit.dead_letter_routes import dead_letter_router
 from service_kit.dependency_probes import kafka_probe, postgres_pool_probe, redis_probe
-from service_kit.kafka_runtime import KafkaRuntime, Subscription
+from service_kit.kafka.runtime import KafkaRuntime
+from service_kit.kafka.subscription import Subscription
 from service_kit.kafka_topics import ensure_topics
 from service_kit.topic_replay import TopicReplay
 

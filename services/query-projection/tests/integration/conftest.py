@@ -29,7 +29,7 @@ from query_projection.application.waiting import PositionWaiter, ProgressSignal
 from query_projection.bootstrap import build_app
 from query_projection.settings import QueryProjectionSettings
 from service_kit.internal_auth import Caller, InternalRole, InternalTokenIssuer, generate_key_pair
-from service_kit.kafka_runtime import PartitionBatch
+from service_kit.kafka.messages import PartitionBatch
 from service_kit.messaging import envelope_headers
 from ticketing_contracts.envelope import EventEnvelope
 from ticketing_contracts.events import encode_envelope

@@ -18,7 +18,7 @@ from query_projection.application.queries import Consistency
 from query_projection.application.views import BookingFilters, EventFilters
 from query_projection.domain.read_models import Stock
 from service_kit.errors import NotFoundError
-from service_kit.kafka_runtime import PartitionBatch
+from service_kit.kafka.messages import PartitionBatch
 from ticketing_contracts.events import BookingStatus
 
 from .conftest import dump_redis, dump_tables

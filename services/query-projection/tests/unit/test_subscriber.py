@@ -16,7 +16,7 @@ from query_projection.domain.positions import PartitionProgress
 from query_projection.entrypoints.subscribers import subscribe_projection
 from query_projection.settings import QueryProjectionSettings
 from service_kit.internal_auth import generate_key_pair
-from service_kit.kafka_runtime import KafkaRuntime
+from service_kit.kafka.runtime import KafkaRuntime
 from service_kit.messaging import envelope_headers, header_map
 from ticketing_contracts import headers as ce
 from ticketing_contracts.events import encode_envelope

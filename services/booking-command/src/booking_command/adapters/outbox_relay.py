@@ -30,7 +30,7 @@ from booking_command.adapters.relay_leadership import RelayLeadership
 from booking_command.application.app import BookingCommandApplication
 from booking_command.application.executor import EventStoreExecutor
 from service_kit.background import BackgroundTask
-from service_kit.kafka_runtime import OutboundMessage
+from service_kit.kafka.messages import OutboundMessage
 from service_kit.metrics import OUTBOX_PENDING_EVENTS, RETRIES
 
 logger = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Mapper, Notification
 
-from service_kit.kafka_runtime import OutboundMessage
+from service_kit.kafka.messages import OutboundMessage
 from service_kit.messaging import envelope_headers
 from service_kit.tracing import TRACEPARENT_HEADER
 from ticketing_contracts.envelope import EventEnvelope

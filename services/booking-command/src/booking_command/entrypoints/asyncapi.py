@@ -7,8 +7,8 @@ from typing import Any
 
 from booking_command.bootstrap import open_runtime
 from booking_command.settings import BookingCommandSettings
+from service_kit.asyncapi_commands import asyncapi_document as document_of
 from service_kit.internal_auth import generate_key_pair
-from service_kit.kafka_runtime import asyncapi_document as document_of
 
 IN_MEMORY_EVENT_STORE = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 

@@ -20,14 +20,11 @@ from booking_command.application.ports import PositionMoved
 from booking_command.application.saga import InventoryOutcome
 from booking_command.domain.booking import RejectionReason
 from booking_command.settings import BookingCommandSettings
-from service_kit import kafka_runtime
-from service_kit.kafka_runtime import (
-    ConsumedMessage,
-    KafkaRuntime,
-    OffsetsMoved,
-    PartitionBatch,
-    Subscription,
-)
+from service_kit.kafka import retries
+from service_kit.kafka.messages import ConsumedMessage, PartitionBatch
+from service_kit.kafka.positions import OffsetsMoved
+from service_kit.kafka.runtime import KafkaRuntime
+from service_kit.kafka.subscription import Subscription
 from service_kit.tracing import TRACEPARENT_HEADER
 from ticketing_contracts import topics
 from ticketing_contracts.envelope import EventEnvelope
@@ -51,7 +48,7 @@ def is_transient(error: BaseException) -> bool:
     """
     if isinstance(error, IntegrityError | OperationalError | InterfaceError):
         return True
-    return kafka_runtime.is_transient(error)
+    return retries.is_transient(error)
 
 
 def stream_name(topic: str, partition: int, tracking_epoch: str = "") -> str:

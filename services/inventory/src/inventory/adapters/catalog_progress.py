@@ -21,7 +21,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from inventory.application.errors import CatalogNotCaughtUp
-from service_kit.kafka_runtime import Subscription
+from service_kit.kafka.subscription import Subscription
 
 
 class KafkaCatalogProgress:

@@ -16,7 +16,7 @@ import asyncpg
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
 from service_kit.circuit_breakers import CircuitBreaker
-from service_kit.kafka_runtime import OutboundMessage
+from service_kit.kafka.messages import OutboundMessage
 from service_kit.metrics import OUTBOX_PENDING_EVENTS, RETRIES
 
 logger = logging.getLogger(__name__)

@@ -6,8 +6,8 @@ from typing import Any
 
 from inventory.bootstrap import InventoryRuntime
 from inventory.settings import InventorySettings
+from service_kit.asyncapi_commands import asyncapi_document as document_of
 from service_kit.internal_auth import generate_key_pair
-from service_kit.kafka_runtime import asyncapi_document as document_of
 
 # The document never checks a token; settings just need a valid key.
 UNUSED_PUBLIC_KEY = generate_key_pair()[1]

@@ -20,15 +20,12 @@ from inventory.application.messages import DecodedMessage, MessagePosition
 from inventory.application.process_batch import BatchResult
 from inventory.domain import outcomes
 from inventory.settings import InventorySettings
-from service_kit import kafka_runtime
 from service_kit.circuit_breakers import CircuitBreaker
-from service_kit.kafka_runtime import (
-    KafkaRuntime,
-    OffsetsMoved,
-    OffsetStore,
-    PartitionBatch,
-    Subscription,
-)
+from service_kit.kafka import retries
+from service_kit.kafka.messages import PartitionBatch
+from service_kit.kafka.positions import OffsetsMoved, OffsetStore
+from service_kit.kafka.runtime import KafkaRuntime
+from service_kit.kafka.subscription import Subscription
 from ticketing_contracts import topics
 from ticketing_contracts.envelope import EventEnvelope
 from ticketing_contracts.events import PublicEvent, decode_message
@@ -59,7 +56,7 @@ class SubscriberDependencies:
 def is_transient(error: BaseException) -> bool:
     """The kit's transient failures, plus a lost race and a lagging catalog: decide later."""
     return isinstance(error, ConcurrencyConflict | CatalogNotCaughtUp) or (
-        kafka_runtime.is_transient(error)
+        retries.is_transient(error)
     )
 
 

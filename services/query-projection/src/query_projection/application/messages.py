@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from query_projection.domain.versions import catalog_version
-from service_kit.kafka_runtime import ConsumedMessage, PartitionBatch
+from service_kit.kafka.messages import ConsumedMessage, PartitionBatch
 from ticketing_contracts.envelope import EventEnvelope
 from ticketing_contracts.events import PublicEvent, decode_message
 from ticketing_contracts.topics import CATALOG_EVENTS

@@ -6,8 +6,8 @@ from typing import Any
 
 from query_projection.bootstrap import QueryProjection
 from query_projection.settings import QueryProjectionSettings
+from service_kit.asyncapi_commands import asyncapi_document as document_of
 from service_kit.internal_auth import generate_key_pair
-from service_kit.kafka_runtime import asyncapi_document as document_of
 
 # The document never checks a token; settings just need a valid key.
 UNUSED_PUBLIC_KEY = generate_key_pair()[1]

@@ -18,7 +18,9 @@ from query_projection.application.messages import DecodedEvent, ProjectedBatch, 
 from query_projection.application.ports import PositionMoved, ReadModelStore, ReadModelSwitched
 from query_projection.application.waiting import ProgressSignal
 from query_projection.settings import QueryProjectionSettings
-from service_kit.kafka_runtime import KafkaRuntime, OffsetsMoved, Subscription
+from service_kit.kafka.positions import OffsetsMoved
+from service_kit.kafka.runtime import KafkaRuntime
+from service_kit.kafka.subscription import Subscription
 from ticketing_contracts.envelope import EventEnvelope
 
 

@@ -1,0 +1,156 @@
+"""A service's Kafka runtime: its faststream broker with the subscriptions and publishers it
+declares; `start()`, then `stop()`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from faststream.kafka import KafkaBroker
+
+from service_kit.kafka import retries
+from service_kit.kafka.batch_subscriber import register_batch_subscriber
+from service_kit.kafka.broker import Publishers, create_broker
+from service_kit.kafka.messages import BatchHandler, Decoder, OutboundMessage
+from service_kit.kafka.positions import OffsetStore, PositionsOnAssignment
+from service_kit.kafka.subscription import Subscription
+from service_kit.settings import KafkaSettings
+from ticketing_contracts import topics
+
+logger = logging.getLogger(__name__)
+
+BodyT = TypeVar("BodyT")
+
+
+class KafkaRuntime:
+    """A service's faststream broker with its subscriptions; `start()`, then `stop()`."""
+
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        *,
+        broker: KafkaBroker | None = None,
+        is_transient: Callable[[BaseException], bool] = retries.is_transient,
+    ) -> None:
+        self.settings = settings
+        self.broker = broker or create_broker(settings)
+        self.dead_letter_topic = settings.topic(topics.DEAD_LETTERS)
+        self.subscriptions: list[Subscription[Any]] = []
+        self._publishers = Publishers(self.broker)
+        self._assignment_checks: list[Callable[[], Awaitable[Any]]] = []
+        self._is_transient = is_transient
+        self.started = False
+        self.publisher(
+            self.dead_letter_topic,
+            message_type=bytes,
+            description=(
+                "Messages a consumer gave up on: the original key, value and headers plus "
+                "dlt_error, dlt_original_topic/partition/offset, dlt_consumer_group, dlt_service"
+            ),
+        )
+
+    def publisher(self, topic: str, *, message_type: Any, description: str) -> None:
+        """Declares that this service publishes `message_type` on `topic` (for AsyncAPI);
+        `publish` then sends that topic's messages through this publisher."""
+        self._publishers.declare(topic, message_type=message_type, description=description)
+
+    def subscriber(
+        self,
+        *topics: str,
+        group: str | None,
+        decode: Decoder[BodyT],
+        offsets: OffsetStore,
+        name: str | None = None,
+        description: str | None = None,
+        message_type: Any = Any,
+        dead_letter_group: str | None = None,
+    ) -> Callable[[BatchHandler[BodyT]], Subscription[BodyT]]:
+        """Registers a batch subscriber on `topics` (already prefixed).
+
+        `group` None reads every partition in every replica (no consumer group); give it a
+        `dead_letter_group` so the service's `dead-letters` commands find its dead letters.
+        `message_type` documents the body in the AsyncAPI document.
+        """
+
+        def register(handle: BatchHandler[BodyT]) -> Subscription[BodyT]:
+            subscription: Subscription[BodyT] = Subscription(
+                name=name or str(getattr(handle, "__name__", type(handle).__name__)),
+                topics=topics,
+                group=group,
+                decode=decode,
+                offsets=offsets,
+                handle=handle,
+                settings=self.settings,
+                is_transient=self._is_transient,
+                publish=self.publish,
+                dead_letter_topic=self.dead_letter_topic,
+                dead_letter_group=dead_letter_group,
+            )
+            positions_on_assignment = PositionsOnAssignment(
+                before=self.before_assignment,
+                read=subscription.position,
+                forget=subscription.forget,
+            )
+            subscription.faststream_subscriber = register_batch_subscriber(
+                self.broker,
+                subscription.consume,
+                topics=topics,
+                group=group,
+                settings=self.settings,
+                listener=positions_on_assignment if group is not None else None,
+                name=subscription.name,
+                description=description or handle.__doc__,
+                message_type=message_type,
+            )
+            self.subscriptions.append(subscription)
+            return subscription
+
+        return register
+
+    async def start(self) -> None:
+        await self.broker.start()
+        self.started = True
+
+    async def broker_probe(self) -> None:
+        """Readiness: the broker answers the runtime's own long-lived admin client (no new
+        connection per probe)."""
+        if not self.started or not await self.broker.ping(timeout=2):
+            raise RuntimeError("the Kafka broker does not answer")
+
+    def check_on_assignment(self, check: Callable[[], Awaitable[Any]]) -> None:
+        """Runs `check` (e.g. the broker watch's) whenever the group hands out partitions,
+        before their positions are read."""
+        self._assignment_checks.append(check)
+
+    async def before_assignment(self) -> None:
+        for check in self._assignment_checks:
+            try:
+                await check()
+            except Exception as error:  # the periodic watch tries again
+                logger.warning("check before reading new partitions failed: %r", error)
+
+    def reposition(self) -> None:
+        """Every subscription reads its stored positions again before its next batch (the
+        service's database moved them, e.g. after a broker change)."""
+        for subscription in self.subscriptions:
+            subscription.forget(list(subscription.handled_offsets()))
+
+    async def stop(self) -> None:
+        self.started = False
+        for subscription in self.subscriptions:
+            await subscription.send_offset_copies_now()
+        await self.broker.stop()
+
+    async def publish(self, messages: Sequence[OutboundMessage]) -> None:
+        """Sends in order and waits for every acknowledgement (keyed order holds per partition)."""
+        await self._publishers.publish(messages)
+
+    async def probe(self) -> None:
+        """Readiness: the broker is connected and every subscriber is running."""
+        if not self.started:
+            raise RuntimeError("the Kafka runtime is not running")
+        for subscription in self.subscriptions:
+            subscriber = subscription.faststream_subscriber
+            if subscriber is not None and not subscriber.running:
+                raise RuntimeError(f"subscriber {subscription.name} is not running")

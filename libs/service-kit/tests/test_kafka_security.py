@@ -30,7 +30,7 @@ from service_kit.kafka.broker import create_broker
 from service_kit.kafka_security import kafka_client_options
 from service_kit.kafka_topics import ensure_topics
 from service_kit.settings import ConfigurationError, KafkaSettings, load_settings
-from service_kit.topic_replay import TopicReplay
+from service_kit.topic_replay import TopicReplay, partitions_of
 
 PASSWORD = "Vq8Zt3Lm1Xr6Np0Wc4Hs9Kd2"
 SASL_SSL = {
@@ -202,8 +202,10 @@ async def test_every_kafka_client_of_the_kit_authenticates_with_the_settings(
         TopicReplay(settings, ["ticketing.booking.v1"], decode=bytes)
     with pytest.raises(_Built):
         await _assigned_consumer(settings, "ticketing.dead-letter.v1", "inventory.redrive")
+    with pytest.raises(_Built):
+        await partitions_of(settings, ["ticketing.dead-letter.v1"])
 
-    assert len(built) == 4
+    assert len(built) == 5
     assert all(_security_of(client) == SCRAM_OVER_TLS for client in built)
 
 

@@ -161,7 +161,7 @@ async def _assigned_consumer(
     )
     await consumer.start()
     try:
-        partitions = await partitions_of(consumer, topic)
+        partitions = await partitions_of(kafka, [topic])
         if partition is not None:
             partitions = [tp for tp in partitions if tp.partition == partition]
         consumer.assign(partitions)
@@ -319,7 +319,7 @@ async def redrive_progress(
     await consumer.start()
     try:
         progress: dict[int, int] = {}
-        for tp in await partitions_of(consumer, dead_letter_topic):
+        for tp in await partitions_of(kafka, [dead_letter_topic]):
             committed = await consumer.committed(tp)
             progress[tp.partition] = committed if committed is not None else 0
         return progress

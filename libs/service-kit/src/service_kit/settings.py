@@ -148,8 +148,8 @@ class KafkaSettings(ServiceSettings):
         default=16_384,
         ge=1,
         description=(
-            "Producer batch size per partition; 1 sends one record per batch, which the local "
-            "broker needs: Tansu 0.6 miscounts the offsets of multi-record batches"
+            "Most bytes the producer puts in one batch per partition (aiokafka's "
+            "max_batch_size); 1 sends one record per batch"
         ),
     )
 

@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from service_kit.kafka.messages import BatchHandler, ConsumedMessage, PartitionBatch, decode_record
 from service_kit.kafka_security import kafka_client_options
@@ -25,15 +26,30 @@ BodyT = TypeVar("BodyT")
 RecordsHandler = Callable[[TopicPartition, list[ConsumerRecord[Any, Any]]], Awaitable[None]]
 
 
-async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-    """The topic's partitions, waiting briefly for metadata of a just-created topic."""
-    for _ in range(50):
-        await consumer.topics()
-        partitions = consumer.partitions_for_topic(topic)
-        if partitions:
-            return [TopicPartition(topic, partition) for partition in sorted(partitions)]
-        await asyncio.sleep(0.1)
-    return []
+async def partitions_of(kafka: KafkaSettings | str, topics: Sequence[str]) -> list[TopicPartition]:
+    """Every partition of `topics`, in order, waiting briefly for a just-created topic to be
+    known (one that does not exist has none).
+
+    Asked of the cluster: a consumer knows only the topics it was assigned or subscribed to.
+    """
+    admin = AIOKafkaAdminClient(**kafka_client_options(kafka))
+    await admin.start()
+    try:
+        for _ in range(50):
+            described = {
+                topic["topic"]: sorted(partition["partition"] for partition in topic["partitions"])
+                for topic in await admin.describe_topics(list(topics))
+            }
+            if all(described.get(topic) for topic in topics):
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await admin.close()
+    return [
+        TopicPartition(topic, partition)
+        for topic in dict.fromkeys(topics)
+        for partition in described.get(topic, [])
+    ]
 
 
 async def read_until_end(
@@ -47,16 +63,20 @@ async def read_until_end(
     as of this call (from wherever the consumer stands)."""
     if not partitions:
         return
-    # Some Kafka-protocol brokers (Tansu) under-report end offsets for multi-record
-    # batches, so reading stops only when the end is reached *and* a poll comes back empty.
     ends = await consumer.end_offsets(list(partitions))
-    while True:
+    while not await _reached(consumer, ends):
         batches = await consumer.getmany(*partitions, timeout_ms=poll_timeout_ms)
         for tp, records in batches.items():
             if records:
                 await handle(tp, records)
-        if not batches and all([await consumer.position(tp) >= ends[tp] for tp in partitions]):
-            return
+
+
+async def _reached(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+    """Whether the consumer stands at or past every partition's end offset."""
+    for tp, end in ends.items():
+        if await consumer.position(tp) < end:
+            return False
+    return True
 
 
 class TopicReplay(Generic[BodyT]):
@@ -75,6 +95,7 @@ class TopicReplay(Generic[BodyT]):
         max_batch: int = 500,
         poll_timeout_ms: int = 500,
     ) -> None:
+        self._kafka = kafka
         self._consumer = AIOKafkaConsumer(
             **kafka_client_options(kafka),
             enable_auto_commit=False,
@@ -91,9 +112,7 @@ class TopicReplay(Generic[BodyT]):
     async def __aenter__(self) -> Self:
         await self._consumer.start()
         try:
-            self._partitions = [
-                tp for topic in self._topics for tp in await partitions_of(self._consumer, topic)
-            ]
+            self._partitions = await partitions_of(self._kafka, self._topics)
             self._consumer.assign(self._partitions)
             if self._partitions:
                 await self._consumer.seek_to_beginning(*self._partitions)

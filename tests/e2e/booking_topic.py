@@ -7,6 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from ticketing_contracts import headers as ce
 from ticketing_contracts import topics
@@ -56,36 +57,29 @@ async def read_whole_topic(
     bootstrap_servers: str, topic: str, within: float = 60
 ) -> list[Published]:
     """Everything on `topic` up to its current end, read without a consumer group."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    partitions = sorted(TopicPartition(topic, p["partition"]) for p in described["partitions"])
+    assert partitions, f"topic {topic} has no partitions"
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None
     )
     await consumer.start()
     try:
-        partitions = [
-            TopicPartition(topic, number)
-            for number in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        if not partitions:
-            await consumer.force_metadata_update()
-            partitions = [
-                TopicPartition(topic, number)
-                for number in sorted(consumer.partitions_for_topic(topic) or ())
-            ]
-        assert partitions, f"topic {topic} has no partitions"
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
         messages: list[Published] = []
         deadline = time.monotonic() + within
-        while True:
+        while [p for p in partitions if await consumer.position(p) < ends[p]]:
             assert time.monotonic() < deadline, f"could not read {topic} to its end"
-            behind = [p for p in partitions if await consumer.position(p) < ends[p]]
             batches = await consumer.getmany(timeout_ms=500, max_records=2000)
             for records in batches.values():
                 messages.extend(decode(record) for record in records)
-            # The local broker can report an end offset short of its last multi-record
-            # write: the end is where a fetch past the reported end comes back empty.
-            if not behind and not batches:
-                return messages
+        return messages
     finally:
         await consumer.stop()

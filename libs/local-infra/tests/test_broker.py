@@ -11,7 +11,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from local_infra.broker import KafkaBroker, create_topics
 from local_infra.processes import is_alive
 from local_infra.services import INVENTORY, SERVICE_SPECS, SharedSettings, service_environment
-from service_kit.kafka_runtime import KafkaRuntime, OutboundMessage
+from service_kit.kafka.messages import OutboundMessage
+from service_kit.kafka.runtime import KafkaRuntime
 from service_kit.settings import KafkaSettings
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ from uuid import UUID
 
 import pytest_asyncio
 import uvicorn
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from booking_command.application.app import BookingCommandApplication
 from booking_command.bootstrap import Runtime, open_runtime
@@ -27,6 +27,7 @@ from payment_simulator.settings import PaymentSimulatorSettings
 from service_kit.internal_auth import generate_key_pair
 from service_kit.kafka.runtime import KafkaRuntime
 from service_kit.kafka_topics import ensure_topics
+from service_kit.topic_replay import partitions_of
 from ticketing_contracts import topics
 
 WAIT_SECONDS = 45.0
@@ -145,9 +146,8 @@ async def read_topic(bootstrap_servers: str, topic: str) -> list[ConsumerRecord[
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = [
-            TopicPartition(topic, number) for number in sorted(await _partitions(consumer, topic))
-        ]
+        partitions = await partitions_of(bootstrap_servers, [topic])
+        assert partitions, f"topic {topic} has no partitions"
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         end_offsets: dict[Any, int] = await consumer.end_offsets(partitions)
@@ -163,15 +163,3 @@ async def read_topic(bootstrap_servers: str, topic: str) -> list[ConsumerRecord[
         return records
     finally:
         await consumer.stop()
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        await consumer.topics()
-        partitions = consumer.partitions_for_topic(topic)
-        if partitions:
-            return set(partitions)
-        if time.monotonic() > deadline:
-            raise AssertionError(f"topic {topic} has no partitions")
-        await asyncio.sleep(0.1)

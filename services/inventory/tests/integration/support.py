@@ -10,12 +10,13 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from inventory.bootstrap import InventoryRuntime
 from inventory.settings import InventorySettings
 from service_kit.internal_auth import generate_key_pair
 from service_kit.messaging import envelope_headers
+from service_kit.topic_replay import partitions_of
 from ticketing_contracts import events as public
 from ticketing_contracts.envelope import EventEnvelope
 
@@ -134,6 +135,7 @@ class TopicReader:
 
     def __init__(self, bootstrap_servers: str, topic: str) -> None:
         self.topic = topic
+        self.bootstrap_servers = bootstrap_servers
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers, enable_auto_commit=False
         )
@@ -141,13 +143,8 @@ class TopicReader:
 
     async def start(self) -> None:
         await self.consumer.start()
-        partitions: set[int] = set()
-        while not partitions:
-            await self.consumer.topics()
-            partitions = set(self.consumer.partitions_for_topic(self.topic) or ())
-            if not partitions:
-                await asyncio.sleep(0.1)
-        assigned = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        assigned = await partitions_of(self.bootstrap_servers, [self.topic])
+        assert assigned, f"topic {self.topic} has no partitions"
         self.consumer.assign(assigned)
         await self.consumer.seek_to_beginning(*assigned)
 

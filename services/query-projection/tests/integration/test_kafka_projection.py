@@ -9,10 +9,11 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from redis.asyncio import Redis
 
 from query_projection.bootstrap import QueryProjection
+from service_kit.topic_replay import partitions_of
 from ticketing_contracts import headers as ce
 
 from .conftest import dump_redis, dump_tables, running_app
@@ -130,10 +131,7 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_consumer_move
     )
     await consumer.start()
     try:
-        partitions = [
-            TopicPartition(settings.dead_letter_topic, p)
-            for p in consumer.partitions_for_topic(settings.dead_letter_topic) or {0}
-        ]
+        partitions = await partitions_of(settings, [settings.dead_letter_topic])
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         records = []

@@ -11,12 +11,14 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from query_projection.domain.positions import TopicPartition as PartitionKey
 from service_kit.kafka_security import kafka_client_options
 from service_kit.settings import KafkaSettings
+from service_kit.topic_replay import partitions_of
 
 
 class KafkaEndOffsets:
     """End offsets (high watermarks) of whole topics, for read-your-writes and /positions."""
 
     def __init__(self, kafka: KafkaSettings | str) -> None:
+        self._kafka = kafka
         self._consumer = AIOKafkaConsumer(
             **kafka_client_options(kafka), enable_auto_commit=False, request_timeout_ms=5000
         )
@@ -32,11 +34,10 @@ class KafkaEndOffsets:
     async def _partitions_of(self, topic: str) -> list[int]:
         if topic not in self._partitions:
             async with self._lock:
-                await self._consumer.topics()  # refreshes metadata
-                known = self._consumer.partitions_for_topic(topic)
+                known = await partitions_of(self._kafka, [topic])
                 if not known:
                     return []
-                self._partitions[topic] = sorted(known)
+                self._partitions[topic] = [tp.partition for tp in known]
         return self._partitions[topic]
 
     async def end_offsets(self, topics: Collection[str]) -> dict[PartitionKey, int]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from prometheus_client import REGISTRY
 
 from local_infra.session_infrastructure import Infrastructure
 from local_infra.waiting import poll_until
@@ -329,3 +330,68 @@ async def test_a_stopping_consumer_leaves_kafka_its_last_positions(
     copy = await consumer.kafka_copy()
     assert copy == consumer.database.next_offsets
     assert sum(copy.values()) == 5
+
+
+class StuckDatabase(ServiceDatabase):
+    """Takes a batch and does not finish it until released: a consumer stuck in a batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holding = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def apply(self, batch: PartitionBatch[bytes]) -> None:
+        self.holding.set()
+        await self.release.wait()
+        await super().apply(batch)
+
+
+def consumer_lag(tp: TopicPartition) -> float | None:
+    return REGISTRY.get_sample_value(
+        "kafka_consumer_lag", {"topic": tp.topic, "partition": str(tp.partition)}
+    )
+
+
+async def test_the_lag_metric_counts_what_a_consumer_stuck_in_a_batch_has_not_handled(
+    infrastructure: Infrastructure, topic_prefix: str
+) -> None:
+    settings = KafkaSettings(
+        service_name="kit-test",
+        kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
+        kafka_topic_prefix=f"{topic_prefix}kit-lag.",
+        consumer_lag_check_seconds=0.2,
+    )
+    topic = settings.topic("positions")
+    await ensure_topics(
+        settings.kafka_bootstrap_servers,
+        [topic, settings.topic(topics.DEAD_LETTERS)],
+        partitions=1,
+    )
+    partition = TopicPartition(topic, 0)
+    database = StuckDatabase()
+    kafka = KafkaRuntime(settings)
+    subscription = kafka.subscriber(
+        topic, group=settings.group_id("positions"), decode=bytes, offsets=database.stored_offsets
+    )(database.apply)
+
+    async def lag_is(expected: float) -> bool:
+        return consumer_lag(partition) == expected
+
+    await kafka.start()
+    try:
+        async with asyncio.timeout(60):
+            await subscription.assigned.wait()
+        await kafka.publish([OutboundMessage(topic, b"show", b"first", [])])
+        async with asyncio.timeout(30):
+            await database.holding.wait()
+        await kafka.publish([OutboundMessage(topic, b"show", b"m%d" % n, []) for n in range(5)])
+
+        # Nothing handled yet: the first batch never finished, six messages wait.
+        assert await poll_until(lambda: lag_is(6), wait_seconds=30), consumer_lag(partition)
+
+        database.release.set()
+        await database.wait_for(6)
+        assert await poll_until(lambda: lag_is(0), wait_seconds=30), consumer_lag(partition)
+    finally:
+        database.release.set()
+        await kafka.stop()

@@ -207,6 +207,16 @@ class KafkaSettings(ServiceSettings):
         description="Most messages a subscriber is handed (and stores in one transaction)",
     )
     consumer_fetch_timeout_ms: int = Field(default=100, ge=1, le=10_000)
+    consumer_lag_check_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description=(
+            "How often each subscriber asks Kafka for its partitions' end offsets, so the lag "
+            "metric also shows a subscriber that is stuck or paused (between checks it comes "
+            "from the high watermark of each fetch)"
+        ),
+    )
     consumer_offset_copy_seconds: float = Field(
         default=1.0,
         gt=0,

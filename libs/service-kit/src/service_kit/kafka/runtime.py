@@ -111,6 +111,8 @@ class KafkaRuntime:
     async def start(self) -> None:
         await self.broker.start()
         self.started = True
+        for subscription in self.subscriptions:
+            subscription.start_lag_checks()
 
     async def broker_probe(self) -> None:
         """Readiness: the broker answers the runtime's own long-lived admin client (no new
@@ -139,6 +141,7 @@ class KafkaRuntime:
     async def stop(self) -> None:
         self.started = False
         for subscription in self.subscriptions:
+            await subscription.stop_lag_checks()
             await subscription.send_offset_copies_now()
         await self.broker.stop()
 

@@ -63,6 +63,8 @@ class Subscription(Generic[BodyT]):
         backoff = Backoff(settings, is_transient, subscriber=name)
         self.positions = ConsumerPositions(name, offsets, backoff, lambda: self.consumer)
         self.lag = ConsumerLag()
+        self._lag_check_seconds = settings.consumer_lag_check_seconds
+        self._lag_checks: asyncio.Task[None] | None = None
         self._offset_copies = OffsetCopies(
             name,
             interval_seconds=settings.consumer_offset_copy_seconds,
@@ -130,6 +132,20 @@ class Subscription(Generic[BodyT]):
 
     async def send_offset_copies_now(self) -> None:
         await self._offset_copies.send_now()
+
+    def start_lag_checks(self) -> None:
+        """Asks Kafka for the end offsets now and then, also while nothing is fetched."""
+        self._lag_checks = asyncio.create_task(
+            self.lag.check_every(
+                self._lag_check_seconds, lambda: self.consumer, self.positions.handled
+            )
+        )
+
+    async def stop_lag_checks(self) -> None:
+        if self._lag_checks is not None:
+            self._lag_checks.cancel()
+            await asyncio.wait([self._lag_checks])
+            self._lag_checks = None
 
     async def consume(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         """One fetched batch (any number of partitions)."""

@@ -74,8 +74,7 @@ class InventoryRuntime:
             ),
         )
         self.catalog_progress = KafkaCatalogProgress(
-            timeout_seconds=settings.catalog_catch_up_seconds,
-            fetch_wait_ms=settings.consumer_fetch_timeout_ms,
+            timeout_seconds=settings.catalog_catch_up_seconds
         )
         process = ProcessMessageBatch(
             lambda: PostgresUnitOfWork(self._connected_pool()),

@@ -2,39 +2,26 @@
 
 Each replica reads the whole catalog topic without a consumer group (the kit's runtime
 polls it) and records what it applied with its effects. "Caught up" means: for every
-catalog partition, the reader received a fetch response that the broker began after the
-question was asked, and that response's high watermark (the offset the next message
-will get) is no further than what the reader has handled, i.e. committed.
-
-End offsets from a ListOffsets request would be simpler but Tansu under-reports them for
-writes of several records; the high watermark in its fetch responses is right. A fetch
-response the broker could have begun before the question is not trusted, so the
-response must arrive at least one fetch wait after it.
+catalog partition, what the reader has handled (committed) reaches the end offset Kafka
+reported after the question was asked.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
 
 from inventory.application.errors import CatalogNotCaughtUp
 from service_kit.kafka.subscription import Subscription
 
 
 class KafkaCatalogProgress:
-    def __init__(
-        self,
-        *,
-        timeout_seconds: float,
-        fetch_wait_ms: int,
-        check_seconds: float = 0.02,
-    ) -> None:
+    def __init__(self, *, timeout_seconds: float, check_seconds: float = 0.02) -> None:
         self._reader: Subscription[Any] | None = None
         self._timeout_seconds = timeout_seconds
-        self._fetch_wait_ms = fetch_wait_ms
         self._check_seconds = check_seconds
 
     def follow(self, reader: Subscription[Any]) -> None:
@@ -42,11 +29,11 @@ class KafkaCatalogProgress:
         self._reader = reader
 
     async def wait_until_caught_up(self) -> None:
-        asked_ms = time.time() * 1000
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._timeout_seconds
+        ends = await self._end_offsets(deadline)
         while True:
-            behind = self._partitions_behind(asked_ms)
+            behind = self._partitions_behind(ends)
             if not behind:
                 return
             if loop.time() >= deadline:
@@ -56,30 +43,32 @@ class KafkaCatalogProgress:
                 )
             await asyncio.sleep(self._check_seconds)
 
-    def _partitions_behind(self, asked_ms: float) -> dict[str, str]:
-        """Each partition not yet known to be read to its end, with the reason."""
-        reader = self._reader
-        consumer = reader.consumer if reader is not None else None
-        if reader is None or consumer is None:
-            return {"*": "the catalog reader is not running"}
-        assigned = sorted(consumer.assignment())
-        if not assigned:
-            return {"*": "no catalog partitions assigned yet"}
-        handled = reader.handled_offsets()
-        behind = {}
-        for tp in assigned:
-            reason = self._behind(consumer, tp, handled.get(tp, 0), asked_ms)
-            if reason is not None:
-                behind[f"{tp.topic}[{tp.partition}]"] = reason
-        return behind
+    async def _end_offsets(self, deadline: float) -> dict[TopicPartition, int]:
+        """The end offsets of the reader's partitions, as Kafka reports them now."""
+        loop = asyncio.get_running_loop()
+        while True:
+            reader = self._reader
+            consumer = reader.consumer if reader is not None else None
+            assigned = list(consumer.assignment()) if consumer is not None else []
+            if consumer is not None and assigned:
+                try:
+                    async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                        return dict(await consumer.end_offsets(assigned))
+                except (KafkaError, TimeoutError) as error:
+                    raise CatalogNotCaughtUp(
+                        f"the catalog's end offsets are unknown: {error!r}"
+                    ) from error
+            if loop.time() >= deadline:
+                raise CatalogNotCaughtUp(
+                    f"the catalog reader has no partitions within {self._timeout_seconds:g}s"
+                )
+            await asyncio.sleep(self._check_seconds)
 
-    def _behind(
-        self, consumer: AIOKafkaConsumer, tp: TopicPartition, handled: int, asked_ms: float
-    ) -> str | None:
-        fetched_ms = consumer.last_poll_timestamp(tp)
-        if fetched_ms is None or fetched_ms < asked_ms + self._fetch_wait_ms:
-            return "no fetch response since the question"
-        highwater = consumer.highwater(tp)
-        if highwater is not None and highwater > handled:
-            return f"handled {handled} of {highwater}"
-        return None
+    def _partitions_behind(self, ends: dict[TopicPartition, int]) -> dict[str, str]:
+        """Each partition not yet handled up to its end, with how far it is."""
+        handled = self._reader.handled_offsets() if self._reader is not None else {}
+        return {
+            f"{tp.topic}[{tp.partition}]": f"handled {handled.get(tp, 0)} of {end}"
+            for tp, end in sorted(ends.items())
+            if handled.get(tp, 0) < end
+        }

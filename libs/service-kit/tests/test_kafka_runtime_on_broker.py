@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Collection, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -49,20 +50,27 @@ class ServiceDatabase:
             await self.changed.wait_for(lambda: len(self.applied) >= count)
 
 
+async def one_partition_topic(
+    infrastructure: Infrastructure, prefix: str, **settings: Any
+) -> tuple[KafkaSettings, str]:
+    """A kit test's settings and its one-partition topic (with its dead-letter topic)."""
+    kafka = KafkaSettings(
+        service_name="kit-test",
+        kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
+        kafka_topic_prefix=prefix,
+        **settings,
+    )
+    topic = kafka.topic("positions")
+    await ensure_topics(
+        kafka.kafka_bootstrap_servers, [topic, kafka.topic(topics.DEAD_LETTERS)], partitions=1
+    )
+    return kafka, topic
+
+
 async def test_a_restarted_consumer_continues_where_the_database_says_not_where_kafka_says(
     infrastructure: Infrastructure, topic_prefix: str
 ) -> None:
-    settings = KafkaSettings(
-        service_name="kit-test",
-        kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
-        kafka_topic_prefix=f"{topic_prefix}kit.",
-    )
-    topic = settings.topic("positions")
-    await ensure_topics(
-        settings.kafka_bootstrap_servers,
-        [topic, settings.topic(topics.DEAD_LETTERS)],
-        partitions=1,
-    )
+    settings, topic = await one_partition_topic(infrastructure, f"{topic_prefix}kit.")
     database = ServiceDatabase()
 
     def runtime() -> KafkaRuntime:
@@ -106,17 +114,7 @@ async def test_a_restarted_consumer_continues_where_the_database_says_not_where_
 async def test_a_message_with_a_header_that_is_not_utf8_is_handled_not_lost(
     infrastructure: Infrastructure, topic_prefix: str
 ) -> None:
-    settings = KafkaSettings(
-        service_name="kit-test",
-        kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
-        kafka_topic_prefix=f"{topic_prefix}kit-headers.",
-    )
-    topic = settings.topic("positions")
-    await ensure_topics(
-        settings.kafka_bootstrap_servers,
-        [topic, settings.topic(topics.DEAD_LETTERS)],
-        partitions=1,
-    )
+    settings, topic = await one_partition_topic(infrastructure, f"{topic_prefix}kit-headers.")
     database = ServiceDatabase()
     kafka = KafkaRuntime(settings)
     kafka.subscriber(
@@ -150,17 +148,7 @@ class ErrorSignal(logging.Handler):
 async def test_a_stored_position_past_the_log_end_is_refused_loudly_not_skipped_to(
     infrastructure: Infrastructure, topic_prefix: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = KafkaSettings(
-        service_name="kit-test",
-        kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
-        kafka_topic_prefix=f"{topic_prefix}kit-lost.",
-    )
-    topic = settings.topic("positions")
-    await ensure_topics(
-        settings.kafka_bootstrap_servers,
-        [topic, settings.topic(topics.DEAD_LETTERS)],
-        partitions=1,
-    )
+    settings, topic = await one_partition_topic(infrastructure, f"{topic_prefix}kit-lost.")
     partition = TopicPartition(topic, 0)
     database = ServiceDatabase()
     # Positions of a broker that is gone: the new topic holds nothing yet.
@@ -205,17 +193,8 @@ class FencedDatabase(ServiceDatabase):
 async def test_a_batch_read_at_positions_reset_under_it_is_refused_and_read_again_from_the_reset(
     infrastructure: Infrastructure, topic_prefix: str
 ) -> None:
-    settings = KafkaSettings(
-        service_name="kit-test",
-        kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
-        kafka_topic_prefix=f"{topic_prefix}kit-fence.",
-        consumer_max_failures=1,
-    )
-    topic = settings.topic("positions")
-    await ensure_topics(
-        settings.kafka_bootstrap_servers,
-        [topic, settings.topic(topics.DEAD_LETTERS)],
-        partitions=1,
+    settings, topic = await one_partition_topic(
+        infrastructure, f"{topic_prefix}kit-fence.", consumer_max_failures=1
     )
     partition = TopicPartition(topic, 0)
     database = FencedDatabase()
@@ -355,17 +334,8 @@ def consumer_lag(tp: TopicPartition) -> float | None:
 async def test_the_lag_metric_counts_what_a_consumer_stuck_in_a_batch_has_not_handled(
     infrastructure: Infrastructure, topic_prefix: str
 ) -> None:
-    settings = KafkaSettings(
-        service_name="kit-test",
-        kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
-        kafka_topic_prefix=f"{topic_prefix}kit-lag.",
-        consumer_lag_check_seconds=0.2,
-    )
-    topic = settings.topic("positions")
-    await ensure_topics(
-        settings.kafka_bootstrap_servers,
-        [topic, settings.topic(topics.DEAD_LETTERS)],
-        partitions=1,
+    settings, topic = await one_partition_topic(
+        infrastructure, f"{topic_prefix}kit-lag.", consumer_lag_check_seconds=0.2
     )
     partition = TopicPartition(topic, 0)
     database = StuckDatabase()

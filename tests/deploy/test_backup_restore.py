@@ -1,5 +1,5 @@
-"""The backup and restore scripts the CronJob runs, exercised against the real
-local PostgreSQL: dump a throwaway database, restore it into another, compare."""
+"""The backup and restore scripts the CronJob runs, exercised against the test session's
+PostgreSQL: dump a throwaway database, restore it into another, compare."""
 
 from __future__ import annotations
 
@@ -13,17 +13,19 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from local_infra.session_infrastructure import Infrastructure
+
 pytestmark = pytest.mark.integration
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "deploy" / "k8s" / "base" / "backup"
 
 
 @pytest.fixture(scope="module")
-def pg_env() -> dict[str, str]:
+def pg_env(infrastructure: Infrastructure) -> dict[str, str]:
     for tool in ("pg_dump", "pg_restore", "psql"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} not installed (Debian: apt-get install postgresql-client)")
-    url = urlsplit(os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/"))
+    url = urlsplit(infrastructure.postgres_admin_url)
     env = {
         **os.environ,
         "PGHOST": url.hostname or "127.0.0.1",
@@ -33,11 +35,6 @@ def pg_env() -> dict[str, str]:
     }
     if url.password:
         env["PGPASSWORD"] = url.password
-    probe = subprocess.run(
-        ["psql", "-d", "postgres", "-tAc", "SELECT 1"], env=env, capture_output=True, check=False
-    )
-    if probe.returncode != 0:
-        pytest.skip(f"PostgreSQL not reachable at {env['PGHOST']}:{env['PGPORT']}")
     return env
 
 

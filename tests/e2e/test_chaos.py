@@ -17,9 +17,9 @@ incremental ones (a booking CANCELLED incrementally was PENDING after the rebuil
 suspected cause, not yet confirmed: until a relay notices the new cluster id
 (BROKER_CHECK_SECONDS), it goes on publishing new facts to the new cluster; its republish
 from the start of the log then puts older facts after them on the same partition, and a
-rebuild, which applies each fact once by id, skips the late copy. The platform's side of a lost broker is also covered by
-`test_stop_and_run_keeps_data.py`, inventory's `test_new_broker.py` and the runtime's
-position tests.
+rebuild, which applies each fact once by id, skips the late copy. The platform's side of
+a lost broker is also covered by `test_stop_and_run_keeps_data.py`, inventory's
+`test_new_broker.py` and the runtime's position tests.
 
 The test runs its own stack (own broker, PostgreSQL cluster, topic and Redis prefixes)
 because it kills things; nothing it does reaches the shared `running_stack` or the

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
+
+from ticketing_contracts.events import RejectionReason
 
 
 class BookingState(StrEnum):
@@ -17,6 +20,8 @@ class BookingState(StrEnum):
     REJECTED = "rejected"
     # The hold expired before inventory saw a request: a later request is not reserved.
     EXPIRED = "expired"
+    # A hold made over HTTP that no stored booking claimed in time: its tickets went back.
+    RELEASED_UNCLAIMED = "released_unclaimed"
 
 
 @dataclass
@@ -26,7 +31,15 @@ class BookingRecord:
     ticket_type_id: UUID
     quantity: int
     state: BookingState
+    rejection_reason: RejectionReason | None = None
+    hold_expires_at: datetime | None = None
+    # Set while a hold made over HTTP waits for booking-command to store its booking.
+    claim_by: datetime | None = None
 
     @property
     def holds_reservation(self) -> bool:
         return self.state is BookingState.RESERVED
+
+    @property
+    def awaits_claim(self) -> bool:
+        return self.state is BookingState.RESERVED and self.claim_by is not None

@@ -7,6 +7,7 @@ in memory, and remembers what changed so the repository writes it in one transac
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from uuid import UUID
 
 from inventory.domain.bookings import BookingRecord, BookingState
@@ -78,19 +79,61 @@ class InventoryLedger:
         return None
 
     def request_tickets(self, line: BookingLine) -> TicketsReserved | ReservationRejected | None:
-        """Reserves or rejects a new booking; a booking seen before has no second effect."""
+        """Reserves or rejects a new booking; a booking seen before has no second effect.
+
+        The fact of a booking held over HTTP is its claim: the hold is no longer swept.
+        A booking whose hold was released unclaimed and that booking-command stored after
+        all is decided again like a new request, so the stock never counts tickets a
+        stored booking believes it holds as free.
+        """
+        booking = self.bookings.get(line.booking_id)
+        if booking is None:
+            return self._reserve_or_reject(line)
+        if booking.state is BookingState.RELEASED_UNCLAIMED:
+            return self._reserve_or_reject(line, tombstone=booking)
+        self.claim(booking.booking_id)
+        return None
+
+    def hold(
+        self, line: BookingLine, *, expires_at: datetime, claim_by: datetime
+    ) -> TicketsReserved | ReservationRejected | None:
+        """Holds tickets for a booking booking-command has not stored yet, by the rules a
+        booking fact is decided by. The hold waits for that fact (its claim) until
+        `claim_by`. A booking seen before changes nothing and returns None; `answer_again`
+        tells what it is answered."""
         if line.booking_id in self.bookings:
             return None
-        reason = self.rejection_for(line)
-        if reason is not None:
-            self._record(line, BookingState.REJECTED)
-            return ReservationRejected(line, reason, self._snapshot(line))
-        show = self.shows[line.event_id]
-        stock = show.ticket_types[line.ticket_type_id]
-        stock.reserve(line.quantity)
+        outcome = self._reserve_or_reject(line)
+        if isinstance(outcome, TicketsReserved):
+            booking = self.bookings[line.booking_id]
+            booking.hold_expires_at = expires_at
+            booking.claim_by = claim_by
+        return outcome
+
+    def claim(self, booking_id: UUID) -> None:
+        """The booking of a hold made over HTTP is stored: its own facts end the hold."""
+        booking = self.bookings.get(booking_id)
+        if booking is None or booking.claim_by is None:
+            return
+        booking.claim_by = None
+        self._changed(booking)
+        # Like every booking write: a sweeper releasing it at the same time collides.
+        self._touch(self.shows[booking.event_id])
+
+    def release_unclaimed(self, booking_id: UUID, *, now: datetime) -> TicketsReleased | None:
+        """Gives back the tickets of a hold whose booking booking-command does not store,
+        once its claim deadline has passed; the booking stays as a tombstone."""
+        booking = self.bookings.get(booking_id)
+        if booking is None or not booking.awaits_claim:
+            return None
+        if booking.claim_by is not None and booking.claim_by > now:
+            return None
+        show, stock = self._stock_of(booking)
+        stock.release_reserved(booking.quantity)
+        self._transition(booking, BookingState.RELEASED_UNCLAIMED)
         self._touch(show)
-        self._record(line, BookingState.RESERVED)
-        return TicketsReserved(line, stock.snapshot())
+        # The public release reasons are a contract; an unclaimed hold ran out of time.
+        return TicketsReleased(_line(booking), ReleaseReason.EXPIRED, stock.snapshot())
 
     def confirm_booking(self, booking_id: UUID) -> TicketsSold | None:
         booking = self.bookings.get(booking_id)
@@ -152,6 +195,20 @@ class InventoryLedger:
 
     # -- helpers ---------------------------------------------------------------------
 
+    def _reserve_or_reject(
+        self, line: BookingLine, *, tombstone: BookingRecord | None = None
+    ) -> TicketsReserved | ReservationRejected:
+        reason = self.rejection_for(line)
+        if reason is not None:
+            self._record(line, BookingState.REJECTED, reason, tombstone=tombstone)
+            return ReservationRejected(line, reason, self._snapshot(line))
+        show = self.shows[line.event_id]
+        stock = show.ticket_types[line.ticket_type_id]
+        stock.reserve(line.quantity)
+        self._touch(show)
+        self._record(line, BookingState.RESERVED, tombstone=tombstone)
+        return TicketsReserved(line, stock.snapshot())
+
     def _show_or_new(self, event_id: UUID) -> ShowInventory:
         show = self.shows.get(event_id)
         if show is None:
@@ -165,11 +222,22 @@ class InventoryLedger:
             show.version += 1
             self.changed_shows.add(show.event_id)
 
-    def _record(self, line: BookingLine, state: BookingState) -> None:
-        self.bookings[line.booking_id] = BookingRecord(
-            line.booking_id, line.event_id, line.ticket_type_id, line.quantity, state
-        )
-        self.new_bookings.add(line.booking_id)
+    def _record(
+        self,
+        line: BookingLine,
+        state: BookingState,
+        reason: RejectionReason | None = None,
+        *,
+        tombstone: BookingRecord | None = None,
+    ) -> None:
+        if tombstone is not None:
+            tombstone.rejection_reason = reason
+            self._transition(tombstone, state)
+        else:
+            self.bookings[line.booking_id] = BookingRecord(
+                line.booking_id, line.event_id, line.ticket_type_id, line.quantity, state, reason
+            )
+            self.new_bookings.add(line.booking_id)
         show = self.shows.get(line.event_id)
         if show is not None:
             # Every booking write bumps its show's version, so concurrent writers collide.
@@ -177,6 +245,11 @@ class InventoryLedger:
 
     def _transition(self, booking: BookingRecord, state: BookingState) -> None:
         booking.state = state
+        # Only a stored booking's facts or the sweeper move a booking on: no claim awaited.
+        booking.claim_by = None
+        self._changed(booking)
+
+    def _changed(self, booking: BookingRecord) -> None:
         if booking.booking_id not in self.new_bookings:
             self.changed_bookings.add(booking.booking_id)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 from uuid import UUID
@@ -52,10 +53,21 @@ class FakeUnitOfWork:
     async def load_shows(self, event_ids: Sequence[UUID]) -> list[ShowInventory]:
         return [copy.deepcopy(self.store.shows[i]) for i in event_ids if i in self.store.shows]
 
+    async def lock_shows(self, event_ids: Sequence[UUID]) -> list[ShowInventory]:
+        return await self.load_shows(event_ids)
+
     async def load_bookings(self, booking_ids: Sequence[UUID]) -> list[BookingRecord]:
         return [
             copy.deepcopy(self.store.bookings[i]) for i in booking_ids if i in self.store.bookings
         ]
+
+    async def unclaimed_holds(self, due_by: datetime, limit: int) -> list[BookingRecord]:
+        due = [
+            copy.deepcopy(booking)
+            for booking in self.store.bookings.values()
+            if booking.awaits_claim and booking.claim_by is not None and booking.claim_by <= due_by
+        ]
+        return sorted(due, key=lambda booking: booking.claim_by or due_by)[:limit]
 
     async def save(
         self,
@@ -98,3 +110,18 @@ class FakeCatalog:
 
     async def wait_until_caught_up(self) -> None:
         self.waits += 1
+
+
+@dataclass
+class FakeBookingDirectory:
+    """booking-command's answer: the ids it stores, or an error when it does not answer."""
+
+    stored: set[UUID] = field(default_factory=set)
+    failure: Exception | None = None
+    asked: list[list[UUID]] = field(default_factory=list)
+
+    async def known(self, booking_ids: Sequence[UUID]) -> set[UUID]:
+        self.asked.append(list(booking_ids))
+        if self.failure is not None:
+            raise self.failure
+        return self.stored & set(booking_ids)

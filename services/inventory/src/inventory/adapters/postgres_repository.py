@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 from uuid import UUID
@@ -22,6 +23,7 @@ from inventory.application.errors import ConcurrencyConflict, PositionMoved
 from inventory.application.messages import MessagePosition, OutgoingMessage, ProcessedMessage
 from inventory.domain.bookings import BookingRecord, BookingState
 from inventory.domain.stock import ShowInventory, ShowStatus, TicketStock
+from ticketing_contracts.events import RejectionReason
 
 
 class PostgresUnitOfWork:
@@ -102,22 +104,34 @@ class PostgresUnitOfWork:
     async def load_shows(self, event_ids: Sequence[UUID]) -> list[ShowInventory]:
         return await load_shows(self.connection, event_ids)
 
+    async def lock_shows(self, event_ids: Sequence[UUID]) -> list[ShowInventory]:
+        # The show row is what every writer's version check is on, so it guards its stock.
+        await self.connection.execute(
+            "SELECT event_id FROM shows WHERE event_id = ANY($1::uuid[]) "
+            "ORDER BY event_id FOR UPDATE",
+            sorted(event_ids),
+        )
+        return await load_shows(self.connection, event_ids)
+
     async def load_bookings(self, booking_ids: Sequence[UUID]) -> list[BookingRecord]:
         rows = await self.connection.fetch(
-            "SELECT booking_id, event_id, ticket_type_id, quantity, state FROM bookings "
-            "WHERE booking_id = ANY($1::uuid[])",
+            "SELECT booking_id, event_id, ticket_type_id, quantity, state, rejection_reason, "
+            "hold_expires_at, claim_by FROM bookings WHERE booking_id = ANY($1::uuid[])",
             list(booking_ids),
         )
-        return [
-            BookingRecord(
-                row["booking_id"],
-                row["event_id"],
-                row["ticket_type_id"],
-                row["quantity"],
-                BookingState(row["state"]),
-            )
-            for row in rows
-        ]
+        return [_booking(row) for row in rows]
+
+    async def unclaimed_holds(self, due_by: datetime, limit: int) -> list[BookingRecord]:
+        rows = await self.connection.fetch(
+            "SELECT booking_id, event_id, ticket_type_id, quantity, state, rejection_reason, "
+            "hold_expires_at, claim_by FROM bookings "
+            "WHERE claim_by IS NOT NULL AND claim_by <= $1 AND state = $2 "
+            "ORDER BY claim_by LIMIT $3",
+            due_by,
+            BookingState.RESERVED.value,
+            limit,
+        )
+        return [_booking(row) for row in rows]
 
     async def save(
         self,
@@ -173,22 +187,37 @@ class PostgresUnitOfWork:
             )
         if new_bookings:
             await connection.executemany(
-                "INSERT INTO bookings (booking_id, event_id, ticket_type_id, quantity, state) "
-                "VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO bookings (booking_id, event_id, ticket_type_id, quantity, state, "
+                "rejection_reason, hold_expires_at, claim_by) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 [
-                    (b.booking_id, b.event_id, b.ticket_type_id, b.quantity, b.state.value)
+                    (
+                        b.booking_id,
+                        b.event_id,
+                        b.ticket_type_id,
+                        b.quantity,
+                        b.state.value,
+                        _reason(b),
+                        b.hold_expires_at,
+                        b.claim_by,
+                    )
                     for b in new_bookings
                 ],
             )
         if changed_bookings:
             await connection.execute(
                 """
-                UPDATE bookings b SET state = c.state, updated_at = now()
-                FROM unnest($1::uuid[], $2::text[]) AS c (booking_id, state)
+                UPDATE bookings b
+                SET state = c.state, rejection_reason = c.rejection_reason,
+                    claim_by = c.claim_by, updated_at = now()
+                FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[])
+                    AS c (booking_id, state, rejection_reason, claim_by)
                 WHERE b.booking_id = c.booking_id
                 """,
                 [b.booking_id for b in changed_bookings],
                 [b.state.value for b in changed_bookings],
+                [_reason(b) for b in changed_bookings],
+                [b.claim_by for b in changed_bookings],
             )
 
     async def record_processed(self, messages: Sequence[ProcessedMessage]) -> None:
@@ -256,6 +285,25 @@ class PostgresUnitOfWork:
 
 def _row_count(status: str) -> int:
     return int(status.rsplit(" ", 1)[-1])
+
+
+def _booking(row: Any) -> BookingRecord:
+    reason = row["rejection_reason"]
+    return BookingRecord(
+        row["booking_id"],
+        row["event_id"],
+        row["ticket_type_id"],
+        row["quantity"],
+        BookingState(row["state"]),
+        RejectionReason(reason) if reason is not None else None,
+        row["hold_expires_at"],
+        row["claim_by"],
+    )
+
+
+def _reason(booking: BookingRecord) -> str | None:
+    reason = booking.rejection_reason
+    return reason.value if reason is not None else None
 
 
 async def load_shows(connection: Any, event_ids: Sequence[UUID]) -> list[ShowInventory]:

@@ -33,6 +33,14 @@ CREATE TABLE IF NOT EXISTS bookings (
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS bookings_by_event ON bookings (event_id);
+-- Added with the hold call (POST /internal/v1/holds): a refusal's reason, so a retry is
+-- answered the same; a hold's end; and, while it waits for its claim, its deadline.
+ALTER TABLE bookings
+    ADD COLUMN IF NOT EXISTS rejection_reason text,
+    ADD COLUMN IF NOT EXISTS hold_expires_at timestamptz,
+    ADD COLUMN IF NOT EXISTS claim_by timestamptz;
+CREATE INDEX IF NOT EXISTS bookings_awaiting_claim ON bookings (claim_by)
+    WHERE claim_by IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS processed_messages (
     topic text NOT NULL,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
@@ -32,7 +33,21 @@ class InventoryUnitOfWork(Protocol):
 
     async def load_shows(self, event_ids: Sequence[UUID]) -> list[ShowInventory]: ...
 
+    async def lock_shows(self, event_ids: Sequence[UUID]) -> list[ShowInventory]:
+        """Loads the shows like `load_shows`, locked until the transaction ends.
+
+        Locks are taken in event id order, so writers that lock several shows never
+        deadlock each other, and a writer that only reads (the Kafka path) finds the
+        show's version moved when it saves and decides again.
+        """
+        ...
+
     async def load_bookings(self, booking_ids: Sequence[UUID]) -> list[BookingRecord]: ...
+
+    async def unclaimed_holds(self, due_by: datetime, limit: int) -> list[BookingRecord]:
+        """Holds made over HTTP still waiting for their claim whose deadline is at or
+        before `due_by`, earliest deadline first."""
+        ...
 
     async def save(
         self,
@@ -71,5 +86,15 @@ class CatalogProgress(Protocol):
         """Returns once every catalog message published so far has been applied.
 
         Raises `CatalogNotCaughtUp` when that does not happen within its bound.
+        """
+        ...
+
+
+class BookingDirectory(Protocol):
+    async def known(self, booking_ids: Sequence[UUID]) -> set[UUID]:
+        """Which of these bookings booking-command stores.
+
+        Raises when it cannot tell (it did not answer, or refused the call): then no
+        hold may be released.
         """
         ...

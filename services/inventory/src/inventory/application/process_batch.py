@@ -19,7 +19,7 @@ from inventory.application.messages import (
     ProcessedAs,
     ProcessedMessage,
 )
-from inventory.application.ports import CatalogProgress, UnitOfWorkFactory
+from inventory.application.ports import CatalogProgress, InventoryUnitOfWork, UnitOfWorkFactory
 from inventory.application.public_events import outbox_message
 from inventory.domain import outcomes
 from inventory.domain.ledger import InventoryLedger
@@ -114,14 +114,7 @@ class ProcessMessageBatch:
             decision = self._decide(ledger, fresh, seen_ids, catalog_confirmed=catalog_confirmed)
             decision.result.messages = len(messages)
             decision.result.duplicates += len(messages) - len(fresh)
-            await uow.save(
-                new_shows=[ledger.shows[i] for i in sorted(ledger.new_shows)],
-                changed_shows=[
-                    ledger.shows[i] for i in sorted(ledger.changed_shows - ledger.new_shows)
-                ],
-                new_bookings=[ledger.bookings[i] for i in sorted(ledger.new_bookings)],
-                changed_bookings=[ledger.bookings[i] for i in sorted(ledger.changed_bookings)],
-            )
+            await save_ledger(uow, ledger)
             await uow.record_processed(decision.processed)
             await uow.record_next_offset(next_offset, continues_from=continues_from)
             await uow.add_to_outbox(decision.outbox)
@@ -174,6 +167,16 @@ class ProcessMessageBatch:
                 for outcome in produced
             )
         return _Decision(processed, outbox, result)
+
+
+async def save_ledger(uow: InventoryUnitOfWork, ledger: InventoryLedger) -> None:
+    """Writes what the ledger changed (raises `ConcurrencyConflict` like `uow.save`)."""
+    await uow.save(
+        new_shows=[ledger.shows[i] for i in sorted(ledger.new_shows)],
+        changed_shows=[ledger.shows[i] for i in sorted(ledger.changed_shows - ledger.new_shows)],
+        new_bookings=[ledger.bookings[i] for i in sorted(ledger.new_bookings)],
+        changed_bookings=[ledger.bookings[i] for i in sorted(ledger.changed_bookings)],
+    )
 
 
 def apply_event(

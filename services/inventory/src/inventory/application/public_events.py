@@ -75,6 +75,30 @@ def outbox_message(
         producer=producer,
         event_id=outcome_message_id(cause, event),
     )
+    return _outgoing(event, envelope, topic, trace_headers)
+
+
+def decision_message(
+    outcome: outcomes.Outcome, *, decision: str, correlation_id: str, topic: str, producer: str
+) -> OutgoingMessage:
+    """The outbox row of an outcome no consumed message caused (a hold asked for over
+    HTTP, an unclaimed hold released): its id derives from `decision` and the booking, so
+    a decision stored twice would still be published once."""
+    event = public_event(outcome)
+    envelope = event.to_envelope(
+        correlation_id=correlation_id,
+        producer=producer,
+        event_id=uuid5(OUTCOME_ID_NAMESPACE, f"{decision}:{event.TYPE}:{event.subject()}"),
+    )
+    return _outgoing(event, envelope, topic, ())
+
+
+def _outgoing(
+    event: public.PublicEvent,
+    envelope: EventEnvelope,
+    topic: str,
+    trace_headers: Sequence[tuple[str, bytes]],
+) -> OutgoingMessage:
     return OutgoingMessage(
         message_id=envelope.event_id,
         topic=topic,

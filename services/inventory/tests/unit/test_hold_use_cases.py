@@ -1,0 +1,183 @@
+"""Hold batches and the unclaimed-hold sweep over fake storage and a fake booking-command."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
+
+import pytest
+
+from inventory.application.hold_tickets import HoldTickets
+from inventory.application.unclaimed_holds import ReleaseUnclaimedHolds
+from inventory.domain.bookings import BookingState
+from inventory.domain.holds import HoldGranted, HoldRefused
+from inventory.domain.outcomes import BookingLine
+from inventory.domain.stock import ShowInventory, ShowStatus, TicketStock
+from ticketing_contracts import events as public
+from ticketing_contracts.events import RejectionReason, ReleaseReason
+from ticketing_contracts.holds import HOLD_RELEASED
+
+from .fakes import FakeBookingDirectory, FakeCatalog, FakeStore, FakeUnitOfWork
+
+EVENT = UUID(int=1)
+TICKETS = UUID(int=2)
+OUTCOMES = "inventory-outcomes"
+HOLD_FOR = timedelta(minutes=2)
+CLAIM_WITHIN = timedelta(seconds=30)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store() -> FakeStore:
+    show = ShowInventory(EVENT, ShowStatus.ON_SALE, {TICKETS: TicketStock(TICKETS, 5)}, 1)
+    return FakeStore(shows={EVENT: show})
+
+
+@pytest.fixture
+def catalog() -> FakeCatalog:
+    return FakeCatalog()
+
+
+@pytest.fixture
+def hold_tickets(store: FakeStore, catalog: FakeCatalog, clock: Clock) -> HoldTickets:
+    return HoldTickets(
+        lambda: FakeUnitOfWork(store),
+        catalog,
+        hold_for=HOLD_FOR,
+        claim_within=CLAIM_WITHIN,
+        outcome_topic=OUTCOMES,
+        producer="inventory",
+        clock=clock,
+    )
+
+
+def sweeper(
+    store: FakeStore, directory: FakeBookingDirectory, clock: Clock
+) -> ReleaseUnclaimedHolds:
+    return ReleaseUnclaimedHolds(
+        lambda: FakeUnitOfWork(store),
+        directory,
+        batch_size=100,
+        outcome_topic=OUTCOMES,
+        producer="inventory",
+        clock=clock,
+    )
+
+
+def line(quantity: int) -> BookingLine:
+    return BookingLine(uuid4(), EVENT, TICKETS, quantity)
+
+
+def published(store: FakeStore) -> list[public.PublicEvent]:
+    return [public.decode_message(message.value)[1] for message in store.outbox]
+
+
+def stock(store: FakeStore) -> TicketStock:
+    return store.shows[EVENT].ticket_types[TICKETS]
+
+
+async def test_a_batch_holds_what_stock_allows_and_publishes_the_stock_facts(
+    hold_tickets: HoldTickets, store: FakeStore, clock: Clock
+) -> None:
+    batch = [line(2), line(2), line(2)]
+    result = await hold_tickets(batch, correlation_id="corr-1")
+    expires_at = clock.now + HOLD_FOR
+    assert result.answers == [
+        HoldGranted(batch[0].booking_id, expires_at),
+        HoldGranted(batch[1].booking_id, expires_at),
+        HoldRefused(batch[2].booking_id, RejectionReason.NOT_ENOUGH_TICKETS),
+    ]
+    assert (stock(store).reserved, store.commits) == (4, 1)
+    facts = published(store)
+    assert [type(fact) for fact in facts] == [
+        public.TicketsReserved,
+        public.TicketsReserved,
+        public.ReservationRejected,
+    ]
+    assert facts[1].stock is not None
+    assert facts[1].stock.available == 1
+
+
+async def test_a_retried_batch_is_answered_the_same_and_holds_nothing_twice(
+    hold_tickets: HoldTickets, store: FakeStore, clock: Clock
+) -> None:
+    batch = [line(3), line(3)]
+    first = await hold_tickets(batch, correlation_id="corr-1")
+    outbox = list(store.outbox)
+    clock.now += timedelta(seconds=5)
+    again = await hold_tickets(batch, correlation_id="corr-2")
+    assert again.answers == first.answers
+    assert again.decided == []
+    assert stock(store).reserved == 3
+    assert store.outbox == outbox
+
+
+async def test_an_unknown_event_is_refused_only_after_the_catalog_caught_up(
+    hold_tickets: HoldTickets, catalog: FakeCatalog
+) -> None:
+    unknown = BookingLine(uuid4(), uuid4(), TICKETS, 1)
+    result = await hold_tickets([line(1), unknown], correlation_id="corr-1")
+    assert catalog.waits == 1
+    assert result.waited_for_catalog
+    assert result.answers[1] == HoldRefused(unknown.booking_id, RejectionReason.UNKNOWN_EVENT)
+
+
+async def test_an_unclaimed_hold_is_released_only_when_booking_command_does_not_store_it(
+    hold_tickets: HoldTickets, store: FakeStore, clock: Clock
+) -> None:
+    stored, unclaimed, early = line(1), line(2), line(1)
+    await hold_tickets([stored, unclaimed], correlation_id="corr-1")
+    clock.now += timedelta(seconds=10)
+    await hold_tickets([early], correlation_id="corr-2")
+    directory = FakeBookingDirectory(stored={stored.booking_id})
+    sweep = sweeper(store, directory, clock)
+
+    assert (await sweep()).due == 0, "nothing is due before its deadline"
+    assert directory.asked == []
+
+    clock.now += CLAIM_WITHIN - timedelta(seconds=5)
+    result = await sweep()
+    assert (result.due, result.released, result.claimed) == (2, 1, 1)
+    assert sorted(directory.asked[0]) == sorted([stored.booking_id, unclaimed.booking_id])
+    assert store.bookings[unclaimed.booking_id].state is BookingState.RELEASED_UNCLAIMED
+    assert store.bookings[stored.booking_id].claim_by is None, "claimed: never asked again"
+    assert store.bookings[early.booking_id].awaits_claim
+    assert stock(store).reserved == 2
+    released = published(store)[-1]
+    assert isinstance(released, public.TicketsReleased)
+    assert (released.booking_id, released.reason) == (unclaimed.booking_id, ReleaseReason.EXPIRED)
+
+    late_retry = await hold_tickets([unclaimed], correlation_id="corr-3")
+    assert late_retry.answers == [HoldRefused(unclaimed.booking_id, HOLD_RELEASED)]
+    assert stock(store).reserved == 2
+
+
+async def test_nothing_is_released_while_booking_command_does_not_answer(
+    hold_tickets: HoldTickets, store: FakeStore, clock: Clock
+) -> None:
+    booking = line(2)
+    await hold_tickets([booking], correlation_id="corr-1")
+    clock.now += CLAIM_WITHIN * 10
+    commits = store.commits
+    silent = FakeBookingDirectory(failure=TimeoutError("booking-command did not answer"))
+    with pytest.raises(TimeoutError):
+        await sweeper(store, silent, clock)()
+    assert store.commits == commits
+    assert store.bookings[booking.booking_id].awaits_claim
+    assert stock(store).reserved == 2
+
+    answered = await sweeper(store, FakeBookingDirectory(), clock)()
+    assert answered.released == 1
+    assert stock(store).reserved == 0

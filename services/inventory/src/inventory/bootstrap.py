@@ -7,24 +7,35 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Collection, Mapping
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import asyncpg
+import httpx
 from aiokafka import TopicPartition
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from inventory.adapters import metrics
+from inventory.adapters.booking_command import (
+    Authorization,
+    HttpBookingDirectory,
+    no_service_credential,
+)
 from inventory.adapters.broker_epoch import PostgresBrokerEpoch
 from inventory.adapters.catalog_progress import KafkaCatalogProgress
 from inventory.adapters.outbox_relay import OutboxRelay
 from inventory.adapters.postgres_repository import InventoryQueries, PostgresUnitOfWork
 from inventory.adapters.postgres_schema import create_schema
 from inventory.application.errors import CatalogNotCaughtUp, ConcurrencyConflict
+from inventory.application.hold_tickets import HoldTickets
 from inventory.application.process_batch import ProcessMessageBatch
+from inventory.application.unclaimed_holds import ReleaseUnclaimedHolds
+from inventory.entrypoints.http import holds
 from inventory.entrypoints.http.stock import stock_router
 from inventory.entrypoints.subscribers import SubscriberDependencies, is_transient, subscribe
 from inventory.settings import InventorySettings
 from service_kit.app_factory import create_service_app, health_registry_for
-from service_kit.background import BackgroundTask
+from service_kit.background import BackgroundTask, WokenRounds
 from service_kit.broker_epoch import BrokerWatch, recover_from_broker_change
 from service_kit.circuit_breakers import CircuitBreaker, breaker_probe, create_breaker
 from service_kit.dead_letter_routes import dead_letter_router
@@ -38,10 +49,20 @@ logger = logging.getLogger(__name__)
 
 
 class InventoryRuntime:
-    """Everything that runs in one inventory replica besides HTTP; start() then stop()."""
+    """Everything that runs in one inventory replica besides HTTP; start() then stop().
 
-    def __init__(self, settings: InventorySettings) -> None:
+    `booking_command_authorization` is what the sweeper's questions to booking-command
+    carry; inventory can mint no internal token yet (see `no_service_credential`).
+    """
+
+    def __init__(
+        self,
+        settings: InventorySettings,
+        *,
+        booking_command_authorization: Authorization = no_service_credential,
+    ) -> None:
         self.settings = settings
+        self.booking_command_authorization = booking_command_authorization
         redis_url = str(settings.redis_url) if settings.breaker_state_in_redis else None
         namespace = f"{settings.redis_key_prefix}{settings.service_name}:breaker:"
         self.postgres_breaker = create_breaker(
@@ -60,7 +81,14 @@ class InventoryRuntime:
             redis_url=redis_url,
             redis_namespace=namespace,
         )
+        # Not shared through Redis: it only paces this replica's sweeper.
+        self.booking_command_breaker = create_breaker(
+            "booking_command",
+            fail_max=settings.breaker_fail_max,
+            reset_timeout_seconds=settings.breaker_reset_seconds,
+        )
         self.pool: asyncpg.Pool | None = None
+        self.http: httpx.AsyncClient | None = None
         self.relay: OutboxRelay | None = None
         self.relay_task: BackgroundTask | None = None
         self.broker_watch: BackgroundTask | None = None
@@ -82,6 +110,20 @@ class InventoryRuntime:
             outcome_topic=settings.topic(topics.INVENTORY_EVENTS),
             producer=settings.service_name,
         )
+        self.hold_tickets = HoldTickets(
+            lambda: PostgresUnitOfWork(self._connected_pool()),
+            self.catalog_progress,
+            hold_for=timedelta(seconds=settings.hold_seconds),
+            claim_within=timedelta(seconds=settings.unclaimed_hold_seconds),
+            outcome_topic=settings.topic(topics.INVENTORY_EVENTS),
+            producer=settings.service_name,
+        )
+        self.sweeper = WokenRounds(
+            "unclaimed-hold sweeper",
+            self._sweep_unclaimed_holds,
+            idle_seconds=settings.unclaimed_hold_check_seconds,
+        )
+        self._release_unclaimed: ReleaseUnclaimedHolds | None = None
         self.booking_subscription, self.catalog_subscription = subscribe(
             self.kafka,
             settings,
@@ -111,6 +153,20 @@ class InventoryRuntime:
     def _wake_relay(self) -> None:
         if self.relay is not None:
             self.relay.wake()
+
+    async def _sweep_unclaimed_holds(self) -> bool:
+        if self._release_unclaimed is None:
+            raise RuntimeError("inventory runtime is not started")
+        result = await self._release_unclaimed()
+        if result.released:
+            metrics.RELEASES.labels(reason="unclaimed").inc(result.released)
+            self._wake_relay()
+        if result.due:
+            logger.info(
+                "unclaimed holds settled",
+                extra={"released": result.released, "claimed": result.claimed},
+            )
+        return result.more
 
     async def start(self) -> None:
         settings = self.settings
@@ -149,6 +205,21 @@ class InventoryRuntime:
         )
         self.relay_task = BackgroundTask("outbox relay", self.relay.run)
         self.relay_task.start()
+        self.http = httpx.AsyncClient(timeout=settings.booking_command_timeout_seconds)
+        self._release_unclaimed = ReleaseUnclaimedHolds(
+            lambda: PostgresUnitOfWork(self._connected_pool()),
+            HttpBookingDirectory(
+                str(settings.booking_command_url),
+                self.http,
+                self.booking_command_breaker,
+                self.booking_command_authorization,
+                attempts=settings.booking_command_retry_attempts,
+            ),
+            batch_size=settings.unclaimed_hold_batch,
+            outcome_topic=settings.topic(topics.INVENTORY_EVENTS),
+            producer=settings.service_name,
+        )
+        self.sweeper.task.start()
         watch = BrokerWatch(
             settings,
             epoch,
@@ -172,22 +243,34 @@ class InventoryRuntime:
         await self.relay_task.probe()
 
     async def stop(self) -> None:
+        await self.sweeper.task.stop()
         if self.broker_watch is not None:
             await self.broker_watch.stop()
         if self.relay_task is not None:
             await self.relay_task.stop()
         with contextlib.suppress(Exception):
             await self.kafka.stop()
+        if self.http is not None:
+            with contextlib.suppress(Exception):
+                await self.http.aclose()
         if self.pool is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.pool.close(), 5)
+        self.http = None
+        self._release_unclaimed = None
         self.relay_task = None
         self.relay = None
         self.pool = None
 
 
-def build_app(settings: InventorySettings) -> FastAPI:
-    runtime = InventoryRuntime(settings)
+def build_app(
+    settings: InventorySettings,
+    *,
+    booking_command_authorization: Authorization = no_service_credential,
+) -> FastAPI:
+    runtime = InventoryRuntime(
+        settings, booking_command_authorization=booking_command_authorization
+    )
     redis = Redis.from_url(str(settings.redis_url))
     health = health_registry_for(settings)
 
@@ -206,6 +289,13 @@ def build_app(settings: InventorySettings) -> FastAPI:
     health.add("redis", redis_probe(redis), required=settings.breaker_state_in_redis)
     for breaker in runtime.breakers:
         health.add(f"circuit_breaker:{breaker.name}", breaker_probe(breaker))
+    health.add("unclaimed-hold-sweeper", runtime.sweeper.task.probe)
+    # booking-command down only delays releasing unclaimed holds: shown, still in rotation.
+    health.add(
+        "circuit_breaker:booking_command",
+        breaker_probe(runtime.booking_command_breaker),
+        required=False,
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -223,9 +313,16 @@ def build_app(settings: InventorySettings) -> FastAPI:
         health=health,
         routers=[
             stock_router(lambda: runtime.queries),
+            holds.holds_router(
+                lambda: runtime.hold_tickets,
+                runtime.postgres_breaker,
+                max_batch=settings.hold_batch_max,
+                after_commit=runtime._wake_relay,
+            ),
             dead_letter_router(
                 settings, settings.group_id(settings.consumer_group), lambda: runtime.kafka
             ),
         ],
         lifespan=lifespan,
+        openapi_tags=[{"name": holds.TAG, "description": holds.TAG_DESCRIPTION}],
     )

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import Field, PostgresDsn
+from pydantic import AnyHttpUrl, Field, PostgresDsn
 
 from service_kit.settings import (
     InternalTokenSettings,
@@ -8,6 +8,7 @@ from service_kit.settings import (
     PostgresSettings,
     RedisSettings,
 )
+from ticketing_contracts.holds import MAX_HOLDS_PER_BATCH, MAX_KNOWN_BOOKINGS_QUESTION
 
 
 class InventorySettings(PostgresSettings, KafkaSettings, RedisSettings, InternalTokenSettings):
@@ -34,3 +35,51 @@ class InventorySettings(PostgresSettings, KafkaSettings, RedisSettings, Internal
         default=0.05, gt=0, le=10, description="First backoff of the outbox relay after a failure"
     )
     retry_max_seconds: float = Field(default=2.0, gt=0, le=60)
+
+    hold_seconds: float = Field(
+        default=120,
+        gt=0,
+        le=86_400,
+        description=(
+            "How long a hold made through POST /internal/v1/holds lasts (its hold_expires_at); "
+            "booking-command expires holds, so keep it equal to its HOLD_TIMEOUT_SECONDS"
+        ),
+    )
+    hold_batch_max: int = Field(
+        default=500,
+        ge=1,
+        le=MAX_HOLDS_PER_BATCH,
+        description="Most holds one POST /internal/v1/holds may ask for (one transaction)",
+    )
+    unclaimed_hold_seconds: float = Field(
+        default=30,
+        gt=0,
+        le=3600,
+        description=(
+            "How long a hold made over HTTP waits for its booking's fact (the claim) before "
+            "inventory asks booking-command whether it stores the booking, and releases the "
+            "hold if it does not; longer than booking-command ever takes to store a booking "
+            "after the hold's answer"
+        ),
+    )
+    unclaimed_hold_check_seconds: float = Field(
+        default=5,
+        gt=0,
+        le=600,
+        description=(
+            "How often the sweeper looks for unclaimed holds, and asks booking-command again "
+            "after it did not answer"
+        ),
+    )
+    unclaimed_hold_batch: int = Field(
+        default=200,
+        ge=1,
+        le=MAX_KNOWN_BOOKINGS_QUESTION,
+        description="Most unclaimed holds one sweep asks about and settles in one transaction",
+    )
+    booking_command_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("http://127.0.0.1:8001"),
+        description="Where the sweeper asks booking-command which bookings it stores",
+    )
+    booking_command_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    booking_command_retry_attempts: int = Field(default=3, ge=1, le=10)

@@ -61,7 +61,7 @@ def is_transient(error: BaseException) -> bool:
 
 
 async def apply_booking_events(batch: Batch, dependencies: SubscriberDependencies) -> None:
-    """Reserves, confirms and releases tickets for booking events, in one transaction."""
+    """Reserves, confirms, releases tickets and claims holds made over HTTP, in one transaction."""
     await _decide(batch, dependencies)
 
 

@@ -37,7 +37,7 @@ from booking_command.application.executor import EventStoreExecutor
 from booking_command.application.group_commit import GroupCommitter
 from booking_command.application.hold_expiry import HoldExpiryWorker
 from booking_command.application.payments import PaymentWorker, PaymentWorkerOptions
-from booking_command.entrypoints.http import bookings, events, venues
+from booking_command.entrypoints.http import bookings, events, known_bookings, venues
 from booking_command.entrypoints.subscribers import (
     InventoryMessage,
     is_transient,
@@ -363,6 +363,7 @@ def build_app(
             venues.router,
             events.router,
             bookings.router,
+            known_bookings.router,
             dead_letter_router(
                 settings,
                 settings.group_id(settings.consumer_group),

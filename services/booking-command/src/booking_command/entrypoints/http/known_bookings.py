@@ -1,0 +1,44 @@
+"""Which bookings are stored: inventory asks before it releases a hold no booking claimed."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from booking_command.domain.booking import Booking
+from booking_command.entrypoints.http.deps import ServiceDep
+from service_kit.errors import ForbiddenError
+from service_kit.http_errors import error_responses
+from service_kit.internal_auth import Caller, InternalCaller
+from ticketing_contracts.holds import KnownBookings, KnownBookingsQuestion
+
+router = APIRouter(prefix="/internal/v1/bookings", tags=["bookings"])
+
+
+async def service_caller(caller: InternalCaller) -> Caller:
+    """A service's own token: whether a booking exists is not a person's question."""
+    if caller.role != "service":
+        raise ForbiddenError("only a service's own token may ask which bookings exist")
+    return caller
+
+
+@router.post(
+    "/known",
+    response_model=KnownBookings,
+    summary="Which of these booking ids are stored bookings (inventory's unclaimed holds)",
+    description=(
+        "Answers 200 with the asked ids that are bookings in the event store, whatever "
+        "their status; ids of anything else, or of nothing, are left out. Inventory asks "
+        "before it releases a hold that no booking fact has claimed in time, and releases "
+        "only those left out. Only a service's own token (role `service`) may ask."
+    ),
+    responses=error_responses(401, 403, 422),
+)
+async def known_bookings(
+    question: KnownBookingsQuestion,
+    service: ServiceDep,
+    _: Annotated[Caller, Depends(service_caller)],
+) -> KnownBookings:
+    stored = await service.executor.run(service.app.load_many, question.booking_ids, Booking)
+    return KnownBookings(known=[i for i in dict.fromkeys(question.booking_ids) if i in stored])

@@ -1,0 +1,100 @@
+"""POST /internal/v1/bookings/known: the question inventory's unclaimed-hold sweeper asks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import httpx
+import pytest
+
+from booking_command.adapters.event_store import in_memory_environment
+from booking_command.bootstrap import build_app
+from booking_command.settings import BookingCommandSettings
+from service_kit.internal_auth import GATEWAY, Caller, InternalTokenIssuer, generate_key_pair
+
+PRIVATE_KEY, PUBLIC_KEY = generate_key_pair()
+TOKENS = InternalTokenIssuer.from_text(PRIVATE_KEY, ttl_seconds=3600)
+SERVICE = {"Authorization": TOKENS.authorization("booking-command", GATEWAY)}
+ADMIN = {"Authorization": TOKENS.authorization("booking-command", Caller("admin-1", "admin"))}
+USER = {"Authorization": TOKENS.authorization("booking-command", Caller("user-1", "user"))}
+KNOWN = "/internal/v1/bookings/known"
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    settings = BookingCommandSettings(
+        environment="test",
+        hold_expiry_interval_seconds=60,
+        internal_token_public_key=PUBLIC_KEY,
+        payment_provider_secret_key="sk_test_Fz8Lq2Vw7Rb4Nc9Xt1Hy6Kd3Gm5Jp0Ta",
+    )
+    app = build_app(settings, event_store_env=in_memory_environment(), with_kafka=False)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+
+
+async def stored_booking(client: httpx.AsyncClient) -> tuple[str, str]:
+    """(booking id, event id) of a PENDING booking."""
+    venue = await client.post(
+        "/internal/v1/venues",
+        json={"name": "Hall", "capacity": 100, "address": "1 Road"},
+        headers=ADMIN,
+    )
+    event = await client.post(
+        "/internal/v1/events",
+        json={
+            "venue_id": venue.json()["id"],
+            "name": "Show",
+            "starts_at": (datetime.now(UTC) + timedelta(days=7)).isoformat(),
+            "ticket_types": [{"name": "Stalls", "price": "25.00", "quantity": 50}],
+        },
+        headers=ADMIN,
+    )
+    event_id = event.json()["id"]
+    await client.post(f"/internal/v1/events/{event_id}/publish", headers=ADMIN)
+    booking = await client.post(
+        "/internal/v1/bookings",
+        json={
+            "event_id": event_id,
+            "ticket_type_id": event.json()["ticket_types"][0]["ticket_type_id"],
+            "quantity": 2,
+            "customer_name": "Ada Lovelace",
+            "customer_email": "ada@example.com",
+            "payment_token": "tok_visa",
+        },
+        headers=USER,
+    )
+    assert booking.status_code == 202, booking.text
+    return booking.json()["id"], event_id
+
+
+async def test_answers_which_asked_ids_are_stored_bookings(client: httpx.AsyncClient) -> None:
+    booking_id, event_id = await stored_booking(client)
+    unknown = str(uuid4())
+    response = await client.post(
+        KNOWN, json={"booking_ids": [unknown, booking_id, event_id]}, headers=SERVICE
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {"known": [booking_id]}, "an event's id is not a booking"
+
+
+async def test_only_a_service_token_may_ask(client: httpx.AsyncClient) -> None:
+    body = {"booking_ids": [str(uuid4())]}
+    assert (await client.post(KNOWN, json=body)).status_code == 401
+    assert (await client.post(KNOWN, json=body, headers=USER)).status_code == 403
+    assert (await client.post(KNOWN, json=body, headers=ADMIN)).status_code == 403
+
+
+async def test_a_malformed_question_is_refused(client: httpx.AsyncClient) -> None:
+    for body in ({"booking_ids": []}, {"booking_ids": ["nope"]}, {}):
+        response = await client.post(KNOWN, json=body, headers=SERVICE)
+        assert response.status_code == 422, body
+
+
+async def test_openapi_documents_the_route(client: httpx.AsyncClient) -> None:
+    route = (await client.get("/openapi.json")).json()["paths"][KNOWN]["post"]
+    assert {"200", "401", "403", "422"} <= set(route["responses"])

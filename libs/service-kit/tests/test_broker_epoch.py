@@ -8,7 +8,7 @@ import logging
 import pytest
 from prometheus_client import REGISTRY
 
-from service_kit.broker_epoch import BrokerRecovery, BrokerWatch, reconcile_broker
+from service_kit.broker_epoch import BrokerChanged, BrokerRecovery, BrokerWatch, reconcile_broker
 from service_kit.settings import KafkaSettings
 
 
@@ -170,3 +170,57 @@ async def test_the_watch_keeps_watching_through_a_database_outage() -> None:
     finally:
         running.cancel()
     assert epoch.adopted == ["cluster-b"]
+
+
+async def test_a_replica_repositions_when_another_replica_adopted_the_new_broker_first() -> None:
+    epoch, broker, events = FakeEpoch(stored="cluster-a"), Broker("cluster-a"), []
+    watch = watch_of(epoch, broker, events)
+    assert await watch.check() is None
+
+    broker.cluster_id = "cluster-b"
+    epoch.stored = "cluster-b"  # the other replica's recovery committed before our check
+    assert await watch.check() is None, "the recovery is the other replica's"
+
+    assert epoch.adopted == []
+    assert events == ["reposition", "after_recovery"], "our positions moved all the same"
+
+
+async def test_nothing_is_published_to_a_new_broker_before_the_service_adopted_it() -> None:
+    epoch, broker, events = FakeEpoch(stored="cluster-a"), Broker("cluster-a"), []
+    recovered = asyncio.Event()
+
+    async def after_recovery() -> None:
+        recovered.set()
+
+    watch = BrokerWatch(
+        KafkaSettings(service_name="orders-service"),
+        epoch,
+        lambda: events.append("reposition"),
+        interval_seconds=3600,  # only a refused publish makes the watch look now
+        after_recovery=after_recovery,
+        identify=broker.identify,
+        confirmed_for_seconds=0,
+    )
+    await watch.confirm()
+
+    broker.cluster_id = "cluster-b"
+    with pytest.raises(BrokerChanged, match="cluster-b"):
+        await watch.confirm()
+    assert epoch.adopted == [], "the publisher may hold rows the recovery updates: not inline"
+
+    running = asyncio.create_task(watch.run())
+    try:
+        async with asyncio.timeout(5):
+            await recovered.wait()
+    finally:
+        running.cancel()
+    await watch.confirm()
+    assert epoch.adopted == ["cluster-b"]
+    assert events == ["reposition"]
+
+
+async def test_a_publisher_cannot_send_while_the_broker_does_not_answer_who_it_is() -> None:
+    watch = watch_of(FakeEpoch(stored="cluster-a"), Broker(None), [])
+
+    with pytest.raises(ConnectionError):
+        await watch.confirm()

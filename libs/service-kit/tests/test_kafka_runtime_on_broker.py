@@ -16,6 +16,7 @@ from prometheus_client import REGISTRY
 
 from local_infra.session_infrastructure import Infrastructure
 from local_infra.waiting import poll_until
+from service_kit.broker_epoch import BrokerChanged, BrokerRecovery
 from service_kit.kafka.messages import OutboundMessage, PartitionBatch
 from service_kit.kafka.positions import OffsetsMoved
 from service_kit.kafka.runtime import KafkaRuntime
@@ -134,6 +135,57 @@ async def test_a_message_with_a_header_that_is_not_utf8_is_handled_not_lost(
         await kafka.stop()
     assert database.applied == [b"m0", b"m1"]
     assert database.next_offsets[TopicPartition(topic, 0)] == 2
+
+
+class EpochOfAnotherCluster:
+    """A service whose stored positions belong to a broker that was replaced."""
+
+    def __init__(self) -> None:
+        self.stored = "the-cluster-that-was-lost"
+
+    async def stored_cluster_id(self) -> str | None:
+        return self.stored
+
+    async def record_cluster_id(self, cluster_id: str) -> None:
+        self.stored = cluster_id
+
+    async def adopt(self, cluster_id: str) -> BrokerRecovery | None:
+        self.stored = cluster_id
+        return BrokerRecovery(republished="nothing", dropped_offsets="nothing")
+
+
+async def test_a_runtime_publishes_nothing_to_a_broker_its_service_has_not_adopted(
+    infrastructure: Infrastructure, topic_prefix: str
+) -> None:
+    settings, topic = await one_partition_topic(infrastructure, f"{topic_prefix}kit-epoch.")
+    epoch = EpochOfAnotherCluster()
+    kafka = KafkaRuntime(settings)
+    await kafka.start()
+    try:
+        cluster_id = await kafka.cluster_id()
+        kafka.watch_broker(epoch)
+        with pytest.raises(BrokerChanged):
+            await kafka.publish([OutboundMessage(topic, b"show", b"too-early", [])])
+        assert await end_offset(settings, topic) == 0
+
+        async def adopted() -> bool:
+            return epoch.stored == cluster_id
+
+        assert await poll_until(adopted, wait_seconds=30), "the refused publish has it recover"
+        await kafka.publish([OutboundMessage(topic, b"show", b"after-recovery", [])])
+    finally:
+        await kafka.stop()
+    assert await end_offset(settings, topic) == 1
+
+
+async def end_offset(settings: KafkaSettings, topic: str) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await consumer.start()
+    try:
+        partition = TopicPartition(topic, 0)
+        return (await consumer.end_offsets([partition]))[partition]
+    finally:
+        await consumer.stop()
 
 
 class ErrorSignal(logging.Handler):

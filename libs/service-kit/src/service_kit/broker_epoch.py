@@ -11,7 +11,9 @@ broker's offsets, storing the new id in the same transaction.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -33,6 +35,11 @@ class BrokerRecovery:
     dropped_offsets: str
 
 
+class BrokerChanged(RuntimeError):
+    """The broker that answers is not the one the service's stored positions belong to (yet):
+    nothing may be published to it before the service has recovered."""
+
+
 class BrokerEpoch(Protocol):
     """A service's record of the broker its positions belong to, in its own database."""
 
@@ -52,15 +59,20 @@ class BrokerEpoch(Protocol):
 
 
 async def broker_cluster_id(settings: KafkaSettings, *, timeout_seconds: float = 10.0) -> str:
-    """The cluster id the broker reports (Kafka's DescribeCluster)."""
+    """The cluster id the broker reports (Kafka's DescribeCluster), through a new client."""
     admin = AIOKafkaAdminClient(
         **kafka_client_options(settings), request_timeout_ms=int(timeout_seconds * 1000)
     )
     try:
         await asyncio.wait_for(admin.start(), timeout_seconds)
-        description = await asyncio.wait_for(admin.describe_cluster(), timeout_seconds)
+        return await cluster_id_of(admin, timeout_seconds=timeout_seconds)
     finally:
         await admin.close()
+
+
+async def cluster_id_of(admin: AIOKafkaAdminClient, *, timeout_seconds: float) -> str:
+    """The cluster id the broker reports to a started admin client."""
+    description = await asyncio.wait_for(admin.describe_cluster(), timeout_seconds)
     cluster_id = description.get("cluster_id")
     if not isinstance(cluster_id, str) or not cluster_id:
         raise RuntimeError(f"the broker reported no cluster id: {description!r}")
@@ -117,6 +129,11 @@ class BrokerWatch:
     The same step as at start-up (`reconcile_broker`), then every subscription of the runtime
     reads its stored positions again (the recovery dropped the old broker's) and the service's
     `after_recovery` runs (e.g. its relay picks up the republishing at once).
+
+    Publishers call `confirm()` before each send: a new cluster must receive the republished
+    log first, in log order, so nothing may reach it before the service adopted it. A record
+    sent to it earlier would sit ahead of the facts it follows, and a read model rebuilt from
+    that cluster would keep it and skip its later, in-order copy as a duplicate.
     """
 
     def __init__(
@@ -128,6 +145,7 @@ class BrokerWatch:
         interval_seconds: float = 5.0,
         after_recovery: Callable[[], Awaitable[None]] | None = None,
         identify: Callable[[], Awaitable[str]] | None = None,
+        confirmed_for_seconds: float = 0.5,
     ) -> None:
         self._settings = settings
         self._identify = identify or (
@@ -137,10 +155,19 @@ class BrokerWatch:
         self._reposition = reposition
         self._interval = interval_seconds
         self._after_recovery = after_recovery
+        # Replacing a cluster (a broker process gone, a new one formatted and started) takes
+        # seconds, so a confirmation this recent still holds for the next send.
+        self._confirmed_for = confirmed_for_seconds
+        self._confirmed_until = 0.0
+        self._known: str | None = None  # the cluster this process's positions belong to
+        self._check_now = asyncio.Event()
 
     async def run(self) -> None:
         while True:
-            await asyncio.sleep(self._interval)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._interval):
+                    await self._check_now.wait()
+            self._check_now.clear()
             try:
                 await self.check()
             except Exception as error:  # e.g. the service's database restarting: next round
@@ -152,11 +179,35 @@ class BrokerWatch:
         except Exception as error:  # the broker is away: nothing to compare until it answers
             logger.debug("broker identity unknown for now: %r", error)
             return None
-        if await self._epoch.stored_cluster_id() == cluster_id:
+        if cluster_id == await self._known_cluster_id():
             return None
         recovery = await reconcile_broker(self._settings.service_name, self._epoch, cluster_id)
         # Also when another replica adopted the new broker first: our positions changed too.
         self._reposition()
         if self._after_recovery is not None:
             await self._after_recovery()
+        self._known = cluster_id
+        self._confirmed_until = 0.0
         return recovery
+
+    async def confirm(self) -> None:
+        """Returns when the broker answering is the one the stored positions belong to; raises
+        `BrokerChanged` (and has the watch recover at once) when it is not."""
+        asked_at = time.monotonic()
+        if asked_at < self._confirmed_until:
+            return
+        cluster_id = await self._identify()
+        known = await self._known_cluster_id()
+        if cluster_id != known:
+            # Not recovered inline: the caller may hold rows that the recovery must update.
+            self._check_now.set()
+            raise BrokerChanged(
+                f"the broker is now cluster {cluster_id}, the stored positions belong to "
+                f"{known}: publishing waits for the recovery"
+            )
+        self._confirmed_until = asked_at + self._confirmed_for
+
+    async def _known_cluster_id(self) -> str | None:
+        if self._known is None:
+            self._known = await self._epoch.stored_cluster_id()
+        return self._known

@@ -45,8 +45,7 @@ from booking_command.entrypoints.subscribers import (
 )
 from booking_command.settings import BookingCommandSettings
 from service_kit.app_factory import create_service_app, health_registry_for
-from service_kit.background import BackgroundTask
-from service_kit.broker_epoch import BrokerWatch, recover_from_broker_change
+from service_kit.broker_epoch import recover_from_broker_change
 from service_kit.circuit_breakers import breaker_probe, create_breaker
 from service_kit.dead_letter_routes import dead_letter_router
 from service_kit.kafka.runtime import KafkaRuntime
@@ -129,7 +128,6 @@ class Runtime:
     kafka: KafkaRuntime | None
     relay: OutboxRelay | None
     subscription: Subscription[InventoryMessage] | None
-    broker_watch: BackgroundTask | None = None
 
     async def start(self) -> None:
         self.group_commit.start()
@@ -146,16 +144,7 @@ class Runtime:
             await recover_from_broker_change(self.settings, epoch)
             await self.executor.run(self.app.load_tracking_epoch)
             await self.kafka.start()
-            watch = BrokerWatch(
-                self.settings,
-                epoch,
-                self.kafka.reposition,
-                interval_seconds=self.settings.broker_check_seconds,
-                after_recovery=self._after_broker_recovery,
-            )
-            self.kafka.check_on_assignment(watch.check)
-            self.broker_watch = BackgroundTask("broker-watch", watch.run)
-            self.broker_watch.start()
+            self.kafka.watch_broker(epoch, after_recovery=self._after_broker_recovery)
         if self.relay is not None:
             self.relay.start()
 
@@ -166,8 +155,6 @@ class Runtime:
             self.relay.wake()
 
     async def stop(self) -> None:
-        if self.broker_watch is not None:
-            await self.broker_watch.stop()
         await self.hold_expiry.stop()
         await self.event_cancellation_worker.stop()
         await self.payment_worker.stop()

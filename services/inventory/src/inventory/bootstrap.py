@@ -36,7 +36,7 @@ from inventory.entrypoints.subscribers import SubscriberDependencies, is_transie
 from inventory.settings import InventorySettings
 from service_kit.app_factory import create_service_app, health_registry_for
 from service_kit.background import BackgroundTask, WokenRounds
-from service_kit.broker_epoch import BrokerWatch, recover_from_broker_change
+from service_kit.broker_epoch import recover_from_broker_change
 from service_kit.circuit_breakers import CircuitBreaker, breaker_probe, create_breaker
 from service_kit.dead_letter_routes import dead_letter_router
 from service_kit.dependency_probes import postgres_pool_probe, redis_probe
@@ -91,7 +91,6 @@ class InventoryRuntime:
         self.http: httpx.AsyncClient | None = None
         self.relay: OutboxRelay | None = None
         self.relay_task: BackgroundTask | None = None
-        self.broker_watch: BackgroundTask | None = None
         self.kafka = KafkaRuntime(settings, is_transient=is_transient)
         self.kafka.publisher(
             settings.topic(topics.INVENTORY_EVENTS),
@@ -220,16 +219,7 @@ class InventoryRuntime:
             producer=settings.service_name,
         )
         self.sweeper.task.start()
-        watch = BrokerWatch(
-            settings,
-            epoch,
-            self.kafka.reposition,
-            interval_seconds=settings.broker_check_seconds,
-            after_recovery=self._wake_relay_now,
-        )
-        self.kafka.check_on_assignment(watch.check)
-        self.broker_watch = BackgroundTask("broker watch", watch.run)
-        self.broker_watch.start()
+        self.kafka.watch_broker(epoch, after_recovery=self._wake_relay_now)
 
     async def _wake_relay_now(self) -> None:
         if self.relay is not None:
@@ -244,8 +234,6 @@ class InventoryRuntime:
 
     async def stop(self) -> None:
         await self.sweeper.task.stop()
-        if self.broker_watch is not None:
-            await self.broker_watch.stop()
         if self.relay_task is not None:
             await self.relay_task.stop()
         with contextlib.suppress(Exception):

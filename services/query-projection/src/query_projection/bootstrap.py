@@ -25,8 +25,7 @@ from query_projection.entrypoints.http.router import OPENAPI_TAGS, router
 from query_projection.entrypoints.subscribers import subscribe_projection
 from query_projection.settings import QueryProjectionSettings
 from service_kit.app_factory import create_service_app, health_registry_for
-from service_kit.background import BackgroundTask
-from service_kit.broker_epoch import BrokerWatch, recover_from_broker_change
+from service_kit.broker_epoch import recover_from_broker_change
 from service_kit.dead_letter_routes import dead_letter_router
 from service_kit.dependency_probes import kafka_probe, postgres_pool_probe, redis_probe
 from service_kit.kafka.runtime import KafkaRuntime
@@ -51,7 +50,6 @@ class QueryProjection:
         self._pool: asyncpg.Pool | None = None
         self._end_offsets: KafkaEndOffsets | None = None
         self._progress = PostgresProgressListener(settings.database_dsn, self.signal.notify)
-        self._broker_watch: BackgroundTask | None = None
         self.queries: ReadModelQueries | None = None
         self.subscription: Subscription[DecodedEvent] = subscribe_projection(
             self.runtime, settings, self._read_models, self.signal
@@ -99,19 +97,9 @@ class QueryProjection:
             epoch = PostgresBrokerEpoch(self.pool)
             await recover_from_broker_change(settings, epoch)
             await self.runtime.start()
-            watch = BrokerWatch(
-                settings,
-                epoch,
-                self.runtime.reposition,
-                interval_seconds=settings.broker_check_seconds,
-            )
-            self.runtime.check_on_assignment(watch.check)
-            self._broker_watch = BackgroundTask("broker watch", watch.run)
-            self._broker_watch.start()
+            self.runtime.watch_broker(epoch)
 
     async def stop(self) -> None:
-        if self._broker_watch is not None:
-            await self._broker_watch.stop()
         if self.runtime.started:
             await self.runtime.stop()
         await self._close()

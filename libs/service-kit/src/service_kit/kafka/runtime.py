@@ -7,14 +7,18 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
+from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker
 
+from service_kit.background import BackgroundTask
+from service_kit.broker_epoch import BrokerEpoch, BrokerWatch, cluster_id_of
 from service_kit.kafka import retries
 from service_kit.kafka.batch_subscriber import register_batch_subscriber
 from service_kit.kafka.broker import Publishers, create_broker
 from service_kit.kafka.messages import BatchHandler, Decoder, OutboundMessage
 from service_kit.kafka.positions import OffsetStore, PositionsOnAssignment
 from service_kit.kafka.subscription import Subscription
+from service_kit.kafka_security import kafka_client_options
 from service_kit.settings import KafkaSettings
 from ticketing_contracts import topics
 
@@ -39,6 +43,9 @@ class KafkaRuntime:
         self.subscriptions: list[Subscription[Any]] = []
         self._publishers = Publishers(self.broker)
         self._assignment_checks: list[Callable[[], Awaitable[Any]]] = []
+        self._publish_checks: list[Callable[[], Awaitable[None]]] = []
+        self._admin: AIOKafkaAdminClient | None = None
+        self._broker_watch: BackgroundTask | None = None
         self._is_transient = is_transient
         self.started = False
         self.publisher(
@@ -110,6 +117,8 @@ class KafkaRuntime:
 
     async def start(self) -> None:
         await self.broker.start()
+        self._admin = AIOKafkaAdminClient(**kafka_client_options(self.settings))
+        await self._admin.start()
         self.started = True
         for subscription in self.subscriptions:
             subscription.start_lag_checks()
@@ -132,6 +141,39 @@ class KafkaRuntime:
             except Exception as error:  # the periodic watch tries again
                 logger.warning("check before reading new partitions failed: %r", error)
 
+    def watch_broker(
+        self,
+        epoch: BrokerEpoch,
+        *,
+        after_recovery: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Once started: a `BrokerWatch` on `epoch` runs until `stop()`, before each group
+        assignment and before every publish (nothing reaches a broker not yet adopted)."""
+        watch = BrokerWatch(
+            self.settings,
+            epoch,
+            self.reposition,
+            interval_seconds=self.settings.broker_check_seconds,
+            after_recovery=after_recovery,
+            identify=self.cluster_id,
+        )
+        self.check_on_assignment(watch.check)
+        self.check_before_publishing(watch.confirm)
+        self._broker_watch = BackgroundTask("broker watch", watch.run)
+        self._broker_watch.start()
+
+    def check_before_publishing(self, check: Callable[[], Awaitable[None]]) -> None:
+        """Runs `check` (e.g. the broker watch's `confirm`) before every publish; when it
+        raises, nothing is sent."""
+        self._publish_checks.append(check)
+
+    async def cluster_id(self, *, timeout_seconds: float = 5.0) -> str:
+        """The cluster id the broker reports, asked through the runtime's long-lived admin
+        client."""
+        if self._admin is None:
+            raise RuntimeError("the Kafka runtime is not running")
+        return await cluster_id_of(self._admin, timeout_seconds=timeout_seconds)
+
     def reposition(self) -> None:
         """Every subscription reads its stored positions again before its next batch (the
         service's database moved them, e.g. after a broker change)."""
@@ -140,13 +182,20 @@ class KafkaRuntime:
 
     async def stop(self) -> None:
         self.started = False
+        if self._broker_watch is not None:
+            await self._broker_watch.stop()
         for subscription in self.subscriptions:
             await subscription.stop_lag_checks()
             await subscription.send_offset_copies_now()
+        if self._admin is not None:
+            await self._admin.close()
+            self._admin = None
         await self.broker.stop()
 
     async def publish(self, messages: Sequence[OutboundMessage]) -> None:
         """Sends in order and waits for every acknowledgement (keyed order holds per partition)."""
+        for check in self._publish_checks:
+            await check()
         await self._publishers.publish(messages)
 
     async def probe(self) -> None:

@@ -4,7 +4,9 @@ Writes are guarded optimistically: every write to a show bumps `shows.version` w
 `WHERE version = <loaded>`, new rows are plain INSERTs, and the processed-message
 record is a plain INSERT too. Two replicas deciding the same rows (a rebalance
 overlap) therefore cannot both commit: the loser gets `ConcurrencyConflict` and
-decides again, this time seeing what the winner wrote.
+decides again, this time seeing what the winner wrote. Holds asked for over HTTP and the
+unclaimed-hold sweeper also lock their shows first (`lock_shows`), so they wait for each
+other instead of deciding again.
 """
 
 from __future__ import annotations
@@ -55,7 +57,9 @@ class PostgresUnitOfWork:
             pass  # the connection is gone; the server rolls the transaction back itself
         finally:
             await self._release()
-        if isinstance(exc, asyncpg.UniqueViolationError):
+        # A deadlock is a lost race too: writers that lock shows in order (holds, the
+        # sweeper) against one that updates them in its own order (the Kafka path).
+        if isinstance(exc, asyncpg.UniqueViolationError | asyncpg.DeadlockDetectedError):
             raise ConcurrencyConflict(str(exc)) from exc
 
     async def _release(self) -> None:

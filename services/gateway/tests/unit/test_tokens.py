@@ -52,7 +52,7 @@ def _b64(data: dict[str, object]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
-def test_a_token_proves_the_user_its_id_and_the_password_version() -> None:
+def test_a_token_proves_the_user_its_id_role_and_the_password_version() -> None:
     user = replace(a_user("manager"), token_version=3)
     issued = hs256().issue(user)
     decoded = jwt.decode(
@@ -61,7 +61,7 @@ def test_a_token_proves_the_user_its_id_and_the_password_version() -> None:
     assert set(decoded) >= {"sub", "role", "exp", "iat", "jti", "ver"}
     assert decoded["role"] == "manager"
     proven = hs256().decode(issued.access_token)
-    assert (proven.user_id, proven.token_version) == (str(user.id), 3)
+    assert (proven.user_id, proven.token_version, proven.role) == (str(user.id), 3, "manager")
     assert proven.token_id == decoded["jti"]
     assert proven.expires_at == decoded["exp"]
     assert issued.expires_in == 1800

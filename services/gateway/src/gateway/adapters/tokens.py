@@ -86,8 +86,9 @@ class JwtTokens:
                 "The access token is invalid", error_type="invalid_token"
             ) from None
         subject, token_id, version = claims.get("sub"), claims.get("jti"), claims.get("ver")
+        role = claims.get("role")
         if (
-            claims.get("role") not in ROLES
+            role not in ROLES
             or not isinstance(subject, str)
             or not subject
             or not isinstance(token_id, str)
@@ -96,5 +97,9 @@ class JwtTokens:
         ):
             raise UnauthorizedError("The access token is invalid", error_type="invalid_token")
         return TokenClaims(
-            user_id=subject, token_id=token_id, expires_at=int(claims["exp"]), token_version=version
+            user_id=subject,
+            token_id=token_id,
+            expires_at=int(claims["exp"]),
+            token_version=version,
+            role=role,
         )

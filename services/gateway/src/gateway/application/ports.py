@@ -69,6 +69,9 @@ class TokenClaims:
     token_id: str
     expires_at: int
     token_version: int
+    # The account's role when the token was issued; requests that change state use the
+    # account's current role instead.
+    role: Role
 
 
 @dataclass(frozen=True)

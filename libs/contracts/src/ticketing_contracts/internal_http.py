@@ -14,3 +14,10 @@ IDEMPOTENCY_KEY_HEADER: Final = "Idempotency-Key"
 
 Role = Literal["admin", "manager", "user"]
 ROLES: Final[tuple[Role, ...]] = ("admin", "manager", "user")
+
+# The internal services, by the names their own tokens carry as issuer and subject (and
+# the audience of a call to them). The gateway signs with its own key under "gateway".
+BOOKING_COMMAND: Final = "booking-command"
+INVENTORY: Final = "inventory"
+QUERY_PROJECTION: Final = "query-projection"
+INTERNAL_SERVICES: Final = frozenset({BOOKING_COMMAND, INVENTORY, QUERY_PROJECTION})

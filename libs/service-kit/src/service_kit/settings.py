@@ -23,7 +23,12 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from service_kit.internal_auth import private_key_from_text, public_key_from_text
+from service_kit.internal_auth import (
+    InvalidKeyError,
+    private_key_from_text,
+    public_key_from_text,
+)
+from ticketing_contracts.internal_http import INTERNAL_SERVICES
 
 MIN_JWT_SECRET_LENGTH = 32
 PLACEHOLDER_WORDS = (
@@ -365,7 +370,8 @@ class JwtSettings(ServiceSettings):
 
 
 class InternalTokenSettings(ServiceSettings):
-    """A service that answers the gateway's calls: it checks their tokens, never mints one."""
+    """An internal service: it checks the tokens of the gateway and of the services it
+    trusts, each with that signer's public key."""
 
     internal_token_public_key: str = Field(
         description=(
@@ -374,12 +380,112 @@ class InternalTokenSettings(ServiceSettings):
         )
     )
     internal_token_leeway_seconds: int = Field(default=5, ge=0, le=60)
+    trusted_service_keys: str = Field(
+        default="",
+        description=(
+            "Services whose own tokens this service accepts, each with the public half of "
+            "its SERVICE_TOKEN_PRIVATE_KEY: `booking-command=<key>,inventory=<key>`; empty: "
+            "the gateway's tokens only. A route still names which of them may call it"
+        ),
+    )
 
     @field_validator("internal_token_public_key")
     @classmethod
     def _public_key_is_valid(cls, value: str) -> str:
         public_key_from_text(value)
         return value.strip()
+
+    @field_validator("trusted_service_keys")
+    @classmethod
+    def _trusted_services_are_known(cls, value: str) -> str:
+        keys = _parse_service_keys(value)
+        return ",".join(f"{name}={key}" for name, key in keys.items())
+
+    @model_validator(mode="after")
+    def _every_signer_has_its_own_key(self) -> Self:
+        signers = {"the gateway": self.internal_token_public_key, **self.trusted_services}
+        by_key: dict[str, list[str]] = {}
+        for signer, key in signers.items():
+            by_key.setdefault(key.rstrip("="), []).append(signer)
+        shared = [names for names in by_key.values() if len(names) > 1]
+        if shared:
+            raise ValueError(
+                f"{' and '.join(shared[0])} have the same public key: each signs with its own "
+                "key pair (python -m service_kit.internal_auth SERVICE)"
+            )
+        return self
+
+    @property
+    def trusted_services(self) -> dict[str, str]:
+        """Service name -> public key, as TRUSTED_SERVICE_KEYS names them."""
+        return _parse_service_keys(self.trusted_service_keys)
+
+
+def _parse_service_keys(value: str) -> dict[str, str]:
+    keys: dict[str, str] = {}
+    for entry in (part.strip() for part in value.split(",")):
+        if not entry:
+            continue
+        name, equals, key = (text.strip() for text in entry.partition("="))
+        if not equals or not name or not key:
+            raise ValueError(f"{entry!r} is not service=public-key")
+        if name not in INTERNAL_SERVICES:
+            raise ValueError(
+                f"unknown service {name!r}; one of {', '.join(sorted(INTERNAL_SERVICES))} "
+                "(the gateway's key is INTERNAL_TOKEN_PUBLIC_KEY)"
+            )
+        if name in keys:
+            raise ValueError(f"{name} is named twice")
+        try:
+            public_key_from_text(key)
+        except InvalidKeyError as error:
+            raise ValueError(f"{name}: {error}") from None
+        keys[name] = key
+    return keys
+
+
+class ServiceTokenIssuerSettings(ServiceSettings):
+    """A service that calls another internal service: it signs its own tokens (issuer and
+    subject its SERVICE_NAME, role service) with its own key, never the gateway's."""
+
+    service_token_private_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "This service's own Ed25519 private key (base64url, 32 bytes) for its calls to "
+            "other internal services, which trust its public half (TRUSTED_SERVICE_KEYS); "
+            "generate a pair with: python -m service_kit.internal_auth SERVICE. Required in "
+            "production; unset elsewhere, those calls carry no token and are refused"
+        ),
+    )
+    service_token_ttl_seconds: int = Field(default=60, ge=10, le=600)
+
+    @field_validator("service_token_private_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("service_token_private_key")
+    @classmethod
+    def _service_key_is_valid(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            private_key_from_text(value.get_secret_value())
+        return value
+
+    @model_validator(mode="after")
+    def _service_key_is_complete(self) -> Self:
+        if self.service_token_private_key is None:
+            if self.is_production:
+                raise ValueError(
+                    f"SERVICE_TOKEN_PRIVATE_KEY is required in production: {self.service_name} "
+                    "calls other internal services with its own token"
+                )
+            return self
+        if self.service_name not in INTERNAL_SERVICES:
+            raise ValueError(
+                f"SERVICE_NAME {self.service_name!r} signs tokens no service trusts; one of "
+                f"{', '.join(sorted(INTERNAL_SERVICES))}"
+            )
+        return self
 
 
 class InternalTokenIssuerSettings(ServiceSettings):

@@ -350,13 +350,13 @@ def build_app(
             venues.router,
             events.router,
             bookings.router,
-            known_bookings.router,
             dead_letter_router(
                 settings,
                 settings.group_id(settings.consumer_group),
                 lambda: running[0].kafka if running else None,
             ),
         ],
+        service_routers=[known_bookings.router],
         lifespan=lifespan,
         openapi_tags=OPENAPI_TAGS,
     )

@@ -9,6 +9,7 @@ from service_kit.settings import (
     KafkaSettings,
     PostgresSettings,
     RedisSettings,
+    ServiceTokenIssuerSettings,
     looks_like_placeholder,
 )
 
@@ -23,7 +24,14 @@ KNOWN_TEST_PAYMENT_PROVIDER_KEYS = frozenset(
 )
 
 
-class BookingCommandSettings(PostgresSettings, RedisSettings, KafkaSettings, InternalTokenSettings):
+# ServiceTokenIssuerSettings: its own key, for its calls to inventory (POST /internal/v1/holds).
+class BookingCommandSettings(
+    PostgresSettings,
+    RedisSettings,
+    KafkaSettings,
+    InternalTokenSettings,
+    ServiceTokenIssuerSettings,
+):
     service_name: str = "booking-command"
     http_port: int = 8001
     database_url: PostgresDsn = PostgresDsn(

@@ -16,9 +16,21 @@ from service_kit.internal_auth import GATEWAY, Caller, InternalTokenIssuer, gene
 
 PRIVATE_KEY, PUBLIC_KEY = generate_key_pair()
 TOKENS = InternalTokenIssuer.from_text(PRIVATE_KEY, ttl_seconds=3600)
-SERVICE = {"Authorization": TOKENS.authorization("booking-command", GATEWAY)}
 ADMIN = {"Authorization": TOKENS.authorization("booking-command", Caller("admin-1", "admin"))}
 USER = {"Authorization": TOKENS.authorization("booking-command", Caller("user-1", "user"))}
+GATEWAY_ITSELF = {"Authorization": TOKENS.authorization("booking-command", GATEWAY)}
+
+
+def service_token(service: str) -> tuple[dict[str, str], str]:
+    """`service`'s own token for booking-command, and the public key that checks it."""
+    private_key, public_key = generate_key_pair()
+    issuer = InternalTokenIssuer.from_text(private_key, issuer=service, ttl_seconds=3600)
+    return {"Authorization": issuer.service_authorization("booking-command")}, public_key
+
+
+INVENTORY, INVENTORY_KEY = service_token("inventory")
+# Trusted here only to show the route itself tells services apart.
+QUERY_PROJECTION, QUERY_PROJECTION_KEY = service_token("query-projection")
 KNOWN = "/internal/v1/bookings/known"
 
 
@@ -28,6 +40,7 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
         environment="test",
         hold_expiry_interval_seconds=60,
         internal_token_public_key=PUBLIC_KEY,
+        trusted_service_keys=f"inventory={INVENTORY_KEY},query-projection={QUERY_PROJECTION_KEY}",
         payment_provider_secret_key="sk_test_Fz8Lq2Vw7Rb4Nc9Xt1Hy6Kd3Gm5Jp0Ta",
     )
     app = build_app(settings, event_store_env=in_memory_environment(), with_kafka=False)
@@ -76,22 +89,46 @@ async def test_answers_which_asked_ids_are_stored_bookings(client: httpx.AsyncCl
     booking_id, event_id = await stored_booking(client)
     unknown = str(uuid4())
     response = await client.post(
-        KNOWN, json={"booking_ids": [unknown, booking_id, event_id]}, headers=SERVICE
+        KNOWN, json={"booking_ids": [unknown, booking_id, event_id]}, headers=INVENTORY
     )
     assert response.status_code == 200, response.text
     assert response.json() == {"known": [booking_id]}, "an event's id is not a booking"
 
 
-async def test_only_a_service_token_may_ask(client: httpx.AsyncClient) -> None:
+async def test_only_inventorys_own_token_may_ask(client: httpx.AsyncClient) -> None:
     body = {"booking_ids": [str(uuid4())]}
+    assert (await client.post(KNOWN, json=body, headers=INVENTORY)).status_code == 200
     assert (await client.post(KNOWN, json=body)).status_code == 401
-    assert (await client.post(KNOWN, json=body, headers=USER)).status_code == 403
-    assert (await client.post(KNOWN, json=body, headers=ADMIN)).status_code == 403
+    untrusted, _ = service_token("inventory")
+    assert (await client.post(KNOWN, json=body, headers=untrusted)).status_code == 401, (
+        "inventory's name on a key booking-command does not hold"
+    )
+    for who, headers in (
+        ("a user", USER),
+        ("an admin", ADMIN),
+        ("the gateway itself", GATEWAY_ITSELF),
+        ("another service", QUERY_PROJECTION),
+    ):
+        refused = await client.post(KNOWN, json=body, headers=headers)
+        assert refused.status_code == 403, who
+        assert refused.json()["detail"] == "only inventory's own token may ask which bookings exist"
+
+
+async def test_inventorys_token_reaches_no_other_route(client: httpx.AsyncClient) -> None:
+    booking_id, event_id = await stored_booking(client)
+    for method, path in (
+        ("GET", f"/internal/v1/bookings/{booking_id}"),
+        ("POST", f"/internal/v1/bookings/{booking_id}/cancel"),
+        ("POST", f"/internal/v1/events/{event_id}/publish"),
+        ("GET", "/internal/v1/dead-letters"),
+    ):
+        response = await client.request(method, path, headers=INVENTORY)
+        assert response.status_code == 403, (method, path, response.text)
 
 
 async def test_a_malformed_question_is_refused(client: httpx.AsyncClient) -> None:
     for body in ({"booking_ids": []}, {"booking_ids": ["nope"]}, {}):
-        response = await client.post(KNOWN, json=body, headers=SERVICE)
+        response = await client.post(KNOWN, json=body, headers=INVENTORY)
         assert response.status_code == 422, body
 
 

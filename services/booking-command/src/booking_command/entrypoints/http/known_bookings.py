@@ -10,16 +10,18 @@ from booking_command.domain.booking import Booking
 from booking_command.entrypoints.http.deps import ServiceDep
 from service_kit.errors import ForbiddenError
 from service_kit.http_errors import error_responses
-from service_kit.internal_auth import Caller, InternalCaller
+from service_kit.internal_auth import Caller, VerifiedCaller
 from ticketing_contracts.holds import KnownBookings, KnownBookingsQuestion
+from ticketing_contracts.internal_http import INVENTORY
 
 router = APIRouter(prefix="/internal/v1/bookings", tags=["bookings"])
 
 
-async def service_caller(caller: InternalCaller) -> Caller:
-    """A service's own token: whether a booking exists is not a person's question."""
-    if caller.role != "service":
-        raise ForbiddenError("only a service's own token may ask which bookings exist")
+async def inventory_caller(caller: VerifiedCaller) -> Caller:
+    """Inventory's own token: its sweeper is the one that asks. Not a person's question,
+    nor the gateway's, which never asks it."""
+    if not caller.is_service(INVENTORY):
+        raise ForbiddenError("only inventory's own token may ask which bookings exist")
     return caller
 
 
@@ -31,14 +33,15 @@ async def service_caller(caller: InternalCaller) -> Caller:
         "Answers 200 with the asked ids that are bookings in the event store, whatever "
         "their status; ids of anything else, or of nothing, are left out. Inventory asks "
         "before it releases a hold that no booking fact has claimed in time, and releases "
-        "only those left out. Only a service's own token (role `service`) may ask."
+        "only those left out. Only inventory's own token (issuer `inventory`, role "
+        "`service`) may ask: 403 for a person's, the gateway's or another service's."
     ),
     responses=error_responses(401, 403, 422),
 )
 async def known_bookings(
     question: KnownBookingsQuestion,
     service: ServiceDep,
-    _: Annotated[Caller, Depends(service_caller)],
+    _: Annotated[Caller, Depends(inventory_caller)],
 ) -> KnownBookings:
     stored = await service.executor.run(service.app.load_many, question.booking_ids, Booking)
     return KnownBookings(known=[i for i in dict.fromkeys(question.booking_ids) if i in stored])

@@ -34,7 +34,7 @@ from inventory.entrypoints.http import holds
 from inventory.entrypoints.http.stock import stock_router
 from inventory.entrypoints.subscribers import SubscriberDependencies, is_transient, subscribe
 from inventory.settings import InventorySettings
-from service_kit.app_factory import create_service_app, health_registry_for
+from service_kit.app_factory import create_service_app, health_registry_for, service_token_issuer
 from service_kit.background import BackgroundTask, WokenRounds
 from service_kit.broker_epoch import recover_from_broker_change
 from service_kit.circuit_breakers import CircuitBreaker, breaker_probe, create_breaker
@@ -44,25 +44,36 @@ from service_kit.kafka.runtime import KafkaRuntime
 from service_kit.kafka_topics import ensure_topics
 from ticketing_contracts import topics
 from ticketing_contracts.envelope import EventEnvelope
+from ticketing_contracts.internal_http import BOOKING_COMMAND
 
 logger = logging.getLogger(__name__)
+
+
+def booking_command_credential(settings: InventorySettings) -> Authorization:
+    """Inventory's own token for booking-command, signed with SERVICE_TOKEN_PRIVATE_KEY."""
+    issuer = service_token_issuer(settings)
+    if issuer is None:
+        return no_service_credential
+    return lambda: issuer.service_authorization(BOOKING_COMMAND)
 
 
 class InventoryRuntime:
     """Everything that runs in one inventory replica besides HTTP; start() then stop().
 
     `booking_command_authorization` is what the sweeper's questions to booking-command
-    carry; inventory can mint no internal token yet (see `no_service_credential`).
+    carry; by default a token signed with inventory's own key (`booking_command_credential`).
     """
 
     def __init__(
         self,
         settings: InventorySettings,
         *,
-        booking_command_authorization: Authorization = no_service_credential,
+        booking_command_authorization: Authorization | None = None,
     ) -> None:
         self.settings = settings
-        self.booking_command_authorization = booking_command_authorization
+        self.booking_command_authorization = (
+            booking_command_authorization or booking_command_credential(settings)
+        )
         redis_url = str(settings.redis_url) if settings.breaker_state_in_redis else None
         namespace = f"{settings.redis_key_prefix}{settings.service_name}:breaker:"
         self.postgres_breaker = create_breaker(
@@ -218,6 +229,11 @@ class InventoryRuntime:
             outcome_topic=settings.topic(topics.INVENTORY_EVENTS),
             producer=settings.service_name,
         )
+        if self.booking_command_authorization is no_service_credential:
+            logger.warning(
+                "SERVICE_TOKEN_PRIVATE_KEY is not set: booking-command refuses the "
+                "unclaimed-hold sweeper's questions, so no unclaimed hold is released"
+            )
         self.sweeper.task.start()
         self.kafka.watch_broker(epoch, after_recovery=self._wake_relay_now)
 
@@ -254,7 +270,7 @@ class InventoryRuntime:
 def build_app(
     settings: InventorySettings,
     *,
-    booking_command_authorization: Authorization = no_service_credential,
+    booking_command_authorization: Authorization | None = None,
 ) -> FastAPI:
     runtime = InventoryRuntime(
         settings, booking_command_authorization=booking_command_authorization
@@ -301,15 +317,17 @@ def build_app(
         health=health,
         routers=[
             stock_router(lambda: runtime.queries),
+            dead_letter_router(
+                settings, settings.group_id(settings.consumer_group), lambda: runtime.kafka
+            ),
+        ],
+        service_routers=[
             holds.holds_router(
                 lambda: runtime.hold_tickets,
                 runtime.postgres_breaker,
                 max_batch=settings.hold_batch_max,
                 after_commit=runtime._wake_relay,
-            ),
-            dead_letter_router(
-                settings, settings.group_id(settings.consumer_group), lambda: runtime.kafka
-            ),
+            )
         ],
         lifespan=lifespan,
         openapi_tags=[{"name": holds.TAG, "description": holds.TAG_DESCRIPTION}],

@@ -7,11 +7,19 @@ from service_kit.settings import (
     KafkaSettings,
     PostgresSettings,
     RedisSettings,
+    ServiceTokenIssuerSettings,
 )
 from ticketing_contracts.holds import MAX_HOLDS_PER_BATCH, MAX_KNOWN_BOOKINGS_QUESTION
 
 
-class InventorySettings(PostgresSettings, KafkaSettings, RedisSettings, InternalTokenSettings):
+# ServiceTokenIssuerSettings: its own key, for the sweeper's questions to booking-command.
+class InventorySettings(
+    PostgresSettings,
+    KafkaSettings,
+    RedisSettings,
+    InternalTokenSettings,
+    ServiceTokenIssuerSettings,
+):
     service_name: str = "inventory"
     http_port: int = 8002
     database_url: PostgresDsn = PostgresDsn(

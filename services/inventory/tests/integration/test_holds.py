@@ -59,12 +59,25 @@ BUDGET_SECONDS = 90.0
 OUTCOMES = "inventory-outcomes"
 PRIVATE_KEY, PUBLIC_KEY = generate_key_pair()
 TOKENS = InternalTokenIssuer.from_text(PRIVATE_KEY, ttl_seconds=3600)
+INVENTORY_KEYS = generate_key_pair()
+BOOKING_COMMAND_KEYS = generate_key_pair()
 HOLD_FOR = timedelta(minutes=2)
 CLAIM_WITHIN = timedelta(seconds=30)
 
 
-def service_token(audience: str) -> dict[str, str]:
+def gateway_token(audience: str) -> dict[str, str]:
+    """The gateway calling for itself (as operator tools do)."""
     return {"Authorization": TOKENS.authorization(audience, GATEWAY)}
+
+
+def own_token(service: str, keys: tuple[str, str], audience: str) -> dict[str, str]:
+    """`service` calling `audience` with its own key, as the services do."""
+    issuer = InternalTokenIssuer.from_text(keys[0], issuer=service, ttl_seconds=3600)
+    return {"Authorization": issuer.service_authorization(audience)}
+
+
+INVENTORY_TOKEN = own_token("inventory", INVENTORY_KEYS, "booking-command")
+BOOKING_COMMAND_TOKEN = own_token("booking-command", BOOKING_COMMAND_KEYS, "inventory")
 
 
 def person_token(audience: str, role: Any = "admin") -> dict[str, str]:
@@ -306,6 +319,7 @@ async def booking_command() -> AsyncIterator[str]:
         environment="test",
         hold_expiry_interval_seconds=60,
         internal_token_public_key=PUBLIC_KEY,
+        trusted_service_keys=f"inventory={INVENTORY_KEYS[1]}",
         payment_provider_secret_key="sk_test_Fz8Lq2Vw7Rb4Nc9Xt1Hy6Kd3Gm5Jp0Ta",
     )
     app = build_booking_command(settings, event_store_env=in_memory_environment(), with_kafka=False)
@@ -394,13 +408,15 @@ async def test_an_unclaimed_hold_is_released_only_once_booking_command_says_it_d
                 clock=clock,
             )
 
-        answering = service_token("booking-command")
-        # booking-command does not answer, or refuses inventory without a credential:
+        answering = INVENTORY_TOKEN
+        # booking-command does not answer, or refuses inventory without its own credential:
         # however late the claim is, nothing is released.
         for url, credential in (
             (f"http://127.0.0.1:{free_port()}", answering),
             (booking_command, None),
             (booking_command, person_token("booking-command")),
+            (booking_command, gateway_token("booking-command")),
+            (booking_command, own_token("inventory", generate_key_pair(), "booking-command")),
         ):
             with pytest.raises(BookingCommandUnavailable):
                 await sweep(url, credential)()
@@ -477,14 +493,13 @@ async def test_the_service_holds_over_http_and_sweeps_what_no_stored_booking_cla
         bootstrap_servers=infrastructure.kafka_bootstrap_servers,
         topic_prefix=prefix,
         internal_token_public_key=PUBLIC_KEY,
+        trusted_service_keys=f"booking-command={BOOKING_COMMAND_KEYS[1]}",
+        service_token_private_key=INVENTORY_KEYS[0],
         unclaimed_hold_seconds=1,
         unclaimed_hold_check_seconds=0.2,
         booking_command_url=booking_command,
     )
-    app = build_app(
-        settings,
-        booking_command_authorization=lambda: service_token("booking-command")["Authorization"],
-    )
+    app = build_app(settings)
     outcomes = TopicReader(settings.kafka_bootstrap_servers, prefix + topics.INVENTORY_EVENTS)
     publisher = Publisher(producer, prefix)
     event_id, tickets = uuid4(), uuid4()
@@ -500,10 +515,9 @@ async def test_the_service_holds_over_http_and_sweeps_what_no_stored_booking_cla
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://inventory") as client:
             assert (await client.post("/internal/v1/holds", json=body)).status_code == 401
-            as_admin = await client.post(
-                "/internal/v1/holds", json=body, headers=person_token("inventory")
-            )
-            assert as_admin.status_code == 403
+            for refused in (person_token("inventory"), gateway_token("inventory")):
+                answer = await client.post("/internal/v1/holds", json=body, headers=refused)
+                assert answer.status_code == 403
 
             await publisher.publish(show_created(event_id, {tickets: 4}))
             await publisher.publish(public.EventPublished(event_id=event_id))
@@ -511,7 +525,7 @@ async def test_the_service_holds_over_http_and_sweeps_what_no_stored_booking_cla
             deadline = loop.time() + BUDGET_SECONDS
             while True:  # like the caller: 503 (the catalog not read yet) is retried
                 response = await client.post(
-                    "/internal/v1/holds", json=body, headers=service_token("inventory")
+                    "/internal/v1/holds", json=body, headers=BOOKING_COMMAND_TOKEN
                 )
                 if response.status_code != 503 or loop.time() > deadline:
                     break
@@ -540,7 +554,7 @@ async def test_the_service_holds_over_http_and_sweeps_what_no_stored_booking_cla
             assert [e.booking_id for e in released] == [unclaimed_id]
 
             again = await client.post(
-                "/internal/v1/holds", json=body, headers=service_token("inventory")
+                "/internal/v1/holds", json=body, headers=BOOKING_COMMAND_TOKEN
             )
             assert [a.get("reason") for a in again.json()["answers"]] == [
                 None,
@@ -549,7 +563,11 @@ async def test_the_service_holds_over_http_and_sweeps_what_no_stored_booking_cla
             ]
             assert again.json()["answers"][0] == answers[0]
             stock_now = await client.get(
-                f"/internal/v1/stock/{event_id}", headers=service_token("inventory")
+                f"/internal/v1/stock/{event_id}", headers=gateway_token("inventory")
             )
             [ticket_type] = stock_now.json()["ticket_types"]
             assert (ticket_type["reserved"], ticket_type["available"]) == (2, 2)
+            stock_read = await client.get(
+                f"/internal/v1/stock/{event_id}", headers=BOOKING_COMMAND_TOKEN
+            )
+            assert stock_read.status_code == 403, "booking-command's token reaches the holds only"

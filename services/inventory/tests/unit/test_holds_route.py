@@ -23,8 +23,21 @@ from .fakes import FakeStore, FakeUnitOfWork
 
 PRIVATE_KEY, PUBLIC_KEY = generate_key_pair()
 TOKENS = InternalTokenIssuer.from_text(PRIVATE_KEY, ttl_seconds=3600)
-SERVICE = {"Authorization": TOKENS.authorization("inventory", GATEWAY)}
 USER = {"Authorization": TOKENS.authorization("inventory", Caller("user-1", "user"))}
+ADMIN = {"Authorization": TOKENS.authorization("inventory", Caller("admin-1", "admin"))}
+GATEWAY_ITSELF = {"Authorization": TOKENS.authorization("inventory", GATEWAY)}
+
+
+def service_token(service: str) -> tuple[dict[str, str], str]:
+    """`service`'s own token for inventory, and the public key that checks it."""
+    private_key, public_key = generate_key_pair()
+    issuer = InternalTokenIssuer.from_text(private_key, issuer=service, ttl_seconds=3600)
+    return {"Authorization": issuer.service_authorization("inventory")}, public_key
+
+
+SERVICE, BOOKING_COMMAND_KEY = service_token("booking-command")
+# Trusted here only to show the route itself tells services apart.
+QUERY_PROJECTION, QUERY_PROJECTION_KEY = service_token("query-projection")
 EVENT = UUID(int=1)
 TICKETS = UUID(int=2)
 
@@ -42,7 +55,13 @@ def store() -> FakeStore:
 
 @pytest.fixture
 async def client(store: FakeStore) -> AsyncIterator[httpx.AsyncClient]:
-    settings = InventorySettings(environment="test", internal_token_public_key=PUBLIC_KEY)
+    settings = InventorySettings(
+        environment="test",
+        internal_token_public_key=PUBLIC_KEY,
+        trusted_service_keys=(
+            f"booking-command={BOOKING_COMMAND_KEY},query-projection={QUERY_PROJECTION_KEY}"
+        ),
+    )
     hold_tickets = HoldTickets(
         lambda: FakeUnitOfWork(store),
         SlowCatalog(),
@@ -57,7 +76,7 @@ async def client(store: FakeStore) -> AsyncIterator[httpx.AsyncClient]:
         title="inventory",
         description="test",
         health=health_registry_for(settings),
-        routers=[holds.holds_router(lambda: hold_tickets, breaker, max_batch=3)],
+        service_routers=[holds.holds_router(lambda: hold_tickets, breaker, max_batch=3)],
         openapi_tags=[{"name": holds.TAG, "description": holds.TAG_DESCRIPTION}],
     )
     transport = httpx.ASGITransport(app=app)
@@ -89,15 +108,25 @@ async def test_holds_and_refusals_are_answered_in_request_order(
     assert store.shows[EVENT].ticket_types[TICKETS].reserved == 3
 
 
-async def test_without_a_valid_internal_token_nothing_is_held(
+async def test_without_booking_commands_own_token_nothing_is_held(
     client: httpx.AsyncClient, store: FakeStore
 ) -> None:
     body = {"holds": [hold()]}
     assert (await client.post("/internal/v1/holds", json=body)).status_code == 401
     forged = {"Authorization": "Bearer " + SERVICE["Authorization"].split()[1][:-4] + "AAAA"}
     assert (await client.post("/internal/v1/holds", json=body, headers=forged)).status_code == 401
-    refused = await client.post("/internal/v1/holds", json=body, headers=USER)
-    assert refused.status_code == 403, "a person's token may not hold"
+    untrusted, _ = service_token("booking-command")
+    refused = await client.post("/internal/v1/holds", json=body, headers=untrusted)
+    assert refused.status_code == 401, "booking-command's name on a key inventory does not hold"
+    for who, headers in (
+        ("a user", USER),
+        ("an admin", ADMIN),
+        ("the gateway itself", GATEWAY_ITSELF),
+        ("another service", QUERY_PROJECTION),
+    ):
+        refused = await client.post("/internal/v1/holds", json=body, headers=headers)
+        assert refused.status_code == 403, who
+        assert refused.json()["detail"] == "only booking-command's own token may hold tickets"
     assert store.commits == 0
 
 

@@ -22,12 +22,13 @@ from ticketing_contracts.holds import KnownBookings, KnownBookingsQuestion
 KNOWN_BOOKINGS_PATH = "/internal/v1/bookings/known"
 
 Authorization = Callable[[], str | None]
-"""The `Authorization` header value inventory's calls to booking-command carry."""
+"""The `Authorization` header value inventory's calls to booking-command carry: a token
+signed with inventory's own key (SERVICE_TOKEN_PRIVATE_KEY), booking-command's audience."""
 
 
 def no_service_credential() -> str | None:
-    """Internal tokens are minted by the gateway alone, so inventory has none of its own
-    yet: booking-command answers 401 and nothing is released until one is wired in."""
+    """Without its own key (allowed outside production) inventory asks without a token:
+    booking-command answers 401 and nothing is released."""
     return None
 
 

@@ -16,7 +16,7 @@ from inventory.entrypoints.subscribers import is_transient
 from service_kit.circuit_breakers import CircuitBreaker
 from service_kit.errors import DependencyUnavailableError, ForbiddenError, InvalidInputError
 from service_kit.http_errors import error_responses
-from service_kit.internal_auth import Caller, InternalCaller
+from service_kit.internal_auth import Caller, VerifiedCaller
 from service_kit.request_context import current_correlation_id, new_id
 from ticketing_contracts.holds import (
     MAX_HOLDS_PER_BATCH,
@@ -25,6 +25,7 @@ from ticketing_contracts.holds import (
     HoldBatchAnswer,
     Refused,
 )
+from ticketing_contracts.internal_http import BOOKING_COMMAND
 
 TAG: Final = "holds"
 TAG_DESCRIPTION: Final = (
@@ -39,10 +40,11 @@ TAG_DESCRIPTION: Final = (
 )
 
 
-async def service_caller(caller: InternalCaller) -> Caller:
-    """A service's own token: holds are for the write side, never a person's call."""
-    if caller.role != "service":
-        raise ForbiddenError("only a service's own token may hold tickets")
+async def booking_command_caller(caller: VerifiedCaller) -> Caller:
+    """booking-command's own token: holds are for the write side's group commit, never a
+    person's call, nor the gateway's (its bookings go through booking-command)."""
+    if not caller.is_service(BOOKING_COMMAND):
+        raise ForbiddenError("only booking-command's own token may hold tickets")
     return caller
 
 
@@ -73,12 +75,14 @@ def holds_router(
             "UNCLAIMED_HOLD_SECONDS, or the sweeper asks and releases it (see the tag). "
             f"At most HOLD_BATCH_MAX (default 500, at most {MAX_HOLDS_PER_BATCH}) holds per "
             "call, each booking id once (422 otherwise). 503 with Retry-After "
-            "when PostgreSQL or the catalog is not available: nothing was decided, retry."
+            "when PostgreSQL or the catalog is not available: nothing was decided, retry. "
+            "Only booking-command's own token (issuer `booking-command`, role `service`) "
+            "may call: 403 for a person's, the gateway's or another service's."
         ),
         responses=error_responses(401, 403, 422, 503),
     )
     async def hold(
-        batch: HoldBatch, _: Annotated[Caller, Depends(service_caller)]
+        batch: HoldBatch, _: Annotated[Caller, Depends(booking_command_caller)]
     ) -> HoldBatchAnswer:
         if len(batch.holds) > max_batch:
             raise InvalidInputError(

@@ -1,5 +1,12 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+from local_infra.secrets_env import (
+    load_or_create_env_file,
+    missing_service_token_keys,
+    read_env_file,
+)
 from local_infra.services import (
     BOOKING_COMMAND,
     GATEWAY,
@@ -10,6 +17,7 @@ from local_infra.services import (
     SharedSettings,
     service_environment,
 )
+from service_kit.internal_auth import public_key_text_of, service_key_names
 
 
 def shared(extra_env: dict[str, str] | None = None) -> SharedSettings:
@@ -52,3 +60,58 @@ def test_a_forwarded_allow_ips_the_stack_is_given_wins() -> None:
     settings = shared({"FORWARDED_ALLOW_IPS": "10.1.2.3"})
     env = service_environment(settings, port=8000, database_url=None, base_env={}, service=GATEWAY)
     assert env["FORWARDED_ALLOW_IPS"] == "10.1.2.3"
+
+
+def test_each_service_gets_its_own_key_and_the_public_keys_of_its_callers() -> None:
+    keys = missing_service_token_keys({})
+    settings = shared({**keys, "INTERNAL_TOKEN_PUBLIC_KEY": "gateway-public"})
+    base_env = {"QUERY_PROJECTION_SERVICE_TOKEN_PRIVATE_KEY": "a stray one"}
+
+    def env_of(service: str) -> dict[str, str]:
+        return service_environment(
+            settings, port=8000, database_url=None, base_env=base_env, service=service
+        )
+
+    for service in (GATEWAY, BOOKING_COMMAND, INVENTORY, QUERY_PROJECTION, WEB):
+        env = env_of(service)
+        assert not [name for name in env if name.endswith("_SERVICE_TOKEN_PRIVATE_KEY")], (
+            f"{service} must not get another service's private key"
+        )
+    booking_command, inventory = env_of(BOOKING_COMMAND), env_of(INVENTORY)
+    assert (
+        booking_command["SERVICE_TOKEN_PRIVATE_KEY"]
+        == keys["BOOKING_COMMAND_SERVICE_TOKEN_PRIVATE_KEY"]
+    )
+    assert inventory["SERVICE_TOKEN_PRIVATE_KEY"] == keys["INVENTORY_SERVICE_TOKEN_PRIVATE_KEY"]
+    assert booking_command["TRUSTED_SERVICE_KEYS"] == (
+        f"inventory={keys['INVENTORY_SERVICE_TOKEN_PUBLIC_KEY']}"
+    )
+    assert inventory["TRUSTED_SERVICE_KEYS"] == (
+        f"booking-command={keys['BOOKING_COMMAND_SERVICE_TOKEN_PUBLIC_KEY']}"
+    )
+    gateway = env_of(GATEWAY)
+    assert (gateway["SERVICE_TOKEN_PRIVATE_KEY"], gateway["TRUSTED_SERVICE_KEYS"]) == ("", "")
+    assert env_of(QUERY_PROJECTION)["TRUSTED_SERVICE_KEYS"] == "", "no service calls it"
+
+
+def test_the_services_own_keys_are_written_into_a_new_env_file_and_added_to_an_old_one(
+    tmp_path: Path,
+) -> None:
+    created = load_or_create_env_file(tmp_path / "new.env")
+    names = [
+        name for service in (BOOKING_COMMAND, INVENTORY) for name in service_key_names(service)
+    ]
+    assert set(names) <= set(read_env_file(created.path))
+
+    old = tmp_path / "old.env"
+    old.write_text(
+        "INTERNAL_TOKEN_PRIVATE_KEY=kept\nPAYMENT_PROVIDER_SECRET_KEY=kept\n"
+        "INVENTORY_SERVICE_TOKEN_PRIVATE_KEY=kept\n"
+    )
+    loaded = load_or_create_env_file(old)
+    on_disk = read_env_file(old)
+    assert loaded.values == on_disk
+    assert on_disk["INVENTORY_SERVICE_TOKEN_PRIVATE_KEY"] == "kept"
+    private, public = service_key_names(BOOKING_COMMAND)
+    assert public_key_text_of(on_disk[private]) == on_disk[public]
+    assert load_or_create_env_file(old).values == on_disk, "added once"

@@ -120,11 +120,14 @@ async def redis_client(infrastructure: Infrastructure) -> AsyncIterator[redis.Re
 
 
 # The shared e2e stack: holds expire within seconds, so the hold-expiry journey is testable
-# (a booking confirms in well under a second when inventory runs); one test client signs
-# up and logs in many users from one address.
+# (a booking confirms in well under a second when inventory runs), and so does an
+# unclaimed hold made over HTTP (its sweeper asks booking-command, which keeps what it
+# stores); one test client signs up and logs in many users from one address.
 SHARED_STACK_ENV: dict[str, str] = {
     "HOLD_TIMEOUT_SECONDS": "8",
     "HOLD_EXPIRY_INTERVAL_SECONDS": "0.5",
+    "UNCLAIMED_HOLD_SECONDS": "2",
+    "UNCLAIMED_HOLD_CHECK_SECONDS": "0.5",
     "RATE_LIMIT_LOGIN": "600/minute",
     "RATE_LIMIT_REGISTER": "600/minute",
 }

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from service_kit.internal_auth import generate_key_pair
+from local_infra.services import CALLING_SERVICES
+from service_kit.internal_auth import generate_key_pair, key_pair_variables, service_key_names
 
 DEFAULT_ADMIN_EMAIL = "admin@example.com"
 # The services refuse secrets containing placeholder-like words (service_kit
@@ -54,15 +56,28 @@ def internal_token_keys() -> dict[str, str]:
     return {"INTERNAL_TOKEN_PRIVATE_KEY": private_key, "INTERNAL_TOKEN_PUBLIC_KEY": public_key}
 
 
+def missing_service_token_keys(values: Mapping[str, str]) -> dict[str, str]:
+    """A new key pair (`<SERVICE>_SERVICE_TOKEN_PRIVATE_KEY`, `..._PUBLIC_KEY`) for each
+    service that calls another and has no private key in `values`. The local stack hands
+    each service its own (services.py); docker compose reads both halves from `.env`."""
+    keys: dict[str, str] = {}
+    for service in CALLING_SERVICES:
+        if service_key_names(service)[0] not in values:
+            keys.update(key_pair_variables(service))
+    return keys
+
+
 def load_or_create_env_file(path: Path) -> EnvFile:
     """Read `path`; when it does not exist, write one with a new JWT secret, internal token
-    keys, a payment provider key and an admin login. A file from before the internal token
-    keys or the payment key gets them added."""
+    keys, the services' own token keys, a payment provider key and an admin login. A file
+    from before the internal token keys, the services' keys or the payment key gets them
+    added."""
     if path.exists():
         values = read_env_file(path)
         keys: dict[str, str] = {}
         if "INTERNAL_TOKEN_PRIVATE_KEY" not in values:
             keys.update(internal_token_keys())
+        keys.update(missing_service_token_keys(values))
         if "PAYMENT_PROVIDER_SECRET_KEY" not in values:
             keys["PAYMENT_PROVIDER_SECRET_KEY"] = random_secret(32)
         if keys:
@@ -73,6 +88,7 @@ def load_or_create_env_file(path: Path) -> EnvFile:
     values = {
         "JWT_SECRET": random_secret(64),
         **internal_token_keys(),
+        **missing_service_token_keys({}),
         # Shared by booking-command and the payment simulator `make run` starts.
         "PAYMENT_PROVIDER_SECRET_KEY": random_secret(32),
         "ADMIN_EMAIL": DEFAULT_ADMIN_EMAIL,

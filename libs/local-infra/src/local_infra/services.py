@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from service_kit.internal_auth import public_key_text_of, service_key_names
+from ticketing_contracts.internal_http import INTERNAL_SERVICES
+
 GATEWAY = "gateway"
 BOOKING_COMMAND = "booking-command"
 INVENTORY = "inventory"
@@ -36,6 +39,19 @@ SERVICE_SPECS: Mapping[str, ServiceSpec] = {
         ServiceSpec(WEB, "ticketing_web", 8080, None),
     )
 }
+
+# Who calls whom without the gateway, each with its own key: callee -> its callers. A
+# service gets its own private key when it calls another, and the public keys of its
+# callers as TRUSTED_SERVICE_KEYS.
+SERVICE_CALLERS: Mapping[str, tuple[str, ...]] = {
+    # inventory's unclaimed-hold sweeper asks POST /internal/v1/bookings/known.
+    BOOKING_COMMAND: (INVENTORY,),
+    # booking-command's group commit holds with POST /internal/v1/holds.
+    INVENTORY: (BOOKING_COMMAND,),
+}
+CALLING_SERVICES: tuple[str, ...] = tuple(
+    sorted({caller for callers in SERVICE_CALLERS.values() for caller in callers})
+)
 
 DEFAULT_DATABASES: Mapping[str, str] = {
     spec.name: spec.default_database
@@ -103,4 +119,23 @@ def service_environment(
         )
     if database_url is not None:
         env["DATABASE_URL"] = database_url
+    env.update(_service_token_environment(env, service))
     return env
+
+
+def _service_token_environment(env: dict[str, str], service: str | None) -> dict[str, str]:
+    """`service`'s own key as SERVICE_TOKEN_PRIVATE_KEY and its callers' public keys as
+    TRUSTED_SERVICE_KEYS, from the `<SERVICE>_SERVICE_TOKEN_PRIVATE_KEY` variables (taken
+    out of `env`: no service gets another's private key)."""
+    private_keys = {
+        name: env.pop(service_key_names(name)[0])
+        for name in INTERNAL_SERVICES
+        if service_key_names(name)[0] in env
+    }
+    own_key = private_keys.get(service or "", "")
+    trusted = [
+        f"{caller}={public_key_text_of(private_keys[caller])}"
+        for caller in SERVICE_CALLERS.get(service or "", ())
+        if caller in private_keys
+    ]
+    return {"SERVICE_TOKEN_PRIVATE_KEY": own_key, "TRUSTED_SERVICE_KEYS": ",".join(trusted)}

@@ -24,7 +24,7 @@ from local_infra.processes import is_running_as, kill_now, read_pid, spawn_backg
 from local_infra.processes import terminate as terminate_process
 from local_infra.redis_server import ensure_redis, stop_own_redis
 from local_infra.repository import default_state_dir
-from local_infra.secrets_env import random_secret
+from local_infra.secrets_env import missing_service_token_keys, random_secret
 from local_infra.services import (
     DEFAULT_DATABASES,
     GATEWAY,
@@ -143,6 +143,7 @@ class Stack:
         urls = {name: f"http://{config.host}:{port}" for name, port in ports.items()}
         # One key per stack unless the settings bring one (`make run`: from .env).
         payment_key = config.extra_env.get("PAYMENT_PROVIDER_SECRET_KEY") or random_secret(32)
+        extra_env = {**missing_service_token_keys(config.extra_env), **config.extra_env}
         self._shared = SharedSettings(
             environment=config.environment,
             log_level=config.log_level,
@@ -153,7 +154,7 @@ class Stack:
             kafka_topic_prefix=config.topic_prefix,
             service_urls=urls,
             payment_provider_secret_key=payment_key,
-            extra_env=config.extra_env,
+            extra_env=extra_env,
         )
         self._info = StackInfo(
             state_dir=self.state_dir,
@@ -170,7 +171,7 @@ class Stack:
             topic_prefix=config.topic_prefix,
             redis_key_prefix=config.redis_key_prefix,
             port_notes=port_notes,
-            shared_env={**config.extra_env, "PAYMENT_PROVIDER_SECRET_KEY": payment_key},
+            shared_env={**extra_env, "PAYMENT_PROVIDER_SECRET_KEY": payment_key},
             control=self,
         )
         for name, port in ports.items():

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from local_infra.services import PAYMENT_SIMULATOR
 from local_infra.urls import redacted
-from service_kit.internal_auth import GATEWAY, InternalTokenIssuer
+from service_kit.internal_auth import GATEWAY, InternalTokenIssuer, service_key_names
 
 STATE_FILE_NAME = "stack.json"
 
@@ -91,6 +91,13 @@ class StackInfo:
         directly (operator checks, benchmarks): a token the stack's gateway key signs."""
         issuer = InternalTokenIssuer.from_text(self.shared_env["INTERNAL_TOKEN_PRIVATE_KEY"])
         return {"Authorization": issuer.authorization(service, GATEWAY)}
+
+    def service_headers(self, caller: str, service: str) -> dict[str, str]:
+        """What `caller` (e.g. booking-command) sends `service` when it calls it with its own
+        token, signed with the stack's key for `caller`."""
+        private_key = self.shared_env[service_key_names(caller)[0]]
+        issuer = InternalTokenIssuer.from_text(private_key, issuer=caller)
+        return {"Authorization": issuer.service_authorization(service)}
 
     def _controller(self) -> ServiceControl:
         if self.control is None:

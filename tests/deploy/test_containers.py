@@ -17,7 +17,7 @@ import pytest
 import yaml
 from compose_spec import PyCompose
 
-from service_kit.internal_auth import generate_key_pair
+from service_kit.internal_auth import generate_key_pair, key_pair_variables
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -33,6 +33,7 @@ SIMULATOR = "payment-simulator"
 WEB = "web"
 IMAGES = {**SERVICES, SIMULATOR: ("payment_simulator", 8010), WEB: ("ticketing_web", 8080)}
 INTERNAL_PRIVATE_KEY, INTERNAL_PUBLIC_KEY = generate_key_pair()
+SERVICE_KEYS = key_pair_variables("booking-command") | key_pair_variables("inventory")
 TEST_SECRETS = {
     "POSTGRES_PASSWORD": "Zq8v2LmNp4Rt6Wy9Bd3Fh5Jk",
     "JWT_SECRET": "Qm3Vt8Zr1Nc6Lp9Ws2Hy5Kd7Gf4Jb0XaEu3Ro8Ti6",
@@ -41,6 +42,7 @@ TEST_SECRETS = {
     "INTERNAL_TOKEN_PRIVATE_KEY": INTERNAL_PRIVATE_KEY,
     "INTERNAL_TOKEN_PUBLIC_KEY": INTERNAL_PUBLIC_KEY,
     "PAYMENT_PROVIDER_SECRET_KEY": "Hx4Tn8Wq2Lr6Zp9Vc3Mb7Kd5Fj",
+    **SERVICE_KEYS,
 }
 
 
@@ -293,6 +295,44 @@ def test_compose_booking_command_charges_through_the_payment_simulator() -> None
     assert real["services"]["booking-command"]["environment"]["PAYMENT_PROVIDER_URL"] == (
         "https://api.provider.test"
     )
+
+
+def test_compose_services_call_each_other_with_their_own_keys() -> None:
+    """Under compose's production settings inventory signs its questions to booking-command
+    with its own key, and booking-command its holds at inventory; each accepts the other's
+    token and never holds another's private key."""
+    from booking_command.settings import BookingCommandSettings
+    from inventory.settings import InventorySettings
+    from service_kit.app_factory import internal_token_verifier, service_token_issuer
+
+    services = load_compose({**env_example(), **TEST_SECRETS})["services"]
+
+    def environment(name: str) -> dict[str, str]:
+        return {key.lower(): str(value) for key, value in services[name]["environment"].items()}
+
+    booking = BookingCommandSettings(_env_file=None, **environment("booking-command"))
+    inventory = InventorySettings(_env_file=None, **environment("inventory"))
+    assert booking.is_production
+    assert inventory.is_production
+    assert str(inventory.booking_command_url).rstrip("/") == "http://booking-command:8001"
+    for caller, callee in ((inventory, booking), (booking, inventory)):
+        issuer, verifier = service_token_issuer(caller), internal_token_verifier(callee)
+        assert issuer is not None
+        assert verifier is not None
+        token = issuer.service_authorization(callee.service_name).removeprefix("Bearer ")
+        assert verifier.verify(token).is_service(caller.service_name)
+    private_keys = {
+        name: [
+            value for key, value in service.get("environment", {}).items() if "PRIVATE_KEY" in key
+        ]
+        for name, service in services.items()
+    }
+    assert private_keys["booking-command"] == [
+        SERVICE_KEYS["BOOKING_COMMAND_SERVICE_TOKEN_PRIVATE_KEY"]
+    ]
+    assert private_keys["inventory"] == [SERVICE_KEYS["INVENTORY_SERVICE_TOKEN_PRIVATE_KEY"]]
+    assert private_keys["gateway"] == [TEST_SECRETS["INTERNAL_TOKEN_PRIVATE_KEY"]]
+    assert not private_keys["query-projection"]
 
 
 def test_compose_kafka_clients_pass_the_production_check_on_their_private_network() -> None:

@@ -433,6 +433,22 @@ def test_kafka_topics(
         assert topic["metadata"]["labels"]["strimzi.io/cluster"] == "ticketing-kafka"
 
 
+def pods(name: str) -> Manifest:
+    """A NetworkPolicy peer: the pods of one workload."""
+    return {
+        "podSelector": {
+            "matchLabels": {
+                "app.kubernetes.io/name": name,
+                "app.kubernetes.io/part-of": "ticketing",
+            }
+        }
+    }
+
+
+# Who calls an internal service besides the gateway, with its own token (callee -> callers).
+SERVICE_CALLERS = {"booking-command": ["inventory"], "inventory": ["booking-command"]}
+
+
 def _egress_ports(policies: dict[str, Manifest], name: str) -> set[int]:
     policy = policies[f"{name}-egress"]
     return {port["port"] for rule in policy["spec"]["egress"] for port in rule["ports"]}
@@ -445,16 +461,6 @@ def test_network_policies(rendered: dict[str, list[Manifest]], overlay: str) -> 
     assert set(deny["policyTypes"]) == {"Ingress", "Egress"}
     assert "ingress" not in deny
     assert "egress" not in deny
-
-    def pods(name: str) -> Manifest:
-        return {
-            "podSelector": {
-                "matchLabels": {
-                    "app.kubernetes.io/name": name,
-                    "app.kubernetes.io/part-of": "ticketing",
-                }
-            }
-        }
 
     # Only the gateway and web admit traffic from outside the namespace (besides Prometheus).
     for name in WORKLOADS:
@@ -474,18 +480,80 @@ def test_network_policies(rendered: dict[str, list[Manifest]], overlay: str) -> 
         elif name == WEB:
             assert inside == []
         else:
-            assert inside == [pods("gateway")], name
+            callers = SERVICE_CALLERS.get(name, [])
+            assert inside == [pods("gateway"), *map(pods, callers)], name
     postgres, redis, kafka = 5432, 6379, 9093
     assert _egress_ports(policies, "gateway") == {postgres, redis, 8001, 8002, 8003}
-    # 443: the payment provider's HTTPS API.
-    assert _egress_ports(policies, "booking-command") == {postgres, kafka, 443}
-    assert _egress_ports(policies, "inventory") == {postgres, kafka, redis}
+    # 443: the payment provider's HTTPS API; 8002: inventory's holds.
+    assert _egress_ports(policies, "booking-command") == {postgres, kafka, 443, 8002}
+    # 8001: booking-command, asked by the unclaimed-hold sweeper.
+    assert _egress_ports(policies, "inventory") == {postgres, kafka, redis, 8001}
     assert _egress_ports(policies, "query-projection") == {postgres, redis, kafka}
     assert _egress_ports(policies, "postgres-backup") == {postgres}
     # web reaches the gateway and nothing else.
     (web_egress,) = policies["web-egress"]["spec"]["egress"]
     assert web_egress["to"] == [pods("gateway")]
     assert [port["port"] for port in web_egress["ports"]] == [SERVICES["gateway"]]
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_booking_command_and_inventory_reach_each_others_http_port_and_nothing_more(
+    rendered: dict[str, list[Manifest]], overlay: str
+) -> None:
+    policies = by_kind(rendered[overlay], "NetworkPolicy")
+    services = by_kind(rendered[overlay], "Service")
+    for callee, callers in SERVICE_CALLERS.items():
+        port = SERVICES[callee]
+        assert [item["port"] for item in services[callee]["spec"]["ports"]] == [port]
+        for caller in callers:
+            rules = [
+                rule
+                for rule in policies[f"{caller}-egress"]["spec"]["egress"]
+                if any(item["port"] == port for item in rule["ports"])
+            ]
+            assert [rule["to"] for rule in rules] == [[pods(callee)]], (caller, callee)
+            assert rules[0]["ports"] == [{"port": port, "protocol": "TCP"}]
+    # inventory's sweeper finds booking-command where the policy lets it through.
+    deployment = by_kind(rendered[overlay], "Deployment")["inventory"]
+    (container,) = pod_spec(deployment)["containers"]
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    assert env["BOOKING_COMMAND_URL"] == f"http://booking-command:{SERVICES['booking-command']}"
+
+
+def _secret_commands(readme: str) -> dict[str, dict[str, str]]:
+    """Secret name -> {key: value} of each `kubectl create secret generic` in the README."""
+    commands: dict[str, dict[str, str]] = {}
+    for block in re.findall(r"create secret generic (\S+) \\\n((?:.*\\\n)*.*\n)", readme):
+        name, lines = block
+        commands[name] = dict(re.findall(r'--from-literal=(\w+)="?([^"\s]*)"?', lines))
+    return commands
+
+
+def test_the_readme_gives_each_calling_service_its_own_key_and_the_other_its_public_half() -> None:
+    from service_kit.internal_auth import key_pair_variables, service_key_names
+
+    readme = (K8S / "README.md").read_text()
+    commands = _secret_commands(readme)
+    for callee, callers in SERVICE_CALLERS.items():
+        for caller in callers:
+            assert f"python -m service_kit.internal_auth {caller}" in readme
+            private, public = service_key_names(caller)
+            assert set(key_pair_variables(caller)) == {private, public}
+            assert commands[f"{caller}-secrets"]["SERVICE_TOKEN_PRIVATE_KEY"] == f"${private}"
+            assert commands[f"{callee}-secrets"]["TRUSTED_SERVICE_KEYS"] == f"{caller}=${public}"
+            assert f"`{caller}-secrets` | " in readme
+    for name, keys in commands.items():
+        private_keys = [value for key, value in keys.items() if key.endswith("PRIVATE_KEY")]
+        expected = {
+            "gateway-secrets": ["$INTERNAL_TOKEN_PRIVATE_KEY"],
+            "booking-command-secrets": ["$BOOKING_COMMAND_SERVICE_TOKEN_PRIVATE_KEY"],
+            "inventory-secrets": ["$INVENTORY_SERVICE_TOKEN_PRIVATE_KEY"],
+        }.get(name, [])
+        assert private_keys == expected, f"{name} must hold its own private key only"
+    table = dict(re.findall(r"^\| `([\w-]+-secrets)`[^|]*\|(.*)\|$", readme, re.MULTILINE))
+    for name, keys in commands.items():
+        for key in keys:
+            assert f"`{key}`" in table[name], f"the table of {name} lacks {key}"
 
 
 def test_booking_command_charges_the_simulator_in_dev_and_a_real_provider_in_prod(

@@ -87,7 +87,8 @@ def postgres(databases: Iterable[str], *, backends_only: bool = False) -> Finder
             if comm != "postgres" and not comm.startswith("postgres"):
                 continue
             line = _cmdline(pid)
-            backend = "(" in line or "[local]" in line
+            # An autovacuum worker names its database like a backend: it works for that one.
+            backend = "(" in line or "[local]" in line or "autovacuum worker" in line
             if (not backend and not backends_only) or (
                 backend and any(name in line for name in names)
             ):

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +19,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import jwt
 from aiokafka import AIOKafkaProducer
 
 from bench.cpu import CpuMeter, Finder, postgres, tree
@@ -27,35 +28,57 @@ from local_infra.ports import free_port
 from local_infra.postgres import create_database, drop_database
 from local_infra.urls import with_path as with_database
 
-APPS = Path(__file__).parent / "baseline_apps"
+ROOT = Path(__file__).resolve().parents[1]
 # The tutorial's design as it would be deployed: uvicorn with two worker processes.
 SINGLE_SERVICE_WORKERS = 2
+# 10 connections a worker: a connection is held only inside a transaction, never across
+# a payment provider call, so a worker's 10 are not what limits it.
+SINGLE_SERVICE_POOL_SIZE = 10
+
+
+@dataclass(frozen=True)
+class Serving:
+    """What the baselines share with the platform's services: the gateway's token settings
+    (`BENCH_JWT_*`: they verify the same JWTs) and whether each request is logged, as the
+    services log one line per request at LOG_LEVEL INFO. Their output goes to `log_dir`."""
+
+    jwt_env: Mapping[str, str] = field(repr=False)
+    access_log: bool
+    log_dir: Path
 
 
 @asynccontextmanager
 async def served(
-    app: str, env: dict[str, str] | None = None, workers: int = 1
+    app: str, serving: Serving, env: Mapping[str, str] | None = None, workers: int = 1
 ) -> AsyncIterator[tuple[str, int]]:
-    """Runs `module:app` under uvicorn (one process unless `workers`): (URL, pid)."""
+    """Runs `bench.baseline_apps.<module:app>` under uvicorn (one process unless
+    `workers`): (URL, pid)."""
     port = free_port()
-    # Popen returns at once; the server runs beside the event loop, not inside it.
-    process = subprocess.Popen(  # noqa: ASYNC220
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            app,
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-            "--app-dir",
-            str(APPS),
-            *(["--workers", str(workers)] if workers > 1 else []),
-        ],
-        env={**os.environ, **(env or {})},
-    )
+    serving.log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = serving.log_dir / f"{app.split(':', 1)[0]}-{port}.log"
+    with log_path.open("ab") as log:
+        # Popen returns at once; the server runs beside the event loop, not inside it.
+        process = subprocess.Popen(  # noqa: ASYNC220
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                f"bench.baseline_apps.{app}",
+                "--port",
+                str(port),
+                *(
+                    ["--log-level", "info", "--access-log"]
+                    if serving.access_log
+                    else ["--log-level", "warning", "--no-access-log"]
+                ),
+                "--app-dir",
+                str(ROOT),
+                *(["--workers", str(workers)] if workers > 1 else []),
+            ],
+            env={**os.environ, **serving.jwt_env, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -66,7 +89,7 @@ async def served(
                     break
                 except httpx.TransportError:
                     if time.monotonic() > deadline or process.poll() is not None:
-                        raise RuntimeError(f"{app} did not start") from None
+                        raise RuntimeError(f"{app} did not start; see {log_path}") from None
                     await asyncio.sleep(0.1)
         yield base_url, process.pid
     finally:
@@ -74,15 +97,79 @@ async def served(
         process.wait(timeout=15)
 
 
-@asynccontextmanager
-async def minimal_app() -> AsyncIterator[str]:
-    async with served("minimal_app:app") as (base_url, _):
-        yield base_url
+def forged_token(serving: Serving) -> str:
+    """A token with every claim the gateway asks for, signed with another secret."""
+    now = int(time.time())
+    claims = {
+        "sub": str(uuid.uuid4()),
+        "role": "user",
+        "iss": serving.jwt_env["BENCH_JWT_ISSUER"],
+        "iat": now,
+        "exp": now + 600,
+        "jti": uuid.uuid4().hex,
+        "ver": 0,
+    }
+    return jwt.encode(claims, "not-the-platform-secret-" + uuid.uuid4().hex, algorithm="HS256")
 
 
-async def minimal_endpoint(base_url: str, connections: int, seconds: float) -> dict[str, Any]:
-    result = await run_wrk(f"{base_url}/ping", connections=connections, seconds=seconds)
-    return result.summary()
+async def refuses_forged_token(base_url: str, serving: Serving) -> bool:
+    """One booking POST with a forged bearer token: the baseline must answer 401."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+        response = await client.post(
+            "/bookings",
+            json={
+                "ticket_type_id": str(uuid.uuid4()),
+                "quantity": 1,
+                "customer_name": "Sam Fan",
+                "customer_email": "fan@example.com",
+                "payment_token": "tok_visa",
+            },
+            headers={"Authorization": f"Bearer {forged_token(serving)}"},
+        )
+    return response.status_code == 401
+
+
+def booking_args(tokens_file: Path, ticket_type: uuid.UUID | str) -> list[str]:
+    """bench/wrk/booking.lua's arguments for a baseline's POST /bookings."""
+    return [
+        str(tokens_file),
+        str(uuid.uuid4()),
+        str(ticket_type),
+        "/bookings",
+        "0",
+        uuid.uuid4().hex[:16],
+    ]
+
+
+async def minimal_endpoint(
+    serving: Serving, tokens_file: Path, connections: int, seconds: float
+) -> dict[str, Any]:
+    """The sold-out ceiling: the same wrk booking script against an endpoint that verifies
+    the JWT and answers 409."""
+    async with served("minimal_app:app", serving) as (base_url, _):
+        refused = await refuses_forged_token(base_url, serving)
+        result = await run_wrk(
+            f"{base_url}/bookings",
+            connections=connections,
+            seconds=seconds,
+            lua=script("stats", "booking"),
+            args=booking_args(tokens_file, uuid.uuid4()),
+        )
+    return {
+        **result.summary(),
+        "answers_409_per_second": result.rate_of(409),
+        "refuses_forged_token": refused,
+    }
+
+
+async def checkpoint(admin_url: str) -> None:
+    """Writes out what the last load left dirty, so PostgreSQL's background writers do not
+    bill it to the next load's window."""
+    connection = await asyncpg.connect(admin_url)
+    try:
+        await connection.execute("CHECKPOINT")
+    finally:
+        await connection.close()
 
 
 async def postgres_inserts(admin_url: str, total: int, concurrency: int) -> dict[str, Any]:
@@ -141,6 +228,7 @@ class PaymentProvider:
 
 async def single_service_booking(
     admin_url: str,
+    serving: Serving,
     tokens_file: Path,
     connections: int,
     seconds: float,
@@ -154,15 +242,13 @@ async def single_service_booking(
     database_url = with_database(admin_url, name)
     ticket_type = uuid.uuid4()
     try:
-        # 10 connections a worker: the PostgreSQL server (max_connections 100) is shared
-        # with the platform under test and whatever else runs on the machine.
         env = {
             "BENCH_DATABASE_URL": database_url,
-            "BENCH_POOL_SIZE": "10",
+            "BENCH_POOL_SIZE": str(SINGLE_SERVICE_POOL_SIZE),
             "BENCH_PAYMENT_URL": provider.url,
             "BENCH_PAYMENT_KEY": provider.secret_key,
         }
-        async with served("single_service_app:app", env, SINGLE_SERVICE_WORKERS) as (
+        async with served("single_service_app:app", serving, env, SINGLE_SERVICE_WORKERS) as (
             base_url,
             pid,
         ):
@@ -171,6 +257,7 @@ async def single_service_booking(
                     f"/ticket-types/{ticket_type}", params={"quantity": 1_000_000_000}
                 )
                 created.raise_for_status()
+            refused = await refuses_forged_token(base_url, serving)
             meter = CpuMeter(
                 {
                     f"single service ({SINGLE_SERVICE_WORKERS} workers)": tree(pid),
@@ -185,14 +272,7 @@ async def single_service_booking(
                 connections=connections,
                 seconds=seconds,
                 lua=script("stats", "booking"),
-                args=[
-                    str(tokens_file),
-                    str(uuid.uuid4()),
-                    str(ticket_type),
-                    "/bookings",
-                    "0",
-                    uuid.uuid4().hex[:16],
-                ],
+                args=booking_args(tokens_file, ticket_type),
             )
             connection = await asyncpg.connect(database_url)
             try:
@@ -209,7 +289,8 @@ async def single_service_booking(
                     "SELECT count(*) AS bookings, coalesce(sum(quantity), 0) AS tickets,"
                     " extract(epoch FROM max(confirmed_at)) AS last_at,"
                     " (SELECT sold FROM ticket_types WHERE id = $1) AS sold,"
-                    " count(payment_reference) AS charged"
+                    " count(payment_reference) AS charged,"
+                    " count(idempotency_key) AS with_key"
                     " FROM bookings WHERE status = 'CONFIRMED'",
                     ticket_type,
                 )
@@ -225,9 +306,11 @@ async def single_service_booking(
         "answered_201": result.statuses.get(201, 0),
         "confirmed_bookings_per_second": confirmed / window if window > 0 else 0.0,
         "tickets_sold": int(row["sold"]),
+        "refuses_forged_token": refused,
         "consistent": int(row["sold"]) == int(row["tickets"])
         and confirmed >= result.statuses.get(201, 0)
-        and int(row["charged"]) == confirmed,
+        and int(row["charged"]) == confirmed
+        and int(row["with_key"]) == confirmed,
         "cpu_seconds": cpu,
         "cpu_ms_per_confirmed": {
             process: 1000 * seconds / confirmed if confirmed else float("nan")

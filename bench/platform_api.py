@@ -14,13 +14,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 from local_infra.platform_topics import platform_topics
 from local_infra.postgres import drop_database, ensure_postgres, stop_own_postgres
 from local_infra.redis_server import delete_keys_with_prefix, ensure_redis, stop_own_redis
 from local_infra.secrets_env import DEFAULT_ADMIN_EMAIL, internal_token_keys, random_secret
-from local_infra.services import DEFAULT_DATABASES, SERVICE_SPECS
+from local_infra.services import DEFAULT_DATABASES, PAYMENT_SIMULATOR, SERVICE_SPECS
 from local_infra.stack import DEFAULT_POSTGRES_ADMIN_URL, DEFAULT_REDIS_URL, Stack, StackConfig
 from local_infra.stack_state import StackInfo
 
@@ -40,6 +41,14 @@ RATE_LIMIT_ENV = {
 # Only registering and logging in the user pool (before the sale, not measured) hash
 # passwords; a cheaper argon2 keeps that set-up short.
 SETUP_ENV = {"PASSWORD_HASH_TIME_COST": "1", "PASSWORD_HASH_MEMORY_KIB": "8192"}
+# The gateway's token settings (its defaults, said aloud): the baselines verify the same JWTs
+# with them and the platform's JWT_SECRET.
+JWT_ENV = {"JWT_ALGORITHM": "HS256", "JWT_ISSUER": "ticketing-gateway", "JWT_LEEWAY_SECONDS": "10"}
+# booking-command's event store (eventsourcing names its tables after the application).
+BOOKING_EVENTS = "bookingcommand_events"
+EVENT_BOOKINGS = "bookingcommand_event_bookings"
+BOOKING_TOPIC = "booking_command.domain.booking:Booking."
+FINAL_TOPICS = [BOOKING_TOPIC + name for name in ("Confirmed", "Rejected", "Expired")]
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,21 @@ class Platform:
     def gateway_url(self) -> str:
         return self.info.gateway_url
 
+    def baseline_jwt_env(self) -> dict[str, str]:
+        """What a baseline needs to verify the gateway's tokens as the gateway does."""
+        return {
+            "BENCH_JWT_SECRET": self.info.shared_env["JWT_SECRET"],
+            "BENCH_JWT_ISSUER": JWT_ENV["JWT_ISSUER"],
+            "BENCH_JWT_LEEWAY_SECONDS": JWT_ENV["JWT_LEEWAY_SECONDS"],
+        }
+
+    async def stop_all_but_payment_provider(self) -> None:
+        """Stops the services and the broker (the databases stay until the platform is
+        removed) and starts the payment simulator again alone: the external party the
+        baselines charge while nothing of the platform runs."""
+        await self.stack.stop()
+        await self.stack.start_service(PAYMENT_SIMULATOR)
+
 
 @asynccontextmanager
 async def running_platform(
@@ -109,6 +133,7 @@ async def running_platform(
             "ADMIN_PASSWORD": random_secret(24),
             **RATE_LIMIT_ENV,
             **SETUP_ENV,
+            **JWT_ENV,
         },
     )
     stack = Stack(config)
@@ -338,3 +363,52 @@ def histogram_quantile(before: dict[float, float], after: dict[float, float], q:
 
 def histogram_count(before: dict[float, float], after: dict[float, float]) -> float:
     return after.get(math.inf, 0.0) - before.get(math.inf, 0.0)
+
+
+_SAMPLE = re.compile(r"^(?P<name>\w+)(?:\{[^}]*\})?\s+(?P<value>\S+)$")
+
+
+async def gauge_sum(base_url: str, name: str) -> float:
+    """One Prometheus gauge summed over its label sets (e.g. messages behind per partition)."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+        text = (await client.get("/metrics")).text
+    return sum(
+        float(match["value"])
+        for line in text.splitlines()
+        if (match := _SAMPLE.match(line)) and match["name"] == name
+    )
+
+
+@dataclass(frozen=True)
+class WriteSide:
+    """One event's bookings in booking-command's event store."""
+
+    requested: int
+    final: int
+    confirmed: int
+    last_confirmed_at: float | None
+
+
+async def write_side(info: StackInfo, event_id: str) -> WriteSide:
+    connection = await asyncpg.connect(info.database_urls["booking-command"])
+    try:
+        row = await connection.fetchrow(
+            f"SELECT count(DISTINCT b.booking_id) AS requested,"  # noqa: S608  (our constants)
+            f" count(*) FILTER (WHERE e.topic = ANY($2::text[])) AS final,"
+            f" count(*) FILTER (WHERE e.topic = $3) AS confirmed,"
+            f" extract(epoch FROM max((convert_from(e.state, 'UTF8')::jsonb"
+            f" #>> '{{timestamp,_data_}}')::timestamptz) FILTER (WHERE e.topic = $3)) AS last_at"
+            f" FROM {EVENT_BOOKINGS} b JOIN {BOOKING_EVENTS} e ON e.originator_id = b.booking_id"
+            f" WHERE b.event_id = $1",
+            uuid.UUID(event_id),
+            FINAL_TOPICS,
+            BOOKING_TOPIC + "Confirmed",
+        )
+    finally:
+        await connection.close()
+    return WriteSide(
+        requested=int(row["requested"]),
+        final=int(row["final"]),
+        confirmed=int(row["confirmed"]),
+        last_confirmed_at=float(row["last_at"]) if row["last_at"] is not None else None,
+    )

@@ -1,12 +1,12 @@
 """The design a user would otherwise pick: one service, one PostgreSQL transaction per booking.
 
-A conditional UPDATE on the ticket-type row decides the sale, then an INSERT records it.
-Every request for the same ticket type contends on that one row.
-
-When `BENCH_PAYMENT_URL` is set it charges like the platform, against the same payment
-provider (the simulator): after the reservation commits, a manual-capture payment intent
-with an idempotency key derived from the booking, its capture, then the booking is
-confirmed; a decline or a failed charge gives the tickets back.
+Each booking: the caller's JWT is verified as the gateway verifies it; one transaction
+takes the tickets with a conditional UPDATE on the ticket-type row and records the booking
+with its owner and `Idempotency-Key` (a repeated key answers with the first booking); then,
+with the database connection back in the pool, the booking is charged at the payment
+provider as booking-command charges it (aiohttp, a manual-capture intent with an
+idempotency key derived from the booking, then its capture); a second transaction confirms
+it, or gives the tickets back when the charge is declined or fails.
 """
 
 from __future__ import annotations
@@ -15,17 +15,24 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Annotated
 
+import aiohttp
 import asyncpg
-import httpx
-from fastapi import FastAPI
+from fastapi import FastAPI, Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from bench.baseline_apps.bearer import CallerId
+
 DATABASE_URL = os.environ["BENCH_DATABASE_URL"]
-POOL_SIZE = int(os.environ.get("BENCH_POOL_SIZE", "20"))
-PAYMENT_URL = os.environ.get("BENCH_PAYMENT_URL", "")
-PAYMENT_KEY = os.environ.get("BENCH_PAYMENT_KEY", "")
+POOL_SIZE = int(os.environ.get("BENCH_POOL_SIZE", "10"))
+PAYMENT_URL = os.environ["BENCH_PAYMENT_URL"]
+PAYMENT_KEY = os.environ["BENCH_PAYMENT_KEY"]
+# booking-command's defaults: payments charged at once, connect and read timeouts.
+PAYMENT_CONCURRENCY = 64
+PAYMENT_CONNECT_TIMEOUT_SECONDS = 2.0
+PAYMENT_TIMEOUT_SECONDS = 5.0
 PRICE_CENTS = 3000
 
 SCHEMA = """
@@ -34,9 +41,10 @@ CREATE TABLE IF NOT EXISTS ticket_types (
 );
 CREATE TABLE IF NOT EXISTS bookings (
     id uuid PRIMARY KEY, ticket_type_id uuid NOT NULL REFERENCES ticket_types (id),
-    quantity int NOT NULL, customer_email text NOT NULL, created_at timestamptz DEFAULT now(),
-    status text NOT NULL DEFAULT 'CONFIRMED', payment_reference text,
-    confirmed_at timestamptz DEFAULT now()
+    owner_id text NOT NULL, idempotency_key text, quantity int NOT NULL,
+    customer_name text NOT NULL, customer_email text NOT NULL, status text NOT NULL,
+    payment_reference text, created_at timestamptz NOT NULL DEFAULT now(),
+    confirmed_at timestamptz, UNIQUE (owner_id, idempotency_key)
 );
 """
 
@@ -44,8 +52,13 @@ CREATE TABLE IF NOT EXISTS bookings (
 class BookingRequest(BaseModel):
     ticket_type_id: uuid.UUID
     quantity: int = Field(ge=1, le=10)
-    customer_email: str
+    customer_name: str = Field(min_length=1, max_length=200)
+    customer_email: str = Field(min_length=3, max_length=320)
     payment_token: str
+
+
+class Replayed(Exception):
+    """The owner already sent this Idempotency-Key: the reservation is rolled back."""
 
 
 @asynccontextmanager
@@ -55,14 +68,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Both workers start at once; concurrent CREATE TABLE IF NOT EXISTS can still collide.
         await connection.execute("SELECT pg_advisory_xact_lock(hashtext('bench-single-service'))")
         await connection.execute(SCHEMA)
-    app.state.provider = httpx.AsyncClient(
-        base_url=PAYMENT_URL or "http://payments.invalid",
+    app.state.provider = aiohttp.ClientSession(
+        base_url=PAYMENT_URL,
         headers={"Authorization": f"Bearer {PAYMENT_KEY}"},
-        timeout=10,
-        limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+        connector=aiohttp.TCPConnector(limit=PAYMENT_CONCURRENCY),
+        timeout=aiohttp.ClientTimeout(
+            total=None, connect=PAYMENT_CONNECT_TIMEOUT_SECONDS, sock_read=PAYMENT_TIMEOUT_SECONDS
+        ),
     )
     yield
-    await app.state.provider.aclose()
+    await app.state.provider.close()
     await app.state.pool.close()
 
 
@@ -78,95 +93,39 @@ async def create_ticket_type(ticket_type_id: uuid.UUID, quantity: int) -> dict[s
     return {"quantity": quantity}
 
 
-@app.get("/ticket-types/{ticket_type_id}")
-async def stock(ticket_type_id: uuid.UUID) -> dict[str, int]:
-    async with app.state.pool.acquire() as connection:
-        row = await connection.fetchrow(
-            "SELECT quantity, sold, (SELECT count(*) FROM bookings WHERE ticket_type_id = $1"
-            " AND status = 'CONFIRMED')"
-            " AS bookings, (SELECT coalesce(sum(quantity), 0) FROM bookings"
-            " WHERE ticket_type_id = $1 AND status = 'CONFIRMED') AS booked"
-            " FROM ticket_types WHERE id = $1",
-            ticket_type_id,
-        )
-    return dict(row)
-
-
 async def charge(booking_id: uuid.UUID, request: BookingRequest) -> str | None:
     """Create (manual capture) and capture exactly the total; the intent id, None if declined."""
-    provider: httpx.AsyncClient = app.state.provider
-    created = await provider.post(
+    provider: aiohttp.ClientSession = app.state.provider
+    amount = PRICE_CENTS * request.quantity
+    async with provider.post(
         "/v1/payment_intents",
         json={
-            "amount": PRICE_CENTS * request.quantity,
+            "amount": amount,
             "currency": "eur",
             "payment_method": request.payment_token,
             "capture_method": "manual",
             "metadata": {"booking_id": str(booking_id)},
         },
         headers={"Idempotency-Key": f"booking-{booking_id}-charge"},
-    )
-    if created.status_code == 402:
-        return None
-    created.raise_for_status()
-    intent_id = str(created.json()["id"])
-    captured = await provider.post(
+    ) as created:
+        if created.status == 402:
+            return None
+        created.raise_for_status()
+        intent_id = str((await created.json())["id"])
+    async with provider.post(
         f"/v1/payment_intents/{intent_id}/capture",
-        json={"amount_to_capture": PRICE_CENTS * request.quantity},
+        json={"amount_to_capture": amount},
         headers={"Idempotency-Key": f"booking-{booking_id}-capture"},
-    )
-    captured.raise_for_status()
+    ) as captured:
+        captured.raise_for_status()
+        await captured.read()
     return intent_id
 
 
-@app.post("/bookings")
-async def book(request: BookingRequest) -> JSONResponse:
-    if not PAYMENT_URL:
-        return await book_without_payment(request)
-    booking_id = uuid.uuid4()
-    async with app.state.pool.acquire() as connection:
-        async with connection.transaction():
-            sold = await connection.fetchval(
-                "UPDATE ticket_types SET sold = sold + $2 WHERE id = $1 AND sold + $2 <= quantity"
-                " RETURNING sold",
-                request.ticket_type_id,
-                request.quantity,
-            )
-            if sold is None:
-                return JSONResponse({"error_type": "sold_out"}, status_code=409)
-            await connection.execute(
-                "INSERT INTO bookings (id, ticket_type_id, quantity, customer_email, status)"
-                " VALUES ($1, $2, $3, $4, 'PENDING')",
-                booking_id,
-                request.ticket_type_id,
-                request.quantity,
-                request.customer_email,
-            )
-        try:
-            reference = await charge(booking_id, request)
-        except httpx.HTTPError:
-            reference = None
-        if reference is None:
-            async with connection.transaction():
-                await connection.execute(
-                    "UPDATE ticket_types SET sold = sold - $2 WHERE id = $1",
-                    request.ticket_type_id,
-                    request.quantity,
-                )
-                await connection.execute(
-                    "UPDATE bookings SET status = 'REJECTED' WHERE id = $1", booking_id
-                )
-            return JSONResponse({"error_type": "payment_failed"}, status_code=402)
-        await connection.execute(
-            "UPDATE bookings SET status = 'CONFIRMED', payment_reference = $2,"
-            " confirmed_at = now() WHERE id = $1",
-            booking_id,
-            reference,
-        )
-    return JSONResponse({"id": str(booking_id), "status": "CONFIRMED"}, status_code=201)
-
-
-async def book_without_payment(request: BookingRequest) -> JSONResponse:
+async def reserve(
+    booking_id: uuid.UUID, request: BookingRequest, owner: str, idempotency_key: str | None
+) -> bool:
+    """Takes the tickets and records the booking PENDING; False when sold out."""
     async with app.state.pool.acquire() as connection, connection.transaction():
         sold = await connection.fetchval(
             "UPDATE ticket_types SET sold = sold + $2 WHERE id = $1 AND sold + $2 <= quantity"
@@ -175,14 +134,62 @@ async def book_without_payment(request: BookingRequest) -> JSONResponse:
             request.quantity,
         )
         if sold is None:
-            return JSONResponse({"error_type": "sold_out"}, status_code=409)
-        booking_id = uuid.uuid4()
-        await connection.execute(
-            "INSERT INTO bookings (id, ticket_type_id, quantity, customer_email)"
-            " VALUES ($1, $2, $3, $4)",
+            return False
+        recorded = await connection.fetchval(
+            "INSERT INTO bookings (id, ticket_type_id, owner_id, idempotency_key, quantity,"
+            " customer_name, customer_email, status)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, 'PENDING')"
+            " ON CONFLICT (owner_id, idempotency_key) DO NOTHING RETURNING id",
             booking_id,
             request.ticket_type_id,
+            owner,
+            idempotency_key,
             request.quantity,
+            request.customer_name,
             request.customer_email,
+        )
+        if recorded is None:
+            raise Replayed
+    return True
+
+
+@app.post("/bookings")
+async def book(
+    request: BookingRequest,
+    owner: CallerId,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> JSONResponse:
+    booking_id = uuid.uuid4()
+    try:
+        if not await reserve(booking_id, request, owner, idempotency_key):
+            return JSONResponse({"error_type": "sold_out"}, status_code=409)
+    except Replayed:
+        async with app.state.pool.acquire() as connection:
+            first = await connection.fetchrow(
+                "SELECT id, status FROM bookings WHERE owner_id = $1 AND idempotency_key = $2",
+                owner,
+                idempotency_key,
+            )
+        return JSONResponse({"id": str(first["id"]), "status": first["status"]}, status_code=200)
+    try:
+        reference = await charge(booking_id, request)
+    except (aiohttp.ClientError, TimeoutError):
+        reference = None
+    async with app.state.pool.acquire() as connection, connection.transaction():
+        if reference is None:
+            await connection.execute(
+                "UPDATE ticket_types SET sold = sold - $2 WHERE id = $1",
+                request.ticket_type_id,
+                request.quantity,
+            )
+            await connection.execute(
+                "UPDATE bookings SET status = 'REJECTED' WHERE id = $1", booking_id
+            )
+            return JSONResponse({"error_type": "payment_failed"}, status_code=402)
+        await connection.execute(
+            "UPDATE bookings SET status = 'CONFIRMED', payment_reference = $2,"
+            " confirmed_at = now() WHERE id = $1",
+            booking_id,
+            reference,
         )
     return JSONResponse({"id": str(booking_id), "status": "CONFIRMED"}, status_code=201)

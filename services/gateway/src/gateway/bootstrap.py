@@ -12,6 +12,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
+from starlette.middleware import Middleware
 
 from gateway.adapters.downstream import HttpDownstream
 from gateway.adapters.login_throttle import Backoff, InMemoryLoginThrottle, RedisLoginThrottle
@@ -46,6 +47,7 @@ from gateway.entrypoints.http.deps import GatewayServices
 from gateway.entrypoints.http.middleware import PublicEdgeMiddleware, security_headers
 from gateway.entrypoints.http.operations import InternalOperationsOnly
 from gateway.entrypoints.http.router import OPENAPI_TAGS, api_routers
+from gateway.entrypoints.http.sold_out import SoldOutFastPath
 from gateway.settings import GatewaySettings
 from service_kit.app_factory import create_service_app, health_registry_for
 from service_kit.circuit_breakers import (
@@ -314,6 +316,16 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
         routers=api_routers(),
         lifespan=lifespan,
         openapi_tags=OPENAPI_TAGS,
+    )
+    # Innermost, inside the kit's request context and the public edge (add_middleware
+    # would put it outside both).
+    app.user_middleware.append(
+        Middleware(
+            SoldOutFastPath,
+            tokens=tokens,
+            bookings=bookings,
+            max_body_bytes=settings.max_request_body_bytes,
+        )
     )
     app.state.services = services
     app.state.breakers = breakers

@@ -69,6 +69,17 @@ class AvailabilityCache:
         snapshot = await self._snapshot(str(event_id))
         return None if snapshot is None else snapshot.get(str(ticket_type_id))
 
+    async def known_sold_out(self, event_id: uuid.UUID, ticket_type_id: uuid.UUID) -> bool:
+        """True only when stock read at most the TTL ago has nothing left of the ticket type.
+
+        Only an event already in the cache is read again: one first heard of here would let
+        any signed-in caller send reads downstream without the booking route's rate limit.
+        """
+        if self._ttl <= 0 or str(event_id) not in self._entries:
+            return False
+        available = await self.available(event_id, ticket_type_id)
+        return available is not None and available <= 0
+
     async def _snapshot(self, event_id: str) -> Snapshot | None:
         entry = self._entries.get(event_id)
         if entry is not None and self._clock() - entry.fetched_at < self._ttl:

@@ -48,6 +48,10 @@ class StatusChange:
         return {"id": self.booking_id, "status": self.status, "reason": self.reason}
 
 
+def sold_out(ticket_type_id: uuid.UUID) -> SoldOutError:
+    return SoldOutError(f"Ticket type {ticket_type_id} is sold out")
+
+
 def _status_of(body: Any) -> tuple[str, str | None]:
     if not isinstance(body, dict):
         return "UNKNOWN", None
@@ -75,12 +79,17 @@ class BookingService:
     ) -> CommandOutcome:
         available = await self._availability.available(command.event_id, command.ticket_type_id)
         if available is not None and available <= 0:
-            raise SoldOutError(f"Ticket type {command.ticket_type_id} is sold out")
+            raise sold_out(command.ticket_type_id)
         if available is not None and available < command.quantity:
             raise InsufficientCapacityError(
                 f"Only {available} tickets of type {command.ticket_type_id} are left"
             )
         return await self._batcher.request(caller, command, idempotency_key)
+
+    async def known_sold_out(self, event_id: uuid.UUID, ticket_type_id: uuid.UUID) -> bool:
+        """Whether the stock already says no; asks nothing of Redis or booking-command, so the
+        answer can be given before revocation and rate limits (it changes nothing)."""
+        return await self._availability.known_sold_out(event_id, ticket_type_id)
 
     async def cancel_booking(
         self,

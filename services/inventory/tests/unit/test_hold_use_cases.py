@@ -101,11 +101,7 @@ async def test_a_batch_holds_what_stock_allows_and_publishes_the_stock_facts(
     ]
     assert (stock(store).reserved, store.commits) == (4, 1)
     facts = published(store)
-    assert [type(fact) for fact in facts] == [
-        public.TicketsReserved,
-        public.TicketsReserved,
-        public.ReservationRejected,
-    ]
+    assert [type(fact) for fact in facts] == [public.TicketsReserved, public.TicketsReserved]
     assert facts[1].stock is not None
     assert facts[1].stock.available == 1
 

@@ -124,6 +124,9 @@ class HoldTickets:
                         producer=self._producer,
                     )
                     for outcome in decided
+                    # A refusal was answered to its caller and no booking exists for anyone
+                    # to follow: only holds, which change the stock, are facts.
+                    if isinstance(outcome, TicketsReserved)
                 ]
             )
             await uow.commit()

@@ -1,6 +1,7 @@
 import asyncio
 import math
 import time
+import uuid
 
 import httpx
 from prometheus_client import REGISTRY
@@ -167,3 +168,29 @@ async def test_health_aggregates_the_downstream_services(gateway) -> None:
     assert degraded.status_code == 200  # downstream checks are not required
     assert degraded.json()["status"] == "degraded"
     assert degraded.json()["checks"]["inventory"]["status"] == "down"
+
+
+async def test_a_booking_inventory_cannot_hold_now_is_answered_503_without_breaking(
+    gateway, user_headers
+) -> None:
+    commands = gateway.backend.BOOKING_COMMAND
+    gateway.backend.scripted[commands] = lambda request: httpx.Response(
+        503,
+        json={"detail": "inventory cannot answer now", "error_type": "dependency_unavailable"},
+        headers={"Retry-After": "4"},
+    )
+    booking = {
+        "event_id": str(uuid.uuid4()),
+        "ticket_type_id": str(uuid.uuid4()),
+        "quantity": 1,
+        "customer_name": "Ada Lovelace",
+        "customer_email": "ada@example.com",
+        "payment_token": "tok_visa",
+    }
+    for _ in range(gateway.settings.breaker_fail_max + 1):
+        response = await gateway.client.post("/api/v1/bookings", json=booking, headers=user_headers)
+        assert response.status_code == 503, response.text
+        assert response.json()["error_type"] == "dependency_unavailable"
+        assert response.headers["Retry-After"] == "4"
+    assert len(gateway.backend.calls_to(commands, "POST")) == gateway.settings.breaker_fail_max + 1
+    assert gateway.app.state.breakers["booking-command"].current_state == "closed"

@@ -55,6 +55,9 @@ logger = logging.getLogger(__name__)
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 READ_MODEL_BEHIND = "read_model_behind"
+# 503s a working service chooses to give (its read model is behind; inventory cannot hold
+# tickets now): passed on with their Retry-After, never retried, never counted as a failure.
+DELIBERATE_UNAVAILABLE = frozenset({READ_MODEL_BEHIND, "dependency_unavailable"})
 _KEPT_HEADERS = ("etag", "location", "retry-after", "cache-control")
 
 
@@ -90,10 +93,10 @@ def _retry_after(headers: Mapping[str, str], default: int) -> int:
     return int(value) if value.isdigit() else default
 
 
-def _is_read_model_behind(response: httpx.Response) -> bool:
+def _is_deliberately_unavailable(response: httpx.Response) -> bool:
     return (
         response.status_code == 503
-        and _error_fields(response.status_code, response.content)[1] == READ_MODEL_BEHIND
+        and _error_fields(response.status_code, response.content)[1] in DELIBERATE_UNAVAILABLE
     )
 
 
@@ -211,7 +214,7 @@ class HttpDownstream:
             response = await self._client.request(
                 method, self.base_url + path, headers=headers, params=params, content=body
             )
-            if response.status_code >= 500 and not _is_read_model_behind(response):
+            if response.status_code >= 500 and not _is_deliberately_unavailable(response):
                 raise _ServerFailure(response)
         return response
 

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from booking_command.adapters.broker_epoch import EventStoreBrokerEpoch
 from booking_command.adapters.event_store import postgres_environment
+from booking_command.adapters.inventory_holds import HttpInventoryHolds
 from booking_command.adapters.metrics import (
     DUE_PAYMENTS_POSTPONED,
     EVENT_CANCELLATION_BOOKINGS,
@@ -25,7 +26,7 @@ from booking_command.adapters.metrics import (
 )
 from booking_command.adapters.outbox_relay import OutboxRelay
 from booking_command.adapters.payment_provider import HttpPaymentProvider
-from booking_command.adapters.public_events import OutboxMapper
+from booking_command.adapters.public_events import OutboxMapper, is_published
 from booking_command.adapters.relay_leadership import RelayLeadership
 from booking_command.application.app import BookingCommandApplication, utc_now
 from booking_command.application.commands import CommandService
@@ -37,6 +38,7 @@ from booking_command.application.executor import EventStoreExecutor
 from booking_command.application.group_commit import GroupCommitter
 from booking_command.application.hold_expiry import HoldExpiryWorker
 from booking_command.application.payments import PaymentWorker, PaymentWorkerOptions
+from booking_command.application.ports import InventoryHolds
 from booking_command.entrypoints.http import bookings, events, known_bookings, venues
 from booking_command.entrypoints.subscribers import (
     InventoryMessage,
@@ -44,7 +46,11 @@ from booking_command.entrypoints.subscribers import (
     subscribe_inventory_outcomes,
 )
 from booking_command.settings import BookingCommandSettings
-from service_kit.app_factory import create_service_app, health_registry_for
+from service_kit.app_factory import (
+    create_service_app,
+    health_registry_for,
+    service_token_issuer,
+)
 from service_kit.broker_epoch import recover_from_broker_change
 from service_kit.circuit_breakers import breaker_probe, create_breaker
 from service_kit.dead_letter_routes import dead_letter_router
@@ -64,6 +70,37 @@ OPENAPI_TAGS = [
 
 FINAL_OUTBOX_ROUND_SECONDS = 5.0
 PAYMENT_PROVIDER = "payment-provider"
+INVENTORY = "inventory"
+
+
+def inventory_holds(
+    settings: BookingCommandSettings, *, share_breaker: bool = True
+) -> HttpInventoryHolds:
+    """Inventory's hold call under a breaker whose state every replica shares."""
+    session = aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(
+            total=None,
+            connect=settings.inventory_connect_timeout_seconds,
+            sock_read=settings.inventory_timeout_seconds,
+        ),
+    )
+    breaker = create_breaker(
+        INVENTORY,
+        fail_max=settings.inventory_breaker_fail_max,
+        reset_timeout_seconds=settings.inventory_breaker_reset_seconds,
+        redis_url=str(settings.redis_url) if share_breaker else None,
+        redis_namespace=f"{settings.redis_key_prefix}booking-command:breaker:",
+    )
+    tokens = service_token_issuer(settings)
+    return HttpInventoryHolds(
+        str(settings.inventory_url),
+        (lambda: tokens.service_authorization(INVENTORY)) if tokens is not None else None,
+        session,
+        breaker,
+        retry_attempts=settings.inventory_retry_attempts,
+        retry_initial_seconds=settings.inventory_retry_initial_seconds,
+        retry_max_seconds=settings.inventory_retry_max_seconds,
+    )
 
 
 def payment_provider(
@@ -125,6 +162,7 @@ class Runtime:
     payment_worker: PaymentWorker
     event_cancellation_worker: EventCancellationWorker
     payment_provider: HttpPaymentProvider
+    inventory: InventoryHolds
     kafka: KafkaRuntime | None
     relay: OutboxRelay | None
     subscription: Subscription[InventoryMessage] | None
@@ -159,6 +197,7 @@ class Runtime:
         await self.event_cancellation_worker.stop()
         await self.payment_worker.stop()
         await self.payment_provider.aclose()
+        await self.inventory.aclose()
         await self.group_commit.stop()
         if self.relay is not None:
             # One last round so what was just committed goes out before we exit.
@@ -175,8 +214,11 @@ async def open_runtime(
     event_store_env: Mapping[str, str] | None = None,
     with_kafka: bool = True,
     clock: Callable[[], datetime] = utc_now,
+    inventory: InventoryHolds | None = None,
 ) -> Runtime:
-    """Builds (but does not start) every part; the event store's tables exist after this."""
+    """Builds (but does not start) every part; the event store's tables exist after this.
+
+    `inventory` None: inventory's hold call over HTTP at INVENTORY_URL."""
     executor = EventStoreExecutor(settings.event_store_threads)
     env = dict(event_store_env if event_store_env is not None else postgres_environment(settings))
 
@@ -189,6 +231,7 @@ async def open_runtime(
             catalog_cache_ttl_seconds=settings.catalog_cache_ttl_seconds,
             event_cancellation_batch_size=settings.event_cancellation_batch_size,
             event_cancellation_grace=timedelta(seconds=settings.event_cancellation_grace_seconds),
+            is_published=is_published,
         )
 
     app = await executor.run(construct)
@@ -216,9 +259,15 @@ async def open_runtime(
         subscription = subscribe_inventory_outcomes(
             kafka, settings, app, executor, on_payments_due=lambda: payment_worker.wake()
         )
-    commands = CommandService(
-        app, executor, group_commit, after_commit=relay.wake if relay else lambda: None
-    )
+    inventory = inventory or inventory_holds(settings, share_breaker=event_store_env is None)
+
+    def after_commit() -> None:
+        # New bookings are held: their payments are due now.
+        payment_worker.wake()
+        if relay is not None:
+            relay.wake()
+
+    commands = CommandService(app, executor, group_commit, inventory, after_commit=after_commit)
 
     def on_expired(count: int) -> None:
         HOLDS_EXPIRED.inc(count)
@@ -287,6 +336,7 @@ async def open_runtime(
         payment_worker,
         event_cancellation_worker,
         provider,
+        inventory,
         kafka,
         relay,
         subscription,
@@ -298,6 +348,7 @@ def build_app(
     *,
     event_store_env: Mapping[str, str] | None = None,
     with_kafka: bool = True,
+    inventory: InventoryHolds | None = None,
 ) -> FastAPI:
     health = health_registry_for(settings)
     running: list[Runtime] = []
@@ -305,7 +356,7 @@ def build_app(
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         runtime = await open_runtime(
-            settings, event_store_env=event_store_env, with_kafka=with_kafka
+            settings, event_store_env=event_store_env, with_kafka=with_kafka, inventory=inventory
         )
         running[:] = [runtime]
         api.state.runtime = runtime
@@ -327,6 +378,9 @@ def build_app(
         health.add(
             "payment-provider", breaker_probe(runtime.payment_provider.breaker), required=False
         )
+        if isinstance(runtime.inventory, HttpInventoryHolds):
+            # Not required: catalog commands and reads go on; bookings answer 503 meanwhile.
+            health.add("inventory", breaker_probe(runtime.inventory.breaker), required=False)
         if runtime.kafka is not None:
             health.add("kafka-runtime", runtime.kafka.probe)
         if runtime.relay is not None:

@@ -76,6 +76,27 @@ class BookingCommandSettings(
         default=True, description="Create missing topics at start-up (off when a Job does it)"
     )
 
+    inventory_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("http://127.0.0.1:8002"),
+        description="Base URL of inventory, which holds the tickets of every new booking",
+    )
+    inventory_timeout_seconds: float = Field(
+        default=2.0, gt=0, le=60, description="Longest wait for inventory's answer to a hold call"
+    )
+    inventory_connect_timeout_seconds: float = Field(default=1.0, gt=0, le=60)
+    inventory_retry_attempts: int = Field(default=3, ge=1, le=10)
+    inventory_retry_initial_seconds: float = Field(default=0.05, gt=0, le=10)
+    inventory_retry_max_seconds: float = Field(default=0.5, gt=0, le=60)
+    inventory_breaker_fail_max: int = Field(
+        default=5, ge=1, le=1000, description="Failed hold calls in a row that open the breaker"
+    )
+    inventory_breaker_reset_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=600,
+        description="How long an open breaker answers bookings 503 without asking inventory",
+    )
+
     payment_provider_url: AnyHttpUrl = Field(
         default=AnyHttpUrl("http://127.0.0.1:8010"),
         description="Base URL of the payment provider's API (the simulator locally)",

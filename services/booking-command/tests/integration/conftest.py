@@ -30,6 +30,8 @@ from service_kit.kafka_topics import ensure_topics
 from service_kit.topic_replay import partitions_of
 from ticketing_contracts import topics
 
+from ..unit.fake_inventory import FakeInventory
+
 WAIT_SECONDS = 45.0
 
 
@@ -102,8 +104,8 @@ async def settings(
 @pytest_asyncio.fixture(loop_scope="session")
 async def runtime(settings: BookingCommandSettings) -> AsyncIterator[Runtime]:
     """Everything built on real PostgreSQL, the broker and the payment simulator, nothing
-    started yet."""
-    built = await open_runtime(settings)
+    started yet; inventory's hold call is a stand-in (the e2e tests run the real one)."""
+    built = await open_runtime(settings, inventory=FakeInventory())
     try:
         yield built
     finally:

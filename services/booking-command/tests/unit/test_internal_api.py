@@ -5,6 +5,7 @@ import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import httpx
 import jwt
@@ -21,6 +22,8 @@ from service_kit.internal_auth import (
     generate_key_pair,
     private_key_from_text,
 )
+
+from .fake_inventory import FakeInventory
 
 PRIVATE_KEY, PUBLIC_KEY = generate_key_pair()
 # Headers below are minted at import; an hour outlives the longest test run.
@@ -40,14 +43,24 @@ GATEWAY_HEADERS = {"Authorization": TOKENS.authorization("booking-command", GATE
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
+def inventory() -> FakeInventory:
+    return FakeInventory(tickets_per_type=50)
+
+
+@pytest.fixture
+async def client(inventory: FakeInventory) -> AsyncIterator[httpx.AsyncClient]:
     settings = BookingCommandSettings(
         environment="test",
         hold_expiry_interval_seconds=60,
         internal_token_public_key=PUBLIC_KEY,
         payment_provider_secret_key="sk_test_Fz8Lq2Vw7Rb4Nc9Xt1Hy6Kd3Gm5Jp0Ta",
     )
-    app = build_app(settings, event_store_env=in_memory_environment(), with_kafka=False)
+    app = build_app(
+        settings,
+        event_store_env=in_memory_environment(),
+        with_kafka=False,
+        inventory=inventory,
+    )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
@@ -114,6 +127,77 @@ async def test_booking_request_is_accepted_with_location(client: httpx.AsyncClie
     assert (body["status"], body["total_price"], body["currency"]) == ("PENDING", "50.00", "EUR")
     assert body["customer_email"] == "ada@example.com"
     assert body["hold_expires_at"]
+
+
+async def test_a_booking_is_stored_only_once_inventory_holds_its_tickets(
+    client: httpx.AsyncClient, inventory: FakeInventory
+) -> None:
+    event = await event_on_sale(client)
+    inventory.tickets_per_type = 3
+
+    held = await client.post("/internal/v1/bookings", json=booking_body(event), headers=USER)
+    too_many = await client.post("/internal/v1/bookings", json=booking_body(event), headers=USER)
+    last = await client.post(
+        "/internal/v1/bookings", json=booking_body(event, quantity=1), headers=USER
+    )
+    sold_out = await client.post(
+        "/internal/v1/bookings", json=booking_body(event, quantity=1), headers=USER
+    )
+
+    assert held.status_code == 202, held.text
+    assert (held.json()["status"], held.json()["payment_status"]) == ("PENDING", "pending")
+    assert (too_many.status_code, too_many.json()["error_type"]) == (409, "insufficient_capacity")
+    assert last.status_code == 202
+    assert (sold_out.status_code, sold_out.json()["error_type"]) == (409, "sold_out")
+    asked = [request.booking_id for call in inventory.calls for request in call]
+    stored = [
+        (await client.get(f"/internal/v1/bookings/{booking_id}", headers=USER)).status_code
+        for booking_id in asked
+    ]
+    assert stored == [200, 404, 200, 404], "a refused booking is not stored"
+
+
+async def test_bookings_are_answered_503_and_nothing_is_stored_while_inventory_cannot_answer(
+    client: httpx.AsyncClient, inventory: FakeInventory
+) -> None:
+    event = await event_on_sale(client)
+    inventory.unavailable = True
+
+    response = await client.post("/internal/v1/bookings", json=booking_body(event), headers=USER)
+
+    assert response.status_code == 503, response.text
+    assert response.json()["error_type"] == "dependency_unavailable"
+    assert response.headers["retry-after"] == "7"
+    inventory.unavailable = False
+    again = await client.post("/internal/v1/bookings", json=booking_body(event), headers=USER)
+    assert again.status_code == 202
+    # Its Requested follows the catalog's facts: the refused request stored nothing. (The
+    # answer names the position of the fact readers see, not the internal PaymentDue after it.)
+    assert again.json()["position"] == event["position"] + 1
+
+
+async def test_a_keyed_retry_asks_inventory_about_the_same_booking(
+    client: httpx.AsyncClient, inventory: FakeInventory
+) -> None:
+    event = await event_on_sale(client)
+    ticket_type_id = UUID(event["ticket_types"][0]["ticket_type_id"])
+    keyed = {**USER, "Idempotency-Key": "retry-me"}
+    inventory.answers_lost = True
+    lost = await client.post("/internal/v1/bookings", json=booking_body(event), headers=keyed)
+    assert lost.status_code == 503
+    inventory.answers_lost = False
+
+    retried = await client.post("/internal/v1/bookings", json=booking_body(event), headers=keyed)
+    other_fan = await client.post(
+        "/internal/v1/bookings",
+        json=booking_body(event),
+        headers={**OTHER_USER, "Idempotency-Key": "retry-me"},
+    )
+
+    assert retried.status_code == other_fan.status_code == 202
+    assert retried.json()["id"] == str(inventory.calls[0][0].booking_id)
+    assert inventory.held[ticket_type_id] == 2 + 2, "the retry's hold is the first one's"
+    assert retried.json()["id"] != other_fan.json()["id"], "a key is its caller's"
 
 
 async def test_booking_request_without_caller_is_unauthorized(client: httpx.AsyncClient) -> None:
@@ -334,7 +418,8 @@ async def test_batch_answers_each_request_as_the_single_route_would(
             f"/internal/v1/bookings/{booking['id']}", headers=signed_in(owner)
         )
         assert stored.status_code == 200
-        assert stored.json()["position"] == booking["position"]
+        # The write side's latest (its internal PaymentDue) is at or past the answered one.
+        assert stored.json()["position"] >= booking["position"]
 
 
 async def test_batch_item_key_replays_through_the_single_route(
@@ -382,3 +467,19 @@ async def test_openapi_documents_the_batch_route(client: httpx.AsyncClient) -> N
     route = (await client.get("/openapi.json")).json()["paths"]["/internal/v1/bookings/batch"]
     assert {"200", "422"} <= set(route["post"]["responses"])
     assert "RequestBookingBatch" in json.dumps(route["post"]["requestBody"])
+
+
+async def test_a_batch_asks_inventory_once_and_answers_sold_out_for_what_it_refuses(
+    client: httpx.AsyncClient, inventory: FakeInventory
+) -> None:
+    event = await event_on_sale(client)
+    inventory.tickets_per_type = 5
+    batch = [batch_request(booking_body(event, quantity=1), f"user-{n}") for n in range(8)]
+
+    response = await client.post(
+        "/internal/v1/bookings/batch", json={"requests": batch}, headers=GATEWAY_HEADERS
+    )
+
+    statuses = [outcome["status_code"] for outcome in response.json()["outcomes"]]
+    assert statuses == [202] * 5 + [409] * 3
+    assert len(inventory.calls) == 1

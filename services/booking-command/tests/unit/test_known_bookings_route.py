@@ -14,6 +14,8 @@ from booking_command.bootstrap import build_app
 from booking_command.settings import BookingCommandSettings
 from service_kit.internal_auth import GATEWAY, Caller, InternalTokenIssuer, generate_key_pair
 
+from .fake_inventory import FakeInventory
+
 PRIVATE_KEY, PUBLIC_KEY = generate_key_pair()
 TOKENS = InternalTokenIssuer.from_text(PRIVATE_KEY, ttl_seconds=3600)
 ADMIN = {"Authorization": TOKENS.authorization("booking-command", Caller("admin-1", "admin"))}
@@ -43,7 +45,12 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
         trusted_service_keys=f"inventory={INVENTORY_KEY},query-projection={QUERY_PROJECTION_KEY}",
         payment_provider_secret_key="sk_test_Fz8Lq2Vw7Rb4Nc9Xt1Hy6Kd3Gm5Jp0Ta",
     )
-    app = build_app(settings, event_store_env=in_memory_environment(), with_kafka=False)
+    app = build_app(
+        settings,
+        event_store_env=in_memory_environment(),
+        with_kafka=False,
+        inventory=FakeInventory(),
+    )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

@@ -22,14 +22,22 @@ from service_kit.errors import ConflictError, InvalidInputError, NotFoundError
 from service_kit.request_context import correlation_id_var
 
 from .conftest import HOLD, Clock, OnSale, book, booking_write, put_event_on_sale, reserve_and_pay
+from .fake_inventory import FakeInventory
 
 
 @pytest.fixture
-async def service(app: BookingCommandApplication) -> AsyncIterator[CommandService]:
+def inventory() -> FakeInventory:
+    return FakeInventory()
+
+
+@pytest.fixture
+async def service(
+    app: BookingCommandApplication, inventory: FakeInventory
+) -> AsyncIterator[CommandService]:
     executor = EventStoreExecutor(8)
     group_commit = GroupCommitter(app.commit, executor, max_batch=100)
     group_commit.start()
-    yield CommandService(app, executor, group_commit)
+    yield CommandService(app, executor, group_commit, inventory)
     await group_commit.stop()
     executor.shutdown()
 
@@ -357,7 +365,8 @@ async def test_a_batch_commits_its_valid_writes_together_and_fails_items_alone(
     stored = [app.repository.get(result.id) for result in accepted]
     assert [booking.owner_id for booking in stored] == [f"user-{n}" for n in range(20) if n != 7]
     events = app.recorder.select_notifications(1, 100)
-    correlation = {json.loads(event.state)["correlation_id"] for event in events[-19:]}
+    # Each held booking: Requested and PaymentDue, both in its request's flow.
+    correlation = {json.loads(event.state)["correlation_id"] for event in events[-2 * 19 :]}
     assert correlation == {f"corr-{n}" for n in range(20) if n != 7}
 
 

@@ -32,6 +32,17 @@ PAYMENT_CALL_SECONDS = Histogram(
     ["operation"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
+INVENTORY_HOLD_CALLS = Counter(
+    "inventory_hold_calls_total",
+    "Hold calls to inventory by outcome (ok, refused, server_error, timeout, unreachable, "
+    "breaker_open)",
+    ["outcome"],
+)
+INVENTORY_HOLD_CALL_SECONDS = Histogram(
+    "inventory_hold_call_seconds",
+    "Time a hold call to inventory took (each attempt)",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
 PAYMENTS = Counter(
     "booking_payments_total",
     "Booking payments by what happened (captured, declined, refused, refunded, "

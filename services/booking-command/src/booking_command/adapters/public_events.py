@@ -161,6 +161,11 @@ INTERNAL_ONLY = frozenset(
 )
 
 
+def is_published(stored: Any) -> bool:
+    """Whether a stored aggregate event reaches Kafka (and so the read models)."""
+    return type(stored).__qualname__ not in INTERNAL_ONLY
+
+
 def to_public_event(stored: Any) -> PublicEvent | None:
     """The public event for a stored aggregate event, or None for internal-only events."""
     name = type(stored).__qualname__

@@ -72,9 +72,11 @@ class BookingCommandApplication(Application[UUID]):
         catalog_cache_ttl_seconds: float = 1.0,
         event_cancellation_batch_size: int = 200,
         event_cancellation_grace: timedelta = timedelta(seconds=10),
+        is_published: Callable[[object], bool] = lambda event: True,
     ) -> None:
         super().__init__(env)
         self.clock = clock
+        self._is_published = is_published
         self.events_on_sale = EventsOnSale(self, ttl_seconds=catalog_cache_ttl_seconds)
         self.catalog = Catalog(self)
         self.bookings = Bookings(self, self.events_on_sale, hold_for=hold_for)
@@ -134,10 +136,11 @@ class BookingCommandApplication(Application[UUID]):
         """Stores every write and its idempotency record in one transaction; all or none."""
         now = self.clock()
         aggregates: list[Aggregate] = []
+        versions = [self.answered_version(write.primary) for write in writes]
         rows = RowsWithEvents(
             idempotency=[
-                self.idempotency.record_for(write, write.idempotency, now)
-                for write in writes
+                self.idempotency.record_for(write, write.idempotency, now, version)
+                for write, version in zip(writes, versions, strict=True)
                 if write.idempotency is not None
             ]
         )
@@ -145,8 +148,12 @@ class BookingCommandApplication(Application[UUID]):
             for aggregate in write.aggregates:
                 stamp_correlation(aggregate, write.correlation_id, write.traceparent)
                 aggregates.append(aggregate)
+        # The position a reader waits for: the write's last event that reaches the read
+        # models (a trailing internal one, such as a payment falling due, never would).
         positions: dict[UUID, int] = {}
         for recording in self.store(aggregates, rows):
+            if not self._is_published(recording.domain_event):
+                continue
             originator_id = recording.domain_event.originator_id
             positions[originator_id] = max(
                 positions.get(originator_id, 0), recording.notification.id
@@ -155,13 +162,21 @@ class BookingCommandApplication(Application[UUID]):
         return [
             CommandResult(
                 id=write.primary.id,
-                version=write.primary.version,
+                version=version,
                 position=positions.get(write.primary.id) or self._position_of(write.primary),
                 status_code=write.status_code,
                 body=write.body,
             )
-            for write in writes
+            for write, version in zip(writes, versions, strict=True)
         ]
+
+    def answered_version(self, aggregate: Aggregate) -> int:
+        """The version a write is answered with: that of its last new event the read models
+        will see (its trailing internal events, such as a payment falling due, they never do)."""
+        for pending in reversed(aggregate.pending_events):
+            if self._is_published(pending):
+                return pending.originator_version
+        return aggregate.version
 
     def store(
         self, aggregates: Iterable[Aggregate], rows: RowsWithEvents = RowsWithEvents()

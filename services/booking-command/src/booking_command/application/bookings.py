@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterable
 from datetime import timedelta
 from uuid import UUID
@@ -10,11 +11,23 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from booking_command.application.persistence import AggregateStore
-from booking_command.application.results import PendingWrite, pending_write
+from booking_command.application.ports import TicketsToHold
+from booking_command.application.results import IdempotencyClaim, PendingWrite, pending_write
 from booking_command.application.views import booking_view
 from booking_command.domain.booking import Booking
 from booking_command.domain.catalog_event import Event
 from service_kit.errors import NotFoundError
+
+# Namespace of booking ids derived from a caller's Idempotency-Key.
+BOOKING_ID_NAMESPACE = UUID("0b6f1d5e-3c1a-4f43-9a3e-6d2b8c7e5a14")
+
+
+def booking_id_for(claim: IdempotencyClaim | None) -> UUID | None:
+    """The id of the booking a keyed request creates, the same on every retry, so inventory
+    answers a retry with the hold it made for the first try; None: a new random id."""
+    if claim is None:
+        return None
+    return uuid.uuid5(BOOKING_ID_NAMESPACE, f"{claim.scope}\n{claim.key}\n{claim.fingerprint}")
 
 
 class EventsOnSale:
@@ -57,8 +70,11 @@ class Bookings:
         customer_email: str,
         owner_id: str,
         payment_token: str,
+        booking_id: UUID | None = None,
     ) -> PendingWrite:
+        """A new PENDING booking, to be stored once inventory holds its tickets."""
         booking = Booking.request(
+            booking_id=booking_id,
             show=self._events_on_sale.get(event_id),
             ticket_type_id=ticket_type_id,
             quantity=quantity,
@@ -69,7 +85,11 @@ class Bookings:
             hold_for=self.hold_for,
             payment_token=payment_token,
         )
-        return pending_write(202, booking_view(booking), booking)
+        write = pending_write(202, booking_view(booking), booking)
+        write.hold = TicketsToHold(
+            booking.id, booking.event_id, booking.ticket_type_id, booking.quantity
+        )
+        return write
 
     def cancel_booking(self, booking_id: UUID, *, caller_id: str, is_admin: bool) -> PendingWrite:
         booking = self.get_booking(booking_id, caller_id=caller_id, is_admin=is_admin)

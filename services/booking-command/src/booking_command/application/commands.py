@@ -1,4 +1,11 @@
-"""The async face of the use cases: idempotency, optimistic retries and group commit."""
+"""The async face of the use cases: idempotency, optimistic retries, holds and group commit.
+
+A new booking is stored only once inventory holds its tickets: the writes of a batch ask
+inventory in one call, just before they go to the group commit. A held booking's payment
+falls due in the same commit; a refused one is answered 409 with inventory's reason and
+stores nothing; when inventory cannot answer, 503 and nothing is stored (a hold it made
+anyway is released by its sweeper, which asks us first).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +18,17 @@ from eventsourcing.persistence import IntegrityError
 from booking_command.application.app import BookingCommandApplication
 from booking_command.application.executor import EventStoreExecutor
 from booking_command.application.group_commit import GroupCommitter
+from booking_command.application.ports import HoldAnswer, InventoryHolds, InventoryUnavailable
 from booking_command.application.results import CommandResult, IdempotencyClaim, PendingWrite
-from service_kit.errors import ConflictError, DomainError
+from booking_command.application.views import booking_view
+from booking_command.domain.booking import Booking
+from service_kit.errors import (
+    ConflictError,
+    DependencyUnavailableError,
+    DomainError,
+    InsufficientCapacityError,
+    SoldOutError,
+)
 from service_kit.request_context import correlation_id_var
 
 logger = logging.getLogger(__name__)
@@ -45,12 +61,14 @@ class CommandService:
         app: BookingCommandApplication,
         executor: EventStoreExecutor,
         group_commit: GroupCommitter,
+        inventory: InventoryHolds,
         *,
         after_commit: Callable[[], None] = lambda: None,
     ) -> None:
         self.app = app
         self.executor = executor
         self.group_commit = group_commit
+        self.inventory = inventory
         self._after_commit = after_commit
 
     async def execute(
@@ -68,6 +86,9 @@ class CommandService:
         for _ in range(CONFLICT_RETRIES):
             write = await self.executor.run(prepare)
             write.idempotency = idempotency
+            refused = await self._hold_tickets([write])
+            if refused:
+                raise refused[0]
             try:
                 if batched:
                     result = await self.group_commit.submit(write)
@@ -94,6 +115,10 @@ class CommandService:
         writes = [
             (index, step) for index, step in enumerate(prepared) if isinstance(step, PendingWrite)
         ]
+        refused = await self._hold_tickets([write for _, write in writes])
+        for position, error in refused.items():
+            prepared[writes[position][0]] = error
+        writes = [write for position, write in enumerate(writes) if position not in refused]
         committed = await self.group_commit.submit_many([write for _, write in writes])
         outcomes: list[BatchOutcome | None] = [
             step if isinstance(step, CommandResult | DomainError) else None for step in prepared
@@ -110,6 +135,33 @@ class CommandService:
             if outcome is None:
                 outcomes[index] = await self._execute_alone(items[index])
         return [outcome for outcome in outcomes if outcome is not None]
+
+    async def _hold_tickets(self, writes: Sequence[PendingWrite]) -> dict[int, DomainError]:
+        """Has inventory hold the tickets of the new bookings among `writes`, in one call;
+        the held ones owe their payment from now on. Returns the refused writes' errors by
+        their place in `writes`."""
+        asking = [(position, write) for position, write in enumerate(writes) if write.hold]
+        if not asking:
+            return {}
+        try:
+            answers = await self.inventory.hold([write.hold for _, write in asking if write.hold])
+        except InventoryUnavailable as error:
+            logger.warning("inventory did not answer a hold call: %s", error)
+            unavailable = DependencyUnavailableError(
+                "inventory cannot answer now; nothing was booked, try again",
+                retry_after_seconds=error.retry_after_seconds,
+            )
+            return {position: unavailable for position, _ in asking}
+        refused: dict[int, DomainError] = {}
+        for (position, write), answer in zip(asking, answers, strict=True):
+            booking = write.primary
+            assert isinstance(booking, Booking)
+            if answer.held:
+                booking.tickets_reserved()
+                write.body = booking_view(booking)
+            else:
+                refused[position] = refusal_error(answer)
+        return refused
 
     def _prepare_all(
         self, items: Sequence[BatchItem]
@@ -149,3 +201,19 @@ class CommandService:
             return error
         finally:
             correlation_id_var.reset(token)
+
+
+def refusal_error(answer: HoldAnswer) -> DomainError:
+    """Inventory's refusal as the error the caller gets (409 with its reason)."""
+    reason = answer.refusal or "sold_out"
+    if reason == "sold_out":
+        return SoldOutError("the ticket type is sold out", error_type=reason)
+    if reason == "not_enough_tickets":
+        return InsufficientCapacityError("fewer tickets are left than this booking asks for")
+    if reason == "hold_released":
+        return ConflictError(
+            "this booking's hold was released before it was stored; send the request again "
+            "with a new Idempotency-Key",
+            error_type=reason,
+        )
+    return ConflictError(f"inventory refused the hold: {reason}", error_type=reason)

@@ -17,7 +17,7 @@ class Idempotency:
         self.ttl = ttl
 
     def record_for(
-        self, write: PendingWrite, claim: IdempotencyClaim, now: datetime
+        self, write: PendingWrite, claim: IdempotencyClaim, now: datetime, version: int
     ) -> IdempotencyRecord:
         """The record that answers this claim again; committed with the write."""
         return IdempotencyRecord(
@@ -27,7 +27,7 @@ class Idempotency:
             status_code=write.status_code,
             body=write.body,
             aggregate_id=write.primary.id,
-            aggregate_version=write.primary.version,
+            aggregate_version=version,
             created_at=now,
             expires_at=now + self.ttl,
         )

@@ -1,5 +1,5 @@
-"""What the application needs from the event store beyond events and tracking, and
-from the payment provider.
+"""What the application needs from the event store beyond events and tracking, from
+inventory and from the payment provider.
 
 The recorder writes idempotency records, booking holds and a consumer's tracking
 record in the same transaction as the domain events they belong to: the application
@@ -287,3 +287,42 @@ class PaymentProvider(Protocol):
     async def cancel(self, intent_id: str, *, idempotency_key: str) -> PaymentIntent: ...
 
     async def refund(self, intent_id: str, *, amount: int, idempotency_key: str) -> Refund: ...
+
+
+@dataclass(frozen=True)
+class TicketsToHold:
+    """What a new booking asks inventory to hold before it is stored."""
+
+    booking_id: UUID
+    event_id: UUID
+    ticket_type_id: UUID
+    quantity: int
+
+
+@dataclass(frozen=True)
+class HoldAnswer:
+    """Inventory's answer for one booking: held, or refused with its reason (`sold_out`,
+    `not_enough_tickets`, ..., or `hold_released`: this booking id was held once and its
+    hold ended, so it is never held again)."""
+
+    booking_id: UUID
+    held: bool
+    refusal: str | None = None
+
+
+class InventoryUnavailable(Exception):
+    """Inventory gave no answer (unreachable, failing, or its breaker open): nothing is
+    known to be held; a hold it made anyway is released by its sweeper."""
+
+    def __init__(self, detail: str, *, retry_after_seconds: int = 5) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class InventoryHolds(Protocol):
+    """Inventory's synchronous hold call: one batch, one answer per booking in order; the
+    same booking id answers the same way however often it is asked."""
+
+    async def hold(self, requests: Sequence[TicketsToHold]) -> list[HoldAnswer]: ...
+
+    async def aclose(self) -> None: ...

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from booking_command.application.ports import TicketsToHold
 from service_kit.request_context import current_correlation_id, new_id
 from service_kit.tracing import current_traceparent
 
@@ -31,6 +32,8 @@ class PendingWrite:
     correlation_id: str
     idempotency: IdempotencyClaim | None = None
     traceparent: str | None = None
+    hold: TicketsToHold | None = None
+    """A new booking's tickets, held by inventory before the write is stored."""
 
     @property
     def primary(self) -> Aggregate:

@@ -136,8 +136,10 @@ class Booking(Aggregate):
         now: datetime,
         hold_for: timedelta,
         payment_token: str,
+        booking_id: UUID | None = None,
     ) -> Booking:
-        """A PENDING booking priced from the event's ticket type, never from the client."""
+        """A PENDING booking priced from the event's ticket type, never from the client;
+        `booking_id` None: a new random id."""
         quantity = rules.positive_count(quantity, "quantity", maximum=rules.MAX_TICKETS_PER_BOOKING)
         name = rules.person_name(customer_name)
         email = rules.email(customer_email)
@@ -154,7 +156,10 @@ class Booking(Aggregate):
                 f"event {show.id} has no ticket type {ticket_type_id}",
                 error_type="unknown_ticket_type",
             )
-        return cls(
+        # _create: eventsourcing's constructor that takes a given id (a call does not).
+        return cls._create(
+            cls.Requested,
+            id=booking_id,
             event_id=show.id,
             ticket_type_id=ticket_type.ticket_type_id,
             quantity=quantity,

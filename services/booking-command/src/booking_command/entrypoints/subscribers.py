@@ -122,7 +122,9 @@ def subscribe_inventory_outcomes(
         for message in batch.messages:
             if message.offset in unknown:
                 with message.logging_context():
-                    logger.warning(
+                    # Normal: a hold asked for over HTTP is announced while its booking is
+                    # being stored, or for a booking whose commit failed (swept by inventory).
+                    logger.debug(
                         "inventory outcome for an unknown booking",
                         extra={"offset": message.offset, "partition": message.partition},
                     )

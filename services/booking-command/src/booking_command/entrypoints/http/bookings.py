@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from booking_command.adapters.metrics import BOOKING_REQUESTS
+from booking_command.application.bookings import booking_id_for
 from booking_command.application.commands import BatchItem, CommandService
 from booking_command.application.results import CommandResult, IdempotencyClaim
 from booking_command.application.views import booking_view
@@ -44,12 +45,16 @@ def booking_location(booking_id: UUID) -> str:
     "",
     status_code=202,
     response_model=BookingResponse,
-    summary="Request tickets: stores a PENDING booking; inventory decides",
+    summary="Request tickets: inventory holds them, then a PENDING booking is stored",
     description=(
-        "Answers 202 with the booking id and a Location; the booking becomes CONFIRMED "
-        "or REJECTED when inventory answers, or EXPIRED when its hold runs out."
+        "Inventory is asked to hold the tickets first. Held: 202 with the booking id, a "
+        "Location and `hold_expires_at`; the booking becomes CONFIRMED once its payment is "
+        "captured, REJECTED when the card is declined, EXPIRED when the hold runs out. "
+        "Refused: 409 with inventory's reason (`sold_out`, `not_enough_tickets`, ...) and "
+        "nothing stored. Inventory not answering: 503 with Retry-After, nothing stored. With "
+        "an Idempotency-Key the booking id derives from it, so a retry gets the same answer."
     ),
-    responses=error_responses(401, 404, 409, 422),
+    responses=error_responses(401, 404, 409, 422, 503),
 )
 async def request_booking(
     body: RequestBooking,
@@ -133,6 +138,7 @@ def booking_item(
         customer_email=str(body.customer_email),
         owner_id=owner_id,
         payment_token=body.payment_token,
+        booking_id=booking_id_for(idempotency),
     )
     return BatchItem(prepare, idempotency, correlation_id or new_id())
 

@@ -1,0 +1,47 @@
+"""Inventory's hold call as booking-command sees it, in memory: each ticket type has a
+number of tickets; a booking id is decided once and answered the same way after that."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from booking_command.application.ports import HoldAnswer, InventoryUnavailable, TicketsToHold
+
+
+class FakeInventory:
+    def __init__(self, tickets_per_type: int = 1_000_000) -> None:
+        self.tickets_per_type = tickets_per_type
+        self.held: dict[UUID, int] = {}  # ticket type id -> tickets held
+        self.answers: dict[UUID, HoldAnswer] = {}
+        self.calls: list[list[TicketsToHold]] = []
+        self.unavailable = False
+        self.answers_lost = False  # decides, then the answer never arrives
+
+    async def hold(self, requests: Sequence[TicketsToHold]) -> list[HoldAnswer]:
+        if self.unavailable:
+            raise InventoryUnavailable("inventory is down", retry_after_seconds=7)
+        self.calls.append(list(requests))
+        answers = [self._decide(request) for request in requests]
+        if self.answers_lost:
+            raise InventoryUnavailable("inventory's answer timed out")
+        return answers
+
+    def _decide(self, request: TicketsToHold) -> HoldAnswer:
+        known = self.answers.get(request.booking_id)
+        if known is not None:
+            return known
+        held = self.held.get(request.ticket_type_id, 0)
+        left = self.tickets_per_type - held
+        if left <= 0:
+            answer = HoldAnswer(request.booking_id, held=False, refusal="sold_out")
+        elif left < request.quantity:
+            answer = HoldAnswer(request.booking_id, held=False, refusal="not_enough_tickets")
+        else:
+            self.held[request.ticket_type_id] = held + request.quantity
+            answer = HoldAnswer(request.booking_id, held=True)
+        self.answers[request.booking_id] = answer
+        return answer
+
+    async def aclose(self) -> None:
+        pass

@@ -20,6 +20,7 @@ EXPECTED_DEPENDENCIES = {
         "hold-expiry",
         "payment-worker",
         "payment-provider",
+        "inventory",
         "event-cancellation-worker",
     },
     "inventory": {
@@ -28,6 +29,8 @@ EXPECTED_DEPENDENCIES = {
         "kafka",
         "circuit_breaker:postgres",
         "circuit_breaker:kafka_producer",
+        "circuit_breaker:booking_command",
+        "unclaimed-hold-sweeper",
     },
     "query-projection": {"postgres", "redis", "kafka", "caught_up"},
 }

@@ -121,7 +121,7 @@ async def traced_stack(
         yield info
 
 
-async def test_a_booking_is_one_trace_from_the_gateway_through_kafka_to_its_confirmation(
+async def test_a_booking_is_one_trace_from_the_gateway_through_its_hold_and_kafka(
     traced_stack: StackInfo, collector: tuple[OtlpCollector, int]
 ) -> None:
     spans, _ = collector
@@ -149,10 +149,11 @@ async def test_a_booking_is_one_trace_from_the_gateway_through_kafka_to_its_conf
     def journey_complete(trace: list[CollectedSpan]) -> bool:
         seen = {(span.service, span.name) for span in trace}
         return {
+            ("booking-command", "POST /internal/v1/bookings"),
+            ("inventory", "POST /internal/v1/holds"),
             ("booking-command", f"{topic}.booking.v1 publish"),
             ("inventory", f"{topic}.booking.v1 process"),
-            ("inventory", f"{topic}.inventory.v1 publish"),
-            ("booking-command", f"{topic}.inventory.v1 process"),
+            ("query-projection", f"{topic}.booking.v1 process"),
         } <= seen
 
     trace = await eventually(
@@ -170,6 +171,9 @@ async def test_a_booking_is_one_trace_from_the_gateway_through_kafka_to_its_conf
         span for span in trace if span is not request and span.parent_span_id not in span_ids
     ]
     assert orphans == [], orphans
-    # The confirmation is written while processing inventory's answer, inside that span.
-    confirmation = [span for span in trace if span.name == f"{topic}.inventory.v1 process"]
-    assert confirmation, trace
+    # The hold is asked for inside booking-command's handling of the request.
+    by_id = {span.span_id: span for span in trace}
+    [hold] = [span for span in trace if span.name == "POST /internal/v1/holds"]
+    caller = by_id[hold.parent_span_id]
+    assert caller.service == "booking-command", caller
+    assert by_id[caller.parent_span_id].name == "POST /internal/v1/bookings"

@@ -513,11 +513,14 @@ def test_booking_command_and_inventory_reach_each_others_http_port_and_nothing_m
             ]
             assert [rule["to"] for rule in rules] == [[pods(callee)]], (caller, callee)
             assert rules[0]["ports"] == [{"port": port, "protocol": "TCP"}]
-    # inventory's sweeper finds booking-command where the policy lets it through.
-    deployment = by_kind(rendered[overlay], "Deployment")["inventory"]
-    (container,) = pod_spec(deployment)["containers"]
-    env = {item["name"]: item.get("value") for item in container["env"]}
-    assert env["BOOKING_COMMAND_URL"] == f"http://booking-command:{SERVICES['booking-command']}"
+    # Each caller finds its callee where the policy lets it through: inventory's sweeper
+    # booking-command, booking-command's hold call inventory.
+    urls = {"inventory": "BOOKING_COMMAND_URL", "booking-command": "INVENTORY_URL"}
+    for caller, callee in (("inventory", "booking-command"), ("booking-command", "inventory")):
+        deployment = by_kind(rendered[overlay], "Deployment")[caller]
+        (container,) = pod_spec(deployment)["containers"]
+        env = {item["name"]: item.get("value") for item in container["env"]}
+        assert env[urls[caller]] == f"http://{callee}:{SERVICES[callee]}", caller
 
 
 def _secret_commands(readme: str) -> dict[str, dict[str, str]]:

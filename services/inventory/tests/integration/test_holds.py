@@ -22,6 +22,7 @@ import uvicorn
 from aiokafka import AIOKafkaProducer
 
 from booking_command.adapters.event_store import in_memory_environment
+from booking_command.application.ports import HoldAnswer, TicketsToHold
 from booking_command.bootstrap import build_app as build_booking_command
 from booking_command.settings import BookingCommandSettings
 from inventory.adapters.booking_command import BookingCommandUnavailable, HttpBookingDirectory
@@ -310,6 +311,17 @@ async def test_a_retried_batch_returns_the_original_outcomes_and_holds_nothing_t
     assert [type(fact) for fact in facts] == [public.TicketsReserved]
 
 
+class HoldsEverything:
+    """booking-command's view of an inventory with room for every booking: these tests
+    need bookings booking-command stores, not its hold call."""
+
+    async def hold(self, requests: Sequence[TicketsToHold]) -> list[HoldAnswer]:
+        return [HoldAnswer(request.booking_id, held=True) for request in requests]
+
+    async def aclose(self) -> None:
+        pass
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def booking_command() -> AsyncIterator[str]:
     """booking-command's real app (in-memory event store, no Kafka) served on loopback."""
@@ -320,7 +332,12 @@ async def booking_command() -> AsyncIterator[str]:
         trusted_service_keys=f"inventory={INVENTORY_KEYS[1]}",
         payment_provider_secret_key="sk_test_Fz8Lq2Vw7Rb4Nc9Xt1Hy6Kd3Gm5Jp0Ta",
     )
-    app = build_booking_command(settings, event_store_env=in_memory_environment(), with_kafka=False)
+    app = build_booking_command(
+        settings,
+        event_store_env=in_memory_environment(),
+        with_kafka=False,
+        inventory=HoldsEverything(),
+    )
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     serving = asyncio.create_task(server.serve())

@@ -116,8 +116,8 @@ def watch_of(epoch: FakeEpoch, broker: Broker, events: list[str]) -> BrokerWatch
         KafkaSettings(service_name="orders-service"),
         epoch,
         lambda: events.append("reposition"),
+        broker.identify,
         after_recovery=after_recovery,
-        identify=broker.identify,
     )
 
 
@@ -159,9 +159,9 @@ async def test_the_watch_keeps_watching_through_a_database_outage() -> None:
         KafkaSettings(service_name="orders-service"),
         epoch,
         lambda: None,
+        broker.identify,
         interval_seconds=0.001,
         after_recovery=after_recovery,
-        identify=broker.identify,
     )
     running = asyncio.create_task(watch.run())
     try:
@@ -196,9 +196,9 @@ async def test_nothing_is_published_to_a_new_broker_before_the_service_adopted_i
         KafkaSettings(service_name="orders-service"),
         epoch,
         lambda: events.append("reposition"),
+        broker.identify,
         interval_seconds=3600,  # only a refused publish makes the watch look now
         after_recovery=after_recovery,
-        identify=broker.identify,
         confirmed_for_seconds=0,
     )
     await watch.confirm()

@@ -141,16 +141,14 @@ class BrokerWatch:
         settings: KafkaSettings,
         epoch: BrokerEpoch,
         reposition: Callable[[], None],
+        identify: Callable[[], Awaitable[str]],
         *,
         interval_seconds: float = 5.0,
         after_recovery: Callable[[], Awaitable[None]] | None = None,
-        identify: Callable[[], Awaitable[str]] | None = None,
         confirmed_for_seconds: float = 0.5,
     ) -> None:
         self._settings = settings
-        self._identify = identify or (
-            lambda: broker_cluster_id(settings, timeout_seconds=interval_seconds)
-        )
+        self._identify = identify
         self._epoch = epoch
         self._reposition = reposition
         self._interval = interval_seconds

@@ -153,9 +153,9 @@ class KafkaRuntime:
             self.settings,
             epoch,
             self.reposition,
+            self.cluster_id,
             interval_seconds=self.settings.broker_check_seconds,
             after_recovery=after_recovery,
-            identify=self.cluster_id,
         )
         self.check_on_assignment(watch.check)
         self.check_before_publishing(watch.confirm)

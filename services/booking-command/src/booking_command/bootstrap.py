@@ -52,7 +52,7 @@ from service_kit.app_factory import (
     service_token_issuer,
 )
 from service_kit.broker_epoch import recover_from_broker_change
-from service_kit.circuit_breakers import breaker_probe, create_breaker
+from service_kit.circuit_breakers import CircuitBreaker, breaker_probe, create_breaker
 from service_kit.dead_letter_routes import dead_letter_router
 from service_kit.kafka.runtime import KafkaRuntime
 from service_kit.kafka.subscription import Subscription
@@ -73,6 +73,25 @@ PAYMENT_PROVIDER = "payment-provider"
 INVENTORY = "inventory"
 
 
+def shared_breaker(
+    settings: BookingCommandSettings,
+    name: str,
+    *,
+    fail_max: int,
+    reset_timeout_seconds: float,
+    shared: bool,
+) -> CircuitBreaker:
+    """A breaker on one of booking-command's HTTP dependencies; `shared`: its state lives
+    in Redis, so every replica sees it open or closed alike."""
+    return create_breaker(
+        name,
+        fail_max=fail_max,
+        reset_timeout_seconds=reset_timeout_seconds,
+        redis_url=str(settings.redis_url) if shared else None,
+        redis_namespace=f"{settings.redis_key_prefix}booking-command:breaker:",
+    )
+
+
 def inventory_holds(
     settings: BookingCommandSettings, *, share_breaker: bool = True
 ) -> HttpInventoryHolds:
@@ -84,12 +103,12 @@ def inventory_holds(
             sock_read=settings.inventory_timeout_seconds,
         ),
     )
-    breaker = create_breaker(
+    breaker = shared_breaker(
+        settings,
         INVENTORY,
         fail_max=settings.inventory_breaker_fail_max,
         reset_timeout_seconds=settings.inventory_breaker_reset_seconds,
-        redis_url=str(settings.redis_url) if share_breaker else None,
-        redis_namespace=f"{settings.redis_key_prefix}booking-command:breaker:",
+        shared=share_breaker,
     )
     tokens = service_token_issuer(settings)
     return HttpInventoryHolds(
@@ -117,12 +136,12 @@ def payment_provider(
             sock_read=settings.payment_timeout_seconds,
         ),
     )
-    breaker = create_breaker(
+    breaker = shared_breaker(
+        settings,
         PAYMENT_PROVIDER,
         fail_max=settings.payment_breaker_fail_max,
         reset_timeout_seconds=settings.payment_breaker_reset_seconds,
-        redis_url=str(settings.redis_url) if share_breaker else None,
-        redis_namespace=f"{settings.redis_key_prefix}booking-command:breaker:",
+        shared=share_breaker,
     )
     return HttpPaymentProvider(
         str(settings.payment_provider_url),

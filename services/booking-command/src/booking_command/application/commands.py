@@ -140,20 +140,24 @@ class CommandService:
         """Has inventory hold the tickets of the new bookings among `writes`, in one call;
         the held ones owe their payment from now on. Returns the refused writes' errors by
         their place in `writes`."""
-        asking = [(position, write) for position, write in enumerate(writes) if write.hold]
+        asking = [
+            (position, write, write.hold)
+            for position, write in enumerate(writes)
+            if write.hold is not None
+        ]
         if not asking:
             return {}
         try:
-            answers = await self.inventory.hold([write.hold for _, write in asking if write.hold])
+            answers = await self.inventory.hold([hold for _, _, hold in asking])
         except InventoryUnavailable as error:
             logger.warning("inventory did not answer a hold call: %s", error)
             unavailable = DependencyUnavailableError(
                 "inventory cannot answer now; nothing was booked, try again",
                 retry_after_seconds=error.retry_after_seconds,
             )
-            return {position: unavailable for position, _ in asking}
+            return {position: unavailable for position, _, _ in asking}
         refused: dict[int, DomainError] = {}
-        for (position, write), answer in zip(asking, answers, strict=True):
+        for (position, write, _), answer in zip(asking, answers, strict=True):
             booking = write.primary
             assert isinstance(booking, Booking)
             if answer.held:
@@ -207,7 +211,7 @@ def refusal_error(answer: HoldAnswer) -> DomainError:
     """Inventory's refusal as the error the caller gets (409 with its reason)."""
     reason = answer.refusal or "sold_out"
     if reason == "sold_out":
-        return SoldOutError("the ticket type is sold out", error_type=reason)
+        return SoldOutError("the ticket type is sold out")
     if reason == "not_enough_tickets":
         return InsufficientCapacityError("fewer tickets are left than this booking asks for")
     if reason == "hold_released":

@@ -170,6 +170,17 @@ class BookingCommandApplication(Application[UUID]):
             for write, version in zip(writes, versions, strict=True)
         ]
 
+    def published_position(self, aggregate_id: UUID) -> int:
+        """Where the read models have an aggregate as stored: the position of its last stored
+        event they see (0 when none is stored)."""
+        for event in self.events.get(aggregate_id, desc=True):
+            if self._is_published(event):
+                return (
+                    self.booking_recorder.notification_id_of(aggregate_id, event.originator_version)
+                    or 0
+                )
+        return 0
+
     def answered_version(self, aggregate: Aggregate) -> int:
         """The version a write is answered with: that of its last new event the read models
         will see (its trailing internal events, such as a payment falling due, they never do)."""

@@ -183,13 +183,11 @@ async def get_booking(booking_id: UUID, service: ServiceDep, caller: CallerDep) 
     booking = await service.executor.run(
         partial(app.bookings.get_booking, booking_id, caller_id=caller.id, is_admin=caller.is_admin)
     )
-    position = await service.executor.run(
-        app.booking_recorder.notification_id_of, booking.id, booking.version
-    )
+    position = await service.executor.run(app.published_position, booking.id)
     result = CommandResult(
         id=booking.id,
         version=booking.version,
-        position=position or 0,
+        position=position,
         status_code=200,
         body=booking_view(booking),
     )

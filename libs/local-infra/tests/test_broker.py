@@ -8,7 +8,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from local_infra.broker import KafkaBroker, create_topics
+from local_infra import broker as broker_module
+from local_infra.broker import KafkaBroker, create_topics, new_cluster_id
 from local_infra.processes import is_alive
 from local_infra.services import INVENTORY, SERVICE_SPECS, SharedSettings, service_environment
 from service_kit.kafka.messages import OutboundMessage
@@ -41,6 +42,20 @@ async def test_broker_starts_on_a_free_port_and_reports_running(broker: KafkaBro
     assert broker.port not in (None, 9092)
     assert broker.bootstrap_servers == f"127.0.0.1:{broker.port}"
     assert broker.log_path.exists()
+
+
+async def test_a_new_cluster_whose_id_starts_with_a_dash_is_formatted_and_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One id in 64 starts with "-", which the storage tool would read as an option.
+    monkeypatch.setattr(broker_module, "new_cluster_id", lambda: "-" + new_cluster_id()[1:])
+    started = KafkaBroker(tmp_path)
+    await started.start()
+    try:
+        assert started.cluster_id is not None and started.cluster_id.startswith("-")
+        assert await _cluster_id(started.bootstrap_servers) == started.cluster_id
+    finally:
+        started.stop()
 
 
 async def test_create_topics_makes_the_requested_partitions_and_is_idempotent(

@@ -331,7 +331,7 @@ class KafkaBroker:
         command = [
             *self._java_command(STORAGE_TOOL_CLASS),
             "format",
-            "--cluster-id", cluster_id,
+            f"--cluster-id={cluster_id}",  # one token: an id may start with "-"
             "--config", str(self.config_path),
             "--ignore-formatted",
         ]  # fmt: skip

@@ -22,6 +22,7 @@ from local_infra.tcp_proxy import TcpProxy
 from service_kit.circuit_breakers import is_open
 from service_kit.dead_letters import DeadLetterEntry, list_dead_letters, redrive_dead_letters
 from service_kit.kafka.messages import OutboundMessage
+from service_kit.kafka_topics import ensure_topics
 from ticketing_contracts import events as public
 from ticketing_contracts import headers as ce
 from ticketing_contracts import topics
@@ -74,8 +75,15 @@ async def test_two_replicas_never_oversell_under_ten_times_demand_with_duplicate
         topic_prefix=prefix,
         consumer_max_batch=100,
     )
-    first = await start_replica(settings)
+    first: InventoryRuntime | None = None
     second: InventoryRuntime | None = None
+    await ensure_topics(
+        settings,
+        [
+            settings.topic(name)
+            for name in (topics.BOOKING_EVENTS, topics.CATALOG_EVENTS, topics.INVENTORY_EVENTS)
+        ],
+    )
     outcomes = TopicReader(settings.kafka_bootstrap_servers, prefix + topics.INVENTORY_EVENTS)
     await outcomes.start()
     publisher = Publisher(producer, prefix)
@@ -90,11 +98,13 @@ async def test_two_replicas_never_oversell_under_ten_times_demand_with_duplicate
     ]
     chooser.shuffle(requests)
     try:
-        # Requests first, the catalog after: inventory must not reject them as unknown.
+        # Requests first, the catalog after, both in the log before inventory starts: it
+        # reads the two topics side by side and must not reject the requests as unknown.
         await publisher.publish_all(requests[:50], duplicate_share=0.2)
         for event_id, types in shows.items():
             await publisher.publish(show_created(event_id, types))
             await publisher.publish(public.EventPublished(event_id=event_id))
+        first = await start_replica(settings)
         await publisher.publish_all(requests[50:200], duplicate_share=0.2)
         second = await start_replica(settings)  # joins the group: a rebalance mid-run
         started = time.perf_counter()

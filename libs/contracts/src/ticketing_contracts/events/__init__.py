@@ -41,6 +41,7 @@ from ticketing_contracts.events.catalog import (
 from ticketing_contracts.events.inventory import (
     ReleaseReason,
     ReservationRejected,
+    StockChanged,
     StockInitialised,
     StockLevel,
     TicketsReleased,
@@ -71,6 +72,7 @@ __all__ = [
     "RejectionReason",
     "ReleaseReason",
     "ReservationRejected",
+    "StockChanged",
     "StockInitialised",
     "StockLevel",
     "TicketType",

@@ -1,7 +1,23 @@
-"""Public inventory outcomes on `ticketing.inventory.v1`, keyed by the show id.
+"""Public inventory facts on `ticketing.inventory.v1`, keyed by the show id.
 
-Every outcome carries the ticket type's stock after it and a per-ticket-type
-`stock_version`, so read models can ignore anything older than what they hold.
+Every fact carries a ticket type's stock and its per-ticket-type `stock_version`, so
+read models can ignore anything older than what they hold.
+
+Produced today:
+
+- `StockChanged`: the stock of one ticket type after a transaction that changed it
+  (a batch of holds, a batch of booking facts, a sweep of unclaimed holds, learning the
+  ticket type from the catalog): one per ticket type per transaction, not one per booking.
+- `ReservationRejected`: only when inventory decides a booking from its fact and refuses
+  it (a `booking.requested` for a booking it holds nothing for: an old log, or a booking
+  stored after its hold was released). A hold refused over HTTP is answered to its
+  caller and published nowhere.
+
+No longer produced, still registered so old records decode (a consumer reading an old
+log must still work): `TicketsReserved`, `TicketsSold` and `TicketsReleased` (one per
+booking, each with the stock after it; `StockChanged` carries the same stock once per
+ticket type and transaction) and `StockInitialised` (a `StockChanged` at the ticket
+type's first `stock_version`).
 """
 
 from __future__ import annotations
@@ -50,12 +66,16 @@ class _InventoryOutcome(PublicEvent):
 
 @register
 class TicketsReserved(_InventoryOutcome):
+    """Tickets were held for a booking (no longer produced: see `StockChanged`)."""
+
     TYPE: ClassVar[str] = "inventory.tickets_reserved"
     VERSION: ClassVar[int] = 1
 
 
 @register
 class ReservationRejected(_InventoryOutcome):
+    """Inventory refused a booking it decided from the booking's fact."""
+
     TYPE: ClassVar[str] = "inventory.reservation_rejected"
     VERSION: ClassVar[int] = 1
     reason: RejectionReason
@@ -63,7 +83,7 @@ class ReservationRejected(_InventoryOutcome):
 
 @register
 class TicketsSold(_InventoryOutcome):
-    """A reservation became a sale when its booking was confirmed."""
+    """A booking's held tickets were sold (no longer produced: see `StockChanged`)."""
 
     TYPE: ClassVar[str] = "inventory.tickets_sold"
     VERSION: ClassVar[int] = 1
@@ -71,13 +91,15 @@ class TicketsSold(_InventoryOutcome):
 
 @register
 class TicketsReleased(_InventoryOutcome):
+    """A booking's tickets went back on sale (no longer produced: see `StockChanged`)."""
+
     TYPE: ClassVar[str] = "inventory.tickets_released"
     VERSION: ClassVar[int] = 1
     reason: ReleaseReason
 
 
 class StockInitialised(PublicEvent):
-    """Inventory learned a ticket type; published so read models start from its stock."""
+    """Inventory learned a ticket type (no longer produced: see `StockChanged`)."""
 
     TOPIC: ClassVar[str] = INVENTORY_EVENTS
     TYPE: ClassVar[str] = "inventory.stock_initialised"
@@ -92,3 +114,23 @@ class StockInitialised(PublicEvent):
 
 
 register(StockInitialised)
+
+
+@register
+class StockChanged(PublicEvent):
+    """The stock of one ticket type after a transaction that changed it.
+
+    One per ticket type and transaction, however many bookings it decided; a higher
+    `stock_version` is a later stock of the same ticket type.
+    """
+
+    TOPIC: ClassVar[str] = INVENTORY_EVENTS
+    TYPE: ClassVar[str] = "inventory.stock_changed"
+    VERSION: ClassVar[int] = 1
+    event_id: UUID
+    ticket_type_id: UUID
+    stock: StockLevel
+    stock_version: LogPosition
+
+    def subject(self) -> str:
+        return str(self.ticket_type_id)

@@ -33,6 +33,7 @@ from ticketing_contracts.events import (
     RejectionReason,
     ReleaseReason,
     ReservationRejected,
+    StockChanged,
     StockInitialised,
     StockLevel,
     TicketsReleased,
@@ -52,7 +53,7 @@ START = datetime(2030, 6, 1, 19, 30, tzinfo=UTC)
 
 class Scenario:
     """Publishes like the real producers: positions and aggregate versions for catalog and
-    booking events (booking-command's log), stock versions for inventory outcomes."""
+    booking events (booking-command's log), stock versions for inventory's stock facts."""
 
     def __init__(self) -> None:
         self.positions = itertools.count(1)
@@ -241,6 +242,42 @@ class Scenario:
         return self.envelope(BookingExpired(**_ids(requested)))
 
     # --- inventory -----------------------------------------------------------------
+
+    def stock_changed(
+        self,
+        event_id: UUID,
+        ticket_type_id: UUID,
+        *,
+        quantity: int,
+        reserved: int = 0,
+        sold: int = 0,
+        stock_version: int | None = None,
+    ) -> EventEnvelope:
+        """A ticket type's stock after one of inventory's transactions, at its next
+        stock version unless `stock_version` says otherwise."""
+        if stock_version is None:
+            stock_version = self._next_stock_version(event_id, ticket_type_id)
+        return self.envelope(
+            StockChanged(
+                event_id=event_id,
+                ticket_type_id=ticket_type_id,
+                stock=StockLevel(
+                    quantity=quantity,
+                    reserved=reserved,
+                    sold=sold,
+                    available=quantity - reserved - sold,
+                ),
+                stock_version=stock_version,
+            )
+        )
+
+    def rejection(
+        self, requested: EventEnvelope, *, quantity: int, reserved: int, sold: int
+    ) -> EventEnvelope:
+        """A booking inventory decided from its fact and refused (with the stock then)."""
+        return self.outcome("rejected", requested, quantity=quantity, reserved=reserved, sold=sold)
+
+    # --- inventory, as it published before inventory.stock_changed (an old log) ----
 
     def stock_initialised(
         self, event_id: UUID, ticket_type_id: UUID, quantity: int

@@ -85,7 +85,7 @@ async def test_published_events_reach_the_read_models_within_a_fraction_of_a_sec
 
         await producer(
             prefix,
-            scenario.outcome("reserved", requested, quantity=10, reserved=2, sold=0),
+            scenario.stock_changed(event_id, ticket_type_id, quantity=10, reserved=2),
             scenario.booking_confirmed(requested),
         )
 

@@ -150,19 +150,17 @@ async def test_booking_events_update_status_in_redis_and_details_in_postgres(har
     assert [b.booking_id for b in cancelled.value.items] == [booking_id]
 
 
-async def test_inventory_outcomes_update_availability_and_popularity(harness, scenario):
+async def test_stock_changes_update_availability_and_popularity(harness, scenario):
     _, event_id, (ticket_type_id,) = await catalog(harness, scenario, quantities=(10,))
     requested = scenario.booking_requested(event_id, ticket_type_id, quantity=4)
-    await harness.publish(scenario.stock_initialised(event_id, ticket_type_id, 10), requested)
-    steps = [
-        ("reserved", 4, 0, 6),
-        ("sold", 0, 4, 6),
-        ("released", 0, 0, 10),
-        ("rejected", 0, 0, 10),
-    ]
-    for kind, reserved, sold, available in steps:
+    await harness.publish(
+        scenario.stock_changed(event_id, ticket_type_id, quantity=10, stock_version=0), requested
+    )
+    for reserved, sold, available in [(4, 0, 6), (0, 4, 6), (0, 0, 10)]:
         await harness.publish(
-            scenario.outcome(kind, requested, quantity=10, reserved=reserved, sold=sold)
+            scenario.stock_changed(
+                event_id, ticket_type_id, quantity=10, reserved=reserved, sold=sold
+            )
         )
         level = (await harness.availability(event_id))[ticket_type_id]
         assert (level["reserved"], level["sold"], level["available"]) == (
@@ -170,10 +168,13 @@ async def test_inventory_outcomes_update_availability_and_popularity(harness, sc
             sold,
             available,
         )
+    # A rejection (of a booking inventory decided from its fact) carries the stock as is.
+    await harness.publish(scenario.rejection(requested, quantity=10, reserved=0, sold=0))
+    assert (await harness.availability(event_id))[ticket_type_id]["available"] == 10
 
     second = scenario.booking_requested(event_id, ticket_type_id, quantity=10)
     await harness.publish(
-        second, scenario.outcome("sold", second, quantity=10, reserved=0, sold=10)
+        second, scenario.stock_changed(event_id, ticket_type_id, quantity=10, sold=10)
     )
     availability = (await harness.queries.availability(event_id, NOW)).value
     assert availability.sold_out
@@ -189,7 +190,9 @@ async def scripted_history(harness, scenario, bookings=6):
     _, event_id, ticket_types = await catalog(harness, scenario, quantities=(50, 30))
     envelopes = [scenario.published(event_id)]
     for ticket_type_id, quantity in zip(ticket_types, (50, 30), strict=True):
-        envelopes.append(scenario.stock_initialised(event_id, ticket_type_id, quantity))
+        envelopes.append(
+            scenario.stock_changed(event_id, ticket_type_id, quantity=quantity, stock_version=0)
+        )
     reserved = dict.fromkeys(ticket_types, 0)
     sold = dict.fromkeys(ticket_types, 0)
     for index in range(bookings):
@@ -199,9 +202,9 @@ async def scripted_history(harness, scenario, bookings=6):
         reserved[ticket_type_id] += 2
         envelopes += [
             requested,
-            scenario.outcome(
-                "reserved",
-                requested,
+            scenario.stock_changed(
+                event_id,
+                ticket_type_id,
                 quantity=quantity,
                 reserved=reserved[ticket_type_id],
                 sold=sold[ticket_type_id],
@@ -209,28 +212,19 @@ async def scripted_history(harness, scenario, bookings=6):
         ]
         reserved[ticket_type_id] -= 2
         if index % 3 == 2:
-            envelopes += [
-                scenario.booking_expired(requested),
-                scenario.outcome(
-                    "released",
-                    requested,
-                    quantity=quantity,
-                    reserved=reserved[ticket_type_id],
-                    sold=sold[ticket_type_id],
-                ),
-            ]
+            envelopes.append(scenario.booking_expired(requested))
         else:
             sold[ticket_type_id] += 2
-            envelopes += [
-                scenario.booking_confirmed(requested),
-                scenario.outcome(
-                    "sold",
-                    requested,
-                    quantity=quantity,
-                    reserved=reserved[ticket_type_id],
-                    sold=sold[ticket_type_id],
-                ),
-            ]
+            envelopes.append(scenario.booking_confirmed(requested))
+        envelopes.append(
+            scenario.stock_changed(
+                event_id,
+                ticket_type_id,
+                quantity=quantity,
+                reserved=reserved[ticket_type_id],
+                sold=sold[ticket_type_id],
+            )
+        )
     return event_id, envelopes
 
 
@@ -255,7 +249,7 @@ async def test_duplicates_and_replays_change_nothing(harness, scenario):
     assert await dump_redis(harness.redis, namespace) == hot
 
 
-async def test_burst_of_mixed_outcomes_keeps_availability_equal_to_the_newest_stock(
+async def test_burst_of_stock_facts_keeps_availability_equal_to_the_newest_stock(
     harness, scenario, log_factory
 ):
     _, event_id, ticket_types = await catalog(harness, scenario, quantities=(200, 80))
@@ -279,7 +273,13 @@ async def test_burst_of_mixed_outcomes_keeps_availability_equal_to_the_newest_st
             level["reserved"] -= 1
         else:
             kind = "rejected"
-        envelope = scenario.outcome(kind, requested, quantity=quantity[ticket_type_id], **level)
+        envelope = (
+            scenario.rejection(requested, quantity=quantity[ticket_type_id], **level)
+            if kind == "rejected"
+            else scenario.stock_changed(
+                event_id, ticket_type_id, quantity=quantity[ticket_type_id], **level
+            )
+        )
         outcomes.append(envelope)
         newest[ticket_type_id] = envelope.data["stock"] | {
             "stock_version": envelope.data["stock_version"]

@@ -5,7 +5,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from query_projection.domain.projection import ProjectionBatch
+from query_projection.domain.projection import ProjectionBatch, rows_touched_by
 from query_projection.domain.versions import UnversionedEvent
 from ticketing_contracts.envelope import EventEnvelope
 from ticketing_contracts.events import (
@@ -79,7 +79,7 @@ def test_event_creation_seeds_provisional_stock_that_inventory_replaces(scenario
     seeded = batch.stock[(event_id, ticket_type_id)]
     assert (seeded.available, seeded.provisional, seeded.stock_version) == (100, True, 0)
 
-    fold([scenario.stock_initialised(event_id, ticket_type_id, 100)], batch)
+    fold([scenario.stock_changed(event_id, ticket_type_id, quantity=100, stock_version=0)], batch)
     assert batch.stock[(event_id, ticket_type_id)].provisional is False
 
     fold([created], batch)
@@ -208,11 +208,11 @@ def test_replaying_every_message_changes_nothing(scenario):
         venue,
         created,
         scenario.published(event_id),
-        scenario.stock_initialised(event_id, ticket_type_id, 100),
+        scenario.stock_changed(event_id, ticket_type_id, quantity=100),
         requested,
-        scenario.outcome("reserved", requested, quantity=100, reserved=2, sold=0),
+        scenario.stock_changed(event_id, ticket_type_id, quantity=100, reserved=2),
         scenario.booking_confirmed(requested),
-        scenario.outcome("sold", requested, quantity=100, reserved=0, sold=2),
+        scenario.stock_changed(event_id, ticket_type_id, quantity=100, sold=2),
     ]
     once = fold(envelopes)
     before = rows(once)
@@ -221,16 +221,55 @@ def test_replaying_every_message_changes_nothing(scenario):
     assert rows(once) == before
 
 
-def test_older_stock_level_is_ignored(scenario):
+def test_availability_follows_stock_changed_and_ignores_an_older_stock_version(scenario):
+    event_id, ticket_type_id = uuid4(), uuid4()
+    held = scenario.stock_changed(event_id, ticket_type_id, quantity=100, reserved=20)
+    sold = scenario.stock_changed(event_id, ticket_type_id, quantity=100, reserved=5, sold=15)
+    batch = fold([held])
+    stock = batch.stock[(event_id, ticket_type_id)]
+    assert (stock.reserved, stock.sold, stock.available, stock.stock_version) == (20, 0, 80, 1)
+
+    fold([sold, held], batch)
+    stock = batch.stock[(event_id, ticket_type_id)]
+    assert (stock.reserved, stock.sold, stock.available, stock.stock_version) == (5, 15, 80, 2)
+    assert stock.provisional is False
+
+
+def test_a_stock_change_loads_the_stock_row_of_its_ticket_type(scenario):
+    event_id, ticket_type_id = uuid4(), uuid4()
+    changed = scenario.stock_changed(event_id, ticket_type_id, quantity=10, reserved=1)
+    touched = rows_touched_by([decode_event(changed)])
+    assert touched.stock_keys == {(event_id, ticket_type_id)}
+    assert (touched.event_ids, touched.booking_ids) == (frozenset(), frozenset())
+
+
+def test_an_old_logs_per_booking_facts_still_set_the_stock(scenario):
     requested = scenario.booking_requested(uuid4(), uuid4())
     event_id, ticket_type_id = (
         UUID(requested.data["event_id"]),
         UUID(requested.data["ticket_type_id"]),
     )
+    initialised = scenario.stock_initialised(event_id, ticket_type_id, 10)
     reserved = scenario.outcome("reserved", requested, quantity=10, reserved=2, sold=0)
     sold = scenario.outcome("sold", requested, quantity=10, reserved=0, sold=2)
-    stock = fold([sold, reserved]).stock[(event_id, ticket_type_id)]
-    assert (stock.reserved, stock.sold, stock.available, stock.stock_version) == (0, 2, 8, 2)
+    stock = fold([initialised, sold, reserved]).stock[(event_id, ticket_type_id)]
+    assert (stock.reserved, stock.sold, stock.available, stock.stock_version) == (0, 2, 8, 3)
+    assert rows_touched_by([decode_event(sold)]).stock_keys == {(event_id, ticket_type_id)}
+
+
+def test_stock_changed_continues_where_an_old_log_left_off(scenario):
+    requested = scenario.booking_requested(uuid4(), uuid4())
+    event_id, ticket_type_id = (
+        UUID(requested.data["event_id"]),
+        UUID(requested.data["ticket_type_id"]),
+    )
+    old_sold = scenario.outcome("sold", requested, quantity=10, reserved=0, sold=2)
+    newer = scenario.stock_changed(event_id, ticket_type_id, quantity=10, reserved=3, sold=2)
+    stale = scenario.stock_changed(
+        event_id, ticket_type_id, quantity=10, reserved=9, sold=0, stock_version=0
+    )
+    stock = fold([old_sold, newer, stale]).stock[(event_id, ticket_type_id)]
+    assert (stock.reserved, stock.sold, stock.available, stock.stock_version) == (3, 2, 5, 2)
 
 
 def test_catalog_event_without_aggregate_version_is_refused(scenario):
@@ -241,6 +280,6 @@ def test_catalog_event_without_aggregate_version_is_refused(scenario):
 
 def test_rejection_without_stock_leaves_stock_alone(scenario):
     requested = scenario.booking_requested(uuid4(), uuid4())
-    rejected = scenario.outcome("rejected", requested, quantity=1, reserved=1, sold=0)
+    rejected = scenario.rejection(requested, quantity=1, reserved=1, sold=0)
     rejected = rejected.model_copy(update={"data": {**rejected.data, "stock": None}})
     assert fold([rejected]).stock == {}

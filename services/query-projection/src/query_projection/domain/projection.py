@@ -46,6 +46,7 @@ from ticketing_contracts.events import (
     PublicEvent,
     RejectionReason,
     ReservationRejected,
+    StockChanged,
     StockInitialised,
     StockLevel,
     TicketsReleased,
@@ -76,7 +77,16 @@ BookingEvent = (
     | PaymentCaptured
     | PaymentRefunded
 )
-InventoryOutcome = TicketsReserved | ReservationRejected | TicketsSold | TicketsReleased
+# What inventory publishes today (`StockChanged`, one per ticket type and transaction)
+# and what it published before, per booking, which an old log still holds.
+StockFact = (
+    StockChanged
+    | StockInitialised
+    | TicketsReserved
+    | ReservationRejected
+    | TicketsSold
+    | TicketsReleased
+)
 
 BOOKING_STATUS_BY_EVENT: dict[type[PublicEvent], BookingStatus] = {
     BookingRequested: BookingStatus.PENDING,
@@ -117,7 +127,7 @@ def rows_touched_by(events: Iterable[PublicEvent]) -> RowKeys:
             event_ids.add(event.event_id)
         elif isinstance(event, BookingEvent):
             booking_ids.add(event.booking_id)
-        elif isinstance(event, StockInitialised | InventoryOutcome):
+        elif isinstance(event, StockFact):
             stock_keys.add((event.event_id, event.ticket_type_id))
     return RowKeys(
         frozenset(venue_ids), frozenset(event_ids), frozenset(booking_ids), frozenset(stock_keys)
@@ -378,7 +388,7 @@ class ProjectionBatch:
                 self.bookings.get(event.booking_id), envelope, event
             )
             self.touched_bookings.add(event.booking_id)
-        elif isinstance(event, StockInitialised | InventoryOutcome) and event.stock is not None:
+        elif isinstance(event, StockFact) and event.stock is not None:
             self._apply_stock(
                 event.event_id,
                 event.ticket_type_id,

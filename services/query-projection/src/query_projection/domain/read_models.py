@@ -78,7 +78,7 @@ class Stock:
     """Remaining tickets of one ticket type, as inventory last reported them.
 
     `provisional` marks a level seeded from the catalog (quantity, nothing reserved)
-    before inventory's own `StockInitialised` arrived.
+    before inventory's own stock of that ticket type arrived.
     """
 
     event_id: UUID

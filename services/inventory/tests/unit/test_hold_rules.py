@@ -109,6 +109,16 @@ def test_the_booking_fact_claims_the_hold_without_a_second_reservation() -> None
     assert ledger.release_unclaimed(booking.booking_id, now=CLAIM_BY + timedelta(hours=1)) is None
 
 
+def test_claiming_a_hold_changes_no_stock() -> None:
+    ledger = on_sale_ledger(5)
+    booking = line(2)
+    hold(ledger, booking)
+    stored = InventoryLedger(ledger.shows.values(), ledger.bookings.values())
+    stored.request_tickets(booking)
+    assert stored.changed_bookings == {booking.booking_id}
+    assert stored.stock_changes() == []
+
+
 def test_an_unclaimed_hold_is_released_after_its_deadline_and_leaves_a_tombstone() -> None:
     ledger = on_sale_ledger(5)
     booking = line(2)

@@ -153,6 +153,45 @@ def test_a_request_arriving_after_its_expiry_is_not_reserved() -> None:
     assert stock(ledger).reserved == 0
 
 
+def test_a_ledger_names_each_ticket_type_it_changed_once_with_its_stock_after_all_of_it() -> None:
+    other = UUID(int=3)
+    ledger = on_sale_ledger(10)
+    ledger.learn_ticket_types(EVENT, [(other, 4)])
+    stored = InventoryLedger(ledger.shows.values())
+    bookings = [line(2), line(3), BookingLine(uuid4(), EVENT, other, 1)]
+    for booking in bookings:
+        stored.request_tickets(booking)
+    stored.confirm_booking(bookings[0].booking_id)
+    stored.request_tickets(line(9))  # refused: changes no stock
+    changes = {change.stock.ticket_type_id: change for change in stored.stock_changes()}
+    assert set(changes) == {TICKETS, other}
+    tickets = changes[TICKETS].stock
+    assert (tickets.reserved, tickets.sold, tickets.available, tickets.version) == (3, 2, 5, 3)
+    assert (changes[other].event_id, changes[other].stock.reserved) == (EVENT, 1)
+
+
+def test_a_ledger_that_only_refused_or_repeated_changed_no_stock() -> None:
+    ledger = on_sale_ledger(2)
+    held = line(2)
+    ledger.request_tickets(held)
+    stored = InventoryLedger(ledger.shows.values(), ledger.bookings.values())
+    stored.request_tickets(held)
+    stored.request_tickets(line(1))
+    stored.confirm_booking(uuid4())
+    assert stored.stock_changes() == []
+
+
+def test_learning_a_ticket_type_is_a_change_of_its_stock_at_version_zero() -> None:
+    ledger = InventoryLedger()
+    ledger.learn_ticket_types(EVENT, [(TICKETS, 7)])
+    [learned] = ledger.stock_changes()
+    assert (learned.stock.available, learned.stock.version) == (7, 0)
+    ledger.publish_show(EVENT)
+    known = InventoryLedger(ledger.shows.values())
+    known.learn_ticket_types(EVENT, [(TICKETS, 7)])
+    assert known.stock_changes() == []
+
+
 def test_stock_refuses_to_oversell() -> None:
     ticket_stock = TicketStock(TICKETS, quantity=1)
     with pytest.raises(InventoryInvariantViolated):

@@ -1,7 +1,8 @@
 """The inventory rules over the shows and bookings one batch touches.
 
 The ledger is loaded with the rows a batch needs, decides every message of the batch
-in memory, and remembers what changed so the repository writes it in one transaction.
+in memory, and remembers what changed so the repository writes it in one transaction
+and the stock of every ticket type it changed is published once, as it is after the batch.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from inventory.domain.bookings import BookingRecord, BookingState
 from inventory.domain.outcomes import (
     BookingLine,
     ReservationRejected,
+    StockChanged,
     StockInitialised,
     TicketsReleased,
     TicketsReserved,
@@ -33,6 +35,15 @@ class InventoryLedger:
         self.new_shows: set[UUID] = set()
         self.changed_bookings: set[UUID] = set()
         self.new_bookings: set[UUID] = set()
+        # (event id, ticket type id) of every ticket type whose stock moved.
+        self.changed_stock: set[tuple[UUID, UUID]] = set()
+
+    def stock_changes(self) -> list[StockChanged]:
+        """One per ticket type whose stock moved, with its stock after all of it."""
+        return [
+            StockChanged(event_id, self.shows[event_id].ticket_types[ticket_type_id].snapshot())
+            for event_id, ticket_type_id in sorted(self.changed_stock)
+        ]
 
     # -- catalog ---------------------------------------------------------------------
 
@@ -44,9 +55,8 @@ class InventoryLedger:
         for ticket_type_id, quantity in ticket_types:
             stock = show.learn_ticket_type(ticket_type_id, quantity)
             if stock is not None:
+                self._stock_moved(show, stock)
                 learned.append(StockInitialised(event_id, stock.snapshot()))
-        if learned:
-            self._touch(show)
         return learned
 
     def publish_show(self, event_id: UUID) -> None:
@@ -131,7 +141,7 @@ class InventoryLedger:
         show, stock = self._stock_of(booking)
         stock.release_reserved(booking.quantity)
         self._transition(booking, BookingState.RELEASED_UNCLAIMED)
-        self._touch(show)
+        self._stock_moved(show, stock)
         # The public release reasons are a contract; an unclaimed hold ran out of time.
         return TicketsReleased(_line(booking), ReleaseReason.EXPIRED, stock.snapshot())
 
@@ -142,7 +152,7 @@ class InventoryLedger:
         show, stock = self._stock_of(booking)
         stock.sell_reserved(booking.quantity)
         self._transition(booking, BookingState.SOLD)
-        self._touch(show)
+        self._stock_moved(show, stock)
         return TicketsSold(_line(booking), stock.snapshot())
 
     def cancel_booking(self, line: BookingLine) -> TicketsReleased | None:
@@ -161,7 +171,7 @@ class InventoryLedger:
         else:
             return None
         self._transition(booking, BookingState.RELEASED)
-        self._touch(show)
+        self._stock_moved(show, stock)
         return TicketsReleased(_line(booking), ReleaseReason.CANCELLED, stock.snapshot())
 
     def expire_hold(self, line: BookingLine) -> TicketsReleased | None:
@@ -175,7 +185,7 @@ class InventoryLedger:
         show, stock = self._stock_of(booking)
         stock.release_reserved(booking.quantity)
         self._transition(booking, BookingState.RELEASED)
-        self._touch(show)
+        self._stock_moved(show, stock)
         return TicketsReleased(_line(booking), ReleaseReason.EXPIRED, stock.snapshot())
 
     def release_rejected(self, line: BookingLine) -> TicketsReleased | None:
@@ -190,7 +200,7 @@ class InventoryLedger:
         show, stock = self._stock_of(booking)
         stock.release_reserved(booking.quantity)
         self._transition(booking, BookingState.RELEASED)
-        self._touch(show)
+        self._stock_moved(show, stock)
         return TicketsReleased(_line(booking), ReleaseReason.REJECTED, stock.snapshot())
 
     # -- helpers ---------------------------------------------------------------------
@@ -205,7 +215,7 @@ class InventoryLedger:
         show = self.shows[line.event_id]
         stock = show.ticket_types[line.ticket_type_id]
         stock.reserve(line.quantity)
-        self._touch(show)
+        self._stock_moved(show, stock)
         self._record(line, BookingState.RESERVED, tombstone=tombstone)
         return TicketsReserved(line, stock.snapshot())
 
@@ -216,6 +226,10 @@ class InventoryLedger:
             self.shows[event_id] = show
             self.new_shows.add(event_id)
         return show
+
+    def _stock_moved(self, show: ShowInventory, stock: TicketStock) -> None:
+        self.changed_stock.add((show.event_id, stock.ticket_type_id))
+        self._touch(show)
 
     def _touch(self, show: ShowInventory) -> None:
         if show.event_id not in self.changed_shows:

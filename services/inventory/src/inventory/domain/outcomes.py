@@ -1,4 +1,10 @@
-"""What a decision produced; the application turns these into public events."""
+"""What a decision produced.
+
+The per-booking outcomes say what happened to each booking a transaction decided (its
+answer, its metrics). What is published is the stock: one `StockChanged` per ticket type
+a transaction changed, with the stock after all of it, and a `ReservationRejected` for a
+booking decided from its fact and refused.
+"""
 
 from __future__ import annotations
 
@@ -60,5 +66,15 @@ class StockInitialised:
     stock: StockSnapshot
 
 
+@dataclass(frozen=True)
+class StockChanged:
+    """The stock of one ticket type after everything one transaction decided."""
+
+    event_id: UUID
+    stock: StockSnapshot
+
+
 BookingOutcome = TicketsReserved | ReservationRejected | TicketsSold | TicketsReleased
 Outcome = BookingOutcome | StockInitialised
+# The outcomes that moved a ticket type's stock (a rejection leaves it as it was).
+StockMove = TicketsReserved | TicketsSold | TicketsReleased | StockInitialised

@@ -2,6 +2,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import ClassVar
 from uuid import uuid4
 
 import pytest
@@ -9,12 +10,15 @@ from pydantic import ValidationError
 
 from ticketing_contracts.asyncapi import message_name, render
 from ticketing_contracts.commands import CreateEvent, RequestBooking, TicketTypeSpec
+from ticketing_contracts.envelope import EventEnvelope
 from ticketing_contracts.events import (
     BookingCancelled,
+    BookingConfirmed,
     BookingRequested,
     CancellationReason,
     ContractViolation,
     EventCreated,
+    PublicEvent,
     ReservationRejected,
     TicketType,
     UndecodableMessage,
@@ -24,6 +28,7 @@ from ticketing_contracts.events import (
     encode_envelope,
     registered_events,
 )
+from ticketing_contracts.events.base import register
 
 ASYNCAPI_COPY = Path(__file__).parents[1] / "asyncapi.json"
 
@@ -93,10 +98,65 @@ def test_rejections_name_a_known_reason() -> None:
         )
 
 
-def test_every_event_has_a_unique_type_and_version() -> None:
-    keys = [(cls.TYPE, cls.VERSION) for cls in registered_events()]
-    assert len(keys) == len(set(keys))
-    assert len(keys) >= 18
+def test_every_event_type_is_registered_once_in_its_newest_version() -> None:
+    types = [cls.TYPE for cls in registered_events()]
+    assert len(types) == len(set(types))
+    assert len(types) >= 18
+
+
+def _confirmed_v1_message() -> bytes:
+    """A confirmation as version 1 published it: no payment reference (its capture was the
+    PaymentCaptured before it)."""
+    envelope = EventEnvelope(
+        type="booking.confirmed",
+        version=1,
+        correlation_id="c",
+        producer="booking-command",
+        subject="s",
+        data={
+            "booking_id": str(uuid4()),
+            "event_id": str(uuid4()),
+            "ticket_type_id": str(uuid4()),
+            "quantity": 2,
+            "owner_id": "user-1",
+            "customer_name": "Ada Lovelace",
+            "customer_email": "ada@example.com",
+            "total_price": "21.00",
+            "currency": "EUR",
+        },
+    )
+    return encode_envelope(envelope)
+
+
+def test_a_version_1_confirmation_still_decodes_as_the_newest_version_without_a_payment() -> None:
+    envelope, event = decode_message(_confirmed_v1_message())
+
+    assert envelope.version == 1
+    assert isinstance(event, BookingConfirmed)
+    assert event.provider_reference is None
+    assert event.total_price == Decimal("21.00")
+
+
+def test_a_confirmation_carries_the_captured_payment_that_confirmed_it() -> None:
+    _, old = decode_message(_confirmed_v1_message())
+    assert isinstance(old, BookingConfirmed)
+    confirmed = old.model_copy(update={"provider_reference": "pi_123"})
+
+    envelope = confirmed.to_envelope(correlation_id="c", producer="booking-command")
+    _, decoded = decode_message(encode_envelope(envelope))
+
+    assert envelope.version == 2
+    assert decoded == confirmed
+
+
+def test_an_event_class_that_cannot_upcast_its_older_versions_is_refused() -> None:
+    class Unfinished(PublicEvent):
+        TYPE: ClassVar[str] = "test.unfinished"
+        VERSION: ClassVar[int] = 2
+        TOPIC: ClassVar[str] = "test"
+
+    with pytest.raises(TypeError, match="cannot upcast version 1"):
+        register(Unfinished)
 
 
 def test_committed_asyncapi_document_matches_the_models() -> None:

@@ -40,11 +40,6 @@ from booking_command.application.hold_expiry import HoldExpiryWorker
 from booking_command.application.payments import PaymentWorker, PaymentWorkerOptions
 from booking_command.application.ports import InventoryHolds
 from booking_command.entrypoints.http import bookings, events, known_bookings, venues
-from booking_command.entrypoints.subscribers import (
-    InventoryMessage,
-    is_transient,
-    subscribe_inventory_outcomes,
-)
 from booking_command.settings import BookingCommandSettings
 from service_kit.app_factory import (
     create_service_app,
@@ -53,9 +48,7 @@ from service_kit.app_factory import (
 )
 from service_kit.broker_epoch import recover_from_broker_change
 from service_kit.circuit_breakers import CircuitBreaker, breaker_probe, create_breaker
-from service_kit.dead_letter_routes import dead_letter_router
 from service_kit.kafka.runtime import KafkaRuntime
-from service_kit.kafka.subscription import Subscription
 from service_kit.kafka_topics import ensure_topics
 from ticketing_contracts import topics
 from ticketing_contracts.envelope import EventEnvelope
@@ -155,8 +148,8 @@ def payment_provider(
 
 
 def kafka_runtime(settings: BookingCommandSettings) -> KafkaRuntime:
-    """The service's broker: what it publishes (through the outbox) and consumes."""
-    runtime = KafkaRuntime(settings, is_transient=is_transient)
+    """The service's broker: what it publishes (through the outbox); it consumes nothing."""
+    runtime = KafkaRuntime(settings)
     runtime.publisher(
         settings.topic(topics.CATALOG_EVENTS),
         message_type=EventEnvelope,
@@ -184,7 +177,6 @@ class Runtime:
     inventory: InventoryHolds
     kafka: KafkaRuntime | None
     relay: OutboxRelay | None
-    subscription: Subscription[InventoryMessage] | None
 
     async def start(self) -> None:
         self.group_commit.start()
@@ -206,7 +198,7 @@ class Runtime:
             self.relay.start()
 
     async def _after_broker_recovery(self) -> None:
-        # The relay and the saga name their tracking streams after the new broker.
+        # The relay names its tracking stream after the new broker.
         await self.executor.run(self.app.load_tracking_epoch)
         if self.relay is not None:
             self.relay.wake()
@@ -262,7 +254,6 @@ async def open_runtime(
     )
     kafka: KafkaRuntime | None = None
     relay: OutboxRelay | None = None
-    subscription: Subscription[InventoryMessage] | None = None
     if with_kafka:
         kafka = kafka_runtime(settings)
         relay = OutboxRelay(
@@ -274,9 +265,6 @@ async def open_runtime(
             idle_poll_seconds=settings.relay_idle_poll_seconds,
             retry_max_seconds=settings.relay_retry_max_seconds,
             leadership=RelayLeadership(settings.database_dsn) if event_store_env is None else None,
-        )
-        subscription = subscribe_inventory_outcomes(
-            kafka, settings, app, executor, on_payments_due=lambda: payment_worker.wake()
         )
     inventory = inventory or inventory_holds(settings, share_breaker=event_store_env is None)
 
@@ -358,7 +346,6 @@ async def open_runtime(
         inventory,
         kafka,
         relay,
-        subscription,
     )
 
 
@@ -423,11 +410,6 @@ def build_app(
             venues.router,
             events.router,
             bookings.router,
-            dead_letter_router(
-                settings,
-                settings.group_id(settings.consumer_group),
-                lambda: running[0].kafka if running else None,
-            ),
         ],
         service_routers=[known_bookings.router],
         lifespan=lifespan,

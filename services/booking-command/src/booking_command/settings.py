@@ -71,7 +71,6 @@ class BookingCommandSettings(
         default=5.0, gt=0, le=300, description="Longest wait between failed outbox rounds"
     )
 
-    consumer_group: str = Field(default="booking-command", min_length=1, max_length=200)
     create_topics: bool = Field(
         default=True, description="Create missing topics at start-up (off when a Job does it)"
     )

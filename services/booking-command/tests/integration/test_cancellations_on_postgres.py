@@ -12,7 +12,7 @@ from uuid import UUID
 import pytest
 from psycopg.sql import SQL, Identifier
 
-from booking_command.application.app import BookingCommandApplication, InventoryOutcome
+from booking_command.application.app import BookingCommandApplication
 from booking_command.bootstrap import Runtime
 from booking_command.domain.booking import Booking
 
@@ -56,6 +56,14 @@ def request_many(
     return [result.id for result in app.commit(writes)]
 
 
+def hold_tickets_of(app: BookingCommandApplication, booking_ids: list[UUID]) -> None:
+    """Inventory held their tickets (as the hold step records it): their payments fall due."""
+    bookings = [status_of(app, booking_id) for booking_id in booking_ids]
+    for booking in bookings:
+        booking.tickets_reserved()
+    app.store(bookings)
+
+
 def status_of(app: BookingCommandApplication, booking_id: UUID) -> Booking:
     booking = app.repository.get(booking_id)
     assert isinstance(booking, Booking)
@@ -68,12 +76,7 @@ async def test_an_event_cancellation_ends_hundreds_of_bookings_in_batches_and_re
     app, run = runtime.app, runtime.executor.run
     _, event_id, ticket_type_id = await run(put_event_on_sale, app)
     paid = [await run(request, app, event_id, ticket_type_id) for _ in range(3)]
-    await run(
-        app.apply_inventory_outcomes,
-        "test-inventory",
-        [InventoryOutcome(n, "reserved", booking_id, "c") for n, booking_id in enumerate(paid)],
-        len(paid) - 1,
-    )
+    await run(hold_tickets_of, app, paid)
     while await runtime.payment_worker.run_once():
         pass
     assert {(await run(status_of, app, b)).status for b in paid} == {"CONFIRMED"}

@@ -1,14 +1,18 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from functools import partial
+from uuid import UUID, uuid4
 
 import pytest
 
 from booking_command.application.commands import BatchItem
+from booking_command.application.ports import BookingDisowned
 from booking_command.application.results import CommandResult, IdempotencyClaim
 from booking_command.bootstrap import Runtime
+from booking_command.domain.booking import Booking
 from service_kit.errors import InvalidInputError
 
 from .conftest import put_event_on_sale
@@ -115,3 +119,53 @@ async def test_a_batch_is_stored_in_one_transaction_and_replays_its_keys(
     assert isinstance(outcomes[20], InvalidInputError)
     assert await runtime.executor.run(app.booking_recorder.pending_hold_count) == size - 1
     assert runtime.group_commit.transactions - transactions <= 2
+
+
+async def test_a_booking_id_is_either_stored_or_disowned_never_both_under_racing_questions(
+    runtime: Runtime,
+) -> None:
+    """Inventory's sweeper asks about a hold while the booking's commit is in flight: the
+    answer and the commit agree whichever runs first, on the event store's own key."""
+    app = runtime.app
+    _, event_id, ticket_type_id = await runtime.executor.run(put_event_on_sale, app)
+    booking_ids = [uuid4() for _ in range(60)]
+
+    def commit(booking_id: UUID) -> bool:
+        write = app.bookings.request_booking(
+            event_id=event_id,
+            ticket_type_id=ticket_type_id,
+            quantity=1,
+            customer_name="Ada Lovelace",
+            customer_email="ada@example.com",
+            owner_id="user-1",
+            payment_token="tok_visa",
+            booking_id=booking_id,
+        )
+        try:
+            app.commit([write])
+        except BookingDisowned:
+            return False
+        return True
+
+    def ask(booking_id: UUID) -> bool:
+        return booking_id in app.booking_recorder.known_bookings([booking_id])
+
+    chooser = random.Random(7)
+    calls = [(commit, booking_id) for booking_id in booking_ids]
+    calls += [(ask, booking_id) for booking_id in booking_ids]
+    chooser.shuffle(calls)
+    outcomes = await asyncio.gather(*(runtime.executor.run(call, i) for call, i in calls))
+    answers: dict[tuple[str, UUID], bool] = {
+        (call.__name__, booking_id): outcome
+        for (call, booking_id), outcome in zip(calls, outcomes, strict=True)
+    }
+
+    stored = await runtime.executor.run(app.load_many, booking_ids, Booking)
+    for booking_id in booking_ids:
+        committed, known = answers[("commit", booking_id)], answers[("ask", booking_id)]
+        assert committed == known == (booking_id in stored), booking_id
+    # Both orders happened, or the race was not a race.
+    assert 0 < len(stored) < len(booking_ids)
+    assert await runtime.executor.run(app.booking_recorder.known_bookings, booking_ids) == set(
+        stored
+    )

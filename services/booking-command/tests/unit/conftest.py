@@ -104,13 +104,15 @@ def book(
     return result.id
 
 
-def reserve(app: BookingCommandApplication, booking_id: UUID, offset: int = 0) -> None:
-    """Inventory's TicketsReserved for the booking: its payment falls due."""
-    from booking_command.application.app import InventoryOutcome
+def reserve(app: BookingCommandApplication, booking_id: UUID) -> None:
+    """Inventory held the booking's tickets (as the hold step records it): its payment
+    falls due."""
+    from booking_command.domain.booking import Booking
 
-    app.apply_inventory_outcomes(
-        f"p-{booking_id}", [InventoryOutcome(offset, "reserved", booking_id, "c")], offset
-    )
+    booking = app.repository.get(booking_id)
+    assert isinstance(booking, Booking)
+    booking.tickets_reserved()
+    app.store([booking])
 
 
 def reserve_and_pay(app: BookingCommandApplication, booking_id: UUID) -> None:

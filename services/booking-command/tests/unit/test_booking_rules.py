@@ -116,26 +116,24 @@ def paid(booking: Booking) -> Booking:
     return booking
 
 
-def test_pending_booking_is_confirmed_once_its_payment_is_captured() -> None:
-    booking = paid(request())
-    booking.confirm()
+def test_pending_booking_is_confirmed_by_its_payments_capture_in_one_fact() -> None:
+    booking = request()
+    booking.tickets_reserved()
+    booking.collect_events()
+
+    booking.payment_captured(amount=booking.amount_due, currency="eur", reference="pi_1")
+
     assert booking.status == BookingStatus.CONFIRMED
     assert (booking.payment_status, booking.payment_reference) == ("captured", "pi_1")
+    [confirmed] = booking.collect_events()
+    assert isinstance(confirmed, Booking.Confirmed)
+    assert (confirmed.payment_reference, confirmed.total_price) == ("pi_1", Decimal("99.00"))
 
 
 def test_reserved_tickets_make_exactly_the_total_due_in_minor_units() -> None:
     booking = request(quantity=3)
     booking.tickets_reserved()
     assert (booking.payment_status, booking.amount_due) == ("pending", 14850)
-
-
-def test_booking_is_never_confirmed_without_a_capture() -> None:
-    booking = request()
-    with pytest.raises(ConflictError):
-        booking.confirm()
-    booking.tickets_reserved()
-    with pytest.raises(ConflictError):
-        booking.confirm()
 
 
 def test_a_capture_of_another_amount_is_refused() -> None:
@@ -165,9 +163,10 @@ def test_a_capture_landing_after_expiry_is_recorded_then_refunded() -> None:
     booking = request()
     booking.tickets_reserved()
     booking.expire(now=NOW + HOLD)
+    booking.collect_events()
     booking.payment_captured(amount=booking.amount_due, currency="EUR", reference="pi_9")
-    with pytest.raises(ConflictError):
-        booking.confirm()
+    assert pending_events_of(booking) == ["PaymentCaptured"]
+    assert (booking.status, booking.payment_status) == ("EXPIRED", "captured")
     booking.payment_refunded(refund_reference="re_1", reason="booking_expired")
     assert (booking.status, booking.payment_status) == ("EXPIRED", "refunded")
 
@@ -185,11 +184,10 @@ def test_rejects_a_missing_or_malformed_payment_token(token: str) -> None:
         request(payment_token=token)
 
 
-def test_confirming_twice_is_a_conflict() -> None:
+def test_a_second_capture_is_a_conflict() -> None:
     booking = paid(request())
-    booking.confirm()
     with pytest.raises(ConflictError):
-        booking.confirm()
+        booking.payment_captured(amount=booking.amount_due, currency="eur", reference="pi_2")
 
 
 def test_rejected_booking_keeps_its_reason() -> None:
@@ -205,7 +203,6 @@ def test_pending_booking_cannot_be_cancelled() -> None:
 
 def test_confirmed_booking_can_be_cancelled() -> None:
     booking = paid(request())
-    booking.confirm()
     booking.cancel(cancelled_by="user-1")
     assert booking.status == BookingStatus.CANCELLED
 
@@ -215,13 +212,12 @@ def test_hold_cannot_expire_early() -> None:
         request().expire(now=NOW + HOLD - timedelta(seconds=1))
 
 
-def test_expired_booking_cannot_be_confirmed() -> None:
+def test_expired_booking_is_not_confirmed_by_a_late_capture() -> None:
     booking = request()
     booking.tickets_reserved()
     booking.expire(now=NOW + HOLD)
     booking.payment_captured(amount=booking.amount_due, currency="eur", reference="pi_1")
-    with pytest.raises(ConflictError):
-        booking.confirm()
+    assert booking.status == BookingStatus.EXPIRED
 
 
 def pending_events_of(booking: Booking) -> list[str]:
@@ -230,7 +226,6 @@ def pending_events_of(booking: Booking) -> list[str]:
 
 def test_cancelling_a_paid_booking_makes_its_refund_due() -> None:
     booking = paid(request())
-    booking.confirm()
     booking.collect_events()
     booking.cancel(cancelled_by="user-1")
     assert pending_events_of(booking) == ["Cancelled", "RefundDue"]
@@ -242,7 +237,6 @@ def test_cancelling_a_paid_booking_makes_its_refund_due() -> None:
 
 def test_a_confirmed_booking_of_a_cancelled_event_is_cancelled_for_that_reason() -> None:
     booking = paid(request())
-    booking.confirm()
     booking.collect_events()
     assert booking.end_for_cancelled_event(cancelled_by="admin-1") is True
     assert pending_events_of(booking) == ["Cancelled", "RefundDue"]
@@ -277,7 +271,6 @@ def test_an_ended_booking_is_left_alone_by_its_events_cancellation(end: str) -> 
         booking.reject(RejectionReason.SOLD_OUT)
     else:
         booking = paid(booking)
-        booking.confirm()
         booking.cancel(cancelled_by="user-1")
     booking.collect_events()
     assert booking.end_for_cancelled_event(cancelled_by="admin-1") is False
@@ -286,7 +279,6 @@ def test_an_ended_booking_is_left_alone_by_its_events_cancellation(end: str) -> 
 
 def test_a_cancelled_booking_cannot_be_cancelled_again() -> None:
     booking = paid(request())
-    booking.confirm()
     booking.cancel(cancelled_by="user-1")
     with pytest.raises(ConflictError):
         booking.cancel(cancelled_by="user-1")

@@ -37,7 +37,12 @@ KNOWN = "/internal/v1/bookings/known"
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
+def inventory() -> FakeInventory:
+    return FakeInventory()
+
+
+@pytest.fixture
+async def client(inventory: FakeInventory) -> AsyncIterator[httpx.AsyncClient]:
     settings = BookingCommandSettings(
         environment="test",
         hold_expiry_interval_seconds=60,
@@ -49,7 +54,7 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
         settings,
         event_store_env=in_memory_environment(),
         with_kafka=False,
-        inventory=FakeInventory(),
+        inventory=inventory,
     )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -57,8 +62,8 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
-async def stored_booking(client: httpx.AsyncClient) -> tuple[str, str]:
-    """(booking id, event id) of a PENDING booking."""
+async def show_on_sale(client: httpx.AsyncClient) -> tuple[str, str]:
+    """(event id, ticket type id) of a published show."""
     venue = await client.post(
         "/internal/v1/venues",
         json={"name": "Hall", "capacity": 100, "address": "1 Road"},
@@ -76,18 +81,30 @@ async def stored_booking(client: httpx.AsyncClient) -> tuple[str, str]:
     )
     event_id = event.json()["id"]
     await client.post(f"/internal/v1/events/{event_id}/publish", headers=ADMIN)
-    booking = await client.post(
+    return event_id, event.json()["ticket_types"][0]["ticket_type_id"]
+
+
+async def request_booking(
+    client: httpx.AsyncClient, event_id: str, ticket_type_id: str, key: str | None = None
+) -> httpx.Response:
+    return await client.post(
         "/internal/v1/bookings",
         json={
             "event_id": event_id,
-            "ticket_type_id": event.json()["ticket_types"][0]["ticket_type_id"],
+            "ticket_type_id": ticket_type_id,
             "quantity": 2,
             "customer_name": "Ada Lovelace",
             "customer_email": "ada@example.com",
             "payment_token": "tok_visa",
         },
-        headers=USER,
+        headers={**USER, **({"Idempotency-Key": key} if key else {})},
     )
+
+
+async def stored_booking(client: httpx.AsyncClient) -> tuple[str, str]:
+    """(booking id, event id) of a PENDING booking."""
+    event_id, ticket_type_id = await show_on_sale(client)
+    booking = await request_booking(client, event_id, ticket_type_id)
     assert booking.status_code == 202, booking.text
     return booking.json()["id"], event_id
 
@@ -100,6 +117,35 @@ async def test_answers_which_asked_ids_are_stored_bookings(client: httpx.AsyncCl
     )
     assert response.status_code == 200, response.text
     assert response.json() == {"known": [booking_id]}, "an event's id is not a booking"
+
+
+async def test_a_booking_answered_unknown_is_never_stored_after_even_when_its_hold_answers(
+    client: httpx.AsyncClient, inventory: FakeInventory
+) -> None:
+    event_id, ticket_type_id = await show_on_sale(client)
+    # Inventory held the tickets but its answer was lost: nothing stored, the fan told 503.
+    inventory.answers_lost = True
+    lost = await request_booking(client, event_id, ticket_type_id, key="order-1")
+    assert lost.status_code == 503, lost.text
+    [[hold]] = inventory.calls
+    # The sweeper asks before it releases the unclaimed hold: not stored.
+    asked = await client.post(
+        KNOWN, json={"booking_ids": [str(hold.booking_id)]}, headers=INVENTORY
+    )
+    assert asked.json() == {"known": []}
+
+    # The fan's retry reaches booking-command before the sweeper released the hold.
+    inventory.answers_lost = False
+    retried = await request_booking(client, event_id, ticket_type_id, key="order-1")
+
+    assert retried.status_code == 409, retried.text
+    assert retried.json()["error_type"] == "hold_released"
+    missing = await client.get(f"/internal/v1/bookings/{hold.booking_id}", headers=USER)
+    assert missing.status_code == 404
+    asked_again = await client.post(
+        KNOWN, json={"booking_ids": [str(hold.booking_id)]}, headers=INVENTORY
+    )
+    assert asked_again.json() == {"known": []}
 
 
 async def test_only_inventorys_own_token_may_ask(client: httpx.AsyncClient) -> None:
@@ -127,7 +173,6 @@ async def test_inventorys_token_reaches_no_other_route(client: httpx.AsyncClient
         ("GET", f"/internal/v1/bookings/{booking_id}"),
         ("POST", f"/internal/v1/bookings/{booking_id}/cancel"),
         ("POST", f"/internal/v1/events/{event_id}/publish"),
-        ("GET", "/internal/v1/dead-letters"),
     ):
         response = await client.request(method, path, headers=INVENTORY)
         assert response.status_code == 403, (method, path, response.text)

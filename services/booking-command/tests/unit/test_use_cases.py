@@ -10,13 +10,12 @@ import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from booking_command.adapters.public_events import OutboxMapper
-from booking_command.application.app import BookingCommandApplication, InventoryOutcome
+from booking_command.application.app import BookingCommandApplication
 from booking_command.application.commands import BatchItem, CommandService
 from booking_command.application.executor import EventStoreExecutor
 from booking_command.application.group_commit import GroupCommitter
-from booking_command.application.ports import PositionMoved
 from booking_command.application.results import CommandResult, IdempotencyClaim
-from booking_command.domain.booking import Booking, RejectionReason
+from booking_command.domain.booking import Booking
 from booking_command.domain.catalog_event import Event
 from service_kit.errors import ConflictError, InvalidInputError, NotFoundError
 from service_kit.request_context import correlation_id_var
@@ -104,40 +103,6 @@ def test_admin_can_cancel_a_confirmed_booking(
         [app.bookings.cancel_booking(booking_id, caller_id="admin-1", is_admin=True)]
     )
     assert (result.body["status"], result.body["cancelled_by"]) == ("CANCELLED", "admin-1")
-
-
-def test_reservation_makes_the_payment_due_once_and_does_not_confirm(
-    app: BookingCommandApplication, on_sale: OnSale
-) -> None:
-    booking_id = book(app, on_sale)
-    reserved = InventoryOutcome(7, "reserved", booking_id, "c")
-    first = app.apply_inventory_outcomes("p0", [reserved], 7)
-    again = app.apply_inventory_outcomes("p0", [reserved], 7)
-    events = list(app.events.get(booking_id))
-    assert (first.applied, first.payments_due, again.duplicates) == (1, 1, 1)
-    assert [type(event).__name__ for event in events] == ["Requested", "PaymentDue"]
-    assert app.repository.get(booking_id).status == "PENDING"
-    assert app.booking_recorder.due_payment_count() == 1
-
-
-def test_rejection_carries_inventory_reason(
-    app: BookingCommandApplication, on_sale: OnSale
-) -> None:
-    booking_id = book(app, on_sale)
-    outcome = InventoryOutcome(0, "rejected", booking_id, "c", RejectionReason.NOT_ENOUGH_TICKETS)
-    app.apply_inventory_outcomes("p0", [outcome], 0)
-    booking = app.repository.get(booking_id)
-    assert (booking.status, booking.rejection_reason) == ("REJECTED", "not_enough_tickets")
-
-
-def test_reservation_for_expired_booking_changes_nothing(
-    app: BookingCommandApplication, on_sale: OnSale, clock: Clock
-) -> None:
-    booking_id = book(app, on_sale)
-    clock.advance(HOLD.total_seconds())
-    assert app.hold_expiry.expire_due_holds() == 1
-    app.apply_inventory_outcomes("p0", [InventoryOutcome(0, "reserved", booking_id, "c")], 0)
-    assert app.repository.get(booking_id).status == "EXPIRED"
 
 
 def test_hold_expires_only_after_its_time(
@@ -368,17 +333,3 @@ async def test_a_batch_commits_its_valid_writes_together_and_fails_items_alone(
     # Each held booking: Requested and PaymentDue, both in its request's flow.
     correlation = {json.loads(event.state)["correlation_id"] for event in events[-2 * 19 :]}
     assert correlation == {f"corr-{n}" for n in range(20) if n != 7}
-
-
-def test_a_batch_read_from_another_position_than_the_tracked_one_changes_nothing(
-    app: BookingCommandApplication, on_sale: OnSale
-) -> None:
-    booking_id = book(app, on_sale)
-    reserved = InventoryOutcome(40, "reserved", booking_id, "c")
-    # Read at the previous broker's position while this stream starts again at 0.
-    with pytest.raises(PositionMoved):
-        app.apply_inventory_outcomes("p0", [reserved], 40, continues_from=40)
-    assert [type(event).__name__ for event in app.events.get(booking_id)] == ["Requested"]
-
-    reserved = InventoryOutcome(0, "reserved", booking_id, "c")
-    assert app.apply_inventory_outcomes("p0", [reserved], 0, continues_from=0).applied == 1

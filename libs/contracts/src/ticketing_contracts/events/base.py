@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
@@ -28,7 +29,13 @@ class ContractViolation(ContractError):
 
 
 class PublicEvent(BaseModel):
-    """Payload of a published event. `TYPE` and `VERSION` identify its schema."""
+    """Payload of a published event. `TYPE` and `VERSION` identify its schema.
+
+    Only a type's newest version is a class. A payload of an older version is upcast on
+    decoding by the class's static `upcast_v<n>_v<n+1>(data)` methods (eventsourcing's
+    convention for stored events), each changing the payload dict in place, so consumers
+    see one shape whatever a record's age.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -73,17 +80,27 @@ class PublicEvent(BaseModel):
         return EventEnvelope.model_validate(fields)
 
 
-_REGISTRY: dict[tuple[str, int], type[PublicEvent]] = {}
+_REGISTRY: dict[str, type[PublicEvent]] = {}
 
 
 EventT = TypeVar("EventT", bound=type[PublicEvent])
 
 
+def _upcaster(event_class: type[PublicEvent], version: int) -> Callable[[dict[str, Any]], None]:
+    upcast: Callable[[dict[str, Any]], None] = getattr(
+        event_class, f"upcast_v{version}_v{version + 1}"
+    )
+    return upcast
+
+
 def register(event_class: EventT) -> EventT:
-    key = (event_class.TYPE, event_class.VERSION)
-    if key in _REGISTRY:
-        raise ValueError(f"{key} is registered twice")
-    _REGISTRY[key] = event_class
+    """Registers a type's newest version, which must be able to upcast every older one."""
+    if event_class.TYPE in _REGISTRY:
+        raise ValueError(f"{event_class.TYPE!r} is registered twice")
+    for version in range(1, event_class.VERSION):
+        if not hasattr(event_class, f"upcast_v{version}_v{version + 1}"):
+            raise TypeError(f"{event_class.__name__} cannot upcast version {version}")
+    _REGISTRY[event_class.TYPE] = event_class
     return event_class
 
 
@@ -128,11 +145,17 @@ def decode_envelope(raw: bytes | str) -> EventEnvelope:
 
 
 def decode_event(envelope: EventEnvelope) -> PublicEvent:
-    event_class = _REGISTRY.get((envelope.type, envelope.version))
-    if event_class is None:
+    """The payload as its type's newest version (an older one is upcast first)."""
+    event_class = _REGISTRY.get(envelope.type)
+    if event_class is None or not 1 <= envelope.version <= event_class.VERSION:
         raise UnknownEventType(f"unknown event {envelope.type!r} version {envelope.version}")
+    data = envelope.data
+    if envelope.version < event_class.VERSION:
+        data = dict(data)
+        for version in range(envelope.version, event_class.VERSION):
+            _upcaster(event_class, version)(data)
     try:
-        return event_class.model_validate(envelope.data)
+        return event_class.model_validate(data)
     except ValidationError as error:
         raise ContractViolation(
             f"{envelope.type} v{envelope.version}: {_describe(error, prefix='data')}"

@@ -2,14 +2,17 @@
 
 PENDING (requested) ends CONFIRMED, REJECTED or EXPIRED; CONFIRMED may become CANCELLED
 (by its owner, an admin, or its event's cancellation: `reason` event_cancelled).
-Once inventory reserves, the booking's total is charged: PaymentCaptured comes before
-BookingConfirmed; a capture that cannot confirm the booking is followed by PaymentRefunded.
+Once inventory holds the tickets, the booking's total is charged: the capture that
+confirms a booking travels in its BookingConfirmed (version 2, `provider_reference`); a
+capture that cannot confirm it (the booking ended first) is a PaymentCaptured followed by
+PaymentRefunded. Before version 2 every capture was a PaymentCaptured of its own, followed
+by a BookingConfirmed without the reference.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 from uuid import UUID
 
 from ticketing_contracts.events.base import PublicEvent, register
@@ -96,13 +99,22 @@ class BookingRequested(_BookingEvent):
 
 @register
 class BookingConfirmed(_BookingEvent):
+    """The booking's payment was captured: its tickets are sold. Version 2 added
+    `provider_reference`, the captured payment; a version-1 confirmation has none (None),
+    its capture was the PaymentCaptured before it."""
+
     TYPE: ClassVar[str] = "booking.confirmed"
-    VERSION: ClassVar[int] = 1
+    VERSION: ClassVar[int] = 2
     owner_id: Identifier
     customer_name: PersonName
     customer_email: PublishedEmail
     total_price: Money
     currency: Currency
+    provider_reference: ProviderReference | None
+
+    @staticmethod
+    def upcast_v1_v2(data: dict[str, Any]) -> None:
+        data["provider_reference"] = None
 
 
 @register

@@ -120,6 +120,7 @@ _MAPPINGS: dict[str, Callable[[Any], PublicEvent]] = {
         customer_email=e.customer_email,
         total_price=e.total_price,
         currency=e.currency,
+        provider_reference=e.payment_reference,
     ),
     "Booking.Rejected": lambda e: BookingRejected(
         **_booking_facts(e), reason=RejectionReason(e.reason)

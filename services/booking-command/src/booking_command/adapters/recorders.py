@@ -21,6 +21,7 @@ from psycopg.sql import SQL, Identifier, Literal
 from psycopg.types.json import Jsonb
 
 from booking_command.application.ports import (
+    BookingDisowned,
     BookingRecorder,
     DuePayment,
     EventCancellationProgress,
@@ -33,6 +34,10 @@ from booking_command.application.ports import (
 # A payment that becomes due is due at once; the worker's leases and back-offs move it later.
 DUE_AT_ONCE = datetime(1970, 1, 1, tzinfo=UTC)
 BOOKING_REQUESTED_TOPIC = "booking_command.domain.booking:Booking.Requested"
+
+
+def _is_booking(first_events: Sequence[StoredEvent]) -> bool:
+    return bool(first_events) and first_events[0].topic == BOOKING_REQUESTED_TOPIC
 
 
 def _with_tracking(rows: RowsWithEvents, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -65,8 +70,16 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
         payments = Identifier(f"{prefix}_payments_due")
         event_bookings = Identifier(f"{prefix}_event_bookings")
         cancellations = Identifier(f"{prefix}_event_cancellations")
+        booking_ids = Identifier(f"{prefix}_booking_ids")
         self.sql_create_statements.extend(
             [
+                # Who had the first word on a booking id: a commit that stored the booking
+                # (stored) or inventory asking about it before any did (disowned for good).
+                # One key, so the two can never both win.
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {0}.{1} ("
+                    "booking_id uuid PRIMARY KEY, stored boolean NOT NULL)"
+                ).format(schema, booking_ids),
                 SQL(
                     "CREATE TABLE IF NOT EXISTS {0}.{1} ("
                     "scope text NOT NULL, key text NOT NULL, fingerprint text NOT NULL, "
@@ -183,6 +196,23 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
             "INSERT INTO {0}.{1} (event_id, booking_id) VALUES (%s, %s) "
             "ON CONFLICT (booking_id) DO NOTHING"
         ).format(schema, event_bookings)
+        self._claim_booking_ids = SQL(
+            "INSERT INTO {0}.{1} (booking_id, stored) SELECT unnest(%s::uuid[]), true "
+            "ON CONFLICT (booking_id) DO NOTHING RETURNING booking_id"
+        ).format(schema, booking_ids)
+        # Bookings stored before the table existed are known by their events alone.
+        self._disown_unstored = SQL(
+            "INSERT INTO {0}.{1} (booking_id, stored) "
+            "SELECT asked, false FROM unnest(%s::uuid[]) AS asked "
+            "WHERE NOT EXISTS (SELECT 1 FROM {0}.{2} WHERE originator_id = asked "
+            "AND originator_version = 1 AND topic = {3}) "
+            "ON CONFLICT (booking_id) DO NOTHING"
+        ).format(schema, booking_ids, events, Literal(BOOKING_REQUESTED_TOPIC))
+        self._stored_bookings = SQL(
+            "SELECT booking_id FROM {0}.{1} WHERE booking_id = ANY(%s) AND stored "
+            "UNION SELECT originator_id FROM {0}.{2} "
+            "WHERE originator_id = ANY(%s) AND originator_version = 1 AND topic = {3}"
+        ).format(schema, booking_ids, events, Literal(BOOKING_REQUESTED_TOPIC))
         self._bookings_of_event = SQL(
             "SELECT seq, booking_id FROM {0}.{1} WHERE event_id = %s AND seq > %s "
             "ORDER BY seq LIMIT %s"
@@ -264,6 +294,14 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
             else:
                 curs.execute(self._payment_settled, (payment.booking_id,))
         if rows.event_bookings:
+            new_ids = [booked.booking_id for booked in rows.event_bookings]
+            # A cursor of its own: in eventsourcing's pipeline a cursor's fetch answers its
+            # first statement's results, and `curs` ran others before.
+            with curs.connection.cursor() as claims:
+                claims.execute(self._claim_booking_ids, (new_ids,))
+                disowned = set(new_ids) - {row["booking_id"] for row in claims.fetchall()}
+            if disowned:
+                raise BookingDisowned(disowned)
             curs.executemany(
                 self._index_booking,
                 [(booked.event_id, booked.booking_id) for booked in rows.event_bookings],
@@ -332,6 +370,12 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
                 )
             )
         return found
+
+    def known_bookings(self, booking_ids: Sequence[UUID]) -> set[UUID]:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(self._disown_unstored, (list(booking_ids),))
+            curs.execute(self._stored_bookings, (list(booking_ids), list(booking_ids)))
+            return {row["booking_id"] for row in curs.fetchall()}
 
     def purge_idempotency_records(self, now: datetime) -> int:
         with self.datastore.transaction(commit=True) as curs:
@@ -463,6 +507,7 @@ class InMemoryBookingRecorder(POPOProcessRecorder, BookingRecorder):
         self._cancellations_due: dict[UUID, datetime] = {}
         self._notification_ids: dict[tuple[str, int], int] = {}
         self._broker_epoch: tuple[str, str] | None = None
+        self._booking_ids: dict[UUID, bool] = {}
 
     # The in-memory counterparts of the hook above, as POPOProcessRecorder overrides them.
     def _assert_uniqueness(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
@@ -475,6 +520,13 @@ class InMemoryBookingRecorder(POPOProcessRecorder, BookingRecorder):
             if key in claimed or (existing is not None and existing.expires_at > record.created_at):
                 raise IntegrityError(f"idempotency key {record.key!r} is already in use")
             claimed.add(key)
+        disowned = {
+            booked.booking_id
+            for booked in rows.event_bookings
+            if self._booking_ids.get(booked.booking_id) is False
+        }
+        if disowned:
+            raise BookingDisowned(disowned)
 
     def _update_table(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -499,6 +551,7 @@ class InMemoryBookingRecorder(POPOProcessRecorder, BookingRecorder):
             else:
                 self._payments_due.pop(payment.booking_id, None)
         for booked in rows.event_bookings:
+            self._booking_ids[booked.booking_id] = True
             if booked.booking_id not in self._indexed_bookings:
                 self._indexed_bookings.add(booked.booking_id)
                 seq = len(self._indexed_bookings)
@@ -557,6 +610,18 @@ class InMemoryBookingRecorder(POPOProcessRecorder, BookingRecorder):
             if events:
                 found[originator_id] = events
         return found
+
+    def known_bookings(self, booking_ids: Sequence[UUID]) -> set[UUID]:
+        with self._database_lock:
+            stored = {
+                booking_id
+                for booking_id in booking_ids
+                if self._booking_ids.get(booking_id)
+                or _is_booking(self.select_events(booking_id, limit=1))
+            }
+            for booking_id in set(booking_ids) - stored:
+                self._booking_ids.setdefault(booking_id, False)
+            return stored
 
     def purge_idempotency_records(self, now: datetime) -> int:
         with self._database_lock:

@@ -34,8 +34,6 @@ from booking_command.application.persistence import (
 )
 from booking_command.application.ports import BookingRecorder, RowsWithEvents
 from booking_command.application.results import CommandResult, PendingWrite
-from booking_command.application.saga import BookingSaga, SagaReport
-from booking_command.application.saga import InventoryOutcome as InventoryOutcome
 from booking_command.domain.catalog_event import Event
 from booking_command.domain.venue import Venue
 from service_kit.errors import NotFoundError
@@ -81,13 +79,12 @@ class BookingCommandApplication(Application[UUID]):
         self.catalog = Catalog(self)
         self.bookings = Bookings(self, self.events_on_sale, hold_for=hold_for)
         self.idempotency = Idempotency(self, ttl=idempotency_ttl)
-        self.saga = BookingSaga(self)
         self.hold_expiry = HoldExpiry(self)
         self.payments = Payments(self)
         self.event_cancellations = EventCancellations(
             self, batch_size=event_cancellation_batch_size, grace=event_cancellation_grace
         )
-        # Suffix of the relay's and saga's tracking streams: each Kafka cluster has its own.
+        # Suffix of the relay's tracking stream: each Kafka cluster has its own.
         self.tracking_epoch = ""
 
     def construct_recorder(self) -> ApplicationRecorder:
@@ -99,15 +96,6 @@ class BookingCommandApplication(Application[UUID]):
         assert isinstance(recorder, BookingRecorder), type(recorder)
         return recorder
 
-    def apply_inventory_outcomes(
-        self,
-        stream: str,
-        outcomes: Sequence[InventoryOutcome],
-        up_to: int,
-        continues_from: int | None = None,
-    ) -> SagaReport:
-        return self.saga.apply_inventory_outcomes(stream, outcomes, up_to, continues_from)
-
     def load_tracking_epoch(self) -> str:
         stored = self.booking_recorder.broker_epoch()
         self.tracking_epoch = stored[1] if stored is not None else ""
@@ -116,14 +104,6 @@ class BookingCommandApplication(Application[UUID]):
     @property
     def outbox_stream(self) -> str:
         return f"{OUTBOX_RELAY_TRACKING}{self.tracking_epoch}"
-
-    def saga_positions(self, streams: Sequence[str]) -> dict[str, int]:
-        """Next offset to read per saga stream: one past the tracked one, 0 when none is."""
-        positions = {}
-        for stream in streams:
-            tracked = self.booking_recorder.max_tracking_id(stream)
-            positions[stream] = 0 if tracked is None else tracked + 1
-        return positions
 
     def ping(self) -> None:
         """Readiness: one statement through the event store's own pool."""

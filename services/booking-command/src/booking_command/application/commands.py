@@ -18,7 +18,12 @@ from eventsourcing.persistence import IntegrityError
 from booking_command.application.app import BookingCommandApplication
 from booking_command.application.executor import EventStoreExecutor
 from booking_command.application.group_commit import GroupCommitter
-from booking_command.application.ports import HoldAnswer, InventoryHolds, InventoryUnavailable
+from booking_command.application.ports import (
+    BookingDisowned,
+    HoldAnswer,
+    InventoryHolds,
+    InventoryUnavailable,
+)
 from booking_command.application.results import CommandResult, IdempotencyClaim, PendingWrite
 from booking_command.application.views import booking_view
 from booking_command.domain.booking import Booking
@@ -94,6 +99,8 @@ class CommandService:
                     result = await self.group_commit.submit(write)
                 else:
                     [result] = await self.executor.run(self.app.commit, [write])
+            except BookingDisowned:
+                raise hold_released_error() from None
             except IntegrityError:
                 if idempotency is not None:
                     replayed = await self.executor.run(self.app.idempotency.replay, idempotency)
@@ -215,9 +222,13 @@ def refusal_error(answer: HoldAnswer) -> DomainError:
     if reason == "not_enough_tickets":
         return InsufficientCapacityError("fewer tickets are left than this booking asks for")
     if reason == "hold_released":
-        return ConflictError(
-            "this booking's hold was released before it was stored; send the request again "
-            "with a new Idempotency-Key",
-            error_type=reason,
-        )
+        return hold_released_error()
     return ConflictError(f"inventory refused the hold: {reason}", error_type=reason)
+
+
+def hold_released_error() -> ConflictError:
+    return ConflictError(
+        "this booking's hold was released before it was stored; send the request again "
+        "with a new Idempotency-Key",
+        error_type="hold_released",
+    )

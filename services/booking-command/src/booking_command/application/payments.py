@@ -9,8 +9,8 @@ booking:
 - idempotency keys derived from the booking id: a retried call never charges twice;
 - a retried payment (a timeout, a crash, an outage) first looks its intent up by key and
   continues from what the provider knows;
-- authorise (manual capture) exactly the total, capture it, then record PaymentCaptured
-  and Confirmed together; a decline rejects the booking (`payment_declined`);
+- authorise (manual capture) exactly the total, capture it, then record the confirmation
+  that carries the capture; a decline rejects the booking (`payment_declined`);
 - a booking that ended meanwhile (its hold expired) keeps its payment due until the
   worker has made sure nothing stays charged: an authorisation is cancelled, a capture
   is recorded and refunded; when nothing is found after an earlier attempt, it is looked
@@ -43,7 +43,12 @@ from booking_command.application.ports import (
     PaymentUnavailable,
     RowsWithEvents,
 )
-from booking_command.domain.booking import EXPIRED_REFUND_REASON, Booking, PaymentStatus
+from booking_command.domain.booking import (
+    EXPIRED_REFUND_REASON,
+    Booking,
+    BookingStatus,
+    PaymentStatus,
+)
 from service_kit.background import WokenRounds
 from service_kit.errors import ConflictError
 from service_kit.request_context import new_id
@@ -194,6 +199,7 @@ class Payments:
                 continue
             if result.captured is not None and booking.payment_is_due:
                 capture = result.captured
+                was_pending = booking.is_pending
                 try:
                     booking.payment_captured(
                         amount=capture.amount,
@@ -206,15 +212,17 @@ class Payments:
                         "capture does not match the booking", extra={"booking_id": str(booking.id)}
                     )
                     continue
+                confirmed += was_pending
             if result.refund_reference is not None and booking.is_captured:
                 booking.payment_refunded(
                     refund_reference=result.refund_reference, reason=result.refund_reason
                 )
                 refunded += 1
-            elif booking.is_captured and booking.is_pending:
-                booking.confirm()
-                confirmed += 1
-            elif booking.is_captured and result.captured is not None:
+            elif (
+                booking.is_captured
+                and result.captured is not None
+                and booking.status != BookingStatus.CONFIRMED
+            ):
                 to_refund.append(booking.id)
             elif result.declined and booking.is_pending and booking.payment_is_due:
                 booking.payment_declined()

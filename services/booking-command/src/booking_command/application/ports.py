@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
-from eventsourcing.persistence import ProcessRecorder, StoredEvent, Tracking
+from eventsourcing.persistence import IntegrityError, ProcessRecorder, StoredEvent, Tracking
 
 
 class PositionMoved(Exception):
@@ -138,6 +138,16 @@ class RowsWithEvents:
         return rows
 
 
+class BookingDisowned(IntegrityError):
+    """A new booking whose id inventory was told is not stored: its hold is being released,
+    so it must not be stored now."""
+
+    def __init__(self, booking_ids: set[UUID]) -> None:
+        names = ", ".join(sorted(map(str, booking_ids)))
+        super().__init__(f"bookings disowned before they were stored: {names}")
+        self.booking_ids = booking_ids
+
+
 class BookingRecorder(ProcessRecorder, ABC):
     @abstractmethod
     def find_idempotency_record(
@@ -149,6 +159,12 @@ class BookingRecorder(ProcessRecorder, ABC):
         self, claims: Sequence[tuple[str, str]], now: datetime
     ) -> dict[tuple[str, str], IdempotencyRecord]:
         """The live records of these (scope, key) pairs, in one look-up."""
+
+    @abstractmethod
+    def known_bookings(self, booking_ids: Sequence[UUID]) -> set[UUID]:
+        """The ids among these that are stored bookings; the others are disowned for good,
+        in the same transaction: a commit that would store one of them later fails
+        (`BookingDisowned`). Inventory asks before it releases a hold no booking claimed."""
 
     @abstractmethod
     def purge_idempotency_records(self, now: datetime) -> int: ...

@@ -1,8 +1,8 @@
 """A customer's request for tickets and its lifecycle.
 
 PENDING ends CONFIRMED, REJECTED or EXPIRED; CONFIRMED may become CANCELLED. Once
-inventory reserves the tickets a payment of the total is due; a PENDING booking is
-confirmed only after its payment is captured, and rejected (`payment_declined`) when the
+inventory holds the tickets a payment of the total is due; a PENDING booking is
+confirmed by its payment's capture (one fact), and rejected (`payment_declined`) when the
 card is declined. A capture that lands after the booking ended otherwise is refunded, and
 so is the capture of a cancelled booking (its refund falls due with the cancellation).
 When its event is cancelled, a CONFIRMED booking is CANCELLED (`event_cancelled`) and a
@@ -205,8 +205,9 @@ class Booking(Aggregate):
         self.payment_status = PaymentStatus.DUE.value
 
     def payment_captured(self, *, amount: int, currency: str, reference: str) -> None:
-        """The provider captured `amount` (minor units). Recorded whatever the booking's
-        status, so a capture that cannot confirm it is known and refunded."""
+        """The provider captured `amount` (minor units). A PENDING booking is confirmed by
+        it, in one fact carrying the payment; on a booking that ended otherwise the capture
+        is recorded alone, so it is known and refunded."""
         if not self.payment_is_due:
             raise ConflictError(
                 f"booking {self.id} has no payment due (payment {self.payment_status})",
@@ -218,6 +219,19 @@ class Booking(Aggregate):
                 f"not {amount} {currency.upper()}",
                 error_type="payment_amount_mismatch",
             )
+        if self.is_pending:
+            self._confirmed(
+                event_id=self.event_id,
+                ticket_type_id=self.ticket_type_id,
+                quantity=self.quantity,
+                owner_id=self.owner_id,
+                customer_name=self.customer_name,
+                customer_email=self.customer_email,
+                total_price=self.total_price,
+                currency=self.currency,
+                payment_reference=reference,
+            )
+            return
         self._payment_captured(
             event_id=self.event_id,
             ticket_type_id=self.ticket_type_id,
@@ -279,25 +293,27 @@ class Booking(Aggregate):
             )
         self.reject(RejectionReason.PAYMENT_DECLINED)
 
-    def confirm(self) -> None:
-        self._ensure_status(BookingStatus.PENDING, "confirmed")
-        if not self.is_captured:
-            raise ConflictError(
-                f"booking {self.id} cannot be confirmed before its payment is captured",
-                error_type="payment_not_captured",
-            )
-        self._confirmed(
-            event_id=self.event_id,
-            ticket_type_id=self.ticket_type_id,
-            quantity=self.quantity,
-            owner_id=self.owner_id,
-            customer_name=self.customer_name,
-            customer_email=self.customer_email,
-            total_price=self.total_price,
-            currency=self.currency,
-        )
+    class Confirmed(Aggregate.Event):
+        """Version 2 added `payment_reference`, the capture that confirmed the booking; a
+        version-1 confirmation followed its own PaymentCaptured (None)."""
 
-    @event("Confirmed")
+        class_version = 2
+
+        event_id: UUID
+        ticket_type_id: UUID
+        quantity: int
+        owner_id: str
+        customer_name: str
+        customer_email: str
+        total_price: Decimal
+        currency: str
+        payment_reference: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["payment_reference"] = None
+
+    @event(Confirmed)
     def _confirmed(
         self,
         event_id: UUID,
@@ -308,8 +324,12 @@ class Booking(Aggregate):
         customer_email: str,
         total_price: Decimal,
         currency: str,
+        payment_reference: str | None,
     ) -> None:
         self.status = BookingStatus.CONFIRMED.value
+        if payment_reference is not None:
+            self.payment_status = PaymentStatus.CAPTURED.value
+            self.payment_reference = payment_reference
 
     def reject(self, reason: RejectionReason) -> None:
         self._ensure_status(BookingStatus.PENDING, "rejected")

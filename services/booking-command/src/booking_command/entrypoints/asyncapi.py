@@ -35,12 +35,15 @@ def asyncapi_document() -> dict[str, Any]:
                 runtime.kafka,
                 title="booking-command",
                 description=(
-                    "Publishes the catalog and booking events through its outbox; consumes "
-                    "inventory's answers: a reservation makes the booking's payment due (then "
-                    "CONFIRMED once captured), a rejection makes it REJECTED."
+                    "Publishes the catalog and booking events through its outbox and "
+                    "consumes nothing: inventory holds a booking's tickets over HTTP before "
+                    "the booking is stored, and the capture that confirms it travels in its "
+                    "booking.confirmed (version 2)."
                 ),
             )
         finally:
+            await runtime.payment_provider.aclose()
+            await runtime.inventory.aclose()
             runtime.executor.shutdown()
 
     return asyncio.run(build())

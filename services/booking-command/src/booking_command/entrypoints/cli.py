@@ -1,32 +1,24 @@
-"""Operator commands: `python -m booking_command dead-letters list|redrive [--limit N]` and
-`python -m booking_command asyncapi [--output FILE]`."""
+"""Operator commands: `python -m booking_command asyncapi [--output FILE]`.
+
+booking-command consumes no topic, so it has no dead letters of its own."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 from collections.abc import Sequence
 
-from booking_command.settings import BookingCommandSettings
 from service_kit.asyncapi_commands import add_asyncapi_command, run_asyncapi_command
-from service_kit.dead_letter_commands import add_dead_letter_commands, run_dead_letter_command
-from service_kit.settings import load_settings
 
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m booking_command")
     commands = root.add_subparsers(dest="command", required=True)
-    add_dead_letter_commands(commands, "booking-command")
     add_asyncapi_command(commands, "booking-command")
     return root
 
 
 def main(argv: Sequence[str]) -> int:
     arguments = parser().parse_args(argv)
-    if arguments.command == "asyncapi":
-        from booking_command.entrypoints.asyncapi import asyncapi_document
+    from booking_command.entrypoints.asyncapi import asyncapi_document
 
-        return run_asyncapi_command(arguments, asyncapi_document())
-    settings = load_settings(BookingCommandSettings)
-    group = settings.group_id(settings.consumer_group)
-    return asyncio.run(run_dead_letter_command(arguments, settings, group))
+    return run_asyncapi_command(arguments, asyncapi_document())

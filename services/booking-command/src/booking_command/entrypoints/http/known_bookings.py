@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from booking_command.domain.booking import Booking
 from booking_command.entrypoints.http.deps import ServiceDep
 from service_kit.errors import ForbiddenError
 from service_kit.http_errors import error_responses
@@ -31,9 +30,11 @@ async def inventory_caller(caller: VerifiedCaller) -> Caller:
     summary="Which of these booking ids are stored bookings (inventory's unclaimed holds)",
     description=(
         "Answers 200 with the asked ids that are bookings in the event store, whatever "
-        "their status; ids of anything else, or of nothing, are left out. Inventory asks "
-        "before it releases a hold that no booking fact has claimed in time, and releases "
-        "only those left out. Only inventory's own token (issuer `inventory`, role "
+        "their status; ids of anything else, or of nothing, are left out, and from then on "
+        "no booking with a left-out id is ever stored (a commit racing the question either "
+        "lands first and is answered known, or fails). Inventory asks before it releases a "
+        "hold that no booking fact has claimed in time, and releases only those left out. "
+        "Only inventory's own token (issuer `inventory`, role "
         "`service`) may ask: 403 for a person's, the gateway's or another service's."
     ),
     responses=error_responses(401, 403, 422),
@@ -43,5 +44,6 @@ async def known_bookings(
     service: ServiceDep,
     _: Annotated[Caller, Depends(inventory_caller)],
 ) -> KnownBookings:
-    stored = await service.executor.run(service.app.load_many, question.booking_ids, Booking)
-    return KnownBookings(known=[i for i in dict.fromkeys(question.booking_ids) if i in stored])
+    asked = list(dict.fromkeys(question.booking_ids))
+    stored = await service.executor.run(service.app.booking_recorder.known_bookings, asked)
+    return KnownBookings(known=[i for i in asked if i in stored])

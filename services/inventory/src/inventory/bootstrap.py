@@ -107,8 +107,11 @@ class InventoryRuntime:
             settings.topic(topics.INVENTORY_EVENTS),
             message_type=EventEnvelope,
             description=(
-                "Inventory's answers and stock news (inventory.*: TicketsReserved, "
-                "ReservationRejected, TicketsReleased, ...), keyed by the event (show) id"
+                "Inventory's stock facts, keyed by the event (show) id: "
+                "inventory.stock_changed, one per ticket type a transaction changed (a batch "
+                "of holds or of booking facts, a sweep, a ticket type learned) with its stock "
+                "after it; inventory.reservation_rejected only for a booking decided from its "
+                "fact and refused"
             ),
         )
         self.catalog_progress = KafkaCatalogProgress(

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from inventory.bootstrap import InventoryRuntime
@@ -79,16 +80,16 @@ def booking_requested(
     )
 
 
-def booking_confirmed(outcome: public.TicketsReserved) -> public.BookingConfirmed:
+def booking_confirmed(request: public.BookingRequested) -> public.BookingConfirmed:
     return public.BookingConfirmed(
-        booking_id=outcome.booking_id,
-        event_id=outcome.event_id,
-        ticket_type_id=outcome.ticket_type_id,
-        quantity=outcome.quantity,
+        booking_id=request.booking_id,
+        event_id=request.event_id,
+        ticket_type_id=request.ticket_type_id,
+        quantity=request.quantity,
         owner_id="user-1",
         customer_name="Grace Hopper",
         customer_email="grace@example.org",
-        total_price=Decimal("25.00") * outcome.quantity,
+        total_price=Decimal("25.00") * request.quantity,
         currency="EUR",
     )
 
@@ -174,12 +175,65 @@ class TopicReader:
                 self.records.extend(records)
 
 
-def booking_outcomes(reader: TopicReader) -> dict[UUID, list[public.PublicEvent]]:
-    by_booking: dict[UUID, list[public.PublicEvent]] = {}
+def rejections(reader: TopicReader) -> dict[UUID, list[public.ReservationRejected]]:
+    """The refusals of bookings inventory decided from their facts, per booking."""
+    by_booking: dict[UUID, list[public.ReservationRejected]] = {}
     for event in reader.events():
-        if isinstance(event, public.TicketsReserved | public.ReservationRejected):
+        if isinstance(event, public.ReservationRejected):
             by_booking.setdefault(event.booking_id, []).append(event)
     return by_booking
+
+
+def stock_facts(reader: TopicReader, ticket_type_id: UUID) -> list[public.StockChanged]:
+    return [
+        event
+        for event in reader.events()
+        if isinstance(event, public.StockChanged) and event.ticket_type_id == ticket_type_id
+    ]
+
+
+def newest_stock(reader: TopicReader) -> dict[UUID, public.StockLevel]:
+    """What a read model that drops older stock versions shows, per ticket type."""
+    newest: dict[UUID, public.StockChanged] = {}
+    for event in reader.events():
+        if not isinstance(event, public.StockChanged):
+            continue
+        known = newest.get(event.ticket_type_id)
+        if known is None or event.stock_version > known.stock_version:
+            newest[event.ticket_type_id] = event
+    return {ticket_type_id: fact.stock for ticket_type_id, fact in newest.items()}
+
+
+def stock_level(quantity: int, reserved: int, sold: int) -> public.StockLevel:
+    return public.StockLevel(
+        quantity=quantity, reserved=reserved, sold=sold, available=quantity - reserved - sold
+    )
+
+
+async def decided_bookings(database_url: str, booking_ids: Iterable[UUID]) -> dict[UUID, Any]:
+    """inventory's row of each of these bookings it decided (state, quantity, ticket type)."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        rows = await connection.fetch(
+            "SELECT booking_id, ticket_type_id, quantity, state FROM bookings "
+            "WHERE booking_id = ANY($1::uuid[])",
+            list(booking_ids),
+        )
+    finally:
+        await connection.close()
+    return {row["booking_id"]: row for row in rows}
+
+
+async def wait_until_decided(
+    database_url: str, booking_ids: set[UUID], seconds: float
+) -> dict[UUID, Any]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while len(decided := await decided_bookings(database_url, booking_ids)) < len(booking_ids):
+        if loop.time() > deadline:
+            raise TimeoutError(f"{len(decided)} of {len(booking_ids)} bookings decided")
+        await asyncio.sleep(0.2)
+    return decided
 
 
 async def start_replica(settings: InventorySettings) -> InventoryRuntime:

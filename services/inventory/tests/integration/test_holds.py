@@ -43,7 +43,7 @@ from service_kit.circuit_breakers import create_breaker
 from service_kit.internal_auth import GATEWAY, Caller, InternalTokenIssuer, generate_key_pair
 from ticketing_contracts import events as public
 from ticketing_contracts import topics
-from ticketing_contracts.events import RejectionReason, ReleaseReason
+from ticketing_contracts.events import RejectionReason
 from ticketing_contracts.holds import HOLD_RELEASED
 
 from .support import (
@@ -52,6 +52,7 @@ from .support import (
     booking_requested,
     inventory_settings,
     show_created,
+    stock_facts,
 )
 
 pytestmark = pytest.mark.integration
@@ -199,12 +200,32 @@ async def booking_rows(pool: asyncpg.Pool, booking_ids: Sequence[UUID]) -> dict[
     return {row["booking_id"]: row for row in rows}
 
 
-async def published(pool: asyncpg.Pool, booking_ids: Sequence[UUID]) -> list[Any]:
-    """The outbox's booking outcomes about these bookings, in order."""
+async def outbox(pool: asyncpg.Pool) -> list[public.PublicEvent]:
     async with pool.acquire() as connection:
         values = await connection.fetch("SELECT value FROM outbox ORDER BY id")
-    events = [public.decode_message(row["value"])[1] for row in values]
-    return [e for e in events if getattr(e, "booking_id", None) in set(booking_ids)]
+    return [public.decode_message(row["value"])[1] for row in values]
+
+
+async def published(pool: asyncpg.Pool, booking_ids: Sequence[UUID]) -> list[Any]:
+    """The outbox's facts about these bookings, in order."""
+    return [e for e in await outbox(pool) if getattr(e, "booking_id", None) in set(booking_ids)]
+
+
+async def outbox_stock_facts(pool: asyncpg.Pool, ticket_type_id: UUID) -> list[public.StockChanged]:
+    """The outbox's stock facts about this ticket type, in order."""
+    return [
+        e
+        for e in await outbox(pool)
+        if isinstance(e, public.StockChanged) and e.ticket_type_id == ticket_type_id
+    ]
+
+
+async def stock_version(pool: asyncpg.Pool, ticket_type_id: UUID) -> int:
+    async with pool.acquire() as connection:
+        version: int = await connection.fetchval(
+            "SELECT stock_version FROM ticket_stock WHERE ticket_type_id = $1", ticket_type_id
+        )
+    return version
 
 
 async def test_a_batch_holds_what_stock_allows_and_refuses_the_rest_sold_out(
@@ -226,9 +247,10 @@ async def test_a_batch_holds_what_stock_allows_and_refuses_the_rest_sold_out(
         HoldRefused(batch[4].booking_id, RejectionReason.SOLD_OUT),
     ]
     assert await stock(pool, tickets) == (5, 5, 0)
-    facts = await published(pool, [hold.booking_id for hold in batch])
-    assert [type(fact) for fact in facts] == [public.TicketsReserved] * 3, "refusals: no fact"
-    assert [fact.stock.available for fact in facts[:3]] == [3, 1, 0]
+    assert await published(pool, [hold.booking_id for hold in batch]) == [], "refusals: no fact"
+    learned, held = await outbox_stock_facts(pool, tickets)
+    assert (learned.stock.available, learned.stock_version) == (5, 0)
+    assert (held.stock.reserved, held.stock.available, held.stock_version) == (5, 0, 3)
 
 
 async def test_concurrent_batches_beside_the_kafka_path_never_oversell(
@@ -276,6 +298,15 @@ async def test_concurrent_batches_beside_the_kafka_path_never_oversell(
         assert {b for b, row in rows.items() if row["state"] == "reserved"} == {
             hold.booking_id for hold in held
         }
+        # Whichever path decided, each stock version is one fact and the newest is the stock.
+        for _, ticket_type_id in types:
+            facts = await outbox_stock_facts(replicas[0], ticket_type_id)
+            versions = [fact.stock_version for fact in facts]
+            assert len(versions) == len(set(versions))
+            newest = max(facts, key=lambda fact: fact.stock_version)
+            quantity, reserved, sold = await stock(replicas[0], ticket_type_id)
+            assert (newest.stock.reserved, newest.stock.sold) == (reserved, sold)
+            assert newest.stock_version == await stock_version(replicas[0], ticket_type_id)
     finally:
         for pool in replicas:
             await pool.close()
@@ -307,8 +338,8 @@ async def test_a_retried_batch_returns_the_original_outcomes_and_holds_nothing_t
     assert len(first.decided) + len(racing.decided) == 2
     assert late.decided == []
     assert await stock(pool, tickets) == (4, 3, 0)
-    facts = await published(pool, [hold.booking_id for hold in batch])
-    assert [type(fact) for fact in facts] == [public.TicketsReserved]
+    facts = await outbox_stock_facts(pool, tickets)
+    assert [(f.stock.reserved, f.stock_version) for f in facts] == [(0, 0), (3, 1)], "held once"
 
 
 class HoldsEverything:
@@ -447,9 +478,9 @@ async def test_an_unclaimed_hold_is_released_only_once_booking_command_says_it_d
             None,
         )
         assert rows[unclaimed.booking_id]["state"] == "released_unclaimed"
-        released = (await published(pool, [unclaimed.booking_id]))[-1]
-        assert isinstance(released, public.TicketsReleased)
-        assert (released.reason, released.stock.available) == (ReleaseReason.EXPIRED, 8)
+        released = (await outbox_stock_facts(pool, tickets))[-1]
+        assert (released.stock.reserved, released.stock.available) == (2, 8)
+        assert released.stock_version == await stock_version(pool, tickets)
         assert (await sweep(booking_command, answering)()).due == 0
 
     late = await holds([unclaimed], correlation_id="corr-2")
@@ -465,9 +496,11 @@ async def test_a_hold_claimed_by_its_booking_fact_is_never_swept(pool: asyncpg.P
     await hold_tickets(pool, clock)([claimed, unclaimed], correlation_id="corr-1")
 
     # booking-command stored `claimed`: the Kafka path consumes its fact.
+    published_before = await outbox(pool)
     fact = booking_requested(event_id, tickets, 2, booking_id=claimed.booking_id)
     assert (await consume(pool, [fact], "bookings")).outcomes == [], "no second reservation"
     assert await stock(pool, tickets) == (10, 3, 0)
+    assert await outbox(pool) == published_before, "a claim changes no stock: no fact"
 
     clock.advance(3600)
     forgetful = RecordingDirectory()
@@ -553,20 +586,23 @@ async def test_the_service_holds_over_http_and_sweeps_what_no_stored_booking_cla
             await publisher.publish(booking_requested(event_id, tickets, 2, claimed_id))
             await outcomes.start()
             try:
+                # The sweep released the unclaimed hold: 2 of the 4 held tickets came back.
                 await outcomes.wait_for(
-                    lambda reader: any(
-                        isinstance(e, public.TicketsReleased) for e in reader.events()
-                    ),
+                    lambda reader: any(e.stock.reserved == 2 for e in stock_facts(reader, tickets)),
                     BUDGET_SECONDS,
                 )
                 await asyncio.sleep(2 * settings.unclaimed_hold_check_seconds)
-                facts = [e for e in outcomes.events() if hasattr(e, "booking_id")]
+                facts = outcomes.events()
             finally:
                 await outcomes.stop()
-            held = {e.booking_id for e in facts if isinstance(e, public.TicketsReserved)}
-            assert held == {claimed_id, unclaimed_id}
-            released = [e for e in facts if isinstance(e, public.TicketsReleased)]
-            assert [e.booking_id for e in released] == [unclaimed_id]
+            levels = [
+                (e.stock.reserved, e.stock.available)
+                for e in facts
+                if isinstance(e, public.StockChanged)
+            ]
+            # Learned, the batch's two holds, the sweep: the claim and refusal publish nothing.
+            assert levels == [(0, 4), (4, 0), (2, 2)]
+            assert [e for e in facts if not isinstance(e, public.StockChanged)] == []
 
             again = await client.post(
                 "/internal/v1/holds", json=body, headers=BOOKING_COMMAND_TOKEN

@@ -31,11 +31,15 @@ from .support import (
     Publisher,
     TopicReader,
     booking_confirmed,
-    booking_outcomes,
     booking_requested,
+    decided_bookings,
     inventory_settings,
+    newest_stock,
+    rejections,
     show_created,
     start_replica,
+    stock_level,
+    wait_until_decided,
 )
 
 pytestmark = pytest.mark.integration
@@ -69,8 +73,9 @@ async def test_two_replicas_never_oversell_under_ten_times_demand_with_duplicate
     producer: AIOKafkaProducer,
 ) -> None:
     prefix = unique_prefix(topic_prefix)
+    database_url = await database_factory("inventory_replicas")
     settings = inventory_settings(
-        database_url=await database_factory("inventory_replicas"),
+        database_url=database_url,
         bootstrap_servers=infrastructure.kafka_bootstrap_servers,
         topic_prefix=prefix,
         consumer_max_batch=100,
@@ -109,17 +114,26 @@ async def test_two_replicas_never_oversell_under_ten_times_demand_with_duplicate
         second = await start_replica(settings)  # joins the group: a rebalance mid-run
         started = time.perf_counter()
         await publisher.publish_all(requests[200:], duplicate_share=0.2)
-        requested_ids = {request.booking_id for request in requests}
-        await outcomes.wait_for(
-            lambda reader: requested_ids <= set(booking_outcomes(reader)), BUDGET_SECONDS
-        )
+        by_id = {request.booking_id: request for request in requests}
+        decided = await wait_until_decided(database_url, set(by_id), BUDGET_SECONDS)
         elapsed = time.perf_counter() - started
 
-        per_booking = booking_outcomes(outcomes)
-        assert all(len(found) == 1 for found in per_booking.values()), "one outcome each"
-        assert set(per_booking) == requested_ids
-        reserved = [o for (o,) in per_booking.values() if isinstance(o, public.TicketsReserved)]
-        rejected = [o for (o,) in per_booking.values() if isinstance(o, public.ReservationRejected)]
+        # Each booking decided once: held, or refused with one published rejection.
+        reserved = [by_id[b] for b, row in decided.items() if row["state"] == "reserved"]
+        refused = {b for b, row in decided.items() if row["state"] == "rejected"}
+        assert len(reserved) + len(refused) == len(requests)
+        held_per_type = Counter[UUID]()
+        for request in reserved:
+            held_per_type[request.ticket_type_id] += request.quantity
+        # The stock facts say what inventory stores, once the newest of each arrived.
+        held_stock = {t: stock_level(q, held_per_type[t], 0) for t, q in capacity.items()}
+        await outcomes.wait_for(
+            lambda r: newest_stock(r) == held_stock and set(rejections(r)) == refused,
+            BUDGET_SECONDS,
+        )
+        per_booking = rejections(outcomes)
+        assert all(len(found) == 1 for found in per_booking.values()), "one rejection each"
+        rejected = [found for (found,) in per_booking.values()]
         assert {r.reason for r in rejected} <= {
             public.RejectionReason.SOLD_OUT,
             public.RejectionReason.NOT_ENOUGH_TICKETS,
@@ -127,22 +141,15 @@ async def test_two_replicas_never_oversell_under_ten_times_demand_with_duplicate
 
         # Confirm every reservation (twice, like a redelivery) and watch them all sell.
         await publisher.publish_all(
-            [booking_confirmed(outcome) for outcome in reserved], duplicate_share=1.0
+            [booking_confirmed(request) for request in reserved], duplicate_share=1.0
         )
-        await outcomes.wait_for(
-            lambda reader: (
-                sum(isinstance(e, public.TicketsSold) for e in reader.events()) == len(reserved)
-            ),
-            BUDGET_SECONDS,
-        )
-        sold_per_type = Counter[UUID]()
-        for outcome in reserved:
-            sold_per_type[outcome.ticket_type_id] += outcome.quantity
+        sold_stock = {t: stock_level(q, 0, held_per_type[t]) for t, q in capacity.items()}
+        await outcomes.wait_for(lambda reader: newest_stock(reader) == sold_stock, BUDGET_SECONDS)
         for event_id, types in shows.items():
             show = await stock_of(first, event_id)
             for ticket_type_id, quantity in types.items():
                 stock = show.ticket_types[ticket_type_id]
-                assert stock.sold == sold_per_type[ticket_type_id] <= quantity
+                assert stock.sold == held_per_type[ticket_type_id] <= quantity
                 assert stock.reserved == 0
                 too_big = [
                     r.quantity
@@ -152,7 +159,7 @@ async def test_two_replicas_never_oversell_under_ten_times_demand_with_duplicate
                 ]
                 # Whatever is left could not fit any request that was turned away.
                 assert stock.available == 0 or stock.available < min(too_big)
-        assert sum(sold_per_type.values()) <= sum(capacity.values())
+        assert sum(held_per_type.values()) <= sum(capacity.values())
         print(
             f"\n{len(requests) - 200} requests decided in {elapsed:.2f}s "
             f"({(len(requests) - 200) / elapsed:.0f}/s incl. publishing and a rebalance)"
@@ -203,9 +210,16 @@ async def test_postgres_outage_opens_the_breaker_and_nothing_is_lost(
     await publisher.publish(show_created(event_id, {ticket_type_id: 40}))
     await publisher.publish(public.EventPublished(event_id=event_id))
     requests = [booking_requested(event_id, ticket_type_id, 1 + n % 3) for n in range(60)]
+    first_ids = {request.booking_id for request in requests[:20]}
     try:
         await publisher.publish_all(requests[:20])
-        await outcomes.wait_for(lambda r: len(booking_outcomes(r)) == 20, BUDGET_SECONDS)
+        await wait_until_decided(database_url, first_ids, BUDGET_SECONDS)
+        # Its stock fact is out (40 tickets, 20 bookings of 1-3: all held).
+        first_held = sum(request.quantity for request in requests[:20])
+        await outcomes.wait_for(
+            lambda r: newest_stock(r).get(ticket_type_id) == stock_level(40, first_held, 0),
+            BUDGET_SECONDS,
+        )
 
         await proxy.cut()
         await publisher.publish_all(requests[20:], duplicate_share=0.3)
@@ -216,22 +230,25 @@ async def test_postgres_outage_opens_the_breaker_and_nothing_is_lost(
             await asyncio.sleep(0.1)
         assert breaker_metric("postgres") == 2
         await asyncio.sleep(1.5)  # a few breaker periods: nothing is decided, nothing skipped
-        assert len(booking_outcomes(outcomes)) == 20
+        requested_ids = {request.booking_id for request in requests}
+        assert set(await decided_bookings(database_url, requested_ids)) == first_ids
         assert not await dead_letters_of(settings), "an outage is waited out, not dead-lettered"
 
         await proxy.restore()
-        requested_ids = {request.booking_id for request in requests}
-        await outcomes.wait_for(
-            lambda reader: requested_ids <= set(booking_outcomes(reader)), BUDGET_SECONDS
-        )
+        decided = await wait_until_decided(database_url, requested_ids, BUDGET_SECONDS)
         assert not is_open(replica.postgres_breaker)
-        per_booking = booking_outcomes(outcomes)
-        assert all(len(found) == 1 for found in per_booking.values())
-        reserved = sum(
-            o.quantity for (o,) in per_booking.values() if isinstance(o, public.TicketsReserved)
-        )
+        reserved = sum(row["quantity"] for row in decided.values() if row["state"] == "reserved")
+        refused = {b for b, row in decided.items() if row["state"] == "rejected"}
         stock = (await stock_of(replica, event_id)).ticket_types[ticket_type_id]
         assert stock.reserved == reserved <= 40
+        await outcomes.wait_for(
+            lambda r: (
+                newest_stock(r).get(ticket_type_id) == stock_level(40, reserved, 0)
+                and set(rejections(r)) == refused
+            ),
+            BUDGET_SECONDS,
+        )
+        assert all(len(found) == 1 for found in rejections(outcomes).values())
     finally:
         await outcomes.stop()
         await replica.stop()
@@ -270,7 +287,9 @@ async def test_poison_message_goes_to_the_dead_letter_topic_and_the_next_is_proc
         await publisher.publish(request, future_version)  # unknown schema version
         await publisher.publish_all([request])
 
-        await outcomes.wait_for(lambda r: request.booking_id in booking_outcomes(r), BUDGET_SECONDS)
+        await outcomes.wait_for(
+            lambda r: newest_stock(r).get(ticket_type_id) == stock_level(5, 2, 0), BUDGET_SECONDS
+        )
         await dead_letters.wait_for(lambda r: len(r.records) == 2, BUDGET_SECONDS)
         first = dict(dead_letters.records[0].headers)
         assert first[ce.DEAD_LETTER_ORIGINAL_TOPIC] == booking_topic.encode()

@@ -14,13 +14,14 @@ from inventory.domain.holds import HoldGranted, HoldRefused
 from inventory.domain.outcomes import BookingLine
 from inventory.domain.stock import ShowInventory, ShowStatus, TicketStock
 from ticketing_contracts import events as public
-from ticketing_contracts.events import RejectionReason, ReleaseReason
+from ticketing_contracts.events import RejectionReason
 from ticketing_contracts.holds import HOLD_RELEASED
 
 from .fakes import FakeBookingDirectory, FakeCatalog, FakeStore, FakeUnitOfWork
 
 EVENT = UUID(int=1)
 TICKETS = UUID(int=2)
+BALCONY = UUID(int=3)
 OUTCOMES = "inventory-outcomes"
 HOLD_FOR = timedelta(minutes=2)
 CLAIM_WITHIN = timedelta(seconds=30)
@@ -39,10 +40,20 @@ def clock() -> Clock:
     return Clock()
 
 
+def on_sale(**quantities: int) -> FakeStore:
+    ticket_types = {TICKETS: quantities.get("tickets", 5), BALCONY: quantities.get("balcony", 5)}
+    show = ShowInventory(
+        EVENT,
+        ShowStatus.ON_SALE,
+        {ticket_type: TicketStock(ticket_type, n) for ticket_type, n in ticket_types.items()},
+        1,
+    )
+    return FakeStore(shows={EVENT: show})
+
+
 @pytest.fixture
 def store() -> FakeStore:
-    show = ShowInventory(EVENT, ShowStatus.ON_SALE, {TICKETS: TicketStock(TICKETS, 5)}, 1)
-    return FakeStore(shows={EVENT: show})
+    return on_sale()
 
 
 @pytest.fixture
@@ -76,19 +87,37 @@ def sweeper(
     )
 
 
-def line(quantity: int) -> BookingLine:
-    return BookingLine(uuid4(), EVENT, TICKETS, quantity)
+def holds_of(store: FakeStore, clock: Clock) -> HoldTickets:
+    return HoldTickets(
+        lambda: FakeUnitOfWork(store),
+        FakeCatalog(),
+        hold_for=HOLD_FOR,
+        claim_within=CLAIM_WITHIN,
+        outcome_topic=OUTCOMES,
+        producer="inventory",
+        clock=clock,
+    )
+
+
+def line(quantity: int, ticket_type_id: UUID = TICKETS) -> BookingLine:
+    return BookingLine(uuid4(), EVENT, ticket_type_id, quantity)
 
 
 def published(store: FakeStore) -> list[public.PublicEvent]:
     return [public.decode_message(message.value)[1] for message in store.outbox]
 
 
+def stock_facts(store: FakeStore) -> list[public.StockChanged]:
+    facts = published(store)
+    assert all(isinstance(fact, public.StockChanged) for fact in facts), facts
+    return [fact for fact in facts if isinstance(fact, public.StockChanged)]
+
+
 def stock(store: FakeStore) -> TicketStock:
     return store.shows[EVENT].ticket_types[TICKETS]
 
 
-async def test_a_batch_holds_what_stock_allows_and_publishes_the_stock_facts(
+async def test_a_batch_holds_what_stock_allows_and_publishes_the_stock_after_it(
     hold_tickets: HoldTickets, store: FakeStore, clock: Clock
 ) -> None:
     batch = [line(2), line(2), line(2)]
@@ -100,10 +129,53 @@ async def test_a_batch_holds_what_stock_allows_and_publishes_the_stock_facts(
         HoldRefused(batch[2].booking_id, RejectionReason.NOT_ENOUGH_TICKETS),
     ]
     assert (stock(store).reserved, store.commits) == (4, 1)
-    facts = published(store)
-    assert [type(fact) for fact in facts] == [public.TicketsReserved, public.TicketsReserved]
-    assert facts[1].stock is not None
-    assert facts[1].stock.available == 1
+    [fact] = stock_facts(store)
+    assert (fact.event_id, fact.ticket_type_id) == (EVENT, TICKETS)
+    assert (fact.stock.reserved, fact.stock.available, fact.stock_version) == (4, 1, 2)
+
+
+async def test_a_hold_batch_of_20_bookings_for_one_ticket_type_publishes_one_stock_snapshot(
+    clock: Clock,
+) -> None:
+    store = on_sale(tickets=100)
+    await holds_of(store, clock)([line(2) for _ in range(20)], correlation_id="corr-1")
+    [fact] = stock_facts(store)
+    assert (fact.stock.quantity, fact.stock.reserved, fact.stock.sold) == (100, 40, 0)
+    assert (fact.stock.available, fact.stock_version) == (60, 20)
+    [message] = store.outbox
+    envelope, _ = public.decode_message(message.value)
+    assert (envelope.correlation_id, message.key) == ("corr-1", str(EVENT).encode())
+
+
+async def test_a_hold_batch_publishes_one_stock_snapshot_per_ticket_type_it_held(
+    hold_tickets: HoldTickets, store: FakeStore
+) -> None:
+    batch = [line(1), line(1, BALCONY), line(2), line(1, BALCONY), line(9, BALCONY)]
+    await hold_tickets(batch, correlation_id="corr-1")
+    by_type = {fact.ticket_type_id: fact.stock for fact in stock_facts(store)}
+    assert {k: (v.reserved, v.available) for k, v in by_type.items()} == {
+        TICKETS: (3, 2),
+        BALCONY: (2, 3),
+    }
+
+
+async def test_a_batch_that_holds_nothing_publishes_nothing(
+    hold_tickets: HoldTickets, store: FakeStore
+) -> None:
+    result = await hold_tickets([line(6), line(9, BALCONY)], correlation_id="corr-1")
+    assert all(isinstance(answer, HoldRefused) for answer in result.answers)
+    assert store.outbox == []
+
+
+async def test_the_same_decisions_publish_the_same_fact_ids(clock: Clock) -> None:
+    # A transaction decided again (the first never committed) names its facts the same,
+    # whatever request carried it.
+    batch = [line(2), line(1, BALCONY)]
+    first, again = on_sale(), on_sale()
+    await holds_of(first, clock)(batch, correlation_id="corr-1")
+    await holds_of(again, clock)(batch, correlation_id="corr-2")
+    assert len(first.outbox) == 2
+    assert [m.message_id for m in first.outbox] == [m.message_id for m in again.outbox]
 
 
 async def test_a_retried_batch_is_answered_the_same_and_holds_nothing_twice(
@@ -151,9 +223,9 @@ async def test_an_unclaimed_hold_is_released_only_when_booking_command_does_not_
     assert store.bookings[stored.booking_id].claim_by is None, "claimed: never asked again"
     assert store.bookings[early.booking_id].awaits_claim
     assert stock(store).reserved == 2
-    released = published(store)[-1]
-    assert isinstance(released, public.TicketsReleased)
-    assert (released.booking_id, released.reason) == (unclaimed.booking_id, ReleaseReason.EXPIRED)
+    released = stock_facts(store)[-1]
+    assert (released.ticket_type_id, released.stock.reserved) == (TICKETS, 2)
+    assert released.stock_version == stock(store).version
 
     late_retry = await hold_tickets([unclaimed], correlation_id="corr-3")
     assert late_retry.answers == [HoldRefused(unclaimed.booking_id, HOLD_RELEASED)]
@@ -177,3 +249,30 @@ async def test_nothing_is_released_while_booking_command_does_not_answer(
     answered = await sweeper(store, FakeBookingDirectory(), clock)()
     assert answered.released == 1
     assert stock(store).reserved == 0
+
+
+async def test_a_sweep_publishes_one_stock_snapshot_per_ticket_type_it_released(
+    hold_tickets: HoldTickets, store: FakeStore, clock: Clock
+) -> None:
+    await hold_tickets([line(1), line(2), line(1, BALCONY)], correlation_id="corr-1")
+    held = len(store.outbox)
+    clock.now += CLAIM_WITHIN
+    result = await sweeper(store, FakeBookingDirectory(), clock)()
+    assert result.released == 3
+    swept = stock_facts(store)[held:]
+    assert {(fact.ticket_type_id, fact.stock.available) for fact in swept} == {
+        (TICKETS, 5),
+        (BALCONY, 5),
+    }
+
+
+async def test_a_sweep_that_releases_nothing_publishes_nothing(
+    hold_tickets: HoldTickets, store: FakeStore, clock: Clock
+) -> None:
+    booking = line(2)
+    await hold_tickets([booking], correlation_id="corr-1")
+    outbox = list(store.outbox)
+    clock.now += CLAIM_WITHIN
+    directory = FakeBookingDirectory(stored={booking.booking_id})
+    assert (await sweeper(store, directory, clock)()).claimed == 1
+    assert store.outbox == outbox

@@ -8,6 +8,7 @@ import pytest
 
 from inventory.application.messages import DecodedMessage, MessagePosition
 from inventory.application.process_batch import BatchResult, ProcessMessageBatch
+from inventory.domain.bookings import BookingRecord, BookingState
 from ticketing_contracts import events as public
 from ticketing_contracts.events import decode_message
 
@@ -15,6 +16,7 @@ from .fakes import FakeCatalog, FakeStore, FakeUnitOfWork
 
 EVENT = uuid4()
 TICKETS = uuid4()
+BALCONY = uuid4()
 OUTCOMES = "inventory-outcomes"
 
 
@@ -32,32 +34,38 @@ class Feed:
         return DecodedMessage(MessagePosition(topic, 0, offset), message.envelope, message.event)
 
 
-def catalog(quantity: int) -> list[public.PublicEvent]:
+def catalog(quantity: int, balcony: int | None = None) -> list[public.PublicEvent]:
+    sizes = {TICKETS: ("Standing", quantity)}
+    if balcony is not None:
+        sizes[BALCONY] = ("Balcony", balcony)
     return [
         public.EventCreated(
             event_id=EVENT,
             venue_id=uuid4(),
             name="Show",
             starts_at=datetime.now(UTC) + timedelta(days=3),
-            ticket_types=(
+            ticket_types=tuple(
                 public.TicketType(
-                    ticket_type_id=TICKETS,
-                    name="Standing",
+                    ticket_type_id=ticket_type_id,
+                    name=name,
                     price=Decimal("10.00"),
                     currency="EUR",
-                    quantity=quantity,
-                ),
+                    quantity=size,
+                )
+                for ticket_type_id, (name, size) in sizes.items()
             ),
         ),
         public.EventPublished(event_id=EVENT),
     ]
 
 
-def request(quantity: int, booking_id: UUID | None = None) -> public.BookingRequested:
+def request(
+    quantity: int, booking_id: UUID | None = None, ticket_type_id: UUID = TICKETS
+) -> public.BookingRequested:
     return public.BookingRequested(
         booking_id=booking_id or uuid4(),
         event_id=EVENT,
-        ticket_type_id=TICKETS,
+        ticket_type_id=ticket_type_id,
         quantity=quantity,
         owner_id="user-1",
         customer_name="Ada Lovelace",
@@ -91,14 +99,18 @@ class Process:
         return await self.use_case(messages, next_offset=next_offset)
 
 
-@pytest.fixture
-def use_case(store: FakeStore, catalog_progress: FakeCatalog) -> ProcessMessageBatch:
+def deciding_on(store: FakeStore, catalog_progress: FakeCatalog) -> ProcessMessageBatch:
     return ProcessMessageBatch(
         lambda: FakeUnitOfWork(store),
         catalog_progress,
         outcome_topic=OUTCOMES,
         producer="inventory",
     )
+
+
+@pytest.fixture
+def use_case(store: FakeStore, catalog_progress: FakeCatalog) -> ProcessMessageBatch:
+    return deciding_on(store, catalog_progress)
 
 
 @pytest.fixture
@@ -114,20 +126,142 @@ def of_type(store: FakeStore, kind: type[public.PublicEvent]) -> list[public.Pub
     return [event for event in outcomes_of(store) if isinstance(event, kind)]
 
 
+def stock_facts(store: FakeStore) -> list[public.StockChanged]:
+    return [e for e in outcomes_of(store) if isinstance(e, public.StockChanged)]
+
+
+def confirmation(booking: public.BookingRequested) -> public.BookingConfirmed:
+    return public.BookingConfirmed(
+        booking_id=booking.booking_id,
+        event_id=booking.event_id,
+        ticket_type_id=booking.ticket_type_id,
+        quantity=booking.quantity,
+        owner_id="user-1",
+        customer_name="Ada Lovelace",
+        customer_email="ada@example.org",
+        total_price=booking.total_price,
+        currency="EUR",
+    )
+
+
+def held_over_http(store: FakeStore, booking: public.BookingRequested) -> None:
+    """As the hold call leaves a booking: its tickets reserved, waiting for its claim."""
+    store.shows[EVENT].ticket_types[booking.ticket_type_id].reserve(booking.quantity)
+    store.bookings[booking.booking_id] = BookingRecord(
+        booking.booking_id,
+        EVENT,
+        booking.ticket_type_id,
+        booking.quantity,
+        BookingState.RESERVED,
+        hold_expires_at=booking.hold_expires_at,
+        claim_by=datetime.now(UTC) + timedelta(seconds=30),
+    )
+
+
+async def test_learning_the_catalog_publishes_the_stock_of_each_new_ticket_type(
+    process: Process, store: FakeStore
+) -> None:
+    feed = Feed()
+    await process([feed.message(e, topic="catalog") for e in catalog(5, balcony=3)])
+    facts = {fact.ticket_type_id: fact for fact in stock_facts(store)}
+    assert {k: (f.stock.available, f.stock_version) for k, f in facts.items()} == {
+        TICKETS: (5, 0),
+        BALCONY: (3, 0),
+    }
+    assert outcomes_of(store) == list(facts.values())
+
+
 async def test_decides_a_whole_batch_in_one_commit(process: Process, store: FakeStore) -> None:
     feed = Feed()
     await process([feed.message(e, topic="catalog") for e in catalog(5)])
+    learned = len(store.outbox)
     commits = store.commits
     await process([feed.message(request(2)) for _ in range(4)])
     assert store.commits == commits + 1
-    assert len(of_type(store, public.TicketsReserved)) == 2
-    rejected = of_type(store, public.ReservationRejected)
-    assert [r.reason for r in rejected if isinstance(r, public.ReservationRejected)] == [
+    assert store.shows[EVENT].ticket_types[TICKETS].reserved == 4
+    decided = [decode_message(m.value)[1] for m in store.outbox[learned:]]
+    rejected = [e for e in decided if isinstance(e, public.ReservationRejected)]
+    assert [r.reason for r in rejected] == [
         public.RejectionReason.NOT_ENOUGH_TICKETS,
         public.RejectionReason.NOT_ENOUGH_TICKETS,
     ]
-    assert store.shows[EVENT].ticket_types[TICKETS].reserved == 4
-    assert len(of_type(store, public.StockInitialised)) == 1
+    [snapshot] = [e for e in decided if isinstance(e, public.StockChanged)]
+    assert (snapshot.stock.reserved, snapshot.stock.available, snapshot.stock_version) == (4, 1, 2)
+    assert len(decided) == 3
+
+
+async def test_claiming_held_bookings_changes_no_stock_and_publishes_nothing(
+    process: Process, store: FakeStore
+) -> None:
+    feed = Feed()
+    await process([feed.message(e, topic="catalog") for e in catalog(50)])
+    outbox = list(store.outbox)
+    bookings = [request(2) for _ in range(10)]
+    for booking in bookings:
+        held_over_http(store, booking)
+    version = store.shows[EVENT].ticket_types[TICKETS].version
+    result = await process([feed.message(booking) for booking in bookings])
+    assert result.applied == 10
+    assert store.outbox == outbox
+    stock = store.shows[EVENT].ticket_types[TICKETS]
+    assert (stock.reserved, stock.version) == (20, version)
+    assert all(store.bookings[b.booking_id].claim_by is None for b in bookings)
+
+
+async def test_confirming_a_batch_of_bookings_publishes_one_snapshot_per_ticket_type(
+    process: Process, store: FakeStore
+) -> None:
+    feed = Feed()
+    await process([feed.message(e, topic="catalog") for e in catalog(50, balcony=20)])
+    bookings = [request(2) for _ in range(6)] + [request(1, ticket_type_id=BALCONY)]
+    bookings += [request(3, ticket_type_id=BALCONY) for _ in range(3)]
+    for booking in bookings:
+        held_over_http(store, booking)
+    await process([feed.message(booking) for booking in bookings])  # their claims
+    learned = len(store.outbox)
+
+    await process([feed.message(confirmation(booking)) for booking in bookings])
+    confirmed = [decode_message(m.value)[1] for m in store.outbox[learned:]]
+    assert all(isinstance(fact, public.StockChanged) for fact in confirmed)
+    levels = {
+        fact.ticket_type_id: (fact.stock.reserved, fact.stock.sold, fact.stock.available)
+        for fact in confirmed
+        if isinstance(fact, public.StockChanged)
+    }
+    assert levels == {TICKETS: (0, 12, 38), BALCONY: (0, 10, 10)}
+
+
+async def test_a_redelivered_batch_publishes_nothing_new(
+    process: Process, store: FakeStore
+) -> None:
+    feed = Feed()
+    await process([feed.message(e, topic="catalog") for e in catalog(10)])
+    batch = [feed.message(request(2)) for _ in range(3)]
+    await process(batch)
+    outbox = list(store.outbox)
+    # Redelivered at the same positions, and published again at new ones.
+    result = await process([*batch, *(feed.again(message) for message in batch)])
+    assert result.duplicates == 6
+    assert store.outbox == outbox
+    assert store.shows[EVENT].ticket_types[TICKETS].reserved == 6
+
+
+async def test_the_same_decisions_publish_the_same_fact_ids(
+    catalog_progress: FakeCatalog,
+) -> None:
+    # A batch decided again after a crash before its commit names its facts the same.
+    feed = Feed()
+    learn = [feed.message(e, topic="catalog") for e in catalog(3)]
+    batch = [feed.message(request(2)), feed.message(request(2))]
+    ids = []
+    for _ in range(2):
+        store = FakeStore()
+        process = Process(deciding_on(store, catalog_progress))
+        await process(learn)
+        await process(batch)
+        ids.append([message.message_id for message in store.outbox])
+    assert ids[0] == ids[1]
+    assert len(set(ids[0])) == len(ids[0]) == 3  # learned, held, refused
 
 
 async def test_redelivered_and_republished_messages_have_no_second_effect(
@@ -144,18 +278,19 @@ async def test_redelivered_and_republished_messages_have_no_second_effect(
     assert store.shows[EVENT].ticket_types[TICKETS].reserved == 2
 
 
-async def test_outcomes_carry_the_correlation_id_and_a_stable_id(
+async def test_a_stock_fact_continues_the_last_message_that_moved_its_stock(
     process: Process, store: FakeStore
 ) -> None:
     feed = Feed()
     await process([feed.message(e, topic="catalog") for e in catalog(5)])
-    message = feed.message(request(1))
-    await process([message])
-    reserved = [m for m in store.outbox if b"tickets_reserved" in m.value]
-    envelope, _ = decode_message(reserved[0].value)
-    assert envelope.correlation_id == message.envelope.correlation_id
-    assert envelope.causation_id == str(message.envelope.event_id)
-    assert reserved[0].key == str(EVENT).encode()
+    learned = len(store.outbox)
+    first, last = feed.message(request(1)), feed.message(request(1))
+    await process([first, last, feed.message(request(9))])  # the last one is refused
+    [snapshot] = [m for m in store.outbox[learned:] if b"stock_changed" in m.value]
+    envelope, _ = decode_message(snapshot.value)
+    assert envelope.correlation_id == last.envelope.correlation_id
+    assert envelope.causation_id == str(last.envelope.event_id)
+    assert snapshot.key == str(EVENT).encode()
 
 
 async def test_confirm_then_cancel_moves_tickets_sold_then_back(
@@ -183,8 +318,8 @@ async def test_confirm_then_cancel_moves_tickets_sold_then_back(
     await process([feed.message(public.BookingCancelled(**common, cancelled_by="user-1"))])
     stock = store.shows[EVENT].ticket_types[TICKETS]
     assert (stock.reserved, stock.sold, stock.version) == (0, 0, 3)
-    assert len(of_type(store, public.TicketsSold)) == 1
-    assert len(of_type(store, public.TicketsReleased)) == 1
+    levels = [(f.stock.reserved, f.stock.sold, f.stock_version) for f in stock_facts(store)]
+    assert levels == [(0, 0, 0), (0, 3, 2), (0, 0, 3)]
 
 
 async def test_unknown_event_is_rejected_only_after_the_catalog_caught_up(

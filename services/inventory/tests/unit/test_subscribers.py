@@ -117,8 +117,8 @@ async def test_a_booking_request_reserves_tickets_and_wakes_the_relay() -> None:
         for event in catalog(5):
             await inventory.publish_event(broker, event, CATALOG)
         await inventory.publish_event(broker, request(2), BOOKINGS)
-    reserved = [e for e in inventory.outcomes() if isinstance(e, public.TicketsReserved)]
-    assert [e.quantity for e in reserved] == [2]
+    stock = [e for e in inventory.outcomes() if isinstance(e, public.StockChanged)]
+    assert [(e.stock.reserved, e.stock.available) for e in stock] == [(0, 5), (2, 3)]
     assert inventory.store.shows[EVENT].ticket_types[TICKETS].reserved == 2
     assert inventory.store.next_offsets[(BOOKINGS, 3)] == 1
     assert inventory.relay_wakes == 3

@@ -4,7 +4,8 @@ booking-command's group commit asks before it stores the bookings. The holds are
 decided by the ledger's rules for booking facts; the shows they touch are locked first,
 so batches, replicas and the Kafka path never decide the same stock at once. A booking
 id seen before gets its first answer again and changes nothing: a retry after a timeout
-never holds twice.
+never holds twice. The batch publishes one stock fact per ticket type it held tickets of,
+with the stock after all its holds; a refusal is answered to its caller, not published.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from inventory.application.errors import ConcurrencyConflict
 from inventory.application.ports import CatalogProgress, UnitOfWorkFactory
 from inventory.application.process_batch import save_ledger
-from inventory.application.public_events import decision_message
+from inventory.application.public_events import stock_message
 from inventory.domain.holds import HoldAnswer, answer_again
 from inventory.domain.ledger import InventoryLedger
 from inventory.domain.outcomes import (
@@ -116,17 +117,13 @@ class HoldTickets:
             await save_ledger(uow, ledger)
             await uow.add_to_outbox(
                 [
-                    decision_message(
-                        outcome,
-                        decision="hold",
+                    stock_message(
+                        change,
                         correlation_id=correlation_id,
                         topic=self._outcome_topic,
                         producer=self._producer,
                     )
-                    for outcome in decided
-                    # A refusal was answered to its caller and no booking exists for anyone
-                    # to follow: only holds, which change the stock, are facts.
-                    if isinstance(outcome, TicketsReserved)
+                    for change in ledger.stock_changes()
                 ]
             )
             await uow.commit()

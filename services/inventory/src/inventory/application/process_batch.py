@@ -3,6 +3,8 @@
 Stock, booking states, outbox rows, the record of every message the batch consumed and
 the offset the partition continues from commit together, so a message seen again
 (redelivery, rebalance, crash, duplicate publish) is recognised and has no second effect.
+The batch publishes the stock of each ticket type it changed once, as it is after the
+whole batch, however many bookings moved it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from inventory.application.messages import (
     ProcessedMessage,
 )
 from inventory.application.ports import CatalogProgress, InventoryUnitOfWork, UnitOfWorkFactory
-from inventory.application.public_events import outbox_message
+from inventory.application.public_events import rejection_message, stock_message
 from inventory.domain import outcomes
 from inventory.domain.ledger import InventoryLedger
 from inventory.domain.outcomes import CATALOG_DEPENDENT_REJECTIONS, BookingLine
@@ -131,7 +133,9 @@ class ProcessMessageBatch:
     ) -> _Decision:
         result = BatchResult()
         processed: list[ProcessedMessage] = []
-        outbox: list[OutgoingMessage] = []
+        rejections: list[OutgoingMessage] = []
+        # The last message that moved each ticket type's stock: its snapshot's cause.
+        causes: dict[UUID, DecodedMessage] = {}
         ids_seen = set(seen_ids)
         for message in messages:
             message_id = message.envelope.event_id
@@ -156,17 +160,36 @@ class ProcessMessageBatch:
             processed.append(ProcessedMessage(message.position, message_id, ProcessedAs.APPLIED))
             result.applied += 1
             result.outcomes.extend(produced)
-            outbox.extend(
-                outbox_message(
-                    outcome,
-                    cause=message.envelope,
-                    topic=self._outcome_topic,
-                    producer=self._producer,
-                    trace_headers=message.trace_headers,
-                )
-                for outcome in produced
-            )
-        return _Decision(processed, outbox, result)
+            for outcome in produced:
+                if isinstance(outcome, outcomes.StockMove):
+                    causes[outcome.stock.ticket_type_id] = message
+                else:
+                    rejections.append(
+                        rejection_message(
+                            outcome,
+                            cause=message.envelope,
+                            topic=self._outcome_topic,
+                            producer=self._producer,
+                            trace_headers=message.trace_headers,
+                        )
+                    )
+        stock = [
+            self._stock_message(change, causes[change.stock.ticket_type_id])
+            for change in ledger.stock_changes()
+        ]
+        return _Decision(processed, [*rejections, *stock], result)
+
+    def _stock_message(
+        self, change: outcomes.StockChanged, cause: DecodedMessage
+    ) -> OutgoingMessage:
+        return stock_message(
+            change,
+            correlation_id=cause.envelope.correlation_id,
+            causation_id=str(cause.envelope.event_id),
+            topic=self._outcome_topic,
+            producer=self._producer,
+            trace_headers=cause.trace_headers,
+        )
 
 
 async def save_ledger(uow: InventoryUnitOfWork, ledger: InventoryLedger) -> None:

@@ -1,4 +1,11 @@
-"""Maps domain outcomes to the public inventory events and their outbox rows."""
+"""Maps what a transaction decided to the public inventory facts and their outbox rows.
+
+A transaction publishes one `inventory.stock_changed` per ticket type whose stock it
+changed, and an `inventory.reservation_rejected` for each booking it decided from the
+booking's fact and refused. Fact ids derive from what was decided, so a transaction
+decided again after a crash or a lost race produces the same ids (the outbox keeps one
+row per id) and downstream consumers deduplicate them.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +19,7 @@ from service_kit.messaging import envelope_headers
 from ticketing_contracts import events as public
 from ticketing_contracts.envelope import EventEnvelope
 
-# Outcome ids are derived from the causing message, so a re-run after a crash
-# produces the same ids and downstream consumers deduplicate them.
 OUTCOME_ID_NAMESPACE = UUID("0b6f4d0e-3c55-4b8e-9a57-6f1f2b7a1c40")
-
-
-def outcome_message_id(cause: EventEnvelope, event: public.PublicEvent) -> UUID:
-    return uuid5(OUTCOME_ID_NAMESPACE, f"{cause.event_id}:{event.TYPE}:{event.subject()}")
 
 
 def stock_level(snapshot: StockSnapshot) -> public.StockLevel:
@@ -30,67 +31,73 @@ def stock_level(snapshot: StockSnapshot) -> public.StockLevel:
     )
 
 
-def public_event(outcome: outcomes.Outcome) -> public.PublicEvent:
-    if isinstance(outcome, outcomes.StockInitialised):
-        return public.StockInitialised(
-            event_id=outcome.event_id,
-            ticket_type_id=outcome.stock.ticket_type_id,
-            stock=stock_level(outcome.stock),
-            stock_version=outcome.stock.version,
-        )
-    line = outcome.booking
-    stock = outcome.stock
-    common: dict[str, object] = {
-        "booking_id": line.booking_id,
-        "event_id": line.event_id,
-        "ticket_type_id": line.ticket_type_id,
-        "quantity": line.quantity,
-        "stock": stock_level(stock) if stock is not None else None,
-        "stock_version": stock.version if stock is not None else 0,
-    }
-    match outcome:
-        case outcomes.TicketsReserved():
-            return public.TicketsReserved.model_validate(common)
-        case outcomes.ReservationRejected(reason=reason):
-            return public.ReservationRejected.model_validate({**common, "reason": reason})
-        case outcomes.TicketsSold():
-            return public.TicketsSold.model_validate(common)
-        case outcomes.TicketsReleased(reason=release_reason):
-            return public.TicketsReleased.model_validate({**common, "reason": release_reason})
-    raise TypeError(f"no public event for {outcome!r}")
+def stock_changed(change: outcomes.StockChanged) -> public.StockChanged:
+    return public.StockChanged(
+        event_id=change.event_id,
+        ticket_type_id=change.stock.ticket_type_id,
+        stock=stock_level(change.stock),
+        stock_version=change.stock.version,
+    )
 
 
-def outbox_message(
-    outcome: outcomes.Outcome,
+def stock_fact_id(fact: public.StockChanged) -> UUID:
+    """A ticket type reaches each stock version in exactly one committed transaction
+    (every change bumps it, under the show's version check), so the version names it."""
+    return uuid5(
+        OUTCOME_ID_NAMESPACE,
+        f"{fact.TYPE}:{fact.event_id}:{fact.ticket_type_id}:{fact.stock_version}",
+    )
+
+
+def stock_message(
+    change: outcomes.StockChanged,
+    *,
+    correlation_id: str,
+    topic: str,
+    producer: str,
+    causation_id: str | None = None,
+    trace_headers: Sequence[tuple[str, bytes]] = (),
+) -> OutgoingMessage:
+    fact = stock_changed(change)
+    envelope = fact.to_envelope(
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+        producer=producer,
+        event_id=stock_fact_id(fact),
+    )
+    return _outgoing(fact, envelope, topic, trace_headers)
+
+
+def reservation_rejected(outcome: outcomes.ReservationRejected) -> public.ReservationRejected:
+    line, stock = outcome.booking, outcome.stock
+    return public.ReservationRejected(
+        booking_id=line.booking_id,
+        event_id=line.event_id,
+        ticket_type_id=line.ticket_type_id,
+        quantity=line.quantity,
+        stock=stock_level(stock) if stock is not None else None,
+        stock_version=stock.version if stock is not None else 0,
+        reason=outcome.reason,
+    )
+
+
+def rejection_message(
+    outcome: outcomes.ReservationRejected,
     *,
     cause: EventEnvelope,
     topic: str,
     producer: str,
     trace_headers: Sequence[tuple[str, bytes]] = (),
 ) -> OutgoingMessage:
-    event = public_event(outcome)
-    envelope = event.to_envelope(
+    """The refusal of a booking decided from its fact: its id derives from that fact."""
+    fact = reservation_rejected(outcome)
+    envelope = fact.to_envelope(
         correlation_id=cause.correlation_id,
         causation_id=str(cause.event_id),
         producer=producer,
-        event_id=outcome_message_id(cause, event),
+        event_id=uuid5(OUTCOME_ID_NAMESPACE, f"{cause.event_id}:{fact.TYPE}:{fact.subject()}"),
     )
-    return _outgoing(event, envelope, topic, trace_headers)
-
-
-def decision_message(
-    outcome: outcomes.Outcome, *, decision: str, correlation_id: str, topic: str, producer: str
-) -> OutgoingMessage:
-    """The outbox row of an outcome no consumed message caused (a hold asked for over
-    HTTP, an unclaimed hold released): its id derives from `decision` and the booking, so
-    a decision stored twice would still be published once."""
-    event = public_event(outcome)
-    envelope = event.to_envelope(
-        correlation_id=correlation_id,
-        producer=producer,
-        event_id=uuid5(OUTCOME_ID_NAMESPACE, f"{decision}:{event.TYPE}:{event.subject()}"),
-    )
-    return _outgoing(event, envelope, topic, ())
+    return _outgoing(fact, envelope, topic, trace_headers)
 
 
 def _outgoing(

@@ -5,7 +5,8 @@ it from the booking's fact (the claim). A hold whose claim has not come by its d
 is released only once booking-command says it does not store the booking: a booking it
 stores keeps its hold however late its fact is, and while booking-command cannot be
 asked nothing is released. A released booking stays as a tombstone, so a late retry of
-its hold is refused (`hold_released`).
+its hold is refused (`hold_released`). A round publishes one stock fact per ticket type
+it released tickets of.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from uuid import UUID, uuid4
 from inventory.application.hold_tickets import utc_now
 from inventory.application.ports import BookingDirectory, UnitOfWorkFactory
 from inventory.application.process_batch import save_ledger
-from inventory.application.public_events import decision_message
+from inventory.application.public_events import stock_message
 from inventory.domain.bookings import BookingRecord
 from inventory.domain.ledger import InventoryLedger
 from inventory.domain.outcomes import TicketsReleased
@@ -87,14 +88,13 @@ class ReleaseUnclaimedHolds:
             correlation_id = f"unclaimed-holds-{uuid4()}"
             await uow.add_to_outbox(
                 [
-                    decision_message(
-                        outcome,
-                        decision="unclaimed",
+                    stock_message(
+                        change,
                         correlation_id=correlation_id,
                         topic=self._outcome_topic,
                         producer=self._producer,
                     )
-                    for outcome in released
+                    for change in ledger.stock_changes()
                 ]
             )
             await uow.commit()

@@ -33,10 +33,10 @@ TAG_DESCRIPTION: Final = (
     "bookings. A hold waits for its booking's fact on Kafka (its claim). A background "
     "sweeper looks every UNCLAIMED_HOLD_CHECK_SECONDS for holds not claimed within "
     "UNCLAIMED_HOLD_SECONDS, asks booking-command which of them it stores (POST "
-    "/internal/v1/bookings/known), and releases only those it does not, with their stock "
-    "facts (inventory.tickets_released, reason expired); when booking-command does not "
-    "answer it releases nothing and asks again. A released hold's booking id is refused "
-    "`hold_released` from then on."
+    "/internal/v1/bookings/known), and releases only those it does not, publishing one "
+    "inventory.stock_changed per ticket type it released tickets of; when booking-command "
+    "does not answer it releases nothing and asks again. A released hold's booking id is "
+    "refused `hold_released` from then on."
 )
 
 
@@ -69,9 +69,10 @@ def holds_router(
             "the catalog has caught up), or `hold_released` (this booking id's hold was "
             "released and is never made again). Idempotent by booking id: a booking id "
             "seen before is answered as the first time and nothing changes, so a retry "
-            "after a timeout never holds twice. Holds and refusals publish the same "
-            "inventory facts as booking facts do. A hold must be claimed: booking-command "
-            "stores the booking and inventory consumes its fact within "
+            "after a timeout never holds twice. A batch publishes one "
+            "inventory.stock_changed per ticket type it held tickets of, with the stock "
+            "after all its holds; refusals are only answered. A hold must be claimed: "
+            "booking-command stores the booking and inventory consumes its fact within "
             "UNCLAIMED_HOLD_SECONDS, or the sweeper asks and releases it (see the tag). "
             f"At most HOLD_BATCH_MAX (default 500, at most {MAX_HOLDS_PER_BATCH}) holds per "
             "call, each booking id once (422 otherwise). 503 with Retry-After "

@@ -107,7 +107,7 @@ def test_no_service_can_forge_what_it_consumes_or_read_dead_letters(
         name: {topic for kind, topic, op in granted if kind == "topic" and op == "Write"}
         for name, granted in acls.items()
     }
-    # A forged TicketsReserved would confirm a booking without stock.
+    # A forged inventory.stock_changed would show fans tickets that are not there.
     assert written["inventory"] == {topics.INVENTORY_EVENTS, topics.DEAD_LETTERS}
     assert topics.INVENTORY_EVENTS not in written["booking-command"]
     assert written["query-projection"] == {topics.DEAD_LETTERS}

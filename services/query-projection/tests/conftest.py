@@ -188,7 +188,11 @@ class Scenario:
             )
         )
 
-    def booking_confirmed(self, requested: EventEnvelope) -> EventEnvelope:
+    def booking_confirmed(
+        self, requested: EventEnvelope, provider_reference: str | None = None
+    ) -> EventEnvelope:
+        """A confirmation; `provider_reference` None: as version 1 published it, after its
+        own PaymentCaptured."""
         data = requested.data
         return self.envelope(
             BookingConfirmed(
@@ -201,6 +205,7 @@ class Scenario:
                 customer_email=data["customer_email"],
                 total_price=Decimal(data["total_price"]),
                 currency=data["currency"],
+                provider_reference=provider_reference,
             )
         )
 

@@ -133,6 +133,28 @@ def test_booking_shows_its_payment_pending_then_captured_with_the_reference(scen
     )
 
 
+def test_a_confirmation_carrying_its_capture_shows_the_payment_captured(scenario):
+    requested = scenario.booking_requested(uuid4(), uuid4())
+    confirmed = scenario.booking_confirmed(requested, provider_reference="pi_43")
+
+    batch = fold([requested, confirmed])
+
+    booking = batch.bookings[scenario.subject_id(requested)]
+    assert (booking.status, booking.payment_status, booking.payment_reference) == (
+        BookingStatus.CONFIRMED,
+        "captured",
+        "pi_43",
+    )
+    # Replayed out of order, the newer confirmation still decides.
+    replayed = fold([confirmed, requested, confirmed])
+    booking = replayed.bookings[scenario.subject_id(requested)]
+    assert (booking.status, booking.payment_status, booking.payment_reference) == (
+        BookingStatus.CONFIRMED,
+        "captured",
+        "pi_43",
+    )
+
+
 def test_declined_payment_shows_declined_and_a_sold_out_booking_no_payment(scenario):
     declined = scenario.booking_requested(uuid4(), uuid4())
     sold_out = scenario.booking_requested(uuid4(), uuid4())

@@ -225,6 +225,9 @@ def _payment_after(
         return PaymentStatus.PENDING.value, None
     if isinstance(event, PaymentCaptured):
         return PaymentStatus.CAPTURED.value, event.provider_reference
+    if isinstance(event, BookingConfirmed) and event.provider_reference is not None:
+        # Since version 2 the capture that confirms a booking travels in its confirmation.
+        return PaymentStatus.CAPTURED.value, event.provider_reference
     if isinstance(event, PaymentRefunded):
         return PaymentStatus.REFUNDED.value, event.provider_reference
     if isinstance(event, BookingRejected):

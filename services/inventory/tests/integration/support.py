@@ -91,6 +91,7 @@ def booking_confirmed(request: public.BookingRequested) -> public.BookingConfirm
         customer_email="grace@example.org",
         total_price=Decimal("25.00") * request.quantity,
         currency="EUR",
+        provider_reference=f"pi_{request.booking_id.hex[:12]}",
     )
 
 

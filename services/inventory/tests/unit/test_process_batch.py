@@ -141,6 +141,7 @@ def confirmation(booking: public.BookingRequested) -> public.BookingConfirmed:
         customer_email="ada@example.org",
         total_price=booking.total_price,
         currency="EUR",
+        provider_reference=f"pi_{booking.booking_id.hex[:12]}",
     )
 
 
@@ -305,14 +306,7 @@ async def test_confirm_then_cancel_moves_tickets_sold_then_back(
         "ticket_type_id": TICKETS,
         "quantity": 3,
     }
-    confirmed = public.BookingConfirmed(
-        **common,
-        owner_id="user-1",
-        customer_name="Ada Lovelace",
-        customer_email="ada@example.org",
-        total_price=Decimal("30.00"),
-        currency="EUR",
-    )
+    confirmed = confirmation(booking)
     await process([feed.message(booking), feed.message(confirmed)])
     assert store.shows[EVENT].ticket_types[TICKETS].sold == 3
     await process([feed.message(public.BookingCancelled(**common, cancelled_by="user-1"))])

@@ -15,11 +15,13 @@ from starlette.background import BackgroundTask
 from gateway.application.bookings import BookingFilters
 from gateway.application.catalog import Page
 from gateway.application.stream_slots import StreamSlots
+from gateway.domain.users import Caller
 from gateway.entrypoints.http.deps import (
     API_PREFIX,
     Booker,
     CurrentCaller,
     DefaultRateLimit,
+    GatewayServices,
     IdempotencyKey,
     IfNoneMatch,
     ReadPosition,
@@ -33,6 +35,7 @@ from service_kit.http_errors import error_responses
 from ticketing_contracts.commands import CancelBooking, RequestBooking
 
 # Each route names its limits: a booking counts against "default" and "booking" in one go.
+BOOKING_RATE_LIMITS = ("default", "booking")
 router = APIRouter(prefix=f"{API_PREFIX}/bookings", tags=["bookings"])
 
 
@@ -45,13 +48,24 @@ router = APIRouter(prefix=f"{API_PREFIX}/bookings", tags=["bookings"])
     "`/events`). A ticket type already known to be sold out answers 409 `sold_out` at once. "
     "Send an `Idempotency-Key` so a retried request cannot book twice.",
     responses=error_responses(400, 401, 403, 404, 409, 413, 422, 429, 503),
-    dependencies=[Depends(rate_limit("default", "booking"))],
+    dependencies=[Depends(rate_limit(*BOOKING_RATE_LIMITS))],
 )
 async def request_booking(
     body: RequestBooking, caller: Booker, services: Services, idempotency_key: IdempotencyKey = None
 ) -> Response:
-    outcome = await services.bookings.request_booking(caller, body, idempotency_key)
-    location = f"/api/v1/bookings/{outcome.resource_id}" if outcome.resource_id else None
+    return await book(services, caller, body, idempotency_key)
+
+
+async def book(
+    services: GatewayServices,
+    caller: Caller,
+    command: RequestBooking,
+    idempotency_key: str | None,
+) -> Response:
+    """The answer to a booking request that passed every check (this route's, or the
+    fast path's in `booking_requests.py`)."""
+    outcome = await services.bookings.request_booking(caller, command, idempotency_key)
+    location = f"{router.prefix}/{outcome.resource_id}" if outcome.resource_id else None
     return command_response(outcome, status_code=202, location=location)
 
 

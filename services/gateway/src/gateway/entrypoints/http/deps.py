@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from fastapi.security import OAuth2PasswordBearer
 from starlette.exceptions import HTTPException
+from starlette.types import Scope
 
 from gateway.adapters.metrics import RATE_LIMITED
 from gateway.adapters.rate_limits import RateLimiter
@@ -61,16 +62,19 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def optional_caller(
-    services: Services, token: Annotated[str | None, Depends(bearer_token)]
-) -> Caller | None:
-    """The caller when a token is sent; a token that is sent must be valid and not revoked."""
-    if token is None:
-        return None
+async def caller_with_token(services: GatewayServices, token: str) -> Caller:
+    """Who a sent token proves: it must be valid and not revoked (401 otherwise)."""
     try:
         return await services.auth.caller(token)
     except UnauthorizedError as error:
         raise _unauthorized(error.detail) from None
+
+
+async def optional_caller(
+    services: Services, token: Annotated[str | None, Depends(bearer_token)]
+) -> Caller | None:
+    """The caller when a token is sent; a token that is sent must be valid and not revoked."""
+    return None if token is None else await caller_with_token(services, token)
 
 
 async def current_caller(caller: Annotated[Caller | None, Depends(optional_caller)]) -> Caller:
@@ -83,11 +87,15 @@ OptionalCaller = Annotated[Caller | None, Depends(optional_caller)]
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
 
 
+def ensure_allowed(caller: Caller, permission: Permission) -> Caller:
+    if not is_allowed(caller.role, permission):
+        raise ForbiddenError(f"The {caller.role} role may not do this ({permission.value})")
+    return caller
+
+
 def require(permission: Permission) -> Callable[[Caller], Awaitable[Caller]]:
     async def check(caller: CurrentCaller) -> Caller:
-        if not is_allowed(caller.role, permission):
-            raise ForbiddenError(f"The {caller.role} role may not do this ({permission.value})")
-        return caller
+        return ensure_allowed(caller, permission)
 
     return check
 
@@ -127,6 +135,27 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def rate_limit_identity(caller: Caller) -> str:
+    return f"user:{caller.user_id}"
+
+
+async def count_request(
+    scope: Scope, rate_limiter: RateLimiter, groups: Sequence[str], identity: str
+) -> None:
+    """Count the request against every group in one store round trip; 429 beyond a limit.
+    The limits' headers go on whatever answer the request gets."""
+    decision = await rate_limiter.hit(groups, identity)
+    if decision is None:
+        return
+    defer_response_headers(scope.setdefault("state", {}), decision.headers())
+    if not decision.allowed:
+        RATE_LIMITED.labels(route=route_template(scope)).inc()
+        raise RateLimitedError(
+            "Too many requests; try again later",
+            retry_after_seconds=decision.retry_after_seconds,
+        )
+
+
 def rate_limit(*groups: str, per_address: bool = False) -> Callable[..., Awaitable[None]]:
     """Count the request against every group at once: per user when authenticated, else
     per address. A route lists all its groups in one dependency (one store round trip)."""
@@ -135,17 +164,8 @@ def rate_limit(*groups: str, per_address: bool = False) -> Callable[..., Awaitab
         if per_address or caller is None:
             identity = f"ip:{client_address(request)}"
         else:
-            identity = f"user:{caller.user_id}"
-        decision = await services.rate_limiter.hit(groups, identity)
-        if decision is None:
-            return
-        defer_response_headers(request.scope.setdefault("state", {}), decision.headers())
-        if not decision.allowed:
-            RATE_LIMITED.labels(route=route_template(request.scope)).inc()
-            raise RateLimitedError(
-                "Too many requests; try again later",
-                retry_after_seconds=decision.retry_after_seconds,
-            )
+            identity = rate_limit_identity(caller)
+        await count_request(request.scope, services.rate_limiter, groups, identity)
 
     return check
 

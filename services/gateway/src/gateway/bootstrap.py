@@ -43,11 +43,11 @@ from gateway.application.ports import LoginThrottle, ReadPositions, RevokedToken
 from gateway.application.public_reads import CoalescedReads
 from gateway.application.read_your_writes import ReadYourWrites
 from gateway.application.stream_slots import StreamSlots
+from gateway.entrypoints.http.booking_requests import BookingRequestFastPath
 from gateway.entrypoints.http.deps import GatewayServices
 from gateway.entrypoints.http.middleware import PublicEdgeMiddleware, security_headers
 from gateway.entrypoints.http.operations import InternalOperationsOnly
 from gateway.entrypoints.http.router import OPENAPI_TAGS, api_routers
-from gateway.entrypoints.http.sold_out import SoldOutFastPath
 from gateway.settings import GatewaySettings
 from service_kit.app_factory import create_service_app, health_registry_for
 from service_kit.circuit_breakers import (
@@ -321,9 +321,9 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
     # would put it outside both).
     app.user_middleware.append(
         Middleware(
-            SoldOutFastPath,
-            tokens=tokens,
-            bookings=bookings,
+            BookingRequestFastPath,
+            services=services,
+            error_handlers=app.exception_handlers,
             max_body_bytes=settings.max_request_body_bytes,
         )
     )

@@ -1,39 +1,65 @@
-"""Sold-out answers to booking requests, given before FastAPI (issue 21).
+"""`POST /api/v1/bookings` answered before FastAPI (issue 21).
 
-A booking for a ticket type the stock already says is sold out changes nothing, so it is
-answered after verifying the token locally (signature, expiry, issuer, a role that may
-book) and nothing more: no revocation check or rate limit in Redis, no dependency solving,
-no call to booking-command. The answer depends only on who asks and which event and ticket
-type the JSON body names; the rest of the body is not validated, since no body could book
-a sold-out type. Every other request (no token or a bad one, a body naming no ticket type,
-a type with tickets left or of unknown stock) goes on to the route as it came, body
-included, and meets revocation and rate limits there.
+In a flash sale nearly every request is a booking, and FastAPI's dependency solving cost the
+gateway more than the checks it ran. So this one route is answered by a pure-ASGI handler,
+innermost among the middleware: inside the kit's request context and the public edge, its
+answers carry the request ids, security and rate-limit headers, metrics and access log line
+the route's own answers do. It calls the functions the route's dependencies call, in the
+order FastAPI calls them, and its refusals are answered by the app's own exception
+handlers, so they are the route's answers, word for word.
 
-It sits innermost among the middleware, inside the kit's request context and the public
-edge, so its answers carry the request ids, security headers, metrics and access log line
-the route's own answers do.
+- A ticket type the stock already says is sold out: 409 after verifying the token locally
+  (signature, expiry, issuer, a role that may book) and nothing more, no revocation check
+  or rate limit in Redis, no call to booking-command: the refusal changes nothing. The
+  rest of the body is not validated, since no body could book a sold-out type.
+- A valid booking with a bearer token: the token verified and checked against revocation
+  and the account, the request counted against the route's rate limits, the caller's role
+  checked, then the booking forwarded (coalesced with others) and answered as the route
+  answers it.
+- Anything else (no token, a body that is not a valid booking, an invalid
+  `Idempotency-Key`, a body of undeclared length or not JSON) goes on to the route as it
+  came, body included, before anything is counted: its problems are answered by the route,
+  in the route's words. The route also stays for the OpenAPI document.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
+import re
 import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from fastapi.routing import APIRoute
-from fastapi.security.utils import get_authorization_scheme_param
+from opentelemetry import trace
+from pydantic import ValidationError
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.application.bookings import BookingService, sold_out
-from gateway.application.ports import TokenCodec
+from gateway.application.bookings import sold_out
 from gateway.domain.permissions import Permission, is_allowed
+from gateway.entrypoints.http.bookings import BOOKING_RATE_LIMITS, book
 from gateway.entrypoints.http.bookings import router as bookings_router
-from gateway.entrypoints.http.deps import API_PREFIX
+from gateway.entrypoints.http.deps import (
+    IDEMPOTENCY_KEY_PATTERN,
+    GatewayServices,
+    bearer_token,
+    caller_with_token,
+    count_request,
+    ensure_allowed,
+    rate_limit_identity,
+)
 from service_kit.errors import UnauthorizedError
-from service_kit.http_errors import error_body, status_for
+from ticketing_contracts.commands import RequestBooking
+from ticketing_contracts.internal_http import IDEMPOTENCY_KEY_HEADER
 
-BOOKINGS_PATH = f"{API_PREFIX}/bookings"
+BOOKINGS_PATH = bookings_router.prefix
+ErrorHandler = Callable[[Request, Any], Response | Awaitable[Response]]
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
 def booking_request_route() -> APIRoute:
@@ -48,18 +74,19 @@ def booking_request_route() -> APIRoute:
     raise LookupError(f"no POST {BOOKINGS_PATH} route")
 
 
-class SoldOutFastPath:
+class BookingRequestFastPath:
     def __init__(
         self,
         app: ASGIApp,
         *,
-        tokens: TokenCodec,
-        bookings: BookingService,
+        services: GatewayServices,
+        error_handlers: Mapping[Any, ErrorHandler],
         max_body_bytes: int,
     ) -> None:
         self.app = app
-        self._tokens = tokens
-        self._bookings = bookings
+        self._services = services
+        # The app's own mapping: handlers added after the app was built are seen too.
+        self._error_handlers = error_handlers
         self._route = booking_request_route()
         self._max_body_bytes = max_body_bytes
 
@@ -72,36 +99,86 @@ class SoldOutFastPath:
             await self.app(scope, receive, send)
             return
         body, received = await _read_body(receive)
-        ticket_type_id = None if body is None else await self._sold_out_type(headers, body)
-        if ticket_type_id is None:
+        response = None if body is None else await self._answer(scope, headers, body)
+        if response is None:
             await self.app(scope, _replaying(received, receive), send)
             return
-        error = sold_out(ticket_type_id)
-        response = JSONResponse(
-            error_body(error.detail, error.error_type), status_code=status_for(error)
-        )
-        # The kit's metrics and access log name the route's template, as for its own answers.
-        scope["route"] = self._route
         await response(scope, receive, send)
 
-    async def _sold_out_type(self, headers: Headers, body: bytes) -> uuid.UUID | None:
-        """The ticket type asked for, if the stock says it is sold out and the caller may
-        book. The cheap question comes first: most booking requests are for types with
-        tickets left, and the route checks those in full."""
-        named = _ticket_type_of(body)
-        if named is None or not await self._bookings.known_sold_out(*named):
+    async def _answer(self, scope: Scope, headers: Headers, body: bytes) -> Response | None:
+        """The route's answer, or None when the route should give it."""
+        token = await bearer_token(Request(scope))
+        if token is None:
+            return None  # anonymous: the route counts it per address and refuses it
+        document = _json_of(body)
+        if (ticket_type_id := await self._sold_out_type(document, token)) is not None:
+            self._stand_for_route(scope)
+            return await self._refusal(scope, sold_out(ticket_type_id))
+        command = _booking_of(document)
+        idempotency_key = headers.get(IDEMPOTENCY_KEY_HEADER)
+        if command is None or (
+            idempotency_key is not None and not _IDEMPOTENCY_KEY.fullmatch(idempotency_key)
+        ):
             return None
-        return named[1] if self._may_book(headers) else None
-
-    def _may_book(self, headers: Headers) -> bool:
-        scheme, token = get_authorization_scheme_param(headers.get("authorization"))
-        if scheme.lower() != "bearer" or not token:
-            return False
+        self._stand_for_route(scope)
         try:
-            claims = self._tokens.decode(token)
+            return await self._book(scope, token, command, idempotency_key)
+        except Exception as error:
+            return await self._refusal(scope, error)
+
+    async def _sold_out_type(self, document: Any, token: str) -> uuid.UUID | None:
+        """The ticket type asked for, if the stock says it is sold out and the token's role may
+        book. The cheap question comes first: most booking requests are for types with
+        tickets left, and those get the full checks."""
+        named = _ticket_type_of(document)
+        if named is None or not await self._services.bookings.known_sold_out(*named):
+            return None
+        try:
+            claims = self._services.tokens.decode(token)
         except UnauthorizedError:
-            return False
-        return is_allowed(claims.role, Permission.BOOK)
+            return None
+        return named[1] if is_allowed(claims.role, Permission.BOOK) else None
+
+    async def _book(
+        self, scope: Scope, token: str, command: RequestBooking, idempotency_key: str | None
+    ) -> Response:
+        """The route's dependencies, in FastAPI's order, then the route itself."""
+        services = self._services
+        caller = await caller_with_token(services, token)
+        identity = rate_limit_identity(caller)
+        await count_request(scope, services.rate_limiter, BOOKING_RATE_LIMITS, identity)
+        return await book(
+            services, ensure_allowed(caller, Permission.BOOK), command, idempotency_key
+        )
+
+    def _stand_for_route(self, scope: Scope) -> None:
+        """Metrics, the access log and the trace name the route, as for its own answers."""
+        scope["route"] = self._route
+        span = trace.get_current_span()
+        if span.is_recording():  # what FastAPI's routing does for the route it selects
+            span.update_name(f"POST {BOOKINGS_PATH}")
+            span.set_attribute("http.route", BOOKINGS_PATH)
+
+    async def _refusal(self, scope: Scope, error: Exception) -> Response:
+        """The app's own answer to the error; one it has no handler for goes on up, as from
+        the route."""
+        handler = self._handler_for(error)
+        if handler is None:
+            raise error
+        response = handler(Request(scope), error)
+        return await response if inspect.isawaitable(response) else response
+
+    def _handler_for(self, error: Exception) -> ErrorHandler | None:
+        """The handler the app's exception middleware would pick (500 and `Exception` are
+        the server error middleware's, outside this one)."""
+        if isinstance(error, HTTPException) and error.status_code in self._error_handlers:
+            return self._error_handlers[error.status_code]
+        for cls in type(error).__mro__:
+            if cls is Exception:
+                return None
+            if cls in self._error_handlers:
+                return self._error_handlers[cls]
+        return None
 
     def _readable_json(self, headers: Headers) -> bool:
         """JSON of a declared length the public edge accepts: its limit raises from `receive`,
@@ -129,20 +206,32 @@ async def _read_body(receive: Receive) -> tuple[bytes | None, list[Message]]:
             return b"".join(chunks), messages
 
 
-def _ticket_type_of(body: bytes) -> tuple[uuid.UUID, uuid.UUID] | None:
-    """The event and ticket type a body names, if it names them; nothing else is checked."""
+def _json_of(body: bytes) -> Any:
+    """The document, read as the route reads it; None when it is not JSON."""
     try:
-        named = json.loads(body)
+        return json.loads(body)
     except (ValueError, RecursionError):
         return None
-    if not isinstance(named, dict):
+
+
+def _ticket_type_of(document: Any) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """The event and ticket type a document names, if it names them; nothing else is checked."""
+    if not isinstance(document, dict):
         return None
-    event_id, ticket_type_id = named.get("event_id"), named.get("ticket_type_id")
+    event_id, ticket_type_id = document.get("event_id"), document.get("ticket_type_id")
     if not (isinstance(event_id, str) and isinstance(ticket_type_id, str)):
         return None
     try:
         return uuid.UUID(event_id), uuid.UUID(ticket_type_id)
     except ValueError:
+        return None
+
+
+def _booking_of(document: Any) -> RequestBooking | None:
+    """The booking the route would accept, or None: the route then names the problems."""
+    try:
+        return RequestBooking.model_validate(document)
+    except ValidationError:
         return None
 
 

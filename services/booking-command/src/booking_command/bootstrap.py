@@ -37,7 +37,7 @@ from booking_command.application.event_cancellations import (
 from booking_command.application.executor import EventStoreExecutor
 from booking_command.application.group_commit import GroupCommitter
 from booking_command.application.hold_expiry import HoldExpiryWorker
-from booking_command.application.payments import PaymentWorker, PaymentWorkerOptions
+from booking_command.application.payment_worker import PaymentWorker, PaymentWorkerOptions
 from booking_command.application.ports import InventoryHolds
 from booking_command.entrypoints.http import bookings, events, known_bookings, venues
 from booking_command.settings import BookingCommandSettings

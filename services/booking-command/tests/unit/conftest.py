@@ -117,12 +117,10 @@ def reserve(app: BookingCommandApplication, booking_id: UUID) -> None:
 
 def reserve_and_pay(app: BookingCommandApplication, booking_id: UUID) -> None:
     """Reserved, then the payment worker's record of a capture of the whole total."""
-    from booking_command.application.payments import Capture, PaymentResult
     from booking_command.domain.booking import Booking
+    from booking_command.domain.payment import Captured
 
     reserve(app, booking_id)
     booking = app.repository.get(booking_id)
     assert isinstance(booking, Booking)
-    app.payments.record(
-        [PaymentResult(booking_id, "c", captured=Capture("pi_test", booking.amount_due, "eur"))]
-    )
+    app.payments.record([Captured(booking_id, "c", "pi_test", booking.amount_due, "eur")])

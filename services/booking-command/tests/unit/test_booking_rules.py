@@ -8,6 +8,14 @@ import pytest
 
 from booking_command.domain.booking import Booking, BookingStatus, RejectionReason
 from booking_command.domain.catalog_event import Event, TicketTypeSpec
+from booking_command.domain.payment import (
+    Captured,
+    CapturedAndRefunded,
+    Declined,
+    NothingCharged,
+    Refunded,
+    Settlement,
+)
 from service_kit.errors import ConflictError, InvalidInputError
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -282,3 +290,70 @@ def test_a_cancelled_booking_cannot_be_cancelled_again() -> None:
     booking.cancel(cancelled_by="user-1")
     with pytest.raises(ConflictError):
         booking.cancel(cancelled_by="user-1")
+
+
+def reserved() -> Booking:
+    booking = request()
+    booking.tickets_reserved()
+    return booking
+
+
+def test_settling_a_capture_confirms_a_pending_booking() -> None:
+    booking = reserved()
+    settled = booking.settle_payment(
+        Captured(booking.id, "c", reference="pi_1", amount=booking.amount_due, currency="eur")
+    )
+    assert settled == Settlement.CONFIRMED
+    assert (booking.status, booking.payment_reference) == ("CONFIRMED", "pi_1")
+
+
+def test_settling_a_capture_of_an_expired_booking_leaves_it_to_refund() -> None:
+    booking = reserved()
+    booking.expire(now=NOW + HOLD)
+    settled = booking.settle_payment(
+        Captured(booking.id, "c", reference="pi_1", amount=booking.amount_due, currency="eur")
+    )
+    assert settled == Settlement.TO_REFUND
+    assert (booking.status, booking.payment_status) == ("EXPIRED", "captured")
+
+
+def test_settling_a_capture_found_and_refunded_records_both() -> None:
+    booking = reserved()
+    booking.expire(now=NOW + HOLD)
+    booking.collect_events()
+    captured = Captured(booking.id, "c", "pi_1", booking.amount_due, "eur")
+    settled = booking.settle_payment(
+        CapturedAndRefunded(booking.id, "c", captured, "re_1", "booking_expired")
+    )
+    assert settled == Settlement.REFUNDED
+    assert pending_events_of(booking) == ["PaymentCaptured", "PaymentRefunded"]
+
+
+def test_settling_a_refund_of_a_cancelled_booking() -> None:
+    booking = paid(request())
+    booking.cancel(cancelled_by="user-1")
+    settled = booking.settle_payment(Refunded(booking.id, "c", "re_1", "booking_cancelled"))
+    assert (settled, booking.payment_status) == (Settlement.REFUNDED, "refunded")
+
+
+def test_settling_a_decline_rejects_a_pending_booking_once() -> None:
+    booking = reserved()
+    assert booking.settle_payment(Declined(booking.id, "c")) == Settlement.DECLINED
+    assert (booking.status, booking.rejection_reason) == ("REJECTED", "payment_declined")
+    assert booking.settle_payment(Declined(booking.id, "c")) == Settlement.NOTHING_DUE
+
+
+def test_settling_nothing_charged_only_ends_the_due_payment() -> None:
+    booking = reserved()
+    booking.expire(now=NOW + HOLD)
+    booking.collect_events()
+    assert booking.settle_payment(NothingCharged(booking.id, "c")) == Settlement.NOTHING_DUE
+    assert booking.pending_events == []
+
+
+def test_settling_a_capture_that_does_not_match_is_a_conflict_and_records_nothing() -> None:
+    booking = reserved()
+    booking.collect_events()
+    with pytest.raises(ConflictError):
+        booking.settle_payment(Captured(booking.id, "c", "pi_1", booking.amount_due - 1, "eur"))
+    assert booking.pending_events == []

@@ -18,7 +18,7 @@ from booking_command.adapters.public_events import to_public_event
 from booking_command.application.app import BookingCommandApplication
 from booking_command.application.event_cancellations import EventCancellationWorker
 from booking_command.application.executor import EventStoreExecutor
-from booking_command.application.payments import PaymentWorker, PaymentWorkerOptions
+from booking_command.application.payment_worker import PaymentWorker, PaymentWorkerOptions
 from booking_command.domain.booking import Booking
 from booking_command.domain.catalog_event import Event
 from ticketing_contracts.events import BookingCancelled, BookingRejected, PaymentRefunded

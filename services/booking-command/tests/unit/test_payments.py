@@ -13,7 +13,7 @@ import pytest_asyncio
 
 from booking_command.application.app import BookingCommandApplication
 from booking_command.application.executor import EventStoreExecutor
-from booking_command.application.payments import PaymentWorker, PaymentWorkerOptions
+from booking_command.application.payment_worker import PaymentWorker, PaymentWorkerOptions
 from booking_command.domain.booking import Booking
 
 from .conftest import HOLD, Clock, OnSale, book, reserve

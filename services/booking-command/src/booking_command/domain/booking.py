@@ -23,6 +23,15 @@ from eventsourcing.domain import Aggregate, event
 
 from booking_command.domain import rules
 from booking_command.domain.catalog_event import Event
+from booking_command.domain.payment import (
+    Captured,
+    CapturedAndRefunded,
+    Declined,
+    NothingCharged,
+    PaymentResult,
+    Refunded,
+    Settlement,
+)
 from service_kit.errors import ConflictError, InvalidInputError
 
 
@@ -203,6 +212,33 @@ class Booking(Aggregate):
     @event("PaymentDue")
     def _payment_due(self, amount: Decimal, currency: str) -> None:
         self.payment_status = PaymentStatus.DUE.value
+
+    def settle_payment(self, result: PaymentResult) -> Settlement:
+        """Records what the provider now knows about this booking's payment: a capture
+        confirms a PENDING booking (or is recorded to be refunded when the booking ended
+        meanwhile), a refund ends the capture, a decline rejects a PENDING booking. A
+        capture that does not match the booking raises ConflictError before any fact."""
+        if isinstance(result, Declined | NothingCharged):
+            if isinstance(result, Declined) and self.is_pending and self.payment_is_due:
+                self.payment_declined()
+                return Settlement.DECLINED
+            return Settlement.NOTHING_DUE
+        captured = result.captured if isinstance(result, CapturedAndRefunded) else None
+        if isinstance(result, Captured):
+            captured = result
+        confirmed = False
+        if captured is not None and self.payment_is_due:
+            was_pending = self.is_pending
+            self.payment_captured(
+                amount=captured.amount, currency=captured.currency, reference=captured.reference
+            )
+            confirmed = was_pending
+        if isinstance(result, Refunded | CapturedAndRefunded) and self.is_captured:
+            self.payment_refunded(refund_reference=result.refund_reference, reason=result.reason)
+            return Settlement.REFUNDED
+        if captured is not None and self.is_captured and self.status != BookingStatus.CONFIRMED:
+            return Settlement.TO_REFUND
+        return Settlement.CONFIRMED if confirmed else Settlement.UNCHANGED
 
     def payment_captured(self, *, amount: int, currency: str, reference: str) -> None:
         """The provider captured `amount` (minor units). A PENDING booking is confirmed by

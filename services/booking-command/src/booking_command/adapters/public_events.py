@@ -8,8 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import Mapper, Notification
 
+from booking_command.domain.booking import Booking
+from booking_command.domain.catalog_event import Event
+from booking_command.domain.venue import Venue
 from service_kit.kafka.messages import OutboundMessage
 from service_kit.messaging import envelope_headers
 from service_kit.tracing import TRACEPARENT_HEADER
@@ -76,15 +80,15 @@ def _booking_facts(stored: Any) -> dict[str, Any]:
     }
 
 
-_MAPPINGS: dict[str, Callable[[Any], PublicEvent]] = {
-    "Venue.Registered": lambda e: VenueCreated(
+_MAPPINGS: dict[type[object], Callable[[Any], PublicEvent]] = {
+    Venue.Registered: lambda e: VenueCreated(
         venue_id=e.originator_id, name=e.name, capacity=e.capacity, address=e.address
     ),
-    "Venue.Updated": lambda e: VenueUpdated(
+    Venue.Updated: lambda e: VenueUpdated(
         venue_id=e.originator_id, name=e.name, capacity=e.capacity, address=e.address
     ),
-    "Venue.Deleted": lambda e: VenueDeleted(venue_id=e.originator_id),
-    "Event.Created": lambda e: EventCreated(
+    Venue.Deleted: lambda e: VenueDeleted(venue_id=e.originator_id),
+    Event.Created: lambda e: EventCreated(
         event_id=e.originator_id,
         venue_id=e.venue_id,
         name=e.name,
@@ -92,18 +96,16 @@ _MAPPINGS: dict[str, Callable[[Any], PublicEvent]] = {
         starts_at=e.starts_at,
         ticket_types=tuple(_ticket_type(record) for record in e.ticket_types),
     ),
-    "Event.DetailsChanged": lambda e: EventDetailsChanged(
+    Event.DetailsChanged: lambda e: EventDetailsChanged(
         event_id=e.originator_id, name=e.name, description=e.description
     ),
-    "Event.TicketTypeAdded": lambda e: TicketTypeAdded(
+    Event.TicketTypeAdded: lambda e: TicketTypeAdded(
         event_id=e.originator_id, ticket_type=_ticket_type(e.ticket_type)
     ),
-    "Event.Published": lambda e: EventPublished(event_id=e.originator_id),
-    "Event.Rescheduled": lambda e: EventRescheduled(
-        event_id=e.originator_id, starts_at=e.starts_at
-    ),
-    "Event.Cancelled": lambda e: EventCancelled(event_id=e.originator_id, reason=e.reason),
-    "Booking.Requested": lambda e: BookingRequested(
+    Event.Published: lambda e: EventPublished(event_id=e.originator_id),
+    Event.Rescheduled: lambda e: EventRescheduled(event_id=e.originator_id, starts_at=e.starts_at),
+    Event.Cancelled: lambda e: EventCancelled(event_id=e.originator_id, reason=e.reason),
+    Booking.Requested: lambda e: BookingRequested(
         **_booking_facts(e),
         owner_id=e.owner_id,
         customer_name=e.customer_name,
@@ -113,7 +115,7 @@ _MAPPINGS: dict[str, Callable[[Any], PublicEvent]] = {
         currency=e.currency,
         hold_expires_at=e.hold_expires_at,
     ),
-    "Booking.Confirmed": lambda e: BookingConfirmed(
+    Booking.Confirmed: lambda e: BookingConfirmed(
         **_booking_facts(e),
         owner_id=e.owner_id,
         customer_name=e.customer_name,
@@ -122,22 +124,22 @@ _MAPPINGS: dict[str, Callable[[Any], PublicEvent]] = {
         currency=e.currency,
         provider_reference=e.payment_reference,
     ),
-    "Booking.Rejected": lambda e: BookingRejected(
+    Booking.Rejected: lambda e: BookingRejected(
         **_booking_facts(e), reason=RejectionReason(e.reason)
     ),
-    "Booking.Cancelled": lambda e: BookingCancelled(
+    Booking.Cancelled: lambda e: BookingCancelled(
         **_booking_facts(e),
         cancelled_by=e.cancelled_by,
         reason=CancellationReason(e.reason) if e.reason is not None else None,
     ),
-    "Booking.Expired": lambda e: BookingExpired(**_booking_facts(e)),
-    "Booking.PaymentCaptured": lambda e: PaymentCaptured(
+    Booking.Expired: lambda e: BookingExpired(**_booking_facts(e)),
+    Booking.PaymentCaptured: lambda e: PaymentCaptured(
         **_booking_facts(e),
         amount=e.amount,
         currency=e.currency,
         provider_reference=e.reference,
     ),
-    "Booking.PaymentRefunded": lambda e: PaymentRefunded(
+    Booking.PaymentRefunded: lambda e: PaymentRefunded(
         **_booking_facts(e),
         amount=e.amount,
         currency=e.currency,
@@ -150,29 +152,25 @@ _MAPPINGS: dict[str, Callable[[Any], PublicEvent]] = {
 # Kept inside the write side: the venue's own index of the shows it hosts, and the
 # payment or refund falling due (their outcomes are published: PaymentCaptured,
 # BookingRejected, PaymentRefunded).
-INTERNAL_ONLY = frozenset(
-    {
-        "Venue.ShowScheduled",
-        "Venue.ShowRemoved",
-        "Venue.Snapshot",
-        "Event.Snapshot",
-        "Booking.PaymentDue",
-        "Booking.RefundDue",
-    }
+INTERNAL_ONLY: tuple[type[object], ...] = (
+    Venue.ShowScheduled,
+    Venue.ShowRemoved,
+    Snapshot,
+    Booking.PaymentDue,
+    Booking.RefundDue,
 )
 
 
-def is_published(stored: Any) -> bool:
+def is_published(stored: object) -> bool:
     """Whether a stored aggregate event reaches Kafka (and so the read models)."""
-    return type(stored).__qualname__ not in INTERNAL_ONLY
+    return not isinstance(stored, INTERNAL_ONLY)
 
 
-def to_public_event(stored: Any) -> PublicEvent | None:
+def to_public_event(stored: object) -> PublicEvent | None:
     """The public event for a stored aggregate event, or None for internal-only events."""
-    name = type(stored).__qualname__
-    mapping = _MAPPINGS.get(name)
+    mapping = _MAPPINGS.get(type(stored))
     if mapping is None:
-        if name in INTERNAL_ONLY:
+        if isinstance(stored, INTERNAL_ONLY):
             return None
         raise LookupError(f"no public mapping for {type(stored).__qualname__}")
     return mapping(stored)

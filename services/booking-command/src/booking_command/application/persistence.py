@@ -23,15 +23,13 @@ from booking_command.domain.catalog_event import Event
 
 AggregateT = TypeVar("AggregateT", bound=Aggregate)
 
-_HOLD_ENDING_EVENTS = frozenset({"Booking.Confirmed", "Booking.Rejected", "Booking.Expired"})
+_HOLD_ENDING_EVENTS = (Booking.Confirmed, Booking.Rejected, Booking.Expired)
+_PAYMENT_DUE_EVENTS = (Booking.PaymentDue, Booking.RefundDue)
 # Not Booking.Expired: a payment in flight may still capture, so the payment worker
 # settles an expired booking's due payment itself (refund, or nothing was charged).
-_PAYMENT_SETTLING_EVENTS = frozenset(
-    {"Booking.Confirmed", "Booking.Rejected", "Booking.PaymentRefunded"}
-)
+_PAYMENT_SETTLING_EVENTS = (Booking.Confirmed, Booking.Rejected, Booking.PaymentRefunded)
 # Nor a rejection because the event was cancelled: a payment may be in flight then too.
 _PAYMENT_KEEPING_REJECTIONS = frozenset({RejectionReason.EVENT_CANCELLED.value})
-_PAYMENT_DUE_EVENTS = frozenset({"Booking.PaymentDue", "Booking.RefundDue"})
 
 
 class AggregateStore(Protocol):
@@ -78,7 +76,7 @@ def hold_changes_of(aggregates: Iterable[Aggregate]) -> list[HoldChange]:
         for pending in aggregate.pending_events:
             if isinstance(pending, Booking.Requested):
                 changes.append(HoldChange(pending.originator_id, pending.hold_expires_at))
-            elif type(pending).__qualname__ in _HOLD_ENDING_EVENTS:
+            elif isinstance(pending, _HOLD_ENDING_EVENTS):
                 changes.append(HoldChange(pending.originator_id, None))
     return changes
 
@@ -88,13 +86,14 @@ def payment_changes_of(aggregates: Iterable[Aggregate]) -> list[PaymentDueChange
     changes: list[PaymentDueChange] = []
     for aggregate in aggregates:
         for pending in aggregate.pending_events:
-            name = type(pending).__qualname__
-            if name in _PAYMENT_DUE_EVENTS:
+            if isinstance(pending, _PAYMENT_DUE_EVENTS):
                 correlation_id = getattr(pending, "correlation_id", None) or ""
                 changes.append(PaymentDueChange(pending.originator_id, True, correlation_id))
-            elif name in _PAYMENT_SETTLING_EVENTS:
-                reason = getattr(pending, "reason", None)
-                if name == "Booking.Rejected" and reason in _PAYMENT_KEEPING_REJECTIONS:
+            elif isinstance(pending, _PAYMENT_SETTLING_EVENTS):
+                if (
+                    isinstance(pending, Booking.Rejected)
+                    and pending.reason in _PAYMENT_KEEPING_REJECTIONS
+                ):
                     continue
                 changes.append(PaymentDueChange(pending.originator_id, due=False))
     return changes

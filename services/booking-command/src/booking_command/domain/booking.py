@@ -209,7 +209,11 @@ class Booking(Aggregate):
             return
         self._payment_due(amount=self.total_price, currency=self.currency)
 
-    @event("PaymentDue")
+    class PaymentDue(Aggregate.Event):
+        amount: Decimal
+        currency: str
+
+    @event(PaymentDue)
     def _payment_due(self, amount: Decimal, currency: str) -> None:
         self.payment_status = PaymentStatus.DUE.value
 
@@ -277,7 +281,15 @@ class Booking(Aggregate):
             reference=reference,
         )
 
-    @event("PaymentCaptured")
+    class PaymentCaptured(Aggregate.Event):
+        event_id: UUID
+        ticket_type_id: UUID
+        quantity: int
+        amount: Decimal
+        currency: str
+        reference: str
+
+    @event(PaymentCaptured)
     def _payment_captured(
         self,
         event_id: UUID,
@@ -307,7 +319,17 @@ class Booking(Aggregate):
             reason=reason,
         )
 
-    @event("PaymentRefunded")
+    class PaymentRefunded(Aggregate.Event):
+        event_id: UUID
+        ticket_type_id: UUID
+        quantity: int
+        amount: Decimal
+        currency: str
+        reference: str
+        refund_reference: str
+        reason: str
+
+    @event(PaymentRefunded)
     def _payment_refunded(
         self,
         event_id: UUID,
@@ -376,7 +398,13 @@ class Booking(Aggregate):
             reason=RejectionReason(reason).value,
         )
 
-    @event("Rejected")
+    class Rejected(Aggregate.Event):
+        event_id: UUID
+        ticket_type_id: UUID
+        quantity: int
+        reason: str
+
+    @event(Rejected)
     def _rejected(self, event_id: UUID, ticket_type_id: UUID, quantity: int, reason: str) -> None:
         self.status = BookingStatus.REJECTED.value
         self.rejection_reason = reason
@@ -425,7 +453,10 @@ class Booking(Aggregate):
         self.cancelled_by = cancelled_by
         self.cancellation_reason = reason
 
-    @event("RefundDue")
+    class RefundDue(Aggregate.Event):
+        """No facts beyond the aggregate's id."""
+
+    @event(RefundDue)
     def _refund_due(self) -> None:
         """The captured payment stays captured until the payment worker has refunded it."""
 
@@ -461,7 +492,12 @@ class Booking(Aggregate):
             event_id=self.event_id, ticket_type_id=self.ticket_type_id, quantity=self.quantity
         )
 
-    @event("Expired")
+    class Expired(Aggregate.Event):
+        event_id: UUID
+        ticket_type_id: UUID
+        quantity: int
+
+    @event(Expired)
     def _expired(self, event_id: UUID, ticket_type_id: UUID, quantity: int) -> None:
         self.status = BookingStatus.EXPIRED.value
 

@@ -86,7 +86,14 @@ def _ensure_unique_names(ticket_types: Sequence[TicketType]) -> None:
 
 
 class Event(Aggregate):
-    @event("Created")
+    class Created(Aggregate.Created):
+        venue_id: UUID
+        name: str
+        description: str
+        starts_at: datetime
+        ticket_types: list[dict[str, Any]]
+
+    @event(Created)
     def __init__(
         self,
         venue_id: UUID,
@@ -161,7 +168,11 @@ class Event(Aggregate):
             ),
         )
 
-    @event("DetailsChanged")
+    class DetailsChanged(Aggregate.Event):
+        name: str
+        description: str
+
+    @event(DetailsChanged)
     def _details_changed(self, name: str, description: str) -> None:
         self.name = name
         self.description = description
@@ -180,7 +191,10 @@ class Event(Aggregate):
         self._ticket_type_added(ticket_type=added.to_record())
         return added
 
-    @event("TicketTypeAdded")
+    class TicketTypeAdded(Aggregate.Event):
+        ticket_type: dict[str, Any]
+
+    @event(TicketTypeAdded)
     def _ticket_type_added(self, ticket_type: dict[str, Any]) -> None:
         self.ticket_type_records[str(ticket_type["ticket_type_id"])] = ticket_type
 
@@ -192,7 +206,10 @@ class Event(Aggregate):
             raise ConflictError("event has already started", error_type="event_in_past")
         self._published()
 
-    @event("Published")
+    class Published(Aggregate.Event):
+        """No facts beyond the aggregate's id."""
+
+    @event(Published)
     def _published(self) -> None:
         self.status = EventStatus.PUBLISHED.value
 
@@ -200,7 +217,10 @@ class Event(Aggregate):
         self._ensure_not_cancelled()
         self._rescheduled(starts_at=rules.in_future(starts_at, now))
 
-    @event("Rescheduled")
+    class Rescheduled(Aggregate.Event):
+        starts_at: datetime
+
+    @event(Rescheduled)
     def _rescheduled(self, starts_at: datetime) -> None:
         self.starts_at = starts_at
 

@@ -12,7 +12,12 @@ from service_kit.errors import ConflictError, InvalidInputError
 
 
 class Venue(Aggregate):
-    @event("Registered")
+    class Registered(Aggregate.Created):
+        name: str
+        capacity: int
+        address: str
+
+    @event(Registered)
     def __init__(self, name: str, capacity: int, address: str) -> None:
         self.name = name
         self.capacity = capacity
@@ -45,7 +50,12 @@ class Venue(Aggregate):
             address=rules.text(address, "address", max_length=rules.MAX_ADDRESS_LENGTH),
         )
 
-    @event("Updated")
+    class Updated(Aggregate.Event):
+        name: str
+        capacity: int
+        address: str
+
+    @event(Updated)
     def _updated(self, name: str, capacity: int, address: str) -> None:
         self.name = name
         self.capacity = capacity
@@ -61,7 +71,10 @@ class Venue(Aggregate):
             )
         self._deleted()
 
-    @event("Deleted")
+    class Deleted(Aggregate.Event):
+        """No facts beyond the aggregate's id."""
+
+    @event(Deleted)
     def _deleted(self) -> None:
         self.deleted = True
 
@@ -77,7 +90,12 @@ class Venue(Aggregate):
             return
         self._show_scheduled(event_id=event_id, starts_at=starts_at, tickets=tickets)
 
-    @event("ShowScheduled")
+    class ShowScheduled(Aggregate.Event):
+        event_id: UUID
+        starts_at: datetime
+        tickets: int
+
+    @event(ShowScheduled)
     def _show_scheduled(self, event_id: UUID, starts_at: datetime, tickets: int) -> None:
         self.show_starts[str(event_id)] = starts_at
         self.show_tickets[str(event_id)] = tickets
@@ -86,7 +104,10 @@ class Venue(Aggregate):
         if str(event_id) in self.show_starts:
             self._show_removed(event_id=event_id)
 
-    @event("ShowRemoved")
+    class ShowRemoved(Aggregate.Event):
+        event_id: UUID
+
+    @event(ShowRemoved)
     def _show_removed(self, event_id: UUID) -> None:
         self.show_starts.pop(str(event_id), None)
         self.show_tickets.pop(str(event_id), None)

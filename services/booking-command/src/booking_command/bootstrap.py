@@ -1,14 +1,16 @@
-"""Wires the booking-command service: settings in, FastAPI app out.
+"""Wires the booking-command service: settings and adapters in, FastAPI app out.
 
-The only module that knows every part; the others receive what they need.
+The only module that knows every part; the others receive what they need. Everything
+with I/O comes in as `BookingCommandAdapters`: `production_adapters` builds the real ones
+from the settings, tests pass their own (in-memory store, fakes) explicitly.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import aiohttp
@@ -38,7 +40,7 @@ from booking_command.application.executor import EventStoreExecutor
 from booking_command.application.group_commit import GroupCommitter
 from booking_command.application.hold_expiry import HoldExpiryWorker
 from booking_command.application.payment_worker import PaymentWorker, PaymentWorkerOptions
-from booking_command.application.ports import InventoryHolds
+from booking_command.application.ports import InventoryHolds, PaymentProvider
 from booking_command.entrypoints.http import bookings, events, known_bookings, venues
 from booking_command.settings import BookingCommandSettings
 from service_kit.app_factory import (
@@ -48,6 +50,7 @@ from service_kit.app_factory import (
 )
 from service_kit.broker_epoch import recover_from_broker_change
 from service_kit.circuit_breakers import CircuitBreaker, breaker_probe, create_breaker
+from service_kit.health import Probe
 from service_kit.kafka.runtime import KafkaRuntime
 from service_kit.kafka_topics import ensure_topics
 from ticketing_contracts import topics
@@ -72,22 +75,19 @@ def shared_breaker(
     *,
     fail_max: int,
     reset_timeout_seconds: float,
-    shared: bool,
 ) -> CircuitBreaker:
-    """A breaker on one of booking-command's HTTP dependencies; `shared`: its state lives
-    in Redis, so every replica sees it open or closed alike."""
+    """A breaker on one of booking-command's HTTP dependencies whose state lives in Redis,
+    so every replica sees it open or closed alike."""
     return create_breaker(
         name,
         fail_max=fail_max,
         reset_timeout_seconds=reset_timeout_seconds,
-        redis_url=str(settings.redis_url) if shared else None,
+        redis_url=str(settings.redis_url),
         redis_namespace=f"{settings.redis_key_prefix}booking-command:breaker:",
     )
 
 
-def inventory_holds(
-    settings: BookingCommandSettings, *, share_breaker: bool = True
-) -> HttpInventoryHolds:
+def inventory_holds(settings: BookingCommandSettings) -> HttpInventoryHolds:
     """Inventory's hold call under a breaker whose state every replica shares."""
     session = aiohttp.ClientSession(
         timeout=aiohttp.ClientTimeout(
@@ -101,7 +101,6 @@ def inventory_holds(
         INVENTORY,
         fail_max=settings.inventory_breaker_fail_max,
         reset_timeout_seconds=settings.inventory_breaker_reset_seconds,
-        shared=share_breaker,
     )
     tokens = service_token_issuer(settings)
     return HttpInventoryHolds(
@@ -115,9 +114,7 @@ def inventory_holds(
     )
 
 
-def payment_provider(
-    settings: BookingCommandSettings, *, share_breaker: bool = True
-) -> HttpPaymentProvider:
+def payment_provider(settings: BookingCommandSettings) -> HttpPaymentProvider:
     """The provider's HTTP client under a breaker whose state every replica shares.
 
     One kept-alive connection per payment the worker charges at once."""
@@ -134,7 +131,6 @@ def payment_provider(
         PAYMENT_PROVIDER,
         fail_max=settings.payment_breaker_fail_max,
         reset_timeout_seconds=settings.payment_breaker_reset_seconds,
-        shared=share_breaker,
     )
     return HttpPaymentProvider(
         str(settings.payment_provider_url),
@@ -164,6 +160,53 @@ def kafka_runtime(settings: BookingCommandSettings) -> KafkaRuntime:
 
 
 @dataclass
+class BookingCommandAdapters:
+    """Everything with I/O the service talks to besides its own settings."""
+
+    # eventsourcing's environment: PostgreSQL in production, the in-memory store in tests.
+    event_store: Mapping[str, str]
+    payment_provider: PaymentProvider
+    inventory: InventoryHolds
+    # The broker the outbox relay publishes to; None: no relay, nothing is published.
+    kafka: KafkaRuntime | None
+    # Which replica's relay publishes (a lock in PostgreSQL); None: this one always does.
+    relay_leadership: RelayLeadership | None
+    # Readiness pings the event store (a database that can go away).
+    ping_event_store: bool
+    # Readiness checks shown in the report that keep the service in rotation when failing.
+    optional_probes: dict[str, Probe] = field(default_factory=dict)
+
+    async def aclose(self) -> None:
+        await self.payment_provider.aclose()
+        await self.inventory.aclose()
+
+
+AdaptersFactory = Callable[[BookingCommandSettings], Awaitable[BookingCommandAdapters]]
+
+
+async def production_adapters(settings: BookingCommandSettings) -> BookingCommandAdapters:
+    """PostgreSQL, the payment provider and inventory over HTTP (breakers shared through
+    Redis), the broker, and relay leadership among replicas. Built on the running loop
+    (the HTTP clients' sessions belong to it)."""
+    provider = payment_provider(settings)
+    inventory = inventory_holds(settings)
+    return BookingCommandAdapters(
+        event_store=postgres_environment(settings),
+        payment_provider=provider,
+        inventory=inventory,
+        kafka=kafka_runtime(settings),
+        relay_leadership=RelayLeadership(settings.database_dsn),
+        ping_event_store=True,
+        optional_probes={
+            # Bookings are still taken while the provider is down (payments stay due).
+            PAYMENT_PROVIDER: breaker_probe(provider.breaker),
+            # Catalog commands and reads go on; bookings answer 503 meanwhile.
+            INVENTORY: breaker_probe(inventory.breaker),
+        },
+    )
+
+
+@dataclass
 class Runtime:
     settings: BookingCommandSettings
     app: BookingCommandApplication
@@ -173,10 +216,12 @@ class Runtime:
     hold_expiry: HoldExpiryWorker
     payment_worker: PaymentWorker
     event_cancellation_worker: EventCancellationWorker
-    payment_provider: HttpPaymentProvider
-    inventory: InventoryHolds
-    kafka: KafkaRuntime | None
+    adapters: BookingCommandAdapters
     relay: OutboxRelay | None
+
+    @property
+    def kafka(self) -> KafkaRuntime | None:
+        return self.adapters.kafka
 
     async def start(self) -> None:
         self.group_commit.start()
@@ -207,8 +252,7 @@ class Runtime:
         await self.hold_expiry.stop()
         await self.event_cancellation_worker.stop()
         await self.payment_worker.stop()
-        await self.payment_provider.aclose()
-        await self.inventory.aclose()
+        await self.adapters.aclose()
         await self.group_commit.stop()
         if self.relay is not None:
             # One last round so what was just committed goes out before we exit.
@@ -221,17 +265,13 @@ class Runtime:
 
 async def open_runtime(
     settings: BookingCommandSettings,
+    adapters: BookingCommandAdapters,
     *,
-    event_store_env: Mapping[str, str] | None = None,
-    with_kafka: bool = True,
     clock: Callable[[], datetime] = utc_now,
-    inventory: InventoryHolds | None = None,
 ) -> Runtime:
-    """Builds (but does not start) every part; the event store's tables exist after this.
-
-    `inventory` None: inventory's hold call over HTTP at INVENTORY_URL."""
+    """Builds (but does not start) every part; the event store's tables exist after this."""
     executor = EventStoreExecutor(settings.event_store_threads)
-    env = dict(event_store_env if event_store_env is not None else postgres_environment(settings))
+    env = dict(adapters.event_store)
 
     def construct() -> BookingCommandApplication:
         return BookingCommandApplication(
@@ -252,21 +292,18 @@ async def open_runtime(
         max_batch=settings.group_commit_max_batch,
         observe_batch=GROUP_COMMIT_BATCH_SIZE.observe,
     )
-    kafka: KafkaRuntime | None = None
     relay: OutboxRelay | None = None
-    if with_kafka:
-        kafka = kafka_runtime(settings)
+    if adapters.kafka is not None:
         relay = OutboxRelay(
             app,
             executor,
             OutboxMapper(app.mapper, settings.topic),
-            kafka.publish,
+            adapters.kafka.publish,
             batch_size=settings.relay_batch_size,
             idle_poll_seconds=settings.relay_idle_poll_seconds,
             retry_max_seconds=settings.relay_retry_max_seconds,
-            leadership=RelayLeadership(settings.database_dsn) if event_store_env is None else None,
+            leadership=adapters.relay_leadership,
         )
-    inventory = inventory or inventory_holds(settings, share_breaker=event_store_env is None)
 
     def after_commit() -> None:
         # New bookings are held: their payments are due now.
@@ -274,7 +311,9 @@ async def open_runtime(
         if relay is not None:
             relay.wake()
 
-    commands = CommandService(app, executor, group_commit, inventory, after_commit=after_commit)
+    commands = CommandService(
+        app, executor, group_commit, adapters.inventory, after_commit=after_commit
+    )
 
     def on_expired(count: int) -> None:
         HOLDS_EXPIRED.inc(count)
@@ -288,7 +327,6 @@ async def open_runtime(
         interval_seconds=settings.hold_expiry_interval_seconds,
         on_expired=on_expired,
     )
-    provider = payment_provider(settings, share_breaker=event_store_env is None)
 
     def after_payments() -> None:
         if relay is not None:
@@ -302,7 +340,7 @@ async def open_runtime(
 
     payment_worker = PaymentWorker(
         app.payments,
-        provider,
+        adapters.payment_provider,
         executor,
         PaymentWorkerOptions(
             batch_size=settings.payment_batch_size,
@@ -342,32 +380,23 @@ async def open_runtime(
         hold_expiry,
         payment_worker,
         event_cancellation_worker,
-        provider,
-        inventory,
-        kafka,
+        adapters,
         relay,
     )
 
 
 def build_app(
-    settings: BookingCommandSettings,
-    *,
-    event_store_env: Mapping[str, str] | None = None,
-    with_kafka: bool = True,
-    inventory: InventoryHolds | None = None,
+    settings: BookingCommandSettings, adapters: AdaptersFactory = production_adapters
 ) -> FastAPI:
+    """`adapters` builds what the service talks to once its event loop runs."""
     health = health_registry_for(settings)
-    running: list[Runtime] = []
 
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
-        runtime = await open_runtime(
-            settings, event_store_env=event_store_env, with_kafka=with_kafka, inventory=inventory
-        )
-        running[:] = [runtime]
+        runtime = await open_runtime(settings, await adapters(settings))
         api.state.runtime = runtime
         api.state.command_service = runtime.commands
-        if event_store_env is None:
+        if runtime.adapters.ping_event_store:
 
             async def postgres() -> None:
                 await runtime.executor.run(runtime.app.ping)
@@ -379,14 +408,8 @@ def build_app(
         health.add("hold-expiry", runtime.hold_expiry.probe)
         health.add("payment-worker", runtime.payment_worker.probe)
         health.add("event-cancellation-worker", runtime.event_cancellation_worker.probe)
-        # Not required: bookings are still taken while the provider is down (payments
-        # stay due), so an open breaker is shown but keeps the service in rotation.
-        health.add(
-            "payment-provider", breaker_probe(runtime.payment_provider.breaker), required=False
-        )
-        if isinstance(runtime.inventory, HttpInventoryHolds):
-            # Not required: catalog commands and reads go on; bookings answer 503 meanwhile.
-            health.add("inventory", breaker_probe(runtime.inventory.breaker), required=False)
+        for name, probe in runtime.adapters.optional_probes.items():
+            health.add(name, probe, required=False)
         if runtime.kafka is not None:
             health.add("kafka-runtime", runtime.kafka.probe)
         if runtime.relay is not None:

@@ -14,8 +14,16 @@ import pytest_asyncio
 import uvicorn
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
+from booking_command.adapters.event_store import postgres_environment
+from booking_command.adapters.relay_leadership import RelayLeadership
 from booking_command.application.app import BookingCommandApplication
-from booking_command.bootstrap import Runtime, open_runtime
+from booking_command.bootstrap import (
+    BookingCommandAdapters,
+    Runtime,
+    kafka_runtime,
+    open_runtime,
+    payment_provider,
+)
 from booking_command.domain.catalog_event import TicketTypeSpec
 from booking_command.settings import BookingCommandSettings
 from local_infra.ports import free_port
@@ -105,7 +113,15 @@ async def settings(
 async def runtime(settings: BookingCommandSettings) -> AsyncIterator[Runtime]:
     """Everything built on real PostgreSQL, the broker and the payment simulator, nothing
     started yet; inventory's hold call is a stand-in (the e2e tests run the real one)."""
-    built = await open_runtime(settings, inventory=FakeInventory())
+    adapters = BookingCommandAdapters(
+        event_store=postgres_environment(settings),
+        payment_provider=payment_provider(settings),
+        inventory=FakeInventory(),
+        kafka=kafka_runtime(settings),
+        relay_leadership=RelayLeadership(settings.database_dsn),
+        ping_event_store=True,
+    )
+    built = await open_runtime(settings, adapters)
     try:
         yield built
     finally:

@@ -109,6 +109,9 @@ class FakePaymentProvider:
             self.refunds[idempotency_key] = Refund(f"re_{len(self.refunds) + 1}", amount)
         return self.refunds[idempotency_key]
 
+    async def aclose(self) -> None:
+        pass
+
     def charged(self) -> int:
         """Captured minor units not refunded."""
         refunded = sum(refund.amount for refund in self.refunds.values())

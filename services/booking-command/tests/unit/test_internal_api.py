@@ -11,7 +11,6 @@ import httpx
 import jwt
 import pytest
 
-from booking_command.adapters.event_store import in_memory_environment
 from booking_command.bootstrap import build_app
 from booking_command.settings import BookingCommandSettings
 from service_kit.internal_auth import (
@@ -23,6 +22,7 @@ from service_kit.internal_auth import (
     private_key_from_text,
 )
 
+from .adapters import in_memory_adapters
 from .fake_inventory import FakeInventory
 
 PRIVATE_KEY, PUBLIC_KEY = generate_key_pair()
@@ -55,12 +55,7 @@ async def client(inventory: FakeInventory) -> AsyncIterator[httpx.AsyncClient]:
         internal_token_public_key=PUBLIC_KEY,
         payment_provider_secret_key="sk_test_Fz8Lq2Vw7Rb4Nc9Xt1Hy6Kd3Gm5Jp0Ta",
     )
-    app = build_app(
-        settings,
-        event_store_env=in_memory_environment(),
-        with_kafka=False,
-        inventory=inventory,
-    )
+    app = build_app(settings, in_memory_adapters(inventory))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

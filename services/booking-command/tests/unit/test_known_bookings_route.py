@@ -9,11 +9,11 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from booking_command.adapters.event_store import in_memory_environment
 from booking_command.bootstrap import build_app
 from booking_command.settings import BookingCommandSettings
 from service_kit.internal_auth import GATEWAY, Caller, InternalTokenIssuer, generate_key_pair
 
+from .adapters import in_memory_adapters
 from .fake_inventory import FakeInventory
 
 PRIVATE_KEY, PUBLIC_KEY = generate_key_pair()
@@ -50,12 +50,7 @@ async def client(inventory: FakeInventory) -> AsyncIterator[httpx.AsyncClient]:
         trusted_service_keys=f"inventory={INVENTORY_KEY},query-projection={QUERY_PROJECTION_KEY}",
         payment_provider_secret_key="sk_test_Fz8Lq2Vw7Rb4Nc9Xt1Hy6Kd3Gm5Jp0Ta",
     )
-    app = build_app(
-        settings,
-        event_store_env=in_memory_environment(),
-        with_kafka=False,
-        inventory=inventory,
-    )
+    app = build_app(settings, in_memory_adapters(inventory))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

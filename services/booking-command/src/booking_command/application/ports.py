@@ -304,6 +304,8 @@ class PaymentProvider(Protocol):
 
     async def refund(self, intent_id: str, *, amount: int, idempotency_key: str) -> Refund: ...
 
+    async def aclose(self) -> None: ...
+
 
 @dataclass(frozen=True)
 class TicketsToHold:

@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from booking_command.bootstrap import open_runtime
+from booking_command.bootstrap import kafka_runtime
 from booking_command.settings import BookingCommandSettings
 from service_kit.asyncapi_commands import asyncapi_document as document_of
 from service_kit.internal_auth import generate_key_pair
-
-IN_MEMORY_EVENT_STORE = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 
 # The document never checks a token; settings just need a valid key.
 UNUSED_PUBLIC_KEY = generate_key_pair()[1]
@@ -18,7 +16,8 @@ UNUSED_PAYMENT_KEY = "unused-by-the-asyncapi-document-k3y"
 
 
 def asyncapi_document() -> dict[str, Any]:
-    """Channels without a topic prefix; built on an in-memory event store, never started."""
+    """Channels without a topic prefix, from the broker the service publishes to (never
+    started)."""
     settings = BookingCommandSettings(
         _env_file=None,
         internal_token_public_key=UNUSED_PUBLIC_KEY,
@@ -28,22 +27,15 @@ def asyncapi_document() -> dict[str, Any]:
     )
 
     async def build() -> dict[str, Any]:
-        runtime = await open_runtime(settings, event_store_env=IN_MEMORY_EVENT_STORE)
-        try:
-            assert runtime.kafka is not None
-            return document_of(
-                runtime.kafka,
-                title="booking-command",
-                description=(
-                    "Publishes the catalog and booking events through its outbox and "
-                    "consumes nothing: inventory holds a booking's tickets over HTTP before "
-                    "the booking is stored, and the capture that confirms it travels in its "
-                    "booking.confirmed (version 2)."
-                ),
-            )
-        finally:
-            await runtime.payment_provider.aclose()
-            await runtime.inventory.aclose()
-            runtime.executor.shutdown()
+        return document_of(
+            kafka_runtime(settings),
+            title="booking-command",
+            description=(
+                "Publishes the catalog and booking events through its outbox and "
+                "consumes nothing: inventory holds a booking's tickets over HTTP before "
+                "the booking is stored, and the capture that confirms it travels in its "
+                "booking.confirmed (version 2)."
+            ),
+        )
 
     return asyncio.run(build())

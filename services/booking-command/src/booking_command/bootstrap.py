@@ -31,16 +31,24 @@ from booking_command.adapters.payment_provider import HttpPaymentProvider
 from booking_command.adapters.public_events import OutboxMapper, is_published
 from booking_command.adapters.relay_leadership import RelayLeadership
 from booking_command.application.app import BookingCommandApplication, utc_now
-from booking_command.application.commands import CommandService
 from booking_command.application.event_cancellations import (
     CascadeReport,
     EventCancellationWorker,
 )
 from booking_command.application.executor import EventStoreExecutor
 from booking_command.application.group_commit import GroupCommitter
+from booking_command.application.handlers import command_handlers
 from booking_command.application.hold_expiry import HoldExpiryWorker
+from booking_command.application.message_bus import (
+    ConflictRetries,
+    GroupCommit,
+    HoldTickets,
+    IdempotentReplays,
+    MessageBus,
+)
 from booking_command.application.payment_worker import PaymentWorker, PaymentWorkerOptions
 from booking_command.application.ports import InventoryHolds, PaymentProvider
+from booking_command.application.reads import WriteSideReads
 from booking_command.entrypoints.http import bookings, events, known_bookings, venues
 from booking_command.settings import BookingCommandSettings
 from service_kit.app_factory import (
@@ -212,7 +220,8 @@ class Runtime:
     app: BookingCommandApplication
     executor: EventStoreExecutor
     group_commit: GroupCommitter
-    commands: CommandService
+    bus: MessageBus
+    reads: WriteSideReads
     hold_expiry: HoldExpiryWorker
     payment_worker: PaymentWorker
     event_cancellation_worker: EventCancellationWorker
@@ -311,8 +320,12 @@ async def open_runtime(
         if relay is not None:
             relay.wake()
 
-    commands = CommandService(
-        app, executor, group_commit, adapters.inventory, after_commit=after_commit
+    bus = MessageBus(
+        command_handlers(app),
+        executor,
+        middleware=[ConflictRetries(), IdempotentReplays(app.idempotency, executor)],
+        store_middleware=[HoldTickets(adapters.inventory)],
+        store=GroupCommit(group_commit, after_commit=after_commit),
     )
 
     def on_expired(count: int) -> None:
@@ -376,7 +389,8 @@ async def open_runtime(
         app,
         executor,
         group_commit,
-        commands,
+        bus,
+        WriteSideReads(app, executor),
         hold_expiry,
         payment_worker,
         event_cancellation_worker,
@@ -395,7 +409,8 @@ def build_app(
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         runtime = await open_runtime(settings, await adapters(settings))
         api.state.runtime = runtime
-        api.state.command_service = runtime.commands
+        api.state.bus = runtime.bus
+        api.state.reads = runtime.reads
         if runtime.adapters.ping_event_store:
 
             async def postgres() -> None:

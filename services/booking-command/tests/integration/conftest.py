@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from booking_command.adapters.event_store import postgres_environment
 from booking_command.adapters.relay_leadership import RelayLeadership
+from booking_command.application import commands
 from booking_command.application.app import BookingCommandApplication
 from booking_command.bootstrap import (
     BookingCommandAdapters,
@@ -39,6 +40,7 @@ from service_kit.topic_replay import partitions_of
 from ticketing_contracts import topics
 
 from ..unit.fake_inventory import FakeInventory
+from ..unit.handling import store
 
 WAIT_SECONDS = 45.0
 
@@ -141,21 +143,20 @@ async def start_kafka(runtime: Runtime) -> KafkaRuntime:
 
 
 def put_event_on_sale(app: BookingCommandApplication) -> tuple[UUID, UUID, UUID]:
-    [venue] = app.commit(
-        [app.catalog.register_venue(name="Arena", capacity=1000, address="1 Road")]
-    )
-    [show] = app.commit(
+    [venue] = store(app, [commands.RegisterVenue(name="Arena", capacity=1000, address="1 Road")])
+    [show] = store(
+        app,
         [
-            app.catalog.schedule_event(
+            commands.ScheduleEvent(
                 venue_id=venue.id,
                 name="Flash Sale Live",
                 description="",
                 starts_at=datetime.now(UTC) + timedelta(days=30),
                 ticket_types=[TicketTypeSpec("Stalls", Decimal("49.50"), "EUR", 900)],
             )
-        ]
+        ],
     )
-    app.commit([app.catalog.publish_event(show.id)])
+    store(app, [commands.PublishEvent(show.id)])
     return venue.id, show.id, UUID(show.body["ticket_types"][0]["ticket_type_id"])
 
 

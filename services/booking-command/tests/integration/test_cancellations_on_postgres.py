@@ -6,25 +6,27 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from functools import partial
 from uuid import UUID
 
 import pytest
 from psycopg.sql import SQL, Identifier
 
+from booking_command.application import commands
 from booking_command.application.app import BookingCommandApplication
 from booking_command.bootstrap import Runtime
 from booking_command.domain.booking import Booking
 
+from ..unit.handling import prepare, store
 from .conftest import put_event_on_sale
 
 pytestmark = pytest.mark.integration
 
 
 def request(app: BookingCommandApplication, event_id: UUID, ticket_type_id: UUID) -> UUID:
-    [result] = app.commit(
+    [result] = store(
+        app,
         [
-            app.bookings.request_booking(
+            commands.RequestBooking(
                 event_id=event_id,
                 ticket_type_id=ticket_type_id,
                 quantity=1,
@@ -33,7 +35,7 @@ def request(app: BookingCommandApplication, event_id: UUID, ticket_type_id: UUID
                 owner_id="fan-1",
                 payment_token="tok_visa",
             )
-        ]
+        ],
     )
     return result.id
 
@@ -42,14 +44,17 @@ def request_many(
     app: BookingCommandApplication, event_id: UUID, ticket_type_id: UUID, count: int
 ) -> list[UUID]:
     writes = [
-        app.bookings.request_booking(
-            event_id=event_id,
-            ticket_type_id=ticket_type_id,
-            quantity=1,
-            customer_name="Ada Lovelace",
-            customer_email="ada@example.com",
-            owner_id="fan-1",
-            payment_token="tok_visa",
+        prepare(
+            app,
+            commands.RequestBooking(
+                event_id=event_id,
+                ticket_type_id=ticket_type_id,
+                quantity=1,
+                customer_name="Ada Lovelace",
+                customer_email="ada@example.com",
+                owner_id="fan-1",
+                payment_token="tok_visa",
+            ),
         )
         for _ in range(count)
     ]
@@ -82,8 +87,8 @@ async def test_an_event_cancellation_ends_hundreds_of_bookings_in_batches_and_re
     assert {(await run(status_of, app, b)).status for b in paid} == {"CONFIRMED"}
     waiting = await run(request_many, app, event_id, ticket_type_id, 450)
 
-    cancel = partial(app.catalog.cancel_event, event_id, reason="storm", cancelled_by="adm-1")
-    await run(lambda: app.commit([cancel()]))
+    cancel = commands.CancelEvent(event_id, reason="storm", cancelled_by="adm-1")
+    await run(store, app, [cancel])
     app.event_cancellations.grace = timedelta(0)
     batches = 0
     started = time.perf_counter()

@@ -13,6 +13,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from booking_command.adapters.outbox_relay import OutboxRelay
 from booking_command.adapters.public_events import OutboxMapper
+from booking_command.application import commands
 from booking_command.application.app import BookingCommandApplication
 from booking_command.bootstrap import Runtime
 from booking_command.domain.catalog_event import TicketTypeSpec
@@ -22,15 +23,17 @@ from service_kit.kafka.runtime import KafkaRuntime
 from ticketing_contracts import topics
 from ticketing_contracts.events import BookingConfirmed
 
+from ..unit.handling import message, store
 from .conftest import eventually, put_event_on_sale, read_topic, start_kafka
 
 pytestmark = pytest.mark.integration
 
 
 def request_booking(app: BookingCommandApplication, event_id: UUID, ticket_type_id: UUID) -> UUID:
-    [result] = app.commit(
+    [result] = store(
+        app,
         [
-            app.bookings.request_booking(
+            commands.RequestBooking(
                 event_id=event_id,
                 ticket_type_id=ticket_type_id,
                 quantity=2,
@@ -39,7 +42,7 @@ def request_booking(app: BookingCommandApplication, event_id: UUID, ticket_type_
                 owner_id="user-1",
                 payment_token="tok_visa",
             )
-        ]
+        ],
     )
     return result.id
 
@@ -150,17 +153,16 @@ async def held_booking(
     runtime: Runtime, event_id: UUID, ticket_type_id: UUID, *, card: str = "tok_visa"
 ) -> UUID:
     """A booking requested as the gateway asks: held by inventory, then stored."""
-    result = await runtime.commands.execute(
-        lambda: runtime.app.bookings.request_booking(
-            event_id=event_id,
-            ticket_type_id=ticket_type_id,
-            quantity=2,
-            customer_name="Ada Lovelace",
-            customer_email="ada@example.com",
-            owner_id="user-1",
-            payment_token=card,
-        )
+    booking = commands.RequestBooking(
+        event_id=event_id,
+        ticket_type_id=ticket_type_id,
+        quantity=2,
+        customer_name="Ada Lovelace",
+        customer_email="ada@example.com",
+        owner_id="user-1",
+        payment_token=card,
     )
+    result = await runtime.bus.handle(message(booking, status_code=202))
     return result.id
 
 
@@ -181,31 +183,23 @@ async def test_every_public_fact_reaches_kafka_for_a_consumer_that_knows_only_th
     run = runtime.executor.run
 
     await run(
-        lambda: app.commit(
-            [app.catalog.update_venue(venue_id, name="Arena 2", capacity=1000, address="2 Road")]
+        lambda: store(
+            app, [commands.UpdateVenue(venue_id, name="Arena 2", capacity=1000, address="2 Road")]
         )
     )
     await run(
-        lambda: app.commit(
-            [app.catalog.change_event_details(event_id, name="Renamed", description="d")]
+        lambda: store(app, [commands.ChangeEventDetails(event_id, name="Renamed", description="d")])
+    )
+    await run(
+        lambda: store(
+            app,
+            [commands.AddTicketType(event_id, TicketTypeSpec("Balcony", Decimal("10"), "EUR", 50))],
         )
     )
     await run(
-        lambda: app.commit(
-            [
-                app.catalog.add_ticket_type(
-                    event_id, TicketTypeSpec("Balcony", Decimal("10"), "EUR", 50)
-                )
-            ]
-        )
-    )
-    await run(
-        lambda: app.commit(
-            [
-                app.catalog.reschedule_event(
-                    event_id, starts_at=datetime.now(UTC) + timedelta(days=40)
-                )
-            ]
+        lambda: store(
+            app,
+            [commands.RescheduleEvent(event_id, starts_at=datetime.now(UTC) + timedelta(days=40))],
         )
     )
 
@@ -220,8 +214,8 @@ async def test_every_public_fact_reaches_kafka_for_a_consumer_that_knows_only_th
 
     await eventually(settled)
     await run(
-        lambda: app.commit(
-            [app.bookings.cancel_booking(confirmed_id, caller_id="user-1", is_admin=False)]
+        lambda: store(
+            app, [commands.CancelBooking(confirmed_id, caller_id="user-1", is_admin=False)]
         )
     )
 
@@ -238,11 +232,11 @@ async def test_every_public_fact_reaches_kafka_for_a_consumer_that_knows_only_th
         return await status_of(runtime, expiring_id) == "EXPIRED"
 
     await eventually(expired)
-    await run(lambda: app.commit([app.catalog.cancel_event(event_id, reason="storm")]))
+    await run(lambda: store(app, [commands.CancelEvent(event_id, reason="storm")]))
     other_venue = await run(
-        lambda: app.commit([app.catalog.register_venue(name="Barn", capacity=5, address="Farm")])
+        lambda: store(app, [commands.RegisterVenue(name="Barn", capacity=5, address="Farm")])
     )
-    await run(lambda: app.commit([app.catalog.delete_venue(other_venue[0].id)]))
+    await run(lambda: store(app, [commands.DeleteVenue(other_venue[0].id)]))
     await eventually(lambda: _caught_up(runtime))
 
     booking_events = await read_topic(

@@ -3,18 +3,19 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from functools import partial
 from uuid import UUID, uuid4
 
 import pytest
 
-from booking_command.application.commands import BatchItem
+from booking_command.application import commands
+from booking_command.application.message_bus import Message
 from booking_command.application.ports import BookingDisowned
 from booking_command.application.results import CommandResult, IdempotencyClaim
 from booking_command.bootstrap import Runtime
 from booking_command.domain.booking import Booking
 from service_kit.errors import InvalidInputError
 
+from ..unit.handling import message, prepare
 from .conftest import put_event_on_sale
 
 pytestmark = pytest.mark.integration
@@ -24,8 +25,7 @@ async def test_group_commit_stores_all_of_a_concurrent_burst(runtime: Runtime) -
     runtime.group_commit.start()
     app = runtime.app
     _, event_id, ticket_type_id = await runtime.executor.run(put_event_on_sale, app)
-    prepare = partial(
-        app.bookings.request_booking,
+    booking = commands.RequestBooking(
         event_id=event_id,
         ticket_type_id=ticket_type_id,
         quantity=1,
@@ -37,7 +37,7 @@ async def test_group_commit_stores_all_of_a_concurrent_burst(runtime: Runtime) -
     burst = 400
     started = time.perf_counter()
     results = await asyncio.gather(
-        *(runtime.commands.execute(prepare, batched=True) for _ in range(burst))
+        *(runtime.bus.handle(message(booking, status_code=202)) for _ in range(burst))
     )
     elapsed = time.perf_counter() - started
     stored = await runtime.executor.run(app.booking_recorder.pending_hold_count)
@@ -55,8 +55,7 @@ async def test_idempotency_key_has_one_effect_under_concurrent_retries(runtime: 
     runtime.group_commit.start()
     app = runtime.app
     _, event_id, ticket_type_id = await runtime.executor.run(put_event_on_sale, app)
-    prepare = partial(
-        app.bookings.request_booking,
+    booking = commands.RequestBooking(
         event_id=event_id,
         ticket_type_id=ticket_type_id,
         quantity=2,
@@ -67,14 +66,14 @@ async def test_idempotency_key_has_one_effect_under_concurrent_retries(runtime: 
     )
     claim = IdempotencyClaim("user-1", "retry-key", "fingerprint")
     results = await asyncio.gather(
-        *(runtime.commands.execute(prepare, idempotency=claim, batched=True) for _ in range(20))
+        *(runtime.bus.handle(message(booking, claim, status_code=202)) for _ in range(20))
     )
     assert len({result.response_body()["id"] for result in results}) == 1
     assert {result.position for result in results} == {results[0].position}
     assert await runtime.executor.run(app.booking_recorder.pending_hold_count) == 1
     with pytest.raises(InvalidInputError):
-        await runtime.commands.execute(
-            prepare, idempotency=IdempotencyClaim("user-1", "retry-key", "other"), batched=True
+        await runtime.bus.handle(
+            message(booking, IdempotencyClaim("user-1", "retry-key", "other"), status_code=202)
         )
 
 
@@ -85,9 +84,8 @@ async def test_a_batch_is_stored_in_one_transaction_and_replays_its_keys(
     app = runtime.app
     _, event_id, ticket_type_id = await runtime.executor.run(put_event_on_sale, app)
 
-    def item(owner: str, key: str | None, fingerprint: str = "same") -> BatchItem:
-        prepare = partial(
-            app.bookings.request_booking,
+    def item(owner: str, key: str | None, fingerprint: str = "same") -> Message:
+        booking = commands.RequestBooking(
             event_id=event_id,
             ticket_type_id=ticket_type_id,
             quantity=1,
@@ -97,9 +95,9 @@ async def test_a_batch_is_stored_in_one_transaction_and_replays_its_keys(
             payment_token="tok_visa",
         )
         claim = None if key is None else IdempotencyClaim(owner, key, fingerprint)
-        return BatchItem(prepare, claim, f"corr-{owner}")
+        return message(booking, claim, correlation_id=f"corr-{owner}", status_code=202)
 
-    [earlier] = await runtime.commands.execute_batch([item("user-0", "earlier")])
+    [earlier] = await runtime.bus.handle_batch([item("user-0", "earlier")])
     assert isinstance(earlier, CommandResult)
     transactions = runtime.group_commit.transactions
     size = 200
@@ -107,7 +105,7 @@ async def test_a_batch_is_stored_in_one_transaction_and_replays_its_keys(
     batch[10] = item("user-0", "earlier")
     batch[20] = item("user-0", "earlier", fingerprint="another request")
 
-    outcomes = await runtime.commands.execute_batch(batch)
+    outcomes = await runtime.bus.handle_batch(batch)
 
     stored = [o for o in outcomes if isinstance(o, CommandResult) and not o.replayed]
     assert len(stored) == size - 2
@@ -131,15 +129,18 @@ async def test_a_booking_id_is_either_stored_or_disowned_never_both_under_racing
     booking_ids = [uuid4() for _ in range(60)]
 
     def commit(booking_id: UUID) -> bool:
-        write = app.bookings.request_booking(
-            event_id=event_id,
-            ticket_type_id=ticket_type_id,
-            quantity=1,
-            customer_name="Ada Lovelace",
-            customer_email="ada@example.com",
-            owner_id="user-1",
-            payment_token="tok_visa",
-            booking_id=booking_id,
+        write = prepare(
+            app,
+            commands.RequestBooking(
+                event_id=event_id,
+                ticket_type_id=ticket_type_id,
+                quantity=1,
+                customer_name="Ada Lovelace",
+                customer_email="ada@example.com",
+                owner_id="user-1",
+                payment_token="tok_visa",
+                booking_id=booking_id,
+            ),
         )
         try:
             app.commit([write])

@@ -8,9 +8,12 @@ from uuid import UUID
 import pytest
 
 from booking_command.adapters.event_store import in_memory_environment
+from booking_command.application import commands
 from booking_command.application.app import BookingCommandApplication
 from booking_command.application.results import PendingWrite
 from booking_command.domain.catalog_event import TicketTypeSpec
+
+from .handling import prepare, store
 
 HOLD = timedelta(seconds=120)
 
@@ -48,20 +51,21 @@ def app(clock: Clock) -> BookingCommandApplication:
 def put_event_on_sale(
     app: BookingCommandApplication, *, price: str = "49.50", publish: bool = True
 ) -> OnSale:
-    [venue] = app.commit([app.catalog.register_venue(name="Hall", capacity=500, address="1 Road")])
-    [show] = app.commit(
+    [venue] = store(app, [commands.RegisterVenue(name="Hall", capacity=500, address="1 Road")])
+    [show] = store(
+        app,
         [
-            app.catalog.schedule_event(
+            commands.ScheduleEvent(
                 venue_id=venue.id,
                 name="Flash Sale Live",
                 description="",
                 starts_at=app.clock() + timedelta(days=30),
                 ticket_types=[TicketTypeSpec("Stalls", Decimal(price), "EUR", 100)],
             )
-        ]
+        ],
     )
     if publish:
-        app.commit([app.catalog.publish_event(show.id)])
+        store(app, [commands.PublishEvent(show.id)])
     ticket_type_id = UUID(show.body["ticket_types"][0]["ticket_type_id"])
     return OnSale(venue.id, show.id, ticket_type_id)
 
@@ -79,15 +83,19 @@ def booking_write(
     quantity: int = 2,
     card: str = "tok_visa",
 ) -> PendingWrite:
-    """A fan's booking request for the event on sale, not yet committed."""
-    return app.bookings.request_booking(
-        event_id=on_sale.event_id,
-        ticket_type_id=on_sale.ticket_type_id,
-        quantity=quantity,
-        customer_name="Ada Lovelace",
-        customer_email="ada@example.com",
-        owner_id=owner,
-        payment_token=card,
+    """A fan's booking request for the event on sale, handled, not yet committed."""
+    return prepare(
+        app,
+        commands.RequestBooking(
+            event_id=on_sale.event_id,
+            ticket_type_id=on_sale.ticket_type_id,
+            quantity=quantity,
+            customer_name="Ada Lovelace",
+            customer_email="ada@example.com",
+            owner_id=owner,
+            payment_token=card,
+        ),
+        status_code=202,
     )
 
 

@@ -15,6 +15,7 @@ from eventsourcing.persistence import StoredEvent
 
 from booking_command.adapters.event_store import in_memory_environment
 from booking_command.adapters.public_events import to_public_event
+from booking_command.application import commands
 from booking_command.application.app import BookingCommandApplication
 from booking_command.application.event_cancellations import EventCancellationWorker
 from booking_command.application.executor import EventStoreExecutor
@@ -25,6 +26,7 @@ from ticketing_contracts.events import BookingCancelled, BookingRejected, Paymen
 
 from .conftest import HOLD, Clock, OnSale, book, put_event_on_sale, reserve
 from .fake_payment_provider import FakePaymentProvider
+from .handling import store
 
 GRACE = timedelta(seconds=10)
 
@@ -61,8 +63,8 @@ class Platform:
         return found
 
     def cancel_event(self, on_sale: OnSale) -> None:
-        self.app.commit(
-            [self.app.catalog.cancel_event(on_sale.event_id, reason="storm", cancelled_by="adm-1")]
+        store(
+            self.app, [commands.CancelEvent(on_sale.event_id, reason="storm", cancelled_by="adm-1")]
         )
 
     async def settle_everything(self) -> None:
@@ -110,8 +112,8 @@ async def test_a_cancelled_booking_is_refunded_its_total_once(
     platform: Platform, show: OnSale
 ) -> None:
     booking_id = await platform.confirmed(show, quantity=3)
-    [result] = platform.app.commit(
-        [platform.app.bookings.cancel_booking(booking_id, caller_id="fan-1", is_admin=False)]
+    [result] = store(
+        platform.app, [commands.CancelBooking(booking_id, caller_id="fan-1", is_admin=False)]
     )
     assert (result.body["status"], result.body["payment_status"]) == ("CANCELLED", "captured")
     assert platform.app.booking_recorder.due_payment_count() == 1, "the refund is due, durably"
@@ -136,9 +138,7 @@ async def test_a_refund_stays_due_while_the_provider_is_down(
     platform: Platform, show: OnSale
 ) -> None:
     booking_id = await platform.confirmed(show)
-    platform.app.commit(
-        [platform.app.bookings.cancel_booking(booking_id, caller_id="admin", is_admin=True)]
-    )
+    store(platform.app, [commands.CancelBooking(booking_id, caller_id="admin", is_admin=True)])
     platform.provider.down = True
     await platform.payments.run_once()
     assert platform.booking(booking_id).payment_status == "captured"

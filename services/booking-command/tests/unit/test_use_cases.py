@@ -2,18 +2,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from functools import partial
+from collections.abc import AsyncIterator, Iterator, Sequence
 from uuid import uuid4
 
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from booking_command.adapters.public_events import OutboxMapper
+from booking_command.application import commands
 from booking_command.application.app import BookingCommandApplication
-from booking_command.application.commands import BatchItem, CommandService
 from booking_command.application.executor import EventStoreExecutor
 from booking_command.application.group_commit import GroupCommitter
+from booking_command.application.handlers import command_handlers
+from booking_command.application.message_bus import (
+    CONFLICTED,
+    ConflictRetries,
+    Handled,
+    MessageBus,
+    Prepared,
+)
 from booking_command.application.results import CommandResult, IdempotencyClaim
 from booking_command.domain.booking import Booking
 from booking_command.domain.catalog_event import Event
@@ -22,6 +29,7 @@ from service_kit.request_context import correlation_id_var
 
 from .conftest import HOLD, Clock, OnSale, book, booking_write, put_event_on_sale, reserve_and_pay
 from .fake_inventory import FakeInventory
+from .handling import handle, message, message_bus, store
 
 
 @pytest.fixture
@@ -30,21 +38,47 @@ def inventory() -> FakeInventory:
 
 
 @pytest.fixture
-async def service(
-    app: BookingCommandApplication, inventory: FakeInventory
-) -> AsyncIterator[CommandService]:
+def executor() -> Iterator[EventStoreExecutor]:
     executor = EventStoreExecutor(8)
+    yield executor
+    executor.shutdown()
+
+
+@pytest.fixture
+async def group_commit(
+    app: BookingCommandApplication, executor: EventStoreExecutor
+) -> AsyncIterator[GroupCommitter]:
     group_commit = GroupCommitter(app.commit, executor, max_batch=100)
     group_commit.start()
-    yield CommandService(app, executor, group_commit, inventory)
+    yield group_commit
     await group_commit.stop()
-    executor.shutdown()
+
+
+@pytest.fixture
+def bus(
+    app: BookingCommandApplication,
+    executor: EventStoreExecutor,
+    group_commit: GroupCommitter,
+    inventory: FakeInventory,
+) -> MessageBus:
+    return message_bus(app, executor, group_commit, inventory)
+
+
+def booking_request(on_sale: OnSale, owner: str = "user-1") -> commands.RequestBooking:
+    return commands.RequestBooking(
+        event_id=on_sale.event_id,
+        ticket_type_id=on_sale.ticket_type_id,
+        quantity=2,
+        customer_name="Ada Lovelace",
+        customer_email="ada@example.com",
+        owner_id=owner,
+        payment_token="tok_visa",
+    )
 
 
 def test_booking_is_priced_by_the_server(app: BookingCommandApplication) -> None:
     on_sale = put_event_on_sale(app, price="12.25")
     [result] = app.commit([booking_write(app, on_sale)])
-    assert result.status_code == 202
     assert (result.body["total_price"], result.body["currency"]) == ("24.50", "EUR")
 
 
@@ -56,7 +90,7 @@ def test_rejects_booking_for_unpublished_event(app: BookingCommandApplication) -
 
 
 def test_cancelled_event_stops_selling(app: BookingCommandApplication, on_sale: OnSale) -> None:
-    app.commit([app.catalog.cancel_event(on_sale.event_id, reason="storm")])
+    store(app, [commands.CancelEvent(on_sale.event_id, reason="storm")])
     with pytest.raises(ConflictError):
         booking_write(app, on_sale)
 
@@ -65,22 +99,22 @@ def test_venue_with_upcoming_event_cannot_be_deleted(
     app: BookingCommandApplication, on_sale: OnSale
 ) -> None:
     with pytest.raises(ConflictError):
-        app.catalog.delete_venue(on_sale.venue_id)
+        handle(app, commands.DeleteVenue(on_sale.venue_id))
 
 
 def test_venue_can_be_deleted_once_its_event_is_cancelled(
     app: BookingCommandApplication, on_sale: OnSale
 ) -> None:
-    app.commit([app.catalog.cancel_event(on_sale.event_id, reason="")])
-    [result] = app.commit([app.catalog.delete_venue(on_sale.venue_id)])
+    store(app, [commands.CancelEvent(on_sale.event_id, reason="")])
+    [result] = store(app, [commands.DeleteVenue(on_sale.venue_id)])
     assert result.body["deleted"] is True
 
 
 def test_command_result_carries_version_and_position(
     app: BookingCommandApplication, on_sale: OnSale
 ) -> None:
-    [result] = app.commit(
-        [app.catalog.change_event_details(on_sale.event_id, name="New", description="")]
+    [result] = store(
+        app, [commands.ChangeEventDetails(on_sale.event_id, name="New", description="")]
     )
     assert result.version == 3
     assert result.position == app.recorder.max_notification_id()
@@ -91,7 +125,7 @@ def test_someone_elses_booking_is_not_found(
 ) -> None:
     booking_id = book(app, on_sale, owner="user-1")
     with pytest.raises(NotFoundError):
-        app.bookings.cancel_booking(booking_id, caller_id="user-2", is_admin=False)
+        handle(app, commands.CancelBooking(booking_id, caller_id="user-2", is_admin=False))
 
 
 def test_admin_can_cancel_a_confirmed_booking(
@@ -99,9 +133,7 @@ def test_admin_can_cancel_a_confirmed_booking(
 ) -> None:
     booking_id = book(app, on_sale)
     reserve_and_pay(app, booking_id)
-    [result] = app.commit(
-        [app.bookings.cancel_booking(booking_id, caller_id="admin-1", is_admin=True)]
-    )
+    [result] = store(app, [commands.CancelBooking(booking_id, caller_id="admin-1", is_admin=True)])
     assert (result.body["status"], result.body["cancelled_by"]) == ("CANCELLED", "admin-1")
 
 
@@ -178,12 +210,9 @@ def test_old_version_of_booking_requested_loads_with_euro_currency(
 
 def test_long_lived_events_are_snapshotted(app: BookingCommandApplication, on_sale: OnSale) -> None:
     for number in range(60):
-        app.commit(
-            [
-                app.catalog.change_event_details(
-                    on_sale.event_id, name=f"Show {number}", description=""
-                )
-            ]
+        store(
+            app,
+            [commands.ChangeEventDetails(on_sale.event_id, name=f"Show {number}", description="")],
         )
     assert app.snapshots is not None
     snapshots = list(app.snapshots.get(on_sale.event_id))
@@ -201,8 +230,8 @@ def test_a_stored_write_is_answered_even_when_its_snapshot_fails(
 
     monkeypatch.setattr(app, "take_snapshot", broken_snapshot)
     results = [
-        app.commit(
-            [app.catalog.change_event_details(on_sale.event_id, name=f"Show {n}", description="")]
+        store(
+            app, [commands.ChangeEventDetails(on_sale.event_id, name=f"Show {n}", description="")]
         )[0]
         for n in range(60)
     ]
@@ -252,84 +281,122 @@ def test_internal_venue_schedule_events_are_not_published(
 
 
 async def test_same_idempotency_key_and_body_returns_the_original_response(
-    service: CommandService, app: BookingCommandApplication
+    bus: MessageBus, app: BookingCommandApplication
 ) -> None:
     claim = IdempotencyClaim("caller", "key-1", "fingerprint-a")
-    prepare = partial(app.catalog.register_venue, name="Hall", capacity=10, address="Road")
-    first = await service.execute(prepare, idempotency=claim)
-    second = await service.execute(prepare, idempotency=claim)
+    venue = commands.RegisterVenue(name="Hall", capacity=10, address="Road")
+    first = await bus.handle(message(venue, claim, status_code=201))
+    second = await bus.handle(message(venue, claim, status_code=201))
     assert second.replayed
-    assert second.response_body() == first.response_body()
+    assert (second.status_code, second.response_body()) == (201, first.response_body())
     assert app.recorder.max_notification_id() == 1
 
 
 async def test_same_idempotency_key_with_another_body_is_rejected(
-    service: CommandService, app: BookingCommandApplication
+    bus: MessageBus, app: BookingCommandApplication
 ) -> None:
-    prepare = partial(app.catalog.register_venue, name="Hall", capacity=10, address="Road")
-    await service.execute(prepare, idempotency=IdempotencyClaim("caller", "key-1", "a"))
+    venue = commands.RegisterVenue(name="Hall", capacity=10, address="Road")
+    await bus.handle(message(venue, IdempotencyClaim("caller", "key-1", "a")))
     with pytest.raises(InvalidInputError) as raised:
-        await service.execute(prepare, idempotency=IdempotencyClaim("caller", "key-1", "b"))
+        await bus.handle(message(venue, IdempotencyClaim("caller", "key-1", "b")))
     assert raised.value.error_type == "idempotency_key_mismatch"
 
 
 async def test_idempotency_key_expires(
-    service: CommandService, app: BookingCommandApplication, clock: Clock
+    bus: MessageBus, app: BookingCommandApplication, clock: Clock
 ) -> None:
     claim = IdempotencyClaim("caller", "key-1", "a")
-    prepare = partial(app.catalog.register_venue, name="Hall", capacity=10, address="Road")
-    first = await service.execute(prepare, idempotency=claim)
+    venue = commands.RegisterVenue(name="Hall", capacity=10, address="Road")
+    first = await bus.handle(message(venue, claim))
     clock.advance(app.idempotency.ttl.total_seconds())
-    second = await service.execute(prepare, idempotency=claim)
+    second = await bus.handle(message(venue, claim))
     assert not second.replayed
     assert second.id != first.id
 
 
 async def test_concurrent_requests_with_one_key_have_one_effect(
-    service: CommandService, app: BookingCommandApplication, on_sale: OnSale
+    bus: MessageBus, app: BookingCommandApplication, on_sale: OnSale
 ) -> None:
     claim = IdempotencyClaim("user-1", "key-1", "a")
-    prepare = partial(booking_write, app, on_sale)
     results = await asyncio.gather(
-        *(service.execute(prepare, idempotency=claim, batched=True) for _ in range(10))
+        *(bus.handle(message(booking_request(on_sale), claim)) for _ in range(10))
     )
     assert len({result.id for result in results}) == 1
     assert sum(not result.replayed for result in results) == 1
 
 
 async def test_group_commit_stores_a_burst_in_few_transactions(
-    service: CommandService, app: BookingCommandApplication, on_sale: OnSale
+    bus: MessageBus,
+    group_commit: GroupCommitter,
+    app: BookingCommandApplication,
+    on_sale: OnSale,
 ) -> None:
-    prepare = partial(booking_write, app, on_sale)
-    results = await asyncio.gather(*(service.execute(prepare, batched=True) for _ in range(200)))
+    results = await asyncio.gather(
+        *(bus.handle(message(booking_request(on_sale))) for _ in range(200))
+    )
     assert len({result.id for result in results}) == 200
     assert all(app.repository.get(result.id).status == "PENDING" for result in results)
-    assert service.group_commit.transactions < 200
+    assert group_commit.transactions < 200
 
 
 async def test_a_batch_commits_its_valid_writes_together_and_fails_items_alone(
-    service: CommandService, app: BookingCommandApplication, on_sale: OnSale
+    bus: MessageBus,
+    group_commit: GroupCommitter,
+    app: BookingCommandApplication,
+    on_sale: OnSale,
 ) -> None:
     taken = IdempotencyClaim("user-1", "taken", "a")
-    await service.execute(partial(booking_write, app, on_sale), idempotency=taken, batched=True)
-    transactions = service.group_commit.transactions
-    items = [
-        BatchItem(partial(booking_write, app, on_sale, f"user-{n}"), None, f"corr-{n}")
+    await bus.handle(message(booking_request(on_sale), taken))
+    transactions = group_commit.transactions
+    messages = [
+        message(booking_request(on_sale, f"user-{n}"), correlation_id=f"corr-{n}")
         for n in range(20)
     ]
-    items[7] = BatchItem(
-        partial(booking_write, app, on_sale), IdempotencyClaim("user-1", "taken", "b"), "c"
+    messages[7] = message(
+        booking_request(on_sale), IdempotencyClaim("user-1", "taken", "b"), correlation_id="c"
     )
 
-    outcomes = await service.execute_batch(items)
+    outcomes = await bus.handle_batch(messages)
 
     assert isinstance(outcomes[7], InvalidInputError)
     accepted = [outcome for outcome in outcomes if isinstance(outcome, CommandResult)]
     assert len(accepted) == 19
-    assert service.group_commit.transactions == transactions + 1
+    assert group_commit.transactions == transactions + 1
     stored = [app.repository.get(result.id) for result in accepted]
     assert [booking.owner_id for booking in stored] == [f"user-{n}" for n in range(20) if n != 7]
     events = app.recorder.select_notifications(1, 100)
     # Each held booking: Requested and PaymentDue, both in its request's flow.
     correlation = {json.loads(event.state)["correlation_id"] for event in events[-2 * 19 :]}
     assert correlation == {f"corr-{n}" for n in range(20) if n != 7}
+
+
+async def test_a_change_that_keeps_losing_its_race_is_a_conflict_after_the_retries(
+    app: BookingCommandApplication, executor: EventStoreExecutor
+) -> None:
+    attempts: list[int] = []
+
+    async def always_conflicting(prepared: Sequence[Prepared]) -> list[Handled]:
+        attempts.append(len(prepared))
+        return [CONFLICTED for _ in prepared]
+
+    bus = MessageBus(
+        command_handlers(app),
+        executor,
+        middleware=[ConflictRetries(retries=3)],
+        store_middleware=[],
+        store=always_conflicting,
+    )
+    with pytest.raises(ConflictError) as raised:
+        await bus.handle(message(commands.RegisterVenue(name="Hall", capacity=10, address="Road")))
+    assert raised.value.error_type == "concurrent_modification"
+    assert attempts == [1, 1, 1, 1]
+
+
+async def test_the_answer_an_entrypoint_gives_is_the_one_a_key_replays(
+    bus: MessageBus, app: BookingCommandApplication, on_sale: OnSale
+) -> None:
+    claim = IdempotencyClaim("user-1", "key-1", "a")
+    first = await bus.handle(message(booking_request(on_sale), claim, status_code=202))
+    again = await bus.handle(message(booking_request(on_sale), claim, status_code=202))
+    assert (first.status_code, first.body["payment_status"]) == (202, "pending")
+    assert (again.replayed, again.status_code, again.body) == (True, 202, first.body)

@@ -1,8 +1,9 @@
 """The event-sourced application: wires the use cases to one event store.
 
 Every method is synchronous (eventsourcing's PostgreSQL adapter is) and runs on the
-service's event-store thread pool. Use cases prepare a `PendingWrite`; `commit`
-stores any number of them in one transaction, which is what group commit builds on.
+service's event-store thread pool. Handlers (`catalog`, `bookings`) return a `Change`;
+the message bus makes it a `PendingWrite` and `commit` stores any number of them in one
+transaction, which is what group commit builds on.
 """
 
 from __future__ import annotations
@@ -144,8 +145,8 @@ class BookingCommandApplication(Application[UUID]):
                 id=write.primary.id,
                 version=version,
                 position=positions.get(write.primary.id) or self._position_of(write.primary),
-                status_code=write.status_code,
-                body=write.body,
+                status_code=write.answer.status_code,
+                body=write.answer.body,
             )
             for write, version in zip(writes, versions, strict=True)
         ]

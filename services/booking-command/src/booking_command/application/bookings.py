@@ -1,4 +1,5 @@
-"""Booking use cases: a customer requests tickets, sees and cancels their booking."""
+"""Booking handlers: a customer requests tickets and cancels their booking; and a look at
+one booking."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from booking_command.application import commands
 from booking_command.application.persistence import AggregateStore
 from booking_command.application.ports import TicketsToHold
-from booking_command.application.results import IdempotencyClaim, PendingWrite, pending_write
-from booking_command.application.views import booking_view
+from booking_command.application.results import Change, IdempotencyClaim
 from booking_command.domain.booking import Booking
 from booking_command.domain.catalog_event import Event
 from service_kit.errors import NotFoundError
@@ -60,41 +61,29 @@ class Bookings:
         self._events_on_sale = events_on_sale
         self.hold_for = hold_for
 
-    def request_booking(
-        self,
-        *,
-        event_id: UUID,
-        ticket_type_id: UUID,
-        quantity: int,
-        customer_name: str,
-        customer_email: str,
-        owner_id: str,
-        payment_token: str,
-        booking_id: UUID | None = None,
-    ) -> PendingWrite:
+    def request_booking(self, command: commands.RequestBooking) -> Change[Booking]:
         """A new PENDING booking, to be stored once inventory holds its tickets."""
         booking = Booking.request(
-            booking_id=booking_id,
-            show=self._events_on_sale.get(event_id),
-            ticket_type_id=ticket_type_id,
-            quantity=quantity,
-            customer_name=customer_name,
-            customer_email=customer_email,
-            owner_id=owner_id,
+            booking_id=command.booking_id,
+            show=self._events_on_sale.get(command.event_id),
+            ticket_type_id=command.ticket_type_id,
+            quantity=command.quantity,
+            customer_name=command.customer_name,
+            customer_email=command.customer_email,
+            owner_id=command.owner_id,
             now=self._store.clock(),
             hold_for=self.hold_for,
-            payment_token=payment_token,
+            payment_token=command.payment_token,
         )
-        write = pending_write(202, booking_view(booking), booking)
-        write.hold = TicketsToHold(
-            booking.id, booking.event_id, booking.ticket_type_id, booking.quantity
-        )
-        return write
+        hold = TicketsToHold(booking.id, booking.event_id, booking.ticket_type_id, booking.quantity)
+        return Change(booking, (booking,), hold=hold)
 
-    def cancel_booking(self, booking_id: UUID, *, caller_id: str, is_admin: bool) -> PendingWrite:
-        booking = self.get_booking(booking_id, caller_id=caller_id, is_admin=is_admin)
-        booking.cancel(cancelled_by=caller_id)
-        return pending_write(200, booking_view(booking), booking)
+    def cancel_booking(self, command: commands.CancelBooking) -> Change[Booking]:
+        booking = self.get_booking(
+            command.booking_id, caller_id=command.caller_id, is_admin=command.is_admin
+        )
+        booking.cancel(cancelled_by=command.caller_id)
+        return Change(booking, (booking,))
 
     def get_booking(self, booking_id: UUID, *, caller_id: str, is_admin: bool) -> Booking:
         """The booking, if the caller may see it; to anyone else it does not exist."""

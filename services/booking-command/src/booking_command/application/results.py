@@ -1,16 +1,17 @@
-"""What a use case hands back: a write to commit, then the caller's answer."""
+"""What a handler hands back (a `Change`), what the bus stores (`PendingWrite`) and what
+the caller is told (`Answer`, in a `CommandResult`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
 from booking_command.application.ports import TicketsToHold
-from service_kit.request_context import current_correlation_id, new_id
-from service_kit.tracing import current_traceparent
+
+ResultT = TypeVar("ResultT", covariant=True)
 
 
 @dataclass(frozen=True)
@@ -22,33 +23,42 @@ class IdempotencyClaim:
     fingerprint: str
 
 
-@dataclass
-class PendingWrite:
-    """Changed aggregates (the one the caller asked about first) and the answer to give."""
+@dataclass(frozen=True)
+class Change(Generic[ResultT]):
+    """What a handler did: its domain result and every aggregate it changed, the one the
+    caller is answered about first."""
 
+    result: ResultT
     aggregates: tuple[Aggregate, ...]
-    status_code: int
-    body: dict[str, Any]
-    correlation_id: str
-    idempotency: IdempotencyClaim | None = None
-    traceparent: str | None = None
     hold: TicketsToHold | None = None
-    """A new booking's tickets, held by inventory before the write is stored."""
+    """A new booking's tickets, to be held by inventory before the change is stored."""
 
     @property
     def primary(self) -> Aggregate:
         return self.aggregates[0]
 
 
-def pending_write(status_code: int, body: dict[str, Any], *aggregates: Aggregate) -> PendingWrite:
-    """A write in the current request's flow (its correlation id, or a new one)."""
-    return PendingWrite(
-        aggregates=aggregates,
-        status_code=status_code,
-        body=body,
-        correlation_id=current_correlation_id() or new_id(),
-        traceparent=current_traceparent(),
-    )
+@dataclass(frozen=True)
+class Answer:
+    """What the caller is told (the entrypoint's choice), kept with an Idempotency-Key."""
+
+    status_code: int
+    body: dict[str, Any]
+
+
+@dataclass
+class PendingWrite:
+    """A change to store in the next commit, with the answer it gives."""
+
+    aggregates: tuple[Aggregate, ...]
+    answer: Answer
+    correlation_id: str
+    idempotency: IdempotencyClaim | None = None
+    traceparent: str | None = None
+
+    @property
+    def primary(self) -> Aggregate:
+        return self.aggregates[0]
 
 
 @dataclass(frozen=True)

@@ -3,22 +3,24 @@ look at one booking."""
 
 from __future__ import annotations
 
-from functools import partial
 from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from booking_command.adapters.metrics import BOOKING_REQUESTS
+from booking_command.application import commands
 from booking_command.application.bookings import booking_id_for
-from booking_command.application.commands import BatchItem, CommandService
-from booking_command.application.results import CommandResult, IdempotencyClaim
+from booking_command.application.message_bus import Message
+from booking_command.application.results import Answer, CommandResult, IdempotencyClaim
 from booking_command.application.views import booking_view
+from booking_command.domain.booking import Booking
 from booking_command.entrypoints.http.deps import (
+    BusDep,
     CallerDep,
     GatewayCallerDep,
     IdempotencyKeyDep,
-    ServiceDep,
+    ReadsDep,
     claim,
     claim_for,
 )
@@ -41,6 +43,15 @@ def booking_location(booking_id: UUID) -> str:
     return f"{router.prefix}/{booking_id}"
 
 
+def held(booking: Booking) -> Answer:
+    """Inventory holds the tickets; the booking is PENDING until its payment is captured."""
+    return Answer(202, booking_view(booking))
+
+
+def changed(booking: Booking) -> Answer:
+    return Answer(200, booking_view(booking))
+
+
 @router.post(
     "",
     status_code=202,
@@ -59,14 +70,14 @@ def booking_location(booking_id: UUID) -> str:
 async def request_booking(
     body: RequestBooking,
     request: Request,
-    service: ServiceDep,
+    bus: BusDep,
     caller: CallerDep,
     key: IdempotencyKeyDep,
 ) -> JSONResponse:
-    item = booking_item(
-        service, body, caller.id, claim(request, caller, key, body), current_correlation_id()
+    message = booking_message(
+        body, caller.id, claim(request, caller, key, body), current_correlation_id()
     )
-    [outcome] = await service.execute_batch([item])
+    [outcome] = await bus.handle_batch([message])
     if isinstance(outcome, DomainError):
         BOOKING_REQUESTS.labels(outcome=outcome.error_type).inc()
         raise outcome
@@ -92,11 +103,10 @@ async def request_booking(
     responses=error_responses(403, 422),
 )
 async def request_booking_batch(
-    batch: RequestBookingBatch, service: ServiceDep, _: GatewayCallerDep
+    batch: RequestBookingBatch, bus: BusDep, _: GatewayCallerDep
 ) -> JSONResponse:
-    items = [
-        booking_item(
-            service,
+    messages = [
+        booking_message(
             request.command,
             request.caller_id,
             claim_for(
@@ -107,7 +117,7 @@ async def request_booking_batch(
         for request in batch.requests
     ]
     outcomes = []
-    for outcome in await service.execute_batch(items):
+    for outcome in await bus.handle_batch(messages):
         if isinstance(outcome, DomainError):
             BOOKING_REQUESTS.labels(outcome=outcome.error_type).inc()
             outcomes.append(
@@ -122,15 +132,13 @@ async def request_booking_batch(
     return JSONResponse({"outcomes": outcomes})
 
 
-def booking_item(
-    service: CommandService,
+def booking_message(
     body: RequestBooking,
     owner_id: str,
     idempotency: IdempotencyClaim | None,
     correlation_id: str | None,
-) -> BatchItem:
-    prepare = partial(
-        service.app.bookings.request_booking,
+) -> Message:
+    command = commands.RequestBooking(
         event_id=body.event_id,
         ticket_type_id=body.ticket_type_id,
         quantity=body.quantity,
@@ -140,7 +148,7 @@ def booking_item(
         payment_token=body.payment_token,
         booking_id=booking_id_for(idempotency),
     )
-    return BatchItem(prepare, idempotency, correlation_id or new_id())
+    return Message(command, held, idempotency, correlation_id or new_id())
 
 
 @router.post(
@@ -157,18 +165,13 @@ def booking_item(
 async def cancel_booking(
     booking_id: UUID,
     request: Request,
-    service: ServiceDep,
+    bus: BusDep,
     caller: CallerDep,
     key: IdempotencyKeyDep,
     body: CancelBooking | None = None,
 ) -> JSONResponse:
-    prepare = partial(
-        service.app.bookings.cancel_booking,
-        booking_id,
-        caller_id=caller.id,
-        is_admin=caller.is_admin,
-    )
-    result = await service.execute(prepare, idempotency=claim(request, caller, key, body))
+    command = commands.CancelBooking(booking_id, caller_id=caller.id, is_admin=caller.is_admin)
+    result = await bus.handle(Message(command, changed, claim(request, caller, key, body)))
     return command_response(result)
 
 
@@ -178,12 +181,10 @@ async def cancel_booking(
     summary="A booking as the write side has it (the read model serves clients)",
     responses=error_responses(401, 404),
 )
-async def get_booking(booking_id: UUID, service: ServiceDep, caller: CallerDep) -> JSONResponse:
-    app = service.app
-    booking = await service.executor.run(
-        partial(app.bookings.get_booking, booking_id, caller_id=caller.id, is_admin=caller.is_admin)
+async def get_booking(booking_id: UUID, reads: ReadsDep, caller: CallerDep) -> JSONResponse:
+    booking, position = await reads.booking(
+        booking_id, caller_id=caller.id, is_admin=caller.is_admin
     )
-    position = await service.executor.run(app.published_position, booking.id)
     result = CommandResult(
         id=booking.id,
         version=booking.version,

@@ -1,4 +1,4 @@
-"""Dependencies of the internal routes: the command service, the caller, idempotency.
+"""Dependencies of the internal routes: the message bus, the caller, idempotency.
 
 Every route already requires a valid gateway token (the kit's app factory); these add
 who may do what, checked again here where the write happens.
@@ -18,7 +18,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from pydantic import BaseModel
 
-from booking_command.application.commands import CommandService
+from booking_command.application.message_bus import MessageBus
+from booking_command.application.reads import WriteSideReads
 from booking_command.application.results import IdempotencyClaim
 from service_kit.errors import ForbiddenError, InvalidInputError, UnauthorizedError
 from service_kit.internal_auth import Caller as InternalCallerType
@@ -28,9 +29,14 @@ from ticketing_contracts.internal_http import IDEMPOTENCY_KEY_HEADER, ROLES, Rol
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
-async def command_service(request: Request) -> CommandService:
-    service: CommandService = request.app.state.command_service
-    return service
+async def message_bus(request: Request) -> MessageBus:
+    bus: MessageBus = request.app.state.bus
+    return bus
+
+
+async def write_side_reads(request: Request) -> WriteSideReads:
+    reads: WriteSideReads = request.app.state.reads
+    return reads
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,8 @@ async def idempotency_key(
     return key
 
 
-ServiceDep = Annotated[CommandService, Depends(command_service)]
+BusDep = Annotated[MessageBus, Depends(message_bus)]
+ReadsDep = Annotated[WriteSideReads, Depends(write_side_reads)]
 CallerDep = Annotated[Caller, Depends(required_caller)]
 CatalogCallerDep = Annotated[Caller, Depends(catalog_caller)]
 AdminCallerDep = Annotated[Caller, Depends(admin_caller)]

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from functools import partial
 from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from booking_command.application import commands
+from booking_command.application.catalog import TicketTypeAdded
+from booking_command.application.message_bus import Message
+from booking_command.application.results import Answer
+from booking_command.application.views import event_view, ticket_type_view
 from booking_command.domain import catalog_event
+from booking_command.domain.catalog_event import Event
 from booking_command.entrypoints.http.deps import (
     AdminCallerDep,
+    BusDep,
     CatalogCallerDep,
     IdempotencyKeyDep,
-    ServiceDep,
     claim,
 )
 from booking_command.entrypoints.http.responses import command_response
@@ -29,6 +34,20 @@ from ticketing_contracts.commands import (
 )
 
 router = APIRouter(prefix="/internal/v1/events", tags=["events"])
+
+
+def created(show: Event) -> Answer:
+    return Answer(201, event_view(show))
+
+
+def changed(show: Event) -> Answer:
+    return Answer(200, event_view(show))
+
+
+def ticket_type_added(added: TicketTypeAdded) -> Answer:
+    return Answer(
+        201, {**event_view(added.event), "ticket_type": ticket_type_view(added.ticket_type)}
+    )
 
 
 def _spec(ticket_type: TicketTypeSpec) -> catalog_event.TicketTypeSpec:
@@ -50,19 +69,18 @@ def _spec(ticket_type: TicketTypeSpec) -> catalog_event.TicketTypeSpec:
 async def create_event(
     body: CreateEvent,
     request: Request,
-    service: ServiceDep,
+    bus: BusDep,
     caller: CatalogCallerDep,
     key: IdempotencyKeyDep,
 ) -> JSONResponse:
-    prepare = partial(
-        service.app.catalog.schedule_event,
+    command = commands.ScheduleEvent(
         venue_id=body.venue_id,
         name=body.name,
         description=body.description,
         starts_at=body.starts_at,
         ticket_types=[_spec(ticket_type) for ticket_type in body.ticket_types],
     )
-    result = await service.execute(prepare, idempotency=claim(request, caller, key, body))
+    result = await bus.handle(Message(command, created, claim(request, caller, key, body)))
     return command_response(result)
 
 
@@ -76,17 +94,12 @@ async def change_event_details(
     event_id: UUID,
     body: ChangeEventDetails,
     request: Request,
-    service: ServiceDep,
+    bus: BusDep,
     caller: CatalogCallerDep,
     key: IdempotencyKeyDep,
 ) -> JSONResponse:
-    prepare = partial(
-        service.app.catalog.change_event_details,
-        event_id,
-        name=body.name,
-        description=body.description,
-    )
-    result = await service.execute(prepare, idempotency=claim(request, caller, key, body))
+    command = commands.ChangeEventDetails(event_id, name=body.name, description=body.description)
+    result = await bus.handle(Message(command, changed, claim(request, caller, key, body)))
     return command_response(result)
 
 
@@ -101,12 +114,14 @@ async def add_ticket_type(
     event_id: UUID,
     body: AddTicketType,
     request: Request,
-    service: ServiceDep,
+    bus: BusDep,
     caller: CatalogCallerDep,
     key: IdempotencyKeyDep,
 ) -> JSONResponse:
-    prepare = partial(service.app.catalog.add_ticket_type, event_id, _spec(body))
-    result = await service.execute(prepare, idempotency=claim(request, caller, key, body))
+    command = commands.AddTicketType(event_id, _spec(body))
+    result = await bus.handle(
+        Message(command, ticket_type_added, claim(request, caller, key, body))
+    )
     return command_response(result)
 
 
@@ -119,12 +134,12 @@ async def add_ticket_type(
 async def publish_event(
     event_id: UUID,
     request: Request,
-    service: ServiceDep,
+    bus: BusDep,
     caller: CatalogCallerDep,
     key: IdempotencyKeyDep,
 ) -> JSONResponse:
-    prepare = partial(service.app.catalog.publish_event, event_id)
-    result = await service.execute(prepare, idempotency=claim(request, caller, key, None))
+    command = commands.PublishEvent(event_id)
+    result = await bus.handle(Message(command, changed, claim(request, caller, key, None)))
     return command_response(result)
 
 
@@ -138,12 +153,12 @@ async def reschedule_event(
     event_id: UUID,
     body: RescheduleEvent,
     request: Request,
-    service: ServiceDep,
+    bus: BusDep,
     caller: CatalogCallerDep,
     key: IdempotencyKeyDep,
 ) -> JSONResponse:
-    prepare = partial(service.app.catalog.reschedule_event, event_id, starts_at=body.starts_at)
-    result = await service.execute(prepare, idempotency=claim(request, caller, key, body))
+    command = commands.RescheduleEvent(event_id, starts_at=body.starts_at)
+    result = await bus.handle(Message(command, changed, claim(request, caller, key, body)))
     return command_response(result)
 
 
@@ -162,14 +177,12 @@ async def reschedule_event(
 async def cancel_event(
     event_id: UUID,
     request: Request,
-    service: ServiceDep,
+    bus: BusDep,
     caller: AdminCallerDep,
     key: IdempotencyKeyDep,
     body: CancelEvent | None = None,
 ) -> JSONResponse:
     reason = body.reason if body is not None else ""
-    prepare = partial(
-        service.app.catalog.cancel_event, event_id, reason=reason, cancelled_by=caller.id
-    )
-    result = await service.execute(prepare, idempotency=claim(request, caller, key, body))
+    command = commands.CancelEvent(event_id, reason=reason, cancelled_by=caller.id)
+    result = await bus.handle(Message(command, changed, claim(request, caller, key, body)))
     return command_response(result)

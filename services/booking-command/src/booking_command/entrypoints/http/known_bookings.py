@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from booking_command.entrypoints.http.deps import ServiceDep
+from booking_command.entrypoints.http.deps import ReadsDep
 from service_kit.errors import ForbiddenError
 from service_kit.http_errors import error_responses
 from service_kit.internal_auth import Caller, VerifiedCaller
@@ -41,9 +41,9 @@ async def inventory_caller(caller: VerifiedCaller) -> Caller:
 )
 async def known_bookings(
     question: KnownBookingsQuestion,
-    service: ServiceDep,
+    reads: ReadsDep,
     _: Annotated[Caller, Depends(inventory_caller)],
 ) -> KnownBookings:
     asked = list(dict.fromkeys(question.booking_ids))
-    stored = await service.executor.run(service.app.booking_recorder.known_bookings, asked)
+    stored = await reads.known_bookings(asked)
     return KnownBookings(known=[i for i in asked if i in stored])

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from functools import partial
 from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from booking_command.application import commands
+from booking_command.application.message_bus import Message
+from booking_command.application.results import Answer
+from booking_command.application.views import venue_view
+from booking_command.domain.venue import Venue
 from booking_command.entrypoints.http.deps import (
     AdminCallerDep,
+    BusDep,
     CatalogCallerDep,
     IdempotencyKeyDep,
-    ServiceDep,
     claim,
 )
 from booking_command.entrypoints.http.responses import command_response
@@ -21,6 +25,14 @@ from service_kit.http_errors import error_responses
 from ticketing_contracts.commands import CreateVenue, UpdateVenue
 
 router = APIRouter(prefix="/internal/v1/venues", tags=["venues"])
+
+
+def created(venue: Venue) -> Answer:
+    return Answer(201, venue_view(venue))
+
+
+def changed(venue: Venue) -> Answer:
+    return Answer(200, venue_view(venue))
 
 
 @router.post(
@@ -33,17 +45,12 @@ router = APIRouter(prefix="/internal/v1/venues", tags=["venues"])
 async def create_venue(
     body: CreateVenue,
     request: Request,
-    service: ServiceDep,
+    bus: BusDep,
     caller: CatalogCallerDep,
     key: IdempotencyKeyDep,
 ) -> JSONResponse:
-    prepare = partial(
-        service.app.catalog.register_venue,
-        name=body.name,
-        capacity=body.capacity,
-        address=body.address,
-    )
-    result = await service.execute(prepare, idempotency=claim(request, caller, key, body))
+    command = commands.RegisterVenue(name=body.name, capacity=body.capacity, address=body.address)
+    result = await bus.handle(Message(command, created, claim(request, caller, key, body)))
     return command_response(result)
 
 
@@ -57,18 +64,14 @@ async def update_venue(
     venue_id: UUID,
     body: UpdateVenue,
     request: Request,
-    service: ServiceDep,
+    bus: BusDep,
     caller: CatalogCallerDep,
     key: IdempotencyKeyDep,
 ) -> JSONResponse:
-    prepare = partial(
-        service.app.catalog.update_venue,
-        venue_id,
-        name=body.name,
-        capacity=body.capacity,
-        address=body.address,
+    command = commands.UpdateVenue(
+        venue_id, name=body.name, capacity=body.capacity, address=body.address
     )
-    result = await service.execute(prepare, idempotency=claim(request, caller, key, body))
+    result = await bus.handle(Message(command, changed, claim(request, caller, key, body)))
     return command_response(result)
 
 
@@ -81,10 +84,10 @@ async def update_venue(
 async def delete_venue(
     venue_id: UUID,
     request: Request,
-    service: ServiceDep,
+    bus: BusDep,
     caller: AdminCallerDep,
     key: IdempotencyKeyDep,
 ) -> JSONResponse:
-    prepare = partial(service.app.catalog.delete_venue, venue_id)
-    result = await service.execute(prepare, idempotency=claim(request, caller, key, None))
+    command = commands.DeleteVenue(venue_id)
+    result = await bus.handle(Message(command, changed, claim(request, caller, key, None)))
     return command_response(result)

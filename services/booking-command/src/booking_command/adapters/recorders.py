@@ -494,7 +494,10 @@ def _idempotency_record(row: DictRow) -> IdempotencyRecord:
 
 
 class InMemoryBookingRecorder(POPOProcessRecorder, BookingRecorder):
-    """The same contract in memory, for fast tests of the application."""
+    """The same contract in memory, for fast tests of the application.
+
+    Its methods take `_database_lock`, the lock POPOProcessRecorder holds while it inserts
+    events (it offers no public one), so they see a commit whole or not at all."""
 
     def __init__(self) -> None:
         super().__init__()

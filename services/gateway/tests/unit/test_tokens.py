@@ -143,3 +143,67 @@ def test_rs256_signs_with_the_private_key_and_refuses_hs256_made_with_the_public
     forged = f"{header}.{body}." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
     with pytest.raises(UnauthorizedError):
         tokens.decode(forged)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_token_verified_once_is_not_verified_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    tokens = hs256()
+    token = tokens.issue(a_user()).access_token
+    verified = []
+    verify = jwt.decode
+
+    def counting(*args: object, **kwargs: object) -> object:
+        verified.append(args[0])
+        return verify(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jwt, "decode", counting)
+
+    assert tokens.decode(token) == tokens.decode(token) == tokens.decode(token)
+    assert verified == [token]
+
+
+def test_a_remembered_token_expires_when_a_fresh_check_would_refuse_it() -> None:
+    clock = Clock()
+    tokens = JwtTokens(
+        algorithm="HS256",
+        signing_key=SECRET,
+        verification_key=SECRET,
+        ttl_seconds=1800,
+        leeway_seconds=10,
+        issuer="ticketing-gateway",
+        clock=clock,
+    )
+    token = tokens.issue(a_user()).access_token
+    expires_at = tokens.decode(token).expires_at
+
+    clock.now = expires_at + 10 - 0.001  # within the leeway
+    assert tokens.decode(token).expires_at == expires_at
+    clock.now = expires_at + 10
+    with pytest.raises(UnauthorizedError) as error:
+        tokens.decode(token)
+    assert (error.value.detail, error.value.error_type) == (
+        "The access token has expired",
+        "token_expired",
+    )
+
+
+def test_remembering_a_token_vouches_for_no_other_text() -> None:
+    tokens = hs256()
+    token = tokens.issue(a_user("user")).access_token
+    assert tokens.decode(token).role == "user"
+    header, _, signature = token.split(".")
+    payload = jwt.decode(token, options={"verify_signature": False})
+    forged = f"{header}.{_b64({**payload, 'role': 'admin'})}.{signature}"
+
+    with pytest.raises(UnauthorizedError):
+        tokens.decode(forged)
+    with pytest.raises(UnauthorizedError):
+        tokens.decode(forged)
+    assert tokens.decode(token).role == "user"

@@ -1,8 +1,18 @@
-"""Access tokens as JWTs (HS256 by default, RS256 with a key pair)."""
+"""Access tokens as JWTs (HS256 by default, RS256 with a key pair).
+
+A token verified once is remembered with its claims until it expires: every check but the
+expiry gives the same result for the same text (signature, algorithm, issuer, claims), and
+the issued-at and not-before checks only get easier to pass as time goes on. So a request
+with a remembered token pays a dictionary lookup and the expiry check, not the signature
+check (about 0.1 ms of CPU with HS256, more with RS256), and gets the answer a fresh
+verification would give.
+"""
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -14,6 +24,8 @@ from service_kit.errors import UnauthorizedError
 from ticketing_contracts.internal_http import ROLES
 
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "jti", "role", "iss", "ver"]
+# About 10 MB; beyond it the remembered tokens are forgotten and verified again.
+MAX_REMEMBERED = 20_000
 
 
 class JwtTokens:
@@ -26,6 +38,7 @@ class JwtTokens:
         ttl_seconds: int,
         leeway_seconds: int,
         issuer: str,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._algorithm = algorithm
         self._signing_key = signing_key
@@ -33,6 +46,8 @@ class JwtTokens:
         self._ttl = ttl_seconds
         self._leeway = leeway_seconds
         self._issuer = issuer
+        self._clock = clock
+        self._verified: dict[str, TokenClaims] = {}
 
     @classmethod
     def from_settings(cls, settings: GatewaySettings) -> JwtTokens:
@@ -67,6 +82,18 @@ class JwtTokens:
         return IssuedToken(access_token=token, expires_in=self._ttl)
 
     def decode(self, token: str) -> TokenClaims:
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._verify(token)
+            if len(self._verified) >= MAX_REMEMBERED:
+                self._verified.clear()
+            self._verified[token] = claims
+        elif claims.expires_at <= self._clock() - self._leeway:  # as PyJWT compares
+            del self._verified[token]
+            raise _expired()
+        return claims
+
+    def _verify(self, token: str) -> TokenClaims:
         try:
             claims = jwt.decode(
                 token,
@@ -78,9 +105,7 @@ class JwtTokens:
                 options={"require": REQUIRED_CLAIMS},
             )
         except jwt.ExpiredSignatureError:
-            raise UnauthorizedError(
-                "The access token has expired", error_type="token_expired"
-            ) from None
+            raise _expired() from None
         except jwt.PyJWTError:
             raise UnauthorizedError(
                 "The access token is invalid", error_type="invalid_token"
@@ -103,3 +128,7 @@ class JwtTokens:
             token_version=version,
             role=role,
         )
+
+
+def _expired() -> UnauthorizedError:
+    return UnauthorizedError("The access token has expired", error_type="token_expired")

@@ -8,9 +8,10 @@ sale). wrk sends keyed bookable requests (`bench/wrk/booking.lua`); the figure i
 gateway process's user+system CPU during the run divided by the answers it gave.
 
     .tools/bin/uv run --frozen python services/gateway/bench/booking_path.py \
-        --seconds 20 --connections 64 [--py-spy profile.svg]
+        --seconds 20 --connections 64 [--rate 400] [--py-spy profile.svg]
 
-Run it on a quiet machine: wrk and the stub share the cores with the gateway. To compare
+Run it on a quiet machine: wrk and the stub share the cores with the gateway; a fixed
+`--rate` keeps batch sizes alike between runs, which a busy machine otherwise moves. To compare
 with another version, put that version's `services/gateway/src` first on `PYTHONPATH` (e.g.
 `git archive <commit> services/gateway/src | tar -x -C /tmp/old`) and run both in turns.
 """
@@ -35,7 +36,7 @@ REPOSITORY = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPOSITORY))  # the platform bench helpers: wrk and /proc CPU
 
 from bench.cpu import cpu_seconds  # noqa: E402
-from bench.wrk_driver import WrkResult, run_wrk, script  # noqa: E402
+from bench.wrk_driver import WRK_THREADS, WrkResult, run_wrk, script  # noqa: E402
 from local_infra.ports import free_port  # noqa: E402
 from local_infra.redis_server import temporary_redis_server  # noqa: E402
 
@@ -181,7 +182,10 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     gateway_port, stub_port = free_port(), free_port()
     tokens = Path(tempfile.mkdtemp(prefix="gateway-bench-")) / "tokens.txt"
     me = [sys.executable, __file__]
-    lua = script("stats", "booking")
+    lua = script("stats", "booking", *(["pace"] if args.rate else []))
+    wrk_args = [str(tokens), EVENT_ID, TICKET_TYPE_ID, "/api/v1/bookings", "0", "run"]
+    if args.rate:  # each of wrk's threads sends one request per interval
+        wrk_args.append(str(1000 * min(WRK_THREADS, args.connections) / args.rate))
 
     async def load(seconds: float) -> WrkResult:
         return await run_wrk(
@@ -189,7 +193,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             connections=args.connections,
             seconds=seconds,
             lua=lua,
-            args=[str(tokens), EVENT_ID, TICKET_TYPE_ID, "/api/v1/bookings", "0", "run"],
+            args=wrk_args,
         )
 
     async with temporary_redis_server() as redis:
@@ -244,6 +248,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--downstream-ms", type=float, default=3.0)
+    parser.add_argument(
+        "--rate", type=float, help="requests/s offered (default: as fast as answers come)"
+    )
     parser.add_argument("--py-spy", help="write a py-spy profile of the run to this file")
     parser.add_argument("--format", default="flamegraph", help="py-spy's output format")
     print(json.dumps(asyncio.run(measure(parser.parse_args()))))

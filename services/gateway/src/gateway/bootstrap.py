@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from starlette.middleware import Middleware
 
 from gateway.adapters.downstream import HttpDownstream
@@ -65,6 +65,7 @@ BOOKING_COMMAND = "booking-command"
 INVENTORY = "inventory"
 QUERY_PROJECTION = "query-projection"
 Hook = Callable[[], Awaitable[None]]
+REDIS_CONNECTIONS = 100
 
 DESCRIPTION = """
 Public REST API of the ticket booking platform.
@@ -103,8 +104,22 @@ class GatewayAdapters:
     on_shutdown: list[Hook] = field(default_factory=list)
 
 
+def redis_client(url: str) -> Redis:
+    """A burst of requests waits (up to the same 2 s as any Redis call) for one of the pool's
+    connections: redis-py's default pool refuses at once beyond its 100, and revocation
+    fails closed, so a burst of bookings answered 503 as if Redis were down."""
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=REDIS_CONNECTIONS,
+        timeout=2,
+        socket_timeout=2,
+        socket_connect_timeout=2,
+    )
+    return Redis.from_pool(pool)
+
+
 def production_adapters(settings: GatewaySettings) -> GatewayAdapters:
-    redis = Redis.from_url(str(settings.redis_url), socket_timeout=2, socket_connect_timeout=2)
+    redis = redis_client(str(settings.redis_url))
     users = PostgresUserRepository(settings.database_dsn, settings.database_pool_size)
     return GatewayAdapters(
         users=users,

@@ -1,5 +1,8 @@
 """The whole gateway on real PostgreSQL and Redis, downstream services stood in."""
 
+import asyncio
+import uuid
+
 import httpx
 import pytest
 
@@ -61,3 +64,27 @@ async def test_registers_logs_in_and_limits_logins_through_redis(
             limited = await client.post("/api/v1/auth/token", data=login)
             assert limited.status_code == 429
             assert int(limited.headers["Retry-After"]) >= 1
+
+
+async def test_more_concurrent_requests_than_redis_connections_wait_for_one(
+    infrastructure, redis_key_prefix
+) -> None:
+    settings = GatewaySettings(
+        _env_file=None,  # type: ignore[call-arg]
+        environment="test",
+        internal_token_private_key=generate_key_pair()[0],
+        jwt_secret=SECRET,
+        redis_url=infrastructure.redis_url,
+        redis_key_prefix=f"{redis_key_prefix}burst:",
+    )
+    adapters = production_adapters(settings)
+    try:
+        # A flash sale's burst, every request at its revocation check at once: a burst is
+        # not an outage, so none may be refused as if Redis were away.
+        answers = await asyncio.gather(
+            *(adapters.revoked_tokens.is_revoked(uuid.uuid4().hex) for _ in range(300))
+        )
+    finally:
+        for stop in adapters.on_shutdown:
+            await stop()
+    assert answers == [False] * 300

@@ -1,19 +1,21 @@
 """CPU the gateway spends per `POST /api/v1/bookings` it forwards, measured in isolation.
 
-The gateway runs as in production (uvicorn, one process, its JSON logs at INFO) on a Redis
-server of its own (revocation, rate limits with limits too high to refuse, read positions),
-with users kept in memory and booking-command and query-projection played by a stub in
-another process (answers 202 after `--downstream-ms`, so requests coalesce as they do in a
-sale). wrk sends keyed bookable requests (`bench/wrk/booking.lua`); the figure is the
-gateway process's user+system CPU during the run divided by the answers it gave.
+The gateway runs as in production (uvicorn, one process, its JSON logs at INFO, production's
+adapters) on a Redis server of its own (revocation, rate limits with limits too high to
+refuse, read positions), with users kept in memory and booking-command and query-projection
+played by a stub in another process (answers 202 after `--downstream-ms`, so requests
+coalesce as they do in a sale). wrk sends keyed bookable requests (`bench/wrk/booking.lua`);
+the figure is the gateway process's user+system CPU during the run divided by the answers
+it gave.
 
     .tools/bin/uv run --frozen python services/gateway/bench/booking_path.py \
         --seconds 20 --connections 64 [--rate 400] [--py-spy profile.svg]
 
 Run it on a quiet machine: wrk and the stub share the cores with the gateway; a fixed
-`--rate` keeps batch sizes alike between runs, which a busy machine otherwise moves. To compare
-with another version, put that version's `services/gateway/src` first on `PYTHONPATH` (e.g.
-`git archive <commit> services/gateway/src | tar -x -C /tmp/old`) and run both in turns.
+`--rate` keeps batch sizes alike between runs, which a busy machine otherwise moves. To
+compare with another version, put that version's `services/gateway/src` first on
+`PYTHONPATH` (e.g. `git archive <commit> services/gateway/src | tar -x -C /tmp/old`) and
+run both in turns.
 """
 
 from __future__ import annotations
@@ -104,15 +106,9 @@ def run_stub(port: int, delay_ms: float) -> None:
 
 
 def run_gateway(port: int, downstream_port: int, redis_url: str, tokens_path: Path) -> None:
-    from redis.asyncio import Redis
-
-    from gateway.adapters.login_throttle import InMemoryLoginThrottle
-    from gateway.adapters.rate_limits import RedisWindowCounters
-    from gateway.adapters.read_positions import RedisReadPositions
-    from gateway.adapters.revoked_tokens import RedisRevokedTokens
     from gateway.adapters.tokens import JwtTokens
     from gateway.adapters.user_store import InMemoryUserRepository
-    from gateway.bootstrap import GatewayAdapters, build_app, login_backoff
+    from gateway.bootstrap import build_app, production_adapters
     from gateway.domain.users import User
     from gateway.settings import GatewaySettings
     from service_kit.internal_auth import generate_key_pair
@@ -132,8 +128,12 @@ def run_gateway(port: int, downstream_port: int, redis_url: str, tokens_path: Pa
         rate_limit_default=UNLIMITED,
         rate_limit_booking=UNLIMITED,
     )
-    redis = Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+    # Production's adapters but for the accounts, kept in memory (the gateway reads one at
+    # most once a second per user on this path).
+    adapters = production_adapters(settings)
     users = InMemoryUserRepository()
+    adapters.users, adapters.on_startup = users, []
+    adapters.probes.pop("postgres", None)
     tokens = JwtTokens.from_settings(settings)
     issued = []
     for number in range(200):
@@ -142,19 +142,6 @@ def run_gateway(port: int, downstream_port: int, redis_url: str, tokens_path: Pa
         users.users[user.id] = user
         issued.append(tokens.issue(user).access_token)
     tokens_path.write_text("\n".join(issued) + "\n")
-    adapters = GatewayAdapters(
-        users=users,
-        rate_limits=RedisWindowCounters(redis, settings.redis_key_prefix),
-        read_positions=RedisReadPositions(
-            redis, settings.redis_key_prefix, settings.read_position_ttl_seconds
-        ),
-        login_throttle=InMemoryLoginThrottle(login_backoff(settings)),
-        revoked_tokens=RedisRevokedTokens(
-            redis, settings.redis_key_prefix, settings.jwt_leeway_seconds
-        ),
-        breaker_redis_url=redis_url,
-        on_shutdown=[redis.aclose],
-    )
     serve(build_app(settings, adapters), settings)
 
 

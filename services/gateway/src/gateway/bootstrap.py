@@ -287,7 +287,8 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
         operations=OperationsService(
             catalog,
             queries,
-            {BOOKING_COMMAND: commands, INVENTORY: stock, QUERY_PROJECTION: queries},
+            # The services with dead letters: those that consume (booking-command does not).
+            {INVENTORY: stock, QUERY_PROJECTION: queries},
             ServiceStatusReader(client, urls).statuses,
             own_status,
         ),

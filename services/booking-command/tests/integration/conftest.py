@@ -142,6 +142,28 @@ async def start_kafka(runtime: Runtime) -> KafkaRuntime:
     return kafka
 
 
+def booking_request(
+    event_id: UUID,
+    ticket_type_id: UUID,
+    *,
+    quantity: int = 1,
+    owner_id: str = "user-1",
+    card: str = "tok_visa",
+    booking_id: UUID | None = None,
+) -> commands.RequestBooking:
+    """A fan's request for tickets of that type, paid with `card`."""
+    return commands.RequestBooking(
+        event_id=event_id,
+        ticket_type_id=ticket_type_id,
+        quantity=quantity,
+        customer_name="Ada Lovelace",
+        customer_email="ada@example.com",
+        owner_id=owner_id,
+        payment_token=card,
+        booking_id=booking_id,
+    )
+
+
 def put_event_on_sale(app: BookingCommandApplication) -> tuple[UUID, UUID, UUID]:
     [venue] = store(app, [commands.RegisterVenue(name="Arena", capacity=1000, address="1 Road")])
     [show] = store(

@@ -17,7 +17,7 @@ from booking_command.bootstrap import Runtime
 from booking_command.domain.booking import Booking
 
 from ..unit.handling import prepare, store
-from .conftest import put_event_on_sale
+from .conftest import booking_request, put_event_on_sale
 
 pytestmark = pytest.mark.integration
 
@@ -25,17 +25,7 @@ pytestmark = pytest.mark.integration
 def request(app: BookingCommandApplication, event_id: UUID, ticket_type_id: UUID) -> UUID:
     [result] = store(
         app,
-        [
-            commands.RequestBooking(
-                event_id=event_id,
-                ticket_type_id=ticket_type_id,
-                quantity=1,
-                customer_name="Ada Lovelace",
-                customer_email="ada@example.com",
-                owner_id="fan-1",
-                payment_token="tok_visa",
-            )
-        ],
+        [booking_request(event_id, ticket_type_id, owner_id="fan-1")],
     )
     return result.id
 
@@ -46,15 +36,7 @@ def request_many(
     writes = [
         prepare(
             app,
-            commands.RequestBooking(
-                event_id=event_id,
-                ticket_type_id=ticket_type_id,
-                quantity=1,
-                customer_name="Ada Lovelace",
-                customer_email="ada@example.com",
-                owner_id="fan-1",
-                payment_token="tok_visa",
-            ),
+            booking_request(event_id, ticket_type_id, owner_id="fan-1"),
         )
         for _ in range(count)
     ]

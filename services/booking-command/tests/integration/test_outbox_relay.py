@@ -24,7 +24,7 @@ from ticketing_contracts import topics
 from ticketing_contracts.events import BookingConfirmed
 
 from ..unit.handling import message, store
-from .conftest import eventually, put_event_on_sale, read_topic, start_kafka
+from .conftest import booking_request, eventually, put_event_on_sale, read_topic, start_kafka
 
 pytestmark = pytest.mark.integration
 
@@ -32,17 +32,7 @@ pytestmark = pytest.mark.integration
 def request_booking(app: BookingCommandApplication, event_id: UUID, ticket_type_id: UUID) -> UUID:
     [result] = store(
         app,
-        [
-            commands.RequestBooking(
-                event_id=event_id,
-                ticket_type_id=ticket_type_id,
-                quantity=2,
-                customer_name="Ada Lovelace",
-                customer_email="ada@example.com",
-                owner_id="user-1",
-                payment_token="tok_visa",
-            )
-        ],
+        [booking_request(event_id, ticket_type_id, quantity=2)],
     )
     return result.id
 
@@ -153,15 +143,7 @@ async def held_booking(
     runtime: Runtime, event_id: UUID, ticket_type_id: UUID, *, card: str = "tok_visa"
 ) -> UUID:
     """A booking requested as the gateway asks: held by inventory, then stored."""
-    booking = commands.RequestBooking(
-        event_id=event_id,
-        ticket_type_id=ticket_type_id,
-        quantity=2,
-        customer_name="Ada Lovelace",
-        customer_email="ada@example.com",
-        owner_id="user-1",
-        payment_token=card,
-    )
+    booking = booking_request(event_id, ticket_type_id, quantity=2, card=card)
     result = await runtime.bus.handle(message(booking, status_code=202))
     return result.id
 

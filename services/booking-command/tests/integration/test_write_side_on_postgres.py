@@ -7,7 +7,6 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from booking_command.application import commands
 from booking_command.application.message_bus import Message
 from booking_command.application.ports import BookingDisowned
 from booking_command.application.results import CommandResult, IdempotencyClaim
@@ -16,7 +15,7 @@ from booking_command.domain.booking import Booking
 from service_kit.errors import InvalidInputError
 
 from ..unit.handling import message, prepare
-from .conftest import put_event_on_sale
+from .conftest import booking_request, put_event_on_sale
 
 pytestmark = pytest.mark.integration
 
@@ -25,15 +24,7 @@ async def test_group_commit_stores_all_of_a_concurrent_burst(runtime: Runtime) -
     runtime.group_commit.start()
     app = runtime.app
     _, event_id, ticket_type_id = await runtime.executor.run(put_event_on_sale, app)
-    booking = commands.RequestBooking(
-        event_id=event_id,
-        ticket_type_id=ticket_type_id,
-        quantity=1,
-        customer_name="Ada Lovelace",
-        customer_email="ada@example.com",
-        owner_id="user-1",
-        payment_token="tok_visa",
-    )
+    booking = booking_request(event_id, ticket_type_id)
     burst = 400
     started = time.perf_counter()
     results = await asyncio.gather(
@@ -55,15 +46,7 @@ async def test_idempotency_key_has_one_effect_under_concurrent_retries(runtime: 
     runtime.group_commit.start()
     app = runtime.app
     _, event_id, ticket_type_id = await runtime.executor.run(put_event_on_sale, app)
-    booking = commands.RequestBooking(
-        event_id=event_id,
-        ticket_type_id=ticket_type_id,
-        quantity=2,
-        customer_name="Ada Lovelace",
-        customer_email="ada@example.com",
-        owner_id="user-1",
-        payment_token="tok_visa",
-    )
+    booking = booking_request(event_id, ticket_type_id, quantity=2)
     claim = IdempotencyClaim("user-1", "retry-key", "fingerprint")
     results = await asyncio.gather(
         *(runtime.bus.handle(message(booking, claim, status_code=202)) for _ in range(20))
@@ -85,15 +68,7 @@ async def test_a_batch_is_stored_in_one_transaction_and_replays_its_keys(
     _, event_id, ticket_type_id = await runtime.executor.run(put_event_on_sale, app)
 
     def item(owner: str, key: str | None, fingerprint: str = "same") -> Message:
-        booking = commands.RequestBooking(
-            event_id=event_id,
-            ticket_type_id=ticket_type_id,
-            quantity=1,
-            customer_name="Ada Lovelace",
-            customer_email="ada@example.com",
-            owner_id=owner,
-            payment_token="tok_visa",
-        )
+        booking = booking_request(event_id, ticket_type_id, owner_id=owner)
         claim = None if key is None else IdempotencyClaim(owner, key, fingerprint)
         return message(booking, claim, correlation_id=f"corr-{owner}", status_code=202)
 
@@ -131,16 +106,7 @@ async def test_a_booking_id_is_either_stored_or_disowned_never_both_under_racing
     def commit(booking_id: UUID) -> bool:
         write = prepare(
             app,
-            commands.RequestBooking(
-                event_id=event_id,
-                ticket_type_id=ticket_type_id,
-                quantity=1,
-                customer_name="Ada Lovelace",
-                customer_email="ada@example.com",
-                owner_id="user-1",
-                payment_token="tok_visa",
-                booking_id=booking_id,
-            ),
+            booking_request(event_id, ticket_type_id, booking_id=booking_id),
         )
         try:
             app.commit([write])

@@ -1,4 +1,5 @@
-"""One booking is one trace: gateway, booking-command, the relay, Kafka, inventory and back.
+"""One booking is one trace: gateway, booking-command, the hold, the relay, Kafka, inventory,
+the payment worker's charge and the confirmation it publishes.
 
 The services run as real processes with tracing turned on the way an operator does it
 (`OTEL_TRACES_EXPORTER=otlp` and an endpoint); the test is the OTLP/HTTP collector.
@@ -154,7 +155,13 @@ async def test_a_booking_is_one_trace_from_the_gateway_through_its_hold_and_kafk
             ("booking-command", f"{topic}.booking.v1 publish"),
             ("inventory", f"{topic}.booking.v1 process"),
             ("query-projection", f"{topic}.booking.v1 process"),
-        } <= seen
+            ("booking-command", "payment"),
+        } <= seen and any(
+            span.name == f"{topic}.booking.v1 publish" and span.parent_span_id == payment.span_id
+            for span in trace
+            for payment in trace
+            if payment.name == "payment"
+        )
 
     trace = await eventually(
         request_trace,
@@ -163,8 +170,15 @@ async def test_a_booking_is_one_trace_from_the_gateway_through_its_hold_and_kafk
         what="the booking's whole journey in one trace",
     )
     services = {span.service for span in trace}
-    # query-projection builds the read models from the same messages, in the same trace.
-    assert services == {"gateway", "booking-command", "inventory", "query-projection"}
+    # query-projection builds the read models from the same messages, in the same trace;
+    # the payment worker's calls carry it to the (simulated) provider too.
+    assert services == {
+        "gateway",
+        "booking-command",
+        "inventory",
+        "query-projection",
+        "payment-simulator",
+    }
     # Every span but the gateway's request hangs off another span of the same trace.
     span_ids = {span.span_id for span in trace}
     orphans = [
@@ -177,3 +191,13 @@ async def test_a_booking_is_one_trace_from_the_gateway_through_its_hold_and_kafk
     caller = by_id[hold.parent_span_id]
     assert caller.service == "booking-command", caller
     assert by_id[caller.parent_span_id].name == "POST /internal/v1/bookings"
+    # The payment worker charges later, in the same trace, and the confirmation it records
+    # is published under its payment span.
+    [payment] = [span for span in trace if span.name == "payment"]
+    assert payment.service == "booking-command"
+    [confirmation] = [
+        span
+        for span in trace
+        if span.name == f"{topic}.booking.v1 publish" and span.parent_span_id == payment.span_id
+    ]
+    assert confirmation.service == "booking-command"

@@ -24,6 +24,7 @@ from service_kit.structured_logging import JsonFormatter
 from service_kit.tracing import (
     configure_tracing,
     context_from_headers,
+    continued_span,
     current_tracer_provider,
     exporter_from_environment,
     inject_trace_headers,
@@ -289,3 +290,33 @@ async def test_an_aiohttp_call_is_a_client_span_whose_trace_the_callee_receives(
     trace_id = format(step.get_span_context().trace_id, "032x")
     span_id = format(client[0].context.span_id, "016x")
     assert [header.split("-")[1:3] for header in received] == [[trace_id, span_id]]
+
+
+def test_work_done_later_continues_the_trace_of_the_request_that_caused_it(
+    spans: InMemorySpanExporter,
+) -> None:
+    caller = f"00-{CALLER_TRACE_ID}-{CALLER_SPAN_ID}-01"
+
+    with continued_span("payment", caller) as traceparent:
+        pass
+
+    [span] = spans.get_finished_spans()
+    assert span.name == "payment"
+    assert span.parent is not None
+    assert f"{span.parent.span_id:016x}" == CALLER_SPAN_ID
+    assert f"{span.context.trace_id:032x}" == CALLER_TRACE_ID
+    assert traceparent == f"00-{CALLER_TRACE_ID}-{span.context.span_id:016x}-01"
+
+
+def test_work_without_a_stored_trace_starts_one_and_with_tracing_off_none(
+    spans: InMemorySpanExporter,
+) -> None:
+    with continued_span("payment", None) as traceparent:
+        pass
+    [span] = spans.get_finished_spans()
+    assert span.parent is None
+    assert traceparent is not None
+    shutdown_tracing()
+
+    with continued_span("payment", f"00-{CALLER_TRACE_ID}-{CALLER_SPAN_ID}-01") as off:
+        assert off is None

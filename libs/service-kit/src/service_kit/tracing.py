@@ -12,7 +12,8 @@ faststream's `KafkaTelemetryMiddleware` reads and writes.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -199,6 +200,20 @@ def context_from_headers(
     """The remote parent carried by a message's headers, to start a consumer span under;
     an empty Context (a new trace) when the message has no valid `traceparent`."""
     return _PROPAGATOR.extract(header_map(headers), context=Context())
+
+
+@contextmanager
+def continued_span(name: str, traceparent: str | None) -> Iterator[str | None]:
+    """A span continuing the trace `traceparent` names, current while the block runs: work a
+    request caused that a background worker does later. Yields the span's own
+    `traceparent`, for what the work stores; None while tracing is off."""
+    provider = _provider
+    if provider is None:
+        yield None
+        return
+    parent = context_from_headers({TRACEPARENT_HEADER: traceparent} if traceparent else None)
+    with provider.get_tracer(__name__).start_as_current_span(name, context=parent):
+        yield current_traceparent()
 
 
 def _set_global_provider(provider: TracerProvider) -> None:

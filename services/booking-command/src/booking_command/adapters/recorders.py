@@ -101,8 +101,13 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
                 SQL(
                     "CREATE TABLE IF NOT EXISTS {0}.{1} ("
                     "booking_id uuid PRIMARY KEY, due_at timestamptz NOT NULL, "
-                    "attempts integer NOT NULL DEFAULT 0, correlation_id text NOT NULL)"
+                    "attempts integer NOT NULL DEFAULT 0, correlation_id text NOT NULL, "
+                    "traceparent text)"
                 ).format(schema, payments),
+                # Tables made before the payment worker continued the request's trace.
+                SQL("ALTER TABLE {0}.{1} ADD COLUMN IF NOT EXISTS traceparent text").format(
+                    schema, payments
+                ),
                 SQL("CREATE INDEX IF NOT EXISTS {0} ON {1}.{2} (due_at)").format(
                     Identifier(f"{prefix}_payments_due_at_idx"), schema, payments
                 ),
@@ -177,8 +182,8 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
             "SELECT booking_id FROM {0}.{1} WHERE expires_at <= %s ORDER BY expires_at LIMIT %s"
         ).format(schema, holds)
         self._payment_due = SQL(
-            "INSERT INTO {0}.{1} (booking_id, due_at, correlation_id) VALUES (%s, %s, %s) "
-            "ON CONFLICT (booking_id) DO NOTHING"
+            "INSERT INTO {0}.{1} (booking_id, due_at, correlation_id, traceparent) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (booking_id) DO NOTHING"
         ).format(schema, payments)
         self._payment_settled = SQL("DELETE FROM {0}.{1} WHERE booking_id = %s").format(
             schema, payments
@@ -187,7 +192,8 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
             "UPDATE {0}.{1} AS due SET due_at = %s, attempts = due.attempts + 1 "
             "WHERE due.booking_id IN (SELECT booking_id FROM {0}.{1} WHERE due_at <= %s "
             "ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED) "
-            "RETURNING due.booking_id, due.attempts - 1 AS attempts, due.correlation_id"
+            "RETURNING due.booking_id, due.attempts - 1 AS attempts, due.correlation_id, "
+            "due.traceparent"
         ).format(schema, payments)
         self._postpone_payments = SQL(
             "UPDATE {0}.{1} SET due_at = %s WHERE booking_id = ANY(%s)"
@@ -289,7 +295,8 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
         for payment in rows.payments:
             if payment.due:
                 curs.execute(
-                    self._payment_due, (payment.booking_id, DUE_AT_ONCE, payment.correlation_id)
+                    self._payment_due,
+                    (payment.booking_id, DUE_AT_ONCE, payment.correlation_id, payment.traceparent),
                 )
             else:
                 curs.execute(self._payment_settled, (payment.booking_id,))
@@ -399,7 +406,9 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(self._claim_payments, (lease_until, now, limit))
             return [
-                DuePayment(row["booking_id"], row["attempts"], row["correlation_id"])
+                DuePayment(
+                    row["booking_id"], row["attempts"], row["correlation_id"], row["traceparent"]
+                )
                 for row in curs.fetchall()
             ]
 
@@ -511,6 +520,7 @@ class InMemoryBookingRecorder(POPOProcessRecorder, BookingRecorder):
         self._notification_ids: dict[tuple[str, int], int] = {}
         self._broker_epoch: tuple[str, str] | None = None
         self._booking_ids: dict[UUID, bool] = {}
+        self._payment_traces: dict[UUID, str | None] = {}
 
     # The in-memory counterparts of the hook above, as POPOProcessRecorder overrides them.
     def _assert_uniqueness(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
@@ -548,11 +558,13 @@ class InMemoryBookingRecorder(POPOProcessRecorder, BookingRecorder):
                 self._holds[change.booking_id] = change.expires_at
         for payment in rows.payments:
             if payment.due:
-                self._payments_due.setdefault(
-                    payment.booking_id, (DUE_AT_ONCE, 0, payment.correlation_id)
-                )
+                if payment.booking_id not in self._payments_due:
+                    due = (DUE_AT_ONCE, 0, payment.correlation_id)
+                    self._payments_due[payment.booking_id] = due
+                    self._payment_traces[payment.booking_id] = payment.traceparent
             else:
                 self._payments_due.pop(payment.booking_id, None)
+                self._payment_traces.pop(payment.booking_id, None)
         for booked in rows.event_bookings:
             self._booking_ids[booked.booking_id] = True
             if booked.booking_id not in self._indexed_bookings:
@@ -657,10 +669,12 @@ class InMemoryBookingRecorder(POPOProcessRecorder, BookingRecorder):
             )[:limit]
             for _, _, booking_id, attempts, correlation_id in due:
                 self._payments_due[booking_id] = (lease_until, attempts + 1, correlation_id)
-        return [
-            DuePayment(booking_id, attempts, correlation_id)
-            for *_, booking_id, attempts, correlation_id in due
-        ]
+            return [
+                DuePayment(
+                    booking_id, attempts, correlation_id, self._payment_traces.get(booking_id)
+                )
+                for *_, booking_id, attempts, correlation_id in due
+            ]
 
     def postpone_payments(self, booking_ids: Sequence[UUID], until: datetime) -> None:
         with self._database_lock:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -47,6 +47,7 @@ from booking_command.domain.payment import (
     Refunded,
 )
 from service_kit.background import WokenRounds
+from service_kit.tracing import continued_span
 
 logger = logging.getLogger(__name__)
 
@@ -131,29 +132,36 @@ class PaymentWorker:
         if not tasks:
             return False
         limit = asyncio.Semaphore(self.options.concurrency)
+        # Each payment continues its request's trace; its facts continue the payment's span.
+        traces: dict[UUID, str | None] = {}
 
         async def bounded(task: PaymentTask) -> Outcome:
             async with limit:
-                try:
-                    return task, await self.settle(task)
-                except PaymentUnavailable as unavailable:
-                    return task, unavailable
+                with continued_span("payment", task.traceparent) as traceparent:
+                    traces[task.booking_id] = traceparent or task.traceparent
+                    try:
+                        return task, await self.settle(task)
+                    except PaymentUnavailable as unavailable:
+                        return task, unavailable
 
         running = {asyncio.ensure_future(bounded(task)) for task in tasks}
         more = False
         try:
             while running:
                 finished, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                more = await self._record([future.result() for future in finished]) or more
+                outcomes = [future.result() for future in finished]
+                more = await self._record(outcomes, traces) or more
         finally:
             for future in running:
                 future.cancel()
         return len(tasks) >= self.options.batch_size or more
 
-    async def _record(self, outcomes: Sequence[Outcome]) -> bool:
+    async def _record(
+        self, outcomes: Sequence[Outcome], traces: Mapping[UUID, str | None] = {}
+    ) -> bool:
         """Records results, postpones what must wait; True when a refund is due at once."""
         results = [answer for _, answer in outcomes if not isinstance(answer, PaymentUnavailable)]
-        report = await self.executor.run(self.payments.record, results)
+        report = await self.executor.run(self.payments.record, results, traces)
         delays: dict[float, list[UUID]] = {}
         for task, answer in outcomes:
             if not isinstance(answer, PaymentUnavailable):

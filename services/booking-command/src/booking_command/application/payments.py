@@ -11,7 +11,7 @@ which also settles the due rows.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -43,6 +43,8 @@ class PaymentTask:
     payment_token: str = field(repr=False)
     # Why a capture is given back: the booking expired, was cancelled, or its event was.
     refund_reason: str = EXPIRED_REFUND_REASON
+    # The trace of the request that made the payment due, continued by the worker.
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class Payments:
                     currency=booking.currency,
                     payment_token=booking.payment_token,
                     refund_reason=booking.refund_reason,
+                    traceparent=payment.traceparent,
                 )
             )
         if unknown:
@@ -99,15 +102,18 @@ class Payments:
             list(booking_ids), self._store.clock() + delay
         )
 
-    def record(self, results: Sequence[PaymentResult]) -> RecordReport:
+    def record(
+        self, results: Sequence[PaymentResult], traces: Mapping[UUID, str | None] = {}
+    ) -> RecordReport:
         """Records every result in one transaction; when a booking changed meanwhile (its
-        hold expired), each is recorded on its own against the booking's fresh state."""
+        hold expired), each is recorded on its own against the booking's fresh state.
+        `traces`: the trace each booking's facts continue (its request's)."""
         if not results:
             return RecordReport()
         try:
-            return self._record_together(results)
+            return self._record_together(results, traces)
         except IntegrityError:
-            reports = [self._record_together([result]) for result in results]
+            reports = [self._record_together([result], traces) for result in results]
         return RecordReport(
             confirmed=sum(report.confirmed for report in reports),
             declined=sum(report.declined for report in reports),
@@ -115,7 +121,9 @@ class Payments:
             to_refund=tuple(booking for report in reports for booking in report.to_refund),
         )
 
-    def _record_together(self, results: Sequence[PaymentResult]) -> RecordReport:
+    def _record_together(
+        self, results: Sequence[PaymentResult], traces: Mapping[UUID, str | None]
+    ) -> RecordReport:
         bookings = self._store.load_many((result.booking_id for result in results), Booking)
         changed: list[Booking] = []
         no_longer_due: list[PaymentDueChange] = []
@@ -139,7 +147,7 @@ class Payments:
             elif settlement == Settlement.NOTHING_DUE:
                 no_longer_due.append(PaymentDueChange(booking.id, due=False))
             if booking.pending_events:
-                stamp_correlation(booking, result.correlation_id)
+                stamp_correlation(booking, result.correlation_id, traces.get(booking.id))
                 changed.append(booking)
         self._store.store(changed, RowsWithEvents(payments=no_longer_due))
         return RecordReport(

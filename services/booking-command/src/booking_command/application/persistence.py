@@ -88,7 +88,10 @@ def payment_changes_of(aggregates: Iterable[Aggregate]) -> list[PaymentDueChange
         for pending in aggregate.pending_events:
             if isinstance(pending, _PAYMENT_DUE_EVENTS):
                 correlation_id = getattr(pending, "correlation_id", None) or ""
-                changes.append(PaymentDueChange(pending.originator_id, True, correlation_id))
+                traceparent = getattr(pending, "traceparent", None)
+                changes.append(
+                    PaymentDueChange(pending.originator_id, True, correlation_id, traceparent)
+                )
             elif isinstance(pending, _PAYMENT_SETTLING_EVENTS):
                 if (
                     isinstance(pending, Booking.Rejected)

@@ -58,6 +58,8 @@ class PaymentDueChange:
     booking_id: UUID
     due: bool
     correlation_id: str = ""
+    # The request's trace, which the payment worker continues (None: tracing was off).
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class DuePayment:
     booking_id: UUID
     attempts: int
     correlation_id: str = ""
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from redis.asyncio import BlockingConnectionPool, Redis
 from starlette.middleware import Middleware
 
 from gateway.adapters.downstream import HttpDownstream
@@ -60,12 +59,12 @@ from service_kit.dependency_probes import Probe, http_ready_probe, redis_probe
 from service_kit.errors import UnauthorizedError
 from service_kit.http_errors import error_body
 from service_kit.internal_auth import InternalTokenIssuer
+from service_kit.redis_pool import redis_client
 
 BOOKING_COMMAND = "booking-command"
 INVENTORY = "inventory"
 QUERY_PROJECTION = "query-projection"
 Hook = Callable[[], Awaitable[None]]
-REDIS_CONNECTIONS = 100
 
 DESCRIPTION = """
 Public REST API of the ticket booking platform.
@@ -102,20 +101,6 @@ class GatewayAdapters:
     probes: dict[str, Probe] = field(default_factory=dict)
     on_startup: list[Hook] = field(default_factory=list)
     on_shutdown: list[Hook] = field(default_factory=list)
-
-
-def redis_client(url: str) -> Redis:
-    """A burst of requests waits (up to the same 2 s as any Redis call) for one of the pool's
-    connections: redis-py's default pool refuses at once beyond its 100, and revocation
-    fails closed, so a burst of bookings answered 503 as if Redis were down."""
-    pool = BlockingConnectionPool.from_url(
-        url,
-        max_connections=REDIS_CONNECTIONS,
-        timeout=2,
-        socket_timeout=2,
-        socket_connect_timeout=2,
-    )
-    return Redis.from_pool(pool)
 
 
 def production_adapters(settings: GatewaySettings) -> GatewayAdapters:

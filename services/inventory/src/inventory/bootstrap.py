@@ -13,7 +13,6 @@ import asyncpg
 import httpx
 from aiokafka import TopicPartition
 from fastapi import FastAPI
-from redis.asyncio import Redis
 
 from inventory.adapters import metrics
 from inventory.adapters.booking_command import (
@@ -42,6 +41,7 @@ from service_kit.dead_letter_routes import dead_letter_router
 from service_kit.dependency_probes import postgres_pool_probe, redis_probe
 from service_kit.kafka.runtime import KafkaRuntime
 from service_kit.kafka_topics import ensure_topics
+from service_kit.redis_pool import redis_client
 from ticketing_contracts import topics
 from ticketing_contracts.envelope import EventEnvelope
 from ticketing_contracts.internal_http import BOOKING_COMMAND
@@ -278,7 +278,7 @@ def build_app(
     runtime = InventoryRuntime(
         settings, booking_command_authorization=booking_command_authorization
     )
-    redis = Redis.from_url(str(settings.redis_url))
+    redis = redis_client(str(settings.redis_url))
     health = health_registry_for(settings)
 
     async def postgres() -> None:

@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 from fastapi import FastAPI
-from redis.asyncio import Redis
 
 from query_projection.adapters.broker_epoch import PostgresBrokerEpoch
 from query_projection.adapters.kafka import KafkaEndOffsets
@@ -31,6 +30,7 @@ from service_kit.dependency_probes import kafka_probe, postgres_pool_probe, redi
 from service_kit.kafka.runtime import KafkaRuntime
 from service_kit.kafka.subscription import Subscription
 from service_kit.kafka_topics import ensure_topics
+from service_kit.redis_pool import redis_client
 from service_kit.topic_replay import TopicReplay
 
 
@@ -40,7 +40,7 @@ class QueryProjection:
     def __init__(self, settings: QueryProjectionSettings) -> None:
         self.settings = settings
         self.runtime = KafkaRuntime(settings)
-        self.redis = Redis.from_url(str(settings.redis_url))
+        self.redis = redis_client(str(settings.redis_url))
         self.hot = RedisReadModels(
             self.redis,
             settings.redis_key_prefix,

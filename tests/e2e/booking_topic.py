@@ -25,6 +25,8 @@ class Published:
     correlation_id: str
     partition: int
     offset: int
+    # The payment a confirmation or a refund names (None for other facts).
+    provider_reference: str | None = None
 
 
 def booking_topic(topic_prefix: str) -> str:
@@ -43,6 +45,7 @@ def decode(record: object) -> Published:
         correlation_id=envelope.correlation_id,
         partition=getattr(record, "partition"),  # noqa: B009
         offset=getattr(record, "offset"),  # noqa: B009
+        provider_reference=getattr(event, "provider_reference", None),
     )
 
 

@@ -22,7 +22,8 @@ import uvicorn
 from aiokafka import AIOKafkaProducer
 
 from booking_command.adapters.event_store import in_memory_environment
-from booking_command.application.ports import HoldAnswer, TicketsToHold
+from booking_command.application.ports import HoldAnswer, PaymentUnavailable, TicketsToHold
+from booking_command.bootstrap import BookingCommandAdapters
 from booking_command.bootstrap import build_app as build_booking_command
 from booking_command.settings import BookingCommandSettings
 from inventory.adapters.booking_command import BookingCommandUnavailable, HttpBookingDirectory
@@ -353,6 +354,18 @@ class HoldsEverything:
         pass
 
 
+class ProviderDown:
+    """A payment provider that never answers: the stored bookings stay PENDING."""
+
+    async def _down(self, *_: object, **__: object) -> Any:
+        raise PaymentUnavailable("the payment provider is down in this test")
+
+    create_intent = capture = find_intent = cancel = refund = _down
+
+    async def aclose(self) -> None:
+        pass
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def booking_command() -> AsyncIterator[str]:
     """booking-command's real app (in-memory event store, no Kafka) served on loopback."""
@@ -363,12 +376,18 @@ async def booking_command() -> AsyncIterator[str]:
         trusted_service_keys=f"inventory={INVENTORY_KEYS[1]}",
         payment_provider_secret_key="sk_test_Fz8Lq2Vw7Rb4Nc9Xt1Hy6Kd3Gm5Jp0Ta",
     )
-    app = build_booking_command(
-        settings,
-        event_store_env=in_memory_environment(),
-        with_kafka=False,
-        inventory=HoldsEverything(),
-    )
+
+    async def adapters(_: BookingCommandSettings) -> BookingCommandAdapters:
+        return BookingCommandAdapters(
+            event_store=in_memory_environment(),
+            payment_provider=ProviderDown(),
+            inventory=HoldsEverything(),
+            kafka=None,
+            relay_leadership=None,
+            ping_event_store=False,
+        )
+
+    app = build_booking_command(settings, adapters)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     serving = asyncio.create_task(server.serve())

@@ -22,4 +22,3 @@ async def test_a_burst_larger_than_the_pool_is_answered_in_full(
         await redis.aclose()
 
     assert answers == [True] * 300
-

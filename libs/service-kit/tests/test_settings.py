@@ -1,13 +1,17 @@
 from pathlib import Path
 
 import pytest
+from pydantic import PostgresDsn
 
 from service_kit.settings import (
     ConfigurationError,
+    Dependency,
     JwtSettings,
     KafkaSettings,
     PostgresSettings,
+    RedisSettings,
     load_settings,
+    setting_dependencies,
 )
 
 STRONG_SECRET = "k3Jq9vX2pL7mN4bR8tY1wZ6cF0hD5sGa"
@@ -95,3 +99,25 @@ def test_refuses_malformed_kafka_bootstrap_servers(
 def test_normalises_a_kafka_bootstrap_list(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", " k1:9092, k2:9093 ,")
     assert load_settings(KafkaSettings).kafka_bootstrap_servers == "k1:9092,k2:9093"
+
+
+class _StoreSettings(PostgresSettings, RedisSettings, KafkaSettings):
+    # A service's own default for the database, declared again without the mark.
+    database_url: PostgresDsn = PostgresDsn("postgresql://postgres@127.0.0.1:5432/store")
+
+
+def test_names_what_each_store_setting_connects_to_even_when_a_service_redeclares_it() -> None:
+    assert setting_dependencies(_StoreSettings) == {
+        "database_url": Dependency.POSTGRESQL,
+        "redis_url": Dependency.REDIS,
+        "kafka_bootstrap_servers": Dependency.KAFKA,
+    }
+    assert setting_dependencies(JwtSettings) == {}
+
+
+def test_a_dependency_mark_leaves_validation_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", "http://redis:6379/0")
+    with pytest.raises(ConfigurationError, match="REDIS_URL"):
+        load_settings(RedisSettings)
+    monkeypatch.setenv("REDIS_URL", "redis://redis:6379/0")
+    assert str(load_settings(RedisSettings).redis_url) == "redis://redis:6379/0"

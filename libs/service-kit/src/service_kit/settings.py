@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Literal, Self, TypeVar
+from typing import Annotated, Literal, Self, TypeVar
 
 from pydantic import (
     Field,
@@ -71,6 +71,32 @@ class KafkaSecurityProtocol(StrEnum):
     SASL_SSL = "SASL_SSL"
 
 
+class Dependency(StrEnum):
+    """What a setting connects to. Marked on the field (`Annotated[RedisDsn, Dependency.REDIS]`),
+    it tells the deployment checks (tests/deploy) that every overlay must give the service
+    this setting and let it reach the address it names."""
+
+    POSTGRESQL = "postgresql"
+    REDIS = "redis"
+    KAFKA = "kafka"
+    HTTP = "http"  # another service, or an external API such as the payment provider
+    SMTP = "smtp"  # a mail server, named as smtp://host:port
+
+
+def setting_dependencies(settings_class: type[BaseSettings]) -> dict[str, Dependency]:
+    """Field name -> what it connects to, for each marked field of `settings_class`. A field
+    that a subclass declares again (a service's own DATABASE_URL default) keeps its mark."""
+    marked: dict[str, Dependency] = {}
+    for klass in reversed(settings_class.__mro__):
+        if not (isinstance(klass, type) and issubclass(klass, BaseSettings)):
+            continue
+        for name, field in klass.model_fields.items():
+            marks = [item for item in field.metadata if isinstance(item, Dependency)]
+            if marks:
+                marked[name] = marks[0]
+    return {name: mark for name, mark in marked.items() if name in settings_class.model_fields}
+
+
 class ConfigurationError(SystemExit):
     """Raised at start-up when the environment does not describe a runnable service."""
 
@@ -118,7 +144,9 @@ class ServiceSettings(BaseSettings):
 
 
 class PostgresSettings(ServiceSettings):
-    database_url: PostgresDsn = PostgresDsn("postgresql://postgres@127.0.0.1:5432/ticketing")
+    database_url: Annotated[PostgresDsn, Dependency.POSTGRESQL] = PostgresDsn(
+        "postgresql://postgres@127.0.0.1:5432/ticketing"
+    )
     database_pool_size: int = Field(default=10, ge=1, le=200)
 
     @model_validator(mode="after")
@@ -138,12 +166,12 @@ class PostgresSettings(ServiceSettings):
 
 
 class RedisSettings(ServiceSettings):
-    redis_url: RedisDsn = RedisDsn("redis://127.0.0.1:6379/0")
+    redis_url: Annotated[RedisDsn, Dependency.REDIS] = RedisDsn("redis://127.0.0.1:6379/0")
     redis_key_prefix: str = Field(default="", max_length=64)
 
 
 class KafkaSettings(ServiceSettings):
-    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_bootstrap_servers: Annotated[str, Dependency.KAFKA] = "127.0.0.1:9092"
     kafka_topic_prefix: str = Field(default="", max_length=100)
     kafka_idempotent_producer: bool = Field(
         default=False,

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from typing import Self
+from typing import Annotated, Self
 
 from pydantic import AnyHttpUrl, Field, PostgresDsn, SecretStr, field_validator, model_validator
 
 from service_kit.settings import (
+    Dependency,
     InternalTokenSettings,
     KafkaSettings,
     PostgresSettings,
@@ -75,7 +76,7 @@ class BookingCommandSettings(
         default=True, description="Create missing topics at start-up (off when a Job does it)"
     )
 
-    inventory_url: AnyHttpUrl = Field(
+    inventory_url: Annotated[AnyHttpUrl, Dependency.HTTP] = Field(
         default=AnyHttpUrl("http://127.0.0.1:8002"),
         description="Base URL of inventory, which holds the tickets of every new booking",
     )
@@ -96,7 +97,7 @@ class BookingCommandSettings(
         description="How long an open breaker answers bookings 503 without asking inventory",
     )
 
-    payment_provider_url: AnyHttpUrl = Field(
+    payment_provider_url: Annotated[AnyHttpUrl, Dependency.HTTP] = Field(
         default=AnyHttpUrl("http://127.0.0.1:8010"),
         description="Base URL of the payment provider's API (the simulator locally)",
     )

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import AnyHttpUrl, Field, PostgresDsn
 
 from service_kit.settings import (
+    Dependency,
     InternalTokenSettings,
     KafkaSettings,
     PostgresSettings,
@@ -85,7 +88,7 @@ class InventorySettings(
         le=MAX_KNOWN_BOOKINGS_QUESTION,
         description="Most unclaimed holds one sweep asks about and settles in one transaction",
     )
-    booking_command_url: AnyHttpUrl = Field(
+    booking_command_url: Annotated[AnyHttpUrl, Dependency.HTTP] = Field(
         default=AnyHttpUrl("http://127.0.0.1:8001"),
         description="Where the sweeper asks booking-command which bookings it stores",
     )

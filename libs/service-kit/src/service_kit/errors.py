@@ -48,8 +48,10 @@ class ForbiddenError(DomainError):
 class RateLimitedError(DomainError):
     error_type = "rate_limited"
 
-    def __init__(self, detail: str, *, retry_after_seconds: int) -> None:
-        super().__init__(detail)
+    def __init__(
+        self, detail: str, *, retry_after_seconds: int, error_type: str | None = None
+    ) -> None:
+        super().__init__(detail, error_type=error_type)
         self.retry_after_seconds = retry_after_seconds
 
 

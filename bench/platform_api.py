@@ -35,8 +35,9 @@ UNLIMITED = "1000000/minute"
 RATE_LIMIT_ENV = {
     "RATE_LIMIT_DEFAULT": UNLIMITED,
     "RATE_LIMIT_BOOKING": UNLIMITED,
-    "RATE_LIMIT_LOGIN": UNLIMITED,
+    "RATE_LIMIT_LOGIN_FAILURES": UNLIMITED,
     "RATE_LIMIT_REGISTER": UNLIMITED,
+    "RATE_LIMIT_REGISTER_TAKEN_EMAILS": UNLIMITED,
 }
 # Only registering and logging in the user pool (before the sale, not measured) hash
 # passwords; a cheaper argon2 keeps that set-up short.

@@ -112,7 +112,6 @@ async def crash_stack(
             # A payment booking-command was charging when it died is charged again (by its
             # idempotency key: the same intent) once its lease ends.
             "PAYMENT_LEASE_SECONDS": "5",
-            "RATE_LIMIT_LOGIN": "600/minute",
             "RATE_LIMIT_REGISTER": "600/minute",
             "PASSWORD_HASH_TIME_COST": "1",
             "PASSWORD_HASH_MEMORY_KIB": "8192",

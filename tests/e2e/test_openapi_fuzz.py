@@ -52,8 +52,9 @@ CHECKS = [
 # budget). Cheaper password hashing and short status streams keep the run bounded.
 FUZZ_STACK_ENV: dict[str, str] = {
     "RATE_LIMIT_DEFAULT": "100000/minute",
-    "RATE_LIMIT_LOGIN": "100000/minute",
+    "RATE_LIMIT_LOGIN_FAILURES": "100000/minute",
     "RATE_LIMIT_REGISTER": "100000/minute",
+    "RATE_LIMIT_REGISTER_TAKEN_EMAILS": "100000/minute",
     "RATE_LIMIT_BOOKING": "100000/minute",
     "PASSWORD_HASH_TIME_COST": "1",
     "PASSWORD_HASH_MEMORY_KIB": "8192",

@@ -115,7 +115,6 @@ async def traced_stack(
             "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
             "OTEL_BSP_SCHEDULE_DELAY": "200",
-            "RATE_LIMIT_LOGIN": "600/minute",
             "RATE_LIMIT_REGISTER": "600/minute",
         },
     ) as info:

@@ -23,9 +23,7 @@ def build_demo_app(health: HealthRegistry | None = None) -> FastAPI:
 
     @router.post("/bookings")
     async def book(quantity: int) -> dict[str, int]:
-        raise InsufficientCapacityError(
-            f"Only 1 ticket left, {quantity} requested", extra={"available": 1}
-        )
+        raise InsufficientCapacityError(f"Only 1 ticket left, {quantity} requested")
 
     @router.get("/explode")
     async def explode() -> None:

@@ -22,7 +22,10 @@ from gateway.adapters.passwords import (
 )
 from gateway.adapters.platform_status import ServiceStatusReader
 from gateway.adapters.rate_limits import (
+    LOGIN_FAILURES,
+    REGISTER_TAKEN_EMAILS,
     InMemoryWindowCounters,
+    RateLimitedFailures,
     RateLimiter,
     RedisWindowCounters,
     WindowCounters,
@@ -226,12 +229,17 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
         workers=settings.password_hash_workers,
         queue_size=settings.password_hash_queue_size,
     )
+    rate_limiter = RateLimiter(
+        adapters.rate_limits, rules_from_settings(settings), enabled=settings.rate_limits_enabled
+    )
     auth = AuthService(
         adapters.users,
         password_hashing,
         tokens,
         adapters.login_throttle,
         adapters.revoked_tokens,
+        failed_logins_per_address=RateLimitedFailures(rate_limiter, LOGIN_FAILURES),
+        taken_emails_per_address=RateLimitedFailures(rate_limiter, REGISTER_TAKEN_EMAILS),
         user_cache_seconds=settings.user_cache_seconds,
     )
     catalog = CatalogService(
@@ -277,11 +285,7 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
             ServiceStatusReader(client, urls).statuses,
             own_status,
         ),
-        rate_limiter=RateLimiter(
-            adapters.rate_limits,
-            rules_from_settings(settings),
-            enabled=settings.rate_limits_enabled,
-        ),
+        rate_limiter=rate_limiter,
     )
 
     for name, probe in adapters.probes.items():

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Self
 
+from limits import parse
 from pydantic import (
     AnyHttpUrl,
     EmailStr,
@@ -14,7 +15,6 @@ from pydantic import (
 from pydantic_settings import NoDecode
 
 from service_kit.settings import (
-    Dependency,
     InternalTokenIssuerSettings,
     JwtSettings,
     PostgresSettings,
@@ -32,13 +32,9 @@ class GatewaySettings(JwtSettings, RedisSettings, PostgresSettings, InternalToke
     )
     database_pool_size: int = Field(default=5, ge=1, le=200)
 
-    booking_command_url: Annotated[AnyHttpUrl, Dependency.HTTP] = AnyHttpUrl(
-        "http://127.0.0.1:8001"
-    )
-    inventory_url: Annotated[AnyHttpUrl, Dependency.HTTP] = AnyHttpUrl("http://127.0.0.1:8002")
-    query_projection_url: Annotated[AnyHttpUrl, Dependency.HTTP] = AnyHttpUrl(
-        "http://127.0.0.1:8003"
-    )
+    booking_command_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8001")
+    inventory_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8002")
+    query_projection_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8003")
     cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated origins allowed by CORS"
     )
@@ -107,9 +103,27 @@ class GatewaySettings(JwtSettings, RedisSettings, PostgresSettings, InternalToke
     # Rate limits ("<count>/<period>", e.g. "10/minute"); per user, or per address when anonymous.
     rate_limits_enabled: bool = True
     rate_limit_default: str = Field(default="300/minute", pattern=RATE_LIMIT_FORMAT)
-    rate_limit_login: str = Field(default="10/minute", pattern=RATE_LIMIT_FORMAT)
-    rate_limit_register: str = Field(default="10/minute", pattern=RATE_LIMIT_FORMAT)
     rate_limit_booking: str = Field(default="30/minute", pattern=RATE_LIMIT_FORMAT)
+    # Sign-ups and logins: a crowd behind one address (campus, carrier NAT) must get through
+    # at an on-sale, so per address only failures are limited, and sign-ups generously.
+    rate_limit_register: str = Field(
+        default="600/hour",
+        pattern=RATE_LIMIT_FORMAT,
+        description="Sign-up attempts per address, successes included",
+    )
+    rate_limit_register_taken_emails: str = Field(
+        default="100/hour",
+        pattern=RATE_LIMIT_FORMAT,
+        description="Sign-ups per address naming an email that already has an account",
+    )
+    rate_limit_login_failures: str = Field(
+        default="100/hour",
+        pattern=RATE_LIMIT_FORMAT,
+        description="Failed logins per address (successful logins are not limited)",
+    )
+    rate_limit_login: str | None = Field(
+        default=None, description="Retired: see RATE_LIMIT_LOGIN_FAILURES"
+    )
 
     # HTTP
     max_request_body_bytes: int = Field(default=65_536, ge=1024, le=10_485_760)
@@ -143,6 +157,29 @@ class GatewaySettings(JwtSettings, RedisSettings, PostgresSettings, InternalToke
                     "JWT_ALGORITHM=RS256 needs JWT_PRIVATE_KEY and JWT_PUBLIC_KEY as PEM text"
                 )
         return self
+
+    @field_validator(
+        "rate_limit_default",
+        "rate_limit_booking",
+        "rate_limit_register",
+        "rate_limit_register_taken_emails",
+        "rate_limit_login_failures",
+    )
+    @classmethod
+    def _limit_allows_a_request(cls, value: str) -> str:
+        if parse(value).amount < 1:
+            raise ValueError("a limit of 0 would refuse every request; give at least 1")
+        return value
+
+    @field_validator("rate_limit_login")
+    @classmethod
+    def _retired(cls, value: str | None) -> str | None:
+        if value is not None:
+            raise ValueError(
+                "retired: successful logins are no longer limited per address; set "
+                "RATE_LIMIT_LOGIN_FAILURES (failed logins per address) instead"
+            )
+        return value
 
     @model_validator(mode="after")
     def _admin_login_is_complete(self) -> Self:

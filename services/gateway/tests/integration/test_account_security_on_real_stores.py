@@ -106,7 +106,6 @@ async def gateway_settings(  # type: ignore[no-untyped-def]
         password_hash_memory_kib=1024,
         login_failures_before_backoff=2,
         login_backoff_initial_seconds=1,
-        rate_limit_login="1000/minute",
         booking_command_url="http://booking-command.test",
         query_projection_url="http://query-projection.test",
         inventory_url="http://inventory.test",

@@ -21,7 +21,7 @@ def ready_downstream(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json={"items": [], "page": 1, "size": 20, "total": 0})
 
 
-async def test_registers_logs_in_and_limits_logins_through_redis(
+async def test_registers_logs_in_and_limits_failed_logins_through_redis(
     infrastructure, database_factory, redis_key_prefix
 ) -> None:
     settings = GatewaySettings(
@@ -36,7 +36,7 @@ async def test_registers_logs_in_and_limits_logins_through_redis(
         admin_password="Owner-Pass-2024!",
         password_hash_time_cost=1,
         password_hash_memory_kib=1024,
-        rate_limit_login="3/minute",
+        rate_limit_login_failures="3/minute",
         booking_command_url="http://booking-command.test",
         query_projection_url="http://query-projection.test",
         inventory_url="http://inventory.test",
@@ -57,12 +57,14 @@ async def test_registers_logs_in_and_limits_logins_through_redis(
             )
             assert registered.status_code == 201
             login = {"username": "real@example.com", "password": "Sturdy-Horse-42"}
-            assert (await client.post("/api/v1/auth/token", data=login)).status_code == 200
-            admin = {"username": "owner@example.com", "password": "Owner-Pass-2024!"}
-            assert (await client.post("/api/v1/auth/token", data=admin)).status_code == 200
-            assert (await client.post("/api/v1/auth/token", data=login)).status_code == 200
+            for _ in range(5):
+                assert (await client.post("/api/v1/auth/token", data=login)).status_code == 200
+            wrong = {"username": "owner@example.com", "password": "Not-The-Pass-1"}
+            for _ in range(3):
+                assert (await client.post("/api/v1/auth/token", data=wrong)).status_code == 401
             limited = await client.post("/api/v1/auth/token", data=login)
             assert limited.status_code == 429
+            assert limited.json()["error_type"] == "too_many_failed_logins"
             assert int(limited.headers["Retry-After"]) >= 1
 
 

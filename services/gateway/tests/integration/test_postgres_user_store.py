@@ -5,9 +5,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
+from limits import parse
 
 from gateway.adapters.login_throttle import Backoff, InMemoryLoginThrottle
 from gateway.adapters.passwords import Argon2PasswordHasher, BoundedPasswordHashing
+from gateway.adapters.rate_limits import InMemoryWindowCounters, RateLimitedFailures, RateLimiter
 from gateway.adapters.revoked_tokens import InMemoryRevokedTokens
 from gateway.adapters.tokens import JwtTokens
 from gateway.adapters.user_store import PostgresUserRepository
@@ -37,6 +39,7 @@ def auth_service(users: PostgresUserRepository, memory_kib: int = 1024) -> AuthS
         leeway_seconds=0,
         issuer="ticketing-gateway",
     )
+    failures = RateLimiter(InMemoryWindowCounters(), {"failures": parse("100/hour")})
     return AuthService(
         users,
         BoundedPasswordHashing(
@@ -45,6 +48,8 @@ def auth_service(users: PostgresUserRepository, memory_kib: int = 1024) -> AuthS
         tokens,
         InMemoryLoginThrottle(Backoff(5, 2, 300)),
         InMemoryRevokedTokens(),
+        failed_logins_per_address=RateLimitedFailures(failures, "failures"),
+        taken_emails_per_address=RateLimitedFailures(failures, "failures"),
     )
 
 

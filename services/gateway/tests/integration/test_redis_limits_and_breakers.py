@@ -10,7 +10,7 @@ import pytest
 from limits import parse
 from redis.asyncio import Redis
 
-from gateway.adapters.rate_limits import RateLimiter, RedisWindowCounters
+from gateway.adapters.rate_limits import RateLimitedFailures, RateLimiter, RedisWindowCounters
 from gateway.adapters.read_positions import RedisReadPositions
 from service_kit.circuit_breakers import (
     CircuitBreaker,
@@ -113,11 +113,34 @@ async def test_several_groups_are_decided_in_one_round_trip(
     assert default_only.remaining == 2
 
 
+async def test_only_failures_count_and_every_replica_sees_them(
+    redis, other_redis, redis_key_prefix
+) -> None:
+    rules = {"failures": "3/minute"}
+    replica_a = RateLimitedFailures(limiter(redis, redis_key_prefix, rules), "failures")
+    replica_b = RateLimitedFailures(limiter(other_redis, redis_key_prefix, rules), "failures")
+    address, neighbour = uuid.uuid4().hex, uuid.uuid4().hex
+
+    looks = [await replica_a.retry_after(address) for _ in range(10)]  # looking counts nothing
+    await replica_a.record_failure(address)
+    await replica_b.record_failure(address)
+    before_the_limit = await replica_b.retry_after(address)
+    await replica_a.record_failure(address)
+
+    assert looks == [0] * 10
+    assert before_the_limit == 0
+    assert 1 <= await replica_b.retry_after(address) <= 120
+    assert await replica_a.retry_after(neighbour) == 0
+
+
 async def test_an_unreachable_store_lets_requests_through(redis_key_prefix) -> None:
     unreachable = Redis.from_url("redis://127.0.0.1:1/0")
     try:
         limits = limiter(unreachable, redis_key_prefix, {"default": "1/minute"})
         assert await limits.hit(["default"], "ip:1") is None
+        failures = RateLimitedFailures(limits, "default")
+        await failures.record_failure("1")
+        assert await failures.retry_after("1") == 0
     finally:
         await unreachable.aclose()
 

@@ -121,7 +121,7 @@ def throttled_gateway(gateway_factory, clock: Clock):  # type: ignore[no-untyped
     def customise(adapters: GatewayAdapters) -> None:
         adapters.login_throttle = InMemoryLoginThrottle(backoff, clock)
 
-    return gateway_factory(customise=customise, rate_limit_login="1000/minute")
+    return gateway_factory(customise=customise)
 
 
 async def test_failed_logins_back_off_per_account_with_a_growing_retry_after(

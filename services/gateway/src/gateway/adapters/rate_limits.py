@@ -5,6 +5,10 @@ estimates the sliding window as `previous * (1 - elapsed fraction) + current`.
 All the groups a request passes are checked and counted in ONE Lua script call
 (one Redis round trip per request); a request is counted only when every group
 allows it. The script uses Redis' clock, so replicas agree on the windows.
+
+Failures (failed logins, sign-ups with a taken email) are limited per address the other
+way round: an attempt only looks at the count (`peek`), and only a failure is counted
+(`add`), so the successes of a crowd behind one address use none of its allowance.
 """
 
 from __future__ import annotations
@@ -12,9 +16,9 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from limits import RateLimitItem, parse
 from redis.asyncio import Redis
@@ -52,17 +56,33 @@ class WindowCheck:
     window_seconds: int
 
 
+# hit: count the request when every check allows it; peek: count nothing; add: count it
+# whatever the checks decide (something that already happened, e.g. a failed login).
+Counting = Literal["hit", "peek", "add"]
+
+
 class WindowCounters(Protocol):
     async def hit(self, checks: Sequence[WindowCheck]) -> list[RateLimitDecision]:
         """Decides every check and counts the request in all of them when all allow it."""
+
+    async def peek(self, checks: Sequence[WindowCheck]) -> list[RateLimitDecision]:
+        """Decides every check, counting nothing."""
+
+    async def add(self, checks: Sequence[WindowCheck]) -> None:
+        """Counts one more in every check, whatever they decide."""
+
+
+LOGIN_FAILURES = "login-failures"
+REGISTER_TAKEN_EMAILS = "register-taken-emails"
 
 
 def rules_from_settings(settings: GatewaySettings) -> dict[str, RateLimitItem]:
     return {
         "default": parse(settings.rate_limit_default),
-        "login": parse(settings.rate_limit_login),
         "register": parse(settings.rate_limit_register),
         "booking": parse(settings.rate_limit_booking),
+        LOGIN_FAILURES: parse(settings.rate_limit_login_failures),
+        REGISTER_TAKEN_EMAILS: parse(settings.rate_limit_register_taken_emails),
     }
 
 
@@ -93,18 +113,19 @@ def _decide(check: WindowCheck, now: float, window: _Window) -> tuple[bool, floa
     return False, estimated, window.start + size + size * fraction
 
 
-# KEYS: one base key per group. ARGV: limit and window seconds per group.
-# Returns per group: allowed (0/1), remaining, reset time (a string: Lua numbers become
-# integers on the way out).
+# KEYS: one base key per group. ARGV: the counting ('hit', 'peek' or 'add'), then limit
+# and window seconds per group. Returns per group: allowed (0/1), remaining, reset time
+# (a string: Lua numbers become integers on the way out).
 _SLIDING_WINDOWS = """
 local time = redis.call('TIME')
 local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
+local counting = ARGV[1]
 local n = #KEYS
 local current_keys, decisions = {}, {}
 local all_allowed = true
 for i = 1, n do
-  local limit = tonumber(ARGV[2 * i - 1])
-  local size = tonumber(ARGV[2 * i])
+  local limit = tonumber(ARGV[2 * i])
+  local size = tonumber(ARGV[2 * i + 1])
   local index = math.floor(now / size)
   local start = index * size
   current_keys[i] = KEYS[i] .. ':' .. index
@@ -125,11 +146,12 @@ for i = 1, n do
   if not allowed then all_allowed = false end
   decisions[i] = {allowed, estimated, reset, limit, size}
 end
+local count = counting == 'add' or (counting == 'hit' and all_allowed)
 local result = {}
 for i = 1, n do
   local d = decisions[i]
   local estimated = d[2]
-  if all_allowed then
+  if count then
     redis.call('INCR', current_keys[i])
     redis.call('EXPIRE', current_keys[i], 2 * d[5])
     estimated = estimated + 1
@@ -148,7 +170,18 @@ class RedisWindowCounters:
         self._script = redis.register_script(_SLIDING_WINDOWS)
 
     async def hit(self, checks: Sequence[WindowCheck]) -> list[RateLimitDecision]:
-        args: list[int] = []
+        return await self._run("hit", checks)
+
+    async def peek(self, checks: Sequence[WindowCheck]) -> list[RateLimitDecision]:
+        return await self._run("peek", checks)
+
+    async def add(self, checks: Sequence[WindowCheck]) -> None:
+        await self._run("add", checks)
+
+    async def _run(
+        self, counting: Counting, checks: Sequence[WindowCheck]
+    ) -> list[RateLimitDecision]:
+        args: list[str | int] = [counting]
         for check in checks:
             args += [check.limit, check.window_seconds]
         raw = await self._script(keys=[self._prefix + check.key for check in checks], args=args)
@@ -171,6 +204,15 @@ class InMemoryWindowCounters:
         self._counts: dict[tuple[str, int], int] = {}
 
     async def hit(self, checks: Sequence[WindowCheck]) -> list[RateLimitDecision]:
+        return self._run("hit", checks)
+
+    async def peek(self, checks: Sequence[WindowCheck]) -> list[RateLimitDecision]:
+        return self._run("peek", checks)
+
+    async def add(self, checks: Sequence[WindowCheck]) -> None:
+        self._run("add", checks)
+
+    def _run(self, counting: Counting, checks: Sequence[WindowCheck]) -> list[RateLimitDecision]:
         now = self._clock()
         decided = []
         for check in checks:
@@ -181,10 +223,12 @@ class InMemoryWindowCounters:
                 previous=self._counts.get((check.key, index - 1), 0),
             )
             decided.append((check, index, *_decide(check, now, window)))
-        all_allowed = all(allowed for _, _, allowed, _, _ in decided)
+        count = counting == "add" or (
+            counting == "hit" and all(allowed for _, _, allowed, _, _ in decided)
+        )
         decisions = []
         for check, index, allowed, estimated, reset_at in decided:
-            if all_allowed:
+            if count:
                 self._counts[(check.key, index)] = self._counts.get((check.key, index), 0) + 1
                 estimated += 1
             decisions.append(
@@ -211,7 +255,46 @@ class RateLimiter:
 
         None when limits are off, no group has a rule, or the store is unreachable.
         """
-        checks = [
+        return await self._decide(self._counters.hit, groups, identity)
+
+    async def peek(self, group: str, identity: str) -> RateLimitDecision | None:
+        """Whether one more of `group`'s requests from `identity` is allowed, counting nothing."""
+        return await self._decide(self._counters.peek, [group], identity)
+
+    async def add(self, group: str, identity: str) -> None:
+        """Count one of `group`'s requests from `identity` that already happened."""
+        checks = self._checks([group], identity)
+        if not checks:
+            return
+        try:
+            await self._counters.add(checks)
+        except Exception:
+            logger.warning("rate limit storage unavailable; request not counted", exc_info=True)
+
+    async def _decide(
+        self,
+        counters: Callable[[Sequence[WindowCheck]], Awaitable[list[RateLimitDecision]]],
+        groups: Sequence[str],
+        identity: str,
+    ) -> RateLimitDecision | None:
+        checks = self._checks(groups, identity)
+        if not checks:
+            return None
+        try:
+            decisions = await counters(checks)
+        except Exception:
+            # Losing rate limits for a moment beats refusing every request.
+            logger.warning(
+                "rate limit storage unavailable; letting the request through", exc_info=True
+            )
+            return None
+        return min(decisions, key=lambda decision: (decision.allowed, decision.remaining))
+
+    def _checks(self, groups: Sequence[str], identity: str) -> list[WindowCheck]:
+        """Nothing to check when limits are off or no group has a rule."""
+        if not self.enabled:
+            return []
+        return [
             WindowCheck(
                 key=f"{group}:{identity}",
                 limit=rule.amount,
@@ -220,14 +303,19 @@ class RateLimiter:
             for group in groups
             if (rule := self._rules.get(group)) is not None
         ]
-        if not self.enabled or not checks:
-            return None
-        try:
-            decisions = await self._counters.hit(checks)
-        except Exception:
-            # Losing rate limits for a moment beats refusing every request.
-            logger.warning(
-                "rate limit storage unavailable; letting the request through", exc_info=True
-            )
-            return None
-        return min(decisions, key=lambda decision: (decision.allowed, decision.remaining))
+
+
+class RateLimitedFailures:
+    """Failures of one kind (e.g. failed logins) from each client address, counted in one
+    group's sliding window: an address that reached the limit waits until they fade."""
+
+    def __init__(self, limiter: RateLimiter, group: str) -> None:
+        self._limiter = limiter
+        self._group = group
+
+    async def retry_after(self, address: str) -> int:
+        decision = await self._limiter.peek(self._group, f"ip:{address}")
+        return 0 if decision is None or decision.allowed else decision.retry_after_seconds
+
+    async def record_failure(self, address: str) -> None:
+        await self._limiter.add(self._group, f"ip:{address}")

@@ -18,6 +18,7 @@ LOGOUT = "logout"
 PASSWORD_CHANGED = "password_changed"  # noqa: S105 (an event type)
 PASSWORD_CHANGE_FAILED = "password_change_failed"  # noqa: S105
 ROLE_CHANGED = "role_changed"
+SIGN_UP_THROTTLED = "sign_up_throttled"
 
 
 def audit(event_type: str, **fields: object) -> None:

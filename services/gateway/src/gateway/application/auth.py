@@ -1,5 +1,10 @@
-"""Accounts and tokens: register, log in (throttled per account), log out, change passwords,
-grant roles, keep the initial admin, and turn a token into the caller behind it."""
+"""Accounts and tokens: register, log in, log out, change passwords, grant roles, keep the
+initial admin, and turn a token into the caller behind it.
+
+Only failures are limited, so a crowd behind one address (a campus, a carrier's NAT) signs
+up and logs in at an on-sale: failed logins per address and per account (backoff), and
+sign-ups that name an email with an account per address (the answer that tells whoever
+asks that the email is registered)."""
 
 from __future__ import annotations
 
@@ -14,9 +19,11 @@ from gateway.application.audit import (
     PASSWORD_CHANGE_FAILED,
     PASSWORD_CHANGED,
     ROLE_CHANGED,
+    SIGN_UP_THROTTLED,
     audit,
 )
 from gateway.application.ports import (
+    AddressFailureLimit,
     IssuedToken,
     LoginThrottle,
     PasswordHasher,
@@ -52,6 +59,8 @@ class AuthService:
         throttle: LoginThrottle,
         revoked: RevokedTokens,
         *,
+        failed_logins_per_address: AddressFailureLimit,
+        taken_emails_per_address: AddressFailureLimit,
         user_cache_seconds: float = 1.0,
     ) -> None:
         self._users = users
@@ -59,14 +68,29 @@ class AuthService:
         self._tokens = tokens
         self._throttle = throttle
         self._revoked = revoked
+        self._failed_logins = failed_logins_per_address
+        self._taken_emails = taken_emails_per_address
         self._recent = RecentUsers(users.by_id, user_cache_seconds)
         # Verified against when the email is unknown, so both answers take as long.
         self._decoy_hash: str | None = None
 
-    async def register(self, *, email: str, password: str, name: str) -> User:
+    async def register(
+        self, *, email: str, password: str, name: str, client_address: str = ""
+    ) -> User:
+        """The new account; 429 while the address backs off after naming taken emails."""
         email = normalise_email(email)
+        # Before anything else: even a 201 tells the asker that the email had no account.
+        if wait := await self._taken_emails.retry_after(client_address):
+            audit(SIGN_UP_THROTTLED, email=email, client_address=client_address)
+            raise RateLimitedError(
+                "Too many sign-ups with emails that already have an account from your "
+                "address; try again later",
+                retry_after_seconds=wait,
+                error_type="too_many_failed_sign_ups",
+            )
         self._check_strength(password, email)
         if await self._users.by_email(email) is not None:
+            await self._taken_emails.record_failure(client_address)
             raise ConflictError(
                 "An account with this email already exists", error_type="email_already_registered"
             )
@@ -77,10 +101,18 @@ class AuthService:
         return user
 
     async def authenticate(self, *, email: str, password: str, client_address: str = "") -> User:
-        """The account, or 401; 429 while the account backs off after failed logins."""
+        """The account, or 401; 429 while the address or the account backs off after
+        failed logins (checked before any password is hashed)."""
         email = normalise_email(email)
+        if wait := await self._failed_logins.retry_after(client_address):
+            audit(LOGIN_THROTTLED, email=email, client_address=client_address, limit="address")
+            raise RateLimitedError(
+                "Too many failed logins from your address; try again later",
+                retry_after_seconds=wait,
+                error_type="too_many_failed_logins",
+            )
         if wait := await self._throttle.retry_after(email):
-            audit(LOGIN_THROTTLED, email=email, client_address=client_address)
+            audit(LOGIN_THROTTLED, email=email, client_address=client_address, limit="account")
             raise RateLimitedError(
                 "Too many failed logins for this account; try again later",
                 retry_after_seconds=wait,
@@ -89,6 +121,7 @@ class AuthService:
         matches = await self._password_matches(user, password)  # unknown emails hash too
         if user is None or not matches:
             await self._throttle.record_failure(email)
+            await self._failed_logins.record_failure(client_address)
             audit(
                 LOGIN_FAILED,
                 email=email,

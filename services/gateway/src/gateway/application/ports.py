@@ -55,6 +55,16 @@ class LoginThrottle(Protocol):
     async def reset(self, account: str) -> None: ...
 
 
+class AddressFailureLimit(Protocol):
+    """Failures of one kind (e.g. failed logins) per client address, shared by replicas."""
+
+    async def retry_after(self, address: str) -> int:
+        """Seconds until `address` may try again; 0 when it may try now."""
+        ...
+
+    async def record_failure(self, address: str) -> None: ...
+
+
 class RevokedTokens(Protocol):
     """Token ids that stop working before they expire (logout)."""
 

@@ -40,12 +40,20 @@ users_router = APIRouter(
     summary="Create an account (role: user)",
     description="Emails are stored in lower case. Weak passwords are refused with 422 and the "
     "reasons; an email that is already registered answers 409. 503 with `Retry-After`: too "
-    "many passwords are being hashed at once.",
+    "many passwords are being hashed at once.\n\n"
+    "429 with `Retry-After`: too many sign-ups from your address (`rate_limited`, a generous "
+    "hourly allowance), or too many of them named an email that already has an account "
+    "(`too_many_failed_sign_ups`).",
     responses=error_responses(400, 409, 413, 422, 429, 503),
     dependencies=[Depends(rate_limit("register", per_address=True))],
 )
-async def register(body: RegisterRequest, services: Services) -> UserOut:
-    user = await services.auth.register(email=body.email, password=body.password, name=body.name)
+async def register(request: Request, body: RegisterRequest, services: Services) -> UserOut:
+    user = await services.auth.register(
+        email=body.email,
+        password=body.password,
+        name=body.name,
+        client_address=client_address(request),
+    )
     return UserOut.of(user)
 
 
@@ -62,11 +70,11 @@ def _token_out(token: IssuedToken) -> TokenOut:
     description="Send the email as `username`. The token is a JWT with `sub` (user id), `role`, "
     "`exp`, `iat`, `jti` and `ver`; send it as `Authorization: Bearer <token>`. The role "
     "that counts is the account's current one, not the one in the token.\n\n"
-    "429 with `Retry-After`: too many logins from your address, or too many failed logins "
-    "for this account (after a few, each failure doubles the wait). 503 with "
-    "`Retry-After`: too many logins are being checked at once.",
+    "429 with `Retry-After`: too many failed logins from your address "
+    "(`too_many_failed_logins`; successful logins are not limited), or for this account "
+    "(`rate_limited`: after a few, each failure doubles the wait). 503 with `Retry-After`: "
+    "too many logins are being checked at once.",
     responses=error_responses(401, 422, 429, 503),
-    dependencies=[Depends(rate_limit("login", per_address=True))],
 )
 async def issue_token(
     request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], services: Services
@@ -96,7 +104,7 @@ async def logout(request: Request, caller: CurrentCaller, services: Services) ->
     description="403 `invalid_current_password` when the current password is wrong (failures "
     "count towards the account's login backoff); 422 `weak_password` with the reasons.",
     responses=error_responses(400, 401, 403, 422, 429, 503),
-    dependencies=[Depends(rate_limit("login", per_address=True))],
+    dependencies=[DefaultRateLimit],
 )
 async def change_password(
     request: Request, body: PasswordChange, caller: CurrentCaller, services: Services

@@ -113,13 +113,3 @@ def test_dashboard_shows_every_alerted_signal() -> None:
     assert alerted <= used, f"alerted but not on the dashboard: {alerted - used}"
     ids = [panel["id"] for panel in dashboard["panels"]]
     assert len(ids) == len(set(ids))
-
-
-def test_readme_documents_every_secret(rendered: dict[str, list[dict[str, Any]]]) -> None:
-    readme = (ROOT / "deploy" / "k8s" / "README.md").read_text()
-    referenced: set[str] = set()
-    for manifest in rendered["prod"]:
-        referenced |= set(re.findall(r"'secretRef': \{'name': '([^']+)'", str(manifest)))
-    assert referenced >= {f"{s}-secrets" for s in ("gateway", "inventory")}
-    for secret in referenced:
-        assert f"create secret generic {secret}" in readme, secret

@@ -23,7 +23,9 @@ def build_demo_app(health: HealthRegistry | None = None) -> FastAPI:
 
     @router.post("/bookings")
     async def book(quantity: int) -> dict[str, int]:
-        raise InsufficientCapacityError(f"Only 1 ticket left, {quantity} requested")
+        raise InsufficientCapacityError(
+            f"Only 1 ticket left, {quantity} requested", extra={"available": 1}
+        )
 
     @router.get("/explode")
     async def explode() -> None:

@@ -70,7 +70,11 @@ async def test_domain_errors_answer_with_status_detail_and_error_type(
 
     full = await demo_client.post("/bookings", params={"quantity": 3})
     assert full.status_code == 409
-    assert full.json()["error_type"] == "insufficient_capacity"
+    assert full.json() == {
+        "detail": "Only 1 ticket left, 3 requested",
+        "error_type": "insufficient_capacity",
+        "available": 1,
+    }, "what the error carries for the client stands beside detail and error_type"
 
 
 async def test_validation_errors_use_the_same_shape_and_name_the_field(

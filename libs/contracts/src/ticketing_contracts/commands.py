@@ -21,6 +21,7 @@ from ticketing_contracts.fields import (
     Money,
     PaymentToken,
     PersonName,
+    PurchaseLimit,
     TicketQuantity,
     Title,
 )
@@ -40,14 +41,55 @@ class UpdateVenue(CreateVenue):
     pass
 
 
-class TicketTypeSpec(Command):
+class SaleTerms(Command):
+    """When tickets are on sale and how many one account may hold or buy; each is optional.
+
+    On an event: its sale window (null: no bound) and the most tickets of the whole event
+    one account may hold or buy. On a ticket type: its own sale window, each bound
+    overriding the event's (null: the event's), and a limit for that type alone (the
+    event's applies as well).
+    """
+
+    sale_starts_at: AwareDatetime | None = Field(
+        default=None,
+        description="Bookings are refused (409 not_on_sale) before this time",
+        examples=["2030-05-01T10:00:00Z"],
+    )
+    sale_ends_at: AwareDatetime | None = Field(
+        default=None,
+        description="Bookings are refused (409 not_on_sale) from this time on",
+        examples=["2030-06-01T18:00:00Z"],
+    )
+    max_tickets_per_account: PurchaseLimit | None = Field(
+        default=None,
+        description=(
+            "The most tickets one account may hold or buy at once (pending and confirmed "
+            "bookings; cancelled, expired and rejected ones give theirs back); 409 "
+            "purchase_limit_reached beyond it"
+        ),
+        examples=[4],
+    )
+
+    @model_validator(mode="after")
+    def _sale_ends_after_it_starts(self) -> SaleTerms:
+        starts, ends = self.sale_starts_at, self.sale_ends_at
+        if starts is not None and ends is not None and ends <= starts:
+            raise ValueError("sale_ends_at must be after sale_starts_at")
+        return self
+
+
+class ChangeSaleTerms(SaleTerms):
+    """Replaces an event's or a ticket type's sale terms: all three, a null clears one."""
+
+
+class TicketTypeSpec(SaleTerms):
     name: Title = Field(examples=["Stalls"])
     price: Money = Field(examples=["49.50"])
     currency: Currency = Field(default="EUR", examples=["EUR"])
     quantity: Capacity = Field(examples=[1000])
 
 
-class CreateEvent(Command):
+class CreateEvent(SaleTerms):
     venue_id: UUID
     name: Title = Field(examples=["Flash Sale Live"])
     description: Description = ""

@@ -96,6 +96,8 @@ Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Capacity = Annotated[int, Field(gt=0, le=1_000_000)]
 TicketQuantity = Annotated[int, Field(ge=1, le=10)]
+PurchaseLimit = Annotated[int, Field(ge=1, le=1_000_000)]
+"""The most tickets one account may hold or buy of an event, or of one of its ticket types."""
 
 MAX_TICKETS_PER_BOOKING = 10
 

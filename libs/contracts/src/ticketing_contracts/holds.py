@@ -15,7 +15,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from ticketing_contracts.events.booking import RejectionReason
-from ticketing_contracts.fields import TicketQuantity
+from ticketing_contracts.fields import Identifier, PurchaseLimit, StockCount, TicketQuantity
 
 # Inventory's own bound is a setting at or below this; this one only stops a huge body.
 MAX_HOLDS_PER_BATCH: Final = 10_000
@@ -24,9 +24,19 @@ MAX_KNOWN_BOOKINGS_QUESTION: Final = 10_000
 HOLD_RELEASED: Final = "hold_released"
 HoldRefusal = RejectionReason | Literal["hold_released"]
 """Why inventory refused a hold: one of its rejection reasons (sold_out,
-not_enough_tickets, unknown_event, unknown_ticket_type, event_not_on_sale,
-event_cancelled), or `hold_released`: this booking id was held before and its hold was
-released (unclaimed, expired, cancelled, rejected), so it is never held again."""
+not_enough_tickets, unknown_event, unknown_ticket_type, event_not_on_sale (a draft),
+not_on_sale (outside the sale window), purchase_limit_reached, event_cancelled), or
+`hold_released`: this booking id was held before and its hold was released (unclaimed,
+expired, cancelled, rejected), so it is never held again."""
+LimitScope = Literal["event", "ticket_type"]
+
+# The fields of a refusal that say why, per reason; the caller passes them on to the fan.
+REFUSAL_DETAILS: Final[dict[str, frozenset[str]]] = {
+    RejectionReason.NOT_ON_SALE.value: frozenset({"sale_starts_at", "sale_ends_at"}),
+    RejectionReason.PURCHASE_LIMIT_REACHED.value: frozenset(
+        {"limit_scope", "max_tickets_per_account", "tickets_held_or_bought"}
+    ),
+}
 
 
 class _Body(BaseModel):
@@ -38,6 +48,10 @@ class HoldRequest(_Body):
     event_id: UUID
     ticket_type_id: UUID
     quantity: TicketQuantity = Field(examples=[2])
+    owner_id: Identifier = Field(
+        description="The account the booking is for: purchase limits count per account",
+        examples=["4f6c1d0e-6a0b-4d61-9a55-0c1b2d3e4f50"],
+    )
 
 
 class HoldBatch(_Body):
@@ -63,9 +77,30 @@ class Held(_Body):
 
 
 class Refused(_Body):
+    """A refusal; `not_on_sale` and `purchase_limit_reached` say why in their fields."""
+
     booking_id: UUID
     outcome: Literal["refused"] = "refused"
     reason: HoldRefusal = Field(examples=["sold_out"])
+    sale_starts_at: AwareDatetime | None = Field(
+        default=None, description="not_on_sale: the ticket type's sale window (null: no bound)"
+    )
+    sale_ends_at: AwareDatetime | None = None
+    limit_scope: LimitScope | None = Field(
+        default=None,
+        description="purchase_limit_reached: whether the event's or the ticket type's limit",
+    )
+    max_tickets_per_account: PurchaseLimit | None = None
+    tickets_held_or_bought: StockCount | None = Field(
+        default=None,
+        description="purchase_limit_reached: the account's tickets already held or bought "
+        "within that limit (of the event, or of the ticket type)",
+    )
+
+    def details(self) -> dict[str, object]:
+        """The fields that say why, as JSON values (nulls kept: an unbounded window)."""
+        fields = REFUSAL_DETAILS.get(self.reason, frozenset())
+        return self.model_dump(mode="json", include=set(fields))
 
 
 HoldAnswer = Annotated[Held | Refused, Field(discriminator="outcome")]

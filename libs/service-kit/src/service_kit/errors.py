@@ -1,20 +1,32 @@
 """Errors the domain and application layers raise; pure Python, no framework.
 
 `http_errors` maps each class to a status code and the public body
-`{"detail": ..., "error_type": ...}`.
+`{"detail": ..., "error_type": ..., **extra}`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 
 class DomainError(Exception):
     error_type = "domain_error"
 
-    def __init__(self, detail: str, *, error_type: str | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        error_type: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         if error_type is not None:
             self.error_type = error_type
+        # JSON values the body carries beside detail and error_type (what a client needs
+        # to act on the error, e.g. when a sale opens).
+        self.extra: dict[str, Any] = dict(extra or {})
 
 
 class NotFoundError(DomainError):

@@ -89,7 +89,9 @@ async def _domain_error(_: Request, error: Exception) -> JSONResponse:
     if isinstance(error, RateLimitedError | DependencyUnavailableError):
         headers["Retry-After"] = str(error.retry_after_seconds)
     return JSONResponse(
-        error_body(error.detail, error.error_type), status_code=status_for(error), headers=headers
+        error_body(error.detail, error.error_type, **error.extra),
+        status_code=status_for(error),
+        headers=headers,
     )
 
 

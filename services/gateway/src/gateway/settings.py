@@ -15,6 +15,7 @@ from pydantic import (
 from pydantic_settings import NoDecode
 
 from service_kit.settings import (
+    Dependency,
     InternalTokenIssuerSettings,
     JwtSettings,
     PostgresSettings,
@@ -32,9 +33,13 @@ class GatewaySettings(JwtSettings, RedisSettings, PostgresSettings, InternalToke
     )
     database_pool_size: int = Field(default=5, ge=1, le=200)
 
-    booking_command_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8001")
-    inventory_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8002")
-    query_projection_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8003")
+    booking_command_url: Annotated[AnyHttpUrl, Dependency.HTTP] = AnyHttpUrl(
+        "http://127.0.0.1:8001"
+    )
+    inventory_url: Annotated[AnyHttpUrl, Dependency.HTTP] = AnyHttpUrl("http://127.0.0.1:8002")
+    query_projection_url: Annotated[AnyHttpUrl, Dependency.HTTP] = AnyHttpUrl(
+        "http://127.0.0.1:8003"
+    )
     cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated origins allowed by CORS"
     )

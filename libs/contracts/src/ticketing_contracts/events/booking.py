@@ -55,6 +55,11 @@ class RejectionReason(StrEnum):
     UNKNOWN_TICKET_TYPE = "unknown_ticket_type"
     EVENT_CANCELLED = "event_cancelled"
     EVENT_NOT_ON_SALE = "event_not_on_sale"
+    """The event is not published (a draft): nothing of it is on sale."""
+    NOT_ON_SALE = "not_on_sale"
+    """Published, but outside the ticket type's sale window (not started, or over)."""
+    PURCHASE_LIMIT_REACHED = "purchase_limit_reached"
+    """The booking would take the account past the event's or the ticket type's limit."""
     PAYMENT_DECLINED = "payment_declined"
 
 

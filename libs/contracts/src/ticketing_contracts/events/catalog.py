@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,6 +14,7 @@ from ticketing_contracts.fields import (
     Currency,
     Description,
     Money,
+    PurchaseLimit,
     Timestamp,
     Title,
 )
@@ -23,6 +24,9 @@ MAX_TICKET_TYPES = 100
 
 
 class TicketType(BaseModel):
+    """A ticket type with its own sale terms: each bound of its sale window overrides the
+    event's (null: the event's applies), and its purchase limit applies beside the event's."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     ticket_type_id: UUID
@@ -30,6 +34,15 @@ class TicketType(BaseModel):
     price: Money
     currency: Currency
     quantity: Capacity
+    sale_starts_at: Timestamp | None = None
+    sale_ends_at: Timestamp | None = None
+    max_tickets_per_account: PurchaseLimit | None = None
+
+
+def _ticket_type_v1_v2(ticket_type: dict[str, Any]) -> None:
+    ticket_type["sale_starts_at"] = None
+    ticket_type["sale_ends_at"] = None
+    ticket_type["max_tickets_per_account"] = None
 
 
 class _VenueEvent(PublicEvent):
@@ -80,13 +93,27 @@ EventStatus = Literal["draft", "published", "cancelled"]
 
 @register
 class EventCreated(_ShowEvent):
+    """An event was scheduled, as a draft. Version 2 added its sale terms (sale window and
+    purchase limit per account) and each ticket type's own; version 1 had none (null)."""
+
     TYPE: ClassVar[str] = "event.created"
-    VERSION: ClassVar[int] = 1
+    VERSION: ClassVar[int] = 2
     venue_id: UUID
     name: Title
     description: Description = ""
     starts_at: Timestamp
     ticket_types: tuple[TicketType, ...] = Field(max_length=MAX_TICKET_TYPES)
+    sale_starts_at: Timestamp | None = None
+    sale_ends_at: Timestamp | None = None
+    max_tickets_per_account: PurchaseLimit | None = None
+
+    @staticmethod
+    def upcast_v1_v2(data: dict[str, Any]) -> None:
+        data["sale_starts_at"] = None
+        data["sale_ends_at"] = None
+        data["max_tickets_per_account"] = None
+        for ticket_type in data.get("ticket_types", ()):
+            _ticket_type_v1_v2(ticket_type)
 
 
 @register
@@ -99,14 +126,45 @@ class EventDetailsChanged(_ShowEvent):
 
 @register
 class TicketTypeAdded(_ShowEvent):
+    """Version 2: the ticket type carries its own sale terms (version 1: none, null)."""
+
     TYPE: ClassVar[str] = "event.ticket_type_added"
-    VERSION: ClassVar[int] = 1
+    VERSION: ClassVar[int] = 2
     ticket_type: TicketType
+
+    @staticmethod
+    def upcast_v1_v2(data: dict[str, Any]) -> None:
+        _ticket_type_v1_v2(data["ticket_type"])
+
+
+@register
+class EventSaleChanged(_ShowEvent):
+    """The event's sale terms as they now are: its sale window (null: no bound) and the most
+    tickets of the event one account may hold or buy (null: no limit)."""
+
+    TYPE: ClassVar[str] = "event.sale_changed"
+    VERSION: ClassVar[int] = 1
+    sale_starts_at: Timestamp | None
+    sale_ends_at: Timestamp | None
+    max_tickets_per_account: PurchaseLimit | None
+
+
+@register
+class TicketTypeSaleChanged(_ShowEvent):
+    """A ticket type's own sale terms as they now are: each bound of its window overrides
+    the event's (null: the event's applies); its limit applies beside the event's."""
+
+    TYPE: ClassVar[str] = "event.ticket_type_sale_changed"
+    VERSION: ClassVar[int] = 1
+    ticket_type_id: UUID
+    sale_starts_at: Timestamp | None
+    sale_ends_at: Timestamp | None
+    max_tickets_per_account: PurchaseLimit | None
 
 
 @register
 class EventPublished(_ShowEvent):
-    """The event is on sale from now on."""
+    """The event is on sale from now on, within its sale window."""
 
     TYPE: ClassVar[str] = "event.published"
     VERSION: ClassVar[int] = 1

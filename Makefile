@@ -11,6 +11,9 @@ KAFKA_POM := libs/local-infra/kafka/pom.xml
 KAFKA_LIBS := $(TOOLS)/kafka/libs
 KAFKA_STAMP := $(TOOLS)/kafka/.resolved
 SOURCES := libs/*/src services/*/src simulators/*/src bench
+# Renders the Kubernetes overlays for tests/deploy (the kustomize inside kubectl 1.32).
+KUSTOMIZE_VERSION := v5.5.0
+KUSTOMIZE_BIN := $(TOOLS)/kustomize-$(KUSTOMIZE_VERSION)/kustomize
 
 .PHONY: help install server-deps run stop status lint typecheck test test-unit test-deps bench chaos clean
 
@@ -62,8 +65,15 @@ test: lint typecheck test-deps ## Lint, type-check and run every test (unit, int
 test-unit: install ## Only the tests that need no infrastructure
 	$(UV) run --frozen pytest -m "not integration and not e2e"
 
-test-deps: ## Headless Chromium (Debian's) for the browser tests, node for the front-end unit tests, kcat for the downstream-client test
+test-deps: $(KUSTOMIZE_BIN) ## Headless Chromium (Debian's) for the browser tests, node for the front-end unit tests, kcat for the downstream-client test, kustomize for the manifest tests
 	@command -v chromium >/dev/null && command -v node >/dev/null && command -v kcat >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nodejs kcat; }
+
+# Built from its Go module with the machine's Go (Debian has no kustomize); tests/deploy
+# renders with .tools/bin/kustomize.
+$(KUSTOMIZE_BIN):
+	@command -v go >/dev/null || { echo "kustomize is built with Go >= 1.22: install Go" >&2; exit 1; }
+	GOBIN=$(abspath $(dir $@)) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	@mkdir -p $(TOOLS)/bin && ln -sf ../kustomize-$(KUSTOMIZE_VERSION)/kustomize $(TOOLS)/bin/kustomize
 
 bench: install ## Flash-sale benchmark driven by wrk, with same-round baselines (prints JSON + table)
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }

@@ -76,11 +76,10 @@ def settings_classes() -> dict[str, tuple[str, type[ServiceSettings]]]:
     return classes
 
 
-SETTINGS = {name: settings for name, (_, settings) in settings_classes().items()}
+_FOUND = settings_classes()
+SETTINGS = {name: settings for name, (_, settings) in _FOUND.items()}
 # Simulators stand in for outside systems, in the overlays that include them.
-SERVICES_DEPLOYED_EVERYWHERE = {
-    name for name, (folder, _) in settings_classes().items() if folder == "services"
-}
+SERVICES_DEPLOYED_EVERYWHERE = {name for name, (where, _) in _FOUND.items() if where == "services"}
 
 
 def env_names(settings: type[ServiceSettings], name: str, field: FieldInfo) -> set[str]:
@@ -186,9 +185,9 @@ def container_environment(
         elif "secretRef" in source:
             # An out-of-band Secret read whole: its keys are unknown here, so nothing counts
             # as provided by it (name each key with secretKeyRef instead).
-            secret = secrets.get(source["secretRef"]["name"])
-            for key in (secret or {}).get("data", {}):
-                environment[prefix + key] = Value(f"Secret {secret['metadata']['name']}", None)
+            secret_name = source["secretRef"]["name"]
+            for key in secrets.get(secret_name, {}).get("data", {}):
+                environment[prefix + key] = Value(f"Secret {secret_name}", None)
     for item in container.get("env", []):
         name = item["name"]
         if "valueFrom" not in item:
@@ -280,10 +279,14 @@ def destinations(
                 continue
             callee, deployment = backends[0]
             target = matching[0].get("targetPort", port)
-            ports = tuple(only_container(deployment).get("ports", []))
+            container_ports = tuple(only_container(deployment).get("ports", []))
             if isinstance(target, str):
-                target = next(p["containerPort"] for p in ports if p.get("name") == target)
-            found.append(Destination(address, target, pod_labels(deployment), ports, callee=callee))
+                target = next(
+                    item["containerPort"] for item in container_ports if item.get("name") == target
+                )
+            found.append(
+                Destination(address, target, pod_labels(deployment), container_ports, callee=callee)
+            )
         elif bootstrap and bootstrap["cluster"] in clusters:
             labels = strimzi_broker_labels(bootstrap["cluster"])
             found.append(Destination(address, port, labels, callee=f"kafka:{bootstrap['cluster']}"))
@@ -505,7 +508,10 @@ def test_every_variable_given_to_a_service_is_a_setting_it_reads(
 def test_file_settings_point_into_a_mounted_volume(
     rendered: dict[str, list[Manifest]], overlay: str
 ) -> None:
+    """A FilePath setting (Kafka's CA bundle) makes the service refuse to start when the file
+    is not there."""
     problems: list[str] = []
+    checked = 0
     for service in services_in(rendered[overlay]):
         pod = service.deployment["spec"]["template"]["spec"]
         volumes = {volume["name"]: volume for volume in pod.get("volumes", [])}
@@ -515,6 +521,7 @@ def test_file_settings_point_into_a_mounted_volume(
             value = service.value_of(setting)
             if not is_file_path(field.annotation) or value is None or not value.text:
                 continue
+            checked += 1
             path = Path(value.text)
             mount = next((m for m in mounts if path.is_relative_to(m["mountPath"])), None)
             if mount is None:
@@ -526,98 +533,130 @@ def test_file_settings_point_into_a_mounted_volume(
             relative = str(path.relative_to(mount["mountPath"]))
             if items and relative not in items:
                 problems.append(f"{service.name}: volume {mount['name']} holds no {relative}")
+    assert checked, "no service was given a file: this check saw nothing"
     assert not problems, "\n".join(problems)
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One address a service's settings make it connect to."""
+
+    service: Service
+    setting: Setting
+    destination: Destination
+
+
+def connections(manifests: list[Manifest]) -> tuple[list[Connection], list[str]]:
+    found: list[Connection] = []
+    problems: list[str] = []
+    for service in services_in(manifests):
+        for setting in settings_of(service.settings):
+            value = service.value_of(setting)
+            if setting.dependency is None or value is None:
+                continue
+            reached, unresolved = destinations(setting, value, manifests)
+            found += [Connection(service, setting, destination) for destination in reached]
+            problems += [f"{service.name}: {problem}" for problem in unresolved]
+    return found, problems
+
+
+def is_name_resolution(rule: Manifest) -> bool:
+    """An egress rule to kube-dns (UDP 53), which every name a setting holds needs."""
+    kube_dns = {"k8s-app": "kube-dns"}
+    kube_system = {"kubernetes.io/metadata.name": "kube-system"}
+    return any(
+        item.get("port") == 53 and item.get("protocol") == "UDP" for item in rule.get("ports", [])
+    ) and all(
+        selects(peer.get("podSelector", {}), kube_dns)
+        and selects(peer.get("namespaceSelector", {}), kube_system)
+        for peer in rule.get("to", [])
+    )
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_network_policies_let_each_service_reach_what_its_settings_name_and_nothing_else(
     rendered: dict[str, list[Manifest]], overlay: str
 ) -> None:
-    """Egress for every address a dependency setting names (with the callee's ingress, or the
-    Kafka listener's peers, admitting the caller), name resolution, and no egress rule that
-    no setting uses; each internal service admits exactly the services that call it."""
+    """Egress to every address a dependency setting names, which the callee's ingress policies
+    (or the Kafka listener's peers) admit; kube-dns; and no egress rule that no setting uses."""
     manifests = rendered[overlay]
     namespace = namespace_of(manifests)
-    problems: list[str] = []
-    callers: dict[str, set[str]] = {}
+    found, problems = connections(manifests)
+    used: set[tuple[str, int]] = set()
+    for connection in found:
+        name, setting, destination = (
+            connection.service.name,
+            connection.setting,
+            connection.destination,
+        )
+        caller = pod_labels(connection.service.deployment)
+        rules = egress_rules_to(manifests, caller, destination, namespace)
+        if rules is not None and not rules:
+            problems.append(
+                f"{name}: no NetworkPolicy lets it reach {destination.address} "
+                f"({setting.label}, {setting.dependency})"
+            )
+        used.update(rules or [])
+        if destination.callee is None:
+            continue
+        if destination.callee.startswith("kafka:"):
+            cluster = destination.callee.removeprefix("kafka:")
+            admitted = kafka_listener_admits(cluster, destination.port, caller)
+        else:
+            admitted = ingress_admits(manifests, caller, destination, namespace)
+        if not admitted:
+            problems.append(
+                f"{name}: {destination.callee} does not admit it on {destination.address} "
+                f"({setting.label})"
+            )
+    connecting = {connection.service.name for connection in found}
     for service in services_in(manifests):
-        labels = pod_labels(service.deployment)
-        used: set[tuple[str, int]] = set()
-        names_resolved = False
-        for setting in settings_of(service.settings):
-            value = service.value_of(setting)
-            if setting.dependency is None or value is None:
-                continue
-            found, unresolved = destinations(setting, value, manifests)
-            problems += [f"{service.name}: {problem}" for problem in unresolved]
-            for destination in found:
-                names_resolved = True
-                rules = egress_rules_to(manifests, labels, destination, namespace)
-                if rules is not None and not rules:
-                    problems.append(
-                        f"{service.name}: no NetworkPolicy lets it reach {destination.address} "
-                        f"({setting.label}, {setting.dependency})"
-                    )
-                used.update(rules or [])
-                if destination.callee is None:
-                    continue
-                callers.setdefault(destination.callee, set()).add(service.name)
-                if destination.callee.startswith("kafka:"):
-                    cluster = destination.callee.removeprefix("kafka:")
-                    admitted = kafka_listener_admits(cluster, destination.port, labels)
-                else:
-                    admitted = ingress_admits(manifests, labels, destination, namespace)
-                if not admitted:
-                    problems.append(
-                        f"{service.name}: {destination.callee} does not admit it on "
-                        f"{destination.address} ({setting.label})"
-                    )
-        dns = Destination("kube-dns", 53, {"k8s-app": "kube-dns"})
-        policies = policies_for(manifests, labels, "Egress")
-        resolving = [
-            rule
+        policies = policies_for(manifests, pod_labels(service.deployment), "Egress")
+        egress = [
+            (policy["metadata"]["name"], index, rule)
             for policy in policies
-            for rule in policy["spec"].get("egress", [])
-            if any(
-                item.get("port") == 53 and item.get("protocol") == "UDP"
-                for item in rule.get("ports", [])
-            )
-            and all(
-                selects(peer.get("podSelector", {}), dns.pods or {})
-                and selects(
-                    peer.get("namespaceSelector", {}),
-                    {"kubernetes.io/metadata.name": "kube-system"},
-                )
-                for peer in rule.get("to", [])
-            )
+            for index, rule in enumerate(policy["spec"].get("egress", []))
         ]
-        if names_resolved and policies and not resolving:
-            problems.append(f"{service.name}: may not ask kube-dns for the names it connects to")
-        for policy in policies:
-            for index, rule in enumerate(policy["spec"].get("egress", [])):
-                if rule in resolving or (policy["metadata"]["name"], index) in used:
-                    continue
-                ports = [item.get("port") for item in rule.get("ports", [])] or "every port"
-                problems.append(
-                    f"{service.name}: egress rule {index} of {policy['metadata']['name']} "
-                    f"(to {ports}) serves no setting of {service.settings.__name__}"
-                )
-    for service in services_in(manifests):
+        resolves = any(is_name_resolution(rule) for _, _, rule in egress)
+        if policies and service.name in connecting and not resolves:
+            problems.append(f"{service.name}: may not ask kube-dns for the names it uses")
+        for policy_name, index, rule in egress:
+            if is_name_resolution(rule) or (policy_name, index) in used:
+                continue
+            ports = [item.get("port") for item in rule.get("ports", [])] or "every port"
+            problems.append(
+                f"{service.name}: egress rule {index} of {policy_name} (to {ports}) serves no "
+                f"setting of {service.settings.__name__}"
+            )
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_service_admits_exactly_the_services_whose_settings_call_it(
+    rendered: dict[str, list[Manifest]], overlay: str
+) -> None:
+    """Peers of this namespace only: the ingress controller and Prometheus come from other
+    namespaces (test_k8s_manifests.py)."""
+    manifests = rendered[overlay]
+    found, _ = connections(manifests)
+    services = list(services_in(manifests))
+    problems = []
+    for service in services:
+        callers = {c.service.name for c in found if c.destination.callee == service.name}
         policies = policies_for(manifests, pod_labels(service.deployment), "Ingress")
         admitted = {
             other.name
-            for other in services_in(manifests)
+            for other in services
             for policy in policies
             for rule in policy["spec"].get("ingress", [])
             for peer in rule.get("from", [])
             if "namespaceSelector" not in peer
             and selects(peer.get("podSelector", {}), pod_labels(other.deployment))
         }
-        expected = callers.get(service.name, set())
-        if admitted != expected:
+        if admitted != callers:
             problems.append(
-                f"{service.name}: its ingress policies admit {sorted(admitted)} but the services "
-                f"whose settings call it are {sorted(expected)}"
+                f"{service.name}: its ingress policies admit {sorted(admitted)}, the services "
+                f"whose settings call it are {sorted(callers)}"
             )
     assert not problems, "\n".join(problems)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from starlette.middleware import Middleware
 
 from gateway.adapters.downstream import HttpDownstream
 from gateway.adapters.login_throttle import Backoff, InMemoryLoginThrottle, RedisLoginThrottle
+from gateway.adapters.metrics import AdmissionMetrics
 from gateway.adapters.passwords import (
     Argon2PasswordHasher,
     BlockingPasswordHasher,
@@ -35,16 +37,21 @@ from gateway.adapters.read_positions import InMemoryReadPositions, RedisReadPosi
 from gateway.adapters.revoked_tokens import InMemoryRevokedTokens, RedisRevokedTokens
 from gateway.adapters.tokens import JwtTokens
 from gateway.adapters.user_store import InMemoryUserRepository, PostgresUserRepository
+from gateway.adapters.waiting_room_store import InMemoryWaitingRoomStore, RedisWaitingRoomStore
+from gateway.adapters.waiting_room_tokens import HmacRoomTokens
 from gateway.application.auth import AuthService
 from gateway.application.availability import AvailabilityCache
 from gateway.application.booking_batches import BookingBatcher
+from gateway.application.booking_pressure import BookingPressure
 from gateway.application.bookings import BookingService
 from gateway.application.catalog import CatalogService
 from gateway.application.operations import OperationsService
 from gateway.application.ports import LoginThrottle, ReadPositions, RevokedTokens, UserRepository
 from gateway.application.public_reads import CoalescedReads
 from gateway.application.read_your_writes import ReadYourWrites
+from gateway.application.sale_starts import CatalogSaleStarts
 from gateway.application.stream_slots import StreamSlots
+from gateway.application.waiting_room import WaitingRooms, WaitingRoomStore
 from gateway.entrypoints.http.booking_requests import BookingRequestFastPath
 from gateway.entrypoints.http.deps import GatewayServices
 from gateway.entrypoints.http.middleware import PublicEdgeMiddleware, security_headers
@@ -52,6 +59,7 @@ from gateway.entrypoints.http.operations import InternalOperationsOnly
 from gateway.entrypoints.http.router import OPENAPI_TAGS, api_routers
 from gateway.settings import GatewaySettings
 from service_kit.app_factory import create_service_app, health_registry_for
+from service_kit.background import WokenRounds
 from service_kit.circuit_breakers import (
     CircuitBreaker,
     create_breaker,
@@ -59,7 +67,7 @@ from service_kit.circuit_breakers import (
     seconds_until_trial,
 )
 from service_kit.dependency_probes import Probe, http_ready_probe, redis_probe
-from service_kit.errors import UnauthorizedError
+from service_kit.errors import DomainError, UnauthorizedError
 from service_kit.http_errors import error_body
 from service_kit.internal_auth import InternalTokenIssuer
 from service_kit.redis_pool import redis_client
@@ -96,12 +104,15 @@ class GatewayAdapters:
     read_positions: ReadPositions
     login_throttle: LoginThrottle
     revoked_tokens: RevokedTokens
+    waiting_rooms: WaitingRoomStore
     # Where breakers keep their state so replicas share it; None keeps it in memory.
     breaker_redis_url: str | None
     transport: httpx.AsyncBaseTransport | None = None
     # None: argon2id with the settings' parameters.
     password_hasher: BlockingPasswordHasher | None = None
     probes: dict[str, Probe] = field(default_factory=dict)
+    # The waiting rooms' wall clock (passes' expiry, estimated waits); tests move it.
+    clock: Callable[[], float] = time.time
     on_startup: list[Hook] = field(default_factory=list)
     on_shutdown: list[Hook] = field(default_factory=list)
 
@@ -121,6 +132,7 @@ def production_adapters(settings: GatewaySettings) -> GatewayAdapters:
         revoked_tokens=RedisRevokedTokens(
             redis, settings.redis_key_prefix, settings.jwt_leeway_seconds
         ),
+        waiting_rooms=RedisWaitingRoomStore(redis, settings.redis_key_prefix),
         breaker_redis_url=str(settings.redis_url),
         probes={"redis": redis_probe(redis), "postgres": users.ping},
         on_startup=[users.open],
@@ -146,6 +158,7 @@ def in_memory_adapters(
         read_positions=InMemoryReadPositions(),
         login_throttle=InMemoryLoginThrottle(backoff or Backoff(5, 2, 300)),
         revoked_tokens=InMemoryRevokedTokens(),
+        waiting_rooms=InMemoryWaitingRoomStore(),
         breaker_redis_url=None,
         transport=transport,
     )
@@ -248,12 +261,35 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
         read_your_writes,
         CoalescedReads(settings.public_read_fresh_seconds),
     )
+    availability = AvailabilityCache(queries, settings.availability_cache_ttl_seconds)
+    waiting_rooms = WaitingRooms(
+        adapters.waiting_rooms,
+        HmacRoomTokens.from_secret(settings.jwt_secret.get_secret_value()),
+        CatalogSaleStarts(queries, settings.waiting_room_catalog_cache_seconds),
+        availability,
+        BookingPressure(settings.waiting_room_booking_p99_seconds),
+        recovery_seconds=settings.waiting_room_recovery_seconds,
+        clock=adapters.clock,
+    )
     bookings = BookingService(
         commands,
         queries,
         read_your_writes,
-        AvailabilityCache(queries, settings.availability_cache_ttl_seconds),
+        availability,
         BookingBatcher(commands, read_your_writes, settings.booking_batch_max_size),
+        waiting_rooms,
+    )
+    admission_metrics = AdmissionMetrics()
+
+    async def admission_round() -> bool:
+        admitted = await waiting_rooms.admission_round()
+        admission_metrics.record(admitted, waiting_rooms.directory.events)
+        return False
+
+    admission = WokenRounds(
+        "waiting-room admission",
+        admission_round,
+        idle_seconds=settings.waiting_room_admission_interval_seconds,
     )
     health = health_registry_for(settings)
 
@@ -286,10 +322,12 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
             own_status,
         ),
         rate_limiter=rate_limiter,
+        waiting_rooms=waiting_rooms,
     )
 
     for name, probe in adapters.probes.items():
         health.add(name, probe)
+    health.add("waiting-room admission", admission.task.probe, required=False)
     # A downstream outage is reported but does not pull every gateway pod out of
     # rotation: the gateway still answers other routes and fails fast on the broken one.
     for name, base_url in urls.items():
@@ -304,8 +342,14 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
                 email=settings.admin_email, password=settings.admin_password.get_secret_value()
             )
         try:
+            await waiting_rooms.refresh_directory()
+        except DomainError:  # bookings answer 503 until an admission round reads the rooms
+            logging.getLogger(__name__).warning("waiting rooms unknown at start-up")
+        admission.task.start()
+        try:
             yield
         finally:
+            await admission.task.stop()
             password_hashing.close()
             await client.aclose()
             for breaker in breakers.values():
@@ -352,6 +396,7 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
                 "Content-Type",
                 "Idempotency-Key",
                 "If-None-Match",
+                "X-Admission-Pass",
                 "X-Read-Position",
                 "X-Request-ID",
                 "X-Correlation-ID",

@@ -145,6 +145,36 @@ class GatewaySettings(JwtSettings, RedisSettings, PostgresSettings, InternalToke
         default=1000, ge=1, le=100_000, description="Open status streams of one gateway process"
     )
 
+    # Waiting rooms (per event, turned on through the API; state in Redis)
+    waiting_room_admission_interval_seconds: float = Field(
+        default=0.5,
+        ge=0.05,
+        le=5,
+        description="How often each replica admits fans and rereads which events have a room "
+        "on: a room turned on is enforced by the other replicas within this",
+    )
+    waiting_room_booking_p99_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="Admission halves while forwarded bookings' p99 (last 10 s) is above this",
+    )
+    waiting_room_recovery_seconds: float = Field(
+        default=60,
+        ge=1,
+        le=3600,
+        description="Time the admission rate takes to grow back from its lowest to the room's",
+    )
+    waiting_room_catalog_cache_seconds: float = Field(
+        default=5,
+        ge=0,
+        le=60,
+        description="An event's sale start, read from the catalog, is kept this long",
+    )
+    waiting_room_stream_interval_seconds: float = Field(
+        default=1.0, gt=0, le=30, description="How often a place's event stream looks for changes"
+    )
+
     @field_validator("cors_allowed_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

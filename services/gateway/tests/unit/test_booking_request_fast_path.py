@@ -350,7 +350,10 @@ async def test_the_route_is_still_documented(gateway: Gateway) -> None:
     assert operation["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/RequestBooking"
     }
-    assert [parameter["name"] for parameter in operation["parameters"]] == ["Idempotency-Key"]
+    assert [parameter["name"] for parameter in operation["parameters"]] == [
+        "Idempotency-Key",
+        "X-Admission-Pass",
+    ]
 
 
 CALLER_TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"

@@ -69,6 +69,11 @@ class AvailabilityCache:
         snapshot = await self._snapshot(str(event_id))
         return None if snapshot is None else snapshot.get(str(ticket_type_id))
 
+    async def stock(self, event_id: uuid.UUID) -> Snapshot | None:
+        """Every ticket type's tickets left (holds counted), read at most the TTL ago; None
+        when unknown. Reading an event puts it in the cache for `known_sold_out` too."""
+        return await self._snapshot(str(event_id))
+
     async def known_sold_out(self, event_id: uuid.UUID, ticket_type_id: uuid.UUID) -> bool:
         """True only when stock read at most the TTL ago has nothing left of the ticket type.
 

@@ -14,9 +14,11 @@ from gateway.application.booking_batches import BookingBatcher
 from gateway.application.catalog import Page
 from gateway.application.ports import Downstream, DownstreamResponse
 from gateway.application.read_your_writes import CommandOutcome, ReadYourWrites
+from gateway.application.waiting_room import WaitingRooms
 from gateway.domain.permissions import Permission, is_allowed, may_see_booking
 from gateway.domain.users import Caller
 from service_kit.errors import (
+    DependencyUnavailableError,
     DomainError,
     ForbiddenError,
     InsufficientCapacityError,
@@ -67,16 +69,24 @@ class BookingService:
         read_your_writes: ReadYourWrites,
         availability: AvailabilityCache,
         batcher: BookingBatcher,
+        waiting_rooms: WaitingRooms,
     ) -> None:
         self._commands = commands
         self._batcher = batcher
+        self._waiting_rooms = waiting_rooms
         self._queries = queries
         self._ryw = read_your_writes
         self._availability = availability
 
     async def request_booking(
-        self, caller: Caller, command: RequestBooking, idempotency_key: str | None
+        self,
+        caller: Caller,
+        command: RequestBooking,
+        idempotency_key: str | None,
+        admission_pass: str | None = None,
     ) -> CommandOutcome:
+        """Refused at once when the stock says no (no pass attempt spent on it); then, while
+        the event's waiting room is on, the caller's pass must admit it."""
         available = await self._availability.available(command.event_id, command.ticket_type_id)
         if available is not None and available <= 0:
             raise sold_out(command.ticket_type_id)
@@ -84,7 +94,21 @@ class BookingService:
             raise InsufficientCapacityError(
                 f"Only {available} tickets of type {command.ticket_type_id} are left"
             )
-        return await self._batcher.request(caller, command, idempotency_key)
+        await self._waiting_rooms.check_booking(
+            caller, command.event_id, admission_pass, idempotency_key
+        )
+        started = time.perf_counter()
+        unavailable = False
+        try:
+            return await self._batcher.request(caller, command, idempotency_key)
+        except DependencyUnavailableError:
+            unavailable = True
+            raise
+        finally:
+            # What the waiting rooms' admission adapts to.
+            self._waiting_rooms.booking_answered(
+                time.perf_counter() - started, unavailable=unavailable
+            )
 
     async def known_sold_out(self, event_id: uuid.UUID, ticket_type_id: uuid.UUID) -> bool:
         """Whether the stock already says no; asks nothing of Redis or booking-command, so the

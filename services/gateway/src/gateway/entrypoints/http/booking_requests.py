@@ -16,6 +16,9 @@ handlers, so they are the route's answers, word for word.
   and the account, the request counted against the route's rate limits, the caller's role
   checked, then the booking forwarded (coalesced with others) and answered as the route
   answers it.
+- While the event's waiting room is on, the booking also needs the caller's admission pass
+  (`X-Admission-Pass`), checked by the use case the route calls (`book`), after the stock;
+  an event without a room costs a lookup in the set of rooms this process keeps, no Redis.
 - Anything else (no token, a body that is not a valid booking, an invalid
   `Idempotency-Key`, a body of undeclared length or not JSON) goes on to the route as it
   came, body included, before anything is counted: its problems are answered by the route,
@@ -45,6 +48,7 @@ from gateway.domain.permissions import Permission, is_allowed
 from gateway.entrypoints.http.bookings import BOOKING_RATE_LIMITS, book
 from gateway.entrypoints.http.bookings import router as bookings_router
 from gateway.entrypoints.http.deps import (
+    ADMISSION_PASS_HEADER,
     IDEMPOTENCY_KEY_PATTERN,
     GatewayServices,
     bearer_token,
@@ -122,7 +126,9 @@ class BookingRequestFastPath:
             return None
         self._stand_for_route(scope)
         try:
-            return await self._book(scope, token, command, idempotency_key)
+            return await self._book(
+                scope, token, command, idempotency_key, headers.get(ADMISSION_PASS_HEADER)
+            )
         except Exception as error:
             return await self._refusal(scope, error)
 
@@ -140,7 +146,12 @@ class BookingRequestFastPath:
         return named[1] if is_allowed(claims.role, Permission.BOOK) else None
 
     async def _book(
-        self, scope: Scope, token: str, command: RequestBooking, idempotency_key: str | None
+        self,
+        scope: Scope,
+        token: str,
+        command: RequestBooking,
+        idempotency_key: str | None,
+        admission_pass: str | None,
     ) -> Response:
         """The route's dependencies, in FastAPI's order, then the route itself."""
         services = self._services
@@ -148,7 +159,11 @@ class BookingRequestFastPath:
         identity = rate_limit_identity(caller)
         await count_request(scope, services.rate_limiter, BOOKING_RATE_LIMITS, identity)
         return await book(
-            services, ensure_allowed(caller, Permission.BOOK), command, idempotency_key
+            services,
+            ensure_allowed(caller, Permission.BOOK),
+            command,
+            idempotency_key,
+            admission_pass,
         )
 
     def _stand_for_route(self, scope: Scope) -> None:

@@ -12,12 +12,15 @@ from pydantic import EmailStr
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 
+from gateway.adapters.metrics import WAITING_ROOM_NOT_ADMITTED
 from gateway.application.bookings import BookingFilters
 from gateway.application.catalog import Page
 from gateway.application.stream_slots import StreamSlots
+from gateway.application.waiting_room import NotAdmittedError
 from gateway.domain.users import Caller
 from gateway.entrypoints.http.deps import (
     API_PREFIX,
+    AdmissionPass,
     Booker,
     CurrentCaller,
     DefaultRateLimit,
@@ -46,14 +49,20 @@ router = APIRouter(prefix=f"{API_PREFIX}/bookings", tags=["bookings"])
     summary="Request a booking; it starts PENDING and becomes CONFIRMED or REJECTED",
     description="Answers 202 with the booking id and a `Location` to poll (or stream its "
     "`/events`). A ticket type already known to be sold out answers 409 `sold_out` at once. "
-    "Send an `Idempotency-Key` so a retried request cannot book twice.",
+    "Send an `Idempotency-Key` so a retried request cannot book twice. While the event's "
+    "waiting room is on, send its admission pass in `X-Admission-Pass`: without a valid one "
+    "(missing, another account's or event's, expired, no attempts left) 403 `not_admitted`.",
     responses=error_responses(400, 401, 403, 404, 409, 413, 422, 429, 503),
     dependencies=[Depends(rate_limit(*BOOKING_RATE_LIMITS))],
 )
 async def request_booking(
-    body: RequestBooking, caller: Booker, services: Services, idempotency_key: IdempotencyKey = None
+    body: RequestBooking,
+    caller: Booker,
+    services: Services,
+    idempotency_key: IdempotencyKey = None,
+    admission_pass: AdmissionPass = None,
 ) -> Response:
-    return await book(services, caller, body, idempotency_key)
+    return await book(services, caller, body, idempotency_key, admission_pass)
 
 
 async def book(
@@ -61,10 +70,17 @@ async def book(
     caller: Caller,
     command: RequestBooking,
     idempotency_key: str | None,
+    admission_pass: str | None,
 ) -> Response:
     """The answer to a booking request that passed every check (this route's, or the
     fast path's in `booking_requests.py`)."""
-    outcome = await services.bookings.request_booking(caller, command, idempotency_key)
+    try:
+        outcome = await services.bookings.request_booking(
+            caller, command, idempotency_key, admission_pass
+        )
+    except NotAdmittedError:
+        WAITING_ROOM_NOT_ADMITTED.inc()
+        raise
     location = f"{router.prefix}/{outcome.resource_id}" if outcome.resource_id else None
     return command_response(outcome, status_code=202, location=location)
 

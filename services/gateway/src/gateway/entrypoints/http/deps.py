@@ -18,6 +18,7 @@ from gateway.application.bookings import BookingService
 from gateway.application.catalog import CatalogService
 from gateway.application.operations import OperationsService
 from gateway.application.ports import TokenCodec
+from gateway.application.waiting_room import WaitingRooms
 from gateway.domain.permissions import Permission, is_allowed
 from gateway.domain.users import Caller
 from gateway.entrypoints.http.middleware import defer_response_headers
@@ -40,6 +41,7 @@ class GatewayServices:
     bookings: BookingService
     rate_limiter: RateLimiter
     operations: OperationsService
+    waiting_rooms: WaitingRooms
 
 
 # async: FastAPI runs a plain `def` dependency on a worker thread, for every request.
@@ -129,6 +131,17 @@ ReadPosition = Annotated[
     ),
 ]
 IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match")]
+ADMISSION_PASS_HEADER = "X-Admission-Pass"  # noqa: S105 (a header name, not a secret)
+AdmissionPass = Annotated[
+    str | None,
+    Header(
+        alias=ADMISSION_PASS_HEADER,
+        description="While the event's waiting room is on: the pass your place in it gives "
+        "you once admitted (`GET /api/v1/waiting-room/places/{place_token}`); without a valid "
+        "one the booking answers 403 `not_admitted`. Each booking uses one of its attempts (a "
+        "retry with the same `Idempotency-Key` is the same attempt).",
+    ),
+]
 
 
 def client_address(request: Request) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.entrypoints.http import admin, auth, bookings, events, venues
+from gateway.entrypoints.http import admin, auth, bookings, events, venues, waiting_room
 
 OPENAPI_TAGS = [
     {"name": "auth", "description": "Register and log in (OAuth2 password flow, bearer JWT)"},
@@ -12,6 +12,11 @@ OPENAPI_TAGS = [
     {"name": "venues", "description": "Venues: managers write, admins delete, anyone reads"},
     {"name": "events", "description": "Events and ticket types; search, popularity, availability"},
     {"name": "bookings", "description": "Book tickets and follow a booking until it is final"},
+    {
+        "name": "waiting room",
+        "description": "A fair queue in front of an on-sale: organisers turn it on per event, "
+        "fans join, wait and are admitted with a pass their bookings carry",
+    },
     {"name": "admin", "description": "Operators: platform health, live sales, dead letters"},
 ]
 
@@ -24,5 +29,6 @@ def api_routers() -> list[APIRouter]:
         venues.router,
         events.router,
         bookings.router,
+        waiting_room.router,
         admin.router,
     ]

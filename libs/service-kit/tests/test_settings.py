@@ -1,7 +1,8 @@
 from pathlib import Path
+from typing import Annotated
 
 import pytest
-from pydantic import PostgresDsn
+from pydantic import AnyUrl, PostgresDsn
 
 from service_kit.settings import (
     ConfigurationError,
@@ -10,6 +11,7 @@ from service_kit.settings import (
     KafkaSettings,
     PostgresSettings,
     RedisSettings,
+    ServiceSettings,
     load_settings,
     setting_dependencies,
 )
@@ -113,6 +115,18 @@ def test_names_what_each_store_setting_connects_to_even_when_a_service_redeclare
         "kafka_bootstrap_servers": Dependency.KAFKA,
     }
     assert setting_dependencies(JwtSettings) == {}
+
+
+class _MailSettings(ServiceSettings):
+    smtp_url: Annotated[AnyUrl, Dependency.SMTP] | None = None
+    relay_url: Annotated[AnyUrl | None, Dependency.SMTP] = None
+
+
+def test_an_optional_setting_keeps_its_mark_on_either_side_of_the_none() -> None:
+    assert setting_dependencies(_MailSettings) == {
+        "smtp_url": Dependency.SMTP,
+        "relay_url": Dependency.SMTP,
+    }
 
 
 def test_a_dependency_mark_leaves_validation_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated, Literal, Self, TypeVar
+from typing import Annotated, Literal, Self, TypeVar, get_args
 
 from pydantic import (
     Field,
@@ -91,7 +91,11 @@ def setting_dependencies(settings_class: type[BaseSettings]) -> dict[str, Depend
         if not (isinstance(klass, type) and issubclass(klass, BaseSettings)):
             continue
         for name, field in klass.model_fields.items():
-            marks = [item for item in field.metadata if isinstance(item, Dependency)]
+            metadata = list(field.metadata)
+            # `Annotated[AnyUrl, Dependency.SMTP] | None` keeps its mark inside the union.
+            for member in get_args(field.annotation):
+                metadata += getattr(member, "__metadata__", ())
+            marks = [item for item in metadata if isinstance(item, Dependency)]
             if marks:
                 marked[name] = marks[0]
     return {name: mark for name, mark in marked.items() if name in settings_class.model_fields}

@@ -574,7 +574,7 @@ async def test_the_service_holds_over_http_and_sweeps_what_no_stored_booking_cla
     body = {
         "holds": [
             {"booking_id": str(booking_id), "event_id": str(event_id)}
-            | {"ticket_type_id": str(tickets), "quantity": 2}
+            | {"ticket_type_id": str(tickets), "quantity": 2, "owner_id": "fan-1"}
             for booking_id in (claimed_id, unclaimed_id, refused_id)
         ]
     }

@@ -11,6 +11,7 @@ from uuid import UUID
 from inventory.application.errors import PositionMoved
 from inventory.application.messages import MessagePosition, OutgoingMessage, ProcessedMessage
 from inventory.domain.bookings import BookingRecord
+from inventory.domain.sale import AccountKey
 from inventory.domain.stock import ShowInventory
 
 
@@ -60,6 +61,19 @@ class FakeUnitOfWork:
         return [
             copy.deepcopy(self.store.bookings[i]) for i in booking_ids if i in self.store.bookings
         ]
+
+    async def account_tickets(
+        self, accounts: Sequence[AccountKey]
+    ) -> dict[AccountKey, dict[UUID, int]]:
+        tickets: dict[AccountKey, dict[UUID, int]] = {account: {} for account in accounts}
+        for booking in self.store.bookings.values():
+            account = (booking.event_id, booking.owner_id or "")
+            if booking.owner_id is not None and booking.takes_tickets and account in tickets:
+                held = tickets[account]
+                held[booking.ticket_type_id] = (
+                    held.get(booking.ticket_type_id, 0) + booking.quantity
+                )
+        return tickets
 
     async def unclaimed_holds(self, due_by: datetime, limit: int) -> list[BookingRecord]:
         due = [

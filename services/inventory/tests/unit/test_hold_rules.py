@@ -41,7 +41,7 @@ def stock(ledger: InventoryLedger) -> TicketStock:
 
 
 def hold(ledger: InventoryLedger, booking: BookingLine) -> object:
-    return ledger.hold(booking, expires_at=EXPIRES, claim_by=CLAIM_BY)
+    return ledger.hold(booking, at=NOW, expires_at=EXPIRES, claim_by=CLAIM_BY)
 
 
 def test_a_hold_reserves_like_a_booking_fact_and_waits_for_its_claim() -> None:
@@ -77,7 +77,10 @@ def test_a_booking_id_seen_before_changes_nothing_and_keeps_its_first_answer() -
     booking = line(2)
     hold(ledger, booking)
     again = ledger.hold(
-        booking, expires_at=EXPIRES + timedelta(hours=1), claim_by=CLAIM_BY + timedelta(hours=1)
+        booking,
+        at=NOW + timedelta(hours=1),
+        expires_at=EXPIRES + timedelta(hours=1),
+        claim_by=CLAIM_BY + timedelta(hours=1),
     )
     assert again is None
     assert stock(ledger).reserved == 2
@@ -102,7 +105,7 @@ def test_the_booking_fact_claims_the_hold_without_a_second_reservation() -> None
     ledger = on_sale_ledger(5)
     booking = line(2)
     hold(ledger, booking)
-    assert ledger.request_tickets(booking) is None
+    assert ledger.request_tickets(booking, at=NOW) is None
     record = ledger.bookings[booking.booking_id]
     assert (record.state, record.claim_by) == (BookingState.RESERVED, None)
     assert stock(ledger).reserved == 2
@@ -114,7 +117,7 @@ def test_claiming_a_hold_changes_no_stock() -> None:
     booking = line(2)
     hold(ledger, booking)
     stored = InventoryLedger(ledger.shows.values(), ledger.bookings.values())
-    stored.request_tickets(booking)
+    stored.request_tickets(booking, at=NOW)
     assert stored.changed_bookings == {booking.booking_id}
     assert stored.stock_changes() == []
 
@@ -142,7 +145,7 @@ def test_a_booking_stored_after_its_hold_was_released_is_decided_again() -> None
     ledger.release_unclaimed(late.booking_id, now=CLAIM_BY)
     hold(ledger, other)
     stored = InventoryLedger(ledger.shows.values(), ledger.bookings.values())
-    rejected = stored.request_tickets(late)
+    rejected = stored.request_tickets(late, at=NOW)
     assert isinstance(rejected, ReservationRejected)
     assert rejected.reason is RejectionReason.SOLD_OUT
     assert stored.bookings[late.booking_id].state is BookingState.REJECTED
@@ -155,7 +158,7 @@ def test_a_booking_stored_after_its_hold_was_released_is_held_again_when_stock_a
     late = line(2)
     hold(ledger, late)
     ledger.release_unclaimed(late.booking_id, now=CLAIM_BY)
-    reserved = ledger.request_tickets(late)
+    reserved = ledger.request_tickets(late, at=NOW)
     assert isinstance(reserved, TicketsReserved)
     assert stock(ledger).reserved == 2
     assert not ledger.bookings[late.booking_id].awaits_claim
@@ -165,7 +168,7 @@ def test_a_claimed_hold_ends_with_its_booking_facts() -> None:
     ledger = on_sale_ledger(5)
     booking = line(2)
     hold(ledger, booking)
-    ledger.request_tickets(booking)
+    ledger.request_tickets(booking, at=NOW)
     assert ledger.confirm_booking(booking.booking_id) is not None
     assert answer_again(ledger.bookings[booking.booking_id]) == HoldGranted(
         booking.booking_id, EXPIRES
@@ -177,7 +180,7 @@ def test_an_expired_hold_is_answered_hold_released() -> None:
     ledger = on_sale_ledger(5)
     booking = line(2)
     hold(ledger, booking)
-    ledger.request_tickets(booking)
+    ledger.request_tickets(booking, at=NOW)
     ledger.expire_hold(booking)
     assert answer_again(ledger.bookings[booking.booking_id]) == HoldRefused(
         booking.booking_id, HOLD_RELEASED

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -12,6 +12,7 @@ import pytest
 
 from inventory.application.errors import CatalogNotCaughtUp
 from inventory.application.hold_tickets import HoldTickets
+from inventory.domain.sale import SaleTerms
 from inventory.domain.stock import ShowInventory, ShowStatus, TicketStock
 from inventory.entrypoints.http import holds
 from inventory.settings import InventorySettings
@@ -90,6 +91,7 @@ def hold(quantity: int = 1, **overrides: Any) -> dict[str, Any]:
         "event_id": str(EVENT),
         "ticket_type_id": str(TICKETS),
         "quantity": quantity,
+        "owner_id": "fan-1",
         **overrides,
     }
 
@@ -186,3 +188,47 @@ async def test_openapi_documents_the_route_its_errors_and_the_sweeper(
     assert "hold_released" in route["description"]
     [tag] = [tag for tag in document["tags"] if tag["name"] == "holds"]
     assert "sweeper" in tag["description"]
+
+
+async def test_a_refusal_outside_the_sale_window_says_when_the_sale_opens_and_ends(
+    client: httpx.AsyncClient, store: FakeStore
+) -> None:
+    opens = datetime.now(UTC) + timedelta(hours=1)
+    store.shows[EVENT].sale = SaleTerms(starts_at=opens)
+
+    response = await client.post("/internal/v1/holds", json={"holds": [hold()]}, headers=SERVICE)
+
+    [answer] = response.json()["answers"]
+    assert answer["reason"] == "not_on_sale"
+    assert datetime.fromisoformat(answer["sale_starts_at"]) == opens
+    assert answer["sale_ends_at"] is None
+    assert store.shows[EVENT].ticket_types[TICKETS].reserved == 0
+
+
+async def test_a_refusal_over_the_purchase_limit_says_which_limit_and_what_the_account_has(
+    client: httpx.AsyncClient, store: FakeStore
+) -> None:
+    store.shows[EVENT].ticket_types[TICKETS].sale = SaleTerms(max_tickets_per_account=2)
+    first = await client.post(
+        "/internal/v1/holds", json={"holds": [hold(2, owner_id="fan-9")]}, headers=SERVICE
+    )
+    assert first.json()["answers"][0]["outcome"] == "held"
+
+    second = await client.post(
+        "/internal/v1/holds",
+        json={"holds": [hold(1, owner_id="fan-9"), hold(1, owner_id="fan-10")]},
+        headers=SERVICE,
+    )
+
+    over, other_fan = second.json()["answers"]
+    assert over == {
+        "booking_id": over["booking_id"],
+        "outcome": "refused",
+        "reason": "purchase_limit_reached",
+        "sale_starts_at": None,
+        "sale_ends_at": None,
+        "limit_scope": "ticket_type",
+        "max_tickets_per_account": 2,
+        "tickets_held_or_bought": 2,
+    }
+    assert other_fan["outcome"] == "held"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 import pytest
@@ -20,6 +21,7 @@ from ticketing_contracts.events import RejectionReason, ReleaseReason
 
 EVENT = UUID(int=1)
 TICKETS = UUID(int=2)
+NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
 
 def on_sale_ledger(quantity: int) -> InventoryLedger:
@@ -39,35 +41,35 @@ def stock(ledger: InventoryLedger) -> TicketStock:
 
 def test_reserves_when_enough_tickets_remain() -> None:
     ledger = on_sale_ledger(5)
-    outcome = ledger.request_tickets(line(3))
+    outcome = ledger.request_tickets(line(3), at=NOW)
     assert isinstance(outcome, TicketsReserved)
     assert (outcome.stock.reserved, outcome.stock.available, outcome.stock.version) == (3, 2, 1)
 
 
 def test_rejects_booking_when_sold_out() -> None:
     ledger = on_sale_ledger(2)
-    ledger.request_tickets(line(2))
-    outcome = ledger.request_tickets(line(1))
+    ledger.request_tickets(line(2), at=NOW)
+    outcome = ledger.request_tickets(line(1), at=NOW)
     assert isinstance(outcome, ReservationRejected)
     assert outcome.reason is RejectionReason.SOLD_OUT
 
 
 def test_rejects_booking_when_not_enough_tickets() -> None:
     ledger = on_sale_ledger(2)
-    outcome = ledger.request_tickets(line(3))
+    outcome = ledger.request_tickets(line(3), at=NOW)
     assert isinstance(outcome, ReservationRejected)
     assert outcome.reason is RejectionReason.NOT_ENOUGH_TICKETS
 
 
 def test_rejects_unknown_draft_and_cancelled_events() -> None:
     ledger = InventoryLedger()
-    unknown = ledger.request_tickets(line(1))
+    unknown = ledger.request_tickets(line(1), at=NOW)
     ledger.learn_ticket_types(EVENT, [(TICKETS, 5)])
-    draft = ledger.request_tickets(line(1))
-    unknown_type = ledger.request_tickets(BookingLine(uuid4(), EVENT, uuid4(), 1))
+    draft = ledger.request_tickets(line(1), at=NOW)
+    unknown_type = ledger.request_tickets(BookingLine(uuid4(), EVENT, uuid4(), 1), at=NOW)
     ledger.publish_show(EVENT)
     ledger.cancel_show(EVENT)
-    cancelled = ledger.request_tickets(line(1))
+    cancelled = ledger.request_tickets(line(1), at=NOW)
     reasons = [
         o.reason if isinstance(o, ReservationRejected) else None
         for o in (unknown, draft, unknown_type, cancelled)
@@ -83,15 +85,15 @@ def test_rejects_unknown_draft_and_cancelled_events() -> None:
 def test_a_repeated_request_has_no_second_effect() -> None:
     ledger = on_sale_ledger(5)
     request = line(2)
-    ledger.request_tickets(request)
-    assert ledger.request_tickets(request) is None
+    ledger.request_tickets(request, at=NOW)
+    assert ledger.request_tickets(request, at=NOW) is None
     assert stock(ledger).reserved == 2
 
 
 def test_confirmation_sells_the_reservation_once() -> None:
     ledger = on_sale_ledger(5)
     request = line(2)
-    ledger.request_tickets(request)
+    ledger.request_tickets(request, at=NOW)
     sold = ledger.confirm_booking(request.booking_id)
     assert isinstance(sold, TicketsSold)
     assert ledger.confirm_booking(request.booking_id) is None
@@ -101,7 +103,7 @@ def test_confirmation_sells_the_reservation_once() -> None:
 def test_cancellation_releases_sold_tickets_once() -> None:
     ledger = on_sale_ledger(5)
     request = line(2)
-    ledger.request_tickets(request)
+    ledger.request_tickets(request, at=NOW)
     ledger.confirm_booking(request.booking_id)
     released = ledger.cancel_booking(request)
     assert isinstance(released, TicketsReleased)
@@ -113,8 +115,8 @@ def test_cancellation_releases_sold_tickets_once() -> None:
 def test_expiry_releases_the_hold_once_and_not_a_sale() -> None:
     ledger = on_sale_ledger(5)
     held, confirmed = line(2), line(1)
-    ledger.request_tickets(held)
-    ledger.request_tickets(confirmed)
+    ledger.request_tickets(held, at=NOW)
+    ledger.request_tickets(confirmed, at=NOW)
     ledger.confirm_booking(confirmed.booking_id)
     released = ledger.expire_hold(held)
     assert isinstance(released, TicketsReleased)
@@ -127,7 +129,7 @@ def test_expiry_releases_the_hold_once_and_not_a_sale() -> None:
 def test_a_rejection_after_the_reservation_puts_the_tickets_back_on_sale_once() -> None:
     ledger = on_sale_ledger(5)
     declined = line(2)
-    ledger.request_tickets(declined)
+    ledger.request_tickets(declined, at=NOW)
     released = ledger.release_rejected(declined)
     assert isinstance(released, TicketsReleased)
     assert released.reason is ReleaseReason.REJECTED
@@ -137,9 +139,9 @@ def test_a_rejection_after_the_reservation_puts_the_tickets_back_on_sale_once() 
 
 def test_a_rejection_inventory_made_itself_releases_nothing() -> None:
     ledger = on_sale_ledger(1)
-    ledger.request_tickets(line(1))
+    ledger.request_tickets(line(1), at=NOW)
     too_many = line(1)
-    assert isinstance(ledger.request_tickets(too_many), ReservationRejected)
+    assert isinstance(ledger.request_tickets(too_many, at=NOW), ReservationRejected)
     assert ledger.release_rejected(too_many) is None
     assert (stock(ledger).available, stock(ledger).reserved) == (0, 1)
 
@@ -149,7 +151,7 @@ def test_a_request_arriving_after_its_expiry_is_not_reserved() -> None:
     request = line(2)
     assert ledger.expire_hold(request) is None
     assert ledger.bookings[request.booking_id].state is BookingState.EXPIRED
-    assert ledger.request_tickets(request) is None
+    assert ledger.request_tickets(request, at=NOW) is None
     assert stock(ledger).reserved == 0
 
 
@@ -160,9 +162,9 @@ def test_a_ledger_names_each_ticket_type_it_changed_once_with_its_stock_after_al
     stored = InventoryLedger(ledger.shows.values())
     bookings = [line(2), line(3), BookingLine(uuid4(), EVENT, other, 1)]
     for booking in bookings:
-        stored.request_tickets(booking)
+        stored.request_tickets(booking, at=NOW)
     stored.confirm_booking(bookings[0].booking_id)
-    stored.request_tickets(line(9))  # refused: changes no stock
+    stored.request_tickets(line(9), at=NOW)  # refused: changes no stock
     changes = {change.stock.ticket_type_id: change for change in stored.stock_changes()}
     assert set(changes) == {TICKETS, other}
     tickets = changes[TICKETS].stock
@@ -173,10 +175,10 @@ def test_a_ledger_names_each_ticket_type_it_changed_once_with_its_stock_after_al
 def test_a_ledger_that_only_refused_or_repeated_changed_no_stock() -> None:
     ledger = on_sale_ledger(2)
     held = line(2)
-    ledger.request_tickets(held)
+    ledger.request_tickets(held, at=NOW)
     stored = InventoryLedger(ledger.shows.values(), ledger.bookings.values())
-    stored.request_tickets(held)
-    stored.request_tickets(line(1))
+    stored.request_tickets(held, at=NOW)
+    stored.request_tickets(line(1), at=NOW)
     stored.confirm_booking(uuid4())
     assert stored.stock_changes() == []
 
@@ -223,7 +225,7 @@ def test_no_interleaving_oversells_or_over_releases(
     for kind, booking_id, tickets in operations:
         request = line(quantity_asked.setdefault(booking_id, tickets), booking_id)
         if kind == "request":
-            outcome = ledger.request_tickets(request)
+            outcome = ledger.request_tickets(request, at=NOW)
         elif kind == "confirm":
             outcome = ledger.confirm_booking(booking_id)
         elif kind == "cancel":

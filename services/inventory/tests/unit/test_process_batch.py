@@ -359,3 +359,68 @@ async def test_a_redelivered_batch_still_records_its_offset_and_never_moves_it_b
     assert store.next_offsets[("bookings", 0)] == 5
     await use_case([first], next_offset=MessagePosition("bookings", 0, 1))
     assert store.next_offsets[("bookings", 0)] == 5
+
+
+async def test_sale_terms_from_the_catalog_decide_booking_facts_in_the_same_batch(
+    process: Process, store: FakeStore
+) -> None:
+    feed = Feed()
+    created, published = catalog(10, balcony=10)
+    assert isinstance(created, public.EventCreated)
+    limited = created.model_copy(
+        update={
+            "ticket_types": tuple(
+                t.model_copy(update={"max_tickets_per_account": 3})
+                if t.ticket_type_id == BALCONY
+                else t
+                for t in created.ticket_types
+            )
+        }
+    )
+    await process([feed.message(e, topic="catalog") for e in (limited, published)])
+    assert store.shows[EVENT].ticket_types[BALCONY].sale.max_tickets_per_account == 3
+
+    # The event's own limit arrives in the same batch as the facts it decides.
+    event_limit = public.EventSaleChanged(
+        event_id=EVENT, sale_starts_at=None, sale_ends_at=None, max_tickets_per_account=4
+    )
+    first, over = request(2, ticket_type_id=BALCONY), request(2, ticket_type_id=BALCONY)
+    standing, too_many = request(2), request(1)
+    await process(
+        [feed.message(event_limit), *(feed.message(e) for e in (first, over, standing, too_many))]
+    )
+
+    reasons = {
+        event.booking_id: event.reason
+        for event in of_type(store, public.ReservationRejected)
+        if isinstance(event, public.ReservationRejected)
+    }
+    assert reasons == {
+        over.booking_id: public.RejectionReason.PURCHASE_LIMIT_REACHED,
+        too_many.booking_id: public.RejectionReason.PURCHASE_LIMIT_REACHED,
+    }
+    assert store.shows[EVENT].sale.max_tickets_per_account == 4
+    assert store.bookings[first.booking_id].owner_id == "user-1"
+
+
+async def test_a_ticket_types_window_change_reaches_the_stock_it_decides(
+    process: Process, store: FakeStore
+) -> None:
+    feed = Feed()
+    await process([feed.message(e, topic="catalog") for e in catalog(10)])
+    closed = datetime.now(UTC) - timedelta(minutes=1)
+    change = public.TicketTypeSaleChanged(
+        event_id=EVENT,
+        ticket_type_id=TICKETS,
+        sale_starts_at=None,
+        sale_ends_at=closed,
+        max_tickets_per_account=None,
+    )
+    late = request(1)
+
+    await process([feed.message(change, topic="catalog"), feed.message(late)])
+
+    [rejected] = of_type(store, public.ReservationRejected)
+    assert isinstance(rejected, public.ReservationRejected)
+    assert rejected.reason is public.RejectionReason.NOT_ON_SALE
+    assert store.shows[EVENT].ticket_types[TICKETS].sale.ends_at == closed

@@ -24,6 +24,7 @@ from aiokafka import TopicPartition
 from inventory.application.errors import ConcurrencyConflict, PositionMoved
 from inventory.application.messages import MessagePosition, OutgoingMessage, ProcessedMessage
 from inventory.domain.bookings import BookingRecord, BookingState
+from inventory.domain.sale import AccountKey, SaleTerms
 from inventory.domain.stock import ShowInventory, ShowStatus, TicketStock
 from ticketing_contracts.events import RejectionReason
 
@@ -120,15 +121,36 @@ class PostgresUnitOfWork:
     async def load_bookings(self, booking_ids: Sequence[UUID]) -> list[BookingRecord]:
         rows = await self.connection.fetch(
             "SELECT booking_id, event_id, ticket_type_id, quantity, state, rejection_reason, "
-            "hold_expires_at, claim_by FROM bookings WHERE booking_id = ANY($1::uuid[])",
+            "hold_expires_at, claim_by, owner_id FROM bookings "
+            "WHERE booking_id = ANY($1::uuid[])",
             list(booking_ids),
         )
         return [_booking(row) for row in rows]
 
+    async def account_tickets(
+        self, accounts: Sequence[AccountKey]
+    ) -> dict[AccountKey, dict[UUID, int]]:
+        tickets: dict[AccountKey, dict[UUID, int]] = {account: {} for account in accounts}
+        rows = await self.connection.fetch(
+            """
+            SELECT b.event_id, b.owner_id, b.ticket_type_id, sum(b.quantity) AS tickets
+            FROM bookings b
+            JOIN unnest($1::uuid[], $2::text[]) AS a (event_id, owner_id)
+              ON b.event_id = a.event_id AND b.owner_id = a.owner_id
+            WHERE b.state IN ('reserved', 'sold')
+            GROUP BY b.event_id, b.owner_id, b.ticket_type_id
+            """,
+            [event_id for event_id, _ in accounts],
+            [owner_id for _, owner_id in accounts],
+        )
+        for row in rows:
+            tickets[(row["event_id"], row["owner_id"])][row["ticket_type_id"]] = int(row["tickets"])
+        return tickets
+
     async def unclaimed_holds(self, due_by: datetime, limit: int) -> list[BookingRecord]:
         rows = await self.connection.fetch(
             "SELECT booking_id, event_id, ticket_type_id, quantity, state, rejection_reason, "
-            "hold_expires_at, claim_by FROM bookings "
+            "hold_expires_at, claim_by, owner_id FROM bookings "
             "WHERE claim_by IS NOT NULL AND claim_by <= $1 AND state = $2 "
             "ORDER BY claim_by LIMIT $3",
             due_by,
@@ -148,19 +170,29 @@ class PostgresUnitOfWork:
         connection = self.connection
         if new_shows:
             await connection.executemany(
-                "INSERT INTO shows (event_id, status, version) VALUES ($1, $2, $3)",
-                [(s.event_id, s.status.value, s.version) for s in new_shows],
+                "INSERT INTO shows (event_id, status, version, sale_starts_at, sale_ends_at, "
+                "max_tickets_per_account) VALUES ($1, $2, $3, $4, $5, $6)",
+                [(s.event_id, s.status.value, s.version, *_terms(s.sale)) for s in new_shows],
             )
         if changed_shows:
             status = await connection.execute(
                 """
-                UPDATE shows s SET status = c.status, version = c.version, updated_at = now()
-                FROM unnest($1::uuid[], $2::text[], $3::bigint[]) AS c (event_id, status, version)
+                UPDATE shows s SET status = c.status, version = c.version, updated_at = now(),
+                    sale_starts_at = c.sale_starts_at, sale_ends_at = c.sale_ends_at,
+                    max_tickets_per_account = c.max_tickets_per_account
+                FROM unnest(
+                    $1::uuid[], $2::text[], $3::bigint[], $4::timestamptz[], $5::timestamptz[],
+                    $6::int[]
+                ) AS c (event_id, status, version, sale_starts_at, sale_ends_at,
+                        max_tickets_per_account)
                 WHERE s.event_id = c.event_id AND s.version = c.version - 1
                 """,
                 [s.event_id for s in changed_shows],
                 [s.status.value for s in changed_shows],
                 [s.version for s in changed_shows],
+                [s.sale.starts_at for s in changed_shows],
+                [s.sale.ends_at for s in changed_shows],
+                [s.sale.max_tickets_per_account for s in changed_shows],
             )
             if _row_count(status) != len(changed_shows):
                 raise ConcurrencyConflict("a show changed since this batch read it")
@@ -173,14 +205,22 @@ class PostgresUnitOfWork:
             await connection.execute(
                 """
                 INSERT INTO ticket_stock AS t
-                    (event_id, ticket_type_id, quantity, reserved, sold, stock_version)
+                    (event_id, ticket_type_id, quantity, reserved, sold, stock_version,
+                     sale_starts_at, sale_ends_at, max_tickets_per_account)
                 SELECT * FROM unnest(
-                    $1::uuid[], $2::uuid[], $3::int[], $4::int[], $5::int[], $6::bigint[]
+                    $1::uuid[], $2::uuid[], $3::int[], $4::int[], $5::int[], $6::bigint[],
+                    $7::timestamptz[], $8::timestamptz[], $9::int[]
                 )
                 ON CONFLICT (event_id, ticket_type_id) DO UPDATE
                 SET reserved = EXCLUDED.reserved, sold = EXCLUDED.sold,
-                    stock_version = EXCLUDED.stock_version
+                    stock_version = EXCLUDED.stock_version,
+                    sale_starts_at = EXCLUDED.sale_starts_at,
+                    sale_ends_at = EXCLUDED.sale_ends_at,
+                    max_tickets_per_account = EXCLUDED.max_tickets_per_account
                 WHERE t.stock_version <> EXCLUDED.stock_version
+                   OR (t.sale_starts_at, t.sale_ends_at, t.max_tickets_per_account)
+                      IS DISTINCT FROM (EXCLUDED.sale_starts_at, EXCLUDED.sale_ends_at,
+                                        EXCLUDED.max_tickets_per_account)
                 """,
                 [event_id for event_id, _ in stock],
                 [ticket.ticket_type_id for _, ticket in stock],
@@ -188,12 +228,15 @@ class PostgresUnitOfWork:
                 [ticket.reserved for _, ticket in stock],
                 [ticket.sold for _, ticket in stock],
                 [ticket.version for _, ticket in stock],
+                [ticket.sale.starts_at for _, ticket in stock],
+                [ticket.sale.ends_at for _, ticket in stock],
+                [ticket.sale.max_tickets_per_account for _, ticket in stock],
             )
         if new_bookings:
             await connection.executemany(
                 "INSERT INTO bookings (booking_id, event_id, ticket_type_id, quantity, state, "
-                "rejection_reason, hold_expires_at, claim_by) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                "rejection_reason, hold_expires_at, claim_by, owner_id) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 [
                     (
                         b.booking_id,
@@ -204,6 +247,7 @@ class PostgresUnitOfWork:
                         _reason(b),
                         b.hold_expires_at,
                         b.claim_by,
+                        b.owner_id,
                     )
                     for b in new_bookings
                 ],
@@ -213,15 +257,16 @@ class PostgresUnitOfWork:
                 """
                 UPDATE bookings b
                 SET state = c.state, rejection_reason = c.rejection_reason,
-                    claim_by = c.claim_by, updated_at = now()
-                FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[])
-                    AS c (booking_id, state, rejection_reason, claim_by)
+                    claim_by = c.claim_by, owner_id = c.owner_id, updated_at = now()
+                FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
+                    AS c (booking_id, state, rejection_reason, claim_by, owner_id)
                 WHERE b.booking_id = c.booking_id
                 """,
                 [b.booking_id for b in changed_bookings],
                 [b.state.value for b in changed_bookings],
                 [_reason(b) for b in changed_bookings],
                 [b.claim_by for b in changed_bookings],
+                [b.owner_id for b in changed_bookings],
             )
 
     async def record_processed(self, messages: Sequence[ProcessedMessage]) -> None:
@@ -287,6 +332,14 @@ class PostgresUnitOfWork:
         )
 
 
+def _terms(terms: SaleTerms) -> tuple[datetime | None, datetime | None, int | None]:
+    return terms.starts_at, terms.ends_at, terms.max_tickets_per_account
+
+
+def _terms_of(row: Any) -> SaleTerms:
+    return SaleTerms(row["sale_starts_at"], row["sale_ends_at"], row["max_tickets_per_account"])
+
+
 def _row_count(status: str) -> int:
     return int(status.rsplit(" ", 1)[-1])
 
@@ -302,6 +355,7 @@ def _booking(row: Any) -> BookingRecord:
         RejectionReason(reason) if reason is not None else None,
         row["hold_expires_at"],
         row["claim_by"],
+        row["owner_id"],
     )
 
 
@@ -313,8 +367,11 @@ def _reason(booking: BookingRecord) -> str | None:
 async def load_shows(connection: Any, event_ids: Sequence[UUID]) -> list[ShowInventory]:
     rows = await connection.fetch(
         """
-        SELECT s.event_id, s.status, s.version,
-               t.ticket_type_id, t.quantity, t.reserved, t.sold, t.stock_version
+        SELECT s.event_id, s.status, s.version, s.sale_starts_at AS show_sale_starts_at,
+               s.sale_ends_at AS show_sale_ends_at,
+               s.max_tickets_per_account AS show_max_tickets_per_account,
+               t.ticket_type_id, t.quantity, t.reserved, t.sold, t.stock_version,
+               t.sale_starts_at, t.sale_ends_at, t.max_tickets_per_account
         FROM shows s LEFT JOIN ticket_stock t USING (event_id)
         WHERE s.event_id = ANY($1::uuid[])
         ORDER BY s.event_id, t.ticket_type_id
@@ -325,7 +382,17 @@ async def load_shows(connection: Any, event_ids: Sequence[UUID]) -> list[ShowInv
     for row in rows:
         show = shows.get(row["event_id"])
         if show is None:
-            show = ShowInventory(row["event_id"], ShowStatus(row["status"]), {}, row["version"])
+            show = ShowInventory(
+                row["event_id"],
+                ShowStatus(row["status"]),
+                {},
+                row["version"],
+                SaleTerms(
+                    row["show_sale_starts_at"],
+                    row["show_sale_ends_at"],
+                    row["show_max_tickets_per_account"],
+                ),
+            )
             shows[show.event_id] = show
         if row["ticket_type_id"] is not None:
             show.ticket_types[row["ticket_type_id"]] = TicketStock(
@@ -334,6 +401,7 @@ async def load_shows(connection: Any, event_ids: Sequence[UUID]) -> list[ShowInv
                 row["reserved"],
                 row["sold"],
                 row["stock_version"],
+                _terms_of(row),
             )
     return list(shows.values())
 

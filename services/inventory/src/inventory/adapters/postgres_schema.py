@@ -42,6 +42,22 @@ ALTER TABLE bookings
 CREATE INDEX IF NOT EXISTS bookings_awaiting_claim ON bookings (claim_by)
     WHERE claim_by IS NOT NULL;
 
+-- Added with sale terms (issue 22): an event's sale window and purchase limit, and each
+-- ticket type's own (NULL: none; a ticket type's window bound: the event's), and the
+-- account each booking is for, whose held and sold tickets a limit counts.
+ALTER TABLE shows
+    ADD COLUMN IF NOT EXISTS sale_starts_at timestamptz,
+    ADD COLUMN IF NOT EXISTS sale_ends_at timestamptz,
+    ADD COLUMN IF NOT EXISTS max_tickets_per_account integer;
+ALTER TABLE ticket_stock
+    ADD COLUMN IF NOT EXISTS sale_starts_at timestamptz,
+    ADD COLUMN IF NOT EXISTS sale_ends_at timestamptz,
+    ADD COLUMN IF NOT EXISTS max_tickets_per_account integer;
+ALTER TABLE bookings ADD COLUMN IF NOT EXISTS owner_id text;
+CREATE INDEX IF NOT EXISTS bookings_taking_tickets_by_account
+    ON bookings (event_id, owner_id)
+    WHERE owner_id IS NOT NULL AND state IN ('reserved', 'sold');
+
 CREATE TABLE IF NOT EXISTS processed_messages (
     topic text NOT NULL,
     partition integer NOT NULL,

@@ -4,8 +4,12 @@ booking-command's group commit asks before it stores the bookings. The holds are
 decided by the ledger's rules for booking facts; the shows they touch are locked first,
 so batches, replicas and the Kafka path never decide the same stock at once. A booking
 id seen before gets its first answer again and changes nothing: a retry after a timeout
-never holds twice. The batch publishes one stock fact per ticket type it held tickets of,
-with the stock after all its holds; a refusal is answered to its caller, not published.
+never holds twice; only a refusal that depends on the time (`not_on_sale`) or on the
+account's other bookings (`purchase_limit_reached`) is not remembered, so the same id is
+decided again later. Purchase limits count the account's tickets as stored, read under the
+shows' locks like the stock. The batch publishes one stock fact per ticket type it held
+tickets of, with the stock after all its holds; a refusal is answered to its caller, not
+published.
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 from inventory.application.errors import ConcurrencyConflict
 from inventory.application.ports import CatalogProgress, UnitOfWorkFactory
 from inventory.application.process_batch import save_ledger
 from inventory.application.public_events import stock_message
-from inventory.domain.holds import HoldAnswer, answer_again
+from inventory.domain.holds import HoldAnswer, answer_again, refused
 from inventory.domain.ledger import InventoryLedger
 from inventory.domain.outcomes import (
     CATALOG_DEPENDENT_REJECTIONS,
@@ -98,13 +103,25 @@ class HoldTickets:
         expires_at = now + self._hold_for
         claim_by = now + self._claim_within
         async with self._unit_of_work() as uow:
-            # Shows first: bookings read after the lock see every batch that held it before.
+            # Shows first: bookings (and the accounts' tickets) read after the lock see every
+            # batch that held it before.
             shows = await uow.lock_shows(sorted({line.event_id for line in requests}))
             bookings = await uow.load_bookings(sorted({line.booking_id for line in requests}))
-            ledger = InventoryLedger(shows, bookings)
+            known = {booking.booking_id for booking in bookings}
+            limited = {show.event_id for show in shows if show.has_purchase_limits}
+            accounts = {
+                (line.event_id, line.owner_id)
+                for line in requests
+                if line.event_id in limited
+                and line.owner_id is not None
+                and line.booking_id not in known
+            }
+            account_tickets = await uow.account_tickets(sorted(accounts)) if accounts else {}
+            ledger = InventoryLedger(shows, bookings, account_tickets)
             decided: list[TicketsReserved | ReservationRejected] = []
+            unremembered: dict[UUID, HoldAnswer] = {}
             for line in requests:
-                outcome = ledger.hold(line, expires_at=expires_at, claim_by=claim_by)
+                outcome = ledger.hold(line, at=now, expires_at=expires_at, claim_by=claim_by)
                 if outcome is None:
                     continue
                 if (
@@ -114,6 +131,9 @@ class HoldTickets:
                 ):
                     raise _NeedsCatalog
                 decided.append(outcome)
+                if line.booking_id not in ledger.bookings:
+                    assert isinstance(outcome, ReservationRejected)
+                    unremembered[line.booking_id] = refused(outcome)
             await save_ledger(uow, ledger)
             await uow.add_to_outbox(
                 [
@@ -127,5 +147,8 @@ class HoldTickets:
                 ]
             )
             await uow.commit()
-        answers = [answer_again(ledger.bookings[line.booking_id]) for line in requests]
+        answers = [
+            unremembered.get(line.booking_id) or answer_again(ledger.bookings[line.booking_id])
+            for line in requests
+        ]
         return HoldBatchResult(answers, decided)

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from inventory.application.messages import MessagePosition, OutgoingMessage, ProcessedMessage
 from inventory.domain.bookings import BookingRecord
+from inventory.domain.sale import AccountKey
 from inventory.domain.stock import ShowInventory
 
 
@@ -43,6 +44,14 @@ class InventoryUnitOfWork(Protocol):
         ...
 
     async def load_bookings(self, booking_ids: Sequence[UUID]) -> list[BookingRecord]: ...
+
+    async def account_tickets(
+        self, accounts: Sequence[AccountKey]
+    ) -> dict[AccountKey, dict[UUID, int]]:
+        """Per (event, owner) asked, the tickets its bookings hold or bought (reserved or
+        sold), per ticket type; every account asked is in the answer (an empty dict: none).
+        Read like the stock: under the shows' locks, or guarded by their versions."""
+        ...
 
     async def unclaimed_holds(self, due_by: datetime, limit: int) -> list[BookingRecord]:
         """Holds made over HTTP still waiting for their claim whose deadline is at or

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from uuid import UUID
 
 from inventory.application.messages import (
@@ -24,8 +25,10 @@ from inventory.application.messages import (
 from inventory.application.ports import CatalogProgress, InventoryUnitOfWork, UnitOfWorkFactory
 from inventory.application.public_events import rejection_message, stock_message
 from inventory.domain import outcomes
+from inventory.domain.bookings import BookingRecord, BookingState
 from inventory.domain.ledger import InventoryLedger
 from inventory.domain.outcomes import CATALOG_DEPENDENT_REJECTIONS, BookingLine
+from inventory.domain.sale import AccountKey, SaleTerms
 from ticketing_contracts import events as public
 
 logger = logging.getLogger(__name__)
@@ -112,7 +115,10 @@ class ProcessMessageBatch:
                 return BatchResult(messages=len(messages), duplicates=len(messages))
             bookings = await uow.load_bookings(sorted(_booking_ids(fresh)))
             event_ids = _event_ids(fresh) | {booking.event_id for booking in bookings}
-            ledger = InventoryLedger(await uow.load_shows(sorted(event_ids)), bookings)
+            shows = await uow.load_shows(sorted(event_ids))
+            accounts = _accounts_to_decide(fresh, bookings)
+            account_tickets = await uow.account_tickets(sorted(accounts)) if accounts else {}
+            ledger = InventoryLedger(shows, bookings, account_tickets)
             decision = self._decide(ledger, fresh, seen_ids, catalog_confirmed=catalog_confirmed)
             decision.result.messages = len(messages)
             decision.result.duplicates += len(messages) - len(fresh)
@@ -144,7 +150,7 @@ class ProcessMessageBatch:
                 result.duplicates += 1
                 continue
             ids_seen.add(message_id)
-            produced = apply_event(ledger, message.event)
+            produced = apply_event(ledger, message.event, at=message.envelope.occurred_at)
             if produced is None:
                 processed.append(
                     ProcessedMessage(message.position, message_id, ProcessedAs.IGNORED)
@@ -203,12 +209,13 @@ async def save_ledger(uow: InventoryUnitOfWork, ledger: InventoryLedger) -> None
 
 
 def apply_event(
-    ledger: InventoryLedger, event: public.PublicEvent
+    ledger: InventoryLedger, event: public.PublicEvent, *, at: datetime
 ) -> list[outcomes.Outcome] | None:
-    """Applies one public event; None when inventory has nothing to do with it."""
+    """Applies one public event that happened at `at`; None when inventory has nothing to
+    do with it. A booking fact is decided as of when it was requested."""
     match event:
         case public.BookingRequested():
-            return _some(ledger.request_tickets(_booking_line(event)))
+            return _some(ledger.request_tickets(_booking_line(event), at=at))
         case public.BookingConfirmed():
             return _some(ledger.confirm_booking(event.booking_id))
         case public.BookingCancelled():
@@ -221,13 +228,27 @@ def apply_event(
             learned = ledger.learn_ticket_types(
                 event.event_id, [(t.ticket_type_id, t.quantity) for t in event.ticket_types]
             )
+            ledger.change_sale(event.event_id, _sale_terms(event))
+            for ticket_type in event.ticket_types:
+                ledger.change_ticket_type_sale(
+                    event.event_id, ticket_type.ticket_type_id, _sale_terms(ticket_type)
+                )
             return list(learned)
         case public.TicketTypeAdded():
             ticket_type = event.ticket_type
             learned = ledger.learn_ticket_types(
                 event.event_id, [(ticket_type.ticket_type_id, ticket_type.quantity)]
             )
+            ledger.change_ticket_type_sale(
+                event.event_id, ticket_type.ticket_type_id, _sale_terms(ticket_type)
+            )
             return list(learned)
+        case public.EventSaleChanged():
+            ledger.change_sale(event.event_id, _sale_terms(event))
+            return []
+        case public.TicketTypeSaleChanged():
+            ledger.change_ticket_type_sale(event.event_id, event.ticket_type_id, _sale_terms(event))
+            return []
         case public.EventPublished():
             ledger.publish_show(event.event_id)
             return []
@@ -245,8 +266,20 @@ _BookingEvent = (
     | public.BookingRejected
 )
 _ShowEvent = (
-    public.EventCreated | public.TicketTypeAdded | public.EventPublished | public.EventCancelled
+    public.EventCreated
+    | public.TicketTypeAdded
+    | public.EventSaleChanged
+    | public.TicketTypeSaleChanged
+    | public.EventPublished
+    | public.EventCancelled
 )
+_WithSaleTerms = (
+    public.EventCreated | public.TicketType | public.EventSaleChanged | public.TicketTypeSaleChanged
+)
+
+
+def _sale_terms(fact: _WithSaleTerms) -> SaleTerms:
+    return SaleTerms(fact.sale_starts_at, fact.sale_ends_at, fact.max_tickets_per_account)
 
 
 def _some(outcome: outcomes.Outcome | None) -> list[outcomes.Outcome]:
@@ -254,7 +287,27 @@ def _some(outcome: outcomes.Outcome | None) -> list[outcomes.Outcome]:
 
 
 def _booking_line(event: _BookingEvent) -> BookingLine:
-    return BookingLine(event.booking_id, event.event_id, event.ticket_type_id, event.quantity)
+    owner_id = event.owner_id if isinstance(event, public.BookingRequested) else None
+    return BookingLine(
+        event.booking_id, event.event_id, event.ticket_type_id, event.quantity, owner_id
+    )
+
+
+def _accounts_to_decide(
+    messages: Sequence[DecodedMessage], bookings: Sequence[BookingRecord]
+) -> set[AccountKey]:
+    """The accounts of the booking requests this batch may decide (not those that only
+    claim a hold): a purchase limit may count their tickets."""
+    decided_before = {
+        booking.booking_id
+        for booking in bookings
+        if booking.state is not BookingState.RELEASED_UNCLAIMED
+    }
+    return {
+        (m.event.event_id, m.event.owner_id)
+        for m in messages
+        if isinstance(m.event, public.BookingRequested) and m.event.booking_id not in decided_before
+    }
 
 
 def _event_ids(messages: Sequence[DecodedMessage]) -> set[UUID]:

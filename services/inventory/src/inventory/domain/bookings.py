@@ -24,6 +24,9 @@ class BookingState(StrEnum):
     RELEASED_UNCLAIMED = "released_unclaimed"
 
 
+TAKING_TICKETS = frozenset({BookingState.RESERVED, BookingState.SOLD})
+
+
 @dataclass
 class BookingRecord:
     booking_id: UUID
@@ -35,10 +38,17 @@ class BookingRecord:
     hold_expires_at: datetime | None = None
     # Set while a hold made over HTTP waits for booking-command to store its booking.
     claim_by: datetime | None = None
+    # The account the booking is for (None: decided before purchase limits, never counted).
+    owner_id: str | None = None
 
     @property
     def holds_reservation(self) -> bool:
         return self.state is BookingState.RESERVED
+
+    @property
+    def takes_tickets(self) -> bool:
+        """Held or bought: the tickets count against the account's purchase limits."""
+        return self.state in TAKING_TICKETS
 
     @property
     def awaits_claim(self) -> bool:

@@ -7,6 +7,7 @@ from datetime import datetime
 from uuid import UUID
 
 from inventory.domain.bookings import BookingRecord, BookingState
+from inventory.domain.outcomes import RefusalDetail, ReservationRejected
 
 # The refusal reasons are part of the hold call's contract; reused as they are.
 from ticketing_contracts.holds import HOLD_RELEASED, HoldRefusal
@@ -22,6 +23,7 @@ class HoldGranted:
 class HoldRefused:
     booking_id: UUID
     reason: HoldRefusal
+    detail: RefusalDetail | None = None
 
 
 HoldAnswer = HoldGranted | HoldRefused
@@ -35,3 +37,8 @@ def answer_again(booking: BookingRecord) -> HoldAnswer:
     if booking.state is BookingState.REJECTED and booking.rejection_reason is not None:
         return HoldRefused(booking.booking_id, booking.rejection_reason)
     return HoldRefused(booking.booking_id, HOLD_RELEASED)
+
+
+def refused(outcome: ReservationRejected) -> HoldRefused:
+    """The answer to a hold refused in this call, with what its refusal says."""
+    return HoldRefused(outcome.booking.booking_id, outcome.reason, outcome.detail)

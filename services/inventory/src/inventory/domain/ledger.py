@@ -7,13 +7,15 @@ and the stock of every ticket type it changed is published once, as it is after 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from uuid import UUID
 
 from inventory.domain.bookings import BookingRecord, BookingState
 from inventory.domain.outcomes import (
+    UNREMEMBERED_HOLD_REFUSALS,
     BookingLine,
+    Refusal,
     ReservationRejected,
     StockChanged,
     StockInitialised,
@@ -21,16 +23,31 @@ from inventory.domain.outcomes import (
     TicketsReserved,
     TicketsSold,
 )
+from inventory.domain.sale import AccountKey, SaleTerms, purchase_limit_reached
 from inventory.domain.stock import ShowInventory, ShowStatus, StockSnapshot, TicketStock
 from ticketing_contracts.events import RejectionReason, ReleaseReason
 
 
+class AccountTicketsNotLoaded(LookupError):
+    """A purchase limit was checked for an account whose tickets the batch did not load."""
+
+
 class InventoryLedger:
+    """`account_tickets`: for each (event, account) a batch may decide a new booking of
+    under a purchase limit, the account's tickets of that event per ticket type (an empty
+    mapping: none), as stored; the ledger keeps them up to date as it decides."""
+
     def __init__(
-        self, shows: Iterable[ShowInventory] = (), bookings: Iterable[BookingRecord] = ()
+        self,
+        shows: Iterable[ShowInventory] = (),
+        bookings: Iterable[BookingRecord] = (),
+        account_tickets: Mapping[AccountKey, Mapping[UUID, int]] | None = None,
     ) -> None:
         self.shows = {show.event_id: show for show in shows}
         self.bookings = {booking.booking_id: booking for booking in bookings}
+        self.account_tickets = {
+            key: dict(tickets) for key, tickets in (account_tickets or {}).items()
+        }
         self.changed_shows: set[UUID] = set()
         self.new_shows: set[UUID] = set()
         self.changed_bookings: set[UUID] = set()
@@ -59,6 +76,18 @@ class InventoryLedger:
                 learned.append(StockInitialised(event_id, stock.snapshot()))
         return learned
 
+    def change_sale(self, event_id: UUID, terms: SaleTerms) -> None:
+        show = self._show_or_new(event_id)
+        if show.change_sale(terms):
+            self._touch(show)
+
+    def change_ticket_type_sale(
+        self, event_id: UUID, ticket_type_id: UUID, terms: SaleTerms
+    ) -> None:
+        show = self.shows.get(event_id)
+        if show is not None and show.change_ticket_type_sale(ticket_type_id, terms):
+            self._touch(show)
+
     def publish_show(self, event_id: UUID) -> None:
         show = self._show_or_new(event_id)
         if show.publish():
@@ -71,25 +100,49 @@ class InventoryLedger:
 
     # -- bookings --------------------------------------------------------------------
 
-    def rejection_for(self, line: BookingLine) -> RejectionReason | None:
+    def refusal_for(self, line: BookingLine, *, at: datetime) -> Refusal | None:
+        """Why a new booking is refused at time `at` (None: it can be held)."""
         show = self.shows.get(line.event_id)
         if show is None:
-            return RejectionReason.UNKNOWN_EVENT
+            return Refusal(RejectionReason.UNKNOWN_EVENT)
         if show.status is ShowStatus.CANCELLED:
-            return RejectionReason.EVENT_CANCELLED
+            return Refusal(RejectionReason.EVENT_CANCELLED)
         if show.status is not ShowStatus.ON_SALE:
-            return RejectionReason.EVENT_NOT_ON_SALE
+            return Refusal(RejectionReason.EVENT_NOT_ON_SALE)
         stock = show.ticket_types.get(line.ticket_type_id)
         if stock is None:
-            return RejectionReason.UNKNOWN_TICKET_TYPE
+            return Refusal(RejectionReason.UNKNOWN_TICKET_TYPE)
+        window = show.sale_window(line.ticket_type_id)
+        if not window.is_open(at):
+            return Refusal(RejectionReason.NOT_ON_SALE, window)
+        if show.has_purchase_limits and line.owner_id is not None:
+            reached = purchase_limit_reached(
+                show.sale,
+                stock.sale,
+                line.ticket_type_id,
+                line.quantity,
+                self.tickets_of((line.event_id, line.owner_id)),
+            )
+            if reached is not None:
+                return Refusal(RejectionReason.PURCHASE_LIMIT_REACHED, reached)
         if stock.available == 0:
-            return RejectionReason.SOLD_OUT
+            return Refusal(RejectionReason.SOLD_OUT)
         if stock.available < line.quantity:
-            return RejectionReason.NOT_ENOUGH_TICKETS
+            return Refusal(RejectionReason.NOT_ENOUGH_TICKETS)
         return None
 
-    def request_tickets(self, line: BookingLine) -> TicketsReserved | ReservationRejected | None:
-        """Reserves or rejects a new booking; a booking seen before has no second effect.
+    def tickets_of(self, account: AccountKey) -> Mapping[UUID, int]:
+        """The account's tickets of the event per ticket type, held or bought."""
+        tickets = self.account_tickets.get(account)
+        if tickets is None:
+            raise AccountTicketsNotLoaded(f"the tickets of {account} were not loaded")
+        return tickets
+
+    def request_tickets(
+        self, line: BookingLine, *, at: datetime
+    ) -> TicketsReserved | ReservationRejected | None:
+        """Reserves or rejects a new booking, as of `at` (when it was requested); a booking
+        seen before has no second effect.
 
         The fact of a booking held over HTTP is its claim: the hold is no longer swept.
         A booking whose hold was released unclaimed and that booking-command stored after
@@ -98,22 +151,26 @@ class InventoryLedger:
         """
         booking = self.bookings.get(line.booking_id)
         if booking is None:
-            return self._reserve_or_reject(line)
+            return self._reserve_or_reject(line, self.refusal_for(line, at=at))
         if booking.state is BookingState.RELEASED_UNCLAIMED:
-            return self._reserve_or_reject(line, tombstone=booking)
+            return self._reserve_or_reject(line, self.refusal_for(line, at=at), tombstone=booking)
         self.claim(booking.booking_id)
         return None
 
     def hold(
-        self, line: BookingLine, *, expires_at: datetime, claim_by: datetime
+        self, line: BookingLine, *, at: datetime, expires_at: datetime, claim_by: datetime
     ) -> TicketsReserved | ReservationRejected | None:
-        """Holds tickets for a booking booking-command has not stored yet, by the rules a
-        booking fact is decided by. The hold waits for that fact (its claim) until
-        `claim_by`. A booking seen before changes nothing and returns None; `answer_again`
-        tells what it is answered."""
+        """Holds tickets at time `at` for a booking booking-command has not stored yet, by
+        the rules a booking fact is decided by. The hold waits for that fact (its claim)
+        until `claim_by`. A booking seen before changes nothing and returns None;
+        `answer_again` tells what it is answered. A refusal that depends on the time or on
+        the account's other bookings is answered, not remembered."""
         if line.booking_id in self.bookings:
             return None
-        outcome = self._reserve_or_reject(line)
+        refusal = self.refusal_for(line, at=at)
+        if refusal is not None and refusal.reason in UNREMEMBERED_HOLD_REFUSALS:
+            return ReservationRejected(line, refusal.reason, self._snapshot(line), refusal.detail)
+        outcome = self._reserve_or_reject(line, refusal)
         if isinstance(outcome, TicketsReserved):
             booking = self.bookings[line.booking_id]
             booking.hold_expires_at = expires_at
@@ -206,12 +263,15 @@ class InventoryLedger:
     # -- helpers ---------------------------------------------------------------------
 
     def _reserve_or_reject(
-        self, line: BookingLine, *, tombstone: BookingRecord | None = None
+        self,
+        line: BookingLine,
+        refusal: Refusal | None,
+        *,
+        tombstone: BookingRecord | None = None,
     ) -> TicketsReserved | ReservationRejected:
-        reason = self.rejection_for(line)
-        if reason is not None:
-            self._record(line, BookingState.REJECTED, reason, tombstone=tombstone)
-            return ReservationRejected(line, reason, self._snapshot(line))
+        if refusal is not None:
+            self._record(line, BookingState.REJECTED, refusal.reason, tombstone=tombstone)
+            return ReservationRejected(line, refusal.reason, self._snapshot(line), refusal.detail)
         show = self.shows[line.event_id]
         stock = show.ticket_types[line.ticket_type_id]
         stock.reserve(line.quantity)
@@ -246,22 +306,43 @@ class InventoryLedger:
     ) -> None:
         if tombstone is not None:
             tombstone.rejection_reason = reason
+            if tombstone.owner_id is None:
+                tombstone.owner_id = line.owner_id
             self._transition(tombstone, state)
         else:
-            self.bookings[line.booking_id] = BookingRecord(
-                line.booking_id, line.event_id, line.ticket_type_id, line.quantity, state, reason
+            booking = BookingRecord(
+                line.booking_id,
+                line.event_id,
+                line.ticket_type_id,
+                line.quantity,
+                state,
+                reason,
+                owner_id=line.owner_id,
             )
+            self.bookings[line.booking_id] = booking
             self.new_bookings.add(line.booking_id)
+            self._count(booking, took_tickets=False)
         show = self.shows.get(line.event_id)
         if show is not None:
             # Every booking write bumps its show's version, so concurrent writers collide.
             self._touch(show)
 
     def _transition(self, booking: BookingRecord, state: BookingState) -> None:
+        took_tickets = booking.takes_tickets
         booking.state = state
         # Only a stored booking's facts or the sweeper move a booking on: no claim awaited.
         booking.claim_by = None
         self._changed(booking)
+        self._count(booking, took_tickets=took_tickets)
+
+    def _count(self, booking: BookingRecord, *, took_tickets: bool) -> None:
+        """Keeps the loaded tickets of the booking's account as its new state has them."""
+        change = (int(booking.takes_tickets) - int(took_tickets)) * booking.quantity
+        if not change or booking.owner_id is None:
+            return
+        tickets = self.account_tickets.get((booking.event_id, booking.owner_id))
+        if tickets is not None:
+            tickets[booking.ticket_type_id] = tickets.get(booking.ticket_type_id, 0) + change
 
     def _changed(self, booking: BookingRecord) -> None:
         if booking.booking_id not in self.new_bookings:
@@ -279,5 +360,9 @@ class InventoryLedger:
 
 def _line(booking: BookingRecord) -> BookingLine:
     return BookingLine(
-        booking.booking_id, booking.event_id, booking.ticket_type_id, booking.quantity
+        booking.booking_id,
+        booking.event_id,
+        booking.ticket_type_id,
+        booking.quantity,
+        booking.owner_id,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
+from inventory.domain.sale import PurchaseLimitReached, SaleWindow
 from inventory.domain.stock import StockSnapshot
 
 # The reasons are part of the public contract; they are plain enums, reused as they are.
@@ -25,6 +26,13 @@ CATALOG_DEPENDENT_REJECTIONS = frozenset(
     }
 )
 
+# Refusals of a hold that depend on the time or on the account's other bookings: not
+# remembered, so the same booking id is decided again when it is asked again (the window
+# opened, a booking of the account ended). A refusal is stored nowhere by booking-command.
+UNREMEMBERED_HOLD_REFUSALS = frozenset(
+    {RejectionReason.NOT_ON_SALE, RejectionReason.PURCHASE_LIMIT_REACHED}
+)
+
 
 @dataclass(frozen=True)
 class BookingLine:
@@ -32,6 +40,19 @@ class BookingLine:
     event_id: UUID
     ticket_type_id: UUID
     quantity: int
+    # The account it is for: every new booking names one (None: a fact that does not).
+    owner_id: str | None = None
+
+
+RefusalDetail = SaleWindow | PurchaseLimitReached
+"""What a refusal says beside its reason: the window of `not_on_sale`, the limit of
+`purchase_limit_reached`."""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    reason: RejectionReason
+    detail: RefusalDetail | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +66,7 @@ class ReservationRejected:
     booking: BookingLine
     reason: RejectionReason
     stock: StockSnapshot | None
+    detail: RefusalDetail | None = None
 
 
 @dataclass(frozen=True)

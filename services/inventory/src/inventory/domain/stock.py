@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from uuid import UUID
 
+from inventory.domain.sale import NO_TERMS, SaleTerms, SaleWindow, effective_window
+
 
 class InventoryInvariantViolated(Exception):
     """A change would break `reserved + sold <= quantity`; the ledger never asks for one."""
@@ -39,6 +41,8 @@ class TicketStock:
     reserved: int = 0
     sold: int = 0
     version: int = 0
+    # Its own sale terms (not part of the stock: changing them moves no stock version).
+    sale: SaleTerms = NO_TERMS
 
     @property
     def available(self) -> int:
@@ -87,14 +91,41 @@ class ShowInventory:
     status: ShowStatus = ShowStatus.DRAFT
     ticket_types: dict[UUID, TicketStock] = field(default_factory=dict)
     version: int = 0
+    sale: SaleTerms = NO_TERMS
 
-    def learn_ticket_type(self, ticket_type_id: UUID, quantity: int) -> TicketStock | None:
+    def learn_ticket_type(
+        self, ticket_type_id: UUID, quantity: int, sale: SaleTerms = NO_TERMS
+    ) -> TicketStock | None:
         """Adds a ticket type once; returns it when it is new."""
         if ticket_type_id in self.ticket_types:
             return None
-        stock = TicketStock(ticket_type_id, quantity)
+        stock = TicketStock(ticket_type_id, quantity, sale=sale)
         self.ticket_types[ticket_type_id] = stock
         return stock
+
+    def sale_window(self, ticket_type_id: UUID) -> SaleWindow:
+        stock = self.ticket_types.get(ticket_type_id)
+        return effective_window(self.sale, stock.sale if stock is not None else NO_TERMS)
+
+    @property
+    def has_purchase_limits(self) -> bool:
+        return self.sale.max_tickets_per_account is not None or any(
+            stock.sale.max_tickets_per_account is not None for stock in self.ticket_types.values()
+        )
+
+    def change_sale(self, terms: SaleTerms) -> bool:
+        if terms == self.sale:
+            return False
+        self.sale = terms
+        return True
+
+    def change_ticket_type_sale(self, ticket_type_id: UUID, terms: SaleTerms) -> bool:
+        """False when nothing changed, or the ticket type is not known (yet)."""
+        stock = self.ticket_types.get(ticket_type_id)
+        if stock is None or stock.sale == terms:
+            return False
+        stock.sale = terms
+        return True
 
     def publish(self) -> bool:
         if self.status is not ShowStatus.DRAFT:

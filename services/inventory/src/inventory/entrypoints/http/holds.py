@@ -12,6 +12,7 @@ from inventory.adapters import metrics
 from inventory.application.hold_tickets import HoldBatchResult, HoldTickets
 from inventory.domain import outcomes
 from inventory.domain.holds import HoldAnswer, HoldGranted
+from inventory.domain.sale import PurchaseLimitReached, SaleWindow
 from inventory.entrypoints.subscribers import is_transient
 from service_kit.circuit_breakers import CircuitBreaker
 from service_kit.errors import DependencyUnavailableError, ForbiddenError, InvalidInputError
@@ -65,11 +66,18 @@ def holds_router(
             "Answers 200 with one answer per request, in order: `held` with "
             "`hold_expires_at` (now + HOLD_SECONDS), or `refused` with a reason: "
             "`sold_out`, `not_enough_tickets`, `unknown_event`, `unknown_ticket_type`, "
-            "`event_not_on_sale`, `event_cancelled` (decided as for a booking fact, after "
-            "the catalog has caught up), or `hold_released` (this booking id's hold was "
+            "`event_not_on_sale` (a draft), `event_cancelled` (decided as for a booking "
+            "fact, after the catalog has caught up), `not_on_sale` (outside the ticket "
+            "type's sale window by inventory's clock, with `sale_starts_at` and "
+            "`sale_ends_at`), `purchase_limit_reached` (the owner's held and bought "
+            "tickets of the event or ticket type plus this booking's would pass its "
+            "limit, with `limit_scope`, `max_tickets_per_account` and "
+            "`tickets_held_or_bought`), or `hold_released` (this booking id's hold was "
             "released and is never made again). Idempotent by booking id: a booking id "
             "seen before is answered as the first time and nothing changes, so a retry "
-            "after a timeout never holds twice. A batch publishes one "
+            "after a timeout never holds twice; only `not_on_sale` and "
+            "`purchase_limit_reached` are not remembered (the same id is decided again "
+            "when asked again). A batch publishes one "
             "inventory.stock_changed per ticket type it held tickets of, with the stock "
             "after all its holds; refusals are only answered. A hold must be claimed: "
             "booking-command stores the booking and inventory consumes its fact within "
@@ -91,7 +99,7 @@ def holds_router(
                 error_type="batch_too_large",
             )
         lines = [
-            outcomes.BookingLine(h.booking_id, h.event_id, h.ticket_type_id, h.quantity)
+            outcomes.BookingLine(h.booking_id, h.event_id, h.ticket_type_id, h.quantity, h.owner_id)
             for h in batch.holds
         ]
         metrics.HOLD_BATCH_SIZE.observe(len(lines))
@@ -120,6 +128,22 @@ def holds_router(
 def _answer(answer: HoldAnswer) -> Held | Refused:
     if isinstance(answer, HoldGranted):
         return Held(booking_id=answer.booking_id, hold_expires_at=answer.expires_at)
+    detail = answer.detail
+    if isinstance(detail, SaleWindow):
+        return Refused(
+            booking_id=answer.booking_id,
+            reason=answer.reason,
+            sale_starts_at=detail.starts_at,
+            sale_ends_at=detail.ends_at,
+        )
+    if isinstance(detail, PurchaseLimitReached):
+        return Refused(
+            booking_id=answer.booking_id,
+            reason=answer.reason,
+            limit_scope=detail.scope.value,
+            max_tickets_per_account=detail.max_tickets_per_account,
+            tickets_held_or_bought=detail.tickets_held_or_bought,
+        )
     return Refused(booking_id=answer.booking_id, reason=answer.reason)
 
 

@@ -16,7 +16,7 @@ from booking_command.adapters.public_events import OutboxMapper
 from booking_command.application import commands
 from booking_command.application.app import BookingCommandApplication
 from booking_command.bootstrap import Runtime
-from booking_command.domain.catalog_event import TicketTypeSpec
+from booking_command.domain.catalog_event import SaleTerms, TicketTypeSpec
 from booking_command.settings import BookingCommandSettings
 from service_kit.kafka.messages import OutboundMessage
 from service_kit.kafka.runtime import KafkaRuntime
@@ -184,6 +184,21 @@ async def test_every_public_fact_reaches_kafka_for_a_consumer_that_knows_only_th
             [commands.RescheduleEvent(event_id, starts_at=datetime.now(UTC) + timedelta(days=40))],
         )
     )
+    await run(
+        lambda: store(
+            app, [commands.ChangeEventSale(event_id, SaleTerms(max_tickets_per_account=8))]
+        )
+    )
+    await run(
+        lambda: store(
+            app,
+            [
+                commands.ChangeTicketTypeSale(
+                    event_id, ticket_type_id, SaleTerms(max_tickets_per_account=6)
+                )
+            ],
+        )
+    )
 
     confirmed_id = await held_booking(runtime, event_id, ticket_type_id)
     declined_id = await held_booking(runtime, event_id, ticket_type_id, card="tok_chargeDeclined")
@@ -237,6 +252,8 @@ async def test_every_public_fact_reaches_kafka_for_a_consumer_that_knows_only_th
         "event.ticket_type_added",
         "event.published",
         "event.rescheduled",
+        "event.sale_changed",
+        "event.ticket_type_sale_changed",
         "event.cancelled",
         "booking.requested",
         "booking.confirmed",

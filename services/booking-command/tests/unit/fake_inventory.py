@@ -4,6 +4,7 @@ number of tickets; a booking id is decided once and answered the same way after 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 from booking_command.application.ports import HoldAnswer, InventoryUnavailable, TicketsToHold
@@ -17,6 +18,9 @@ class FakeInventory:
         self.calls: list[list[TicketsToHold]] = []
         self.unavailable = False
         self.answers_lost = False  # decides, then the answer never arrives
+        # Refuses every new booking with this reason and what it says (inventory remembers
+        # neither not_on_sale nor purchase_limit_reached: nor does this).
+        self.refusal: tuple[str, dict[str, Any]] | None = None
 
     async def hold(self, requests: Sequence[TicketsToHold]) -> list[HoldAnswer]:
         if self.unavailable:
@@ -31,6 +35,11 @@ class FakeInventory:
         known = self.answers.get(request.booking_id)
         if known is not None:
             return known
+        if self.refusal is not None:
+            reason, details = self.refusal
+            return HoldAnswer(
+                request.booking_id, held=False, refusal=reason, refusal_details=details
+            )
         held = self.held.get(request.ticket_type_id, 0)
         left = self.tickets_per_type - held
         if left <= 0:

@@ -49,7 +49,10 @@ def view_of(result: Any) -> dict[str, Any]:
     if isinstance(result, Booking):
         return booking_view(result)
     assert isinstance(result, TicketTypeAdded)
-    return {**event_view(result.event), "ticket_type": ticket_type_view(result.ticket_type)}
+    return {
+        **event_view(result.event),
+        "ticket_type": ticket_type_view(result.event, result.ticket_type),
+    }
 
 
 def handle(app: BookingCommandApplication, command: Command) -> Change[Any]:

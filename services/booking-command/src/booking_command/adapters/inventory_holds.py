@@ -63,6 +63,7 @@ class HttpInventoryHolds:
                     event_id=request.event_id,
                     ticket_type_id=request.ticket_type_id,
                     quantity=request.quantity,
+                    owner_id=request.owner_id,
                 )
                 for request in requests
             ]
@@ -95,7 +96,12 @@ class HttpInventoryHolds:
                 f"inventory did not answer the hold call: {error!r}"
             ) from None
         answers = [
-            HoldAnswer(answer.booking_id, held=False, refusal=answer.reason)
+            HoldAnswer(
+                answer.booking_id,
+                held=False,
+                refusal=answer.reason,
+                refusal_details=answer.details(),
+            )
             if isinstance(answer, Refused)
             else HoldAnswer(answer.booking_id, held=True)
             for answer in answer.answers

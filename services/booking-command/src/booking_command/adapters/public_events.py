@@ -30,12 +30,14 @@ from ticketing_contracts.events import (
     EventDetailsChanged,
     EventPublished,
     EventRescheduled,
+    EventSaleChanged,
     PaymentCaptured,
     PaymentRefunded,
     PublicEvent,
     RejectionReason,
     TicketType,
     TicketTypeAdded,
+    TicketTypeSaleChanged,
     VenueCreated,
     VenueDeleted,
     VenueUpdated,
@@ -60,6 +62,7 @@ def public_event_id(originator_id: UUID, originator_version: int) -> UUID:
 
 
 def _ticket_type(record: dict[str, Any]) -> TicketType:
+    # A record stored before sale terms has none of their keys.
     return TicketType.model_validate(
         {
             "ticket_type_id": record["ticket_type_id"],
@@ -67,8 +70,19 @@ def _ticket_type(record: dict[str, Any]) -> TicketType:
             "price": record["price"],
             "currency": record["currency"],
             "quantity": record["quantity"],
+            "sale_starts_at": record.get("sale_starts_at"),
+            "sale_ends_at": record.get("sale_ends_at"),
+            "max_tickets_per_account": record.get("max_tickets_per_account"),
         }
     )
+
+
+def _sale_terms(stored: Any) -> dict[str, Any]:
+    return {
+        "sale_starts_at": stored.sale_starts_at,
+        "sale_ends_at": stored.sale_ends_at,
+        "max_tickets_per_account": stored.max_tickets_per_account,
+    }
 
 
 def _booking_facts(stored: Any) -> dict[str, Any]:
@@ -95,12 +109,17 @@ _MAPPINGS: dict[type[object], Callable[[Any], PublicEvent]] = {
         description=e.description,
         starts_at=e.starts_at,
         ticket_types=tuple(_ticket_type(record) for record in e.ticket_types),
+        **_sale_terms(e),
     ),
     Event.DetailsChanged: lambda e: EventDetailsChanged(
         event_id=e.originator_id, name=e.name, description=e.description
     ),
     Event.TicketTypeAdded: lambda e: TicketTypeAdded(
         event_id=e.originator_id, ticket_type=_ticket_type(e.ticket_type)
+    ),
+    Event.SaleChanged: lambda e: EventSaleChanged(event_id=e.originator_id, **_sale_terms(e)),
+    Event.TicketTypeSaleChanged: lambda e: TicketTypeSaleChanged(
+        event_id=e.originator_id, ticket_type_id=e.ticket_type_id, **_sale_terms(e)
     ),
     Event.Published: lambda e: EventPublished(event_id=e.originator_id),
     Event.Rescheduled: lambda e: EventRescheduled(event_id=e.originator_id, starts_at=e.starts_at),

@@ -75,7 +75,9 @@ class Bookings:
             hold_for=self.hold_for,
             payment_token=command.payment_token,
         )
-        hold = TicketsToHold(booking.id, booking.event_id, booking.ticket_type_id, booking.quantity)
+        hold = TicketsToHold(
+            booking.id, booking.event_id, booking.ticket_type_id, booking.quantity, booking.owner_id
+        )
         return Change(booking, (booking,), hold=hold)
 
     def cancel_booking(self, command: commands.CancelBooking) -> Change[Booking]:

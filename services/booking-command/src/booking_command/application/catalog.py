@@ -50,6 +50,7 @@ class Catalog:
             starts_at=command.starts_at,
             ticket_types=command.ticket_types,
             now=self._store.clock(),
+            sale=command.sale,
         )
         venue.schedule_show(event_id=show.id, starts_at=show.starts_at, tickets=show.total_tickets)
         return Change(show, (show, venue))
@@ -65,6 +66,16 @@ class Catalog:
         added = show.add_ticket_type(command.ticket_type, venue_capacity=venue.capacity)
         venue.schedule_show(event_id=show.id, starts_at=show.starts_at, tickets=show.total_tickets)
         return Change(TicketTypeAdded(show, added), (show, venue))
+
+    def change_event_sale(self, command: commands.ChangeEventSale) -> Change[Event]:
+        show = self._store.load(command.event_id, Event, "event")
+        show.change_sale(command.sale)
+        return Change(show, (show,))
+
+    def change_ticket_type_sale(self, command: commands.ChangeTicketTypeSale) -> Change[Event]:
+        show = self._store.load(command.event_id, Event, "event")
+        show.change_ticket_type_sale(command.ticket_type_id, command.sale)
+        return Change(show, (show,))
 
     def publish_event(self, command: commands.PublishEvent) -> Change[Event]:
         show = self._store.load(command.event_id, Event, "event")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from booking_command.domain.catalog_event import TicketTypeSpec
+from booking_command.domain.catalog_event import NO_SALE_TERMS, SaleTerms, TicketTypeSpec
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class ScheduleEvent:
     description: str
     starts_at: datetime
     ticket_types: Sequence[TicketTypeSpec]
+    sale: SaleTerms = NO_SALE_TERMS
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,19 @@ class ChangeEventDetails:
 class AddTicketType:
     event_id: UUID
     ticket_type: TicketTypeSpec
+
+
+@dataclass(frozen=True)
+class ChangeEventSale:
+    event_id: UUID
+    sale: SaleTerms
+
+
+@dataclass(frozen=True)
+class ChangeTicketTypeSale:
+    event_id: UUID
+    ticket_type_id: UUID
+    sale: SaleTerms
 
 
 @dataclass(frozen=True)
@@ -98,6 +112,8 @@ Command = (
     | ScheduleEvent
     | ChangeEventDetails
     | AddTicketType
+    | ChangeEventSale
+    | ChangeTicketTypeSale
     | PublishEvent
     | RescheduleEvent
     | CancelEvent

@@ -21,6 +21,8 @@ def command_handlers(app: BookingCommandApplication) -> Mapping[type[commands.Co
         commands.ScheduleEvent: catalog.schedule_event,
         commands.ChangeEventDetails: catalog.change_event_details,
         commands.AddTicketType: catalog.add_ticket_type,
+        commands.ChangeEventSale: catalog.change_event_sale,
+        commands.ChangeTicketTypeSale: catalog.change_ticket_type_sale,
         commands.PublishEvent: catalog.publish_event,
         commands.RescheduleEvent: catalog.reschedule_event,
         commands.CancelEvent: catalog.cancel_event,

@@ -332,15 +332,35 @@ class GroupCommit:
 
 
 def refusal_error(answer: HoldAnswer) -> DomainError:
-    """Inventory's refusal as the error the caller gets (409 with its reason)."""
+    """Inventory's refusal as the error the caller gets (409 with its reason, and what the
+    refusal says beside it: inventory decided by those, so they explain its answer)."""
     reason = answer.refusal or "sold_out"
+    details = dict(answer.refusal_details)
     if reason == "sold_out":
         return SoldOutError("the ticket type is sold out")
     if reason == "not_enough_tickets":
         return InsufficientCapacityError("fewer tickets are left than this booking asks for")
     if reason == "hold_released":
         return hold_released_error()
-    return ConflictError(f"inventory refused the hold: {reason}", error_type=reason)
+    if reason == "not_on_sale":
+        return ConflictError(
+            "the ticket type is not on sale now (see sale_starts_at and sale_ends_at)",
+            error_type=reason,
+            extra=details,
+        )
+    if reason == "purchase_limit_reached":
+        return ConflictError(
+            f"this booking would take the account past the {_scope(details)} limit of "
+            f"{details.get('max_tickets_per_account')} tickets per account "
+            f"({details.get('tickets_held_or_bought')} already held or bought)",
+            error_type=reason,
+            extra=details,
+        )
+    return ConflictError(f"inventory refused the hold: {reason}", error_type=reason, extra=details)
+
+
+def _scope(details: Mapping[str, Any]) -> str:
+    return "ticket type's" if details.get("limit_scope") == "ticket_type" else "event's"
 
 
 def hold_released_error() -> ConflictError:

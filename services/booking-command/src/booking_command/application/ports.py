@@ -11,8 +11,8 @@ passes them as one `RowsWithEvents` through eventsourcing's public
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 from uuid import UUID
@@ -318,17 +318,21 @@ class TicketsToHold:
     event_id: UUID
     ticket_type_id: UUID
     quantity: int
+    owner_id: str
+    """The account the booking is for: inventory counts purchase limits per account."""
 
 
 @dataclass(frozen=True)
 class HoldAnswer:
     """Inventory's answer for one booking: held, or refused with its reason (`sold_out`,
     `not_enough_tickets`, ..., or `hold_released`: this booking id was held once and its
-    hold ended, so it is never held again)."""
+    hold ended, so it is never held again) and what the refusal says beside it (the sale
+    window of `not_on_sale`, the limit of `purchase_limit_reached`), as JSON values."""
 
     booking_id: UUID
     held: bool
     refusal: str | None = None
+    refusal_details: Mapping[str, Any] = field(default_factory=dict)
 
 
 class InventoryUnavailable(Exception):

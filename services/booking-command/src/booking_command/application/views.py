@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from booking_command.domain.booking import Booking
@@ -18,13 +19,27 @@ def venue_view(venue: Venue) -> dict[str, Any]:
     }
 
 
-def ticket_type_view(ticket_type: TicketType) -> dict[str, Any]:
+def _moment(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def ticket_type_view(show: Event, ticket_type: TicketType) -> dict[str, Any]:
+    """Its sale window as bookings are checked against it (its own bounds, else the
+    event's), its own limit, and the bounds set on it (`sale_window_override`)."""
+    starts_at, ends_at = ticket_type.sale.window_within(show.sale)
     return {
         "ticket_type_id": str(ticket_type.ticket_type_id),
         "name": ticket_type.name,
         "price": str(ticket_type.price),
         "currency": ticket_type.currency,
         "quantity": ticket_type.quantity,
+        "sale_starts_at": _moment(starts_at),
+        "sale_ends_at": _moment(ends_at),
+        "max_tickets_per_account": ticket_type.sale.max_tickets_per_account,
+        "sale_window_override": {
+            "sale_starts_at": _moment(ticket_type.sale.starts_at),
+            "sale_ends_at": _moment(ticket_type.sale.ends_at),
+        },
     }
 
 
@@ -35,7 +50,10 @@ def event_view(show: Event) -> dict[str, Any]:
         "description": show.description,
         "starts_at": show.starts_at.isoformat(),
         "status": show.status,
-        "ticket_types": [ticket_type_view(ticket_type) for ticket_type in show.ticket_types],
+        "sale_starts_at": _moment(show.sale_starts_at),
+        "sale_ends_at": _moment(show.sale_ends_at),
+        "max_tickets_per_account": show.max_tickets_per_account,
+        "ticket_types": [ticket_type_view(show, ticket_type) for ticket_type in show.ticket_types],
     }
 
 

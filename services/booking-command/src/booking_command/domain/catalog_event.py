@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -14,7 +14,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from booking_command.domain import rules
-from service_kit.errors import ConflictError, InvalidInputError
+from service_kit.errors import ConflictError, InvalidInputError, NotFoundError
 
 MAX_TICKET_TYPES = 20
 
@@ -26,11 +26,40 @@ class EventStatus(StrEnum):
 
 
 @dataclass(frozen=True)
+class SaleTerms:
+    """When tickets are on sale and how many one account may hold or buy. An event's: its
+    sale window (None: no bound) and its limit over all its ticket types; a ticket type's:
+    each window bound overrides the event's (None: the event's), its limit applies beside
+    the event's. Inventory decides bookings by them (its clock, its count per account)."""
+
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    max_tickets_per_account: int | None = None
+
+    def validated(self, of: str = "the sale") -> SaleTerms:
+        starts_at, ends_at = rules.sale_window(self.starts_at, self.ends_at, of=of)
+        return SaleTerms(
+            starts_at, ends_at, rules.max_tickets_per_account(self.max_tickets_per_account)
+        )
+
+    def window_within(self, event: SaleTerms) -> tuple[datetime | None, datetime | None]:
+        """This ticket type's window: each of its bounds, else the event's."""
+        return (
+            self.starts_at if self.starts_at is not None else event.starts_at,
+            self.ends_at if self.ends_at is not None else event.ends_at,
+        )
+
+
+NO_SALE_TERMS = SaleTerms()
+
+
+@dataclass(frozen=True)
 class TicketTypeSpec:
     name: str
     price: Decimal
     currency: str
     quantity: int
+    sale: SaleTerms = NO_SALE_TERMS
 
 
 @dataclass(frozen=True)
@@ -40,15 +69,22 @@ class TicketType:
     price: Decimal
     currency: str
     quantity: int
+    sale: SaleTerms = NO_SALE_TERMS
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> TicketType:
+        # Records from before sale terms have none of their keys.
         return cls(
             ticket_type_id=UUID(str(record["ticket_type_id"])),
             name=str(record["name"]),
             price=Decimal(str(record["price"])),
             currency=str(record["currency"]),
             quantity=int(record["quantity"]),
+            sale=SaleTerms(
+                record.get("sale_starts_at"),
+                record.get("sale_ends_at"),
+                record.get("max_tickets_per_account"),
+            ),
         )
 
     def to_record(self) -> dict[str, Any]:
@@ -58,17 +94,35 @@ class TicketType:
             "price": self.price,
             "currency": self.currency,
             "quantity": self.quantity,
+            **_sale_record(self.sale),
         }
 
 
+def _sale_record(terms: SaleTerms) -> dict[str, Any]:
+    return {
+        "sale_starts_at": terms.starts_at,
+        "sale_ends_at": terms.ends_at,
+        "max_tickets_per_account": terms.max_tickets_per_account,
+    }
+
+
 def _new_ticket_type(spec: TicketTypeSpec) -> TicketType:
+    name = rules.title(spec.name, "ticket type name")
     return TicketType(
         ticket_type_id=uuid.uuid4(),
-        name=rules.title(spec.name, "ticket type name"),
+        name=name,
         price=rules.price(spec.price),
         currency=rules.currency(spec.currency),
         quantity=rules.positive_count(spec.quantity, "quantity"),
+        sale=spec.sale.validated(of=f"the sale of ticket type {name!r}"),
     )
+
+
+def _ensure_windows_open(event: SaleTerms, ticket_types: Sequence[TicketType]) -> None:
+    """Each ticket type's window, its own bounds else the event's, ends after it starts."""
+    for ticket_type in ticket_types:
+        starts_at, ends_at = ticket_type.sale.window_within(event)
+        rules.sale_window(starts_at, ends_at, of=f"the sale of ticket type {ticket_type.name!r}")
 
 
 def _ensure_fits(ticket_types: Sequence[TicketType], venue_capacity: int) -> None:
@@ -86,12 +140,36 @@ def _ensure_unique_names(ticket_types: Sequence[TicketType]) -> None:
 
 
 class Event(Aggregate):
+    """Version 2 of its state (snapshots) added the event's sale terms (None before)."""
+
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["sale_starts_at"] = None
+        state["sale_ends_at"] = None
+        state["max_tickets_per_account"] = None
+
     class Created(Aggregate.Created):
+        """Version 2 added the event's sale terms; version 1 had none (None). Its ticket
+        type records carry their own from then on (a record without them has none)."""
+
+        class_version = 2
+
         venue_id: UUID
         name: str
         description: str
         starts_at: datetime
         ticket_types: list[dict[str, Any]]
+        sale_starts_at: datetime | None
+        sale_ends_at: datetime | None
+        max_tickets_per_account: int | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["sale_starts_at"] = None
+            state["sale_ends_at"] = None
+            state["max_tickets_per_account"] = None
 
     @event(Created)
     def __init__(
@@ -101,6 +179,9 @@ class Event(Aggregate):
         description: str,
         starts_at: datetime,
         ticket_types: list[dict[str, Any]],
+        sale_starts_at: datetime | None,
+        sale_ends_at: datetime | None,
+        max_tickets_per_account: int | None,
     ) -> None:
         self.venue_id = venue_id
         self.name = name
@@ -110,6 +191,9 @@ class Event(Aggregate):
         self.ticket_type_records: dict[str, dict[str, Any]] = {
             str(record["ticket_type_id"]): record for record in ticket_types
         }
+        self.sale_starts_at = sale_starts_at
+        self.sale_ends_at = sale_ends_at
+        self.max_tickets_per_account = max_tickets_per_account
 
     @classmethod
     def schedule(
@@ -122,6 +206,7 @@ class Event(Aggregate):
         starts_at: datetime,
         ticket_types: Sequence[TicketTypeSpec],
         now: datetime,
+        sale: SaleTerms = NO_SALE_TERMS,
     ) -> Event:
         if not ticket_types:
             raise InvalidInputError("an event needs at least one ticket type")
@@ -130,6 +215,8 @@ class Event(Aggregate):
         created = [_new_ticket_type(spec) for spec in ticket_types]
         _ensure_unique_names(created)
         _ensure_fits(created, venue_capacity)
+        sale = sale.validated()
+        _ensure_windows_open(sale, created)
         return cls(
             venue_id=venue_id,
             name=rules.title(name),
@@ -138,7 +225,14 @@ class Event(Aggregate):
             ),
             starts_at=rules.in_future(starts_at, now),
             ticket_types=[ticket_type.to_record() for ticket_type in created],
+            sale_starts_at=sale.starts_at,
+            sale_ends_at=sale.ends_at,
+            max_tickets_per_account=sale.max_tickets_per_account,
         )
+
+    @property
+    def sale(self) -> SaleTerms:
+        return SaleTerms(self.sale_starts_at, self.sale_ends_at, self.max_tickets_per_account)
 
     @property
     def ticket_types(self) -> list[TicketType]:
@@ -188,6 +282,7 @@ class Event(Aggregate):
                 f"ticket type {added.name!r} already exists", error_type="duplicate_ticket_type"
             )
         _ensure_fits([*existing, added], venue_capacity)
+        _ensure_windows_open(self.sale, [added])
         self._ticket_type_added(ticket_type=added.to_record())
         return added
 
@@ -197,6 +292,64 @@ class Event(Aggregate):
     @event(TicketTypeAdded)
     def _ticket_type_added(self, ticket_type: dict[str, Any]) -> None:
         self.ticket_type_records[str(ticket_type["ticket_type_id"])] = ticket_type
+
+    def change_sale(self, terms: SaleTerms) -> None:
+        """Replaces the event's sale terms (window and limit); every ticket type's window,
+        its own bounds else these, must still end after it starts."""
+        self._ensure_not_cancelled()
+        terms = terms.validated()
+        _ensure_windows_open(terms, self.ticket_types)
+        self._sale_changed(**_sale_record(terms))
+
+    class SaleChanged(Aggregate.Event):
+        sale_starts_at: datetime | None
+        sale_ends_at: datetime | None
+        max_tickets_per_account: int | None
+
+    @event(SaleChanged)
+    def _sale_changed(
+        self,
+        sale_starts_at: datetime | None,
+        sale_ends_at: datetime | None,
+        max_tickets_per_account: int | None,
+    ) -> None:
+        self.sale_starts_at = sale_starts_at
+        self.sale_ends_at = sale_ends_at
+        self.max_tickets_per_account = max_tickets_per_account
+
+    def change_ticket_type_sale(self, ticket_type_id: UUID, terms: SaleTerms) -> TicketType:
+        """Replaces a ticket type's own sale terms (None: the event's window bound)."""
+        self._ensure_not_cancelled()
+        ticket_type = self.ticket_type(ticket_type_id)
+        if ticket_type is None:
+            raise NotFoundError(f"event {self.id} has no ticket type {ticket_type_id}")
+        terms = terms.validated(of=f"the sale of ticket type {ticket_type.name!r}")
+        changed = replace(ticket_type, sale=terms)
+        _ensure_windows_open(self.sale, [changed])
+        self._ticket_type_sale_changed(ticket_type_id=ticket_type_id, **_sale_record(terms))
+        return changed
+
+    class TicketTypeSaleChanged(Aggregate.Event):
+        ticket_type_id: UUID
+        sale_starts_at: datetime | None
+        sale_ends_at: datetime | None
+        max_tickets_per_account: int | None
+
+    @event(TicketTypeSaleChanged)
+    def _ticket_type_sale_changed(
+        self,
+        ticket_type_id: UUID,
+        sale_starts_at: datetime | None,
+        sale_ends_at: datetime | None,
+        max_tickets_per_account: int | None,
+    ) -> None:
+        record = self.ticket_type_records[str(ticket_type_id)]
+        self.ticket_type_records[str(ticket_type_id)] = {
+            **record,
+            "sale_starts_at": sale_starts_at,
+            "sale_ends_at": sale_ends_at,
+            "max_tickets_per_account": max_tickets_per_account,
+        }
 
     def publish(self, *, now: datetime) -> None:
         self._ensure_not_cancelled()

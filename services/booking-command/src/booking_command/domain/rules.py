@@ -91,6 +91,28 @@ def in_future(moment: datetime, now: datetime, field: str = "starts_at") -> date
     return moment
 
 
+def max_tickets_per_account(value: int | None) -> int | None:
+    if value is None:
+        return None
+    return positive_count(value, "max_tickets_per_account")
+
+
+def sale_window(
+    starts_at: datetime | None, ends_at: datetime | None, *, of: str = "the sale"
+) -> tuple[datetime | None, datetime | None]:
+    """Bounds of a sale window (None: unbounded); the end must come after the start."""
+    if starts_at is not None:
+        aware(starts_at, "sale_starts_at")
+    if ends_at is not None:
+        aware(ends_at, "sale_ends_at")
+    if starts_at is not None and ends_at is not None and ends_at <= starts_at:
+        raise InvalidInputError(
+            f"{of} would end ({ends_at.isoformat()}) before it starts "
+            f"({starts_at.isoformat()}): sale_ends_at must be after sale_starts_at"
+        )
+    return starts_at, ends_at
+
+
 def payment_token(value: str) -> str:
     """A payment provider's token: bounded, and never echoed in the error."""
     if not _PAYMENT_TOKEN.match(value):

@@ -61,8 +61,11 @@ def changed(booking: Booking) -> Answer:
         "Inventory is asked to hold the tickets first. Held: 202 with the booking id, a "
         "Location and `hold_expires_at`; the booking becomes CONFIRMED once its payment is "
         "captured, REJECTED when the card is declined, EXPIRED when the hold runs out. "
-        "Refused: 409 with inventory's reason (`sold_out`, `not_enough_tickets`, ...) and "
-        "nothing stored. Inventory not answering: 503 with Retry-After, nothing stored. With "
+        "Refused: 409 with inventory's reason (`sold_out`, `not_enough_tickets`, "
+        "`not_on_sale` with the ticket type's `sale_starts_at` and `sale_ends_at`, "
+        "`purchase_limit_reached` with `limit_scope`, `max_tickets_per_account` and "
+        "`tickets_held_or_bought`, ...) and nothing stored. Inventory not answering: 503 "
+        "with Retry-After, nothing stored. With "
         "an Idempotency-Key the booking id derives from it, so a retry gets the same answer."
     ),
     responses=error_responses(401, 404, 409, 422, 503),
@@ -123,7 +126,7 @@ async def request_booking_batch(
             outcomes.append(
                 {
                     "status_code": status_for(outcome),
-                    "body": error_body(outcome.detail, outcome.error_type),
+                    "body": error_body(outcome.detail, outcome.error_type, **outcome.extra),
                 }
             )
         else:

@@ -1,4 +1,5 @@
-"""Event (show) commands: schedule, change, add ticket types, publish, reschedule, cancel."""
+"""Event (show) commands: schedule, change, add ticket types, set sale terms, publish,
+reschedule, cancel."""
 
 from __future__ import annotations
 
@@ -28,8 +29,10 @@ from ticketing_contracts.commands import (
     AddTicketType,
     CancelEvent,
     ChangeEventDetails,
+    ChangeSaleTerms,
     CreateEvent,
     RescheduleEvent,
+    SaleTerms,
     TicketTypeSpec,
 )
 
@@ -46,7 +49,19 @@ def changed(show: Event) -> Answer:
 
 def ticket_type_added(added: TicketTypeAdded) -> Answer:
     return Answer(
-        201, {**event_view(added.event), "ticket_type": ticket_type_view(added.ticket_type)}
+        201,
+        {
+            **event_view(added.event),
+            "ticket_type": ticket_type_view(added.event, added.ticket_type),
+        },
+    )
+
+
+def _sale(terms: SaleTerms) -> catalog_event.SaleTerms:
+    return catalog_event.SaleTerms(
+        starts_at=terms.sale_starts_at,
+        ends_at=terms.sale_ends_at,
+        max_tickets_per_account=terms.max_tickets_per_account,
     )
 
 
@@ -56,6 +71,7 @@ def _spec(ticket_type: TicketTypeSpec) -> catalog_event.TicketTypeSpec:
         price=ticket_type.price,
         currency=ticket_type.currency,
         quantity=ticket_type.quantity,
+        sale=_sale(ticket_type),
     )
 
 
@@ -79,6 +95,7 @@ async def create_event(
         description=body.description,
         starts_at=body.starts_at,
         ticket_types=[_spec(ticket_type) for ticket_type in body.ticket_types],
+        sale=_sale(body),
     )
     result = await bus.handle(Message(command, created, claim(request, caller, key, body)))
     return command_response(result)
@@ -122,6 +139,57 @@ async def add_ticket_type(
     result = await bus.handle(
         Message(command, ticket_type_added, claim(request, caller, key, body))
     )
+    return command_response(result)
+
+
+SALE_DESCRIPTION = (
+    "Replaces all three terms (a null clears one). The sale window is checked by inventory, "
+    "with its own clock, once it has read the change from the catalog topic: a booking "
+    "outside it is refused 409 `not_on_sale`. The purchase limit counts an account's "
+    "pending and confirmed bookings at inventory; beyond it, 409 "
+    "`purchase_limit_reached`. 422 when a sale would end before it starts, for the event "
+    "or any ticket type (its own bounds, else the event's)."
+)
+
+
+@router.put(
+    "/{event_id}/sale",
+    response_model=EventResponse,
+    summary="Set the event's sale window and purchase limit per account",
+    description=SALE_DESCRIPTION,
+    responses=error_responses(403, 404, 409, 422),
+)
+async def change_event_sale(
+    event_id: UUID,
+    body: ChangeSaleTerms,
+    request: Request,
+    bus: BusDep,
+    caller: CatalogCallerDep,
+    key: IdempotencyKeyDep,
+) -> JSONResponse:
+    command = commands.ChangeEventSale(event_id, _sale(body))
+    result = await bus.handle(Message(command, changed, claim(request, caller, key, body)))
+    return command_response(result)
+
+
+@router.put(
+    "/{event_id}/ticket-types/{ticket_type_id}/sale",
+    response_model=EventResponse,
+    summary="Set a ticket type's own sale window (null: the event's) and purchase limit",
+    description=SALE_DESCRIPTION,
+    responses=error_responses(403, 404, 409, 422),
+)
+async def change_ticket_type_sale(
+    event_id: UUID,
+    ticket_type_id: UUID,
+    body: ChangeSaleTerms,
+    request: Request,
+    bus: BusDep,
+    caller: CatalogCallerDep,
+    key: IdempotencyKeyDep,
+) -> JSONResponse:
+    command = commands.ChangeTicketTypeSale(event_id, ticket_type_id, _sale(body))
+    result = await bus.handle(Message(command, changed, claim(request, caller, key, body)))
     return command_response(result)
 
 

@@ -24,12 +24,29 @@ class VenueResponse(CommandResponse):
     deleted: bool
 
 
+class SaleWindowOverride(BaseModel):
+    sale_starts_at: datetime | None = Field(
+        description="Set on the ticket type (null: the event's)"
+    )
+    sale_ends_at: datetime | None = Field(description="Set on the ticket type (null: the event's)")
+
+
 class TicketTypeResponse(BaseModel):
     ticket_type_id: UUID
     name: str
     price: Decimal
     currency: str
     quantity: int
+    sale_starts_at: datetime | None = Field(
+        description="When its sale opens: its own bound, else the event's (null: open)"
+    )
+    sale_ends_at: datetime | None = Field(
+        description="When its sale ends: its own bound, else the event's (null: never)"
+    )
+    max_tickets_per_account: int | None = Field(
+        description="Its own limit per account (the event's applies as well; null: none)"
+    )
+    sale_window_override: SaleWindowOverride
 
 
 class EventResponse(CommandResponse):
@@ -38,6 +55,11 @@ class EventResponse(CommandResponse):
     description: str
     starts_at: datetime
     status: str = Field(examples=["draft", "published", "cancelled"])
+    sale_starts_at: datetime | None = Field(description="Bookings open (null: on publishing)")
+    sale_ends_at: datetime | None = Field(description="Bookings close (null: no end)")
+    max_tickets_per_account: int | None = Field(
+        description="The most tickets of the event one account may hold or buy (null: no limit)"
+    )
     ticket_types: list[TicketTypeResponse]
 
 

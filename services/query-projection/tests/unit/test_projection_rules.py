@@ -11,7 +11,9 @@ from ticketing_contracts.envelope import EventEnvelope
 from ticketing_contracts.events import (
     BookingStatus,
     CancellationReason,
+    EventSaleChanged,
     RejectionReason,
+    TicketTypeSaleChanged,
     decode_event,
 )
 
@@ -305,3 +307,43 @@ def test_rejection_without_stock_leaves_stock_alone(scenario):
     rejected = scenario.rejection(requested, quantity=1, reserved=1, sold=0)
     rejected = rejected.model_copy(update={"data": {**rejected.data, "stock": None}})
     assert fold([rejected]).stock == {}
+
+
+def test_sale_terms_follow_the_catalog_and_an_older_change_is_ignored(scenario):
+    opens = scenario.clock + timedelta(days=1)
+    created = scenario.event_created(uuid4(), quantities=(100, 20))
+    event_id = scenario.subject_id(created)
+    stalls, balcony = scenario.ticket_type_ids(created)
+    first = scenario.envelope(
+        EventSaleChanged(
+            event_id=event_id, sale_starts_at=opens, sale_ends_at=None, max_tickets_per_account=4
+        )
+    )
+    balcony_presale = scenario.envelope(
+        TicketTypeSaleChanged(
+            event_id=event_id,
+            ticket_type_id=balcony,
+            sale_starts_at=opens - timedelta(hours=2),
+            sale_ends_at=None,
+            max_tickets_per_account=2,
+        )
+    )
+    second = scenario.envelope(
+        EventSaleChanged(
+            event_id=event_id, sale_starts_at=opens, sale_ends_at=None, max_tickets_per_account=6
+        )
+    )
+
+    show = fold([created, first, balcony_presale, second, first]).shows[event_id]
+
+    assert (show.sale_starts_at, show.sale_ends_at, show.max_tickets_per_account) == (
+        opens,
+        None,
+        6,
+    )
+    by_id = {t.ticket_type_id: t for t in show.ticket_types}
+    assert by_id[stalls].sale_starts_at is None, "its own bound: none, the event's applies"
+    assert (by_id[balcony].sale_starts_at, by_id[balcony].max_tickets_per_account) == (
+        opens - timedelta(hours=2),
+        2,
+    )

@@ -81,6 +81,15 @@ CREATE TABLE IF NOT EXISTS {s}.ticket_types (
     PRIMARY KEY (event_id, ticket_type_id)
 );
 
+-- Sale terms (issue 22): the event's, and each ticket type's own (NULL: none; a ticket
+-- type's window bound: the event's).
+ALTER TABLE {s}.events ADD COLUMN IF NOT EXISTS sale_starts_at timestamptz;
+ALTER TABLE {s}.events ADD COLUMN IF NOT EXISTS sale_ends_at timestamptz;
+ALTER TABLE {s}.events ADD COLUMN IF NOT EXISTS max_tickets_per_account integer;
+ALTER TABLE {s}.ticket_types ADD COLUMN IF NOT EXISTS sale_starts_at timestamptz;
+ALTER TABLE {s}.ticket_types ADD COLUMN IF NOT EXISTS sale_ends_at timestamptz;
+ALTER TABLE {s}.ticket_types ADD COLUMN IF NOT EXISTS max_tickets_per_account integer;
+
 CREATE TABLE IF NOT EXISTS {s}.stock (
     event_id uuid NOT NULL,
     ticket_type_id uuid NOT NULL,

@@ -40,6 +40,9 @@ _EVENT_COLUMNS = (
     "version",
     "created_at",
     "updated_at",
+    "sale_starts_at",
+    "sale_ends_at",
+    "max_tickets_per_account",
 )
 _TICKET_TYPE_COLUMNS = (
     "event_id",
@@ -49,6 +52,9 @@ _TICKET_TYPE_COLUMNS = (
     "currency",
     "quantity",
     "sort_order",
+    "sale_starts_at",
+    "sale_ends_at",
+    "max_tickets_per_account",
 )
 _STOCK_COLUMNS = (
     "event_id",

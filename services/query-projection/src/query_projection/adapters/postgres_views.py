@@ -137,7 +137,8 @@ class PostgresViews:
         limit = len(where.args) + 1
         select = (
             "SELECT e.event_id, e.venue_id, v.name AS venue_name, e.name, e.starts_at, "
-            "e.status, e.version, coalesce(s.tickets_sold, 0) AS tickets_sold "
+            "e.status, e.version, coalesce(s.tickets_sold, 0) AS tickets_sold, "
+            "e.sale_starts_at, e.sale_ends_at, e.max_tickets_per_account "
             + base
             + f" ORDER BY {_EVENT_ORDER[filters.sort]} LIMIT ${limit} OFFSET ${limit + 1}"
         )
@@ -196,6 +197,9 @@ class PostgresViews:
             ticket_types=[CatalogTicketType.model_validate(dict(t)) for t in ticket_types],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
+            sale_starts_at=row["sale_starts_at"],
+            sale_ends_at=row["sale_ends_at"],
+            max_tickets_per_account=row["max_tickets_per_account"],
         )
 
     @staticmethod
@@ -208,7 +212,8 @@ class PostgresViews:
         rows = await self.pool.fetch(
             in_schema(
                 "SELECT e.event_id, e.venue_id, v.name AS venue_name, e.name, e.starts_at, "
-                "e.status, e.version, coalesce(s.tickets_sold, 0) AS tickets_sold "
+                "e.status, e.version, coalesce(s.tickets_sold, 0) AS tickets_sold, "
+                "e.sale_starts_at, e.sale_ends_at, e.max_tickets_per_account "
                 "FROM {s}.events e LEFT JOIN {s}.venues v ON v.venue_id = e.venue_id "
                 "LEFT JOIN {s}.event_sales s ON s.event_id = e.event_id "
                 "WHERE e.event_id = ANY($1)",

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from query_projection.application.ports import (
@@ -23,12 +23,14 @@ from query_projection.application.views import (
     EventCatalog,
     EventDetailsView,
     EventFilters,
+    EventSaleTerms,
     EventSummaryView,
     Page,
     PartitionPositionView,
     PopularEventView,
     PositionsView,
     TicketAvailabilityView,
+    TicketTypeSaleTerms,
     TicketTypeView,
     VenueView,
 )
@@ -63,6 +65,12 @@ def resource_etag(resource_id: UUID, version: str | int) -> str:
 def list_etag(kind: str, fingerprint: str, *parameters: object) -> str:
     digest = hashlib.sha256(repr((kind, fingerprint, parameters)).encode()).hexdigest()[:24]
     return f'"{kind}:{digest}"'
+
+
+def _sale_fields(terms: EventSaleTerms | TicketTypeSaleTerms) -> dict[str, Any]:
+    """The sale terms' fields, to build a view that carries them."""
+    kind = EventSaleTerms if isinstance(terms, EventSaleTerms) else TicketTypeSaleTerms
+    return {name: getattr(terms, name) for name in kind.model_fields}
 
 
 class ReadModelQueries:
@@ -173,6 +181,7 @@ class ReadModelQueries:
             available = level.available if level else ticket_type.quantity
             ticket_types.append(
                 TicketTypeView(
+                    **_sale_fields(ticket_type.sale_terms(catalog)),
                     ticket_type_id=ticket_type.ticket_type_id,
                     name=ticket_type.name,
                     price=ticket_type.price,
@@ -185,6 +194,7 @@ class ReadModelQueries:
                 )
             )
         details = EventDetailsView(
+            **_sale_fields(catalog),
             event_id=catalog.event_id,
             name=catalog.name,
             description=catalog.description,
@@ -211,14 +221,22 @@ class ReadModelQueries:
             raise NotFoundError(f"Event {event_id} not found")
         order = [t.ticket_type_id for t in catalog.ticket_types] if catalog else []
         order += sorted(set(levels) - set(order))
-        quantities = {t.ticket_type_id: t.quantity for t in catalog.ticket_types} if catalog else {}
+        known = {t.ticket_type_id: t for t in catalog.ticket_types} if catalog else {}
+        event_terms = EventSaleTerms.model_validate(_sale_fields(catalog)) if catalog else None
         ticket_types = []
         for ticket_type_id in order:
             level = levels.get(ticket_type_id)
-            quantity = level.quantity if level else quantities[ticket_type_id]
+            in_catalog = known.get(ticket_type_id)
+            quantity = level.quantity if level else known[ticket_type_id].quantity
             available = level.available if level else quantity
+            terms = (
+                in_catalog.sale_terms(event_terms)
+                if in_catalog is not None and event_terms is not None
+                else TicketTypeSaleTerms()
+            )
             ticket_types.append(
                 TicketAvailabilityView(
+                    **_sale_fields(terms),
                     ticket_type_id=ticket_type_id,
                     quantity=quantity,
                     reserved=level.reserved if level else 0,
@@ -229,11 +247,15 @@ class ReadModelQueries:
                 )
             )
         view = AvailabilityView(
+            **(_sale_fields(event_terms) if event_terms is not None else {}),
             event_id=event_id,
             ticket_types=ticket_types,
             sold_out=all(t.sold_out for t in ticket_types),
         )
-        version = f"{len(ticket_types)}.{sum(t.stock_version for t in ticket_types)}"
+        # The sale terms come with the catalog's version; the levels with their own.
+        catalog_version = catalog.version if catalog else 0
+        stock_versions = sum(t.stock_version for t in ticket_types)
+        version = f"{catalog_version}.{len(ticket_types)}.{stock_versions}"
         return Tagged(view, resource_etag(event_id, version))
 
     async def popular_events(

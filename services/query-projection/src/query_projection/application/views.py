@@ -45,7 +45,43 @@ class VenueSummary(View):
     deleted: bool = False
 
 
-class TicketTypeView(View):
+_SALE_STARTS = "Bookings are refused (409 not_on_sale) before this time; null: no bound"
+_SALE_ENDS = "Bookings are refused (409 not_on_sale) from this time on; null: no bound"
+_EVENT_LIMIT = (
+    "The most tickets of the event one account may hold or buy (pending and confirmed "
+    "bookings); null: no limit"
+)
+
+
+class EventSaleTerms(View):
+    """An event's sale window and purchase limit."""
+
+    sale_starts_at: datetime | None = Field(default=None, description=_SALE_STARTS)
+    sale_ends_at: datetime | None = Field(default=None, description=_SALE_ENDS)
+    max_tickets_per_account: int | None = Field(default=None, description=_EVENT_LIMIT)
+
+
+class SaleWindowOverride(View):
+    """The window bounds set on the ticket type itself; null: the event's."""
+
+    sale_starts_at: datetime | None = None
+    sale_ends_at: datetime | None = None
+
+
+class TicketTypeSaleTerms(View):
+    """A ticket type's sale window as bookings are checked against it (its own bounds,
+    else the event's), its own purchase limit (the event's applies as well) and the bounds
+    set on it."""
+
+    sale_starts_at: datetime | None = Field(default=None, description=_SALE_STARTS)
+    sale_ends_at: datetime | None = Field(default=None, description=_SALE_ENDS)
+    max_tickets_per_account: int | None = Field(
+        default=None, description="Its own limit per account; null: only the event's"
+    )
+    sale_window_override: SaleWindowOverride = SaleWindowOverride()
+
+
+class TicketTypeView(TicketTypeSaleTerms):
     ticket_type_id: UUID
     name: str
     price: Decimal
@@ -57,7 +93,7 @@ class TicketTypeView(View):
     sold_out: bool
 
 
-class EventSummaryView(View):
+class EventSummaryView(EventSaleTerms):
     event_id: UUID = Field(serialization_alias="id")
     venue_id: UUID
     venue_name: str | None
@@ -68,7 +104,7 @@ class EventSummaryView(View):
     version: int
 
 
-class EventDetailsView(View):
+class EventDetailsView(EventSaleTerms):
     event_id: UUID = Field(serialization_alias="id")
     name: str
     description: str
@@ -91,7 +127,7 @@ class PopularEventView(View):
     tickets_sold: int
 
 
-class TicketAvailabilityView(View):
+class TicketAvailabilityView(TicketTypeSaleTerms):
     ticket_type_id: UUID
     quantity: int
     reserved: int
@@ -101,7 +137,7 @@ class TicketAvailabilityView(View):
     stock_version: int
 
 
-class AvailabilityView(View):
+class AvailabilityView(EventSaleTerms):
     event_id: UUID
     ticket_types: list[TicketAvailabilityView]
     sold_out: bool = Field(description="True when no ticket type has tickets left")
@@ -157,14 +193,31 @@ class PositionsView(View):
 
 
 class CatalogTicketType(View):
+    """`sale_*` and `max_tickets_per_account`: the ticket type's own terms."""
+
     ticket_type_id: UUID
     name: str
     price: Decimal
     currency: str
     quantity: int
+    sale_starts_at: datetime | None = None
+    sale_ends_at: datetime | None = None
+    max_tickets_per_account: int | None = None
+
+    def sale_terms(self, event: EventSaleTerms) -> TicketTypeSaleTerms:
+        return TicketTypeSaleTerms(
+            sale_starts_at=self.sale_starts_at
+            if self.sale_starts_at is not None
+            else event.sale_starts_at,
+            sale_ends_at=self.sale_ends_at if self.sale_ends_at is not None else event.sale_ends_at,
+            max_tickets_per_account=self.max_tickets_per_account,
+            sale_window_override=SaleWindowOverride(
+                sale_starts_at=self.sale_starts_at, sale_ends_at=self.sale_ends_at
+            ),
+        )
 
 
-class EventCatalog(View):
+class EventCatalog(EventSaleTerms):
     """An event's catalog part (no stock): what the Redis event cache holds."""
 
     event_id: UUID

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
 from query_projection.domain.read_models import (
@@ -40,6 +41,7 @@ from ticketing_contracts.events import (
     EventDetailsChanged,
     EventPublished,
     EventRescheduled,
+    EventSaleChanged,
     PaymentCaptured,
     PaymentRefunded,
     PaymentStatus,
@@ -54,6 +56,7 @@ from ticketing_contracts.events import (
     TicketsSold,
     TicketType,
     TicketTypeAdded,
+    TicketTypeSaleChanged,
     VenueCreated,
     VenueDeleted,
     VenueUpdated,
@@ -64,6 +67,8 @@ ShowEvent = (
     EventCreated
     | EventDetailsChanged
     | TicketTypeAdded
+    | EventSaleChanged
+    | TicketTypeSaleChanged
     | EventPublished
     | EventRescheduled
     | EventCancelled
@@ -122,7 +127,13 @@ def rows_touched_by(events: Iterable[PublicEvent]) -> RowKeys:
             event_ids.add(event.event_id)
             stock_keys.add((event.event_id, event.ticket_type.ticket_type_id))
         elif isinstance(
-            event, EventDetailsChanged | EventPublished | EventRescheduled | EventCancelled
+            event,
+            EventDetailsChanged
+            | EventSaleChanged
+            | TicketTypeSaleChanged
+            | EventPublished
+            | EventRescheduled
+            | EventCancelled,
         ):
             event_ids.add(event.event_id)
         elif isinstance(event, BookingEvent):
@@ -169,6 +180,9 @@ def _ticket_type_row(ticket_type: TicketType, sort_order: int) -> TicketTypeRow:
         currency=ticket_type.currency,
         quantity=ticket_type.quantity,
         sort_order=sort_order,
+        sale_starts_at=ticket_type.sale_starts_at,
+        sale_ends_at=ticket_type.sale_ends_at,
+        max_tickets_per_account=ticket_type.max_tickets_per_account,
     )
 
 
@@ -188,6 +202,9 @@ def project_show(row: Show | None, envelope: EventEnvelope, event: ShowEvent) ->
             version=version,
             created_at=envelope.occurred_at,
             updated_at=envelope.occurred_at,
+            sale_starts_at=event.sale_starts_at,
+            sale_ends_at=event.sale_ends_at,
+            max_tickets_per_account=event.max_tickets_per_account,
         )
     if row is None:
         # Messages of one show share a partition, in order: nothing to attach this to.
@@ -211,7 +228,25 @@ def project_show(row: Show | None, envelope: EventEnvelope, event: ShowEvent) ->
         return dataclasses.replace(changed, status="published")
     if isinstance(event, EventRescheduled):
         return dataclasses.replace(changed, starts_at=event.starts_at)
+    if isinstance(event, EventSaleChanged):
+        return dataclasses.replace(changed, **_sale_terms(event))
+    if isinstance(event, TicketTypeSaleChanged):
+        ticket_types = tuple(
+            dataclasses.replace(t, **_sale_terms(event))
+            if t.ticket_type_id == event.ticket_type_id
+            else t
+            for t in changed.ticket_types
+        )
+        return dataclasses.replace(changed, ticket_types=ticket_types)
     return dataclasses.replace(changed, status="cancelled")
+
+
+def _sale_terms(event: EventSaleChanged | TicketTypeSaleChanged) -> dict[str, Any]:
+    return {
+        "sale_starts_at": event.sale_starts_at,
+        "sale_ends_at": event.sale_ends_at,
+        "max_tickets_per_account": event.max_tickets_per_account,
+    }
 
 
 # --- bookings -----------------------------------------------------------------------

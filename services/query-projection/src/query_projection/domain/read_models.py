@@ -23,12 +23,18 @@ class Venue:
 
 @dataclass(frozen=True)
 class TicketTypeRow:
+    """`sale_*` and `max_tickets_per_account` are the ticket type's own terms: a window
+    bound of None is the event's."""
+
     ticket_type_id: UUID
     name: str
     price: Decimal
     currency: str
     quantity: int
     sort_order: int
+    sale_starts_at: datetime | None = None
+    sale_ends_at: datetime | None = None
+    max_tickets_per_account: int | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,9 @@ class Show:
     version: int
     created_at: datetime
     updated_at: datetime
+    sale_starts_at: datetime | None = None
+    sale_ends_at: datetime | None = None
+    max_tickets_per_account: int | None = None
 
     def revision(self, venue_version: int | None) -> str:
         return show_revision(self.version, venue_version)

@@ -190,6 +190,13 @@ class StandInBackend:
                 event = self.events.get(body["event_id"])
                 if event is None or event["status"] != "published":
                     return _error(409, "The event is not on sale", "event_not_on_sale")
+                if event.get("sale_starts_at") is not None:
+                    # The stand-in's sale has not opened (inventory's words, passed on).
+                    window = {k: event.get(k) for k in ("sale_starts_at", "sale_ends_at")}
+                    return _json(
+                        409,
+                        {"detail": "not on sale now", "error_type": "not_on_sale", **window},
+                    )
                 booking = {
                     "id": str(uuid.uuid4()),
                     "status": "PENDING",

@@ -142,6 +142,27 @@ async def test_the_answer_is_the_one_the_route_gives(
     [
         (409, {"detail": "Ticket type t is sold out", "error_type": "sold_out"}, {}),
         (
+            409,
+            {
+                "detail": "the ticket type is not on sale now",
+                "error_type": "not_on_sale",
+                "sale_starts_at": "2031-05-01T10:00:00Z",
+                "sale_ends_at": None,
+            },
+            {},
+        ),
+        (
+            409,
+            {
+                "detail": "this booking would take the account past the event's limit",
+                "error_type": "purchase_limit_reached",
+                "limit_scope": "event",
+                "max_tickets_per_account": 4,
+                "tickets_held_or_bought": 3,
+            },
+            {},
+        ),
+        (
             503,
             {"detail": "inventory cannot answer now", "error_type": "dependency_unavailable"},
             {"Retry-After": "4"},
@@ -152,7 +173,7 @@ async def test_booking_commands_refusal_is_passed_on(
     gateway: Gateway,
     user_headers: dict[str, str],
     status: int,
-    body: dict[str, str],
+    body: dict[str, object],
     headers: dict[str, str],
 ) -> None:
     event_id, ticket_type_id = on_sale(gateway)
@@ -163,9 +184,10 @@ async def test_booking_commands_refusal_is_passed_on(
     answer = await gateway.client.post(
         BOOKINGS, json=a_booking(event_id, ticket_type_id), headers=user_headers
     )
+    routed = await by_route(gateway, a_booking(event_id, ticket_type_id), user_headers)
 
-    assert answer.status_code == status
-    assert answer.json() == body
+    assert answer.status_code == routed.status_code == status
+    assert answer.json() == routed.json() == body
     assert answer.headers.get("Retry-After") == headers.get("Retry-After")
     assert "X-RateLimit-Remaining" in answer.headers
     assert gateway.app.state.breakers["booking-command"].current_state == "closed"

@@ -9,7 +9,8 @@
 - A circuit breaker per service counts transport failures and 5xx answers; while
   it is open, calls fail at once with 503 and Retry-After.
 - Error answers of the service (in the shared error shape) become the kit's
-  DomainErrors, so the public answer keeps their status and error_type.
+  DomainErrors, so the public answer keeps their status, error_type and the fields they
+  carry beside them (a 409 not_on_sale's sale window, for one).
 """
 
 from __future__ import annotations
@@ -73,7 +74,13 @@ class _ServerFailure(Exception):
         self.response = response
 
 
-def _error_fields(status_code: int, content: bytes) -> tuple[str, str | None]:
+# Fields of an error body the gateway words itself (a 422's `errors` name internal fields).
+_OWN_ERROR_FIELDS = frozenset({"detail", "error_type", "errors"})
+
+
+def _error_fields(status_code: int, content: bytes) -> tuple[str, str | None, dict[str, Any]]:
+    """The body's detail, error_type and the fields it carries beside them (what a client
+    needs to act on the error, such as when a sale opens), passed on as they are."""
     try:
         body: Any = json.loads(content) if content else None
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -84,8 +91,9 @@ def _error_fields(status_code: int, content: bytes) -> tuple[str, str | None]:
         return (
             detail if isinstance(detail, str) else f"Request failed ({status_code})",
             error_type if isinstance(error_type, str) else None,
+            {key: value for key, value in body.items() if key not in _OWN_ERROR_FIELDS},
         )
-    return f"Request failed ({status_code})", None
+    return f"Request failed ({status_code})", None, {}
 
 
 def _retry_after(headers: Mapping[str, str], default: int) -> int:
@@ -237,7 +245,7 @@ class HttpDownstream:
         raise self._error(status_code, content, headers)
 
     def _error(self, status: int, content: bytes, headers: Mapping[str, str]) -> DomainError:
-        detail, error_type = _error_fields(status, content)
+        detail, error_type, extra = _error_fields(status, content)
         error: DomainError
         if status == 404 or status == 410:
             error = NotFoundError(detail)
@@ -257,4 +265,5 @@ class HttpDownstream:
             return error
         if error_type:
             error.error_type = error_type
+        error.extra = extra
         return error

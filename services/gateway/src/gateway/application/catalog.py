@@ -16,6 +16,7 @@ from ticketing_contracts.commands import (
     AddTicketType,
     CancelEvent,
     ChangeEventDetails,
+    ChangeSaleTerms,
     CreateEvent,
     CreateVenue,
     RescheduleEvent,
@@ -155,6 +156,27 @@ class CatalogService:
     ) -> CommandOutcome:
         path = f"{EVENTS}/{event_id}/ticket-types"
         return await self._command(caller, "POST", path, command, idempotency_key)
+
+    async def change_event_sale(
+        self,
+        caller: Caller,
+        event_id: uuid.UUID,
+        command: ChangeSaleTerms,
+        idempotency_key: str | None,
+    ) -> CommandOutcome:
+        path = f"{EVENTS}/{event_id}/sale"
+        return await self._command(caller, "PUT", path, command, idempotency_key)
+
+    async def change_ticket_type_sale(
+        self,
+        caller: Caller,
+        event_id: uuid.UUID,
+        ticket_type_id: uuid.UUID,
+        command: ChangeSaleTerms,
+        idempotency_key: str | None,
+    ) -> CommandOutcome:
+        path = f"{EVENTS}/{event_id}/ticket-types/{ticket_type_id}/sale"
+        return await self._command(caller, "PUT", path, command, idempotency_key)
 
     async def publish_event(
         self, caller: Caller, event_id: uuid.UUID, idempotency_key: str | None

@@ -32,7 +32,12 @@ from gateway.entrypoints.http.deps import (
     rate_limit,
 )
 from gateway.entrypoints.http.responses import PRIVATE, command_response, query_response
-from gateway.entrypoints.http.schemas import BookingOut, BookingStatusEvent, PageOf
+from gateway.entrypoints.http.schemas import (
+    BookingOut,
+    BookingRefused,
+    BookingStatusEvent,
+    PageOf,
+)
 from gateway.entrypoints.http.venues import NOT_MODIFIED, PageNumber, PageSize
 from service_kit.http_errors import error_responses
 from ticketing_contracts.commands import CancelBooking, RequestBooking
@@ -51,8 +56,16 @@ router = APIRouter(prefix=f"{API_PREFIX}/bookings", tags=["bookings"])
     "`/events`). A ticket type already known to be sold out answers 409 `sold_out` at once. "
     "Send an `Idempotency-Key` so a retried request cannot book twice. While the event's "
     "waiting room is on, send its admission pass in `X-Admission-Pass`: without a valid one "
-    "(missing, another account's or event's, expired, no attempts left) 403 `not_admitted`.",
-    responses=error_responses(400, 401, 403, 404, 409, 413, 422, 429, 503),
+    "(missing, another account's or event's, expired, no attempts left) 403 `not_admitted`. "
+    "Outside the ticket type's sale window 409 `not_on_sale` with `sale_starts_at` and "
+    "`sale_ends_at`; beyond the event's or the ticket type's limit per account 409 "
+    "`purchase_limit_reached` with `limit_scope`, `max_tickets_per_account` and "
+    "`tickets_held_or_bought` (pending and confirmed bookings count; cancelled, expired and "
+    "rejected ones give their tickets back).",
+    responses={
+        **error_responses(400, 401, 403, 404, 409, 413, 422, 429, 503),
+        409: {"model": BookingRefused, "description": "Conflict"},
+    },
     dependencies=[Depends(rate_limit(*BOOKING_RATE_LIMITS))],
 )
 async def request_booking(

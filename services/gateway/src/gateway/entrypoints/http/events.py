@@ -32,6 +32,7 @@ from ticketing_contracts.commands import (
     AddTicketType,
     CancelEvent,
     ChangeEventDetails,
+    ChangeSaleTerms,
     CreateEvent,
     RescheduleEvent,
 )
@@ -175,6 +176,59 @@ async def add_ticket_type(
 ) -> Response:
     outcome = await services.catalog.add_ticket_type(caller, event_id, body, idempotency_key)
     return command_response(outcome, status_code=201, location=_location(str(event_id)))
+
+
+SALE_TERMS_DESCRIPTION = (
+    "Replaces the sale terms: all three fields, a null (or a missing field) clears one. "
+    "`sale_starts_at`/`sale_ends_at`: bookings before the start or from the end on are "
+    "answered 409 `not_on_sale` with the ticket type's window (each of its own bounds, else "
+    "the event's). `max_tickets_per_account`: the most tickets one account may hold or buy "
+    "(pending and confirmed bookings count, ended ones give theirs back); beyond it 409 "
+    "`purchase_limit_reached`. Inventory decides both with its own clock and counts, as soon "
+    "as it has read the change (usually well under a second). 422 when a sale would end "
+    "before it starts, for the event or any of its ticket types."
+)
+
+
+@router.put(
+    "/{event_id}/sale",
+    response_model=EventOut,
+    summary="Set an event's sale window and purchase limit per account (manager, admin)",
+    description=SALE_TERMS_DESCRIPTION,
+    responses=WRITE_ERRORS,
+)
+async def change_event_sale(
+    event_id: uuid.UUID,
+    body: ChangeSaleTerms,
+    caller: CatalogManager,
+    services: Services,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    outcome = await services.catalog.change_event_sale(caller, event_id, body, idempotency_key)
+    return command_response(outcome, status_code=200)
+
+
+@router.put(
+    "/{event_id}/ticket-types/{ticket_type_id}/sale",
+    response_model=EventOut,
+    summary="Set a ticket type's own sale window and purchase limit (manager, admin)",
+    description=SALE_TERMS_DESCRIPTION
+    + " A ticket type's null window bound means the event's; its limit applies beside the "
+    "event's.",
+    responses=WRITE_ERRORS,
+)
+async def change_ticket_type_sale(
+    event_id: uuid.UUID,
+    ticket_type_id: uuid.UUID,
+    body: ChangeSaleTerms,
+    caller: CatalogManager,
+    services: Services,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    outcome = await services.catalog.change_ticket_type_sale(
+        caller, event_id, ticket_type_id, body, idempotency_key
+    )
+    return command_response(outcome, status_code=200)
 
 
 @router.post(

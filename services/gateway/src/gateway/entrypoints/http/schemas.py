@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from gateway.domain.passwords import MAX_PASSWORD_LENGTH
 from gateway.domain.users import User
+from service_kit.http_errors import ErrorResponse
 from ticketing_contracts.fields import PersonName
 from ticketing_contracts.internal_http import Role
 
@@ -43,7 +44,41 @@ class VenueOut(Written):
     address: str = Field(examples=["Kensington Gore, London SW7 2AP"])
 
 
-class TicketTypeOut(Document):
+_SALE_STARTS = "Bookings are refused (409 not_on_sale) before this time; null: no bound"
+_SALE_ENDS = "Bookings are refused (409 not_on_sale) from this time on; null: no bound"
+
+
+class SaleWindowOverride(Document):
+    sale_starts_at: datetime | None = Field(default=None, description="null: the event's")
+    sale_ends_at: datetime | None = Field(default=None, description="null: the event's")
+
+
+class TicketTypeSale(Document):
+    """A ticket type's sale window as bookings are checked against it (its own bounds,
+    else the event's), its own purchase limit, and the bounds set on it."""
+
+    sale_starts_at: datetime | None = Field(default=None, description=_SALE_STARTS)
+    sale_ends_at: datetime | None = Field(default=None, description=_SALE_ENDS)
+    max_tickets_per_account: int | None = Field(
+        default=None,
+        examples=[2],
+        description="Its own limit per account (the event's applies as well); null: none",
+    )
+    sale_window_override: SaleWindowOverride | None = None
+
+
+class EventSale(Document):
+    sale_starts_at: datetime | None = Field(default=None, description=_SALE_STARTS)
+    sale_ends_at: datetime | None = Field(default=None, description=_SALE_ENDS)
+    max_tickets_per_account: int | None = Field(
+        default=None,
+        examples=[4],
+        description="The most tickets of the event one account may hold or buy (pending and "
+        "confirmed bookings); null: no limit",
+    )
+
+
+class TicketTypeOut(TicketTypeSale):
     ticket_type_id: UUID
     name: str = Field(examples=["Stalls"])
     price: str = Field(examples=["49.50"])
@@ -56,7 +91,7 @@ class VenueSummaryOut(Document):
     name: str = Field(examples=["Royal Albert Hall"])
 
 
-class EventOut(Written):
+class EventOut(Written, EventSale):
     id: UUID
     venue_id: UUID | None = Field(default=None, description="In lists and command answers")
     venue: VenueSummaryOut | None = Field(default=None, description="In single-event reads")
@@ -68,7 +103,7 @@ class EventOut(Written):
     ticket_types: list[TicketTypeOut] = []
 
 
-class TicketTypeAvailability(Document):
+class TicketTypeAvailability(TicketTypeSale):
     ticket_type_id: UUID
     quantity: int = Field(examples=[1000])
     reserved: int = Field(examples=[12])
@@ -77,7 +112,7 @@ class TicketTypeAvailability(Document):
     sold_out: bool = False
 
 
-class AvailabilityOut(Document):
+class AvailabilityOut(EventSale):
     event_id: UUID
     ticket_types: list[TicketTypeAvailability]
 
@@ -107,6 +142,23 @@ class BookingOut(Written):
         default=None,
         examples=["pi_3MtwBwLkdIwHu7ix28a3tqPa"],
         description="The payment provider's id of the captured payment",
+    )
+
+
+class BookingRefused(ErrorResponse):
+    """A 409: `error_type` says why. `not_on_sale` carries the ticket type's sale window;
+    `purchase_limit_reached` the limit and the account's tickets within it."""
+
+    sale_starts_at: datetime | None = Field(default=None, description="not_on_sale")
+    sale_ends_at: datetime | None = Field(default=None, description="not_on_sale")
+    limit_scope: Literal["event", "ticket_type"] | None = Field(
+        default=None, description="purchase_limit_reached: the event's or the ticket type's"
+    )
+    max_tickets_per_account: int | None = Field(default=None, description="purchase_limit_reached")
+    tickets_held_or_bought: int | None = Field(
+        default=None,
+        description="purchase_limit_reached: the account's pending and confirmed tickets "
+        "within that limit",
     )
 
 

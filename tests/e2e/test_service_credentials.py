@@ -43,6 +43,7 @@ async def test_an_unclaimed_hold_is_released_once_booking_command_says_it_does_n
                 "event_id": show.event_id,
                 "ticket_type_id": stalls,
                 "quantity": 2,
+                "owner_id": "fan-1",
             }
         ]
     }

@@ -126,6 +126,31 @@ async def test_api_calls_carry_the_session_as_a_bearer_token(
     assert gateway.requests[-1].url.params["size"] == "5"
 
 
+async def test_a_booking_carries_the_waiting_rooms_admission_pass_to_the_gateway(
+    browser: httpx.AsyncClient, gateway: FakeGateway
+) -> None:
+    await log_in(browser)
+    token = browser.cookies[CSRF_COOKIE]
+    await browser.post(
+        "/api/v1/bookings",
+        json={},
+        headers={"X-CSRF-Token": token, "X-Admission-Pass": "a1.pass.mac"},
+    )
+    assert gateway.requests[-1].headers["x-admission-pass"] == "a1.pass.mac"
+
+
+async def test_a_waiting_room_place_is_polled_through_the_proxy(
+    browser: httpx.AsyncClient, gateway: FakeGateway
+) -> None:
+    await log_in(browser)
+    place = "p1.ZXZlbnQtcm9vbS1hY2NvdW50LXBsYWNl.q83vEjRWeJq8_-0"
+    answer = await browser.get(f"/api/v1/waiting-room/places/{place}")
+    assert answer.json() == {
+        "path": f"/api/v1/waiting-room/places/{place}",
+        "auth": f"Bearer {TOKEN}",
+    }
+
+
 async def test_state_changing_requests_need_the_csrf_token(
     browser: httpx.AsyncClient, gateway: FakeGateway
 ) -> None:

@@ -13,7 +13,14 @@ from ticketing_web.entrypoints.http.session import GatewayDep
 
 router = APIRouter(tags=["api"])
 
-_REQUEST_HEADERS = ("content-type", "accept", "idempotency-key", "if-none-match", "x-read-position")
+_REQUEST_HEADERS = (
+    "content-type",
+    "accept",
+    "idempotency-key",
+    "if-none-match",
+    "x-read-position",
+    "x-admission-pass",
+)
 _RESPONSE_HEADERS = (
     "content-type",
     "etag",

@@ -18,11 +18,12 @@ export class ApiError extends Error {
   }
 }
 
-export async function request(method, path, body, { idempotencyKey } = {}) {
+export async function request(method, path, body, { idempotencyKey, admissionPass } = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (method !== "GET") headers["X-CSRF-Token"] = csrfToken();
   if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
+  if (admissionPass) headers["X-Admission-Pass"] = admissionPass;
   let response;
   try {
     response = await fetch(path, {
@@ -47,7 +48,7 @@ export async function request(method, path, body, { idempotencyKey } = {}) {
 
 export const get = (path) => request("GET", path);
 export const post = (path, body, options) => request("POST", path, body, options);
-export const put = (path, body) => request("PUT", path, body);
+export const put = (path, body, options) => request("PUT", path, body, options);
 export const del = (path) => request("DELETE", path);
 
 export async function currentUser() {
@@ -83,6 +84,10 @@ export function followBooking(bookingId, onStatus, onTrouble) {
   });
   return () => source.close();
 }
+
+// Takes the caller's place in an event's waiting room (the same place again if it holds one).
+export const joinWaitingRoom = (eventId) => post(`/api/v1/events/${encodeURIComponent(eventId)}/waiting-room/places`);
+export const waitingRoomPlace = (placeToken) => get(`/api/v1/waiting-room/places/${encodeURIComponent(placeToken)}`);
 
 export function newIdempotencyKey() {
   return crypto.randomUUID();

@@ -75,6 +75,15 @@ export function errorMessage(status, body, retryAfter) {
   if (type === "sold_out" || (status === 409 && /sold out/i.test(detail ?? ""))) {
     return "Sorry, these tickets are sold out.";
   }
+  if (type === "not_on_sale") return notOnSaleText(body);
+  if (type === "purchase_limit_reached") return purchaseLimitText(body);
+  if (type === "not_admitted") {
+    return "Bookings for this event go through its queue, and your turn has not come or has ended. "
+      + "Join the queue to get your turn.";
+  }
+  if (type === "waiting_room_not_open" && body.opens_at) {
+    return `The queue for this event opens on ${shortDateTime(body.opens_at)}.`;
+  }
   if (status === 401) return "Please log in to continue.";
   if (status === 403 && type === "csrf_failed") return "Your session is out of date: reload the page and try again.";
   if (status === 403) return "You are not allowed to do that.";
@@ -126,4 +135,95 @@ export function localInputToIso(value) {
   if (!value) return "";
   const withSeconds = value.length === 16 ? `${value}:00` : value;
   return `${withSeconds}Z`;
+}
+
+// A datetime-local value for an ISO time, in UTC (the console's inputs are UTC).
+export function isoToLocalInput(iso) {
+  if (!iso) return "";
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? "" : date.toISOString().slice(0, 16);
+}
+
+// "Fri 12 Dec, 10:00 UTC": the day a sale opens, short enough for a ticket type's line.
+export function shortDateTime(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return String(iso);
+  return `${date.toLocaleString("en-GB", {
+    weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: "UTC",
+  })} UTC`;
+}
+
+const at = (iso) => (iso ? new Date(iso).getTime() : null);
+
+// Where `now` (ms) is against a sale window ({sale_starts_at, sale_ends_at}, null: no bound).
+export function saleState(window, now = Date.now()) {
+  const starts = at(window?.sale_starts_at);
+  const ends = at(window?.sale_ends_at);
+  if (starts !== null && now < starts) return "upcoming";
+  if (ends !== null && now >= ends) return "ended";
+  return "open";
+}
+
+// A sale window in words; null when there is nothing to say (on sale, no end).
+export function saleWindowText(window, now = Date.now()) {
+  const state = saleState(window, now);
+  if (state === "upcoming") return `On sale from ${shortDateTime(window.sale_starts_at)}`;
+  if (state === "ended") return "Sale ended";
+  return window?.sale_ends_at ? `On sale until ${shortDateTime(window.sale_ends_at)}` : null;
+}
+
+function plural(count, word) {
+  return `${count} ${word}${count === 1 ? "" : "s"}`;
+}
+
+// Time left before a moment, in words, to the second when it is near: "2 days 5 hours",
+// "1 hour 2 minutes", "4 minutes 5 seconds", "9 seconds".
+export function countdownText(milliseconds) {
+  const total = Math.ceil(Math.max(0, milliseconds) / 1000);
+  if (total === 0) return "now";
+  const days = Math.floor(total / 86400);
+  const hours = Math.floor((total % 86400) / 3600);
+  const minutes = Math.floor((total % 3600) / 60);
+  const seconds = total % 60;
+  if (days) return hours ? `${plural(days, "day")} ${plural(hours, "hour")}` : plural(days, "day");
+  if (hours) return minutes ? `${plural(hours, "hour")} ${plural(minutes, "minute")}` : plural(hours, "hour");
+  if (minutes) return seconds ? `${plural(minutes, "minute")} ${plural(seconds, "second")}` : plural(minutes, "minute");
+  return plural(seconds, "second");
+}
+
+// An estimated wait in words, rounded up to the minute (an estimate: never to the second).
+export function waitText(seconds) {
+  if (seconds === null || seconds === undefined) return null;
+  if (seconds < 60) return "less than a minute";
+  const minutes = Math.ceil(seconds / 60);
+  if (minutes < 60) return `about ${plural(minutes, "minute")}`;
+  const hours = Math.floor(minutes / 60);
+  const rest = minutes % 60;
+  return `about ${plural(hours, "hour")}${rest ? ` ${plural(rest, "minute")}` : ""}`;
+}
+
+// A purchase limit in words; null when there is none.
+export function limitText(limit, scope = "event") {
+  if (!limit) return null;
+  return scope === "ticket_type"
+    ? `Up to ${limit} of these per person`
+    : `Up to ${plural(limit, "ticket")} per person`;
+}
+
+function notOnSaleText(body, now = Date.now()) {
+  const state = saleState(body, now);
+  if (state === "upcoming") return `These tickets are not on sale yet: the sale opens on ${shortDateTime(body.sale_starts_at)}.`;
+  if (body?.sale_ends_at && state === "ended") return "The sale of these tickets has ended.";
+  return "These tickets are not on sale right now.";
+}
+
+function purchaseLimitText(body) {
+  const limit = body?.max_tickets_per_account;
+  const held = body?.tickets_held_or_bought;
+  if (!limit) return "You have reached the most tickets one person may buy.";
+  const what = body.limit_scope === "ticket_type" ? "of this ticket type" : "for this event";
+  const left = held === null || held === undefined ? null : Math.max(0, limit - held);
+  const already = left === null ? "" : ` and you already have ${held}`;
+  const more = left === null ? "" : left ? `: you can book ${left} more` : ": you cannot book more";
+  return `Each person may have up to ${plural(limit, "ticket")} ${what}${already}${more}.`;
 }

@@ -75,9 +75,10 @@ $(KUSTOMIZE_BIN):
 	GOBIN=$(abspath $(dir $@)) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 	@mkdir -p $(TOOLS)/bin && ln -sf ../kustomize-$(KUSTOMIZE_VERSION)/kustomize $(TOOLS)/bin/kustomize
 
-bench: install ## Flash-sale benchmark driven by wrk, with same-round baselines (prints JSON + table)
+bench: install ## Flash-sale and queued on-sale benchmarks driven by wrk, with same-round baselines (prints JSON + tables)
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(UV) run --frozen python -m bench.flash_sale $(BENCH_ARGS)
+	$(UV) run --frozen python -m bench.queued_on_sale $(QUEUE_BENCH_ARGS)
 
 chaos: install ## Fault tests during a flash sale: kill -9 each service, restart PostgreSQL, pause and lose the broker
 	CHAOS_PROFILE=full $(UV) run --frozen pytest tests/e2e/test_chaos.py -p no:cacheprovider

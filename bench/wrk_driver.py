@@ -20,6 +20,9 @@ from typing import Any
 SCRIPTS = Path(__file__).parent / "wrk"
 WRK_THREADS = 2
 RESULT_MARKER = "WRK_JSON "
+_COMMON = frozenset(
+    {"duration_us", "requests", "bytes", "errors", "latency_us", "statuses", "sample"}
+)
 
 
 @dataclass
@@ -34,6 +37,8 @@ class WrkResult:
     # wrk's own user + system CPU time over the run (from the kernel when it exits).
     cpu_seconds: float = 0.0
     started_wall: float = 0.0
+    # What a script adds to its result line beyond the fields every script prints.
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def requests_per_second(self) -> float:
@@ -91,10 +96,20 @@ async def run_wrk(
     args: list[str] | None = None,
     timeout_seconds: int = 30,
     headers: dict[str, str] | None = None,
+    threads: int | None = None,
 ) -> WrkResult:
-    """`args` go to the Lua script; `headers` are sent with every request."""
+    """`args` go to the Lua script; `headers` are sent with every request; `threads`
+    defaults to WRK_THREADS (at most one per connection)."""
     return await asyncio.to_thread(
-        _run_blocking, url, connections, seconds, lua, args or [], timeout_seconds, headers or {}
+        _run_blocking,
+        url,
+        connections,
+        seconds,
+        lua,
+        args or [],
+        timeout_seconds,
+        headers or {},
+        min(threads or WRK_THREADS, connections),
     )
 
 
@@ -106,11 +121,12 @@ def _run_blocking(
     args: list[str],
     timeout_seconds: int,
     headers: dict[str, str],
+    threads: int,
 ) -> WrkResult:
     command = [
         require_wrk(),
         "-t",
-        str(min(WRK_THREADS, connections)),
+        str(threads),
         "-c",
         str(connections),
         "-d",
@@ -151,4 +167,5 @@ def _run_blocking(
         # Over the process's whole life (start-up and exit are a few ms of it).
         cpu_seconds=usage.ru_utime + usage.ru_stime,
         started_wall=started_wall,
+        extra={key: value for key, value in body.items() if key not in _COMMON},
     )

@@ -91,3 +91,22 @@ async def test_a_bad_token_is_refused(
 
 async def test_the_gateways_token_passes(apps: dict[str, FastAPI]) -> None:
     assert await post_booking(apps["minimal_app"], f"Bearer {token()}") == 409
+
+
+async def poll_place(app: FastAPI, authorization: str | None) -> int:
+    headers = {"Authorization": authorization} if authorization else {}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://baseline") as client:
+        response = await client.get("/places/7", headers=headers)
+    return response.status_code
+
+
+@pytest.mark.parametrize("authorization", BAD_TOKENS.values(), ids=BAD_TOKENS.keys())
+async def test_the_minimal_place_poll_refuses_a_bad_token(
+    apps: dict[str, FastAPI], authorization: str | None
+) -> None:
+    assert await poll_place(apps["minimal_app"], authorization) == 401
+
+
+async def test_the_minimal_place_poll_answers_the_gateways_token(apps: dict[str, FastAPI]) -> None:
+    assert await poll_place(apps["minimal_app"], f"Bearer {token()}") == 200

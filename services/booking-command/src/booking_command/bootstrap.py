@@ -303,10 +303,11 @@ async def open_runtime(
     )
     relay: OutboxRelay | None = None
     if adapters.kafka is not None:
+        timed_ids_from = await executor.run(app.booking_recorder.timed_event_ids_from)
         relay = OutboxRelay(
             app,
             executor,
-            OutboxMapper(app.mapper, settings.topic),
+            OutboxMapper(app.mapper, settings.topic, timed_ids_from),
             adapters.kafka.publish,
             batch_size=settings.relay_batch_size,
             idle_poll_seconds=settings.relay_idle_poll_seconds,

@@ -167,15 +167,18 @@ async def test_a_batch_that_holds_nothing_publishes_nothing(
     assert store.outbox == []
 
 
-async def test_the_same_decisions_publish_the_same_fact_ids(clock: Clock) -> None:
-    # A transaction decided again (the first never committed) names its facts the same,
-    # whatever request carried it.
+async def test_fact_ids_name_the_decisions_and_when_they_were_made(clock: Clock) -> None:
+    # The same decisions at the same moment name their facts the same, whatever request
+    # carried them; decided again later (a database restored from a backup) they do not.
     batch = [line(2), line(1, BALCONY)]
-    first, again = on_sale(), on_sale()
+    first, same, restored = on_sale(), on_sale(), on_sale()
     await holds_of(first, clock)(batch, correlation_id="corr-1")
-    await holds_of(again, clock)(batch, correlation_id="corr-2")
+    await holds_of(same, clock)(batch, correlation_id="corr-2")
+    clock.now += timedelta(minutes=1)
+    await holds_of(restored, clock)(batch, correlation_id="corr-1")
     assert len(first.outbox) == 2
-    assert [m.message_id for m in first.outbox] == [m.message_id for m in again.outbox]
+    assert [m.message_id for m in first.outbox] == [m.message_id for m in same.outbox]
+    assert not {m.message_id for m in first.outbox} & {m.message_id for m in restored.outbox}
 
 
 async def test_a_retried_batch_is_answered_the_same_and_holds_nothing_twice(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID, uuid4
@@ -99,12 +100,20 @@ class Process:
         return await self.use_case(messages, next_offset=next_offset)
 
 
-def deciding_on(store: FakeStore, catalog_progress: FakeCatalog) -> ProcessMessageBatch:
+DECIDED_AT = datetime(2030, 1, 1, 12, tzinfo=UTC)
+
+
+def deciding_on(
+    store: FakeStore,
+    catalog_progress: FakeCatalog,
+    clock: Callable[[], datetime] = lambda: DECIDED_AT,
+) -> ProcessMessageBatch:
     return ProcessMessageBatch(
         lambda: FakeUnitOfWork(store),
         catalog_progress,
         outcome_topic=OUTCOMES,
         producer="inventory",
+        clock=clock,
     )
 
 
@@ -247,22 +256,24 @@ async def test_a_redelivered_batch_publishes_nothing_new(
     assert store.shows[EVENT].ticket_types[TICKETS].reserved == 6
 
 
-async def test_the_same_decisions_publish_the_same_fact_ids(
+async def test_fact_ids_name_the_decisions_and_when_they_were_made(
     catalog_progress: FakeCatalog,
 ) -> None:
-    # A batch decided again after a crash before its commit names its facts the same.
+    # The same decisions at the same moment name their facts the same; decided again later
+    # (a database restored from a backup reading the same facts) they do not.
     feed = Feed()
     learn = [feed.message(e, topic="catalog") for e in catalog(3)]
     batch = [feed.message(request(2)), feed.message(request(2))]
     ids = []
-    for _ in range(2):
+    for decided_at in (DECIDED_AT, DECIDED_AT, DECIDED_AT + timedelta(minutes=5)):
         store = FakeStore()
-        process = Process(deciding_on(store, catalog_progress))
+        process = Process(deciding_on(store, catalog_progress, clock=lambda at=decided_at: at))
         await process(learn)
         await process(batch)
         ids.append([message.message_id for message in store.outbox])
     assert ids[0] == ids[1]
     assert len(set(ids[0])) == len(ids[0]) == 3  # learned, held, refused
+    assert not set(ids[0]) & set(ids[2])
 
 
 async def test_redelivered_and_republished_messages_have_no_second_effect(

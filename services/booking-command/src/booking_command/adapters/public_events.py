@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Snapshot
-from eventsourcing.persistence import Mapper, Notification
+from eventsourcing.domain import DomainEvent, Snapshot
+from eventsourcing.persistence import Mapper, Notification, StoredEvent
 
 from booking_command.domain.booking import Booking
 from booking_command.domain.catalog_event import Event
@@ -57,8 +58,21 @@ class OutboxMessage(OutboundMessage):
     envelope: EventEnvelope
 
 
-def public_event_id(originator_id: UUID, originator_version: int) -> UUID:
-    return uuid.uuid5(EVENT_ID_NAMESPACE, f"{originator_id}:{originator_version}")
+def public_event_id(
+    originator_id: UUID, originator_version: int, recorded_at: datetime | None
+) -> UUID:
+    """The id of a stored event: its aggregate, its version and when it was recorded.
+
+    A store restored from a backup records new events at versions the lost ones had, but
+    later: they get new ids, so consumers that saw the lost ones apply them. The same record
+    always gets the same id (its time is stored with it), so a republish is a duplicate.
+    `recorded_at` None: the id of a record stored before ids named their time, as it was
+    published then.
+    """
+    if recorded_at is None:
+        return uuid.uuid5(EVENT_ID_NAMESPACE, f"{originator_id}:{originator_version}")
+    recorded = recorded_at.astimezone(UTC).isoformat()
+    return uuid.uuid5(EVENT_ID_NAMESPACE, f"{originator_id}:{originator_version}:{recorded}")
 
 
 def _ticket_type(record: dict[str, Any]) -> TicketType:
@@ -196,27 +210,50 @@ def to_public_event(stored: object) -> PublicEvent | None:
 
 
 class OutboxMapper:
-    """Turns notifications from the event store into Kafka messages in the public schema."""
+    """Turns notifications from the event store into Kafka messages in the public schema.
 
-    def __init__(self, mapper: Mapper[UUID], topic_name: Callable[[str], str]) -> None:
+    `timed_ids_from`: the first notification whose id names when it was recorded (the
+    store's own record of it); those before keep the ids they were published with."""
+
+    def __init__(
+        self, mapper: Mapper[UUID], topic_name: Callable[[str], str], timed_ids_from: int = 1
+    ) -> None:
         self._mapper = mapper
         self._topic_name = topic_name
+        self._timed_ids_from = timed_ids_from
 
-    def message_for(self, notification: Notification) -> OutboxMessage | None:
-        stored = self._mapper.to_domain_event(notification)
+    def envelope_for(self, stored: DomainEvent, position: int) -> EventEnvelope | None:
+        """The public envelope of a stored aggregate event at `position` in the log (its
+        notification id), or None for internal-only events."""
         public = to_public_event(stored)
         if public is None:
             return None
-        originator_id = UUID(str(notification.originator_id))
-        envelope = public.to_envelope(
-            correlation_id=getattr(stored, "correlation_id", None)
-            or f"{PRODUCER}:{notification.id}",
+        timed = position >= self._timed_ids_from
+        return public.to_envelope(
+            correlation_id=getattr(stored, "correlation_id", None) or f"{PRODUCER}:{position}",
             producer=PRODUCER,
-            event_id=public_event_id(originator_id, notification.originator_version),
-            occurred_at=getattr(stored, "timestamp", None),
-            position=notification.id,
-            aggregate_version=notification.originator_version,
+            event_id=public_event_id(
+                UUID(str(stored.originator_id)),
+                stored.originator_version,
+                stored.timestamp if timed else None,
+            ),
+            occurred_at=stored.timestamp,
+            position=position,
+            aggregate_version=stored.originator_version,
         )
+
+    def domain_event(self, stored: StoredEvent) -> DomainEvent:
+        event = self._mapper.to_domain_event(stored)
+        assert isinstance(event, DomainEvent), type(event)
+        return event
+
+    def message_for(self, notification: Notification) -> OutboxMessage | None:
+        stored = self.domain_event(notification)
+        envelope = self.envelope_for(stored, notification.id)
+        if envelope is None:
+            return None
+        public = to_public_event(stored)
+        assert public is not None
         headers = envelope_headers(envelope)
         traceparent = getattr(stored, "traceparent", None)
         if isinstance(traceparent, str):

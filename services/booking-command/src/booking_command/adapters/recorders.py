@@ -71,6 +71,7 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
         event_bookings = Identifier(f"{prefix}_event_bookings")
         cancellations = Identifier(f"{prefix}_event_cancellations")
         booking_ids = Identifier(f"{prefix}_booking_ids")
+        event_ids = Identifier(f"{prefix}_event_ids")
         self.sql_create_statements.extend(
             [
                 # Who had the first word on a booking id: a commit that stored the booking
@@ -143,6 +144,20 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
                     "cluster_id text NOT NULL, tracking_epoch text NOT NULL, "
                     "adopted_at timestamptz NOT NULL DEFAULT now())"
                 ).format(schema, epoch),
+                # From which notification on a public event id names when its record was
+                # recorded (`public_event_id`): set once, at the first start that knows it,
+                # so a log stored before keeps the ids it was published with. A store
+                # restored from before that start sets it again, as of the restored log.
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {0}.{1} ("
+                    "singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton), "
+                    "timed_from bigint NOT NULL, since timestamptz NOT NULL DEFAULT now())"
+                ).format(schema, event_ids),
+                SQL(
+                    "INSERT INTO {0}.{1} (timed_from) "
+                    "SELECT coalesce(max(notification_id), 0) + 1 FROM {0}.{2} "
+                    "ON CONFLICT (singleton) DO NOTHING"
+                ).format(schema, event_ids, events),
             ]
         )
         self._claim_key = SQL(
@@ -258,6 +273,7 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
             "ON CONFLICT (singleton) DO UPDATE SET cluster_id = EXCLUDED.cluster_id, "
             "tracking_epoch = EXCLUDED.tracking_epoch, adopted_at = now()"
         ).format(schema, epoch)
+        self._timed_event_ids_from = SQL("SELECT timed_from FROM {0}.{1}").format(schema, event_ids)
         self._notification_id = SQL(
             "SELECT notification_id FROM {0}.{1} "
             "WHERE originator_id = %s AND originator_version = %s"
@@ -462,6 +478,14 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
             curs.execute(self._notification_id, (aggregate_id, version))
             row = curs.fetchone()
         return int(row["notification_id"]) if row is not None else None
+
+    def timed_event_ids_from(self) -> int:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._timed_event_ids_from)
+            row = curs.fetchone()
+        if row is None:
+            raise LookupError("the event store's tables were not created (CREATE_TABLE off?)")
+        return int(row["timed_from"])
 
     def broker_epoch(self) -> tuple[str, str] | None:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
@@ -719,6 +743,9 @@ class InMemoryBookingRecorder(POPOProcessRecorder, BookingRecorder):
     def notification_id_of(self, aggregate_id: UUID, version: int) -> int | None:
         with self._database_lock:
             return self._notification_ids.get((str(aggregate_id), version))
+
+    def timed_event_ids_from(self) -> int:
+        return 1
 
     def broker_epoch(self) -> tuple[str, str] | None:
         return self._broker_epoch

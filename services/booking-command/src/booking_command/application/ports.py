@@ -219,6 +219,10 @@ class BookingRecorder(ProcessRecorder, ABC):
         """Every stored event of these aggregates, in version order, in one look-up."""
 
     @abstractmethod
+    def timed_event_ids_from(self) -> int:
+        """The first notification whose public event id names when it was recorded."""
+
+    @abstractmethod
     def broker_epoch(self) -> tuple[str, str] | None:
         """(Kafka cluster id, suffix of the tracking streams that belong to it); None: none."""
 

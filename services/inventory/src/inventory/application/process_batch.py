@@ -10,7 +10,7 @@ whole batch, however many bookings moved it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
@@ -23,7 +23,7 @@ from inventory.application.messages import (
     ProcessedMessage,
 )
 from inventory.application.ports import CatalogProgress, InventoryUnitOfWork, UnitOfWorkFactory
-from inventory.application.public_events import rejection_message, stock_message
+from inventory.application.public_events import decided_now, rejection_message, stock_message
 from inventory.domain import outcomes
 from inventory.domain.bookings import BookingRecord, BookingState
 from inventory.domain.ledger import InventoryLedger
@@ -63,11 +63,13 @@ class ProcessMessageBatch:
         *,
         outcome_topic: str,
         producer: str,
+        clock: Callable[[], datetime] = decided_now,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._catalog = catalog
         self._outcome_topic = outcome_topic
         self._producer = producer
+        self._clock = clock
 
     async def __call__(
         self,
@@ -138,6 +140,7 @@ class ProcessMessageBatch:
         catalog_confirmed: bool,
     ) -> _Decision:
         result = BatchResult()
+        decided_at = self._clock()
         processed: list[ProcessedMessage] = []
         rejections: list[OutgoingMessage] = []
         # The last message that moved each ticket type's stock: its snapshot's cause.
@@ -177,16 +180,17 @@ class ProcessMessageBatch:
                             topic=self._outcome_topic,
                             producer=self._producer,
                             trace_headers=message.trace_headers,
+                            decided_at=decided_at,
                         )
                     )
         stock = [
-            self._stock_message(change, causes[change.stock.ticket_type_id])
+            self._stock_message(change, causes[change.stock.ticket_type_id], decided_at)
             for change in ledger.stock_changes()
         ]
         return _Decision(processed, [*rejections, *stock], result)
 
     def _stock_message(
-        self, change: outcomes.StockChanged, cause: DecodedMessage
+        self, change: outcomes.StockChanged, cause: DecodedMessage, decided_at: datetime
     ) -> OutgoingMessage:
         return stock_message(
             change,
@@ -195,6 +199,7 @@ class ProcessMessageBatch:
             topic=self._outcome_topic,
             producer=self._producer,
             trace_headers=cause.trace_headers,
+            decided_at=decided_at,
         )
 
 

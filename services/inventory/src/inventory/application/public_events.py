@@ -2,14 +2,15 @@
 
 A transaction publishes one `inventory.stock_changed` per ticket type whose stock it
 changed, and an `inventory.reservation_rejected` for each booking it decided from the
-booking's fact and refused. Fact ids derive from what was decided, so a transaction
-decided again after a crash or a lost race produces the same ids (the outbox keeps one
-row per id) and downstream consumers deduplicate them.
+booking's fact and refused. A fact's id names what was decided and when: the outbox row
+keeps it, so a republished row is a duplicate downstream, while a database restored from
+a backup that decides the same stock version again (later) publishes a new fact.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from uuid import UUID, uuid5
 
 from inventory.application.messages import OutgoingMessage
@@ -40,12 +41,18 @@ def stock_changed(change: outcomes.StockChanged) -> public.StockChanged:
     )
 
 
-def stock_fact_id(fact: public.StockChanged) -> UUID:
+def decided_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def stock_fact_id(fact: public.StockChanged, decided_at: datetime) -> UUID:
     """A ticket type reaches each stock version in exactly one committed transaction
-    (every change bumps it, under the show's version check), so the version names it."""
+    (every change bumps it, under the show's version check), so the version and the time it
+    was decided name it, also across a restore of the database that repeats the version."""
     return uuid5(
         OUTCOME_ID_NAMESPACE,
-        f"{fact.TYPE}:{fact.event_id}:{fact.ticket_type_id}:{fact.stock_version}",
+        f"{fact.TYPE}:{fact.event_id}:{fact.ticket_type_id}:{fact.stock_version}:"
+        f"{decided_at.astimezone(UTC).isoformat()}",
     )
 
 
@@ -57,13 +64,16 @@ def stock_message(
     producer: str,
     causation_id: str | None = None,
     trace_headers: Sequence[tuple[str, bytes]] = (),
+    decided_at: datetime | None = None,
 ) -> OutgoingMessage:
     fact = stock_changed(change)
+    decided_at = decided_at or decided_now()
     envelope = fact.to_envelope(
         correlation_id=correlation_id,
         causation_id=causation_id,
         producer=producer,
-        event_id=stock_fact_id(fact),
+        event_id=stock_fact_id(fact, decided_at),
+        occurred_at=decided_at,
     )
     return _outgoing(fact, envelope, topic, trace_headers)
 
@@ -88,14 +98,21 @@ def rejection_message(
     topic: str,
     producer: str,
     trace_headers: Sequence[tuple[str, bytes]] = (),
+    decided_at: datetime | None = None,
 ) -> OutgoingMessage:
-    """The refusal of a booking decided from its fact: its id derives from that fact."""
+    """The refusal of a booking decided from its fact: its id derives from that fact and
+    from when it was decided."""
     fact = reservation_rejected(outcome)
+    decided_at = decided_at or decided_now()
+    decided = decided_at.astimezone(UTC).isoformat()
     envelope = fact.to_envelope(
         correlation_id=cause.correlation_id,
         causation_id=str(cause.event_id),
         producer=producer,
-        event_id=uuid5(OUTCOME_ID_NAMESPACE, f"{cause.event_id}:{fact.TYPE}:{fact.subject()}"),
+        event_id=uuid5(
+            OUTCOME_ID_NAMESPACE, f"{cause.event_id}:{fact.TYPE}:{fact.subject()}:{decided}"
+        ),
+        occurred_at=decided_at,
     )
     return _outgoing(fact, envelope, topic, trace_headers)
 

@@ -93,6 +93,7 @@ class ReleaseUnclaimedHolds:
                         correlation_id=correlation_id,
                         topic=self._outcome_topic,
                         producer=self._producer,
+                        decided_at=now,
                     )
                     for change in ledger.stock_changes()
                 ]

@@ -1,7 +1,10 @@
-import { ApiError, currentUser, followBooking, get, logIn, logOut, newIdempotencyKey, post, signUp } from "./api.js";
+import {
+  ApiError, currentUser, followBooking, get, joinWaitingRoom, logIn, logOut, newIdempotencyKey, post, signUp, waitingRoomPlace,
+} from "./api.js";
 import { field, focusHeading, formValues, h, message, replace } from "./dom.js";
 import {
-  PAYMENT_TEST_CARDS, availabilityLabel, dateTime, errorMessage, isFinal, money, statusText,
+  PAYMENT_TEST_CARDS, availabilityLabel, countdownText, dateTime, errorMessage, isFinal, limitText, money, saleState,
+  saleWindowText, shortDateTime, statusText, waitText,
 } from "./format.js";
 
 const main = document.getElementById("main");
@@ -44,17 +47,6 @@ function every(milliseconds, work) {
 }
 
 // ---------------------------------------------------------------- events list
-function availabilityList(event, availability) {
-  const byId = new Map((availability?.ticket_types ?? []).map((type) => [type.ticket_type_id, type]));
-  return h("ul", { class: "ticket-types" }, (event.ticket_types ?? []).map((type) => {
-    const left = byId.get(type.ticket_type_id);
-    const soldOut = left && (left.sold_out || left.available <= 0);
-    return h("li", { class: soldOut ? "sold-out" : "" },
-      h("span", {}, `${type.name} · ${money(type.price, type.currency)}`),
-      h("span", { class: "availability", dataset: { ticketType: type.ticket_type_id } }, left ? availabilityLabel(left) : "…"));
-  }));
-}
-
 async function eventsView(params) {
   const query = params.get("q") ?? "";
   const results = h("div", { id: "results", "aria-live": "polite" });
@@ -100,37 +92,215 @@ async function eventsView(params) {
 }
 
 // ---------------------------------------------------------------- one event and booking
+// Each bound a ticket type's window takes from the event when it sets none of its own.
+function effectiveWindow(type, event) {
+  return {
+    sale_starts_at: type.sale_starts_at ?? event.sale_starts_at ?? null,
+    sale_ends_at: type.sale_ends_at ?? event.sale_ends_at ?? null,
+  };
+}
+
+function saleTerms(type, event) {
+  const terms = [saleWindowText(effectiveWindow(type, event)), limitText(type.max_tickets_per_account, "ticket_type")].filter(Boolean);
+  return terms.length ? h("span", { class: "terms", dataset: { saleTerms: type.ticket_type_id } }, terms.join(" · ")) : null;
+}
+
+function availabilityList(event, availability) {
+  const byId = new Map((availability?.ticket_types ?? []).map((type) => [type.ticket_type_id, type]));
+  return h("ul", { class: "ticket-types" }, (event.ticket_types ?? []).map((type) => {
+    const left = byId.get(type.ticket_type_id);
+    const soldOut = left && (left.sold_out || left.available <= 0);
+    return h("li", { class: soldOut ? "sold-out" : "" },
+      h("span", {}, `${type.name} · ${money(type.price, type.currency)}`, saleTerms(type, event)),
+      h("span", { class: "availability", dataset: { ticketType: type.ticket_type_id } }, left ? availabilityLabel(left) : "…"));
+  }));
+}
+
+// A live "in 4 minutes 5 seconds" until `iso`; calls `done` once it is reached.
+function countdown(iso, done) {
+  const target = new Date(iso).getTime();
+  const text = h("strong", { class: "countdown-value" }, countdownText(target - Date.now()));
+  const timer = setInterval(() => {
+    const left = target - Date.now();
+    text.textContent = countdownText(left);
+    if (left <= 0) {
+      clearInterval(timer);
+      done();
+    }
+  }, 1000);
+  return { text, stop: () => clearInterval(timer) };
+}
+
+function soldOutNotice() {
+  return h("p", { id: "sold-out", class: "message error", role: "alert" }, "Sorry, this event is sold out: no tickets are left.");
+}
+
 async function eventView(eventId) {
   replace(main, h("p", {}, "Loading…"));
   let event;
+  let availability = null;
   try {
-    event = await get(`/api/v1/events/${eventId}`);
+    [event, availability] = await Promise.all([
+      get(`/api/v1/events/${eventId}`),
+      get(`/api/v1/events/${eventId}/availability`).catch(() => null),
+    ]);
   } catch (error) {
     replace(main, h("h1", {}, "Event"), message("error", describe(error)));
     return;
   }
-  const status = h("div", { id: "booking-feedback", "aria-live": "assertive" });
-  const availability = h("div", { class: "availability-slot" }, availabilityList(event, null));
-  const header = [
+  const stops = [];
+  stopView = () => stops.splice(0).forEach((stop) => stop());
+  const lines = h("div", { class: "availability-slot" }, availabilityList(event, availability));
+  const body = h("div", { id: "event-body" });
+  const eventLimit = limitText(event.max_tickets_per_account);
+  replace(main,
     h("h1", {}, event.name),
     h("p", { class: "when" }, `${dateTime(event.starts_at)}${event.venue ? ` · ${event.venue.name}` : ""}`),
     event.description ? h("p", {}, event.description) : null,
-    availability,
-  ];
-  stopView = every(3000, async () => {
-    replace(availability, availabilityList(event, await get(`/api/v1/events/${event.id}/availability`)));
-  });
+    eventLimit ? h("p", { id: "purchase-limit", class: "limit" }, eventLimit) : null,
+    lines,
+    body);
+  stops.push(every(3000, async () => {
+    availability = await get(`/api/v1/events/${event.id}/availability`);
+    replace(lines, availabilityList(event, availability));
+  }));
   if (event.status !== "published") {
-    replace(main, header, message("info", `This event is ${event.status}: tickets are not on sale.`));
+    replace(body, message("info", `This event is ${event.status}: tickets are not on sale.`));
     return;
   }
+  const types = event.ticket_types ?? [];
+  const states = types.map((type) => saleState(effectiveWindow(type, event)));
+  const soldOut = availability?.ticket_types?.length > 0
+    && availability.ticket_types.every((type) => type.sold_out || type.available <= 0);
+  if (soldOut) {
+    replace(body, soldOutNotice());
+    return;
+  }
+  if (states.length && states.every((state) => state === "ended")) {
+    replace(body, message("info", "Sale ended: these tickets are no longer on sale."));
+    return;
+  }
+  const upcoming = types
+    .filter((_, index) => states[index] === "upcoming")
+    .map((type) => effectiveWindow(type, event).sale_starts_at)
+    .sort((a, b) => new Date(a) - new Date(b));
+  const opening = !states.includes("open") && upcoming.length ? upcoming[0] : null;
+  let openingNotice = null;
+  const untilOpening = () => {
+    if (!opening) return null;
+    if (!openingNotice) {
+      const clock = countdown(opening, () => route());
+      stops.push(clock.stop);
+      openingNotice = h("p", { id: "sale-countdown", class: "countdown", role: "timer" },
+        `The sale opens on ${shortDateTime(opening)}, in `, clock.text, ".");
+    }
+    return openingNotice;
+  };
+  // One live region for the whole wait, told only what changed.
+  const position = h("p", { id: "queue-position", class: "status-line", role: "status", "aria-live": "polite" });
   if (!user) {
-    replace(main, header, h("p", { class: "message info" }, "To book, ",
+    replace(body, untilOpening(), h("p", { class: "message info" }, "To book, ",
       h("a", { href: `#/login?next=${encodeURIComponent(`#/event/${eventId}`)}` }, "log in"), " or ",
       h("a", { href: `#/signup?next=${encodeURIComponent(`#/event/${eventId}`)}` }, "sign up"), "."));
     return;
   }
+  const bookable = () => types.filter((_, index) => states[index] === "open");
+
+  // No waiting room: the booking form (once the sale has opened).
+  const withoutQueue = () => {
+    if (opening) replace(body, untilOpening(), message("info", "You can book as soon as the sale opens."));
+    else replace(body, bookingForm(event, bookable(), {}));
+  };
+
+  const showPlace = (place, placeToken) => {
+    if (place.state === "closed") {
+      enter();
+      return;
+    }
+    if (place.state === "admitted") {
+      replace(body, h("p", { id: "queue-admitted", class: "message success", role: "status" },
+        `It's your turn! Book before ${new Date(place.pass_expires_at).toLocaleTimeString("en-GB", { timeZone: "UTC", hour: "2-digit", minute: "2-digit" })} UTC`
+          + ` (${place.attempts_left} booking attempt${place.attempts_left === 1 ? "" : "s"} left).`),
+      opening ? [untilOpening(), message("info", "You can book as soon as the sale opens.")]
+        : bookingForm(event, bookable(), { admissionPass: place.pass, onNotAdmitted: enter }));
+      return;
+    }
+    if (place.state === "expired") {
+      replace(body, message("info", "Your turn to book has ended (its time ran out or its booking attempts were used)."),
+        h("button", { type: "button", onclick: enter }, "Join the queue again"));
+      return;
+    }
+    replace(body, queuePanel(place, position, untilOpening));
+    const wait = Math.max(1, place.poll_after_seconds ?? 2) * 1000;
+    const timer = setTimeout(() => follow(placeToken), wait);
+    stops.push(() => clearTimeout(timer));
+  };
+
+  const follow = async (placeToken) => {
+    try {
+      showPlace(await waitingRoomPlace(placeToken), placeToken);
+    } catch (error) {
+      if (error.status === 404) {
+        enter();
+        return;
+      }
+      const retry = Math.max(1, Number.parseInt(error.retryAfter ?? "", 10) || 2) * 1000;
+      const timer = setTimeout(() => follow(placeToken), retry);
+      stops.push(() => clearTimeout(timer));
+    }
+  };
+
+  // Opening the event joins its queue when it has one (the same place again on a revisit).
+  const enter = async () => {
+    let joined;
+    try {
+      joined = await joinWaitingRoom(event.id);
+    } catch (error) {
+      if (error.status === 404 && error.body?.error_type === "no_waiting_room") {
+        withoutQueue();
+      } else if (error.body?.error_type === "waiting_room_not_open") {
+        const clock = countdown(error.body.opens_at, enter);
+        stops.push(clock.stop);
+        replace(body, h("p", { id: "queue-countdown", class: "countdown", role: "timer" }, "The queue for this event opens in ", clock.text,
+          ` (${shortDateTime(error.body.opens_at)}). Keep this page open: you join it then.`));
+      } else {
+        replace(body, message("error", describe(error)),
+          h("button", { type: "button", onclick: enter }, "Try again"));
+      }
+      return;
+    }
+    showPlace(joined, joined.place_token);
+  };
+  await enter();
+}
+
+function queuePanel(place, position, untilOpening) {
+  const soldOut = place.state === "sold_out";
+  const where = place.position === null
+    ? "You are in the queue. Your place is drawn at random when the sale opens, so every fan who joined before then has the same chance."
+    : place.position === 1 ? "You are next in the queue." : `You are number ${place.position} in the queue: ${place.ahead} fan${place.ahead === 1 ? "" : "s"} ahead of you.`;
+  const wait = waitText(place.estimated_wait_seconds);
+  if (position.textContent !== where) position.textContent = where;
+  return h("section", { id: "queue", class: "queue", dataset: { state: place.state }, "aria-labelledby": "queue-heading" },
+    h("h2", { id: "queue-heading" }, "Waiting room"),
+    soldOut ? soldOutNotice() : null,
+    position,
+    place.order_decided_at_start && place.sale_starts_at ? untilOpening() : null,
+    place.paused ? message("info", "The organiser has paused entry for a moment. You keep your place.") : null,
+    h("dl", { class: "facts" },
+      h("dt", {}, "Your position"), h("dd", { id: "queue-number" }, place.position === null ? "drawn when the sale opens" : String(place.position)),
+      h("dt", {}, "Fans ahead of you"), h("dd", {}, place.ahead === null ? "–" : String(place.ahead)),
+      h("dt", {}, "Estimated wait"), h("dd", { id: "queue-wait" }, soldOut ? "–" : wait ?? "unknown while entry is paused"),
+      h("dt", {}, "Tickets left"), h("dd", { id: "queue-tickets-left" }, place.tickets_left === null ? "…" : String(place.tickets_left))),
+    h("p", { class: "hint" }, "Keep this page open: when it is your turn, it takes you to booking."));
+}
+
+function bookingForm(event, types, { admissionPass, onNotAdmitted }) {
+  const status = h("div", { id: "booking-feedback", "aria-live": "assertive" });
+  if (!types.length) return message("info", "None of these tickets are on sale right now.");
   const idempotencyKey = newIdempotencyKey();
+  const limits = [event.max_tickets_per_account, ...types.map((type) => type.max_tickets_per_account)].filter(Boolean);
+  const most = Math.min(10, ...limits);
   const form = h("form", { class: "stack", id: "booking-form", onsubmit: async (submitted) => {
     submitted.preventDefault();
     const values = formValues(form);
@@ -145,17 +315,22 @@ async function eventView(eventId) {
         customer_name: values.customer_name,
         customer_email: values.customer_email,
         payment_token: values.payment_token,
-      }, { idempotencyKey });
+      }, { idempotencyKey, admissionPass });
       location.hash = `#/booking/${booking.id}`;
     } catch (error) {
-      replace(status, message("error", describe(error)));
+      const rejoin = error.body?.error_type === "not_admitted" && onNotAdmitted
+        ? h("button", { type: "button", class: "secondary", onclick: onNotAdmitted }, "Join the queue again") : null;
+      replace(status, message("error", describe(error)), rejoin);
       button.disabled = false;
     }
   } },
   h("h2", {}, "Book tickets"),
   field("Ticket type", "select", { name: "ticket_type_id", required: true },
-    event.ticket_types.map((type) => ({ value: type.ticket_type_id, label: `${type.name} · ${money(type.price, type.currency)}` }))),
-  field("Quantity", "input", { name: "quantity", type: "number", min: 1, max: 10, value: 1, required: true, inputmode: "numeric" }),
+    types.map((type) => ({ value: type.ticket_type_id, label: `${type.name} · ${money(type.price, type.currency)}` }))),
+  field("Quantity", "input", {
+    name: "quantity", type: "number", min: 1, max: most, value: 1, required: true, inputmode: "numeric",
+    hint: limits.length ? `${limitText(Math.min(...limits))}.` : undefined,
+  }),
   field("Name on the tickets", "input", { name: "customer_name", autocomplete: "name", required: true, value: user.name, maxlength: 200 }),
   field("Email for the tickets", "input", { name: "customer_email", type: "email", autocomplete: "email", required: true, value: user.email }),
   field("Payment card", "select", {
@@ -165,7 +340,7 @@ async function eventView(eventId) {
       + "or the declined card to see what happens when a payment fails (your tickets are released).",
   }, PAYMENT_TEST_CARDS),
   h("button", { type: "submit" }, "Book now"));
-  replace(main, header, form, status);
+  return [form, status];
 }
 
 async function bookingView(bookingId) {

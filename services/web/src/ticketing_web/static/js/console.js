@@ -1,6 +1,9 @@
-import { ApiError, currentUser, get, logIn, logOut, newIdempotencyKey, post, put } from "./api.js";
+import { ApiError, currentUser, del, get, logIn, logOut, newIdempotencyKey, post, put } from "./api.js";
+import { appendBounded, lineChart, ratesPerSecond, series } from "./chart.js";
 import { field, focusHeading, formValues, h, message, replace } from "./dom.js";
-import { dateTime, keepRecent, localInputToIso, ratePerSecond, saleSummary } from "./format.js";
+import {
+  dateTime, isoToLocalInput, keepRecent, localInputToIso, ratePerSecond, saleSummary, waitText,
+} from "./format.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("console-nav");
@@ -50,12 +53,13 @@ function table(caption, headings, rows) {
     h("tbody", {}, rows)));
 }
 
-// Runs a write, shows its outcome in `feedback`, and reloads the view when it worked.
+// Runs a write, reloads the view when it worked, then shows the outcome in `feedback` (after
+// the reload, so nothing typed once the outcome shows is lost to it).
 async function act(feedback, work, done) {
   try {
     await work();
-    replace(feedback, message("success", done));
     await route({ keepFeedback: feedback });
+    replace(feedback, message("success", done));
   } catch (error) {
     replace(feedback, message("error", describe(error)));
   }
@@ -157,6 +161,7 @@ function eventActions(event, feedback) {
       } }, `Cancel ${event.name}`));
     }
   }
+  actions.push(h("a", { href: `#/on-sale/${id}` }, `On-sale settings of ${event.name}`));
   actions.push(h("a", { href: `#/sale/${id}` }, `Live sale of ${event.name}`));
   return h("div", { class: "actions" }, actions);
 }
@@ -197,19 +202,136 @@ async function eventsView(feedback) {
     table(`${events.total} event(s), latest first`, ["Event", "Starts", "Status", "Venue", { label: "Tickets sold", number: true }, "Actions"], rows));
 }
 
+// ---------------------------------------------------------------- on-sale settings
+const nullableNumber = (value) => (value === "" || value === undefined ? null : Number(value));
+
+// The three sale terms of an event or a ticket type; empty fields clear a bound or the limit.
+function saleTermsForm(id, legend, terms, save) {
+  const form = h("form", { class: "row-form", id, onsubmit: (submitted) => {
+    submitted.preventDefault();
+    const values = formValues(form);
+    save({
+      sale_starts_at: values.sale_starts_at ? localInputToIso(values.sale_starts_at) : null,
+      sale_ends_at: values.sale_ends_at ? localInputToIso(values.sale_ends_at) : null,
+      max_tickets_per_account: nullableNumber(values.max_tickets_per_account),
+    });
+  } },
+  h("fieldset", { class: "row-form" }, h("legend", {}, legend),
+    field("Sale starts (UTC)", "input", { name: "sale_starts_at", type: "datetime-local", value: isoToLocalInput(terms?.sale_starts_at) }),
+    field("Sale ends (UTC)", "input", { name: "sale_ends_at", type: "datetime-local", value: isoToLocalInput(terms?.sale_ends_at) }),
+    field("Most tickets per person", "input", { name: "max_tickets_per_account", type: "number", min: 1, value: terms?.max_tickets_per_account ?? "" }),
+    h("button", { type: "submit", class: "secondary" }, `Save ${legend.toLowerCase()}`)));
+  return form;
+}
+
+function roomForm(eventId, room, feedback) {
+  const form = h("form", { class: "row-form", id: "waiting-room-form", onsubmit: (submitted) => {
+    submitted.preventDefault();
+    const values = formValues(form);
+    act(feedback, () => put(`/api/v1/events/${eventId}/waiting-room`, {
+      opens_at: values.opens_at ? localInputToIso(values.opens_at) : null,
+      admission_per_minute: Number(values.admission_per_minute),
+      max_admitted_at_once: Number(values.max_admitted_at_once),
+      session_minutes: Number(values.session_minutes),
+      booking_attempts_per_pass: Number(values.booking_attempts_per_pass),
+    }), room ? "Waiting room settings saved." : "Waiting room is on: fans queue before they book.");
+  } },
+  field("Queue opens (UTC)", "input", { name: "opens_at", type: "datetime-local", value: isoToLocalInput(room?.opens_at),
+    hint: "Empty: at once. Fans who join before the sale starts are put in a random order at the start." }),
+  field("Fans let in per minute", "input", { name: "admission_per_minute", type: "number", min: 1, required: true, value: room?.admission_per_minute ?? 600 }),
+  field("Most fans booking at once", "input", { name: "max_admitted_at_once", type: "number", min: 1, required: true, value: room?.max_admitted_at_once ?? 500 }),
+  field("Minutes a fan has to book", "input", { name: "session_minutes", type: "number", min: 1, max: 240, required: true, value: room?.session_minutes ?? 10 }),
+  field("Booking attempts per turn", "input", { name: "booking_attempts_per_pass", type: "number", min: 1, max: 100, required: true, value: room?.booking_attempts_per_pass ?? 3 }),
+  h("button", { type: "submit" }, room ? "Save waiting room" : "Turn on waiting room"));
+  return form;
+}
+
+async function readRoom(eventId) {
+  try {
+    return await get(`/api/v1/events/${eventId}/waiting-room`);
+  } catch (error) {
+    if (error.status === 404 && error.body?.error_type === "no_waiting_room") return null;
+    throw error;
+  }
+}
+
+async function onSaleView(eventId, feedback) {
+  const [event, room] = await Promise.all([get(`/api/v1/events/${eventId}`), readRoom(eventId)]);
+  const saveEvent = (terms) => act(feedback, () => put(`/api/v1/events/${eventId}/sale`, terms, { idempotencyKey: newIdempotencyKey() }),
+    "Sale terms of the event saved.");
+  const typeForms = (event.ticket_types ?? []).map((type) => saleTermsForm(`sale-${type.ticket_type_id}`, `${type.name} terms`,
+    { ...(type.sale_window_override ?? {}), max_tickets_per_account: type.max_tickets_per_account },
+    (terms) => act(feedback, () => put(`/api/v1/events/${eventId}/ticket-types/${type.ticket_type_id}/sale`, terms,
+      { idempotencyKey: newIdempotencyKey() }), `Sale terms of ${type.name} saved.`)));
+  const roomState = room
+    ? h("p", { id: "waiting-room-state" }, h("span", { class: `badge ${room.paused ? "warn" : "ok"}` }, room.paused ? "Paused" : "On"),
+      ` ${room.waiting} waiting, ${room.admitted_now} booking now, ${room.admitted_total} let in so far.`)
+    : h("p", { id: "waiting-room-state" }, h("span", { class: "badge warn" }, "Off"), " Fans book without queueing.");
+  const roomActions = room ? h("div", { class: "actions" },
+    room.paused
+      ? h("button", { type: "button", onclick: () => act(feedback, () => post(`/api/v1/events/${eventId}/waiting-room/resume`), "Entry resumed.") }, "Resume entry")
+      : h("button", { type: "button", class: "secondary", onclick: () => act(feedback, () => post(`/api/v1/events/${eventId}/waiting-room/pause`), "Entry paused: fans keep their places.") }, "Pause entry"),
+    h("button", { type: "button", class: "danger", onclick: () => {
+      if (confirm("Turn the waiting room off? Fans waiting lose their places and anyone may book at once.")) {
+        act(feedback, () => del(`/api/v1/events/${eventId}/waiting-room`), "Waiting room is off.");
+      }
+    } }, "Turn off waiting room")) : null;
+  replace(main, h("h1", {}, `On-sale settings: ${event.name}`), feedback,
+    h("p", {}, h("a", { href: `#/sale/${eventId}` }, `Live sale of ${event.name}`)),
+    h("section", { class: "stack wide", "aria-labelledby": "terms-heading" },
+      h("h2", { id: "terms-heading" }, "Sale window and purchase limit"),
+      h("p", { class: "hint" }, "Bookings before the start or from the end on are refused; a ticket type's own times replace the event's, "
+        + "and both limits apply. Empty fields clear a time or a limit."),
+      saleTermsForm("event-sale-form", "Event terms", event, saveEvent),
+      typeForms),
+    h("section", { class: "stack wide", "aria-labelledby": "room-heading" },
+      h("h2", { id: "room-heading" }, "Waiting room"),
+      roomState, roomActions, roomForm(eventId, room, feedback)));
+}
+
 // ---------------------------------------------------------------- live sale
 function tile(label, value, id) {
   return h("div", { class: "tile" }, h("div", { class: "value", id }, value), h("div", { class: "label" }, label));
 }
 
+const HISTORY_SAMPLES = 120;
+const SAMPLE_MS = 1000;
+const count = (value) => (Number.isInteger(value) ? String(value) : value.toFixed(1));
+
+// What an operator watches over time, from the samples of the last two minutes.
+function saleCharts(history) {
+  const spanMs = HISTORY_SAMPLES * SAMPLE_MS;
+  return h("div", { class: "charts" },
+    lineChart({ id: "chart-bookings", title: "Bookings per second", points: ratesPerSecond(history, "bookings"), format: count, spanMs }),
+    lineChart({ id: "chart-waiting", title: "Fans waiting", points: series(history, "waiting"), format: count, spanMs }),
+    lineChart({ id: "chart-admission", title: "Admission rate (fans per minute)", points: series(history, "admissionRate"), format: count, spanMs }),
+    lineChart({ id: "chart-tickets-left", title: "Tickets left", points: series(history, "ticketsLeft"), format: count, spanMs }));
+}
+
+function roomTiles(room) {
+  if (!room) return h("p", { class: "hint" }, "No waiting room: fans book without queueing.");
+  return h("div", { class: "tiles" },
+    tile("Fans waiting", String(room.waiting), "room-waiting"),
+    tile("Booking now (let in)", String(room.admitted_now), "room-admitted-now"),
+    tile("Let in so far", String(room.admitted_total), "room-admitted-total"),
+    tile("Admission rate per minute", `${count(room.effective_admission_per_minute)} of ${room.admission_per_minute}`, "room-rate"),
+    tile("Time to clear the queue", room.paused ? "Paused" : waitText(room.estimated_seconds_to_clear) ?? "–", "room-clear"));
+}
+
 async function saleView(eventId) {
   const body = h("div", { "aria-live": "polite", "aria-busy": "false" });
-  replace(main, h("h1", {}, "Live sale"), body);
+  const charts = h("section", { "aria-labelledby": "charts-heading" });
+  const room = h("section", { "aria-labelledby": "room-heading" });
+  replace(main, h("h1", {}, "Live sale"), body,
+    h("h2", { id: "room-heading" }, "Waiting room"), room,
+    h("h2", { id: "charts-heading" }, "Over the last two minutes"), charts);
   let samples = [];
-  stopView = every(1000, async () => {
+  let history = [];
+  stopView = every(SAMPLE_MS, async () => {
     let sale;
+    let waiting;
     try {
-      sale = await get(`/api/v1/admin/events/${eventId}/sale`);
+      [sale, waiting] = await Promise.all([get(`/api/v1/admin/events/${eventId}/sale`), readRoom(eventId).catch(() => undefined)]);
     } catch (error) {
       replace(body, message("error", describe(error)));
       return;
@@ -218,6 +340,15 @@ async function saleView(eventId) {
     const rate = ratePerSecond(samples);
     const summary = saleSummary(sale);
     const rejected = sale.bookings.REJECTED;
+    history = appendBounded(history, {
+      at: Date.now(),
+      bookings: Object.values(sale.bookings).reduce((sum, value) => sum + value, 0),
+      waiting: waiting?.waiting ?? null,
+      admissionRate: waiting ? (waiting.paused ? 0 : waiting.effective_admission_per_minute) : null,
+      ticketsLeft: sale.ticket_types.reduce((sum, type) => sum + Math.max(0, type.available), 0),
+    }, HISTORY_SAMPLES);
+    if (waiting !== undefined) replace(room, roomTiles(waiting));
+    replace(charts, saleCharts(history));
     replace(body,
       h("h2", {}, sale.name, " ", sale.sold_out ? h("span", { class: "badge bad", id: "sold-out" }, "Sold out") : h("span", { class: "badge ok" }, "On sale")),
       h("div", { class: "tiles" },
@@ -299,6 +430,7 @@ async function route(options = {}) {
   try {
     if (parts[0] === "venues") await venuesView(feedback);
     else if (parts[0] === "sale" && parts[1]) await saleView(parts[1]);
+    else if (parts[0] === "on-sale" && parts[1]) await onSaleView(parts[1], feedback);
     else if ((parts[0] === "health" || parts[0] === "dead-letters") && !isAdmin()) {
       replace(main, h("h1", {}, "Admins only"), message("info", "Platform health and dead letters are for admins."));
     } else if (parts[0] === "health") await healthView();

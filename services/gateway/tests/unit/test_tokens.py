@@ -207,3 +207,27 @@ def test_remembering_a_token_vouches_for_no_other_text() -> None:
     with pytest.raises(UnauthorizedError):
         tokens.decode(forged)
     assert tokens.decode(token).role == "user"
+
+
+def test_when_full_only_the_tokens_verified_longest_ago_are_verified_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("gateway.adapters.tokens.MAX_REMEMBERED", 100)
+    tokens = hs256()
+    crowd = [tokens.issue(a_user()).access_token for _ in range(101)]
+    for token in crowd:
+        tokens.decode(token)
+    verified = []
+    verify = jwt.decode
+
+    def counting(*args: object, **kwargs: object) -> object:
+        verified.append(args[0])
+        return verify(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jwt, "decode", counting)
+
+    for token in crowd[10:]:
+        tokens.decode(token)
+    assert verified == []
+    tokens.decode(crowd[0])
+    assert verified == [crowd[0]]

@@ -10,6 +10,7 @@ verification would give.
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from collections.abc import Callable
@@ -24,8 +25,10 @@ from service_kit.errors import UnauthorizedError
 from ticketing_contracts.internal_http import ROLES
 
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "jti", "role", "iss", "ver"]
-# About 10 MB; beyond it the remembered tokens are forgotten and verified again.
-MAX_REMEMBERED = 20_000
+# Above an on-sale's crowd (every waiting fan polls with its own token; a crowd larger than
+# this would have each poll verified again): about 50 MB. Beyond it, the oldest tenth is
+# forgotten and verified again when next seen.
+MAX_REMEMBERED = 100_000
 
 
 class JwtTokens:
@@ -86,12 +89,17 @@ class JwtTokens:
         if claims is None:
             claims = self._verify(token)
             if len(self._verified) >= MAX_REMEMBERED:
-                self._verified.clear()
+                self._forget_oldest()
             self._verified[token] = claims
         elif claims.expires_at <= self._clock() - self._leeway:  # as PyJWT compares
             del self._verified[token]
             raise _expired()
         return claims
+
+    def _forget_oldest(self) -> None:
+        # Dictionaries keep insertion order: the first keys were verified longest ago.
+        for token in list(itertools.islice(self._verified, MAX_REMEMBERED // 10)):
+            del self._verified[token]
 
     def _verify(self, token: str) -> TokenClaims:
         try:

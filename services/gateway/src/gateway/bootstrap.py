@@ -56,6 +56,7 @@ from gateway.entrypoints.http.booking_requests import BookingRequestFastPath
 from gateway.entrypoints.http.deps import GatewayServices
 from gateway.entrypoints.http.middleware import PublicEdgeMiddleware, security_headers
 from gateway.entrypoints.http.operations import InternalOperationsOnly
+from gateway.entrypoints.http.place_polls import PlacePolls
 from gateway.entrypoints.http.router import OPENAPI_TAGS, api_routers
 from gateway.settings import GatewaySettings
 from service_kit.app_factory import create_service_app, health_registry_for
@@ -367,7 +368,7 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
         openapi_tags=OPENAPI_TAGS,
     )
     # Innermost, inside the kit's request context and the public edge (add_middleware
-    # would put it outside both).
+    # would put them outside both).
     app.user_middleware.append(
         Middleware(
             BookingRequestFastPath,
@@ -375,6 +376,9 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
             error_handlers=app.exception_handlers,
             max_body_bytes=settings.max_request_body_bytes,
         )
+    )
+    app.user_middleware.append(
+        Middleware(PlacePolls, services=services, error_handlers=app.exception_handlers)
     )
     app.state.services = services
     app.state.breakers = breakers

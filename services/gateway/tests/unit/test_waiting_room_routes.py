@@ -29,6 +29,7 @@ from .waiting_rooms import Clock
 
 GatewayFactory = Callable[..., AbstractAsyncContextManager[Gateway]]
 BOOKINGS = "/api/v1/bookings"
+PLACES = "/api/v1/waiting-room/places"
 
 
 @dataclass
@@ -576,3 +577,29 @@ async def test_the_room_routes_are_documented(gateway: Gateway) -> None:
     assert set(poll["responses"]["200"]["content"]) == {"application/json", "text/event-stream"}
     booking = paths["/api/v1/bookings"]["post"]
     assert "not_admitted" in booking["description"]
+
+
+async def test_polls_are_answered_before_routing_under_the_routes_name(
+    gateway_factory: GatewayFactory,
+) -> None:
+    route = "/api/v1/waiting-room/places/{place_token}"
+
+    def answered(status: str) -> float:
+        labels = {"method": "GET", "route": route, "status": status}
+        return REGISTRY.get_sample_value("http_requests_total", labels) or 0.0
+
+    async with room_on(gateway_factory) as room:
+        _, fan = await room.gateway.user_with_id()
+        joined = await room.join(fan)
+        before = (answered("200"), answered("404"))
+        polled = await room.gateway.client.get(joined.headers["Location"], headers=fan)
+        unknown = await room.gateway.client.get(f"{PLACES}/p1.bm8.bm8", headers=fan)
+        too_long = await room.gateway.client.get(f"{PLACES}/{'x' * 401}", headers=fan)
+
+    assert polled.status_code == 200
+    assert unknown.json() == {
+        "detail": "No such place in a waiting room",
+        "error_type": "place_not_found",
+    }
+    assert (answered("200"), answered("404")) == (before[0] + 1, before[1] + 1)
+    assert too_long.status_code == 422  # the route's own validation

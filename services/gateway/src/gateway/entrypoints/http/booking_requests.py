@@ -27,18 +27,14 @@ handlers, so they are the route's answers, word for word.
 
 from __future__ import annotations
 
-import inspect
 import json
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from fastapi.routing import APIRoute
-from opentelemetry import trace
 from pydantic import ValidationError
 from starlette.datastructures import Headers
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -57,25 +53,13 @@ from gateway.entrypoints.http.deps import (
     ensure_allowed,
     rate_limit_identity,
 )
+from gateway.entrypoints.http.stand_ins import ErrorHandler, RouteStandIn, route_of
 from service_kit.errors import UnauthorizedError
 from ticketing_contracts.commands import RequestBooking
 from ticketing_contracts.internal_http import IDEMPOTENCY_KEY_HEADER
 
 BOOKINGS_PATH = bookings_router.prefix
-ErrorHandler = Callable[[Request, Any], Response | Awaitable[Response]]
 _IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
-
-
-def booking_request_route() -> APIRoute:
-    """The route whose answers these stand for; routing puts this same object in the scope."""
-    for route in bookings_router.routes:
-        if (
-            isinstance(route, APIRoute)
-            and route.path == BOOKINGS_PATH
-            and "POST" in (route.methods or ())
-        ):
-            return route
-    raise LookupError(f"no POST {BOOKINGS_PATH} route")
 
 
 class BookingRequestFastPath:
@@ -89,9 +73,9 @@ class BookingRequestFastPath:
     ) -> None:
         self.app = app
         self._services = services
-        # The app's own mapping: handlers added after the app was built are seen too.
-        self._error_handlers = error_handlers
-        self._route = booking_request_route()
+        self._route = RouteStandIn(
+            route_of(bookings_router, BOOKINGS_PATH, "POST"), "POST", error_handlers
+        )
         self._max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -116,21 +100,21 @@ class BookingRequestFastPath:
             return None  # anonymous: the route counts it per address and refuses it
         document = _json_of(body)
         if (ticket_type_id := await self._sold_out_type(document, token)) is not None:
-            self._stand_for_route(scope)
-            return await self._refusal(scope, sold_out(ticket_type_id))
+            self._route.stand_for_route(scope)
+            return await self._route.refusal(scope, sold_out(ticket_type_id))
         command = _booking_of(document)
         idempotency_key = headers.get(IDEMPOTENCY_KEY_HEADER)
         if command is None or (
             idempotency_key is not None and not _IDEMPOTENCY_KEY.fullmatch(idempotency_key)
         ):
             return None
-        self._stand_for_route(scope)
+        self._route.stand_for_route(scope)
         try:
             return await self._book(
                 scope, token, command, idempotency_key, headers.get(ADMISSION_PASS_HEADER)
             )
         except Exception as error:
-            return await self._refusal(scope, error)
+            return await self._route.refusal(scope, error)
 
     async def _sold_out_type(self, document: Any, token: str) -> uuid.UUID | None:
         """The ticket type asked for, if the stock says it is sold out and the token's role may
@@ -165,35 +149,6 @@ class BookingRequestFastPath:
             idempotency_key,
             admission_pass,
         )
-
-    def _stand_for_route(self, scope: Scope) -> None:
-        """Metrics, the access log and the trace name the route, as for its own answers."""
-        scope["route"] = self._route
-        span = trace.get_current_span()
-        if span.is_recording():  # what FastAPI's routing does for the route it selects
-            span.update_name(f"POST {BOOKINGS_PATH}")
-            span.set_attribute("http.route", BOOKINGS_PATH)
-
-    async def _refusal(self, scope: Scope, error: Exception) -> Response:
-        """The app's own answer to the error; one it has no handler for goes on up, as from
-        the route."""
-        handler = self._handler_for(error)
-        if handler is None:
-            raise error
-        response = handler(Request(scope), error)
-        return await response if inspect.isawaitable(response) else response
-
-    def _handler_for(self, error: Exception) -> ErrorHandler | None:
-        """The handler the app's exception middleware would pick (500 and `Exception` are
-        the server error middleware's, outside this one)."""
-        if isinstance(error, HTTPException) and error.status_code in self._error_handlers:
-            return self._error_handlers[error.status_code]
-        for cls in type(error).__mro__:
-            if cls is Exception:
-                return None
-            if cls in self._error_handlers:
-                return self._error_handlers[cls]
-        return None
 
     def _readable_json(self, headers: Headers) -> bool:
         """JSON of a declared length the public edge accepts: its limit raises from `receive`,

@@ -1,10 +1,11 @@
 """Waiting rooms: managers and admins turn one on for an event and watch it; fans join and
 follow their place until they are admitted with a pass their bookings then carry.
 
-The place poll is the route 20,000 fans call over and over: it runs no FastAPI dependency,
-checks the bearer token locally (signature and expiry, remembered once verified: no
-revocation or account read, as for the sold-out answer) against the account the place
-token is bound to, reads the place in one Redis call and writes its JSON by hand.
+The place poll is the route 20,000 fans call over and over: it checks the bearer token
+locally (signature and expiry, remembered once verified: no revocation or account read, as
+for the sold-out answer) against the account the place token is bound to, reads the place
+in one Redis call and writes its JSON by hand; `place_polls.py` answers it before FastAPI's
+routing, with `place_response` below.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 
+from gateway.adapters.waiting_room_tokens import MAX_TOKEN_LENGTH
 from gateway.application.stream_slots import StreamSlots
 from gateway.application.waiting_room import PlaceAnswer, RoomReport
 from gateway.domain.waiting_room import RoomSettings
@@ -324,15 +326,34 @@ PLACE_EVENT_SCHEMA: dict[str, Any] = {
 }
 
 
-def _account(services: GatewayServices, request: Request) -> str:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+PLACE_PATH = "/waiting-room/places/{place_token}"
+
+
+def _account(services: GatewayServices, authorization: str) -> str:
+    scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise UnauthorizedError("Not authenticated: send an 'Authorization: Bearer <token>' header")
     return services.tokens.decode(token).user_id
 
 
+def wants_stream(accept: str) -> bool:
+    return "text/event-stream" in accept
+
+
+async def place_response(
+    services: GatewayServices, place_token: str, authorization: str
+) -> Response:
+    """The place as JSON, for the account the bearer token proves."""
+    answer = await services.waiting_rooms.place(place_token, _account(services, authorization))
+    return Response(
+        json.dumps(_place_body(answer)),
+        media_type="application/json",
+        headers=_place_headers(answer),
+    )
+
+
 @router.get(
-    "/waiting-room/places/{place_token}",
+    PLACE_PATH,
     response_model=PlaceOut,
     summary="Your place: position, fans ahead, estimated wait, tickets left, and your pass "
     "once admitted",
@@ -350,17 +371,15 @@ def _account(services: GatewayServices, request: Request) -> str:
     },
     openapi_extra={"security": [{"OAuth2PasswordBearer": []}]},
 )
-async def place(place_token: Annotated[str, Path(max_length=400)], request: Request) -> Response:
+async def place(
+    place_token: Annotated[str, Path(max_length=MAX_TOKEN_LENGTH)], request: Request
+) -> Response:
     services: GatewayServices = request.app.state.services
-    account = _account(services, request)
-    if "text/event-stream" in request.headers.get("accept", ""):
+    authorization = request.headers.get("authorization", "")
+    if wants_stream(request.headers.get("accept", "")):
+        account = _account(services, authorization)
         return await _place_stream(request, services, place_token, account)
-    answer = await services.waiting_rooms.place(place_token, account)
-    return Response(
-        json.dumps(_place_body(answer)),
-        media_type="application/json",
-        headers=_place_headers(answer),
-    )
+    return await place_response(services, place_token, authorization)
 
 
 async def _place_stream(

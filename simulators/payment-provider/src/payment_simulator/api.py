@@ -101,15 +101,23 @@ def provider_router(
     @router.get(
         "/payment_intents",
         response_model=PaymentIntentList,
-        summary="Find the intent an idempotency key created (or the latest intents)",
+        summary="Find the intent an idempotency key created, or page through every intent",
+        description=(
+            "Newest first, `limit` at a time; `starting_after` (an intent id) gives the page "
+            "after it and `has_more` says whether another follows: the ledger export a "
+            "reconciliation reads. 404 when `starting_after` names no intent."
+        ),
+        responses=_errors(404),
     )
     async def list_payment_intents(
         idempotency_key: Annotated[IdempotencyKey | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 10,
+        starting_after: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
     ) -> PaymentIntentList:
-        return PaymentIntentList(
-            data=await ledger.intents(idempotency_key=idempotency_key, limit=limit)
+        found = await ledger.intents(
+            idempotency_key=idempotency_key, limit=limit + 1, starting_after=starting_after
         )
+        return PaymentIntentList(data=found[:limit], has_more=len(found) > limit)
 
     @router.get(
         "/payment_intents/{intent_id}", response_model=PaymentIntent, responses=_errors(404)

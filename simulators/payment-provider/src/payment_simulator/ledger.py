@@ -224,7 +224,10 @@ class PaymentLedger:
         idempotency_key: str | None = None,
         booking_id: str | None = None,
         limit: int | None = None,
+        starting_after: str | None = None,
     ) -> list[PaymentIntent]:
+        """Newest first when `limit` is given (after the intent `starting_after`: the next
+        page, as the provider's list pages), else every intent, oldest first."""
         conditions, arguments = [], []
         for column, value in (
             ("idempotency_key", idempotency_key),
@@ -233,6 +236,17 @@ class PaymentLedger:
             if value is not None:
                 arguments.append(value)
                 conditions.append(f"{column} = ${len(arguments)}")
+        if starting_after is not None:
+            async with self.pool.acquire() as connection:
+                after = await connection.fetchval(
+                    "SELECT seq FROM payment_intents WHERE id = $1", starting_after
+                )
+            if after is None:
+                raise NotFound(
+                    f"No such payment_intent: '{starting_after}'", param="starting_after"
+                )
+            arguments.append(after)
+            conditions.append(f"seq < ${len(arguments)}")
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         order = "ORDER BY seq DESC" if limit is not None else "ORDER BY seq"
         limited = f"LIMIT {int(limit)}" if limit is not None else ""

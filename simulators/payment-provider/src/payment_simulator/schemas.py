@@ -109,6 +109,9 @@ class PaymentIntent(BaseModel):
 class PaymentIntentList(BaseModel):
     object: Literal["list"] = "list"
     data: list[PaymentIntent]
+    has_more: bool = Field(
+        default=False, description="More intents follow: ask again with starting_after"
+    )
 
 
 class Ledger(BaseModel):

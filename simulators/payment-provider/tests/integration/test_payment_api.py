@@ -429,3 +429,31 @@ async def test_a_restarted_simulator_keeps_its_ledger(
     assert (await provider.get(f"/v1/payment_intents/{intent['id']}")).json() == intent
     replay = await create(provider, charge(metadata=intent["metadata"]), headers)
     assert replay.json()["id"] == intent["id"]
+
+
+async def test_every_intent_can_be_paged_through_newest_first(
+    provider: httpx.AsyncClient,
+) -> None:
+    made = [(await create(provider, charge())).json()["id"] for _ in range(5)]
+
+    seen: list[str] = []
+    after: str | None = None
+    while True:
+        params: dict[str, Any] = {"limit": 2, **({"starting_after": after} if after else {})}
+        page = (await provider.get("/v1/payment_intents", params=params)).json()
+        seen.extend(intent["id"] for intent in page["data"])
+        if not page["has_more"]:
+            break
+        after = page["data"][-1]["id"]
+
+    assert [intent for intent in seen if intent in made] == list(reversed(made))
+    assert len(seen) == len(set(seen))
+
+
+async def test_paging_after_an_unknown_intent_is_refused(provider: httpx.AsyncClient) -> None:
+    response = await provider.get(
+        "/v1/payment_intents", params={"starting_after": "pi_nothing_like_it"}
+    )
+
+    assert response.status_code == 404
+    assert response.json()["error"]["param"] == "starting_after"

@@ -15,7 +15,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -98,12 +98,15 @@ class PostgresCluster:
         host: str = LOOPBACK,
         *,
         durable: bool = False,
+        settings: Mapping[str, str] | None = None,
     ) -> None:
         self.directory = directory
         self.data_dir = directory / "data"
         self.log_path = directory / "postgres.log"
         self.host = host
         self.durable = durable
+        # postgresql.conf settings of its own, written when the cluster is created.
+        self.settings = dict(settings or {})
         self.port = port or self.running_port() or free_port(host)
 
     @property
@@ -179,6 +182,7 @@ class PostgresCluster:
             # A test cluster outlives a restart of the server, which is what tests restart;
             # flushing to disk for an operating-system crash would only load the machine.
             "fsync": "on" if self.durable else "off",
+            **self.settings,
         }
         with (self.data_dir / "postgresql.conf").open("a") as conf:
             conf.write("\n# local_infra.PostgresCluster\n")
@@ -197,6 +201,11 @@ class PostgresCluster:
 
     async def _pg_ctl(self, *arguments: str) -> None:
         await self._run("pg_ctl", "-D", str(self.data_dir), *arguments)
+
+    async def run_program(self, program: str, *arguments: str) -> None:
+        """One of the server's programs (pg_basebackup, ...) as the server's own user, in the
+        cluster's directory; raises with its output when it fails."""
+        await self._run(program, *arguments)
 
     async def _run(self, program: str, *arguments: str) -> None:
         process = await asyncio.create_subprocess_exec(
@@ -218,12 +227,32 @@ class PostgresCluster:
             )
 
 
-@asynccontextmanager
-async def temporary_postgres_cluster() -> AsyncIterator[PostgresCluster]:
-    """A started cluster in a new temporary directory; stopped and deleted afterwards."""
+def give_to_server_user(data_dir: Path) -> None:
+    """A data directory copied by us becomes the server's: its user's (as root), 0700."""
+    user = _server_user()
+    for path in (data_dir, *data_dir.rglob("*")):
+        if user is not None:
+            shutil.chown(path, user, user)
+    data_dir.chmod(0o700)
+
+
+def server_owned_directory(prefix: str) -> Path:
+    """A new temporary directory the server's user owns (as root it runs as `postgres`)."""
     # Not under pytest's tmp_path: as root, the server's user must reach the directory.
-    directory = Path(tempfile.mkdtemp(prefix="local-infra-postgres-"))
-    cluster = PostgresCluster(directory)
+    directory = Path(tempfile.mkdtemp(prefix=prefix))
+    user = _server_user()
+    if user is not None:
+        shutil.chown(directory, user)
+    return directory
+
+
+@asynccontextmanager
+async def temporary_postgres_cluster(
+    settings: Mapping[str, str] | None = None,
+) -> AsyncIterator[PostgresCluster]:
+    """A started cluster in a new temporary directory; stopped and deleted afterwards."""
+    directory = server_owned_directory("local-infra-postgres-")
+    cluster = PostgresCluster(directory, settings=settings)
     try:
         await cluster.start()
         yield cluster

@@ -220,3 +220,31 @@ async def test_without_redis_server_installed_the_error_names_the_package(
 
     with pytest.raises(InfrastructureUnavailable, match="apt-get install redis-server"):
         await ensure_redis(f"redis://127.0.0.1:{free_port()}/0", own_redis_dir)
+
+
+async def test_a_frozen_redis_answers_nothing_until_thawed_and_a_killed_one_can_start_empty(
+    own_redis_dir: Path,
+) -> None:
+    server = RedisServer(own_redis_dir)
+    await server.start()
+    try:
+        client = redis.from_url(server.url)
+        await client.set("kept", "yes")
+        await client.aclose()
+
+        server.freeze()
+        assert not await can_ping(server.url, connect_seconds=0.5)
+        server.thaw()
+        assert await can_ping(server.url)
+
+        server.freeze()
+        server.kill()
+        server.forget_data()
+        await server.start()
+        client = redis.from_url(server.url)
+        try:
+            assert await client.get("kept") is None
+        finally:
+            await client.aclose()
+    finally:
+        await server.stop()

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import re
 import shutil
+import signal
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +21,7 @@ from local_infra.ports import LOOPBACK, free_port, preferred_or_free_port
 from local_infra.processes import (
     is_alive,
     is_running_as,
+    kill_now,
     read_pid,
     spawn_background,
     tail,
@@ -130,6 +132,35 @@ class RedisServer:
         if pid is not None:
             await asyncio.to_thread(terminate, pid)
         self.pid_path.unlink(missing_ok=True)
+
+    def freeze(self) -> None:
+        """SIGSTOP: connections stay open and new ones are accepted, nothing is answered
+        (a server that hangs, as a paused VM or a long fork does)."""
+        pid = self.pid
+        if pid is not None:
+            kill_now(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT: a frozen server answers again, with everything it held."""
+        pid = self.pid
+        if pid is not None:
+            kill_now(pid, signal.SIGCONT)
+
+    def kill(self) -> None:
+        """SIGKILL (a frozen server too): gone without flushing anything."""
+        pid = self.pid
+        if pid is not None:
+            kill_now(pid, signal.SIGKILL)
+        self.pid_path.unlink(missing_ok=True)
+
+    def forget_data(self) -> None:
+        """Deletes what the server keeps on disk, so the next start is empty (a server
+        replaced without its volume). Only while it is not running."""
+        if self.is_running():
+            raise InfrastructureUnavailable(f"redis-server in {self.directory} still runs")
+        shutil.rmtree(self.directory / "appendonlydir", ignore_errors=True)
+        for name in ("appendonly.aof", "dump.rdb"):
+            (self.directory / name).unlink(missing_ok=True)
 
     def _config(self) -> str:
         settings = {

@@ -42,7 +42,7 @@ class BreakerRedis(Redis):
     async def execute_command(self, *args: Any, **options: Any) -> Any:
         try:
             with self.breaker.calling():
-                return await super().execute_command(*args, **options)
+                return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
         except CircuitBreakerError as error:
             raise RedisUnavailable(str(error)) from None
 

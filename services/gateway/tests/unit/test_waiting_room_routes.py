@@ -540,10 +540,28 @@ async def test_a_place_can_be_followed_as_server_sent_events(
         _, fan = await room.gateway.user_with_id()
         joined = await room.join(fan)
 
+        reads = 0
+        read_place = room.store.place
+
+        async def counted_read(*args: Any) -> Any:
+            nonlocal reads
+            reads += 1
+            return await read_place(*args)
+
+        room.store.place = counted_read  # type: ignore[method-assign]
+        slots = room.gateway.app.state.stream_slots
+
+        async def until(condition: Callable[[], bool]) -> None:
+            deadline = time.monotonic() + 5
+            while not condition():
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.01)
+
         async def meanwhile() -> None:
-            await asyncio.sleep(0.1)
+            await until(lambda: slots.open == 1)  # the stream has its first answer
             await room.admit()
-            await asyncio.sleep(0.1)
+            admitted_at = reads
+            await until(lambda: reads > admitted_at + 1)  # the stream has read it since
             await room.gateway.client.delete(room.url, headers=room.manager)
 
         changes = asyncio.create_task(meanwhile())

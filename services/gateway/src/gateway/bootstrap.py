@@ -15,7 +15,12 @@ from fastapi.responses import JSONResponse
 from starlette.middleware import Middleware
 
 from gateway.adapters.downstream import HttpDownstream
-from gateway.adapters.login_throttle import Backoff, InMemoryLoginThrottle, RedisLoginThrottle
+from gateway.adapters.login_throttle import (
+    Backoff,
+    InMemoryLoginThrottle,
+    LoginThrottleWithFallback,
+    RedisLoginThrottle,
+)
 from gateway.adapters.metrics import AdmissionMetrics
 from gateway.adapters.passwords import (
     Argon2PasswordHasher,
@@ -31,10 +36,11 @@ from gateway.adapters.rate_limits import (
     RateLimiter,
     RedisWindowCounters,
     WindowCounters,
+    WindowCountersWithFallback,
     rules_from_settings,
 )
 from gateway.adapters.read_positions import InMemoryReadPositions, RedisReadPositions
-from gateway.adapters.revoked_tokens import InMemoryRevokedTokens, RedisRevokedTokens
+from gateway.adapters.revoked_tokens import InMemoryRevokedTokens, PostgresRevokedTokens
 from gateway.adapters.tokens import JwtTokens
 from gateway.adapters.user_store import InMemoryUserRepository, PostgresUserRepository
 from gateway.adapters.waiting_room_store import InMemoryWaitingRoomStore, RedisWaitingRoomStore
@@ -49,6 +55,7 @@ from gateway.application.operations import OperationsService
 from gateway.application.ports import LoginThrottle, ReadPositions, RevokedTokens, UserRepository
 from gateway.application.public_reads import CoalescedReads
 from gateway.application.read_your_writes import ReadYourWrites
+from gateway.application.revocations import RevocationList
 from gateway.application.sale_starts import CatalogSaleStarts
 from gateway.application.stream_slots import StreamSlots
 from gateway.application.waiting_room import WaitingRooms, WaitingRoomStore
@@ -112,6 +119,8 @@ class GatewayAdapters:
     # None: argon2id with the settings' parameters.
     password_hasher: BlockingPasswordHasher | None = None
     probes: dict[str, Probe] = field(default_factory=dict)
+    # Shown on readiness but not required: the gateway keeps serving without them.
+    optional_probes: dict[str, Probe] = field(default_factory=dict)
     # The waiting rooms' wall clock (passes' expiry, estimated waits); tests move it.
     clock: Callable[[], float] = time.time
     on_startup: list[Hook] = field(default_factory=list)
@@ -119,25 +128,35 @@ class GatewayAdapters:
 
 
 def production_adapters(settings: GatewaySettings) -> GatewayAdapters:
+    """What each Redis use does while Redis is away: docs/architecture.md, "Redis away"."""
     redis = redis_client(str(settings.redis_url))
     users = PostgresUserRepository(settings.database_dsn, settings.database_pool_size)
+    revocations = RevocationList(
+        PostgresRevokedTokens(users),
+        leeway_seconds=settings.jwt_leeway_seconds,
+        refresh_seconds=settings.revoked_tokens_refresh_seconds,
+        max_stale_seconds=settings.revoked_tokens_max_stale_seconds,
+    )
     return GatewayAdapters(
         users=users,
-        rate_limits=RedisWindowCounters(redis, settings.redis_key_prefix),
+        rate_limits=WindowCountersWithFallback(
+            RedisWindowCounters(redis, settings.redis_key_prefix),
+            settings.rate_limit_share_without_redis,
+        ),
         read_positions=RedisReadPositions(
             redis, settings.redis_key_prefix, settings.read_position_ttl_seconds
         ),
-        login_throttle=RedisLoginThrottle(
-            redis, settings.redis_key_prefix, login_backoff(settings)
+        login_throttle=LoginThrottleWithFallback(
+            RedisLoginThrottle(redis, settings.redis_key_prefix, login_backoff(settings)),
+            InMemoryLoginThrottle(login_backoff(settings)),
         ),
-        revoked_tokens=RedisRevokedTokens(
-            redis, settings.redis_key_prefix, settings.jwt_leeway_seconds
-        ),
+        revoked_tokens=revocations,
         waiting_rooms=RedisWaitingRoomStore(redis, settings.redis_key_prefix),
         breaker_redis_url=str(settings.redis_url),
-        probes={"redis": redis_probe(redis), "postgres": users.ping},
-        on_startup=[users.open],
-        on_shutdown=[users.close, redis.aclose],
+        probes={"postgres": users.ping},
+        optional_probes={"redis": redis_probe(redis)},
+        on_startup=[users.open, revocations.start],
+        on_shutdown=[revocations.stop, users.close, redis.aclose],
     )
 
 
@@ -328,6 +347,8 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
 
     for name, probe in adapters.probes.items():
         health.add(name, probe)
+    for name, probe in adapters.optional_probes.items():
+        health.add(name, probe, required=False)
     health.add("waiting-room admission", admission.task.probe, required=False)
     # A downstream outage is reported but does not pull every gateway pod out of
     # rotation: the gateway still answers other routes and fails fast on the broken one.
@@ -382,6 +403,7 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
     )
     app.state.services = services
     app.state.breakers = breakers
+    app.state.waiting_room_admission = admission
     app.state.stream_slots = StreamSlots(
         settings.sse_max_streams_per_user, settings.sse_max_streams_per_pod
     )

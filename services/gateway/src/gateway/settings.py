@@ -73,6 +73,15 @@ class GatewaySettings(JwtSettings, RedisSettings, PostgresSettings, InternalToke
     login_backoff_max_seconds: int = Field(default=300, ge=1, le=86_400)
     # Role and token version of a caller are read from the user store, cached this long.
     user_cache_seconds: float = Field(default=1.0, ge=0, le=1.0)
+    # Logouts are kept in PostgreSQL; each process checks tokens against its own copy,
+    # refreshed this often (how long another replica may still accept a logged-out token).
+    revoked_tokens_refresh_seconds: float = Field(default=1.0, gt=0, le=10)
+    revoked_tokens_max_stale_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="Past this without a refresh (PostgreSQL away), authenticated requests 503",
+    )
 
     # Downstream calls
     downstream_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
@@ -109,6 +118,15 @@ class GatewaySettings(JwtSettings, RedisSettings, PostgresSettings, InternalToke
     rate_limits_enabled: bool = True
     rate_limit_default: str = Field(default="300/minute", pattern=RATE_LIMIT_FORMAT)
     rate_limit_booking: str = Field(default="30/minute", pattern=RATE_LIMIT_FORMAT)
+    rate_limit_share_without_redis: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description=(
+            "While Redis is away each process counts alone and allows this share of every "
+            "limit: 1 / the number of gateway replicas keeps the total"
+        ),
+    )
     # Sign-ups and logins: a crowd behind one address (campus, carrier NAT) must get through
     # at an on-sale, so per address only failures are limited, and sign-ups generously.
     rate_limit_register: str = Field(

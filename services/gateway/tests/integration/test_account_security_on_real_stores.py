@@ -3,7 +3,7 @@
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 import httpx
@@ -12,8 +12,9 @@ import pytest_asyncio
 from redis.asyncio import Redis
 
 from gateway.adapters.login_throttle import Backoff, RedisLoginThrottle
-from gateway.adapters.revoked_tokens import RedisRevokedTokens
+from gateway.adapters.revoked_tokens import PostgresRevokedTokens
 from gateway.adapters.user_store import PostgresUserRepository
+from gateway.application.revocations import RevocationList
 from gateway.bootstrap import build_app, production_adapters
 from gateway.domain.users import User
 from gateway.settings import GatewaySettings
@@ -51,16 +52,55 @@ async def test_failures_back_off_per_account_in_redis_and_a_success_resets_them(
     assert await throttle.record_failure(victim) == 0
 
 
-async def test_a_revoked_token_id_is_kept_until_the_token_expires(
-    redis: Redis, redis_key_prefix: str
+async def test_a_logout_is_kept_in_postgres_seen_by_every_replica_and_forgotten_at_expiry(
+    database_factory,
 ) -> None:
-    revoked = RedisRevokedTokens(redis, redis_key_prefix, leeway_seconds=10)
-    token_id = uuid.uuid4().hex
-    await revoked.revoke(token_id, int(time.time()) + 600)
-    assert await revoked.is_revoked(token_id)
-    assert not await revoked.is_revoked(uuid.uuid4().hex)
-    ttl = await redis.ttl(f"{redis_key_prefix}gateway:revoked-token:{token_id}")
-    assert 600 <= ttl <= 610
+    users = PostgresUserRepository(await database_factory("gateway_revoked"), pool_size=2)
+    await users.open()
+
+    def replica() -> RevocationList:
+        return RevocationList(
+            PostgresRevokedTokens(users),
+            leeway_seconds=1,
+            refresh_seconds=0.05,
+            max_stale_seconds=30,
+        )
+
+    this, other = replica(), replica()
+    await this.start()
+    await other.start()
+    try:
+        logged_out, expiring, untouched = (uuid.uuid4().hex for _ in range(3))
+        await this.revoke(logged_out, int(time.time()) + 600)
+        await this.revoke(expiring, int(time.time()))  # forgotten a second (leeway) later
+        assert await this.is_revoked(logged_out)
+        await until(lambda: other.is_revoked(logged_out))
+        assert not await other.is_revoked(untouched)
+
+        restarted = replica()  # a gateway started afterwards reads every logout
+        await restarted.start()
+        assert await restarted.is_revoked(logged_out)
+        await restarted.stop()
+
+        async def forgotten() -> bool:
+            stored = await users.pool.fetchval(
+                "SELECT count(*) FROM gateway_revoked_tokens WHERE token_id = $1", expiring
+            )
+            return stored == 0 and not await other.is_revoked(expiring)
+
+        await until(forgotten)
+        assert await this.is_revoked(logged_out)
+    finally:
+        await this.stop()
+        await other.stop()
+        await users.close()
+
+
+async def until(condition: Callable[[], Awaitable[bool]], seconds: float = 5) -> None:
+    deadline = time.monotonic() + seconds
+    while not await condition():
+        assert time.monotonic() < deadline, "the condition did not come true in time"
+        await asyncio.sleep(0.02)
 
 
 async def test_a_new_password_raises_the_token_version_and_old_tables_gain_the_column(

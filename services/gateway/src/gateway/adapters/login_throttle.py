@@ -73,44 +73,31 @@ class RedisLoginThrottle:
         self._record_failure = redis.register_script(_RECORD_FAILURE)
 
     async def retry_after(self, account: str) -> int:
-        try:
-            left = float(await self._retry_after(keys=[self._key(account)]))
-        except Exception:
-            # The hashing pool still bounds the work; losing backoff for a moment beats
-            # refusing every login.
-            logger.warning("login throttle unavailable; letting the login through", exc_info=True)
-            return 0
+        left = float(await self._retry_after(keys=[self._key(account)]))
         return math.ceil(left)
 
     async def record_failure(self, account: str) -> int:
-        try:
-            return int(
-                await self._record_failure(
-                    keys=[self._key(account)],
-                    args=[
-                        self._backoff.free_failures,
-                        self._backoff.initial_seconds,
-                        self._backoff.max_seconds,
-                        FAILURE_MEMORY_SECONDS,
-                    ],
-                )
+        return int(
+            await self._record_failure(
+                keys=[self._key(account)],
+                args=[
+                    self._backoff.free_failures,
+                    self._backoff.initial_seconds,
+                    self._backoff.max_seconds,
+                    FAILURE_MEMORY_SECONDS,
+                ],
             )
-        except Exception:
-            logger.warning("login throttle unavailable; failure not counted", exc_info=True)
-            return 0
+        )
 
     async def reset(self, account: str) -> None:
-        try:
-            await self._redis.delete(self._key(account))
-        except Exception:
-            logger.warning("login throttle unavailable; failures not reset", exc_info=True)
+        await self._redis.delete(self._key(account))
 
     def _key(self, account: str) -> str:
         return self._prefix + account_key(account)
 
 
 class InMemoryLoginThrottle:
-    """The same rules in one process, for tests."""
+    """The same rules in one process: for tests, and while Redis is away."""
 
     def __init__(self, backoff: Backoff, clock: Callable[[], float] = time.time) -> None:
         self._backoff = backoff
@@ -131,3 +118,49 @@ class InMemoryLoginThrottle:
     async def reset(self, account: str) -> None:
         self._failures.pop(account, None)
         self._blocked_until.pop(account, None)
+
+
+class LoginThrottleWithFallback:
+    """Backoff counted in Redis; while Redis is away, in this process alone (the same rules,
+    so an account gets its free failures once per replica: the password hashing pool still
+    bounds the work)."""
+
+    def __init__(self, shared: RedisLoginThrottle, local: InMemoryLoginThrottle) -> None:
+        self._shared = shared
+        self._local = local
+        self.shared_away = False
+
+    async def retry_after(self, account: str) -> int:
+        try:
+            shared = await self._shared.retry_after(account)
+        except Exception:
+            self._away()
+            return await self._local.retry_after(account)
+        self._back()
+        return max(shared, await self._local.retry_after(account))
+
+    async def record_failure(self, account: str) -> int:
+        try:
+            delay = await self._shared.record_failure(account)
+        except Exception:
+            self._away()
+            return await self._local.record_failure(account)
+        self._back()
+        return delay
+
+    async def reset(self, account: str) -> None:
+        await self._local.reset(account)
+        try:
+            await self._shared.reset(account)
+        except Exception:
+            self._away()
+
+    def _away(self) -> None:
+        if not self.shared_away:
+            self.shared_away = True
+            logger.warning("login throttle unavailable; counting in this process", exc_info=True)
+
+    def _back(self) -> None:
+        if self.shared_away:
+            self.shared_away = False
+            logger.info("login throttle back; counting in Redis again")

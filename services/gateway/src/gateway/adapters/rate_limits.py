@@ -242,6 +242,75 @@ class InMemoryWindowCounters:
         return decisions
 
 
+class WindowCountersWithFallback:
+    """The shared counts in Redis; while Redis is away, this process's own counts, each limit
+    cut to `share` of itself (1 / the replicas keeps the total the same). What was counted
+    in Redis before stays there, so limits pick up from it when Redis answers again (or
+    from nothing, when it came back empty)."""
+
+    def __init__(
+        self,
+        shared: WindowCounters,
+        share: float,
+        local: InMemoryWindowCounters | None = None,
+    ) -> None:
+        self._shared = shared
+        self._share = share
+        self._local = local or InMemoryWindowCounters()
+        self.shared_away = False
+
+    async def hit(self, checks: Sequence[WindowCheck]) -> list[RateLimitDecision]:
+        try:
+            decisions = await self._shared.hit(checks)
+        except Exception:
+            self._away()
+            return await self._local.hit(self._cut(checks))
+        self._back()
+        return decisions
+
+    async def peek(self, checks: Sequence[WindowCheck]) -> list[RateLimitDecision]:
+        try:
+            decisions = await self._shared.peek(checks)
+        except Exception:
+            self._away()
+            return await self._local.peek(self._cut(checks))
+        self._back()
+        return decisions
+
+    async def add(self, checks: Sequence[WindowCheck]) -> None:
+        try:
+            await self._shared.add(checks)
+        except Exception:
+            self._away()
+            await self._local.add(self._cut(checks))
+            return
+        self._back()
+
+    def _cut(self, checks: Sequence[WindowCheck]) -> list[WindowCheck]:
+        return [
+            WindowCheck(
+                key=check.key,
+                limit=max(1, math.floor(check.limit * self._share)),
+                window_seconds=check.window_seconds,
+            )
+            for check in checks
+        ]
+
+    def _away(self) -> None:
+        if not self.shared_away:
+            self.shared_away = True
+            logger.warning(
+                "rate limit storage unavailable; counting in this process (%g of each limit)",
+                self._share,
+                exc_info=True,
+            )
+
+    def _back(self) -> None:
+        if self.shared_away:
+            self.shared_away = False
+            logger.info("rate limit storage back; counting in Redis again")
+
+
 class RateLimiter:
     def __init__(
         self, counters: WindowCounters, rules: dict[str, RateLimitItem], *, enabled: bool = True
@@ -253,7 +322,7 @@ class RateLimiter:
     async def hit(self, groups: Sequence[str], identity: str) -> RateLimitDecision | None:
         """Count one request of `identity` in every group; the most restrictive decision.
 
-        None when limits are off, no group has a rule, or the store is unreachable.
+        None when limits are off, no group has a rule, or no count could be made.
         """
         return await self._decide(self._counters.hit, groups, identity)
 

@@ -27,6 +27,14 @@ CREATE TABLE IF NOT EXISTS gateway_users (
     updated_at    timestamptz NOT NULL DEFAULT now()
 );
 ALTER TABLE gateway_users ADD COLUMN IF NOT EXISTS token_version integer NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS gateway_revoked_tokens (
+    token_id     text        PRIMARY KEY,
+    forget_after timestamptz NOT NULL,
+    revoked_at   timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX IF NOT EXISTS gateway_revoked_tokens_by_time ON gateway_revoked_tokens (revoked_at);
+CREATE INDEX IF NOT EXISTS gateway_revoked_tokens_by_expiry
+    ON gateway_revoked_tokens (forget_after);
 """
 # Replicas starting together must not race on CREATE TABLE.
 _SCHEMA_LOCK_ID = 0x6761746577617931

@@ -73,6 +73,21 @@ class RevokedTokens(Protocol):
     async def is_revoked(self, token_id: str) -> bool: ...
 
 
+class RevokedTokenStore(Protocol):
+    """Where logouts are kept durably (PostgreSQL), read by every replica."""
+
+    async def add(self, token_id: str, forget_after: float) -> None:
+        """Revokes the token until `forget_after` (epoch seconds)."""
+        ...
+
+    async def revoked_since(self, since: float | None) -> tuple[dict[str, float], float]:
+        """Ids revoked from `since` on (all, with None) and still to be kept, each with its
+        `forget_after`; and the store's own time when the read began (the next `since`)."""
+        ...
+
+    async def forget_expired(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class TokenClaims:
     user_id: str

@@ -424,7 +424,12 @@ def test_kafka_topics(
 
 
 # Who calls an internal service besides the gateway, with its own token (callee -> callers).
-SERVICE_CALLERS = {"booking-command": ["inventory"], "inventory": ["booking-command"]}
+SERVICE_CALLERS = {
+    "booking-command": ["inventory"],
+    "inventory": ["booking-command"],
+    # booking-command's reconciliation after a restore of its event store.
+    "query-projection": ["booking-command"],
+}
 
 
 @pytest.mark.parametrize("overlay", ["dev", "prod"])

@@ -46,8 +46,11 @@ SERVICE_SPECS: Mapping[str, ServiceSpec] = {
 SERVICE_CALLERS: Mapping[str, tuple[str, ...]] = {
     # inventory's unclaimed-hold sweeper asks POST /internal/v1/bookings/known.
     BOOKING_COMMAND: (INVENTORY,),
-    # booking-command's group commit holds with POST /internal/v1/holds.
+    # booking-command's group commit holds with POST /internal/v1/holds (and its
+    # reconciliation after a restore reads and releases: /internal/v1/reconciliation/...).
     INVENTORY: (BOOKING_COMMAND,),
+    # booking-command's reconciliation after a restore: /internal/v1/reconciliation/...
+    QUERY_PROJECTION: (BOOKING_COMMAND,),
 }
 CALLING_SERVICES: tuple[str, ...] = tuple(
     sorted({caller for callers in SERVICE_CALLERS.values() for caller in callers})

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from booking_command.adapters.broker_epoch import EventStoreBrokerEpoch
 from booking_command.adapters.event_store import postgres_environment
+from booking_command.adapters.event_store_bookings import EventStoreBookings
 from booking_command.adapters.inventory_holds import HttpInventoryHolds
 from booking_command.adapters.metrics import (
     DUE_PAYMENTS_POSTPONED,
@@ -29,6 +30,10 @@ from booking_command.adapters.metrics import (
 from booking_command.adapters.outbox_relay import OutboxRelay
 from booking_command.adapters.payment_provider import HttpPaymentProvider
 from booking_command.adapters.public_events import OutboxMapper, is_published
+from booking_command.adapters.reconciliation_clients import (
+    HttpInventoryReconciliation,
+    HttpReadModelReconciliation,
+)
 from booking_command.adapters.relay_leadership import RelayLeadership
 from booking_command.application.app import BookingCommandApplication, utc_now
 from booking_command.application.event_cancellations import (
@@ -49,6 +54,7 @@ from booking_command.application.message_bus import (
 from booking_command.application.payment_worker import PaymentWorker, PaymentWorkerOptions
 from booking_command.application.ports import InventoryHolds, PaymentProvider
 from booking_command.application.reads import WriteSideReads
+from booking_command.application.reconciliation import Reconcile
 from booking_command.entrypoints.http import bookings, events, known_bookings, venues
 from booking_command.settings import BookingCommandSettings
 from service_kit.app_factory import (
@@ -75,6 +81,7 @@ OPENAPI_TAGS = [
 FINAL_OUTBOX_ROUND_SECONDS = 5.0
 PAYMENT_PROVIDER = "payment-provider"
 INVENTORY = "inventory"
+QUERY_PROJECTION = "query-projection"
 
 
 def shared_breaker(
@@ -165,6 +172,68 @@ def kafka_runtime(settings: BookingCommandSettings) -> KafkaRuntime:
         description="Booking lifecycle (booking.*), keyed by the event (show) id",
     )
     return runtime
+
+
+@asynccontextmanager
+async def reconciliation(settings: BookingCommandSettings) -> AsyncIterator[Reconcile]:
+    """The reconciliation after a restore, for the operator command: the event store
+    (nothing of the service started), inventory and query-projection with the service's own
+    token, and the provider under a breaker of its own (its failures are not the service's)."""
+    tokens = service_token_issuer(settings)
+    if tokens is None:
+        raise SystemExit(
+            "SERVICE_TOKEN_PRIVATE_KEY is not set: inventory and query-projection refuse "
+            "the reconciliation without booking-command's own token"
+        )
+    executor = EventStoreExecutor(2)
+    app = await executor.run(BookingCommandApplication, postgres_environment(settings))
+    timed_ids_from = await executor.run(app.booking_recorder.timed_event_ids_from)
+
+    def session() -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=settings.reconciliation_timeout_seconds)
+        )
+
+    provider = HttpPaymentProvider(
+        str(settings.payment_provider_url),
+        settings.payment_provider_secret_key.get_secret_value(),
+        session(),
+        create_breaker(
+            f"{PAYMENT_PROVIDER}-reconciliation",
+            fail_max=settings.payment_breaker_fail_max,
+            reset_timeout_seconds=settings.payment_breaker_reset_seconds,
+        ),
+        retry_attempts=settings.payment_retry_attempts,
+        retry_initial_seconds=settings.payment_retry_initial_seconds,
+        retry_max_seconds=settings.payment_retry_max_seconds,
+    )
+    inventory = HttpInventoryReconciliation(
+        INVENTORY,
+        str(settings.inventory_url),
+        lambda: tokens.service_authorization(INVENTORY),
+        session(),
+    )
+    read_models = HttpReadModelReconciliation(
+        QUERY_PROJECTION,
+        str(settings.query_projection_url),
+        lambda: tokens.service_authorization(QUERY_PROJECTION),
+        session(),
+    )
+    try:
+        yield Reconcile(
+            EventStoreBookings(
+                app, executor, OutboxMapper(app.mapper, settings.topic, timed_ids_from)
+            ),
+            inventory,
+            read_models,
+            provider,
+        )
+    finally:
+        await inventory.aclose()
+        await read_models.aclose()
+        await provider.aclose()
+        await executor.run(app.close)
+        executor.shutdown()
 
 
 @dataclass

@@ -97,6 +97,17 @@ class BookingCommandSettings(
         description="How long an open breaker answers bookings 503 without asking inventory",
     )
 
+    query_projection_url: Annotated[AnyHttpUrl, Dependency.HTTP] = Field(
+        default=AnyHttpUrl("http://127.0.0.1:8003"),
+        description=(
+            "Base URL of query-projection, which `python -m booking_command reconcile` "
+            "compares with the event store after a restore"
+        ),
+    )
+    reconciliation_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=600, description="Longest wait for one reconciliation answer"
+    )
+
     payment_provider_url: Annotated[AnyHttpUrl, Dependency.HTTP] = Field(
         default=AnyHttpUrl("http://127.0.0.1:8010"),
         description="Base URL of the payment provider's API (the simulator locally)",

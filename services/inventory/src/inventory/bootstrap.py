@@ -28,8 +28,9 @@ from inventory.adapters.postgres_schema import create_schema
 from inventory.application.errors import CatalogNotCaughtUp, ConcurrencyConflict
 from inventory.application.hold_tickets import HoldTickets
 from inventory.application.process_batch import ProcessMessageBatch
+from inventory.application.release_not_stored import ReleaseBookingsNotStored
 from inventory.application.unclaimed_holds import ReleaseUnclaimedHolds
-from inventory.entrypoints.http import holds
+from inventory.entrypoints.http import holds, reconciliation
 from inventory.entrypoints.http.stock import stock_router
 from inventory.entrypoints.subscribers import SubscriberDependencies, is_transient, subscribe
 from inventory.settings import InventorySettings
@@ -137,6 +138,7 @@ class InventoryRuntime:
             idle_seconds=settings.unclaimed_hold_check_seconds,
         )
         self._release_unclaimed: ReleaseUnclaimedHolds | None = None
+        self.release_not_stored: ReleaseBookingsNotStored | None = None
         self.booking_subscription, self.catalog_subscription = subscribe(
             self.kafka,
             settings,
@@ -219,16 +221,23 @@ class InventoryRuntime:
         self.relay_task = BackgroundTask("outbox relay", self.relay.run)
         self.relay_task.start()
         self.http = httpx.AsyncClient(timeout=settings.booking_command_timeout_seconds)
+        directory = HttpBookingDirectory(
+            str(settings.booking_command_url),
+            self.http,
+            self.booking_command_breaker,
+            self.booking_command_authorization,
+            attempts=settings.booking_command_retry_attempts,
+        )
         self._release_unclaimed = ReleaseUnclaimedHolds(
             lambda: PostgresUnitOfWork(self._connected_pool()),
-            HttpBookingDirectory(
-                str(settings.booking_command_url),
-                self.http,
-                self.booking_command_breaker,
-                self.booking_command_authorization,
-                attempts=settings.booking_command_retry_attempts,
-            ),
+            directory,
             batch_size=settings.unclaimed_hold_batch,
+            outcome_topic=settings.topic(topics.INVENTORY_EVENTS),
+            producer=settings.service_name,
+        )
+        self.release_not_stored = ReleaseBookingsNotStored(
+            lambda: PostgresUnitOfWork(self._connected_pool()),
+            directory,
             outcome_topic=settings.topic(topics.INVENTORY_EVENTS),
             producer=settings.service_name,
         )
@@ -265,6 +274,7 @@ class InventoryRuntime:
                 await asyncio.wait_for(self.pool.close(), 5)
         self.http = None
         self._release_unclaimed = None
+        self.release_not_stored = None
         self.relay_task = None
         self.relay = None
         self.pool = None
@@ -330,8 +340,16 @@ def build_app(
                 runtime.postgres_breaker,
                 max_batch=settings.hold_batch_max,
                 after_commit=runtime._wake_relay,
-            )
+            ),
+            reconciliation.reconciliation_router(
+                lambda: runtime.queries,
+                lambda: runtime.release_not_stored,
+                after_commit=runtime._wake_relay,
+            ),
         ],
         lifespan=lifespan,
-        openapi_tags=[{"name": holds.TAG, "description": holds.TAG_DESCRIPTION}],
+        openapi_tags=[
+            {"name": holds.TAG, "description": holds.TAG_DESCRIPTION},
+            {"name": reconciliation.TAG, "description": reconciliation.TAG_DESCRIPTION},
+        ],
     )

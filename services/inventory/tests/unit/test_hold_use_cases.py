@@ -1,4 +1,5 @@
-"""Hold batches and the unclaimed-hold sweep over fake storage and a fake booking-command."""
+"""Hold batches, the unclaimed-hold sweep and the release of bookings a restored event store
+lost, over fake storage and a fake booking-command."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from uuid import UUID, uuid4
 import pytest
 
 from inventory.application.hold_tickets import HoldTickets
+from inventory.application.release_not_stored import ReleaseBookingsNotStored
 from inventory.application.unclaimed_holds import ReleaseUnclaimedHolds
 from inventory.domain.bookings import BookingState
 from inventory.domain.holds import HoldGranted, HoldRefused
+from inventory.domain.ledger import InventoryLedger
 from inventory.domain.outcomes import BookingLine
 from inventory.domain.stock import ShowInventory, ShowStatus, TicketStock
 from ticketing_contracts import events as public
@@ -279,3 +282,80 @@ async def test_a_sweep_that_releases_nothing_publishes_nothing(
     directory = FakeBookingDirectory(stored={booking.booking_id})
     assert (await sweeper(store, directory, clock)()).claimed == 1
     assert store.outbox == outbox
+
+
+# -- after a restore of booking-command's event store ------------------------------
+
+
+def release_not_stored(
+    store: FakeStore, directory: FakeBookingDirectory, clock: Clock
+) -> ReleaseBookingsNotStored:
+    return ReleaseBookingsNotStored(
+        lambda: FakeUnitOfWork(store),
+        directory,
+        outcome_topic=OUTCOMES,
+        producer="inventory",
+        clock=clock,
+    )
+
+
+async def test_sold_and_held_tickets_of_bookings_the_event_store_lost_go_back(
+    hold_tickets: HoldTickets, store: FakeStore, clock: Clock
+) -> None:
+    kept, lost_sold, lost_held = line(1), line(2), line(1)
+    await hold_tickets([kept, lost_sold, lost_held], correlation_id="corr-1")
+    ledger = InventoryLedger(store.shows.values(), store.bookings.values())
+    ledger.confirm_booking(lost_sold.booking_id)
+    assert (stock(store).reserved, stock(store).sold) == (2, 2)
+    directory = FakeBookingDirectory(stored={kept.booking_id})
+    clock.now += timedelta(minutes=5)
+
+    outcome = await release_not_stored(store, directory, clock)(
+        [kept.booking_id, lost_sold.booking_id, lost_held.booking_id]
+    )
+
+    assert sorted(map(str, outcome.released)) == sorted(
+        map(str, [lost_sold.booking_id, lost_held.booking_id])
+    )
+    assert outcome.stored == [kept.booking_id]
+    assert (stock(store).reserved, stock(store).sold) == (1, 0)
+    for lost in (lost_sold, lost_held):
+        assert store.bookings[lost.booking_id].state is BookingState.RELEASED_UNCLAIMED
+    released = stock_facts(store)[-1]
+    assert (released.stock.reserved, released.stock.sold) == (1, 0)
+    # A retry of a released booking's hold is refused: booking-command never stores it now.
+    retry = await hold_tickets([lost_held], correlation_id="corr-2")
+    assert retry.answers == [HoldRefused(lost_held.booking_id, HOLD_RELEASED)]
+
+
+async def test_bookings_taking_no_tickets_or_unknown_change_nothing(
+    hold_tickets: HoldTickets, store: FakeStore, clock: Clock
+) -> None:
+    held = line(1)
+    await hold_tickets([held], correlation_id="corr-1")
+    unknown = line(1)
+    commits = store.commits
+    release = release_not_stored(store, FakeBookingDirectory(), clock)
+    await release([held.booking_id])
+
+    again = await release([held.booking_id, unknown.booking_id])
+
+    assert again.released == []
+    assert sorted(map(str, again.taking_no_tickets)) == sorted(
+        map(str, [held.booking_id, unknown.booking_id])
+    )
+    assert store.commits == commits + 2
+    assert stock(store).reserved == 0
+
+
+async def test_no_lost_booking_is_released_while_booking_command_does_not_answer(
+    hold_tickets: HoldTickets, store: FakeStore, clock: Clock
+) -> None:
+    held = line(2)
+    await hold_tickets([held], correlation_id="corr-1")
+    silent = FakeBookingDirectory(failure=TimeoutError("booking-command did not answer"))
+
+    with pytest.raises(TimeoutError):
+        await release_not_stored(store, silent, clock)([held.booking_id])
+
+    assert stock(store).reserved == 2

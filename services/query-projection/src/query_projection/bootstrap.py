@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from query_projection.adapters.broker_epoch import PostgresBrokerEpoch
 from query_projection.adapters.kafka import KafkaEndOffsets
 from query_projection.adapters.postgres_progress import PostgresProgressListener
+from query_projection.adapters.postgres_reconciliation import PostgresReconciliation
 from query_projection.adapters.postgres_schema import ensure_read_models
 from query_projection.adapters.postgres_store import PostgresGenerations, PostgresReadModelStore
 from query_projection.adapters.postgres_views import PostgresViews
@@ -19,7 +20,10 @@ from query_projection.application.apply_batch import ApplyBatch
 from query_projection.application.messages import DecodedEvent, decode_projected
 from query_projection.application.queries import ReadModelQueries
 from query_projection.application.rebuild import RebuildReadModels, RebuildReport
+from query_projection.application.reconciliation import Reconciliation, load_set_aside
 from query_projection.application.waiting import PositionWaiter, ProgressSignal
+from query_projection.domain.set_aside import SetAsideFacts
+from query_projection.entrypoints.http import reconciliation
 from query_projection.entrypoints.http.router import OPENAPI_TAGS, router
 from query_projection.entrypoints.subscribers import subscribe_projection
 from query_projection.settings import QueryProjectionSettings
@@ -51,6 +55,9 @@ class QueryProjection:
         self._end_offsets: KafkaEndOffsets | None = None
         self._progress = PostgresProgressListener(settings.database_dsn, self.signal.notify)
         self.queries: ReadModelQueries | None = None
+        # Facts the event store no longer holds (after its restore): never applied.
+        self.set_aside = SetAsideFacts()
+        self.reconciliation: Reconciliation | None = None
         self.subscription: Subscription[DecodedEvent] = subscribe_projection(
             self.runtime, settings, self._read_models, self.signal
         )
@@ -76,7 +83,10 @@ class QueryProjection:
             partitions=settings.topic_partitions,
         )
         self.store = PostgresReadModelStore(self.pool)
-        self.apply_batch = ApplyBatch(self.store, self.hot)
+        reconciliation = PostgresReconciliation(self.pool)
+        await load_set_aside(reconciliation, self.set_aside)
+        self.reconciliation = Reconciliation(reconciliation, self.set_aside)
+        self.apply_batch = ApplyBatch(self.store, self.hot, self.set_aside)
 
     async def start(self) -> None:
         settings = self.settings
@@ -175,6 +185,7 @@ def build_app(settings: QueryProjectionSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await service.start()
         app.state.queries = service.queries
+        app.state.reconciliation = service.reconciliation
         try:
             yield
         finally:
@@ -195,8 +206,12 @@ def build_app(settings: QueryProjectionSettings) -> FastAPI:
                 settings, settings.group_id(settings.consumer_group), lambda: service.runtime
             ),
         ],
+        service_routers=[reconciliation.router],
         lifespan=lifespan,
-        openapi_tags=OPENAPI_TAGS,
+        openapi_tags=[
+            *OPENAPI_TAGS,
+            {"name": "reconciliation", "description": "After a restore of the event store"},
+        ],
     )
     app.state.service = service
     app.state.position_topics = settings.position_topics

@@ -26,6 +26,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from booking_command.adapters.metrics import PAYMENT_CALL_SECONDS, PAYMENT_CALLS
 from booking_command.application.ports import (
+    LedgerEntry,
     PaymentDeclined,
     PaymentIntent,
     PaymentOutcomeUnknown,
@@ -72,6 +73,23 @@ def _intent(body: Any) -> PaymentIntent:
         status=str(body["status"]),
         amount=int(body["amount"]),
         amount_received=int(body.get("amount_received") or 0),
+        currency=str(body["currency"]),
+    )
+
+
+def _ledger_entry(body: Any) -> LedgerEntry:
+    booking = (body.get("metadata") or {}).get("booking_id")
+    try:
+        booking_id = UUID(str(booking)) if booking else None
+    except ValueError:
+        booking_id = None  # not a charge of the platform's bookings
+    return LedgerEntry(
+        intent_id=str(body["id"]),
+        booking_id=booking_id,
+        status=str(body["status"]),
+        amount=int(body["amount"]),
+        amount_received=int(body.get("amount_received") or 0),
+        amount_refunded=int(body.get("amount_refunded") or 0),
         currency=str(body["currency"]),
     )
 
@@ -161,6 +179,20 @@ class HttpPaymentProvider:
         )
         found = self._expect_ok(response, "find_intent").get("data") or []
         return _intent(found[0]) if found else None
+
+    async def ledger(self, *, page_size: int = 100) -> list[LedgerEntry]:
+        """Every payment intent, paged through the provider's list (newest first)."""
+        entries: list[LedgerEntry] = []
+        after: str | None = None
+        while True:
+            params = {"limit": str(page_size), **({"starting_after": after} if after else {})}
+            response = await self._call("list_intents", "GET", "/v1/payment_intents", params=params)
+            page = self._expect_ok(response, "list_intents")
+            data = page.get("data") or []
+            entries.extend(_ledger_entry(intent) for intent in data)
+            if not page.get("has_more") or not data:
+                return entries
+            after = str(data[-1]["id"])
 
     async def cancel(self, intent_id: str, *, idempotency_key: str) -> PaymentIntent:
         response = await self._call(

@@ -274,6 +274,28 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
             "tracking_epoch = EXCLUDED.tracking_epoch, adopted_at = now()"
         ).format(schema, epoch)
         self._timed_event_ids_from = SQL("SELECT timed_from FROM {0}.{1}").format(schema, event_ids)
+        self._events_with_bookings = SQL(
+            "SELECT DISTINCT event_id FROM {0}.{1} ORDER BY event_id"
+        ).format(schema, event_bookings)
+        self._select_records_of = SQL(
+            "SELECT * FROM {0}.{1} WHERE originator_id = ANY(%s) "
+            "ORDER BY originator_id, originator_version"
+        ).format(schema, events)
+        # The column's own sequence, never moved back: past the greatest of `past`, every
+        # stored position and every position it gave out.
+        self._advance_positions = SQL(
+            "WITH sequence AS (SELECT pg_get_serial_sequence(%s, 'notification_id') AS name) "
+            "SELECT setval(sequence.name, greatest(%s, "
+            "(SELECT coalesce(max(notification_id), 0) FROM {0}.{1}), "
+            "coalesce(pg_sequence_last_value(sequence.name::regclass), 0))) AS newest "
+            "FROM sequence"
+        ).format(schema, events)
+        self._positions_taken = SQL(
+            "SELECT greatest((SELECT coalesce(max(notification_id), 0) FROM {0}.{1}), "
+            "coalesce(pg_sequence_last_value("
+            "pg_get_serial_sequence(%s, 'notification_id')::regclass), 0)) AS taken"
+        ).format(schema, events)
+        self._qualified_events = f"{self.datastore.schema}.{self.events_table_name}"
         self._notification_id = SQL(
             "SELECT notification_id FROM {0}.{1} "
             "WHERE originator_id = %s AND originator_version = %s"
@@ -478,6 +500,48 @@ class PostgresBookingRecorder(PostgresProcessRecorder, BookingRecorder):
             curs.execute(self._notification_id, (aggregate_id, version))
             row = curs.fetchone()
         return int(row["notification_id"]) if row is not None else None
+
+    def events_with_bookings(self) -> list[UUID]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._events_with_bookings)
+            return [row["event_id"] for row in curs.fetchall()]
+
+    def select_records_of(
+        self, originator_ids: Sequence[UUID]
+    ) -> dict[UUID, list[tuple[int, StoredEvent]]]:
+        if not originator_ids:
+            return {}
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._select_records_of, (list(originator_ids),))
+            rows = curs.fetchall()
+        found: dict[UUID, list[tuple[int, StoredEvent]]] = {}
+        for row in rows:
+            found.setdefault(row["originator_id"], []).append(
+                (
+                    int(row["notification_id"]),
+                    StoredEvent(
+                        originator_id=row["originator_id"],
+                        originator_version=row["originator_version"],
+                        topic=row["topic"],
+                        state=bytes(row["state"]),
+                    ),
+                )
+            )
+        return found
+
+    def positions_taken(self) -> int:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._positions_taken, (self._qualified_events,))
+            row = curs.fetchone()
+        return int(row["taken"]) if row is not None else 0
+
+    def advance_positions(self, past: int) -> int:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._advance_positions, (self._qualified_events, past))
+            row = curs.fetchone()
+            conn.commit()
+        assert row is not None
+        return int(row["newest"])
 
     def timed_event_ids_from(self) -> int:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
@@ -743,6 +807,31 @@ class InMemoryBookingRecorder(POPOProcessRecorder, BookingRecorder):
     def notification_id_of(self, aggregate_id: UUID, version: int) -> int | None:
         with self._database_lock:
             return self._notification_ids.get((str(aggregate_id), version))
+
+    def events_with_bookings(self) -> list[UUID]:
+        with self._database_lock:
+            return sorted(self._event_bookings, key=str)
+
+    def select_records_of(
+        self, originator_ids: Sequence[UUID]
+    ) -> dict[UUID, list[tuple[int, StoredEvent]]]:
+        found = {}
+        with self._database_lock:
+            for originator_id in originator_ids:
+                events = list(self.select_events(originator_id))
+                if events:
+                    found[originator_id] = [
+                        (self._notification_ids[(str(originator_id), e.originator_version)], e)
+                        for e in events
+                    ]
+        return found
+
+    def positions_taken(self) -> int:
+        return self.max_notification_id() or 0
+
+    def advance_positions(self, past: int) -> int:
+        # Positions in memory are places in a list; no test restores an in-memory store.
+        return self.max_notification_id() or 0
 
     def timed_event_ids_from(self) -> int:
         return 1

@@ -19,6 +19,14 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, ProcessRecorder, StoredEvent, Tracking
 
+from ticketing_contracts.reconciliation import (
+    EventIds,
+    InventoryEvent,
+    ReadModelEvent,
+    Releases,
+    SetAsideFacts,
+)
+
 
 class PositionMoved(Exception):
     """The partition's tracked position is not the one the batch was read from (a broker
@@ -219,6 +227,25 @@ class BookingRecorder(ProcessRecorder, ABC):
         """Every stored event of these aggregates, in version order, in one look-up."""
 
     @abstractmethod
+    def events_with_bookings(self) -> list[UUID]:
+        """Every event with a stored booking."""
+
+    @abstractmethod
+    def select_records_of(
+        self, originator_ids: Sequence[UUID]
+    ) -> dict[UUID, list[tuple[int, StoredEvent]]]:
+        """Every stored event of these aggregates with its position, in version order."""
+
+    @abstractmethod
+    def positions_taken(self) -> int:
+        """The newest position given out: a new event gets a later one."""
+
+    @abstractmethod
+    def advance_positions(self, past: int) -> int:
+        """New events get positions after `past` (a restored store's log continues past
+        what was published before the restore); returns the newest position now."""
+
+    @abstractmethod
     def timed_event_ids_from(self) -> int:
         """The first notification whose public event id names when it was recorded."""
 
@@ -355,3 +382,57 @@ class InventoryHolds(Protocol):
     async def hold(self, requests: Sequence[TicketsToHold]) -> list[HoldAnswer]: ...
 
     async def aclose(self) -> None: ...
+
+
+# --- the reconciliation after a restore of the event store ------------------------------
+
+
+class ReconciliationUnavailable(Exception):
+    """A service or the provider did not answer the reconciliation (or refused it)."""
+
+
+class InventoryReconciliation(Protocol):
+    """Inventory's side: what it holds per event, and releasing what the store lacks."""
+
+    async def event_ids(self) -> list[UUID]: ...
+
+    async def event(self, event_id: UUID) -> InventoryEvent | None: ...
+
+    async def release(self, booking_ids: Sequence[UUID]) -> Releases: ...
+
+    async def aclose(self) -> None: ...
+
+
+class ReadModelReconciliation(Protocol):
+    """The read models' side: what they show per event, and setting aside lost facts."""
+
+    async def events(self) -> EventIds: ...
+
+    async def event(self, event_id: UUID) -> ReadModelEvent | None: ...
+
+    async def set_aside(self, facts: Sequence[SetAsideFacts]) -> int: ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """A payment intent as the provider's ledger export lists it."""
+
+    intent_id: str
+    booking_id: UUID | None
+    status: str
+    amount: int
+    amount_received: int
+    amount_refunded: int
+    currency: str
+
+
+class PaymentLedger(Protocol):
+    async def ledger(self) -> list[LedgerEntry]:
+        """Every payment intent the platform's key made."""
+        ...
+
+    async def refund(self, intent_id: str, *, amount: int, idempotency_key: str) -> Refund: ...
+
+    async def cancel(self, intent_id: str, *, idempotency_key: str) -> PaymentIntent: ...

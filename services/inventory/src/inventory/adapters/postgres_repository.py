@@ -417,6 +417,29 @@ class InventoryQueries:
             shows = await load_shows(connection, [event_id])
         return shows[0] if shows else None
 
+    async def event_ids(self) -> list[UUID]:
+        rows = await self.pool.fetch("SELECT event_id FROM shows ORDER BY event_id")
+        return [row["event_id"] for row in rows]
+
+    async def show_with_bookings(
+        self, event_id: UUID
+    ) -> tuple[ShowInventory, list[BookingRecord]] | None:
+        """The show and every booking of it, as of one snapshot."""
+        async with (
+            self.pool.acquire() as connection,
+            connection.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            shows = await load_shows(connection, [event_id])
+            rows = await connection.fetch(
+                "SELECT booking_id, event_id, ticket_type_id, quantity, state, rejection_reason, "
+                "hold_expires_at, claim_by, owner_id FROM bookings WHERE event_id = $1 "
+                "ORDER BY booking_id",
+                event_id,
+            )
+        if not shows:
+            return None
+        return shows[0], [_booking(row) for row in rows]
+
     async def next_offsets(
         self, partitions: Collection[TopicPartition]
     ) -> dict[TopicPartition, int]:

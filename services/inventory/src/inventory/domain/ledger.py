@@ -202,6 +202,22 @@ class InventoryLedger:
         # The public release reasons are a contract; an unclaimed hold ran out of time.
         return TicketsReleased(_line(booking), ReleaseReason.EXPIRED, stock.snapshot())
 
+    def release_not_stored(self, booking_id: UUID) -> TicketsReleased | None:
+        """Gives back the tickets, held or sold, of a booking booking-command's event store
+        does not hold (restored from a backup that predates it); it stays as a tombstone, so
+        a retry of its hold is refused `hold_released`."""
+        booking = self.bookings.get(booking_id)
+        if booking is None or not booking.takes_tickets:
+            return None
+        show, stock = self._stock_of(booking)
+        if booking.state is BookingState.SOLD:
+            stock.release_sold(booking.quantity)
+        else:
+            stock.release_reserved(booking.quantity)
+        self._transition(booking, BookingState.RELEASED_UNCLAIMED)
+        self._stock_moved(show, stock)
+        return TicketsReleased(_line(booking), ReleaseReason.CANCELLED, stock.snapshot())
+
     def confirm_booking(self, booking_id: UUID) -> TicketsSold | None:
         booking = self.bookings.get(booking_id)
         if booking is None or booking.state is not BookingState.RESERVED:

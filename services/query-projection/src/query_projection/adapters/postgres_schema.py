@@ -33,6 +33,14 @@ CREATE TABLE IF NOT EXISTS projection.read_model_pointer (
     generation integer NOT NULL,
     switched_at timestamptz NOT NULL DEFAULT now()
 );
+-- Facts the event store no longer holds after a restore (domain/set_aside.py): outside the
+-- generations, so every rebuild leaves them out too.
+CREATE TABLE IF NOT EXISTS projection.set_aside_facts (
+    subject uuid PRIMARY KEY,
+    held_event_ids uuid[] NOT NULL,
+    recorded_until timestamptz NOT NULL,
+    set_aside_at timestamptz NOT NULL DEFAULT now()
+);
 """
 
 GENERATION_DDL = """

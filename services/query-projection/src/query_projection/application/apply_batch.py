@@ -10,6 +10,7 @@ from query_projection.application.messages import ProjectedBatch, ProjectedMessa
 from query_projection.application.ports import HotReadModels, PositionMoved, ReadModelStore
 from query_projection.domain.positions import PartitionProgress
 from query_projection.domain.projection import rows_touched_by
+from query_projection.domain.set_aside import SetAsideFacts
 
 
 @dataclass(frozen=True)
@@ -25,12 +26,16 @@ class ApplyBatch:
     """One PostgreSQL transaction per batch: rows, Redis, then the partition's next offset.
 
     Redis is written before the commit: its updates are version-guarded, so if the
-    commit fails the redelivered batch writes the same values again.
+    commit fails the redelivered batch writes the same values again. Facts the event store
+    no longer holds (`set_aside`, after a restore of it) are skipped like duplicates.
     """
 
-    def __init__(self, store: ReadModelStore, hot: HotReadModels) -> None:
+    def __init__(
+        self, store: ReadModelStore, hot: HotReadModels, set_aside: SetAsideFacts | None = None
+    ) -> None:
         self._store = store
         self._hot = hot
+        self._set_aside = set_aside if set_aside is not None else SetAsideFacts()
 
     async def __call__(
         self, batch: ProjectedBatch, *, generation: int, must_be_active: bool = True
@@ -45,8 +50,9 @@ class ApplyBatch:
                     f"not {batch.continues_from} where this batch was read from"
                 )
             fresh = [message for message in batch.messages if message.offset >= start]
-            rows = await tx.load(rows_touched_by(message.body[1] for message in fresh))
-            for message in fresh:
+            kept = [message for message in fresh if not self._set_aside.leaves_out(*message.body)]
+            rows = await tx.load(rows_touched_by(message.body[1] for message in kept))
+            for message in kept:
                 rows.apply(*message.body)
             await tx.save(rows)
             revisions = await tx.show_revisions(rows.touched_shows, rows.touched_venues)
@@ -57,9 +63,9 @@ class ApplyBatch:
         return BatchResult(
             generation=generation,
             progress=progress,
-            applied=len(fresh),
-            duplicates=len(batch.messages) - len(fresh),
-            occurred_at=tuple(message.body[0].occurred_at for message in fresh),
+            applied=len(kept),
+            duplicates=len(batch.messages) - len(kept),
+            occurred_at=tuple(message.body[0].occurred_at for message in kept),
         )
 
 

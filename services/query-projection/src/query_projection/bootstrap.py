@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from query_projection.adapters.broker_epoch import PostgresBrokerEpoch
 from query_projection.adapters.kafka import KafkaEndOffsets
+from query_projection.adapters.postgres_hot_rows import PostgresHotRows
 from query_projection.adapters.postgres_progress import PostgresProgressListener
 from query_projection.adapters.postgres_reconciliation import PostgresReconciliation
 from query_projection.adapters.postgres_schema import ensure_read_models
@@ -17,6 +18,7 @@ from query_projection.adapters.postgres_store import PostgresGenerations, Postgr
 from query_projection.adapters.postgres_views import PostgresViews
 from query_projection.adapters.redis_read_models import RedisReadModels
 from query_projection.application.apply_batch import ApplyBatch
+from query_projection.application.hot_refill import HotRefill
 from query_projection.application.messages import DecodedEvent, decode_projected
 from query_projection.application.queries import ReadModelQueries
 from query_projection.application.rebuild import RebuildReadModels, RebuildReport
@@ -28,6 +30,7 @@ from query_projection.entrypoints.http.router import OPENAPI_TAGS, router
 from query_projection.entrypoints.subscribers import subscribe_projection
 from query_projection.settings import QueryProjectionSettings
 from service_kit.app_factory import create_service_app, health_registry_for
+from service_kit.background import WokenRounds
 from service_kit.broker_epoch import recover_from_broker_change
 from service_kit.dead_letter_routes import dead_letter_router
 from service_kit.dependency_probes import kafka_probe, postgres_pool_probe, redis_probe
@@ -49,7 +52,9 @@ class QueryProjection:
             self.redis,
             settings.redis_key_prefix,
             cache_ttl_seconds=settings.event_cache_ttl_seconds,
+            breaker=self.redis.breaker,
         )
+        self.hot_refill: WokenRounds | None = None
         self.signal = ProgressSignal()
         self._pool: asyncpg.Pool | None = None
         self._end_offsets: KafkaEndOffsets | None = None
@@ -95,6 +100,7 @@ class QueryProjection:
         await end_offsets.start()
         await self._progress.start()
         waiter = PositionWaiter(self.store, end_offsets, settings.position_topics, self.signal)
+        stored_hot = PostgresHotRows(self.pool)
         self.queries = ReadModelQueries(
             self.store,
             PostgresViews(self.pool),
@@ -102,7 +108,14 @@ class QueryProjection:
             waiter,
             end_offsets,
             settings.projected_topics,
+            stored_hot,
         )
+        self.hot_refill = WokenRounds(
+            "redis read models refill",
+            HotRefill(self.store, stored_hot, self.hot),
+            idle_seconds=settings.redis_check_seconds,
+        )
+        self.hot_refill.task.start()
         if settings.run_consumer:
             epoch = PostgresBrokerEpoch(self.pool)
             await recover_from_broker_change(settings, epoch)
@@ -115,6 +128,8 @@ class QueryProjection:
         await self._close()
 
     async def _close(self) -> None:
+        if self.hot_refill is not None:
+            await self.hot_refill.task.stop()
         await self._progress.stop()
         if self._end_offsets is not None:
             await self._end_offsets.stop()
@@ -168,7 +183,8 @@ def build_app(settings: QueryProjectionSettings) -> FastAPI:
         await postgres_pool_probe(service.pool)()
 
     health.add("postgres", postgres)
-    health.add("redis", redis_probe(service.redis))
+    # Reads and writes do without Redis (adapters/redis_read_models.py): shown, not required.
+    health.add("redis", redis_probe(service.redis), required=False)
     broker_probe = kafka_probe(settings)
 
     async def kafka() -> None:

@@ -33,6 +33,12 @@ class QueryProjectionSettings(
         description="Not ready while a partition has had unapplied messages for longer",
     )
     event_cache_ttl_seconds: int = Field(default=600, ge=1, le=86_400)
+    redis_check_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often each replica checks Redis's read models are whole (refills them)",
+    )
     topic_partitions: int = Field(
         default=topics.DEFAULT_PARTITIONS, ge=1, le=1000, description="For topics created at start"
     )

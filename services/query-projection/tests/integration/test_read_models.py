@@ -304,6 +304,7 @@ async def test_burst_of_stock_facts_keeps_availability_equal_to_the_newest_stock
         assert got["available"] == got["quantity"] - got["reserved"] - got["sold"]
         assert {k: got[k] for k in level} == level
     generation = await harness.store.active_generation()
+    harness.hot.serving = generation
     popular = dict(await harness.hot.popular_events(generation, 10))
     assert popular[event_id] == sum(level["sold"] for level in newest.values())
 
@@ -334,6 +335,7 @@ async def test_redis_stock_guard_never_moves_backwards(harness, history):
         await harness.hot.set_stock(keys, level(0, provisional=True))
     for version in versions:
         await harness.hot.set_stock(keys, level(version))
+    harness.hot.serving = 999
     stored = await harness.hot.availability(999, event_id)
     assert stored[0].stock_version == max(versions)
     assert stored[0].sold == max(versions)

@@ -4,20 +4,32 @@ Keys live under `<REDIS_KEY_PREFIX>rm<generation>:` so a rebuild fills a fresh
 namespace while the old one keeps being served. Every write goes through a Lua
 script that compares versions, so an old or repeated message never moves a
 status or a counter backwards (the same rules as `domain.versions`).
+
+Redis away: a batch's writes that cannot reach Redis are skipped (PostgreSQL's read models
+still commit, so the projection keeps moving) and remembered as `missed_writes`; reads
+raise `HotViewsUnavailable` and the queries answer from PostgreSQL. A generation that holds
+everything PostgreSQL held when it was last filled carries a `filled` key: Redis restarted
+empty has none, and `application.hot_refill` fills it again from PostgreSQL.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 from uuid import UUID
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from query_projection.application.ports import HotViewsUnavailable
 from query_projection.domain.projection import ProjectionBatch
 from query_projection.domain.read_models import Booking, Stock
+from service_kit.circuit_breakers import CircuitBreaker, CircuitBreakerError
+
+logger = logging.getLogger(__name__)
 
 # KEYS: availability hash, popular sorted set. ARGV: ticket type id, level JSON,
 # stock version, provisional (1/0), event id. Mirrors domain.versions.stock_replaces.
@@ -145,12 +157,29 @@ class RedisKeys:
     def event(self, event_id: UUID) -> str:
         return f"{self.namespace}event:{event_id}"
 
+    def filled(self) -> str:
+        return f"{self.namespace}filled"
+
 
 class RedisReadModels:
-    def __init__(self, redis: Redis, prefix: str, *, cache_ttl_seconds: int = 600) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        prefix: str,
+        *,
+        cache_ttl_seconds: int = 600,
+        breaker: CircuitBreaker | None = None,
+    ) -> None:
         self.redis = redis
         self.prefix = prefix
         self.cache_ttl_seconds = cache_ttl_seconds
+        # Pipelines do not pass the client's breaker: `apply` asks it itself.
+        self._breaker = breaker
+        # Writes skipped since the last fill began: Redis lacks them until the next fill.
+        self.missed_writes = False
+        # The generation whose Redis keys are known to be complete (filled, nothing missed);
+        # availability and popular events are read from PostgreSQL for any other.
+        self.serving: int | None = None
         self._set_stock = redis.register_script(_SET_STOCK)
         self._set_booking = redis.register_script(_SET_BOOKING)
         self._set_revision = redis.register_script(_SET_REVISION)
@@ -165,6 +194,25 @@ class RedisReadModels:
     # --- writes (the projection) ---------------------------------------------------
 
     async def apply(
+        self, generation: int, batch: ProjectionBatch, show_revisions: Mapping[UUID, str]
+    ) -> None:
+        try:
+            if self._breaker is not None:
+                with self._breaker.calling():
+                    await self._apply(generation, batch, show_revisions)
+            else:
+                await self._apply(generation, batch, show_revisions)
+        except (RedisError, CircuitBreakerError):
+            if not self.missed_writes:
+                logger.warning(
+                    "Redis read models unreachable: writing PostgreSQL's only until Redis "
+                    "answers and is filled again",
+                    exc_info=True,
+                )
+            self.missed_writes = True
+            self.serving = None
+
+    async def _apply(
         self, generation: int, batch: ProjectionBatch, show_revisions: Mapping[UUID, str]
     ) -> None:
         keys = self.keys(generation)
@@ -203,6 +251,38 @@ class RedisReadModels:
         )
         return bool(result)
 
+    async def fill(
+        self, generation: int, stock: Iterable[Stock], bookings: Iterable[Booking]
+    ) -> None:
+        """Writes rows read from PostgreSQL; newer versions already in Redis are kept."""
+        keys = self.keys(generation)
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for level in stock:
+                    await self.set_stock(keys, level, client=pipe)
+                for booking in bookings:
+                    await self._set_booking(
+                        keys=[keys.booking(booking.booking_id)],
+                        args=[booking.version, *_booking_fields(booking)],
+                        client=pipe,
+                    )
+                await pipe.execute()
+        except RedisError as error:
+            raise self._unavailable(error) from error
+
+    async def is_filled(self, generation: int) -> bool:
+        try:
+            return bool(await self.redis.exists(self.keys(generation).filled()))
+        except RedisError as error:
+            raise self._unavailable(error) from error
+
+    async def mark_filled(self, generation: int, filled: bool = True) -> None:
+        key = self.keys(generation).filled()
+        try:
+            await (self.redis.set(key, 1) if filled else self.redis.delete(key))
+        except RedisError as error:
+            raise self._unavailable(error) from error
+
     async def set_pointer(self, generation: int) -> None:
         await self.redis.set(self.pointer_key(), generation)
 
@@ -217,18 +297,26 @@ class RedisReadModels:
     # --- reads (the query API) -----------------------------------------------------
 
     async def booking_status(self, generation: int, booking_id: UUID) -> dict[str, str] | None:
-        raw = cast(
-            dict[bytes, bytes], await self.redis.hgetall(self.keys(generation).booking(booking_id))
-        )
+        try:
+            raw = cast(
+                dict[bytes, bytes],
+                await self.redis.hgetall(self.keys(generation).booking(booking_id)),
+            )
+        except RedisError as error:
+            raise self._unavailable(error) from error
         if not raw:
             return None
         return {k.decode(): v.decode() for k, v in raw.items()}
 
     async def availability(self, generation: int, event_id: UUID) -> list[StockSnapshot]:
-        raw = cast(
-            dict[bytes, bytes],
-            await self.redis.hgetall(self.keys(generation).availability(event_id)),
-        )
+        self._require_complete(generation)
+        try:
+            raw = cast(
+                dict[bytes, bytes],
+                await self.redis.hgetall(self.keys(generation).availability(event_id)),
+            )
+        except RedisError as error:
+            raise self._unavailable(error) from error
         snapshots = []
         for field, value in raw.items():
             level = json.loads(value)
@@ -246,19 +334,26 @@ class RedisReadModels:
         return snapshots
 
     async def popular_events(self, generation: int, limit: int) -> list[tuple[UUID, int]]:
-        entries = cast(
-            list[tuple[bytes, float]],
-            await self.redis.zrevrange(
-                self.keys(generation).popular_events(), 0, limit - 1, withscores=True
-            ),
-        )
+        self._require_complete(generation)
+        try:
+            entries = cast(
+                list[tuple[bytes, float]],
+                await self.redis.zrevrange(
+                    self.keys(generation).popular_events(), 0, limit - 1, withscores=True
+                ),
+            )
+        except RedisError as error:
+            raise self._unavailable(error) from error
         return [(UUID(member.decode()), int(score)) for member, score in entries]
 
     async def cached_event(self, generation: int, event_id: UUID) -> tuple[str | None, str | None]:
-        rev, body = cast(
-            list[bytes | None],
-            await self.redis.hmget(self.keys(generation).event(event_id), ["rev", "body"]),
-        )
+        try:
+            rev, body = cast(
+                list[bytes | None],
+                await self.redis.hmget(self.keys(generation).event(event_id), ["rev", "body"]),
+            )
+        except RedisError as error:
+            raise self._unavailable(error) from error
         return (
             rev.decode() if rev is not None else None,
             body.decode() if body is not None else None,
@@ -267,8 +362,22 @@ class RedisReadModels:
     async def fill_event_cache(
         self, generation: int, event_id: UUID, revision: str, body: str
     ) -> bool:
-        result = await self._fill_cache(
-            keys=[self.keys(generation).event(event_id)],
-            args=[revision, body, self.cache_ttl_seconds],
-        )
+        try:
+            result = await self._fill_cache(
+                keys=[self.keys(generation).event(event_id)],
+                args=[revision, body, self.cache_ttl_seconds],
+            )
+        except RedisError as error:
+            raise self._unavailable(error) from error
         return bool(result)
+
+    def _unavailable(self, error: RedisError) -> HotViewsUnavailable:
+        # Redis may come back empty: served again only once its `filled` key is seen.
+        self.serving = None
+        return HotViewsUnavailable(str(error))
+
+    def _require_complete(self, generation: int) -> None:
+        """Keys that may lack rows (Redis away, restarted empty, being filled) must not be
+        read as if they were complete: a missing level reads as nothing sold."""
+        if self.serving != generation:
+            raise HotViewsUnavailable(f"Redis read models of generation {generation} not filled")

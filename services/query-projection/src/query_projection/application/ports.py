@@ -18,6 +18,7 @@ from query_projection.application.views import (
 )
 from query_projection.domain.positions import PartitionProgress, TopicPartition
 from query_projection.domain.projection import ProjectionBatch, RowKeys
+from query_projection.domain.read_models import Booking, Stock
 from ticketing_contracts.events import BookingStatus
 
 
@@ -27,6 +28,11 @@ class ReadModelSwitched(Exception):
     def __init__(self, active_generation: int) -> None:
         super().__init__(f"read models switched to generation {active_generation}")
         self.active_generation = active_generation
+
+
+class HotViewsUnavailable(Exception):
+    """Redis's read models cannot answer (Redis away, or not filled again yet): read
+    PostgreSQL's."""
 
 
 class PositionMoved(Exception):
@@ -74,6 +80,35 @@ class HotReadModels(Protocol):
     async def apply(
         self, generation: int, batch: ProjectionBatch, show_revisions: Mapping[UUID, str]
     ) -> None: ...
+
+
+class StoredHotRows(Protocol):
+    """What the Redis read models hold, as PostgreSQL's read models hold it."""
+
+    async def stock(self, generation: int, event_id: UUID | None = None) -> list[Stock]:
+        """Every ticket type's stock, or one event's."""
+        ...
+
+    async def bookings_after(
+        self, generation: int, after: UUID | None, limit: int
+    ) -> list[Booking]: ...
+
+    async def popular_events(self, generation: int, limit: int) -> list[tuple[UUID, int]]: ...
+
+
+class FillableHotReadModels(Protocol):
+    """Redis's read models, filled again from PostgreSQL's (`application.hot_refill`)."""
+
+    missed_writes: bool
+    serving: int | None
+
+    async def fill(
+        self, generation: int, stock: Iterable[Stock], bookings: Iterable[Booking]
+    ) -> None: ...
+
+    async def is_filled(self, generation: int) -> bool: ...
+
+    async def mark_filled(self, generation: int, filled: bool = True) -> None: ...
 
 
 class EndOffsets(Protocol):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -13,7 +14,10 @@ from query_projection.application.ports import (
     CatalogViews,
     EndOffsets,
     HotViews,
+    HotViewsUnavailable,
     ReadModelStore,
+    StockEntry,
+    StoredHotRows,
 )
 from query_projection.application.views import (
     AvailabilityView,
@@ -82,10 +86,13 @@ class ReadModelQueries:
         waiter: PositionWaiter,
         end_offsets: EndOffsets,
         topics: tuple[str, ...],
+        stored_hot: StoredHotRows,
     ) -> None:
         self._store = store
         self._views = views
         self._hot = hot
+        # What Redis holds, from PostgreSQL: read while Redis is away or being filled again.
+        self._stored_hot = stored_hot
         self._waiter = waiter
         self._end_offsets = end_offsets
         self._topics = topics
@@ -148,20 +155,33 @@ class ReadModelQueries:
             result, list_etag("events", fingerprint, filters.model_dump_json(), page, size)
         )
 
+    async def _stock(self, generation: int, event_id: UUID) -> dict[UUID, StockEntry]:
+        try:
+            levels: Sequence[StockEntry] = await self._hot.availability(generation, event_id)
+        except HotViewsUnavailable:
+            levels = []
+        if not levels:  # none yet, or Redis lost them: PostgreSQL has them if anyone does
+            levels = await self._stored_hot.stock(generation, event_id)
+        return {level.ticket_type_id: level for level in levels}
+
     async def _catalog(self, generation: int, event_id: UUID) -> EventCatalog | None:
-        revision, body = await self._hot.cached_event(generation, event_id)
+        try:
+            revision, body = await self._hot.cached_event(generation, event_id)
+        except HotViewsUnavailable:
+            return await self._views.event_catalog(generation, event_id)
         if body is not None:
             cached = EventCatalog.model_validate_json(body)
             if show_revision(cached.version, cached.venue_version) == revision:
                 return cached
         catalog = await self._views.event_catalog(generation, event_id)
         if catalog is not None:
-            await self._hot.fill_event_cache(
-                generation,
-                event_id,
-                show_revision(catalog.version, catalog.venue_version),
-                catalog.model_dump_json(),
-            )
+            with contextlib.suppress(HotViewsUnavailable):  # the next read fills it
+                await self._hot.fill_event_cache(
+                    generation,
+                    event_id,
+                    show_revision(catalog.version, catalog.venue_version),
+                    catalog.model_dump_json(),
+                )
         return catalog
 
     async def event(self, event_id: UUID, consistency: Consistency) -> Tagged[EventDetailsView]:
@@ -172,7 +192,7 @@ class ReadModelQueries:
             consistency,
             f"Event {event_id}",
         )
-        stock = {s.ticket_type_id: s for s in await self._hot.availability(generation, event_id)}
+        stock = await self._stock(generation, event_id)
         ticket_types = []
         for ticket_type in catalog.ticket_types:
             level = stock.get(ticket_type.ticket_type_id)
@@ -215,7 +235,7 @@ class ReadModelQueries:
         self, event_id: UUID, consistency: Consistency
     ) -> Tagged[AvailabilityView]:
         generation = await self._generation(consistency)
-        levels = {s.ticket_type_id: s for s in await self._hot.availability(generation, event_id)}
+        levels = await self._stock(generation, event_id)
         catalog = await self._catalog(generation, event_id)
         if catalog is None and not levels:
             raise NotFoundError(f"Event {event_id} not found")
@@ -263,7 +283,10 @@ class ReadModelQueries:
     ) -> Tagged[list[PopularEventView]]:
         generation = await self._generation(consistency)
         # Ask for a few more: events not yet in the catalog read model are left out.
-        ranked = await self._hot.popular_events(generation, limit + 10)
+        try:
+            ranked = await self._hot.popular_events(generation, limit + 10)
+        except HotViewsUnavailable:
+            ranked = await self._stored_hot.popular_events(generation, limit + 10)
         summaries = await self._views.event_summaries(generation, [e for e, _ in ranked])
         items = [
             PopularEventView(
@@ -283,7 +306,10 @@ class ReadModelQueries:
     # --- bookings ------------------------------------------------------------------
 
     async def _booking(self, generation: int, booking_id: UUID) -> BookingView | None:
-        status = await self._hot.booking_status(generation, booking_id)
+        try:
+            status = await self._hot.booking_status(generation, booking_id)
+        except HotViewsUnavailable:
+            status = None
         stored = await self._views.booking(generation, booking_id)
         if status is None:
             return stored

@@ -143,6 +143,93 @@ CRD_SCHEMAS: dict[str, dict[str, Any]] = {
             },
         },
     },
+    # CloudNativePG (components/event-store-pitr, jobs/recover-event-store.yaml).
+    "Cluster": {
+        "type": "object",
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "properties": {
+            "apiVersion": {"const": "postgresql.cnpg.io/v1"},
+            "spec": {
+                "type": "object",
+                "required": ["instances", "imageName", "storage", "bootstrap", "backup"],
+                "properties": {
+                    "instances": {"type": "integer", "minimum": 1},
+                    "minSyncReplicas": {"type": "integer", "minimum": 0},
+                    "maxSyncReplicas": {"type": "integer", "minimum": 0},
+                    "postgresql": {
+                        "type": "object",
+                        "properties": {
+                            "parameters": {
+                                "type": "object",
+                                "additionalProperties": {"type": "string"},
+                            }
+                        },
+                    },
+                    "bootstrap": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "minProperties": 1,
+                        "maxProperties": 1,
+                        "properties": {
+                            "initdb": {
+                                "type": "object",
+                                "required": ["database", "owner"],
+                            },
+                            "recovery": {
+                                "type": "object",
+                                "required": ["source", "recoveryTarget"],
+                                "properties": {
+                                    "recoveryTarget": {
+                                        "type": "object",
+                                        "required": ["targetTime"],
+                                        "properties": {"targetTime": {"type": "string"}},
+                                    }
+                                },
+                            },
+                        },
+                    },
+                    "backup": {
+                        "type": "object",
+                        "required": ["retentionPolicy", "barmanObjectStore"],
+                        "properties": {
+                            "retentionPolicy": {"type": "string", "pattern": "^[0-9]+[dwm]$"},
+                            "barmanObjectStore": {
+                                "type": "object",
+                                "required": ["destinationPath", "s3Credentials", "wal"],
+                                "properties": {
+                                    "destinationPath": {"type": "string", "pattern": "^s3://"},
+                                },
+                            },
+                        },
+                    },
+                    "externalClusters": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["name", "barmanObjectStore"],
+                        },
+                    },
+                },
+            },
+        },
+    },
+    "ScheduledBackup": {
+        "type": "object",
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "properties": {
+            "apiVersion": {"const": "postgresql.cnpg.io/v1"},
+            "spec": {
+                "type": "object",
+                "required": ["schedule", "cluster", "method"],
+                "properties": {
+                    # CloudNativePG's cron has six fields, seconds first.
+                    "schedule": {"type": "string", "pattern": "^(\\S+ ){5}\\S+$"},
+                    "cluster": {"type": "object", "required": ["name"]},
+                    "method": {"const": "barmanObjectStore"},
+                },
+            },
+        },
+    },
     "ServiceMonitor": {
         "type": "object",
         "required": ["apiVersion", "kind", "metadata", "spec"],

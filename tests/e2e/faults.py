@@ -1,5 +1,5 @@
-"""Faults for the chaos tests: PostgreSQL restarted for real, the broker lost, the payment
-provider (the simulator, a real process) down or slow."""
+"""Faults for the chaos tests: PostgreSQL restarted for real, the broker lost, Redis frozen
+and restarted empty, the payment provider (the simulator, a real process) down or slow."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from local_infra.postgres_cluster import PostgresCluster
+from local_infra.redis_server import RedisServer
 from local_infra.stack import Stack
 from local_infra.stack_state import StackInfo
 
@@ -36,6 +37,21 @@ async def lose_the_broker(stack: Stack, down_seconds: float) -> str:
     new_cluster_id = await stack.start_empty_broker()
     assert new_cluster_id != old_cluster_id
     return new_cluster_id
+
+
+async def lose_redis(server: RedisServer, down_seconds: float) -> tuple[float, float]:
+    """Freeze the stack's Redis (SIGSTOP: connections hang, nothing is answered) for
+    `down_seconds`, then kill it and start it empty on the same port, as a Redis replaced
+    without its volume; when it stopped answering and when it answered again (monotonic)."""
+    frozen_at = time.monotonic()
+    server.freeze()
+    await asyncio.sleep(down_seconds)
+    server.kill()
+    server.forget_data()
+    await server.start()
+    back_at = time.monotonic()
+    logger.info("Redis frozen, then started empty after %.1fs", back_at - frozen_at)
+    return frozen_at, back_at
 
 
 async def payment_provider_fault(info: StackInfo, faults: dict[str, Any], seconds: float) -> None:

@@ -30,6 +30,7 @@ class AcceptedBooking:
     ticket_type_id: str
     quantity: int
     correlation_id: str
+    accepted_at: float = 0.0  # time.monotonic() when the 202 came
 
 
 @dataclass
@@ -142,7 +143,13 @@ class FlashSale:
             return None
         booking_id = str(response.json()["id"])
         self.log.accepted[booking_id] = AcceptedBooking(
-            booking_id, fan, show.event_id, ticket_type_id, quantity, correlation_id
+            booking_id,
+            fan,
+            show.event_id,
+            ticket_type_id,
+            quantity,
+            correlation_id,
+            accepted_at=time.monotonic(),
         )
         return booking_id
 

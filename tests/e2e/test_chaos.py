@@ -5,14 +5,15 @@ twice, every CONFIRMED booking captured once for its total, every other capture 
 
 `CHAOS_PROFILE=short` (default, part of `make test`): a small sale, one crash of
 booking-command and of one of two inventory replicas, a PostgreSQL restart, the payment
-provider down for 10 s and answering in 2 s for a while, a broker pause, and the loss of
+provider down for 10 s and answering in 2 s for a while, a broker pause, the loss of
 the broker (killed, and a new cluster formatted in its place: new cluster id, no topics,
-records or positions, on the same port).
+records or positions, on the same port), and Redis frozen for 10 s then started empty (some
+bookings must be accepted meanwhile).
 `CHAOS_PROFILE=full` (`make chaos`): a bigger sale and every fault in turn, every service
 killed, PostgreSQL also killed at once (crash recovery on start), the provider slow for
 longer.
 
-The test runs its own stack (own broker, PostgreSQL cluster, topic and Redis prefixes)
+The test runs its own stack (own broker, PostgreSQL cluster, Redis server, topic prefixes)
 because it kills things; nothing it does reaches the shared `running_stack` or the
 machine's PostgreSQL.
 """
@@ -33,11 +34,12 @@ import pytest_asyncio
 
 from local_infra.postgres_cluster import PostgresCluster, temporary_postgres_cluster
 from local_infra.pytest_plugin import DatabaseFactory, e2e_stack_config
+from local_infra.redis_server import RedisServer, temporary_redis_server
 from local_infra.session_infrastructure import Infrastructure
 from local_infra.stack import Stack
 from local_infra.stack_state import StackInfo
 
-from .faults import lose_the_broker, payment_provider_fault, restart_postgres
+from .faults import lose_redis, lose_the_broker, payment_provider_fault, restart_postgres
 from .flash_sale_driver import FlashSale
 from .invariants import (
     check_no_booking_confirmed_twice,
@@ -63,6 +65,8 @@ POSTGRES_STOP_MODES = {POSTGRES_RESTART: "fast", POSTGRES_CRASH: "immediate"}
 PROVIDER_DOWN = "payment-provider-down"  # every /v1 call answered 503
 PROVIDER_SLOW = "payment-provider-slow"  # every /v1 answer 2 s late (work done first)
 PROVIDER_DOWN_SECONDS = 10
+REDIS_LOSS = "redis-loss"  # SIGSTOP for REDIS_DOWN_SECONDS, then killed and started empty
+REDIS_DOWN_SECONDS = 10
 PROVIDER_LATENCY_MS = 2000
 
 
@@ -99,6 +103,7 @@ PROFILES = {
             PROVIDER_SLOW,
             BROKER_LOSS,
             BROKER_PAUSE,
+            REDIS_LOSS,
         ),
         down_seconds=1,
         outage_seconds=3,
@@ -119,6 +124,7 @@ PROFILES = {
             PROVIDER_SLOW,
             BROKER_LOSS,
             BROKER_PAUSE,
+            REDIS_LOSS,
         ),
         down_seconds=3,
         outage_seconds=8,
@@ -135,7 +141,10 @@ class ChaosStack:
     stack: Stack
     info: StackInfo
     postgres: PostgresCluster
+    redis: RedisServer
     profile: Profile
+    # When Redis stopped answering and answered again, once REDIS_LOSS has run.
+    redis_outage: tuple[float, float] | None = None
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -147,13 +156,17 @@ async def chaos_stack(
     topic_prefix: str,
     redis_key_prefix: str,
 ) -> AsyncIterator[ChaosStack]:
-    # A PostgreSQL of the test's own, restarted for real; dropped with its directory.
-    async with temporary_postgres_cluster() as postgres:
+    # A PostgreSQL and a Redis of the test's own, stopped for real; dropped with their
+    # directories.
+    async with temporary_postgres_cluster() as postgres, temporary_redis_server() as redis:
         async for chaos in _chaos_stack(
             request,
             tmp_path_factory,
-            dataclasses.replace(infrastructure, postgres_admin_url=postgres.admin_url),
+            dataclasses.replace(
+                infrastructure, postgres_admin_url=postgres.admin_url, redis_url=redis.url
+            ),
             postgres,
+            redis,
             DatabaseFactory(postgres.admin_url, run_id),
             topic_prefix,
             redis_key_prefix,
@@ -166,6 +179,7 @@ async def _chaos_stack(
     tmp_path_factory: pytest.TempPathFactory,
     infrastructure: Infrastructure,
     postgres: PostgresCluster,
+    redis: RedisServer,
     database_factory: DatabaseFactory,
     topic_prefix: str,
     redis_key_prefix: str,
@@ -197,7 +211,7 @@ async def _chaos_stack(
     try:
         info = await stack.start()
         await stack.start_replica("inventory", SECOND_INVENTORY)
-        yield ChaosStack(stack, info, postgres, profile)
+        yield ChaosStack(stack, info, postgres, redis, profile)
     except BaseException:
         sys.stderr.write(f"chaos stack logs:\n{stack.log_tails()}\n")
         raise
@@ -223,6 +237,8 @@ async def _inject(chaos: ChaosStack, fault: str) -> None:
         )
     elif fault == BROKER_LOSS:
         await lose_the_broker(stack, profile.outage_seconds)
+    elif fault == REDIS_LOSS:
+        chaos.redis_outage = await lose_redis(chaos.redis, REDIS_DOWN_SECONDS)
     elif fault == BROKER_PAUSE:
         stack.pause_broker()  # SIGSTOP: connections stay open, nothing is answered
         try:
@@ -275,6 +291,11 @@ async def test_a_flash_sale_keeps_its_guarantees_through_crashes_restarts_and_br
         log = await sale.stop()
         sys.stderr.write(f"chaos {profile.name}: faults {timings}; sale {log.summary()}\n")
         assert len(log.accepted) >= len(shows), log.summary()
+        if chaos_stack.redis_outage is not None:
+            # Bookings keep flowing without Redis (perhaps more slowly).
+            frozen_at, back_at = chaos_stack.redis_outage
+            during = [b for b in log.accepted.values() if frozen_at <= b.accepted_at <= back_at]
+            assert during, ("no booking accepted while Redis was away", log.summary())
 
         # Every accepted booking reaches a final status, as the client sees it.
         bookings = await wait_until_every_booking_is_final(

@@ -303,7 +303,8 @@ def build_app(
         await runtime.probe()
 
     health.add("kafka", kafka)
-    health.add("redis", redis_probe(redis), required=settings.breaker_state_in_redis)
+    # Breakers decide in the process and only share through Redis: shown, never required.
+    health.add("redis", redis_probe(redis), required=False)
     for breaker in runtime.breakers:
         health.add(f"circuit_breaker:{breaker.name}", breaker_probe(breaker))
     health.add("unclaimed-hold-sweeper", runtime.sweeper.task.probe)

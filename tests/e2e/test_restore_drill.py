@@ -24,7 +24,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -54,7 +54,14 @@ from .invariants import (
     wait_until_every_booking_is_final,
     wait_until_outboxes_published,
 )
-from .platform_api import create_venue, eventually, published_show, register_fan
+from .platform_api import (
+    book,
+    create_venue,
+    eventually,
+    published_show,
+    register_fan,
+    wait_for_status,
+)
 from .stack_helpers import admin_headers
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -256,6 +263,17 @@ async def test_restoring_the_event_store_mid_sale_then_reconciling_keeps_every_g
             await _accepted_at_least(sale, BOOKINGS_BEFORE_TARGET)
             accepted_before_target = set(sale.log.accepted)
             target = await _server_now(drill_stack.postgres.cluster.admin_url)
+            # A change of the event the recovery will lose (the event's next version).
+            lost_change = await client.put(
+                f"/api/v1/events/{show.event_id}/sale",
+                json={
+                    "sale_starts_at": None,
+                    "sale_ends_at": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
+                    "max_tickets_per_account": None,
+                },
+                headers=admin,
+            )
+            assert lost_change.status_code == 200, lost_change.text
             await _accepted_at_least(sale, len(accepted_before_target) + BOOKINGS_LOST)
         except BaseException:
             await sale.cancel()
@@ -277,8 +295,25 @@ async def test_restoring_the_event_store_mid_sale_then_reconciling_keeps_every_g
         assert lost, "the recovery kept every booking: the target was not mid-sale"
         assert not lost & accepted_before_target
 
-        # New bookings after the restore reuse the lost ones' positions (and, for any
-        # aggregate they share, versions): inventory and the read models apply them.
+        # The restored store changes the event at the version the lost change had, and takes
+        # new bookings at the lost ones' positions: inventory and the read models apply them
+        # (with ids derived from aggregate and version alone, inventory dropped the new ticket
+        # type as a duplicate and refused its bookings `unknown_ticket_type`).
+        added = await client.post(
+            f"/api/v1/events/{show.event_id}/ticket-types",
+            json={"name": "Gallery", "price": "30.00", "quantity": 10},
+            headers=admin,
+        )
+        assert added.status_code == 201, added.text
+        gallery = next(
+            str(item["ticket_type_id"])
+            for item in added.json()["ticket_types"]
+            if item["name"] == "Gallery"
+        )
+        gallery_booking = await book(client, fans[0].headers, show.event_id, gallery, 2)
+        assert (await wait_for_status(client, fans[0].headers, gallery_booking, within=60))[
+            "status"
+        ] == "CONFIRMED"
         after = FlashSale(info.gateway_url, fans[:2], [show], pause_seconds=0.2, seed=99)
         await after.start()
         try:
@@ -300,6 +335,9 @@ async def test_restoring_the_event_store_mid_sale_then_reconciling_keeps_every_g
             f["subject"] for f in found["findings"] if f["kind"] == "booking_not_in_event_store"
         }
         assert lost_found == lost, (lost_found ^ lost, found["findings_by_kind"])
+        assert [f["subject"] for f in found["findings"] if f["kind"] == "event_differs"] == [
+            show.event_id
+        ], found["findings_by_kind"]
         assert all(
             person["action"] and "refund" in person["action"]
             for person in found["needs_a_person"]
@@ -328,10 +366,14 @@ async def test_restoring_the_event_store_mid_sale_then_reconciling_keeps_every_g
         assert final["consistent"], final
 
         # The guarantees, as a client and the provider see them.
+        event = (await client.get(f"/api/v1/events/{show.event_id}", headers=admin)).json()
+        assert event["sale_ends_at"] is None, "the lost change is set aside"
+        assert "Gallery" in {item["name"] for item in event["ticket_types"]}, event
         bookings = await all_bookings(client, admin, [show])
         assert not lost & set(bookings), "lost bookings are no longer shown"
         now_stored = await _stored_bookings(booking_database)
         assert set(bookings) <= now_stored, set(bookings) - now_stored
+        assert bookings[gallery_booking]["status"] == "CONFIRMED"
         await check_stock_matches_bookings(
             client,
             info.url("inventory"),

@@ -83,6 +83,12 @@ class ReadModelEvent(_Body):
     """An event as the read models show it: availability and every booking of it."""
 
     event_id: UUID
+    version: int | None = Field(
+        default=None, ge=0, description="The event's aggregate version its row shows (none: no row)"
+    )
+    updated_at: AwareDatetime | None = Field(
+        default=None, description="When the newest fact the row shows was recorded"
+    )
     ticket_types: list[TicketTypeCount]
     bookings: list[ReadModelBooking]
 

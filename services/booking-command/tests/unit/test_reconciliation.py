@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 
 from booking_command.application.ports import LedgerEntry, PaymentIntent, Refund
 from booking_command.application.reconciliation import Reconcile
-from booking_command.domain.reconciliation import StoredBooking
+from booking_command.domain.reconciliation import StoredBooking, StoredFacts
 from ticketing_contracts.reconciliation import (
     EventIds,
     InventoryBooking,
@@ -51,6 +51,9 @@ class FakeStore:
     async def bookings(self, booking_ids: Sequence[UUID]) -> list[StoredBooking]:
         every = [*self.stored, *self.stored_since]
         return [booking for booking in every if booking.booking_id in booking_ids]
+
+    async def catalog_event(self, event_id: UUID) -> StoredFacts | None:
+        return None
 
 
 @dataclass

@@ -13,7 +13,8 @@ from booking_command.adapters.public_events import OutboxMapper
 from booking_command.application.app import BookingCommandApplication
 from booking_command.application.executor import EventStoreExecutor
 from booking_command.domain.booking import Booking, BookingStatus, PaymentStatus
-from booking_command.domain.reconciliation import StoredBooking
+from booking_command.domain.catalog_event import Event
+from booking_command.domain.reconciliation import StoredBooking, StoredFacts
 
 PAGE = 1000
 
@@ -55,6 +56,27 @@ class EventStoreBookings:
                 await self._executor.run(self._stored, list(booking_ids[start : start + PAGE]))
             )
         return found
+
+    async def catalog_event(self, event_id: UUID) -> StoredFacts | None:
+        return await self._executor.run(self._catalog_event, event_id)
+
+    def _catalog_event(self, event_id: UUID) -> StoredFacts | None:
+        records = self._app.booking_recorder.select_records_of([event_id]).get(event_id, [])
+        events = [(position, self._mapper.domain_event(record)) for position, record in records]
+        if not events or not isinstance(events[0][1], Event.Created):
+            return None
+        published = [
+            (event, envelope)
+            for position, event in events
+            if (envelope := self._mapper.envelope_for(event, position)) is not None
+        ]
+        last = published[-1][0] if published else None
+        return StoredFacts(
+            subject=event_id,
+            published_version=last.originator_version if last is not None else 0,
+            recorded_at=last.timestamp if last is not None else None,
+            held_event_ids=frozenset(envelope.event_id for _, envelope in published),
+        )
 
     def _stored(self, booking_ids: list[UUID]) -> list[StoredBooking]:
         records = self._app.booking_recorder.select_records_of(booking_ids)

@@ -36,7 +36,9 @@ from booking_command.domain.reconciliation import (
     Payment,
     Repair,
     ShownBooking,
+    ShownFacts,
     StoredBooking,
+    StoredFacts,
     TicketCount,
     TicketKey,
     compare,
@@ -56,6 +58,8 @@ class StoredBookings(Protocol):
     async def bookings_of(self, event_id: UUID) -> list[StoredBooking]: ...
 
     async def bookings(self, booking_ids: Sequence[UUID]) -> list[StoredBooking]: ...
+
+    async def catalog_event(self, event_id: UUID) -> StoredFacts | None: ...
 
 
 @dataclass
@@ -145,7 +149,12 @@ class Reconcile:
         shown: dict[UUID, ShownBooking] = {}
         inventory_tickets: dict[TicketKey, TicketCount] = {}
         read_model_tickets: dict[TicketKey, TicketCount] = {}
+        stored_events: dict[UUID, StoredFacts] = {}
+        shown_events: dict[UUID, ShownFacts] = {}
         for event_id in events:
+            in_store = await self._store.catalog_event(event_id)
+            if in_store is not None:
+                stored_events[event_id] = in_store
             for booking in await self._store.bookings_of(event_id):
                 stored[booking.booking_id] = booking
             at_inventory, in_read_models = await asyncio.gather(
@@ -161,6 +170,10 @@ class Reconcile:
                         item.booking_id, event_id, item.ticket_type_id, item.quantity, item.state
                     )
             if in_read_models is not None:
+                if in_read_models.version is not None:
+                    shown_events[event_id] = ShownFacts(
+                        event_id, in_read_models.version, in_read_models.updated_at
+                    )
                 for count in in_read_models.ticket_types:
                     read_model_tickets[(event_id, count.ticket_type_id)] = TicketCount(
                         count.quantity, count.reserved, count.sold
@@ -189,6 +202,8 @@ class Reconcile:
             read_model_tickets=read_model_tickets,
             store_position=await self._store.position(),
             read_model_position=read_model_events.highest_position,
+            stored_events=stored_events,
+            shown_events=shown_events,
         )
         return holdings, events
 
@@ -241,9 +256,7 @@ class Reconcile:
         facts = [
             SetAsideFacts(
                 subject=UUID(finding.subject),
-                held_event_ids=sorted(
-                    _held_ids(holdings.stored.get(UUID(finding.subject))), key=str
-                ),
+                held_event_ids=sorted(holdings.held_event_ids(UUID(finding.subject)), key=str),
                 recorded_until=report.started_at,
             )
             for finding in comparison.needing(Repair.SET_ASIDE_IN_READ_MODELS)
@@ -284,10 +297,6 @@ class Reconcile:
                 except (PaymentRequestRefused, PaymentUnavailable) as error:
                     report.errors.append(f"payment {payment.intent_id}: {error}")
         report.repaired["lost_payments_refunded"] = refunded
-
-
-def _held_ids(stored: StoredBooking | None) -> frozenset[UUID]:
-    return stored.held_event_ids if stored is not None else frozenset()
 
 
 def _payment(entry: LedgerEntry) -> Payment:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -35,6 +36,7 @@ AUTHORISED = "requires_capture"
 class Kind(StrEnum):
     NOT_IN_EVENT_STORE = "booking_not_in_event_store"
     READ_MODEL_DIFFERS = "read_model_differs"
+    CATALOG_DIFFERS = "event_differs"
     INVENTORY_DIFFERS = "inventory_differs"
     PAYMENT_DIFFERS = "payment_differs"
     TICKETS_DIFFER = "tickets_differ"
@@ -69,6 +71,26 @@ class StoredBooking:
     """A charge, cancellation or refund the payment worker has still to make."""
     held_event_ids: frozenset[UUID]
     """The ids of its published facts."""
+
+
+@dataclass(frozen=True)
+class StoredFacts:
+    """An event (the concert) as the event store holds it: its published facts."""
+
+    subject: UUID
+    published_version: int
+    recorded_at: datetime | None
+    """When its last published fact was recorded."""
+    held_event_ids: frozenset[UUID]
+
+
+@dataclass(frozen=True)
+class ShownFacts:
+    """An event as the read models show it: the version and time of the newest fact."""
+
+    subject: UUID
+    version: int
+    updated_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -151,6 +173,16 @@ class Holdings:
     """The newest position (notification id) the event store gave out."""
     read_model_position: int | None
     """The highest event-store position the read models applied."""
+    stored_events: Mapping[UUID, StoredFacts] = field(default_factory=dict)
+    shown_events: Mapping[UUID, ShownFacts] = field(default_factory=dict)
+
+    def held_event_ids(self, subject: UUID) -> frozenset[UUID]:
+        """The ids of the facts the event store holds of a booking or an event."""
+        booking = self.stored.get(subject)
+        if booking is not None:
+            return booking.held_event_ids
+        event = self.stored_events.get(subject)
+        return event.held_event_ids if event is not None else frozenset()
 
 
 @dataclass(frozen=True)
@@ -211,6 +243,8 @@ def compare(holdings: Holdings) -> Comparison:
             findings.extend(_not_in_event_store(booking_id, holdings))
         else:
             findings.extend(_stored_booking(stored, holdings))
+    for event_id in sorted(holdings.shown_events, key=str):
+        findings.extend(_catalog_event(event_id, holdings))
     findings.extend(_ticket_counts(holdings))
     findings.extend(_positions(holdings))
     return Comparison(
@@ -221,6 +255,7 @@ def compare(holdings: Holdings) -> Comparison:
             "bookings_in_read_models": len(holdings.shown),
             "payments_at_provider": sum(len(found) for found in holdings.payments.values()),
             "ticket_types": len(set(holdings.inventory_tickets) | set(holdings.read_model_tickets)),
+            "events_in_event_store": len(holdings.stored_events),
         },
     )
 
@@ -377,6 +412,62 @@ def _stored_booking(stored: StoredBooking, holdings: Holdings) -> list[Finding]:
     if settling and not findings:
         finding(Kind.SETTLING, "; ".join(settling))
     return findings
+
+
+def _catalog_event(event_id: UUID, holdings: Holdings) -> list[Finding]:
+    """An event's facts the read models show against those the store holds: the newest
+    one's version and the moment it was recorded (the same fact has the same moment)."""
+    shown = holdings.shown_events[event_id]
+    stored = holdings.stored_events.get(event_id)
+    says: dict[str, Any] = {
+        "event_store": (
+            {"version": stored.published_version, "recorded_at": _iso(stored.recorded_at)}
+            if stored
+            else None
+        ),
+        "read_models": {"version": shown.version, "updated_at": _iso(shown.updated_at)},
+    }
+    if stored is None:
+        return [
+            Finding(
+                Kind.CATALOG_DIFFERS,
+                str(event_id),
+                says,
+                "the read models show an event the event store does not hold (created after "
+                "the backup)",
+                (Repair.SET_ASIDE_IN_READ_MODELS,),
+                "create it again if it should exist (its bookings are findings of their own)",
+                event_id,
+            )
+        ]
+    if shown.version < stored.published_version:
+        return [
+            Finding(
+                Kind.SETTLING,
+                str(event_id),
+                says,
+                "the read models have not applied its last facts yet",
+                event_id=event_id,
+            )
+        ]
+    if shown.version > stored.published_version or shown.updated_at != stored.recorded_at:
+        return [
+            Finding(
+                Kind.CATALOG_DIFFERS,
+                str(event_id),
+                says,
+                "the read models show the event from changes the event store no longer holds",
+                (Repair.SET_ASIDE_IN_READ_MODELS,),
+                "make again any change of the lost window that should stand (inventory keeps "
+                "the stock of a ticket type added then)",
+                event_id,
+            )
+        ]
+    return []
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 def _tickets_of(bookings: Iterable[StoredBooking]) -> dict[TicketKey, TicketCount]:

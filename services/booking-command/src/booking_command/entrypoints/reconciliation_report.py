@@ -8,6 +8,7 @@ from booking_command.domain.reconciliation import Kind
 HEADINGS = {
     Kind.NOT_IN_EVENT_STORE: "bookings the event store does not hold",
     Kind.READ_MODEL_DIFFERS: "bookings the read models show from lost facts",
+    Kind.CATALOG_DIFFERS: "events the read models show from lost facts",
     Kind.INVENTORY_DIFFERS: "bookings inventory holds otherwise",
     Kind.PAYMENT_DIFFERS: "bookings the provider charged otherwise",
     Kind.TICKETS_DIFFER: "ticket types whose tickets sold differ",

@@ -43,8 +43,11 @@ class PostgresReconciliation:
             connection.transaction(isolation="repeatable_read", readonly=True),
         ):
             generation = await self._generation(connection)
-            known = await connection.fetchval(
-                in_schema("SELECT 1 FROM {s}.events WHERE event_id = $1", generation), event_id
+            known = await connection.fetchrow(
+                in_schema(
+                    "SELECT version, updated_at FROM {s}.events WHERE event_id = $1", generation
+                ),
+                event_id,
             )
             bookings = await connection.fetch(
                 in_schema(
@@ -67,6 +70,8 @@ class PostgresReconciliation:
             return None
         return ReadModelEvent(
             event_id=event_id,
+            version=known["version"] if known is not None else None,
+            updated_at=known["updated_at"] if known is not None else None,
             ticket_types=[TicketTypeCount.model_validate(dict(row)) for row in stock],
             bookings=[ReadModelBooking.model_validate(dict(row)) for row in bookings],
         )

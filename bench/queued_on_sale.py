@@ -419,12 +419,13 @@ async def one_round(
         "nothing_oversold": {"passed": sold <= options.capacity, "detail": f"sold {sold}"},
         "every_accepted_booking_confirmed": {
             "passed": len(confirmed) == len(accepted),
-            "detail": f"{len(confirmed)} of {len(accepted)} accepted bookings CONFIRMED",
+            "detail": f"{len(confirmed)} of {len(accepted)} bookings answered 202 CONFIRMED "
+            f"({confirmed_tickets} tickets; a 202 wrk cut off at its end is not counted)",
         },
         "read_model_shows_what_was_sold": {
-            "passed": shown_tickets == sold == confirmed_tickets,
-            "detail": f"read model {shown_bookings} bookings / {shown_tickets} tickets, "
-            f"inventory sold {sold}, accepted bookings confirmed {confirmed_tickets}",
+            "passed": shown_tickets == sold,
+            "detail": f"read model {shown_bookings} CONFIRMED bookings / {shown_tickets} "
+            f"tickets, inventory sold {sold}",
         },
         "nobody_books_without_a_pass": {
             "passed": watch.without_a_pass == 403,

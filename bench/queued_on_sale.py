@@ -71,6 +71,7 @@ class Options:
     limit_per_account: int
     admission_per_minute: int
     max_admitted_at_once: int
+    session_minutes: int
     connections: int
     seconds: float
     baseline_seconds: float
@@ -89,7 +90,14 @@ def parse_options(argv: list[str] | None = None) -> Options:
         "--admission-per-minute", type=int, default=1200, help="the room's rate (1200)"
     )
     parser.add_argument(
-        "--max-admitted", type=int, default=200, help="fans admitted at once, at most (200)"
+        "--session-minutes", type=int, default=1, help="how long a pass lasts (1 min)"
+    )
+    parser.add_argument(
+        "--max-admitted",
+        type=int,
+        default=1200,
+        help="fans holding a live pass at once, at most (1200: the rate times the session, "
+        "so the cap does not bind before the rate does)",
     )
     parser.add_argument(
         "--connections", type=int, default=64, help="wrk connections, one per thread (64)"
@@ -115,6 +123,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
         limit_per_account=args.limit,
         admission_per_minute=args.admission_per_minute,
         max_admitted_at_once=args.max_admitted,
+        session_minutes=args.session_minutes,
         connections=16 if quick else args.connections,
         seconds=45.0 if quick else args.seconds,
         baseline_seconds=5.0 if quick else args.baseline_seconds,
@@ -204,7 +213,7 @@ async def queued_event(
         json={
             "admission_per_minute": options.admission_per_minute,
             "max_admitted_at_once": options.max_admitted_at_once,
-            "session_minutes": 10,
+            "session_minutes": options.session_minutes,
             "booking_attempts_per_pass": 3,
         },
         headers=admin,
@@ -513,6 +522,7 @@ async def main(options: Options) -> int:
             "limit_per_account": options.limit_per_account,
             "admission_per_minute": options.admission_per_minute,
             "max_admitted_at_once": options.max_admitted_at_once,
+            "session_minutes": options.session_minutes,
             "connections": options.connections,
             "seconds": options.seconds,
             "gateway_env": {**RATE_LIMIT_ENV, **SETUP_ENV},

@@ -21,8 +21,7 @@ from uuid import UUID
 
 from inventory.application.errors import ConcurrencyConflict
 from inventory.application.ports import CatalogProgress, UnitOfWorkFactory
-from inventory.application.process_batch import save_ledger
-from inventory.application.public_events import stock_message
+from inventory.application.process_batch import save_ledger_and_stock_facts
 from inventory.domain.holds import HoldAnswer, answer_again, refused
 from inventory.domain.ledger import InventoryLedger
 from inventory.domain.outcomes import (
@@ -134,18 +133,13 @@ class HoldTickets:
                 if line.booking_id not in ledger.bookings:
                     assert isinstance(outcome, ReservationRejected)
                     unremembered[line.booking_id] = refused(outcome)
-            await save_ledger(uow, ledger)
-            await uow.add_to_outbox(
-                [
-                    stock_message(
-                        change,
-                        correlation_id=correlation_id,
-                        topic=self._outcome_topic,
-                        producer=self._producer,
-                        decided_at=now,
-                    )
-                    for change in ledger.stock_changes()
-                ]
+            await save_ledger_and_stock_facts(
+                uow,
+                ledger,
+                correlation_id=correlation_id,
+                topic=self._outcome_topic,
+                producer=self._producer,
+                decided_at=now,
             )
             await uow.commit()
         answers = [

@@ -213,6 +213,32 @@ async def save_ledger(uow: InventoryUnitOfWork, ledger: InventoryLedger) -> None
     )
 
 
+async def save_ledger_and_stock_facts(
+    uow: InventoryUnitOfWork,
+    ledger: InventoryLedger,
+    *,
+    correlation_id: str,
+    topic: str,
+    producer: str,
+    decided_at: datetime,
+) -> None:
+    """Writes what the ledger changed and queues, in the same transaction, one stock fact
+    per ticket type whose stock it moved."""
+    await save_ledger(uow, ledger)
+    await uow.add_to_outbox(
+        [
+            stock_message(
+                change,
+                correlation_id=correlation_id,
+                topic=topic,
+                producer=producer,
+                decided_at=decided_at,
+            )
+            for change in ledger.stock_changes()
+        ]
+    )
+
+
 def apply_event(
     ledger: InventoryLedger, event: public.PublicEvent, *, at: datetime
 ) -> list[outcomes.Outcome] | None:

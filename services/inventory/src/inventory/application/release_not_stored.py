@@ -16,8 +16,7 @@ from uuid import UUID, uuid4
 
 from inventory.application.hold_tickets import utc_now
 from inventory.application.ports import BookingDirectory, UnitOfWorkFactory
-from inventory.application.process_batch import save_ledger
-from inventory.application.public_events import stock_message
+from inventory.application.process_batch import save_ledger_and_stock_facts
 from inventory.domain.ledger import InventoryLedger
 
 
@@ -60,20 +59,15 @@ class ReleaseBookingsNotStored:
                 for booking_id in candidates:
                     if ledger.release_not_stored(booking_id) is not None:
                         released.append(booking_id)
-                await save_ledger(uow, ledger)
                 correlation_id = f"reconciliation-{uuid4()}"
                 now = self._clock()
-                await uow.add_to_outbox(
-                    [
-                        stock_message(
-                            change,
-                            correlation_id=correlation_id,
-                            topic=self._outcome_topic,
-                            producer=self._producer,
-                            decided_at=now,
-                        )
-                        for change in ledger.stock_changes()
-                    ]
+                await save_ledger_and_stock_facts(
+                    uow,
+                    ledger,
+                    correlation_id=correlation_id,
+                    topic=self._outcome_topic,
+                    producer=self._producer,
+                    decided_at=now,
                 )
                 await uow.commit()
         return NotStoredReleases(

@@ -18,8 +18,7 @@ from uuid import UUID, uuid4
 
 from inventory.application.hold_tickets import utc_now
 from inventory.application.ports import BookingDirectory, UnitOfWorkFactory
-from inventory.application.process_batch import save_ledger
-from inventory.application.public_events import stock_message
+from inventory.application.process_batch import save_ledger_and_stock_facts
 from inventory.domain.bookings import BookingRecord
 from inventory.domain.ledger import InventoryLedger
 from inventory.domain.outcomes import TicketsReleased
@@ -84,19 +83,14 @@ class ReleaseUnclaimedHolds:
                     ledger.claim(booking_id)
                 elif (outcome := ledger.release_unclaimed(booking_id, now=now)) is not None:
                     released.append(outcome)
-            await save_ledger(uow, ledger)
             correlation_id = f"unclaimed-holds-{uuid4()}"
-            await uow.add_to_outbox(
-                [
-                    stock_message(
-                        change,
-                        correlation_id=correlation_id,
-                        topic=self._outcome_topic,
-                        producer=self._producer,
-                        decided_at=now,
-                    )
-                    for change in ledger.stock_changes()
-                ]
+            await save_ledger_and_stock_facts(
+                uow,
+                ledger,
+                correlation_id=correlation_id,
+                topic=self._outcome_topic,
+                producer=self._producer,
+                decided_at=now,
             )
             await uow.commit()
         return released

@@ -10,7 +10,14 @@ from .stack_helpers import wait_until_ready
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 EXPECTED_DEPENDENCIES = {
-    "gateway": {"postgres", "redis", "booking-command", "inventory", "query-projection"},
+    "gateway": {
+        "postgres",
+        "redis",
+        "booking-command",
+        "inventory",
+        "query-projection",
+        "waiting-room admission",
+    },
     "booking-command": {
         "postgres",
         "kafka",

@@ -36,6 +36,28 @@ async def test_stop_cancels_a_running_loop() -> None:
     assert not task.alive
 
 
+async def test_stop_does_not_wait_forever_for_a_loop_that_ignores_cancellation(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def stubborn() -> None:
+        started.set()
+        while not release.is_set():
+            try:
+                await release.wait()
+            except asyncio.CancelledError:
+                continue
+
+    task = BackgroundTask("admission", stubborn)
+    task.start()
+    await started.wait()
+    await task.stop(within_seconds=0.2)
+
+    assert "admission did not stop within" in caplog.text
+    release.set()
+
+
 async def test_woken_rounds_run_again_at_once_while_busy_and_on_a_wake_up_after() -> None:
     answers = [True, True, RuntimeError("database restarting"), False, False]
     rounds_run = asyncio.Queue[int]()

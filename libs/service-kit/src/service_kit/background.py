@@ -31,12 +31,20 @@ class BackgroundTask:
             logger.exception("%s stopped unexpectedly", self.name)
             raise
 
-    async def stop(self) -> None:
+    async def stop(self, within_seconds: float = 10.0) -> None:
+        """Cancels the loop and waits for it to end, at most `within_seconds`: a loop that
+        does not end when cancelled is logged and left, not allowed to hold up shutdown."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=within_seconds)
+            if not done:
+                logger.error(
+                    "%s did not stop within %.0f s of being cancelled", self.name, within_seconds
+                )
+                return
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+                task.result()
 
     async def wait_stopped(self) -> None:
         """Returns once the loop has ended, whichever way it ended."""

@@ -3,7 +3,7 @@ crowd has joined, and the busiest five seconds of bookings offered to the bookin
 
 from __future__ import annotations
 
-from bench.queued_on_sale import offered_peak, poll_rate
+from bench.queued_on_sale import offered_beyond_admissions, offered_peak, poll_rate
 
 
 def test_the_poll_rate_counts_only_whole_seconds_after_everyone_joined() -> None:
@@ -29,3 +29,18 @@ def test_the_peak_of_bookings_offered_is_the_busiest_five_seconds() -> None:
 def test_seconds_with_nothing_counted_lower_the_peak() -> None:
     # Seconds 11-14 had no response at all: they count as none offered.
     assert offered_peak([(10, 1, 50), (15, 1, 50)]) == 10.0
+
+
+def test_bookings_within_what_the_room_admitted_exceed_nothing() -> None:
+    rows = [(100, 10, 2), (101, 10, 3), (102, 10, 5)]
+    samples = [{"at": 100.5, "admitted_total": 4}, {"at": 101.5, "admitted_total": 10}]
+
+    assert offered_beyond_admissions(rows, samples) == 0
+
+
+def test_bookings_beyond_what_the_room_admitted_are_counted() -> None:
+    rows = [(100, 10, 2), (101, 10, 3), (102, 10, 9)]
+    samples = [{"at": 100.5, "admitted_total": 5}, {"at": 103.5, "admitted_total": 10}]
+
+    # By second 102, 14 bookings against 10 admitted.
+    assert offered_beyond_admissions(rows, samples) == 4

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+
 from booking_command.adapters.event_store import in_memory_environment
 from booking_command.application.ports import InventoryHolds, PaymentProvider
-from booking_command.bootstrap import AdaptersFactory, BookingCommandAdapters
+from booking_command.bootstrap import AdaptersFactory, BookingCommandAdapters, build_app
 from booking_command.settings import BookingCommandSettings
 
 from .fake_payment_provider import FakePaymentProvider
@@ -27,3 +33,25 @@ def in_memory_adapters(
         )
 
     return build
+
+
+@asynccontextmanager
+async def internal_api_client(
+    inventory: InventoryHolds, public_key: str, **settings: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of booking-command's internal API, served in process on in-memory adapters
+    and trusting people's credentials signed with `public_key`."""
+    app = build_app(
+        BookingCommandSettings(
+            environment="test",
+            hold_expiry_interval_seconds=60,
+            internal_token_public_key=public_key,
+            payment_provider_secret_key="sk_test_Fz8Lq2Vw7Rb4Nc9Xt1Hy6Kd3Gm5Jp0Ta",
+            **settings,
+        ),
+        in_memory_adapters(inventory),
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client

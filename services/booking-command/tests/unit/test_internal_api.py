@@ -11,8 +11,6 @@ import httpx
 import jwt
 import pytest
 
-from booking_command.bootstrap import build_app
-from booking_command.settings import BookingCommandSettings
 from service_kit.internal_auth import (
     GATEWAY,
     Caller,
@@ -22,7 +20,7 @@ from service_kit.internal_auth import (
     private_key_from_text,
 )
 
-from .adapters import in_memory_adapters
+from .adapters import internal_api_client
 from .fake_inventory import FakeInventory
 
 PRIVATE_KEY, PUBLIC_KEY = generate_key_pair()
@@ -49,17 +47,8 @@ def inventory() -> FakeInventory:
 
 @pytest.fixture
 async def client(inventory: FakeInventory) -> AsyncIterator[httpx.AsyncClient]:
-    settings = BookingCommandSettings(
-        environment="test",
-        hold_expiry_interval_seconds=60,
-        internal_token_public_key=PUBLIC_KEY,
-        payment_provider_secret_key="sk_test_Fz8Lq2Vw7Rb4Nc9Xt1Hy6Kd3Gm5Jp0Ta",
-    )
-    app = build_app(settings, in_memory_adapters(inventory))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
+    async with internal_api_client(inventory, PUBLIC_KEY) as client:
+        yield client
 
 
 async def event_on_sale(client: httpx.AsyncClient) -> dict[str, Any]:

@@ -13,14 +13,12 @@ import httpx
 import pytest
 
 from booking_command.adapters.public_events import to_public_event
-from booking_command.bootstrap import build_app
 from booking_command.domain.catalog_event import Event, SaleTerms, TicketTypeSpec
-from booking_command.settings import BookingCommandSettings
 from service_kit.errors import ConflictError, InvalidInputError, NotFoundError
 from service_kit.internal_auth import GATEWAY, Caller, InternalTokenIssuer, generate_key_pair
 from ticketing_contracts.events import EventCreated, EventSaleChanged, TicketTypeSaleChanged
 
-from .adapters import in_memory_adapters
+from .adapters import internal_api_client
 from .fake_inventory import FakeInventory
 
 PRIVATE_KEY, PUBLIC_KEY = generate_key_pair()
@@ -153,17 +151,8 @@ def inventory() -> FakeInventory:
 
 @pytest.fixture
 async def client(inventory: FakeInventory) -> AsyncIterator[httpx.AsyncClient]:
-    settings = BookingCommandSettings(
-        environment="test",
-        hold_expiry_interval_seconds=60,
-        internal_token_public_key=PUBLIC_KEY,
-        payment_provider_secret_key="sk_test_Fz8Lq2Vw7Rb4Nc9Xt1Hy6Kd3Gm5Jp0Ta",
-    )
-    app = build_app(settings, in_memory_adapters(inventory))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
+    async with internal_api_client(inventory, PUBLIC_KEY) as client:
+        yield client
 
 
 async def event_with_sale(client: httpx.AsyncClient) -> dict[str, Any]:

@@ -19,6 +19,8 @@ class Permission(StrEnum):
     MANAGE_USERS = "manage_users"
     # The console's live sale view: counts per ticket type and status, no personal data.
     WATCH_SALES = "watch_sales"
+    # A new code for a ticket, the old one refused at the door (a ticket lost or shared).
+    REISSUE_TICKETS = "reissue_tickets"
 
 
 _USER = frozenset({Permission.BOOK})

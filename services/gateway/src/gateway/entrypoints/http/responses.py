@@ -48,6 +48,16 @@ def query_response(
     return Response(result.content, media_type="application/json", headers=headers)
 
 
+def passed_on(result: DownstreamResponse, *, status_code: int = 200) -> Response:
+    """A downstream answer to a request that changes state (or must not be cached), as is."""
+    headers = {"Cache-Control": NO_STORE}
+    if status_code == 204:
+        return Response(status_code=204, headers=headers)
+    return Response(
+        result.content, status_code=status_code, media_type="application/json", headers=headers
+    )
+
+
 def command_response(
     outcome: CommandOutcome, *, status_code: int, location: str | None = None
 ) -> Response:

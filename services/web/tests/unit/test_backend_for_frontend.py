@@ -29,6 +29,13 @@ class FakeGateway:
             if request.headers.get("authorization") != f"Bearer {TOKEN}":
                 return httpx.Response(401, json={"detail": "no", "error_type": "unauthorized"})
             return httpx.Response(200, json=ME)
+        if path.endswith("/tickets.pdf"):
+            disposition = 'attachment; filename="tickets-b1.pdf"'
+            return httpx.Response(
+                200,
+                content=b"%PDF-1.7",
+                headers={"Content-Type": "application/pdf", "Content-Disposition": disposition},
+            )
         if path == "/api/v1/bookings" and request.method == "POST":
             return httpx.Response(
                 429,
@@ -84,6 +91,28 @@ async def test_pages_carry_a_strict_content_security_policy(browser: httpx.Async
     assert "<script>" not in page.text  # no inline script
     assert (await browser.get("/console")).status_code == 200
     assert (await browser.get("/static/js/shop.js")).status_code == 200
+
+
+async def test_only_the_door_scanner_may_use_the_camera(browser: httpx.AsyncClient) -> None:
+    scanner = await browser.get("/scanner")
+    assert scanner.status_code == 200
+    assert 'src="/static/js/scanner.js"' in scanner.text
+    assert "camera=(self)" in scanner.headers["permissions-policy"]
+    assert "script-src 'self'" in scanner.headers["content-security-policy"]
+    assert browser.cookies.get(CSRF_COOKIE)
+    for page in ("/", "/console"):
+        assert "camera=()" in (await browser.get(page)).headers["permissions-policy"]
+
+
+async def test_the_tickets_pdf_downloads_through_the_proxy_as_an_attachment(
+    browser: httpx.AsyncClient,
+) -> None:
+    await log_in(browser)
+    answer = await browser.get("/api/v1/bookings/b1/tickets.pdf")
+    assert answer.status_code == 200
+    assert answer.content == b"%PDF-1.7"
+    assert answer.headers["content-type"] == "application/pdf"
+    assert answer.headers["content-disposition"] == 'attachment; filename="tickets-b1.pdf"'
 
 
 async def test_login_keeps_the_token_in_an_httponly_strict_cookie(

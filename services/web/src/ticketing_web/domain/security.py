@@ -28,6 +28,11 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=()"
+# The door scanner reads QR codes with the phone's camera; no other page may use it.
+SCANNER_PERMISSIONS_POLICY = "camera=(self), microphone=(), geolocation=(), payment=()"
+
+
 def security_headers(*, https: bool) -> dict[str, str]:
     headers = {
         "Content-Security-Policy": CONTENT_SECURITY_POLICY,
@@ -36,7 +41,7 @@ def security_headers(*, https: bool) -> dict[str, str]:
         "Referrer-Policy": "no-referrer",
         "Cross-Origin-Opener-Policy": "same-origin",
         "Cross-Origin-Resource-Policy": "same-origin",
-        "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+        "Permissions-Policy": PERMISSIONS_POLICY,
     }
     if https:
         headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"

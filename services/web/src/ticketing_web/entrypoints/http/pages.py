@@ -1,4 +1,5 @@
-"""The two pages and their static assets (plain ES modules and CSS, no build step)."""
+"""The pages (shop, console, door scanner) and their static assets (plain ES modules and CSS,
+no build step)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 
+from ticketing_web.domain.security import SCANNER_PERMISSIONS_POLICY
 from ticketing_web.entrypoints.http.cookies import ensure_csrf_cookie
 
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
@@ -29,3 +31,11 @@ async def shop(request: Request) -> Response:
 @router.get("/console")
 async def console(request: Request) -> Response:
     return _page(request, "console.html")
+
+
+@router.get("/scanner")
+async def scanner(request: Request) -> Response:
+    response = _page(request, "scanner.html")
+    # Set here, the middleware keeps it instead of its camera=() for every other page.
+    response.headers["Permissions-Policy"] = SCANNER_PERMISSIONS_POLICY
+    return response

@@ -23,6 +23,7 @@ _REQUEST_HEADERS = (
 )
 _RESPONSE_HEADERS = (
     "content-type",
+    "content-disposition",
     "etag",
     "location",
     "retry-after",

@@ -33,7 +33,9 @@ export async function request(method, path, body, { idempotencyKey, admissionPas
       credentials: "same-origin",
     });
   } catch {
-    throw new ApiError(503, { detail: "The network connection failed." }, null);
+    const error = new ApiError(503, { detail: "The network connection failed." }, null);
+    error.network = true; // no answer at all: a scanner at the door goes offline on this
+    throw error;
   }
   const text = await response.text();
   let data = null;

@@ -2,6 +2,8 @@ import {
   ApiError, currentUser, followBooking, get, joinWaitingRoom, logIn, logOut, newIdempotencyKey, post, signUp, waitingRoomPlace,
 } from "./api.js";
 import { field, focusHeading, formValues, h, message, replace } from "./dom.js";
+import { qrSvg } from "./qr.js";
+import { ticketStatusText } from "./tickets.js";
 import {
   PAYMENT_TEST_CARDS, availabilityLabel, countdownText, dateTime, errorMessage, isFinal, limitText, money, saleState,
   saleWindowText, shortDateTime, statusText, waitText,
@@ -343,6 +345,46 @@ function bookingForm(event, types, { admissionPass, onNotAdmitted }) {
   return [form, status];
 }
 
+// ---------------------------------------------------------------- tickets
+function ticketCard(ticket) {
+  const usable = ticket.status !== "voided";
+  return h("li", { class: `ticket ${ticket.status}`, dataset: { ticketId: ticket.ticket_id, code: ticket.code } },
+    usable ? qrSvg(ticket.qr_payload, `QR code of ticket ${ticket.code}`) : null,
+    h("p", {}, h("strong", {}, ticket.ticket_type_name)),
+    h("p", {}, ticket.holder_name),
+    h("p", { class: "code" }, ticket.code),
+    h("p", { class: `ticket-status ${ticket.status}` }, ticketStatusText(ticket)));
+}
+
+// A confirmed booking's tickets; entry issues them moments after the confirmation, so a
+// "not issued yet" answer is asked again until they are there. Returns a stop function.
+function showTickets(container, bookingId) {
+  let timer = null;
+  let stopped = false;
+  const load = async () => {
+    try {
+      const issued = await get(`/api/v1/bookings/${bookingId}/tickets`);
+      const anyValid = issued.tickets.some((ticket) => ticket.status !== "voided");
+      replace(container,
+        h("h2", {}, `Your tickets for ${issued.event_name}`),
+        issued.event_starts_at ? h("p", { class: "when" }, dateTime(issued.event_starts_at)) : null,
+        anyValid ? h("p", {}, h("a", { class: "button", id: "tickets-pdf", href: `/api/v1/bookings/${bookingId}/tickets.pdf`,
+          download: `tickets-${bookingId}.pdf` }, "Download tickets (PDF)")) : null,
+        h("ul", { class: "tickets" }, issued.tickets.map(ticketCard)));
+    } catch (error) {
+      if (stopped) return;
+      if (error.body?.error_type === "tickets_not_issued" || error.status === 503) {
+        replace(container, message("info", "Your tickets are being issued…"));
+        timer = setTimeout(load, 2000);
+      } else {
+        replace(container, message("error", describe(error)));
+      }
+    }
+  };
+  load();
+  return () => { stopped = true; clearTimeout(timer); };
+}
+
 async function bookingView(bookingId) {
   const live = h("p", { id: "booking-status", class: "status-line", role: "status", "aria-live": "polite" }, "Loading…");
   const details = h("div");
@@ -359,20 +401,38 @@ async function bookingView(bookingId) {
     live.textContent = describe(error);
     return;
   }
-  show(booking);
+  const tickets = h("section", { id: "tickets", "aria-live": "polite" });
+  let stopTickets = null;
+  const showStatus = (latest) => {
+    show(latest);
+    if (latest.status === "CONFIRMED" && !stopTickets) stopTickets = showTickets(tickets, bookingId);
+  };
+  showStatus(booking);
   replace(details, h("dl", { class: "facts" },
     h("dt", {}, "Booking"), h("dd", {}, booking.id),
     h("dt", {}, "Tickets"), h("dd", {}, String(booking.quantity ?? "")),
-    h("dt", {}, "Total"), h("dd", {}, booking.total_price ? money(booking.total_price, booking.currency) : "")));
+    h("dt", {}, "Total"), h("dd", {}, booking.total_price ? money(booking.total_price, booking.currency) : "")), tickets);
+  let stopFollowing = () => {};
+  stopView = () => { stopFollowing(); stopTickets?.(); };
   if (isFinal(booking.status)) return;
   const poll = async () => {
     const latest = await get(`/api/v1/bookings/${bookingId}`).catch(() => null);
-    if (latest) show(latest);
+    if (latest) showStatus(latest);
     return latest && isFinal(latest.status);
   };
-  stopView = followBooking(bookingId, (change) => show({ ...booking, ...change }), () => {
-    stopView = every(1000, async () => { if (await poll()) stopView(); });
+  stopFollowing = followBooking(bookingId, (change) => showStatus({ ...booking, ...change }), () => {
+    stopFollowing = every(1000, async () => { if (await poll()) stopFollowing(); });
   });
+}
+
+// A confirmed booking's tickets in the list, read when first opened.
+function ticketsDisclosure(bookingId, stops) {
+  const body = h("div", { class: "booking-tickets" });
+  const disclosure = h("details", { dataset: { bookingId } }, h("summary", {}, "Show tickets"), body);
+  disclosure.addEventListener("toggle", () => {
+    if (disclosure.open && !body.hasChildNodes()) stops.push(showTickets(body, bookingId));
+  });
+  return disclosure;
 }
 
 async function myBookingsView() {
@@ -382,8 +442,11 @@ async function myBookingsView() {
   }
   const feedback = h("div", { "aria-live": "polite" });
   const list = h("div");
+  const stops = [];
+  stopView = () => stops.splice(0).forEach((stop) => stop());
   replace(main, h("h1", {}, "My bookings"), feedback, list);
   const load = async () => {
+    stops.splice(0).forEach((stop) => stop());
     const page = await get("/api/v1/bookings?size=50");
     if (!page.items.length) {
       replace(list, message("info", "You have no bookings yet."));
@@ -394,6 +457,7 @@ async function myBookingsView() {
       h("td", {}, String(booking.quantity ?? "")),
       h("td", {}, booking.total_price ? money(booking.total_price, booking.currency) : ""),
       h("td", { class: `status-${booking.status.toLowerCase()}` }, booking.status),
+      h("td", {}, booking.status === "CONFIRMED" ? ticketsDisclosure(booking.id, stops) : ""),
       h("td", {}, booking.status === "CONFIRMED"
         ? h("button", { type: "button", class: "secondary", "aria-label": `Cancel booking ${booking.id.slice(0, 8)}`, onclick: async (click) => {
           if (!confirm("Cancel this booking? Your payment is refunded in full and the tickets go back on sale.")) return;
@@ -410,7 +474,7 @@ async function myBookingsView() {
         : "")));
     replace(list, h("div", { class: "table-wrap" }, h("table", {},
       h("caption", {}, "Your bookings, newest first"),
-      h("thead", {}, h("tr", {}, ["Booking", "Tickets", "Total", "Status", "Action"].map((name) => h("th", { scope: "col" }, name)))),
+      h("thead", {}, h("tr", {}, ["Booking", "Tickets", "Total", "Status", "Your tickets", "Action"].map((name) => h("th", { scope: "col" }, name)))),
       h("tbody", {}, rows))));
   };
   await load().catch((error) => replace(list, message("error", describe(error))));

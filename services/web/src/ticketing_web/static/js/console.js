@@ -163,6 +163,7 @@ function eventActions(event, feedback) {
   }
   actions.push(h("a", { href: `#/on-sale/${id}` }, `On-sale settings of ${event.name}`));
   actions.push(h("a", { href: `#/sale/${id}` }, `Live sale of ${event.name}`));
+  actions.push(h("a", { href: `#/check-in/${id}` }, `Check-in of ${event.name}`));
   return h("div", { class: "actions" }, actions);
 }
 
@@ -371,6 +372,65 @@ async function saleView(eventId) {
   });
 }
 
+// ---------------------------------------------------------------- check-in at the door
+const CHECK_IN_POLL_MS = 2000;
+
+function checkInProgress(progress) {
+  const share = (part, whole) => (whole ? `${Math.round((100 * part) / whole)}%` : "–");
+  return [
+    h("div", { class: "tiles" },
+      tile("Checked in", `${progress.checked_in} / ${progress.issued}`, "checked-in"),
+      tile("Share checked in", share(progress.checked_in, progress.issued), "checked-in-share")),
+    table("Per ticket type", ["Ticket type", { label: "Issued", number: true }, { label: "Checked in", number: true },
+      { label: "Voided", number: true }, "Progress"],
+    progress.ticket_types.map((type) => h("tr", { dataset: { ticketType: type.name } },
+      h("td", {}, type.name),
+      h("td", { class: "number" }, String(type.issued)),
+      h("td", { class: "number" }, String(type.checked_in)),
+      h("td", { class: "number" }, String(type.voided)),
+      h("td", {}, h("progress", { class: "check-ins", max: Math.max(type.issued, 1), value: type.checked_in,
+        "aria-label": `${type.name}: ${type.checked_in} of ${type.issued} checked in` }))))),
+  ];
+}
+
+function doorStaffSection(eventId, staff, feedback) {
+  const path = (userId) => `/api/v1/events/${eventId}/door-staff/${encodeURIComponent(userId)}`;
+  const form = h("form", { class: "row-form", id: "door-staff-form", onsubmit: (submitted) => {
+    submitted.preventDefault();
+    const userId = formValues(form).user_id.trim();
+    act(feedback, () => put(path(userId)), `${userId} can now check tickets in at this event.`);
+  } },
+  field("Account id", "input", { name: "user_id", required: true, maxlength: 128, pattern: "[A-Za-z0-9._:@\\-]+",
+    hint: "The id of any account: it may scan tickets at this event only." }),
+  h("button", { type: "submit" }, "Add to door staff"));
+  return h("section", { "aria-labelledby": "door-staff-heading" },
+    h("h2", { id: "door-staff-heading" }, "Door staff"),
+    staff.user_ids.length
+      ? h("ul", { id: "door-staff" }, staff.user_ids.map((userId) => h("li", { dataset: { userId } }, h("code", {}, userId), " ",
+        h("button", { type: "button", class: "secondary", onclick: () => act(feedback, () => del(path(userId)), `${userId} removed from the door staff.`) },
+          `Remove ${userId}`))))
+      : message("info", "Nobody is door staff of this event yet (managers and admins can always scan)."),
+    form);
+}
+
+async function checkInView(eventId, feedback) {
+  const staff = await get(`/api/v1/events/${eventId}/door-staff`);
+  const progress = h("section", { id: "check-in-progress", "aria-live": "polite" });
+  replace(main, h("h1", {}, "Check-in"), feedback, progress,
+    h("p", {}, h("a", { href: `/scanner#/event/${eventId}` }, "Open the door scanner for this event")),
+    doorStaffSection(eventId, staff, feedback));
+  stopView = every(CHECK_IN_POLL_MS, async () => {
+    if (document.hidden) return;
+    try {
+      const latest = await get(`/api/v1/events/${eventId}/check-in-progress`);
+      replace(progress, h("h2", {}, latest.event_name), checkInProgress(latest),
+        h("p", { class: "hint" }, `Updated ${new Date().toLocaleTimeString("en-GB")}.`));
+    } catch (error) {
+      replace(progress, message("error", describe(error)));
+    }
+  });
+}
+
 // ---------------------------------------------------------------- health and dead letters
 async function healthView() {
   const body = h("div", { "aria-live": "polite" });
@@ -431,6 +491,7 @@ async function route(options = {}) {
     if (parts[0] === "venues") await venuesView(feedback);
     else if (parts[0] === "sale" && parts[1]) await saleView(parts[1]);
     else if (parts[0] === "on-sale" && parts[1]) await onSaleView(parts[1], feedback);
+    else if (parts[0] === "check-in" && parts[1]) await checkInView(parts[1], feedback);
     else if ((parts[0] === "health" || parts[0] === "dead-letters") && !isAdmin()) {
       replace(main, h("h1", {}, "Admins only"), message("info", "Platform health and dead letters are for admins."));
     } else if (parts[0] === "health") await healthView();

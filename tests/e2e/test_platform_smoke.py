@@ -17,6 +17,7 @@ EXPECTED_DEPENDENCIES = {
         "booking-command",
         "inventory",
         "query-projection",
+        "entry",
         "waiting-room admission",
     },
     "booking-command": {
@@ -41,6 +42,7 @@ EXPECTED_DEPENDENCIES = {
         "unclaimed-hold-sweeper",
     },
     "query-projection": {"postgres", "redis", "kafka", "caught_up"},
+    "entry": {"postgres", "kafka", "caught_up"},
 }
 
 

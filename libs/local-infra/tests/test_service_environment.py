@@ -9,6 +9,7 @@ from local_infra.secrets_env import (
 )
 from local_infra.services import (
     BOOKING_COMMAND,
+    ENTRY,
     GATEWAY,
     INVENTORY,
     PAYMENT_SIMULATOR,
@@ -36,6 +37,7 @@ def shared(extra_env: dict[str, str] | None = None) -> SharedSettings:
                 (BOOKING_COMMAND, 8001),
                 (INVENTORY, 8002),
                 (QUERY_PROJECTION, 8003),
+                (ENTRY, 8004),
                 (PAYMENT_SIMULATOR, 8010),
             )
         },
@@ -72,7 +74,7 @@ def test_each_service_gets_its_own_key_and_the_public_keys_of_its_callers() -> N
             settings, port=8000, database_url=None, base_env=base_env, service=service
         )
 
-    for service in (GATEWAY, BOOKING_COMMAND, INVENTORY, QUERY_PROJECTION, WEB):
+    for service in (GATEWAY, BOOKING_COMMAND, INVENTORY, QUERY_PROJECTION, ENTRY, WEB):
         env = env_of(service)
         assert not [name for name in env if name.endswith("_SERVICE_TOKEN_PRIVATE_KEY")], (
             f"{service} must not get another service's private key"
@@ -118,3 +120,24 @@ def test_the_services_own_keys_are_written_into_a_new_env_file_and_added_to_an_o
     private, public = service_key_names(BOOKING_COMMAND)
     assert public_key_text_of(on_disk[private]) == on_disk[public]
     assert load_or_create_env_file(old).values == on_disk, "added once"
+
+
+def test_every_service_is_told_where_entry_is() -> None:
+    for service in (GATEWAY, ENTRY, WEB):
+        env = service_environment(
+            shared(), port=8004, database_url=None, base_env={}, service=service
+        )
+        assert env["ENTRY_URL"] == "http://127.0.0.1:8004", service
+
+
+def test_a_new_env_file_has_a_ticket_signing_secret_and_an_old_one_gets_one_once(
+    tmp_path: Path,
+) -> None:
+    created = load_or_create_env_file(tmp_path / "new.env")
+    assert len(created.values["TICKET_SIGNING_SECRET"].encode()) >= 32
+
+    old = tmp_path / "old.env"
+    old.write_text("INTERNAL_TOKEN_PRIVATE_KEY=kept\nPAYMENT_PROVIDER_SECRET_KEY=kept\n")
+    added = load_or_create_env_file(old).values["TICKET_SIGNING_SECRET"]
+    assert len(added.encode()) >= 32
+    assert load_or_create_env_file(old).values["TICKET_SIGNING_SECRET"] == added, "kept"

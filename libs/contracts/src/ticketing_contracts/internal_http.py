@@ -20,4 +20,8 @@ ROLES: Final[tuple[Role, ...]] = ("admin", "manager", "user")
 BOOKING_COMMAND: Final = "booking-command"
 INVENTORY: Final = "inventory"
 QUERY_PROJECTION: Final = "query-projection"
-INTERNAL_SERVICES: Final = frozenset({BOOKING_COMMAND, INVENTORY, QUERY_PROJECTION})
+ENTRY: Final = "entry"
+NOTIFICATIONS: Final = "notifications"
+INTERNAL_SERVICES: Final = frozenset(
+    {BOOKING_COMMAND, INVENTORY, QUERY_PROJECTION, ENTRY, NOTIFICATIONS}
+)

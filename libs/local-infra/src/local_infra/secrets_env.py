@@ -28,6 +28,11 @@ def random_secret(length: int) -> str:
             return candidate
 
 
+def ticket_signing_secret() -> str:
+    """What entry derives each event's ticket signing key from."""
+    return random_secret(48)
+
+
 def read_env_file(path: Path) -> dict[str, str]:
     """KEY=VALUE lines; blank lines, comments and `export ` prefixes are tolerated."""
     values: dict[str, str] = {}
@@ -69,9 +74,9 @@ def missing_service_token_keys(values: Mapping[str, str]) -> dict[str, str]:
 
 def load_or_create_env_file(path: Path) -> EnvFile:
     """Read `path`; when it does not exist, write one with a new JWT secret, internal token
-    keys, the services' own token keys, a payment provider key and an admin login. A file
-    from before the internal token keys, the services' keys or the payment key gets them
-    added."""
+    keys, the services' own token keys, a payment provider key, a ticket signing secret and
+    an admin login. A file from before the internal token keys, the services' keys, the
+    payment key or the ticket signing secret gets them added."""
     if path.exists():
         values = read_env_file(path)
         keys: dict[str, str] = {}
@@ -80,6 +85,8 @@ def load_or_create_env_file(path: Path) -> EnvFile:
         keys.update(missing_service_token_keys(values))
         if "PAYMENT_PROVIDER_SECRET_KEY" not in values:
             keys["PAYMENT_PROVIDER_SECRET_KEY"] = random_secret(32)
+        if "TICKET_SIGNING_SECRET" not in values:
+            keys["TICKET_SIGNING_SECRET"] = ticket_signing_secret()
         if keys:
             with path.open("a") as env_file:
                 env_file.write("".join(f"{key}={value}\n" for key, value in keys.items()))
@@ -91,6 +98,8 @@ def load_or_create_env_file(path: Path) -> EnvFile:
         **missing_service_token_keys({}),
         # Shared by booking-command and the payment simulator `make run` starts.
         "PAYMENT_PROVIDER_SECRET_KEY": random_secret(32),
+        # entry derives every event's ticket key from it: kept, so tickets sent stay valid.
+        "TICKET_SIGNING_SECRET": ticket_signing_secret(),
         "ADMIN_EMAIL": DEFAULT_ADMIN_EMAIL,
         "ADMIN_PASSWORD": random_secret(24),
     }

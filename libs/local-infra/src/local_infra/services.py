@@ -12,6 +12,7 @@ GATEWAY = "gateway"
 BOOKING_COMMAND = "booking-command"
 INVENTORY = "inventory"
 QUERY_PROJECTION = "query-projection"
+ENTRY = "entry"
 # Not a platform service: stands for the external payment provider (simulators/).
 PAYMENT_SIMULATOR = "payment-simulator"
 WEB = "web"
@@ -31,6 +32,7 @@ SERVICE_SPECS: Mapping[str, ServiceSpec] = {
         ServiceSpec(BOOKING_COMMAND, "booking_command", 8001, "ticketing_booking"),
         ServiceSpec(INVENTORY, "inventory", 8002, "ticketing_inventory"),
         ServiceSpec(QUERY_PROJECTION, "query_projection", 8003, "ticketing_query"),
+        ServiceSpec(ENTRY, "entry", 8004, "ticketing_entry"),
         ServiceSpec(PAYMENT_SIMULATOR, "payment_simulator", 8010, "payment_simulator"),
         # Started last only in the listing; all start together and the gateway's
         # readiness does not depend on the others being up first.
@@ -107,6 +109,7 @@ def service_environment(
             "BOOKING_COMMAND_URL": settings.service_urls[BOOKING_COMMAND],
             "INVENTORY_URL": settings.service_urls[INVENTORY],
             "QUERY_PROJECTION_URL": settings.service_urls[QUERY_PROJECTION],
+            "ENTRY_URL": settings.service_urls[ENTRY],
             "PAYMENT_PROVIDER_URL": settings.service_urls[PAYMENT_SIMULATOR],
             "PAYMENT_PROVIDER_SECRET_KEY": settings.payment_provider_secret_key,
             "PAYMENT_SIMULATOR_SECRET_KEY": settings.payment_provider_secret_key,

@@ -24,7 +24,11 @@ from local_infra.processes import is_running_as, kill_now, read_pid, spawn_backg
 from local_infra.processes import terminate as terminate_process
 from local_infra.redis_server import ensure_redis, stop_own_redis
 from local_infra.repository import default_state_dir
-from local_infra.secrets_env import missing_service_token_keys, random_secret
+from local_infra.secrets_env import (
+    missing_service_token_keys,
+    random_secret,
+    ticket_signing_secret,
+)
 from local_infra.services import (
     DEFAULT_DATABASES,
     GATEWAY,
@@ -143,7 +147,11 @@ class Stack:
         urls = {name: f"http://{config.host}:{port}" for name, port in ports.items()}
         # One key per stack unless the settings bring one (`make run`: from .env).
         payment_key = config.extra_env.get("PAYMENT_PROVIDER_SECRET_KEY") or random_secret(32)
-        extra_env = {**missing_service_token_keys(config.extra_env), **config.extra_env}
+        extra_env = {
+            "TICKET_SIGNING_SECRET": ticket_signing_secret(),
+            **missing_service_token_keys(config.extra_env),
+            **config.extra_env,
+        }
         self._shared = SharedSettings(
             environment=config.environment,
             log_level=config.log_level,

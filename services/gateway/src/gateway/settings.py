@@ -40,6 +40,10 @@ class GatewaySettings(JwtSettings, RedisSettings, PostgresSettings, InternalToke
     query_projection_url: Annotated[AnyHttpUrl, Dependency.HTTP] = AnyHttpUrl(
         "http://127.0.0.1:8003"
     )
+    entry_url: Annotated[AnyHttpUrl, Dependency.HTTP] = Field(
+        default=AnyHttpUrl("http://127.0.0.1:8004"),
+        description="The entry service: tickets, door staff and check-in",
+    )
     cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated origins allowed by CORS"
     )
@@ -245,4 +249,5 @@ class GatewaySettings(JwtSettings, RedisSettings, PostgresSettings, InternalToke
             "booking-command": str(self.booking_command_url).rstrip("/"),
             "inventory": str(self.inventory_url).rstrip("/"),
             "query-projection": str(self.query_projection_url).rstrip("/"),
+            "entry": str(self.entry_url).rstrip("/"),
         }

@@ -5,6 +5,7 @@
 #   docker build --target booking-command  -t ticketing/booking-command .
 #   docker build --target inventory        -t ticketing/inventory .
 #   docker build --target query-projection -t ticketing/query-projection .
+#   docker build --target entry            -t ticketing/entry .
 #   docker build --target web              -t ticketing/web .
 # and the stand-in for the external card payment provider (not part of the platform):
 #   docker build --target payment-simulator -t ticketing/payment-simulator .
@@ -39,6 +40,7 @@ COPY services/gateway/pyproject.toml services/gateway/pyproject.toml
 COPY services/booking-command/pyproject.toml services/booking-command/pyproject.toml
 COPY services/inventory/pyproject.toml services/inventory/pyproject.toml
 COPY services/query-projection/pyproject.toml services/query-projection/pyproject.toml
+COPY services/entry/pyproject.toml services/entry/pyproject.toml
 COPY services/web/pyproject.toml services/web/pyproject.toml
 COPY simulators/payment-provider/pyproject.toml simulators/payment-provider/pyproject.toml
 # Sources of the libraries every service uses, then the services themselves.
@@ -65,6 +67,10 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 FROM build-base AS build-query-projection
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable --package query-projection
+
+FROM build-base AS build-entry
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --no-editable --package entry
 
 FROM build-base AS build-web
 RUN --mount=type=cache,target=/root/.cache/uv \
@@ -117,6 +123,12 @@ COPY --from=build-query-projection --chown=root:root /app/.venv /app/.venv
 ENV HTTP_PORT=8003
 EXPOSE 8003
 CMD ["python", "-m", "query_projection"]
+
+FROM runtime AS entry
+COPY --from=build-entry --chown=root:root /app/.venv /app/.venv
+ENV HTTP_PORT=8004
+EXPOSE 8004
+CMD ["python", "-m", "entry"]
 
 FROM runtime AS web
 COPY --from=build-web --chown=root:root /app/.venv /app/.venv

@@ -26,6 +26,7 @@ SERVICES = {
     "booking-command": ("booking_command", 8001),
     "inventory": ("inventory", 8002),
     "query-projection": ("query_projection", 8003),
+    "entry": ("entry", 8004),
 }
 # Not a platform service: the stand-in for the external card payment provider.
 SIMULATOR = "payment-simulator"
@@ -42,6 +43,7 @@ TEST_SECRETS = {
     "INTERNAL_TOKEN_PRIVATE_KEY": INTERNAL_PRIVATE_KEY,
     "INTERNAL_TOKEN_PUBLIC_KEY": INTERNAL_PUBLIC_KEY,
     "PAYMENT_PROVIDER_SECRET_KEY": "Hx4Tn8Wq2Lr6Zp9Vc3Mb7Kd5Fj",
+    "TICKET_SIGNING_SECRET": "Rk5Wm9Tz2Qc7Nh4Lb8Vx3Jd6Gf1Pa0YsEu2Ko7Ti9",
     **SERVICE_KEYS,
 }
 
@@ -242,7 +244,8 @@ def test_compose_file_is_valid_and_complete() -> None:
             "service_completed_successfully"
         )
     assert services["gateway"]["environment"]["JWT_SECRET"] == TEST_SECRETS["JWT_SECRET"]
-    assert "payment_simulator" in services["postgres-init"]["environment"]["DATABASES"].split()
+    databases = services["postgres-init"]["environment"]["DATABASES"].split()
+    assert {"payment_simulator", "ticketing_entry"} <= set(databases)
     topics_script = (ROOT / "deploy" / "compose" / "create-topics.sh").read_text()
     from ticketing_contracts.topics import ALL_TOPICS
 
@@ -250,7 +253,7 @@ def test_compose_file_is_valid_and_complete() -> None:
         assert topic in topics_script
 
 
-CONSUMERS_NEEDING_TOPICS = ("booking-command", "inventory", "query-projection")
+CONSUMERS_NEEDING_TOPICS = ("booking-command", "inventory", "query-projection", "entry")
 
 
 def test_compose_gateway_trusts_forwarded_addresses_from_web_only() -> None:

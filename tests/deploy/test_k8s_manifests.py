@@ -20,7 +20,13 @@ K8S = ROOT / "deploy" / "k8s"
 KUBERNETES_VERSION = "1.30"
 Manifest = dict[str, Any]
 
-SERVICES = {"gateway": 8000, "booking-command": 8001, "inventory": 8002, "query-projection": 8003}
+SERVICES = {
+    "gateway": 8000,
+    "booking-command": 8001,
+    "inventory": 8002,
+    "query-projection": 8003,
+    "entry": 8004,
+}
 # The shop and console: pages and a backend-for-frontend that calls only the gateway.
 WEB = "web"
 WORKLOADS = SERVICES | {WEB: 8080}
@@ -32,7 +38,7 @@ def deployments_in(overlay: str) -> dict[str, int]:
     return WORKLOADS | ({SIMULATOR: 8010} if overlay == "dev" else {})
 
 
-CONSUMERS = ("booking-command", "inventory", "query-projection")
+CONSUMERS = ("booking-command", "inventory", "query-projection", "entry")
 STANDARD_LABELS = (
     "app.kubernetes.io/name",
     "app.kubernetes.io/component",

@@ -58,6 +58,7 @@ from gateway.application.read_your_writes import ReadYourWrites
 from gateway.application.revocations import RevocationList
 from gateway.application.sale_starts import CatalogSaleStarts
 from gateway.application.stream_slots import StreamSlots
+from gateway.application.tickets import TicketService
 from gateway.application.waiting_room import WaitingRooms, WaitingRoomStore
 from gateway.entrypoints.http.booking_requests import BookingRequestFastPath
 from gateway.entrypoints.http.deps import GatewayServices
@@ -83,6 +84,8 @@ from service_kit.redis_pool import redis_client
 BOOKING_COMMAND = "booking-command"
 INVENTORY = "inventory"
 QUERY_PROJECTION = "query-projection"
+ENTRY = "entry"
+DOWNSTREAM_SERVICES = (BOOKING_COMMAND, INVENTORY, QUERY_PROJECTION, ENTRY)
 Hook = Callable[[], Awaitable[None]]
 
 DESCRIPTION = """
@@ -232,13 +235,13 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
             redis_url=adapters.breaker_redis_url,
             redis_namespace=f"{settings.redis_key_prefix}gateway:breaker:",
         )
-        for name in (BOOKING_COMMAND, INVENTORY, QUERY_PROJECTION)
+        for name in DOWNSTREAM_SERVICES
     }
     internal_tokens = InternalTokenIssuer.from_text(
         settings.internal_token_private_key.get_secret_value(),
         ttl_seconds=settings.internal_token_ttl_seconds,
     )
-    commands, stock, queries = (
+    commands, stock, queries, entry = (
         HttpDownstream(
             name,
             urls[name],
@@ -249,7 +252,7 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
             retry_initial_seconds=settings.retry_initial_seconds,
             retry_max_seconds=settings.retry_max_seconds,
         )
-        for name in (BOOKING_COMMAND, INVENTORY, QUERY_PROJECTION)
+        for name in DOWNSTREAM_SERVICES
     )
     read_your_writes = ReadYourWrites(adapters.read_positions, settings.read_wait_ms)
     tokens = JwtTokens.from_settings(settings)
@@ -337,12 +340,13 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
             catalog,
             queries,
             # The services with dead letters: those that consume (booking-command does not).
-            {INVENTORY: stock, QUERY_PROJECTION: queries},
+            {INVENTORY: stock, QUERY_PROJECTION: queries, ENTRY: entry},
             ServiceStatusReader(client, urls).statuses,
             own_status,
         ),
         rate_limiter=rate_limiter,
         waiting_rooms=waiting_rooms,
+        tickets=TicketService(entry),
     )
 
     for name, probe in adapters.probes.items():

@@ -30,6 +30,7 @@ from service_kit.internal_auth import generate_key_pair
 BOOKING_COMMAND = "booking-command.test"
 QUERY_PROJECTION = "query-projection.test"
 INVENTORY = "inventory.test"
+ENTRY = "entry.test"
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
@@ -63,6 +64,7 @@ class StandInBackend:
     BOOKING_COMMAND = BOOKING_COMMAND
     QUERY_PROJECTION = QUERY_PROJECTION
     INVENTORY = INVENTORY
+    ENTRY = ENTRY
 
     venues: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -294,6 +296,7 @@ def make_settings(**overrides: Any) -> GatewaySettings:
         "booking_command_url": f"http://{BOOKING_COMMAND}",
         "query_projection_url": f"http://{QUERY_PROJECTION}",
         "inventory_url": f"http://{INVENTORY}",
+        "entry_url": f"http://{ENTRY}",
         "password_hash_time_cost": 1,
         "password_hash_memory_kib": 1024,
         "retry_initial_seconds": 0,

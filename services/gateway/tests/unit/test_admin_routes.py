@@ -69,7 +69,7 @@ async def test_health_lists_every_service_with_readiness_and_metrics(
     assert response.status_code == 200
     body = response.json()
     by_name = {service["name"]: service for service in body["services"]}
-    assert set(by_name) == {"gateway", "booking-command", "inventory", "query-projection"}
+    assert set(by_name) == {"gateway", "booking-command", "inventory", "query-projection", "entry"}
     assert body["all_ready"] is False
     assert by_name["inventory"]["ready"] is False
     assert by_name["inventory"]["checks"]["postgres"]["status"] == "down"
@@ -110,12 +110,18 @@ async def test_dead_letters_and_redrive_go_to_the_service_as_the_admin(
         )
 
     backend = gateway.backend
-    for host in (backend.BOOKING_COMMAND, backend.INVENTORY, backend.QUERY_PROJECTION):
+    for host in (
+        backend.BOOKING_COMMAND,
+        backend.INVENTORY,
+        backend.QUERY_PROJECTION,
+        backend.ENTRY,
+    ):
         backend.scripted[host] = consumer
     listed = await gateway.client.get("/api/v1/admin/dead-letters", headers=admin_headers)
     assert listed.status_code == 200, listed.text
     # booking-command consumes no topic: it has no dead letters to list.
-    assert [item["service"] for item in listed.json()] == ["inventory", "query-projection"]
+    services = [item["service"] for item in listed.json()]
+    assert services == ["inventory", "query-projection", "entry"]
     redriven = await gateway.client.post(
         "/api/v1/admin/dead-letters/query-projection/redrive",
         json={"limit": 1},

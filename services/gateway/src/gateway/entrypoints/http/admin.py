@@ -21,7 +21,7 @@ from service_kit.http_errors import error_responses
 
 router = APIRouter(prefix=f"{API_PREFIX}/admin", tags=["admin"], dependencies=[DefaultRateLimit])
 
-CONSUMING_SERVICES = ("booking-command", "inventory", "query-projection")
+CONSUMING_SERVICES = ("booking-command", "inventory", "query-projection", "entry")
 
 
 class CheckOut(Document):
@@ -115,7 +115,8 @@ class RedriveOut(Document):
 
 
 ConsumingService = Annotated[
-    str, Path(pattern=r"^(booking-command|inventory|query-projection)$", examples=["inventory"])
+    str,
+    Path(pattern=r"^(booking-command|inventory|query-projection|entry)$", examples=["inventory"]),
 ]
 
 

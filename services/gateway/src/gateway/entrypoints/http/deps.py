@@ -18,6 +18,7 @@ from gateway.application.bookings import BookingService
 from gateway.application.catalog import CatalogService
 from gateway.application.operations import OperationsService
 from gateway.application.ports import TokenCodec
+from gateway.application.tickets import TicketService
 from gateway.application.waiting_room import WaitingRooms
 from gateway.domain.permissions import Permission, is_allowed
 from gateway.domain.users import Caller
@@ -42,6 +43,7 @@ class GatewayServices:
     rate_limiter: RateLimiter
     operations: OperationsService
     waiting_rooms: WaitingRooms
+    tickets: TicketService
 
 
 # async: FastAPI runs a plain `def` dependency on a worker thread, for every request.
@@ -107,6 +109,7 @@ Admin = Annotated[Caller, Depends(require(Permission.DELETE_CATALOG))]
 SalesWatcher = Annotated[Caller, Depends(require(Permission.WATCH_SALES))]
 UserAdmin = Annotated[Caller, Depends(require(Permission.MANAGE_USERS))]
 Booker = Annotated[Caller, Depends(require(Permission.BOOK))]
+TicketReissuer = Annotated[Caller, Depends(require(Permission.REISSUE_TICKETS))]
 
 IdempotencyKey = Annotated[
     str | None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.entrypoints.http import admin, auth, bookings, events, venues, waiting_room
+from gateway.entrypoints.http import admin, auth, bookings, events, tickets, venues, waiting_room
 
 OPENAPI_TAGS = [
     {"name": "auth", "description": "Register and log in (OAuth2 password flow, bearer JWT)"},
@@ -12,6 +12,11 @@ OPENAPI_TAGS = [
     {"name": "venues", "description": "Venues: managers write, admins delete, anyone reads"},
     {"name": "events", "description": "Events and ticket types; search, popularity, availability"},
     {"name": "bookings", "description": "Book tickets and follow a booking until it is final"},
+    {
+        "name": "tickets",
+        "description": "Your tickets (codes, QR, PDF); check-in at the door by the event's "
+        "door staff, online or synced after scanning offline",
+    },
     {
         "name": "waiting room",
         "description": "A fair queue in front of an on-sale: organisers turn it on per event, "
@@ -29,6 +34,7 @@ def api_routers() -> list[APIRouter]:
         venues.router,
         events.router,
         bookings.router,
+        tickets.router,
         waiting_room.router,
         admin.router,
     ]

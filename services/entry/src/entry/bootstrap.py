@@ -97,6 +97,15 @@ class Entry:
             )
 
 
+def serve_use_cases(app: FastAPI, pool: asyncpg.Pool, keys: TicketKeys) -> None:
+    """The routes' use cases, on the service's database and ticket keys."""
+    store = PostgresTickets(pool)
+    app.state.booking_tickets = BookingTicketsQueries(store, keys, render_tickets_pdf)
+    app.state.reissue = ReissueTicket(store, keys)
+    app.state.check_in = CheckIn(store, keys)
+    app.state.door_staff = DoorStaffAssignments(store)
+
+
 def build_app(settings: EntrySettings) -> FastAPI:
     service = Entry(settings)
     health = health_registry_for(settings)

@@ -104,7 +104,7 @@ class PostgresFactsTransaction:
             "INSERT INTO tickets (ticket_id, booking_id, position_in_booking, event_id, "
             "ticket_type_id, holder_name, code, status, voided_reason, issued_at) "
             "SELECT t.*, $10::timestamptz FROM unnest($1::uuid[], $2::uuid[], $3::int[], "
-            "$4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[]) "
+            "$4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[]) AS t "
             "ON CONFLICT (booking_id, position_in_booking) DO NOTHING RETURNING ticket_id",
             [t.ticket_id for t in tickets],
             [t.booking_id for t in tickets],

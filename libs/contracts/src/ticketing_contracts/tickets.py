@@ -35,7 +35,7 @@ TicketCode = Annotated[
     StringConstraints(pattern=r"^[A-Z2-7]{24}$"),
     Field(
         description="The ticket's code: 24 characters A-Z and 2-7",
-        examples=["K7QW2M4XZT5R6YB3N8P2H4LC"],
+        examples=["K7QW2M4XZT5R6YB3N2P2H4LC"],
     ),
 ]
 QrPayload = Annotated[

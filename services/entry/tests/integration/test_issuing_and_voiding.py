@@ -4,6 +4,7 @@ booking is cancelled or refunded or the event is cancelled."""
 from __future__ import annotations
 
 import re
+from uuid import UUID
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -159,6 +160,4 @@ async def test_catalog_changes_show_on_the_tickets(entry, facts) -> None:
 
 
 def _type_id(added):
-    from uuid import UUID
-
     return UUID(added.data["ticket_type"]["ticket_type_id"])

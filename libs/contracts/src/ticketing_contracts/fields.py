@@ -97,6 +97,8 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Capacity = Annotated[int, Field(gt=0, le=1_000_000)]
 TicketQuantity = Annotated[int, Field(ge=1, le=10)]
 PurchaseLimit = Annotated[int, Field(ge=1, le=1_000_000)]
+# A hold or an offer of tickets: at least a minute, at most a week.
+HoldMinutes = Annotated[int, Field(ge=1, le=10_080)]
 """The most tickets one account may hold or buy of an event, or of one of its ticket types."""
 
 MAX_TICKETS_PER_BOOKING = 10

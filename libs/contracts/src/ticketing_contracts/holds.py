@@ -52,6 +52,12 @@ class HoldRequest(_Body):
         description="The account the booking is for: purchase limits count per account",
         examples=["4f6c1d0e-6a0b-4d61-9a55-0c1b2d3e4f50"],
     )
+    offer_id: UUID | None = Field(
+        default=None,
+        description="The waitlist offer this booking takes up: its tickets, held for the "
+        "owner, become the booking's hold (refused `offer_not_valid` when the offer is not "
+        "the owner's, has ended, or is for another ticket type or quantity)",
+    )
 
 
 class HoldBatch(_Body):

@@ -61,6 +61,11 @@ class RejectionReason(StrEnum):
     PURCHASE_LIMIT_REACHED = "purchase_limit_reached"
     """The booking would take the account past the event's or the ticket type's limit."""
     PAYMENT_DECLINED = "payment_declined"
+    SALES_CLOSED = "sales_closed"
+    """The organiser closed the ticket type's sales (they may reopen them)."""
+    OFFER_NOT_VALID = "offer_not_valid"
+    """The waitlist offer named is not this account's, has expired, was declined or used, or
+    is for other tickets."""
 
 
 class CancellationReason(StrEnum):

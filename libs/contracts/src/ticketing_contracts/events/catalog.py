@@ -13,6 +13,7 @@ from ticketing_contracts.fields import (
     Capacity,
     Currency,
     Description,
+    HoldMinutes,
     Money,
     PurchaseLimit,
     Timestamp,
@@ -143,10 +144,25 @@ class EventSaleChanged(_ShowEvent):
     tickets of the event one account may hold or buy (null: no limit)."""
 
     TYPE: ClassVar[str] = "event.sale_changed"
-    VERSION: ClassVar[int] = 1
+    VERSION: ClassVar[int] = 2
     sale_starts_at: Timestamp | None
     sale_ends_at: Timestamp | None
     max_tickets_per_account: PurchaseLimit | None
+    hold_minutes: HoldMinutes | None = Field(
+        default=None,
+        description="How long a booking's tickets are held for its payment (null: the "
+        "service's HOLD_SECONDS)",
+    )
+    waitlist_offer_minutes: HoldMinutes | None = Field(
+        default=None,
+        description="How long a waitlist offer holds its tickets for the fan (null: the "
+        "service's WAITLIST_OFFER_SECONDS)",
+    )
+
+    @staticmethod
+    def upcast_v1_v2(data: dict[str, Any]) -> None:
+        data["hold_minutes"] = None
+        data["waitlist_offer_minutes"] = None
 
 
 @register
@@ -160,6 +176,32 @@ class TicketTypeSaleChanged(_ShowEvent):
     sale_starts_at: Timestamp | None
     sale_ends_at: Timestamp | None
     max_tickets_per_account: PurchaseLimit | None
+
+
+@register
+class TicketTypeChanged(_ShowEvent):
+    """What an organiser may change of a ticket type while it sells, as it now is: its name,
+    its price (for bookings made from now on; bookings made before keep theirs), its quantity
+    (never below the tickets sold, held or offered: inventory agreed before this was stored)
+    and whether its sales are closed (a closed type sells nothing until reopened)."""
+
+    TYPE: ClassVar[str] = "event.ticket_type_changed"
+    VERSION: ClassVar[int] = 1
+    ticket_type_id: UUID
+    name: Title
+    price: Money
+    currency: Currency
+    quantity: Capacity
+    sales_closed: bool = False
+
+
+@register
+class TicketTypeRemoved(_ShowEvent):
+    """A ticket type nothing was sold, held or offered of is gone from the event."""
+
+    TYPE: ClassVar[str] = "event.ticket_type_removed"
+    VERSION: ClassVar[int] = 1
+    ticket_type_id: UUID
 
 
 @register

@@ -30,7 +30,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ticketing_contracts.events.base import PublicEvent, register
 from ticketing_contracts.events.booking import RejectionReason
-from ticketing_contracts.fields import LogPosition, StockCount, TicketQuantity
+from ticketing_contracts.fields import (
+    Identifier,
+    LogPosition,
+    PersonName,
+    PublishedEmail,
+    StockCount,
+    TicketQuantity,
+    Timestamp,
+)
 from ticketing_contracts.topics import INVENTORY_EVENTS
 
 
@@ -134,3 +142,48 @@ class StockChanged(PublicEvent):
 
     def subject(self) -> str:
         return str(self.ticket_type_id)
+
+
+class OfferEnd(StrEnum):
+    ACCEPTED = "accepted"  # booked: the tickets are the booking's hold now
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    LEFT = "left"  # the fan left the waitlist while the offer was open
+    CANCELLED = "cancelled"  # the event or the ticket type went away
+
+
+class _WaitlistOffer(PublicEvent):
+    TOPIC: ClassVar[str] = INVENTORY_EVENTS
+    event_id: UUID
+    ticket_type_id: UUID
+    entry_id: UUID = Field(description="The fan's place on the ticket type's waitlist")
+    offer_id: UUID
+    owner_id: Identifier
+    quantity: TicketQuantity
+
+    def subject(self) -> str:
+        return str(self.offer_id)
+
+
+@register
+class WaitlistOfferMade(_WaitlistOffer):
+    """Tickets that came back (a cancellation, an expired hold, a declined payment, added
+    capacity) are held for the next fan on the waitlist until `expires_at`; booking with the
+    `offer_id` takes them up. Carries the fan's contact as given when joining, for the
+    notice."""
+
+    TYPE: ClassVar[str] = "inventory.waitlist_offer_made"
+    VERSION: ClassVar[int] = 1
+    customer_name: PersonName
+    customer_email: PublishedEmail
+    expires_at: Timestamp
+
+
+@register
+class WaitlistOfferEnded(_WaitlistOffer):
+    """An offer is over; unless accepted, its tickets pass to the next fan (or to general
+    sale when nobody waits)."""
+
+    TYPE: ClassVar[str] = "inventory.waitlist_offer_ended"
+    VERSION: ClassVar[int] = 1
+    outcome: OfferEnd

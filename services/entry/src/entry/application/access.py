@@ -32,6 +32,10 @@ def check_may_print(caller: Caller, booking: BookingInfo) -> None:
     """The PDF: as the ticket list, and the notifications service (it attaches it)."""
     if caller.is_service(NOTIFICATIONS):
         return
+    if caller.role == "service":
+        raise ForbiddenError(
+            f"{caller.id}'s token is not accepted for tickets", error_type="forbidden"
+        )
     check_sees_booking(caller, booking)
 
 

@@ -130,7 +130,10 @@ class Notifications:
                 kind=attempted.kind.value, outcome=attempted.outcome.value
             ).inc()
             if attempted.outcome is not Outcome.SENT:
-                logger.warning(
+                # A deferral is routine (entry behind, relay away); giving up is not.
+                level = logging.INFO if attempted.outcome is Outcome.DEFERRED else logging.WARNING
+                logger.log(
+                    level,
                     "a %s notice was not sent",
                     attempted.kind.value,
                     extra={"outcome": attempted.outcome.value, "error": attempted.error},

@@ -17,6 +17,7 @@ from ticketing_contracts.fields import (
     Currency,
     CustomerEmail,
     Description,
+    HoldMinutes,
     Identifier,
     Money,
     PaymentToken,
@@ -82,6 +83,25 @@ class ChangeSaleTerms(SaleTerms):
     """Replaces an event's or a ticket type's sale terms: all three, a null clears one."""
 
 
+class ChangeEventSaleTerms(ChangeSaleTerms):
+    """Replaces an event's sale terms: its window, its limit and how long its tickets are
+    held, all of them (a null clears one: the window's bound, the limit, or the service's
+    default hold)."""
+
+    hold_minutes: HoldMinutes | None = Field(
+        default=None,
+        description="How long a booking's tickets are held for its payment (null: the "
+        "service's default)",
+        examples=[10],
+    )
+    waitlist_offer_minutes: HoldMinutes | None = Field(
+        default=None,
+        description="How long a waitlist offer holds its tickets for the fan (null: the "
+        "service's default)",
+        examples=[30],
+    )
+
+
 class TicketTypeSpec(SaleTerms):
     name: Title = Field(examples=["Stalls"])
     price: Money = Field(examples=["49.50"])
@@ -113,6 +133,24 @@ class AddTicketType(TicketTypeSpec):
     pass
 
 
+class ChangeTicketType(Command):
+    """Changes what is given of a ticket type while it sells (at least one field): its name,
+    its price (for bookings made from now on), its quantity (a lower one never below the
+    tickets sold, held or offered: 409 `quantity_below_taken`) or whether its sales are
+    closed (bookings refused `sales_closed` until reopened)."""
+
+    name: Title | None = Field(default=None, examples=["Front stalls"])
+    price: Money | None = Field(default=None, examples=["55.00"])
+    quantity: Capacity | None = Field(default=None, examples=[1200])
+    sales_closed: bool | None = Field(default=None, examples=[True])
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> ChangeTicketType:
+        if all(value is None for value in self.model_dump().values()):
+            raise ValueError("give at least one of name, price, quantity and sales_closed")
+        return self
+
+
 class RescheduleEvent(Command):
     starts_at: AwareDatetime
 
@@ -133,6 +171,14 @@ class RequestBooking(Command):
         description=(
             "What the payment provider's client-side tokenisation returned; the booking's "
             "total is charged with it once the tickets are reserved"
+        ),
+    )
+    offer_id: UUID | None = Field(
+        default=None,
+        description=(
+            "The waitlist offer this booking takes up (same ticket type and quantity): the "
+            "tickets held for the caller become the booking's hold; 409 `offer_not_valid` "
+            "when the offer is not the caller's or is over"
         ),
     )
 

@@ -120,6 +120,7 @@ async def running_platform(
         redis_url=redis_url,
         broker_port=0,
         service_ports=dict.fromkeys(SERVICE_SPECS, 0),
+        mail_catcher_smtp_port=0,
         databases=databases,
         topic_prefix=f"bench-{run_id}.",
         redis_key_prefix=redis_key_prefix,

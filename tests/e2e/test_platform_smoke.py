@@ -43,6 +43,15 @@ EXPECTED_DEPENDENCIES = {
     },
     "query-projection": {"postgres", "redis", "kafka", "caught_up"},
     "entry": {"postgres", "kafka", "caught_up"},
+    "notifications": {
+        "postgres",
+        "kafka",
+        "mail-sender",
+        "smtp",
+        "circuit_breaker:smtp",
+        "circuit_breaker:entry",
+    },
+    "mail-catcher": {"smtp"},
 }
 
 

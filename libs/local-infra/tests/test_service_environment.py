@@ -12,6 +12,8 @@ from local_infra.services import (
     ENTRY,
     GATEWAY,
     INVENTORY,
+    MAIL_CATCHER,
+    NOTIFICATIONS,
     PAYMENT_SIMULATOR,
     QUERY_PROJECTION,
     WEB,
@@ -38,7 +40,10 @@ def shared(extra_env: dict[str, str] | None = None) -> SharedSettings:
                 (INVENTORY, 8002),
                 (QUERY_PROJECTION, 8003),
                 (ENTRY, 8004),
+                (NOTIFICATIONS, 8005),
                 (PAYMENT_SIMULATOR, 8010),
+                (MAIL_CATCHER, 8025),
+                (WEB, 8080),
             )
         },
         payment_provider_secret_key="k" * 32,
@@ -141,3 +146,18 @@ def test_a_new_env_file_has_a_ticket_signing_secret_and_an_old_one_gets_one_once
     added = load_or_create_env_file(old).values["TICKET_SIGNING_SECRET"]
     assert len(added.encode()) >= 32
     assert load_or_create_env_file(old).values["TICKET_SIGNING_SECRET"] == added, "kept"
+
+
+def test_entry_trusts_the_notifications_service_which_signs_with_its_own_key() -> None:
+    keys = missing_service_token_keys({})
+    notifications = service_environment(
+        shared(keys), port=8005, database_url=None, base_env={}, service=NOTIFICATIONS
+    )
+    entry = service_environment(
+        shared(keys), port=8004, database_url=None, base_env={}, service=ENTRY
+    )
+
+    own_key = notifications["SERVICE_TOKEN_PRIVATE_KEY"]
+    assert entry["TRUSTED_SERVICE_KEYS"] == f"notifications={public_key_text_of(own_key)}"
+    assert notifications["ENTRY_URL"] == "http://127.0.0.1:8004"
+    assert notifications["SHOP_URL"] == "http://127.0.0.1:8080"

@@ -108,6 +108,10 @@ def _print_started(info: StackInfo) -> None:
         owner = f"ours, data in {server.own_directory}" if server.own_directory else "external"
         print(f"{server.name + ':':<9} {server.url} ({owner})")
     print(f"payments: {info.payment_provider_url} (payment provider simulator)")
+    print(
+        f"mail:     {info.mail_catcher_url}/ (every e-mail the platform sent, caught; "
+        f"files in {info.state_dir / 'mail'})"
+    )
     print(f"logs:     {info.log_dir}")
     print(STOP_HINT)
 

@@ -161,6 +161,7 @@ async def e2e_stack_config(
         redis_url=infrastructure.redis_url,
         kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
         service_ports=dict.fromkeys(SERVICE_SPECS, 0),
+        mail_catcher_smtp_port=0,
         databases=databases,
         topic_prefix=topic_prefix,
         redis_key_prefix=redis_key_prefix,

@@ -13,8 +13,11 @@ BOOKING_COMMAND = "booking-command"
 INVENTORY = "inventory"
 QUERY_PROJECTION = "query-projection"
 ENTRY = "entry"
-# Not a platform service: stands for the external payment provider (simulators/).
+NOTIFICATIONS = "notifications"
+# Not platform services: stand for the external payment provider and the SMTP relay
+# (simulators/).
 PAYMENT_SIMULATOR = "payment-simulator"
+MAIL_CATCHER = "mail-catcher"
 WEB = "web"
 
 
@@ -33,7 +36,10 @@ SERVICE_SPECS: Mapping[str, ServiceSpec] = {
         ServiceSpec(INVENTORY, "inventory", 8002, "ticketing_inventory"),
         ServiceSpec(QUERY_PROJECTION, "query_projection", 8003, "ticketing_query"),
         ServiceSpec(ENTRY, "entry", 8004, "ticketing_entry"),
+        ServiceSpec(NOTIFICATIONS, "notifications", 8005, "ticketing_notifications"),
         ServiceSpec(PAYMENT_SIMULATOR, "payment_simulator", 8010, "payment_simulator"),
+        # Its HTTP port reads what it caught; its SMTP port is the stack's SMTP_URL.
+        ServiceSpec(MAIL_CATCHER, "mail_catcher", 8025, None),
         # Started last only in the listing; all start together and the gateway's
         # readiness does not depend on the others being up first.
         ServiceSpec(GATEWAY, "gateway", 8000, "ticketing_gateway"),
@@ -53,6 +59,8 @@ SERVICE_CALLERS: Mapping[str, tuple[str, ...]] = {
     INVENTORY: (BOOKING_COMMAND,),
     # booking-command's reconciliation after a restore: /internal/v1/reconciliation/...
     QUERY_PROJECTION: (BOOKING_COMMAND,),
+    # notifications attaches GET /internal/v1/bookings/{id}/tickets.pdf to confirmations.
+    ENTRY: (NOTIFICATIONS,),
 }
 CALLING_SERVICES: tuple[str, ...] = tuple(
     sorted({caller for callers in SERVICE_CALLERS.values() for caller in callers})
@@ -114,6 +122,8 @@ def service_environment(
             "PAYMENT_PROVIDER_SECRET_KEY": settings.payment_provider_secret_key,
             "PAYMENT_SIMULATOR_SECRET_KEY": settings.payment_provider_secret_key,
             "GATEWAY_URL": settings.service_urls[GATEWAY],
+            # notifications' links in mails.
+            "SHOP_URL": settings.service_urls[WEB],
             # Logs go to files; without this a crash can lose its last lines.
             "PYTHONUNBUFFERED": "1",
         }

@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_BROKER_PORT = 9092
+DEFAULT_MAIL_CATCHER_SMTP_PORT = 1025
 # Under the state dir: our own PostgreSQL and Redis, run when none answers where the
 # settings point (see ensure_postgres, ensure_redis).
 OWN_POSTGRES_DIR = "postgres"
@@ -69,6 +70,8 @@ class StackConfig:
     # None: run an Apache Kafka node owned by this stack; otherwise use that cluster.
     kafka_bootstrap_servers: str | None = None
     broker_port: int = DEFAULT_BROKER_PORT
+    # The mail catcher's SMTP port (notifications' SMTP_URL); 0 means any free port.
+    mail_catcher_smtp_port: int = DEFAULT_MAIL_CATCHER_SMTP_PORT
     # 0 means any free port; a taken preferred port is replaced by a free one.
     service_ports: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_SERVICE_PORTS))
     databases: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_DATABASES))
@@ -149,6 +152,7 @@ class Stack:
         payment_key = config.extra_env.get("PAYMENT_PROVIDER_SECRET_KEY") or random_secret(32)
         extra_env = {
             "TICKET_SIGNING_SECRET": ticket_signing_secret(),
+            **self._mail_catcher_env(ports, port_notes),
             **missing_service_token_keys(config.extra_env),
             **config.extra_env,
         }
@@ -240,6 +244,23 @@ class Stack:
                 port_notes.append(f"{name}: port {preferred} is taken, using {port}")
             ports[name] = port
         return ports
+
+    def _mail_catcher_env(self, ports: Mapping[str, int], port_notes: list[str]) -> dict[str, str]:
+        """The catcher's SMTP server, and notifications sending through it; caught mail is
+        kept in the state dir, so `make stop && make run` keeps it."""
+        config = self.config
+        preferred = config.mail_catcher_smtp_port
+        port = preferred_or_free_port(preferred, config.host)
+        while port in ports.values():
+            port = preferred_or_free_port(0, config.host)
+        if preferred and port != preferred:
+            port_notes.append(f"mail-catcher SMTP: port {preferred} is taken, using {port}")
+        return {
+            "MAIL_CATCHER_SMTP_HOST": config.host,
+            "MAIL_CATCHER_SMTP_PORT": str(port),
+            "MAIL_CATCHER_MAIL_DIR": str(self.state_dir / "mail"),
+            "SMTP_URL": f"smtp://{config.host}:{port}",
+        }
 
     def service_of(self, name: str) -> str:
         """The service a process runs: `name` itself, or what the replica `name` replicates."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from local_infra.services import PAYMENT_SIMULATOR
+from local_infra.services import MAIL_CATCHER, PAYMENT_SIMULATOR
 from local_infra.urls import redacted
 from service_kit.internal_auth import GATEWAY, InternalTokenIssuer, service_key_names
 
@@ -71,6 +71,11 @@ class StackInfo:
     def payment_provider_url(self) -> str:
         """The payment simulator the services charge through (PAYMENT_PROVIDER_URL)."""
         return self.services[PAYMENT_SIMULATOR].url
+
+    @property
+    def mail_catcher_url(self) -> str:
+        """Where caught e-mail is read (`GET /`, `/api/messages`)."""
+        return self.services[MAIL_CATCHER].url
 
     @property
     def payment_provider_secret_key(self) -> str:

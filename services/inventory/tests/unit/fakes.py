@@ -13,6 +13,7 @@ from inventory.application.messages import MessagePosition, OutgoingMessage, Pro
 from inventory.domain.bookings import BookingRecord
 from inventory.domain.sale import AccountKey
 from inventory.domain.stock import ShowInventory
+from inventory.domain.waitlist import WaitlistEntry
 
 
 @dataclass
@@ -22,6 +23,7 @@ class FakeStore:
     processed: dict[MessagePosition, ProcessedMessage] = field(default_factory=dict)
     outbox: list[OutgoingMessage] = field(default_factory=list)
     next_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+    entries: dict[UUID, WaitlistEntry] = field(default_factory=dict)
     commits: int = 0
 
 
@@ -83,6 +85,32 @@ class FakeUnitOfWork:
         ]
         return sorted(due, key=lambda booking: booking.claim_by or due_by)[:limit]
 
+    async def open_entries(self, event_ids: Sequence[UUID]) -> list[WaitlistEntry]:
+        return [
+            copy.deepcopy(e)
+            for e in self.store.entries.values()
+            if e.event_id in event_ids and e.is_open
+        ]
+
+    async def entries_by_offer(self, offer_ids: Sequence[UUID]) -> list[WaitlistEntry]:
+        return [copy.deepcopy(e) for e in self.store.entries.values() if e.offer_id in offer_ids]
+
+    async def entry(self, entry_id: UUID) -> WaitlistEntry | None:
+        return copy.deepcopy(self.store.entries.get(entry_id))
+
+    async def shows_due_for_offers(self, now: datetime, limit: int) -> list[UUID]:
+        due = set()
+        for e in self.store.entries.values():
+            stock = self.store.shows[e.event_id].ticket_types[e.ticket_type_id]
+            if e.offer_is_due(now) or (
+                e.is_waiting
+                and not stock.sales_closed
+                and not stock.removed
+                and stock.free >= e.quantity
+            ):
+                due.add(e.event_id)
+        return sorted(due)[:limit]
+
     async def save(
         self,
         *,
@@ -90,11 +118,15 @@ class FakeUnitOfWork:
         changed_shows: Sequence[ShowInventory],
         new_bookings: Sequence[BookingRecord],
         changed_bookings: Sequence[BookingRecord],
+        new_entries: Sequence[WaitlistEntry] = (),
+        changed_entries: Sequence[WaitlistEntry] = (),
     ) -> None:
         for show in (*new_shows, *changed_shows):
             self.staged.shows[show.event_id] = copy.deepcopy(show)
         for booking in (*new_bookings, *changed_bookings):
             self.staged.bookings[booking.booking_id] = copy.deepcopy(booking)
+        for entry in (*new_entries, *changed_entries):
+            self.staged.entries[entry.entry_id] = copy.deepcopy(entry)
 
     async def record_processed(self, messages: Sequence[ProcessedMessage]) -> None:
         for message in messages:

@@ -25,7 +25,8 @@ from inventory.application.errors import ConcurrencyConflict, PositionMoved
 from inventory.application.messages import MessagePosition, OutgoingMessage, ProcessedMessage
 from inventory.domain.bookings import BookingRecord, BookingState
 from inventory.domain.sale import AccountKey, SaleTerms
-from inventory.domain.stock import ShowInventory, ShowStatus, TicketStock
+from inventory.domain.stock import HoldWindows, ShowInventory, ShowStatus, TicketStock
+from inventory.domain.waitlist import EntryState, WaitlistEntry
 from ticketing_contracts.events import RejectionReason
 
 
@@ -166,25 +167,43 @@ class PostgresUnitOfWork:
         changed_shows: Sequence[ShowInventory],
         new_bookings: Sequence[BookingRecord],
         changed_bookings: Sequence[BookingRecord],
+        new_entries: Sequence[WaitlistEntry] = (),
+        changed_entries: Sequence[WaitlistEntry] = (),
     ) -> None:
         connection = self.connection
         if new_shows:
             await connection.executemany(
                 "INSERT INTO shows (event_id, status, version, sale_starts_at, sale_ends_at, "
-                "max_tickets_per_account) VALUES ($1, $2, $3, $4, $5, $6)",
-                [(s.event_id, s.status.value, s.version, *_terms(s.sale)) for s in new_shows],
+                "max_tickets_per_account, hold_minutes, waitlist_offer_minutes, waitlist_joins) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                [
+                    (
+                        s.event_id,
+                        s.status.value,
+                        s.version,
+                        *_terms(s.sale),
+                        s.windows.hold_minutes,
+                        s.windows.offer_minutes,
+                        s.waitlist_joins,
+                    )
+                    for s in new_shows
+                ],
             )
         if changed_shows:
             status = await connection.execute(
                 """
                 UPDATE shows s SET status = c.status, version = c.version, updated_at = now(),
                     sale_starts_at = c.sale_starts_at, sale_ends_at = c.sale_ends_at,
-                    max_tickets_per_account = c.max_tickets_per_account
+                    max_tickets_per_account = c.max_tickets_per_account,
+                    hold_minutes = c.hold_minutes,
+                    waitlist_offer_minutes = c.waitlist_offer_minutes,
+                    waitlist_joins = c.waitlist_joins
                 FROM unnest(
                     $1::uuid[], $2::text[], $3::bigint[], $4::timestamptz[], $5::timestamptz[],
-                    $6::int[]
+                    $6::int[], $7::int[], $8::int[], $9::bigint[]
                 ) AS c (event_id, status, version, sale_starts_at, sale_ends_at,
-                        max_tickets_per_account)
+                        max_tickets_per_account, hold_minutes, waitlist_offer_minutes,
+                        waitlist_joins)
                 WHERE s.event_id = c.event_id AND s.version = c.version - 1
                 """,
                 [s.event_id for s in changed_shows],
@@ -193,6 +212,9 @@ class PostgresUnitOfWork:
                 [s.sale.starts_at for s in changed_shows],
                 [s.sale.ends_at for s in changed_shows],
                 [s.sale.max_tickets_per_account for s in changed_shows],
+                [s.windows.hold_minutes for s in changed_shows],
+                [s.windows.offer_minutes for s in changed_shows],
+                [s.waitlist_joins for s in changed_shows],
             )
             if _row_count(status) != len(changed_shows):
                 raise ConcurrencyConflict("a show changed since this batch read it")
@@ -206,21 +228,27 @@ class PostgresUnitOfWork:
                 """
                 INSERT INTO ticket_stock AS t
                     (event_id, ticket_type_id, quantity, reserved, sold, stock_version,
-                     sale_starts_at, sale_ends_at, max_tickets_per_account)
+                     sale_starts_at, sale_ends_at, max_tickets_per_account, offered,
+                     sales_closed, removed)
                 SELECT * FROM unnest(
                     $1::uuid[], $2::uuid[], $3::int[], $4::int[], $5::int[], $6::bigint[],
-                    $7::timestamptz[], $8::timestamptz[], $9::int[]
+                    $7::timestamptz[], $8::timestamptz[], $9::int[], $10::int[],
+                    $11::boolean[], $12::boolean[]
                 )
                 ON CONFLICT (event_id, ticket_type_id) DO UPDATE
-                SET reserved = EXCLUDED.reserved, sold = EXCLUDED.sold,
+                SET quantity = EXCLUDED.quantity, reserved = EXCLUDED.reserved,
+                    sold = EXCLUDED.sold, offered = EXCLUDED.offered,
                     stock_version = EXCLUDED.stock_version,
                     sale_starts_at = EXCLUDED.sale_starts_at,
                     sale_ends_at = EXCLUDED.sale_ends_at,
-                    max_tickets_per_account = EXCLUDED.max_tickets_per_account
+                    max_tickets_per_account = EXCLUDED.max_tickets_per_account,
+                    sales_closed = EXCLUDED.sales_closed, removed = EXCLUDED.removed
                 WHERE t.stock_version <> EXCLUDED.stock_version
-                   OR (t.sale_starts_at, t.sale_ends_at, t.max_tickets_per_account)
+                   OR (t.sale_starts_at, t.sale_ends_at, t.max_tickets_per_account,
+                       t.sales_closed, t.removed)
                       IS DISTINCT FROM (EXCLUDED.sale_starts_at, EXCLUDED.sale_ends_at,
-                                        EXCLUDED.max_tickets_per_account)
+                                        EXCLUDED.max_tickets_per_account,
+                                        EXCLUDED.sales_closed, EXCLUDED.removed)
                 """,
                 [event_id for event_id, _ in stock],
                 [ticket.ticket_type_id for _, ticket in stock],
@@ -231,6 +259,9 @@ class PostgresUnitOfWork:
                 [ticket.sale.starts_at for _, ticket in stock],
                 [ticket.sale.ends_at for _, ticket in stock],
                 [ticket.sale.max_tickets_per_account for _, ticket in stock],
+                [ticket.offered for _, ticket in stock],
+                [ticket.sales_closed for _, ticket in stock],
+                [ticket.removed for _, ticket in stock],
             )
         if new_bookings:
             await connection.executemany(
@@ -268,6 +299,84 @@ class PostgresUnitOfWork:
                 [b.claim_by for b in changed_bookings],
                 [b.owner_id for b in changed_bookings],
             )
+
+        if new_entries:
+            await connection.executemany(
+                _INSERT_ENTRY,
+                [
+                    (
+                        e.entry_id,
+                        e.event_id,
+                        e.ticket_type_id,
+                        e.owner_id,
+                        e.quantity,
+                        e.customer_name,
+                        e.customer_email,
+                        e.number,
+                        e.state.value,
+                        e.joined_at,
+                        e.offer_id,
+                        e.offer_expires_at,
+                        e.ended_at,
+                    )
+                    for e in new_entries
+                ],
+            )
+        if changed_entries:
+            await connection.execute(
+                """
+                UPDATE waitlist_entries e
+                SET state = c.state, offer_id = c.offer_id,
+                    offer_expires_at = c.offer_expires_at, ended_at = c.ended_at,
+                    updated_at = now()
+                FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[],
+                            $5::timestamptz[])
+                    AS c (entry_id, state, offer_id, offer_expires_at, ended_at)
+                WHERE e.entry_id = c.entry_id
+                """,
+                [e.entry_id for e in changed_entries],
+                [e.state.value for e in changed_entries],
+                [e.offer_id for e in changed_entries],
+                [e.offer_expires_at for e in changed_entries],
+                [e.ended_at for e in changed_entries],
+            )
+
+    async def open_entries(self, event_ids: Sequence[UUID]) -> list[WaitlistEntry]:
+        rows = await self.connection.fetch(
+            _SELECT_ENTRIES
+            + " WHERE event_id = ANY($1::uuid[]) AND state IN ('waiting', 'offered') "
+            "ORDER BY event_id, number",
+            list(event_ids),
+        )
+        return [_entry(row) for row in rows]
+
+    async def entries_by_offer(self, offer_ids: Sequence[UUID]) -> list[WaitlistEntry]:
+        rows = await self.connection.fetch(
+            _SELECT_ENTRIES + " WHERE offer_id = ANY($1::uuid[])",
+            list(offer_ids),
+        )
+        return [_entry(row) for row in rows]
+
+    async def entry(self, entry_id: UUID) -> WaitlistEntry | None:
+        row = await self.connection.fetchrow(_SELECT_ENTRIES + " WHERE entry_id = $1", entry_id)
+        return _entry(row) if row is not None else None
+
+    async def shows_due_for_offers(self, now: datetime, limit: int) -> list[UUID]:
+        rows = await self.connection.fetch(
+            """
+            (SELECT event_id FROM waitlist_entries
+             WHERE state = 'offered' AND offer_expires_at <= $1)
+            UNION
+            (SELECT DISTINCT e.event_id FROM waitlist_entries e
+             JOIN ticket_stock t USING (event_id, ticket_type_id)
+             WHERE e.state = 'waiting' AND NOT t.sales_closed AND NOT t.removed
+               AND t.quantity - t.reserved - t.sold - t.offered >= e.quantity)
+            ORDER BY event_id LIMIT $2
+            """,
+            now,
+            limit,
+        )
+        return [row["event_id"] for row in rows]
 
     async def record_processed(self, messages: Sequence[ProcessedMessage]) -> None:
         if not messages:
@@ -332,6 +441,35 @@ class PostgresUnitOfWork:
         )
 
 
+_ENTRY_COLUMNS = (
+    "entry_id, event_id, ticket_type_id, owner_id, quantity, customer_name, customer_email, "
+    "number, state, joined_at, offer_id, offer_expires_at, ended_at"
+)
+_SELECT_ENTRIES = f"SELECT {_ENTRY_COLUMNS} FROM waitlist_entries"  # noqa: S608  # our columns
+_INSERT_ENTRY = (
+    f"INSERT INTO waitlist_entries ({_ENTRY_COLUMNS}) "  # noqa: S608  # our columns
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+)
+
+
+def _entry(row: Any) -> WaitlistEntry:
+    return WaitlistEntry(
+        row["entry_id"],
+        row["event_id"],
+        row["ticket_type_id"],
+        row["owner_id"],
+        row["quantity"],
+        row["customer_name"],
+        row["customer_email"],
+        row["number"],
+        row["joined_at"],
+        EntryState(row["state"]),
+        row["offer_id"],
+        row["offer_expires_at"],
+        row["ended_at"],
+    )
+
+
 def _terms(terms: SaleTerms) -> tuple[datetime | None, datetime | None, int | None]:
     return terms.starts_at, terms.ends_at, terms.max_tickets_per_account
 
@@ -370,8 +508,13 @@ async def load_shows(connection: Any, event_ids: Sequence[UUID]) -> list[ShowInv
         SELECT s.event_id, s.status, s.version, s.sale_starts_at AS show_sale_starts_at,
                s.sale_ends_at AS show_sale_ends_at,
                s.max_tickets_per_account AS show_max_tickets_per_account,
+               s.hold_minutes, s.waitlist_offer_minutes, s.waitlist_joins,
                t.ticket_type_id, t.quantity, t.reserved, t.sold, t.stock_version,
-               t.sale_starts_at, t.sale_ends_at, t.max_tickets_per_account
+               t.sale_starts_at, t.sale_ends_at, t.max_tickets_per_account,
+               t.offered, t.sales_closed, t.removed,
+               (SELECT count(*) FROM waitlist_entries w
+                WHERE w.event_id = t.event_id AND w.ticket_type_id = t.ticket_type_id
+                  AND w.state IN ('waiting', 'offered')) AS open_entries
         FROM shows s LEFT JOIN ticket_stock t USING (event_id)
         WHERE s.event_id = ANY($1::uuid[])
         ORDER BY s.event_id, t.ticket_type_id
@@ -392,6 +535,8 @@ async def load_shows(connection: Any, event_ids: Sequence[UUID]) -> list[ShowInv
                     row["show_sale_ends_at"],
                     row["show_max_tickets_per_account"],
                 ),
+                HoldWindows(row["hold_minutes"], row["waitlist_offer_minutes"]),
+                row["waitlist_joins"],
             )
             shows[show.event_id] = show
         if row["ticket_type_id"] is not None:
@@ -402,6 +547,10 @@ async def load_shows(connection: Any, event_ids: Sequence[UUID]) -> list[ShowInv
                 row["sold"],
                 row["stock_version"],
                 _terms_of(row),
+                row["offered"],
+                row["sales_closed"],
+                row["removed"],
+                row["open_entries"],
             )
     return list(shows.values())
 

@@ -58,6 +58,54 @@ CREATE INDEX IF NOT EXISTS bookings_taking_tickets_by_account
     ON bookings (event_id, owner_id)
     WHERE owner_id IS NOT NULL AND state IN ('reserved', 'sold');
 
+-- Added with the waitlist (issue 25): tickets held for waitlist offers, a ticket type's
+-- closed sales and its removal, an event's hold and offer windows (NULL: the service's
+-- default) and how many fans ever joined its waitlists (the next entry's place in order).
+ALTER TABLE ticket_stock
+    ADD COLUMN IF NOT EXISTS offered integer NOT NULL DEFAULT 0 CHECK (offered >= 0),
+    ADD COLUMN IF NOT EXISTS sales_closed boolean NOT NULL DEFAULT false,
+    ADD COLUMN IF NOT EXISTS removed boolean NOT NULL DEFAULT false;
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'never_oversold_or_overoffered')
+    THEN
+        ALTER TABLE ticket_stock ADD CONSTRAINT never_oversold_or_overoffered
+            CHECK (reserved + sold + offered <= quantity);
+    END IF;
+END $$;
+ALTER TABLE shows
+    ADD COLUMN IF NOT EXISTS hold_minutes integer,
+    ADD COLUMN IF NOT EXISTS waitlist_offer_minutes integer,
+    ADD COLUMN IF NOT EXISTS waitlist_joins bigint NOT NULL DEFAULT 0;
+
+CREATE TABLE IF NOT EXISTS waitlist_entries (
+    entry_id uuid PRIMARY KEY,
+    event_id uuid NOT NULL REFERENCES shows (event_id),
+    ticket_type_id uuid NOT NULL,
+    owner_id text NOT NULL,
+    quantity integer NOT NULL CHECK (quantity > 0),
+    customer_name text NOT NULL,
+    customer_email text NOT NULL,
+    number bigint NOT NULL,
+    state text NOT NULL,
+    joined_at timestamptz NOT NULL,
+    offer_id uuid UNIQUE,
+    offer_expires_at timestamptz,
+    ended_at timestamptz,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (event_id, number)
+);
+-- One open entry per account and ticket type; the rules never ask for a second.
+CREATE UNIQUE INDEX IF NOT EXISTS waitlist_one_open_entry
+    ON waitlist_entries (event_id, ticket_type_id, owner_id)
+    WHERE state IN ('waiting', 'offered');
+CREATE INDEX IF NOT EXISTS waitlist_open_entries
+    ON waitlist_entries (event_id, ticket_type_id, number)
+    WHERE state IN ('waiting', 'offered');
+CREATE INDEX IF NOT EXISTS waitlist_offers_by_expiry
+    ON waitlist_entries (offer_expires_at) WHERE state = 'offered';
+CREATE INDEX IF NOT EXISTS waitlist_entries_by_owner ON waitlist_entries (owner_id, joined_at);
+
 CREATE TABLE IF NOT EXISTS processed_messages (
     topic text NOT NULL,
     partition integer NOT NULL,

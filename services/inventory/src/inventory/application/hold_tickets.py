@@ -7,8 +7,11 @@ id seen before gets its first answer again and changes nothing: a retry after a 
 never holds twice; only a refusal that depends on the time (`not_on_sale`) or on the
 account's other bookings (`purchase_limit_reached`) is not remembered, so the same id is
 decided again later. Purchase limits count the account's tickets as stored, read under the
-shows' locks like the stock. The batch publishes one stock fact per ticket type it held
-tickets of, with the stock after all its holds; a refusal is answered to its caller, not
+shows' locks like the stock. A hold lasts the event's `hold_minutes` (else the service's
+HOLD_SECONDS). A hold that names a waitlist offer takes up the offer's tickets (read under
+the same locks, so an offer is taken once and never after it ended). The batch publishes
+one stock fact per ticket type it held tickets of, with the stock after all its holds, and
+the offers it took up as ended `accepted`; a refusal is answered to its caller, not
 published.
 """
 
@@ -99,7 +102,6 @@ class HoldTickets:
         self, requests: Sequence[BookingLine], correlation_id: str, catalog_confirmed: bool
     ) -> HoldBatchResult:
         now = self._clock()
-        expires_at = now + self._hold_for
         claim_by = now + self._claim_within
         async with self._unit_of_work() as uow:
             # Shows first: bookings (and the accounts' tickets) read after the lock see every
@@ -116,11 +118,16 @@ class HoldTickets:
                 and line.booking_id not in known
             }
             account_tickets = await uow.account_tickets(sorted(accounts)) if accounts else {}
-            ledger = InventoryLedger(shows, bookings, account_tickets)
+            offer_ids = sorted({line.offer_id for line in requests if line.offer_id is not None})
+            entries = await uow.entries_by_offer(offer_ids) if offer_ids else []
+            ledger = InventoryLedger(shows, bookings, account_tickets, entries=entries)
+            windows = {show.event_id: show.windows for show in shows}
             decided: list[TicketsReserved | ReservationRejected] = []
             unremembered: dict[UUID, HoldAnswer] = {}
             for line in requests:
-                outcome = ledger.hold(line, at=now, expires_at=expires_at, claim_by=claim_by)
+                window = windows.get(line.event_id)
+                hold_for = window.hold_for(self._hold_for) if window else self._hold_for
+                outcome = ledger.hold(line, at=now, expires_at=now + hold_for, claim_by=claim_by)
                 if outcome is None:
                     continue
                 if (

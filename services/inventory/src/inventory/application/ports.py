@@ -12,6 +12,7 @@ from inventory.application.messages import MessagePosition, OutgoingMessage, Pro
 from inventory.domain.bookings import BookingRecord
 from inventory.domain.sale import AccountKey
 from inventory.domain.stock import ShowInventory
+from inventory.domain.waitlist import WaitlistEntry
 
 
 class InventoryUnitOfWork(Protocol):
@@ -58,6 +59,19 @@ class InventoryUnitOfWork(Protocol):
         before `due_by`, earliest deadline first."""
         ...
 
+    async def open_entries(self, event_ids: Sequence[UUID]) -> list[WaitlistEntry]:
+        """Every waiting or offered waitlist entry of these shows; read under their locks."""
+        ...
+
+    async def entries_by_offer(self, offer_ids: Sequence[UUID]) -> list[WaitlistEntry]: ...
+
+    async def entry(self, entry_id: UUID) -> WaitlistEntry | None: ...
+
+    async def shows_due_for_offers(self, now: datetime, limit: int) -> list[UUID]:
+        """Shows with an offer due by `now`, or a ticket type with waiting entries and free
+        tickets: where the offer step has something to decide."""
+        ...
+
     async def save(
         self,
         *,
@@ -65,6 +79,8 @@ class InventoryUnitOfWork(Protocol):
         changed_shows: Sequence[ShowInventory],
         new_bookings: Sequence[BookingRecord],
         changed_bookings: Sequence[BookingRecord],
+        new_entries: Sequence[WaitlistEntry] = (),
+        changed_entries: Sequence[WaitlistEntry] = (),
     ) -> None:
         """Writes the changes; raises `ConcurrencyConflict` if another writer got there first."""
         ...

@@ -23,13 +23,20 @@ from inventory.application.messages import (
     ProcessedMessage,
 )
 from inventory.application.ports import CatalogProgress, InventoryUnitOfWork, UnitOfWorkFactory
-from inventory.application.public_events import decided_now, rejection_message, stock_message
+from inventory.application.public_events import (
+    decided_now,
+    offer_message,
+    rejection_message,
+    stock_message,
+)
 from inventory.domain import outcomes
 from inventory.domain.bookings import BookingRecord, BookingState
 from inventory.domain.ledger import InventoryLedger
 from inventory.domain.outcomes import CATALOG_DEPENDENT_REJECTIONS, BookingLine
 from inventory.domain.sale import AccountKey, SaleTerms
+from inventory.domain.stock import HoldWindows
 from ticketing_contracts import events as public
+from ticketing_contracts.events.catalog import TicketTypeChanged, TicketTypeRemoved
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +127,12 @@ class ProcessMessageBatch:
             shows = await uow.load_shows(sorted(event_ids))
             accounts = _accounts_to_decide(fresh, bookings)
             account_tickets = await uow.account_tickets(sorted(accounts)) if accounts else {}
-            ledger = InventoryLedger(shows, bookings, account_tickets)
+            # Cancellations and removals end waitlist entries; the show's version guards them.
+            waitlists = sorted(_waitlists_to_decide(fresh))
+            entries = await uow.open_entries(waitlists) if waitlists else []
+            ledger = InventoryLedger(
+                shows, bookings, account_tickets, entries=entries, waitlists_of=waitlists
+            )
             decision = self._decide(ledger, fresh, seen_ids, catalog_confirmed=catalog_confirmed)
             decision.result.messages = len(messages)
             decision.result.duplicates += len(messages) - len(fresh)
@@ -210,6 +222,8 @@ async def save_ledger(uow: InventoryUnitOfWork, ledger: InventoryLedger) -> None
         changed_shows=[ledger.shows[i] for i in sorted(ledger.changed_shows - ledger.new_shows)],
         new_bookings=[ledger.bookings[i] for i in sorted(ledger.new_bookings)],
         changed_bookings=[ledger.bookings[i] for i in sorted(ledger.changed_bookings)],
+        new_entries=[ledger.entries[i] for i in sorted(ledger.new_entries)],
+        changed_entries=[ledger.entries[i] for i in sorted(ledger.changed_entries)],
     )
 
 
@@ -222,21 +236,50 @@ async def save_ledger_and_stock_facts(
     producer: str,
     decided_at: datetime,
 ) -> None:
-    """Writes what the ledger changed and queues, in the same transaction, one stock fact
-    per ticket type whose stock it moved."""
+    """Writes what the ledger changed and queues, in the same transaction, the offers made
+    and ended and one stock fact per ticket type whose stock it moved."""
     await save_ledger(uow, ledger)
     await uow.add_to_outbox(
         [
-            stock_message(
-                change,
+            *offer_messages(
+                ledger,
                 correlation_id=correlation_id,
                 topic=topic,
                 producer=producer,
                 decided_at=decided_at,
-            )
-            for change in ledger.stock_changes()
+            ),
+            *(
+                stock_message(
+                    change,
+                    correlation_id=correlation_id,
+                    topic=topic,
+                    producer=producer,
+                    decided_at=decided_at,
+                )
+                for change in ledger.stock_changes()
+            ),
         ]
     )
+
+
+def offer_messages(
+    ledger: InventoryLedger,
+    *,
+    correlation_id: str,
+    topic: str,
+    producer: str,
+    decided_at: datetime,
+) -> list[OutgoingMessage]:
+    return [
+        offer_message(
+            decided,
+            correlation_id=correlation_id,
+            topic=topic,
+            producer=producer,
+            decided_at=decided_at,
+        )
+        for decided in ledger.offer_facts
+    ]
 
 
 def apply_event(
@@ -276,6 +319,20 @@ def apply_event(
             return list(learned)
         case public.EventSaleChanged():
             ledger.change_sale(event.event_id, _sale_terms(event))
+            ledger.change_windows(
+                event.event_id, HoldWindows(event.hold_minutes, event.waitlist_offer_minutes)
+            )
+            return []
+        case TicketTypeChanged():
+            ledger.change_ticket_type(
+                event.event_id,
+                event.ticket_type_id,
+                quantity=event.quantity,
+                sales_closed=event.sales_closed,
+            )
+            return []
+        case TicketTypeRemoved():
+            ledger.remove_ticket_type(event.event_id, event.ticket_type_id, at=at)
             return []
         case public.TicketTypeSaleChanged():
             ledger.change_ticket_type_sale(event.event_id, event.ticket_type_id, _sale_terms(event))
@@ -284,7 +341,7 @@ def apply_event(
             ledger.publish_show(event.event_id)
             return []
         case public.EventCancelled():
-            ledger.cancel_show(event.event_id)
+            ledger.cancel_show(event.event_id, at=at)
             return []
     return None
 
@@ -303,7 +360,10 @@ _ShowEvent = (
     | public.TicketTypeSaleChanged
     | public.EventPublished
     | public.EventCancelled
+    | TicketTypeChanged
+    | TicketTypeRemoved
 )
+_EndsWaitlistEntries = public.EventCancelled | TicketTypeRemoved
 _WithSaleTerms = (
     public.EventCreated | public.TicketType | public.EventSaleChanged | public.TicketTypeSaleChanged
 )
@@ -339,6 +399,10 @@ def _accounts_to_decide(
         for m in messages
         if isinstance(m.event, public.BookingRequested) and m.event.booking_id not in decided_before
     }
+
+
+def _waitlists_to_decide(messages: Sequence[DecodedMessage]) -> set[UUID]:
+    return {m.event.event_id for m in messages if isinstance(m.event, _EndsWaitlistEntries)}
 
 
 def _event_ids(messages: Sequence[DecodedMessage]) -> set[UUID]:

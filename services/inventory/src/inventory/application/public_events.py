@@ -16,14 +16,18 @@ from uuid import UUID, uuid5
 from inventory.application.messages import OutgoingMessage
 from inventory.domain import outcomes
 from inventory.domain.stock import StockSnapshot
+from inventory.domain.waitlist import OfferEnded, OfferFact, OfferMade
 from service_kit.messaging import envelope_headers
 from ticketing_contracts import events as public
 from ticketing_contracts.envelope import EventEnvelope
+from ticketing_contracts.events.inventory import WaitlistOfferEnded, WaitlistOfferMade
 
 OUTCOME_ID_NAMESPACE = UUID("0b6f4d0e-3c55-4b8e-9a57-6f1f2b7a1c40")
 
 
 def stock_level(snapshot: StockSnapshot) -> public.StockLevel:
+    """`available` is what general sale may hold: offered tickets are not, nor free ones
+    while the waitlist has open entries (they go to it first)."""
     return public.StockLevel(
         quantity=snapshot.quantity,
         reserved=snapshot.reserved,
@@ -76,6 +80,49 @@ def stock_message(
         occurred_at=decided_at,
     )
     return _outgoing(fact, envelope, topic, trace_headers)
+
+
+def offer_fact(decided: OfferFact) -> WaitlistOfferMade | WaitlistOfferEnded:
+    entry = decided.entry
+    common = {
+        "event_id": entry.event_id,
+        "ticket_type_id": entry.ticket_type_id,
+        "entry_id": entry.entry_id,
+        "offer_id": decided.offer_id,
+        "owner_id": entry.owner_id,
+        "quantity": entry.quantity,
+    }
+    if isinstance(decided, OfferMade):
+        return WaitlistOfferMade(
+            **common,
+            customer_name=entry.customer_name,
+            customer_email=entry.customer_email,
+            expires_at=decided.expires_at,
+        )
+    assert isinstance(decided, OfferEnded)
+    return WaitlistOfferEnded(**common, outcome=decided.outcome)
+
+
+def offer_message(
+    decided: OfferFact,
+    *,
+    correlation_id: str,
+    topic: str,
+    producer: str,
+    decided_at: datetime,
+) -> OutgoingMessage:
+    """An offer is made once and ends once, so its id and the fact's type name the fact."""
+    fact = offer_fact(decided)
+    envelope = fact.to_envelope(
+        correlation_id=correlation_id,
+        producer=producer,
+        event_id=uuid5(
+            OUTCOME_ID_NAMESPACE,
+            f"{fact.TYPE}:{fact.offer_id}:{decided_at.astimezone(UTC).isoformat()}",
+        ),
+        occurred_at=decided_at,
+    )
+    return _outgoing(fact, envelope, topic, ())
 
 
 def reservation_rejected(outcome: outcomes.ReservationRejected) -> public.ReservationRejected:

@@ -30,7 +30,12 @@ CATALOG_DEPENDENT_REJECTIONS = frozenset(
 # remembered, so the same booking id is decided again when it is asked again (the window
 # opened, a booking of the account ended). A refusal is stored nowhere by booking-command.
 UNREMEMBERED_HOLD_REFUSALS = frozenset(
-    {RejectionReason.NOT_ON_SALE, RejectionReason.PURCHASE_LIMIT_REACHED}
+    {
+        RejectionReason.NOT_ON_SALE,
+        RejectionReason.PURCHASE_LIMIT_REACHED,
+        # The organiser may reopen the sales.
+        RejectionReason.SALES_CLOSED,
+    }
 )
 
 
@@ -42,6 +47,8 @@ class BookingLine:
     quantity: int
     # The account it is for: every new booking names one (None: a fact that does not).
     owner_id: str | None = None
+    # The waitlist offer whose tickets it takes up (only a hold asked for over HTTP).
+    offer_id: UUID | None = None
 
 
 RefusalDetail = SaleWindow | PurchaseLimitReached

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 from uuid import UUID
 
@@ -10,7 +11,8 @@ from inventory.domain.sale import NO_TERMS, SaleTerms, SaleWindow, effective_win
 
 
 class InventoryInvariantViolated(Exception):
-    """A change would break `reserved + sold <= quantity`; the ledger never asks for one."""
+    """A change would break `reserved + sold + offered <= quantity`; the ledger never asks
+    for one."""
 
 
 class ShowStatus(StrEnum):
@@ -26,15 +28,27 @@ class StockSnapshot:
     reserved: int
     sold: int
     version: int
+    offered: int = 0
+    waitlist_open: bool = False
+
+    @property
+    def free(self) -> int:
+        return self.quantity - self.reserved - self.sold - self.offered
 
     @property
     def available(self) -> int:
-        return self.quantity - self.reserved - self.sold
+        """Tickets general sale may hold: none while the waitlist has open entries."""
+        return 0 if self.waitlist_open else self.free
 
 
 @dataclass
 class TicketStock:
-    """Tickets of one type: `available = quantity - reserved - sold`, never negative."""
+    """Tickets of one type: `free = quantity - reserved - sold - offered`, never negative.
+
+    `offered` tickets are held for waitlist offers. While the ticket type's waitlist has open
+    entries (`open_entries`, counted when loaded, never stored) general sale gets none of the
+    free tickets: they go to the waitlist first, so `available` is 0.
+    """
 
     ticket_type_id: UUID
     quantity: int
@@ -43,15 +57,75 @@ class TicketStock:
     version: int = 0
     # Its own sale terms (not part of the stock: changing them moves no stock version).
     sale: SaleTerms = NO_TERMS
+    offered: int = 0
+    sales_closed: bool = False
+    removed: bool = False
+    open_entries: int = 0
+
+    @property
+    def free(self) -> int:
+        return self.quantity - self.reserved - self.sold - self.offered
+
+    @property
+    def taken(self) -> int:
+        """What a lower quantity may not go below: sold, held and offered."""
+        return self.reserved + self.sold + self.offered
 
     @property
     def available(self) -> int:
-        return self.quantity - self.reserved - self.sold
+        return 0 if self.open_entries else self.free
 
     def snapshot(self) -> StockSnapshot:
         return StockSnapshot(
-            self.ticket_type_id, self.quantity, self.reserved, self.sold, self.version
+            self.ticket_type_id,
+            self.quantity,
+            self.reserved,
+            self.sold,
+            self.version,
+            self.offered,
+            self.open_entries > 0,
         )
+
+    def count_entries(self, change: int) -> bool:
+        """An entry of the waitlist opened (+1) or ended (-1); True when that changed what
+        general sale may hold (a new stock version)."""
+        before = self.available
+        self.open_entries += change
+        if self.open_entries < 0:
+            raise InventoryInvariantViolated("more waitlist entries ended than were open")
+        if self.available == before:
+            return False
+        self.version += 1
+        return True
+
+    def offer(self, tickets: int) -> None:
+        if tickets <= 0 or tickets > self.free:
+            raise InventoryInvariantViolated(f"cannot offer {tickets} of {self.free} free")
+        self.offered += tickets
+        self.version += 1
+
+    def end_offer(self, tickets: int) -> None:
+        if tickets <= 0 or tickets > self.offered:
+            raise InventoryInvariantViolated(f"cannot end {tickets} of {self.offered} offered")
+        self.offered -= tickets
+        self.version += 1
+
+    def take_offered(self, tickets: int) -> None:
+        """An offer booked: its tickets become the booking's hold."""
+        if tickets <= 0 or tickets > self.offered:
+            raise InventoryInvariantViolated(f"cannot hold {tickets} of {self.offered} offered")
+        self.offered -= tickets
+        self.reserved += tickets
+        self.version += 1
+
+    def change_quantity(self, quantity: int) -> bool:
+        if quantity < self.taken:
+            raise InventoryInvariantViolated(f"cannot lower to {quantity} below {self.taken}")
+        if quantity == self.quantity:
+            return False
+        self.quantity = quantity
+        self.version += 1
+        return True
 
     def reserve(self, tickets: int) -> None:
         if tickets <= 0 or tickets > self.available:
@@ -83,6 +157,23 @@ class TicketStock:
         self.version += 1
 
 
+@dataclass(frozen=True)
+class HoldWindows:
+    """How long an event's holds and waitlist offers last (None: the service's default)."""
+
+    hold_minutes: int | None = None
+    offer_minutes: int | None = None
+
+    def hold_for(self, default: timedelta) -> timedelta:
+        return timedelta(minutes=self.hold_minutes) if self.hold_minutes else default
+
+    def offer_for(self, default: timedelta) -> timedelta:
+        return timedelta(minutes=self.offer_minutes) if self.offer_minutes else default
+
+
+NO_WINDOWS = HoldWindows()
+
+
 @dataclass
 class ShowInventory:
     """Everything inventory knows about one show; `version` guards concurrent writers."""
@@ -92,6 +183,9 @@ class ShowInventory:
     ticket_types: dict[UUID, TicketStock] = field(default_factory=dict)
     version: int = 0
     sale: SaleTerms = NO_TERMS
+    windows: HoldWindows = NO_WINDOWS
+    # How many fans ever joined a waitlist of the show: the next entry's place in order.
+    waitlist_joins: int = 0
 
     def learn_ticket_type(
         self, ticket_type_id: UUID, quantity: int, sale: SaleTerms = NO_TERMS
@@ -117,6 +211,12 @@ class ShowInventory:
         if terms == self.sale:
             return False
         self.sale = terms
+        return True
+
+    def change_windows(self, windows: HoldWindows) -> bool:
+        if windows == self.windows:
+            return False
+        self.windows = windows
         return True
 
     def change_ticket_type_sale(self, ticket_type_id: UUID, terms: SaleTerms) -> bool:

@@ -64,8 +64,13 @@ def holds_router(
         summary="Hold tickets for a batch of bookings, in one transaction",
         description=(
             "Answers 200 with one answer per request, in order: `held` with "
-            "`hold_expires_at` (now + HOLD_SECONDS), or `refused` with a reason: "
-            "`sold_out`, `not_enough_tickets`, `unknown_event`, `unknown_ticket_type`, "
+            "`hold_expires_at` (now + the event's `hold_minutes`, else HOLD_SECONDS), or "
+            "`refused` with a reason: `sold_out` (also while the ticket type's waitlist has "
+            "open entries: returned tickets go to it first), `not_enough_tickets`, "
+            "`sales_closed` (the organiser closed the ticket type's sales), "
+            "`offer_not_valid` (the `offer_id` named is not the owner's open offer for this "
+            "ticket type and quantity, or has expired), `unknown_event`, "
+            "`unknown_ticket_type` (also a removed one), "
             "`event_not_on_sale` (a draft), `event_cancelled` (decided as for a booking "
             "fact, after the catalog has caught up), `not_on_sale` (outside the ticket "
             "type's sale window by inventory's clock, with `sale_starts_at` and "
@@ -75,9 +80,10 @@ def holds_router(
             "`tickets_held_or_bought`), or `hold_released` (this booking id's hold was "
             "released and is never made again). Idempotent by booking id: a booking id "
             "seen before is answered as the first time and nothing changes, so a retry "
-            "after a timeout never holds twice; only `not_on_sale` and "
+            "after a timeout never holds twice; only `not_on_sale`, `sales_closed` and "
             "`purchase_limit_reached` are not remembered (the same id is decided again "
-            "when asked again). A batch publishes one "
+            "when asked again). A hold with an `offer_id` takes up the offer's held tickets "
+            "(the offer ends `accepted`). A batch publishes one "
             "inventory.stock_changed per ticket type it held tickets of, with the stock "
             "after all its holds; refusals are only answered. A hold must be claimed: "
             "booking-command stores the booking and inventory consumes its fact within "
@@ -99,7 +105,9 @@ def holds_router(
                 error_type="batch_too_large",
             )
         lines = [
-            outcomes.BookingLine(h.booking_id, h.event_id, h.ticket_type_id, h.quantity, h.owner_id)
+            outcomes.BookingLine(
+                h.booking_id, h.event_id, h.ticket_type_id, h.quantity, h.owner_id, h.offer_id
+            )
             for h in batch.holds
         ]
         metrics.HOLD_BATCH_SIZE.observe(len(lines))

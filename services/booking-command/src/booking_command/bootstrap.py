@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from booking_command.adapters.broker_epoch import EventStoreBrokerEpoch
 from booking_command.adapters.event_store import postgres_environment
 from booking_command.adapters.event_store_bookings import EventStoreBookings
-from booking_command.adapters.inventory_holds import HttpInventoryHolds
+from booking_command.adapters.inventory import HttpInventory
 from booking_command.adapters.metrics import (
     DUE_PAYMENTS_POSTPONED,
     EVENT_CANCELLATION_BOOKINGS,
@@ -45,6 +45,7 @@ from booking_command.application.group_commit import GroupCommitter
 from booking_command.application.handlers import command_handlers
 from booking_command.application.hold_expiry import HoldExpiryWorker
 from booking_command.application.message_bus import (
+    AskInventory,
     ConflictRetries,
     GroupCommit,
     HoldTickets,
@@ -52,7 +53,7 @@ from booking_command.application.message_bus import (
     MessageBus,
 )
 from booking_command.application.payment_worker import PaymentWorker, PaymentWorkerOptions
-from booking_command.application.ports import InventoryHolds, PaymentProvider
+from booking_command.application.ports import Inventory, PaymentProvider
 from booking_command.application.reads import WriteSideReads
 from booking_command.application.reconciliation import Reconcile
 from booking_command.entrypoints.http import bookings, events, known_bookings, venues
@@ -102,8 +103,9 @@ def shared_breaker(
     )
 
 
-def inventory_holds(settings: BookingCommandSettings) -> HttpInventoryHolds:
-    """Inventory's hold call under a breaker whose state every replica shares."""
+def inventory_client(settings: BookingCommandSettings) -> HttpInventory:
+    """Inventory's hold call and ticket type question under a breaker whose state every
+    replica shares."""
     session = aiohttp.ClientSession(
         timeout=aiohttp.ClientTimeout(
             total=None,
@@ -118,7 +120,7 @@ def inventory_holds(settings: BookingCommandSettings) -> HttpInventoryHolds:
         reset_timeout_seconds=settings.inventory_breaker_reset_seconds,
     )
     tokens = service_token_issuer(settings)
-    return HttpInventoryHolds(
+    return HttpInventory(
         str(settings.inventory_url),
         (lambda: tokens.service_authorization(INVENTORY)) if tokens is not None else None,
         session,
@@ -243,7 +245,7 @@ class BookingCommandAdapters:
     # eventsourcing's environment: PostgreSQL in production, the in-memory store in tests.
     event_store: Mapping[str, str]
     payment_provider: PaymentProvider
-    inventory: InventoryHolds
+    inventory: Inventory
     # The broker the outbox relay publishes to; None: no relay, nothing is published.
     kafka: KafkaRuntime | None
     # Which replica's relay publishes (a lock in PostgreSQL); None: this one always does.
@@ -266,7 +268,7 @@ async def production_adapters(settings: BookingCommandSettings) -> BookingComman
     Redis), the broker, and relay leadership among replicas. Built on the running loop
     (the HTTP clients' sessions belong to it)."""
     provider = payment_provider(settings)
-    inventory = inventory_holds(settings)
+    inventory = inventory_client(settings)
     return BookingCommandAdapters(
         event_store=postgres_environment(settings),
         payment_provider=provider,
@@ -394,7 +396,7 @@ async def open_runtime(
         command_handlers(app),
         executor,
         middleware=[ConflictRetries(), IdempotentReplays(app.idempotency, executor)],
-        store_middleware=[HoldTickets(adapters.inventory)],
+        store_middleware=[AskInventory(adapters.inventory), HoldTickets(adapters.inventory)],
         store=GroupCommit(group_commit, after_commit=after_commit),
     )
 

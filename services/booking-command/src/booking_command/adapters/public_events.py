@@ -44,6 +44,7 @@ from ticketing_contracts.events import (
     VenueUpdated,
     encode_envelope,
 )
+from ticketing_contracts.events.catalog import TicketTypeChanged, TicketTypeRemoved
 
 PRODUCER = "booking-command"
 # Namespace of the public event ids: one stored event always gets the same id, so a
@@ -131,9 +132,26 @@ _MAPPINGS: dict[type[object], Callable[[Any], PublicEvent]] = {
     Event.TicketTypeAdded: lambda e: TicketTypeAdded(
         event_id=e.originator_id, ticket_type=_ticket_type(e.ticket_type)
     ),
-    Event.SaleChanged: lambda e: EventSaleChanged(event_id=e.originator_id, **_sale_terms(e)),
+    Event.SaleChanged: lambda e: EventSaleChanged(
+        event_id=e.originator_id,
+        **_sale_terms(e),
+        hold_minutes=e.hold_minutes,
+        waitlist_offer_minutes=e.waitlist_offer_minutes,
+    ),
     Event.TicketTypeSaleChanged: lambda e: TicketTypeSaleChanged(
         event_id=e.originator_id, ticket_type_id=e.ticket_type_id, **_sale_terms(e)
+    ),
+    Event.TicketTypeChanged: lambda e: TicketTypeChanged(
+        event_id=e.originator_id,
+        ticket_type_id=e.ticket_type_id,
+        name=e.name,
+        price=e.price,
+        currency=e.currency,
+        quantity=e.quantity,
+        sales_closed=e.sales_closed,
+    ),
+    Event.TicketTypeRemoved: lambda e: TicketTypeRemoved(
+        event_id=e.originator_id, ticket_type_id=e.ticket_type_id
     ),
     Event.Published: lambda e: EventPublished(event_id=e.originator_id),
     Event.Rescheduled: lambda e: EventRescheduled(event_id=e.originator_id, starts_at=e.starts_at),

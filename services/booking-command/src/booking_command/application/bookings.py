@@ -63,20 +63,26 @@ class Bookings:
 
     def request_booking(self, command: commands.RequestBooking) -> Change[Booking]:
         """A new PENDING booking, to be stored once inventory holds its tickets."""
+        show = self._events_on_sale.get(command.event_id)
         booking = Booking.request(
             booking_id=command.booking_id,
-            show=self._events_on_sale.get(command.event_id),
+            show=show,
             ticket_type_id=command.ticket_type_id,
             quantity=command.quantity,
             customer_name=command.customer_name,
             customer_email=command.customer_email,
             owner_id=command.owner_id,
             now=self._store.clock(),
-            hold_for=self.hold_for,
+            hold_for=show.hold_for(self.hold_for),
             payment_token=command.payment_token,
         )
         hold = TicketsToHold(
-            booking.id, booking.event_id, booking.ticket_type_id, booking.quantity, booking.owner_id
+            booking.id,
+            booking.event_id,
+            booking.ticket_type_id,
+            booking.quantity,
+            booking.owner_id,
+            offer_id=command.offer_id,
         )
         return Change(booking, (booking,), hold=hold)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from uuid import UUID
 
 from booking_command.domain.catalog_event import NO_SALE_TERMS, SaleTerms, TicketTypeSpec
@@ -55,8 +56,12 @@ class AddTicketType:
 
 @dataclass(frozen=True)
 class ChangeEventSale:
+    """`hold_minutes`, `waitlist_offer_minutes` None: the services' default windows."""
+
     event_id: UUID
     sale: SaleTerms
+    hold_minutes: int | None = None
+    waitlist_offer_minutes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,24 @@ class ChangeTicketTypeSale:
     event_id: UUID
     ticket_type_id: UUID
     sale: SaleTerms
+
+
+@dataclass(frozen=True)
+class ChangeTicketType:
+    """What is given changes (None: stays as it is)."""
+
+    event_id: UUID
+    ticket_type_id: UUID
+    name: str | None = None
+    price: Decimal | None = None
+    quantity: int | None = None
+    sales_closed: bool | None = None
+
+
+@dataclass(frozen=True)
+class RemoveTicketType:
+    event_id: UUID
+    ticket_type_id: UUID
 
 
 @dataclass(frozen=True)
@@ -96,6 +119,7 @@ class RequestBooking:
     owner_id: str
     payment_token: str
     booking_id: UUID | None = None
+    offer_id: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +138,8 @@ Command = (
     | AddTicketType
     | ChangeEventSale
     | ChangeTicketTypeSale
+    | ChangeTicketType
+    | RemoveTicketType
     | PublishEvent
     | RescheduleEvent
     | CancelEvent

@@ -23,6 +23,8 @@ def command_handlers(app: BookingCommandApplication) -> Mapping[type[commands.Co
         commands.AddTicketType: catalog.add_ticket_type,
         commands.ChangeEventSale: catalog.change_event_sale,
         commands.ChangeTicketTypeSale: catalog.change_ticket_type_sale,
+        commands.ChangeTicketType: catalog.change_ticket_type,
+        commands.RemoveTicketType: catalog.remove_ticket_type,
         commands.PublishEvent: catalog.publish_event,
         commands.RescheduleEvent: catalog.reschedule_event,
         commands.CancelEvent: catalog.cancel_event,

@@ -9,6 +9,9 @@ group-commit unit; each message fails alone. The middleware, outermost first:
 - `IdempotentReplays`: a known Idempotency-Key answers as it did the first time (a key
   repeated within a batch waits for the first to be stored);
 - the handlers run, each returning a `Change` (its domain result and what it changed);
+- `AskInventory`: a lower quantity or a ticket type's removal is stored only once
+  inventory agrees (it applies a lower quantity at once); refused, 409 with what inventory
+  counts as taken; inventory not answering, 503 and nothing stored;
 - `HoldTickets`: a new booking is stored only once inventory holds its tickets; refused,
   409 with inventory's reason and nothing stored; inventory not answering, 503 and nothing
   stored (a hold it made anyway is released by its sweeper, which asks us first);
@@ -34,6 +37,7 @@ from booking_command.application.ports import (
     BookingDisowned,
     HoldAnswer,
     InventoryHolds,
+    InventoryTicketTypes,
     InventoryUnavailable,
 )
 from booking_command.application.results import (
@@ -53,6 +57,7 @@ from service_kit.errors import (
 )
 from service_kit.request_context import correlation_id_var, current_correlation_id, new_id
 from service_kit.tracing import current_traceparent
+from ticketing_contracts.waitlist import TicketTypeChangeAnswer
 
 logger = logging.getLogger(__name__)
 
@@ -250,6 +255,64 @@ class IdempotentReplays:
             return error
 
 
+class AskInventory:
+    """Stores a lower quantity or a ticket type's removal only once inventory agrees: it
+    counts what is sold, held and offered under the event's lock and applies a lower
+    quantity at once, so no hold can take the tickets between its answer and our commit.
+    A crash between the two leaves inventory with the lower quantity: the safe side."""
+
+    def __init__(self, inventory: InventoryTicketTypes) -> None:
+        self._inventory = inventory
+
+    async def __call__(self, prepared: Sequence[Prepared], call_next: StoreStep) -> list[Handled]:
+        refused: dict[int, DomainError] = {}
+        for position, item in enumerate(prepared):
+            question = item.change.question
+            if question is None:
+                continue
+            try:
+                answer = await self._inventory.change_ticket_type(question)
+            except InventoryUnavailable as error:
+                logger.warning("inventory did not answer a ticket type change: %s", error)
+                refused[position] = DependencyUnavailableError(
+                    "inventory cannot answer now; nothing was changed, try again",
+                    retry_after_seconds=error.retry_after_seconds,
+                )
+                continue
+            if answer.outcome == "refused":
+                refused[position] = ticket_type_change_refusal(answer)
+        going = [item for position, item in enumerate(prepared) if position not in refused]
+        stored = iter(await call_next(going) if going else [])
+        return [
+            refused[position] if position in refused else next(stored)
+            for position in range(len(prepared))
+        ]
+
+
+def ticket_type_change_refusal(answer: TicketTypeChangeAnswer) -> ConflictError:
+    """Inventory's refusal with the figures it decided by."""
+    taken = answer.taken
+    figures = {
+        "quantity": taken.quantity,
+        "sold": taken.sold,
+        "held": taken.held,
+        "offered": taken.offered,
+    }
+    if answer.reason == "ticket_type_in_use":
+        return ConflictError(
+            "the ticket type cannot be removed: tickets of it were sold, or are held or "
+            f"offered ({taken.sold} sold, {taken.held} held, {taken.offered} offered)",
+            error_type="ticket_type_in_use",
+            extra=figures,
+        )
+    return ConflictError(
+        f"the quantity cannot go below the {taken.sold + taken.held + taken.offered} tickets "
+        f"taken ({taken.sold} sold, {taken.held} held, {taken.offered} offered)",
+        error_type="quantity_below_taken",
+        extra=figures,
+    )
+
+
 class HoldTickets:
     """Has inventory hold the tickets of the new bookings in a batch, in one call; the held
     ones owe their payment from then on, the refused ones are not stored."""
@@ -345,6 +408,17 @@ def refusal_error(answer: HoldAnswer) -> DomainError:
     if reason == "not_on_sale":
         return ConflictError(
             "the ticket type is not on sale now (see sale_starts_at and sale_ends_at)",
+            error_type=reason,
+            extra=details,
+        )
+    if reason == "sales_closed":
+        return ConflictError(
+            "the organiser has closed the sales of this ticket type", error_type=reason
+        )
+    if reason == "offer_not_valid":
+        return ConflictError(
+            "this waitlist offer cannot be booked: it is not yours, has ended, or is for "
+            "another ticket type or quantity",
             error_type=reason,
             extra=details,
         )

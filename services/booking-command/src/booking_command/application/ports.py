@@ -26,6 +26,7 @@ from ticketing_contracts.reconciliation import (
     Releases,
     SetAsideFacts,
 )
+from ticketing_contracts.waitlist import TicketTypeChangeAnswer, TicketTypeChangeQuestion
 
 
 class PositionMoved(Exception):
@@ -351,6 +352,8 @@ class TicketsToHold:
     quantity: int
     owner_id: str
     """The account the booking is for: inventory counts purchase limits per account."""
+    offer_id: UUID | None = None
+    """The waitlist offer the booking takes up: its tickets, held for the owner, are used."""
 
 
 @dataclass(frozen=True)
@@ -382,6 +385,20 @@ class InventoryHolds(Protocol):
     async def hold(self, requests: Sequence[TicketsToHold]) -> list[HoldAnswer]: ...
 
     async def aclose(self) -> None: ...
+
+
+class InventoryTicketTypes(Protocol):
+    """Inventory's answer before a ticket type's quantity goes down or the type is removed:
+    applied (a lower quantity takes effect at once) or refused with what is taken; the same
+    `change_id` answers the same way. Raises `InventoryUnavailable` without an answer."""
+
+    async def change_ticket_type(
+        self, question: TicketTypeChangeQuestion
+    ) -> TicketTypeChangeAnswer: ...
+
+
+class Inventory(InventoryHolds, InventoryTicketTypes, Protocol):
+    """Everything booking-command asks inventory synchronously."""
 
 
 # --- the reconciliation after a restore of the event store ------------------------------

@@ -10,6 +10,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from booking_command.application.ports import TicketsToHold
+from ticketing_contracts.waitlist import TicketTypeChangeQuestion
 
 ResultT = TypeVar("ResultT", covariant=True)
 
@@ -32,6 +33,8 @@ class Change(Generic[ResultT]):
     aggregates: tuple[Aggregate, ...]
     hold: TicketsToHold | None = None
     """A new booking's tickets, to be held by inventory before the change is stored."""
+    question: TicketTypeChangeQuestion | None = None
+    """A lower quantity or a removal, to be agreed by inventory before it is stored."""
 
     @property
     def primary(self) -> Aggregate:

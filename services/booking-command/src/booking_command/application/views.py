@@ -36,6 +36,7 @@ def ticket_type_view(show: Event, ticket_type: TicketType) -> dict[str, Any]:
         "sale_starts_at": _moment(starts_at),
         "sale_ends_at": _moment(ends_at),
         "max_tickets_per_account": ticket_type.sale.max_tickets_per_account,
+        "sales_closed": ticket_type.sales_closed,
         "sale_window_override": {
             "sale_starts_at": _moment(ticket_type.sale.starts_at),
             "sale_ends_at": _moment(ticket_type.sale.ends_at),
@@ -53,6 +54,8 @@ def event_view(show: Event) -> dict[str, Any]:
         "sale_starts_at": _moment(show.sale_starts_at),
         "sale_ends_at": _moment(show.sale_ends_at),
         "max_tickets_per_account": show.max_tickets_per_account,
+        "hold_minutes": show.hold_minutes,
+        "waitlist_offer_minutes": show.waitlist_offer_minutes,
         "ticket_types": [ticket_type_view(show, ticket_type) for ticket_type in show.ticket_types],
     }
 

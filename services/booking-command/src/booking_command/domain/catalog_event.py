@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -70,10 +70,11 @@ class TicketType:
     currency: str
     quantity: int
     sale: SaleTerms = NO_SALE_TERMS
+    sales_closed: bool = False
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> TicketType:
-        # Records from before sale terms have none of their keys.
+        # Records from before sale terms (or before sales could close) lack those keys.
         return cls(
             ticket_type_id=UUID(str(record["ticket_type_id"])),
             name=str(record["name"]),
@@ -85,6 +86,7 @@ class TicketType:
                 record.get("sale_ends_at"),
                 record.get("max_tickets_per_account"),
             ),
+            sales_closed=bool(record.get("sales_closed", False)),
         )
 
     def to_record(self) -> dict[str, Any]:
@@ -95,6 +97,7 @@ class TicketType:
             "currency": self.currency,
             "quantity": self.quantity,
             **_sale_record(self.sale),
+            "sales_closed": self.sales_closed,
         }
 
 
@@ -139,16 +142,32 @@ def _ensure_unique_names(ticket_types: Sequence[TicketType]) -> None:
         raise InvalidInputError("ticket type names must be unique within an event")
 
 
-class Event(Aggregate):
-    """Version 2 of its state (snapshots) added the event's sale terms (None before)."""
+@dataclass(frozen=True)
+class TicketTypeChange:
+    """A ticket type as an organiser's edit leaves it, and what inventory must agree to
+    before the edit is stored: a lower quantity (`lowered`) or the type's removal."""
 
-    class_version = 2
+    ticket_type: TicketType
+    lowered: bool = False
+    removed: bool = False
+
+
+class Event(Aggregate):
+    """Version 2 of its state (snapshots) added the event's sale terms (None before);
+    version 3 its hold and waitlist offer windows (None: the services' defaults)."""
+
+    class_version = 3
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         state["sale_starts_at"] = None
         state["sale_ends_at"] = None
         state["max_tickets_per_account"] = None
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        state["hold_minutes"] = None
+        state["waitlist_offer_minutes"] = None
 
     class Created(Aggregate.Created):
         """Version 2 added the event's sale terms; version 1 had none (None). Its ticket
@@ -194,6 +213,8 @@ class Event(Aggregate):
         self.sale_starts_at = sale_starts_at
         self.sale_ends_at = sale_ends_at
         self.max_tickets_per_account = max_tickets_per_account
+        self.hold_minutes: int | None = None
+        self.waitlist_offer_minutes: int | None = None
 
     @classmethod
     def schedule(
@@ -241,6 +262,10 @@ class Event(Aggregate):
     def ticket_type(self, ticket_type_id: UUID) -> TicketType | None:
         record = self.ticket_type_records.get(str(ticket_type_id))
         return TicketType.from_record(record) if record is not None else None
+
+    def hold_for(self, default: timedelta) -> timedelta:
+        """How long a booking's tickets are held: the event's window, else the default."""
+        return timedelta(minutes=self.hold_minutes) if self.hold_minutes else default
 
     @property
     def total_tickets(self) -> int:
@@ -293,18 +318,41 @@ class Event(Aggregate):
     def _ticket_type_added(self, ticket_type: dict[str, Any]) -> None:
         self.ticket_type_records[str(ticket_type["ticket_type_id"])] = ticket_type
 
-    def change_sale(self, terms: SaleTerms) -> None:
-        """Replaces the event's sale terms (window and limit); every ticket type's window,
+    def change_sale(
+        self,
+        terms: SaleTerms,
+        *,
+        hold_minutes: int | None = None,
+        waitlist_offer_minutes: int | None = None,
+    ) -> None:
+        """Replaces the event's sale terms (window, limit, hold and offer windows; None:
+        no bound, no limit, the services' default windows); every ticket type's window,
         its own bounds else these, must still end after it starts."""
         self._ensure_not_cancelled()
         terms = terms.validated()
         _ensure_windows_open(terms, self.ticket_types)
-        self._sale_changed(**_sale_record(terms))
+        self._sale_changed(
+            **_sale_record(terms),
+            hold_minutes=rules.minutes(hold_minutes, "hold_minutes"),
+            waitlist_offer_minutes=rules.minutes(waitlist_offer_minutes, "waitlist_offer_minutes"),
+        )
 
     class SaleChanged(Aggregate.Event):
+        """Version 2 added the hold and waitlist offer windows; version 1 had none (None:
+        the services' defaults)."""
+
+        class_version = 2
+
         sale_starts_at: datetime | None
         sale_ends_at: datetime | None
         max_tickets_per_account: int | None
+        hold_minutes: int | None
+        waitlist_offer_minutes: int | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["hold_minutes"] = None
+            state["waitlist_offer_minutes"] = None
 
     @event(SaleChanged)
     def _sale_changed(
@@ -312,17 +360,19 @@ class Event(Aggregate):
         sale_starts_at: datetime | None,
         sale_ends_at: datetime | None,
         max_tickets_per_account: int | None,
+        hold_minutes: int | None,
+        waitlist_offer_minutes: int | None,
     ) -> None:
         self.sale_starts_at = sale_starts_at
         self.sale_ends_at = sale_ends_at
         self.max_tickets_per_account = max_tickets_per_account
+        self.hold_minutes = hold_minutes
+        self.waitlist_offer_minutes = waitlist_offer_minutes
 
     def change_ticket_type_sale(self, ticket_type_id: UUID, terms: SaleTerms) -> TicketType:
         """Replaces a ticket type's own sale terms (None: the event's window bound)."""
         self._ensure_not_cancelled()
-        ticket_type = self.ticket_type(ticket_type_id)
-        if ticket_type is None:
-            raise NotFoundError(f"event {self.id} has no ticket type {ticket_type_id}")
+        ticket_type = self._existing_ticket_type(ticket_type_id)
         terms = terms.validated(of=f"the sale of ticket type {ticket_type.name!r}")
         changed = replace(ticket_type, sale=terms)
         _ensure_windows_open(self.sale, [changed])
@@ -350,6 +400,105 @@ class Event(Aggregate):
             "sale_ends_at": sale_ends_at,
             "max_tickets_per_account": max_tickets_per_account,
         }
+
+    def change_ticket_type(
+        self,
+        ticket_type_id: UUID,
+        *,
+        venue_capacity: int,
+        name: str | None = None,
+        price: Decimal | None = None,
+        quantity: int | None = None,
+        sales_closed: bool | None = None,
+    ) -> TicketTypeChange:
+        """Renames it, reprices it (bookings made before keep their price), changes its
+        quantity (all quantities together within the venue) or closes or reopens its sales;
+        what is not given stays."""
+        self._ensure_not_cancelled()
+        current = self._existing_ticket_type(ticket_type_id)
+        if name is None and price is None and quantity is None and sales_closed is None:
+            raise InvalidInputError("give at least one of name, price, quantity and sales_closed")
+        changed = replace(
+            current,
+            name=rules.title(name, "ticket type name") if name is not None else current.name,
+            price=rules.price(price) if price is not None else current.price,
+            quantity=(
+                rules.positive_count(quantity, "quantity")
+                if quantity is not None
+                else current.quantity
+            ),
+            sales_closed=sales_closed if sales_closed is not None else current.sales_closed,
+        )
+        others = [other for other in self.ticket_types if other.ticket_type_id != ticket_type_id]
+        if changed.name.casefold() in {other.name.casefold() for other in others}:
+            raise ConflictError(
+                f"ticket type {changed.name!r} already exists", error_type="duplicate_ticket_type"
+            )
+        _ensure_fits([*others, changed], venue_capacity)
+        self._ticket_type_changed(
+            ticket_type_id=ticket_type_id,
+            name=changed.name,
+            price=changed.price,
+            currency=changed.currency,
+            quantity=changed.quantity,
+            sales_closed=changed.sales_closed,
+        )
+        return TicketTypeChange(changed, lowered=changed.quantity < current.quantity)
+
+    class TicketTypeChanged(Aggregate.Event):
+        """The ticket type's editable state as it now is (its currency does not change)."""
+
+        ticket_type_id: UUID
+        name: str
+        price: Decimal
+        currency: str
+        quantity: int
+        sales_closed: bool
+
+    @event(TicketTypeChanged)
+    def _ticket_type_changed(
+        self,
+        ticket_type_id: UUID,
+        name: str,
+        price: Decimal,
+        currency: str,
+        quantity: int,
+        sales_closed: bool,
+    ) -> None:
+        record = self.ticket_type_records[str(ticket_type_id)]
+        self.ticket_type_records[str(ticket_type_id)] = {
+            **record,
+            "name": name,
+            "price": price,
+            "quantity": quantity,
+            "sales_closed": sales_closed,
+        }
+
+    def remove_ticket_type(self, ticket_type_id: UUID) -> TicketTypeChange:
+        """Takes it off the event (inventory agrees first: nothing sold, held or offered);
+        an event keeps at least one ticket type."""
+        self._ensure_not_cancelled()
+        removed = self._existing_ticket_type(ticket_type_id)
+        if len(self.ticket_type_records) == 1:
+            raise ConflictError(
+                "an event keeps at least one ticket type; cancel the event instead",
+                error_type="last_ticket_type",
+            )
+        self._ticket_type_removed(ticket_type_id=ticket_type_id)
+        return TicketTypeChange(removed, removed=True)
+
+    class TicketTypeRemoved(Aggregate.Event):
+        ticket_type_id: UUID
+
+    @event(TicketTypeRemoved)
+    def _ticket_type_removed(self, ticket_type_id: UUID) -> None:
+        del self.ticket_type_records[str(ticket_type_id)]
+
+    def _existing_ticket_type(self, ticket_type_id: UUID) -> TicketType:
+        ticket_type = self.ticket_type(ticket_type_id)
+        if ticket_type is None:
+            raise NotFoundError(f"event {self.id} has no ticket type {ticket_type_id}")
+        return ticket_type
 
     def publish(self, *, now: datetime) -> None:
         self._ensure_not_cancelled()

@@ -14,6 +14,7 @@ MAX_ADDRESS_LENGTH = 500
 MAX_DESCRIPTION_LENGTH = 5000
 MAX_TICKETS_PER_BOOKING = 10
 MAX_CAPACITY = 1_000_000
+MAX_HOLD_MINUTES = 10_080  # a week
 _NAME_PUNCTUATION = frozenset(" -'\u2019.")
 _EMAIL = re.compile(r"^[^@\s<>\"&]+@[^@\s<>\"&]+\.[^@\s<>\"&]+$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -95,6 +96,13 @@ def max_tickets_per_account(value: int | None) -> int | None:
     if value is None:
         return None
     return positive_count(value, "max_tickets_per_account")
+
+
+def minutes(value: int | None, field: str) -> int | None:
+    """A hold or an offer's window in minutes (None: the service's default)."""
+    if value is None:
+        return None
+    return positive_count(value, field, maximum=MAX_HOLD_MINUTES)
 
 
 def sale_window(

@@ -150,6 +150,7 @@ def booking_message(
         owner_id=owner_id,
         payment_token=body.payment_token,
         booking_id=booking_id_for(idempotency),
+        offer_id=body.offer_id,
     )
     return Message(command, held, idempotency, correlation_id or new_id())
 

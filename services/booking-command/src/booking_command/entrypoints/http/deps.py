@@ -113,6 +113,19 @@ def claim(
     return claim_for(request.method, request.url.path, caller.id, key, body)
 
 
+# Fields added to bodies after keys were first stored: left out while null, so a request
+# without them keeps its fingerprint (and a keyed booking its id) across the upgrade.
+_ADDED_LATER = ("offer_id", "hold_minutes", "waitlist_offer_minutes")
+
+
+def _fingerprinted(body: BaseModel) -> dict[str, Any]:
+    dumped: dict[str, Any] = body.model_dump(mode="json")
+    for name in _ADDED_LATER:
+        if name in dumped and dumped[name] is None:
+            del dumped[name]
+    return dumped
+
+
 def claim_for(
     method: str, path: str, caller_id: str | None, key: str | None, body: BaseModel | None
 ) -> IdempotencyClaim | None:
@@ -123,7 +136,7 @@ def claim_for(
     payload: dict[str, Any] = {
         "method": method,
         "path": path,
-        "body": body.model_dump(mode="json") if body is not None else None,
+        "body": _fingerprinted(body) if body is not None else None,
     }
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return IdempotencyClaim(

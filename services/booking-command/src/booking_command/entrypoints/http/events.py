@@ -1,5 +1,5 @@
-"""Event (show) commands: schedule, change, add ticket types, set sale terms, publish,
-reschedule, cancel."""
+"""Event (show) commands: schedule, change, add, change and remove ticket types, set sale
+terms, publish, reschedule, cancel."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from booking_command.application import commands
-from booking_command.application.catalog import TicketTypeAdded
+from booking_command.application.catalog import TicketTypeAdded, TicketTypeEdited
 from booking_command.application.message_bus import Message
 from booking_command.application.results import Answer
 from booking_command.application.views import event_view, ticket_type_view
@@ -23,13 +23,19 @@ from booking_command.entrypoints.http.deps import (
     claim,
 )
 from booking_command.entrypoints.http.responses import command_response
-from booking_command.entrypoints.http.schemas import EventResponse, TicketTypeAddedResponse
+from booking_command.entrypoints.http.schemas import (
+    EventResponse,
+    TicketTypeAddedResponse,
+    TicketTypeChangedResponse,
+)
 from service_kit.http_errors import error_responses
 from ticketing_contracts.commands import (
     AddTicketType,
     CancelEvent,
     ChangeEventDetails,
+    ChangeEventSaleTerms,
     ChangeSaleTerms,
+    ChangeTicketType,
     CreateEvent,
     RescheduleEvent,
     SaleTerms,
@@ -55,6 +61,20 @@ def ticket_type_added(added: TicketTypeAdded) -> Answer:
             "ticket_type": ticket_type_view(added.event, added.ticket_type),
         },
     )
+
+
+def ticket_type_changed(edited: TicketTypeEdited) -> Answer:
+    return Answer(
+        200,
+        {
+            **event_view(edited.event),
+            "ticket_type": ticket_type_view(edited.event, edited.change.ticket_type),
+        },
+    )
+
+
+def ticket_type_removed(edited: TicketTypeEdited) -> Answer:
+    return Answer(200, event_view(edited.event))
 
 
 def _sale(terms: SaleTerms) -> catalog_event.SaleTerms:
@@ -142,6 +162,74 @@ async def add_ticket_type(
     return command_response(result)
 
 
+@router.patch(
+    "/{event_id}/ticket-types/{ticket_type_id}",
+    response_model=TicketTypeChangedResponse,
+    summary="Rename, reprice, change the quantity of, or close or reopen a ticket type",
+    description=(
+        "Give at least one of `name`, `price`, `quantity` and `sales_closed`; the rest stays. "
+        "A new price applies to bookings made from now on (bookings made before keep theirs). "
+        "A lower quantity is agreed with inventory first, which applies it at once: below the "
+        "tickets sold, held and offered it is refused 409 `quantity_below_taken` with "
+        "`quantity`, `sold`, `held` and `offered`; inventory not answering, 503 with "
+        "Retry-After and nothing changed. A higher one goes to the ticket type's waitlist "
+        "first. Closed sales refuse bookings 409 `sales_closed` until reopened. 404 for an "
+        "unknown event or ticket type, 409 `event_cancelled`, `duplicate_ticket_type`, 422 "
+        "when all quantities together would exceed the venue."
+    ),
+    responses=error_responses(403, 404, 409, 422, 503),
+)
+async def change_ticket_type(
+    event_id: UUID,
+    ticket_type_id: UUID,
+    body: ChangeTicketType,
+    request: Request,
+    bus: BusDep,
+    caller: CatalogCallerDep,
+    key: IdempotencyKeyDep,
+) -> JSONResponse:
+    command = commands.ChangeTicketType(
+        event_id,
+        ticket_type_id,
+        name=body.name,
+        price=body.price,
+        quantity=body.quantity,
+        sales_closed=body.sales_closed,
+    )
+    result = await bus.handle(
+        Message(command, ticket_type_changed, claim(request, caller, key, body))
+    )
+    return command_response(result)
+
+
+@router.delete(
+    "/{event_id}/ticket-types/{ticket_type_id}",
+    response_model=EventResponse,
+    summary="Remove a ticket type nothing was sold, held or offered of",
+    description=(
+        "Agreed with inventory first: a ticket type any ticket of was ever sold, or that has "
+        "tickets held or offered, is refused 409 `ticket_type_in_use` with `quantity`, "
+        "`sold`, `held` and `offered`; inventory not answering, 503 with Retry-After and "
+        "nothing changed. The last ticket type of an event stays (409 `last_ticket_type`). "
+        "Bookings for a removed type are refused 409 `unknown_ticket_type`."
+    ),
+    responses=error_responses(403, 404, 409, 422, 503),
+)
+async def remove_ticket_type(
+    event_id: UUID,
+    ticket_type_id: UUID,
+    request: Request,
+    bus: BusDep,
+    caller: CatalogCallerDep,
+    key: IdempotencyKeyDep,
+) -> JSONResponse:
+    command = commands.RemoveTicketType(event_id, ticket_type_id)
+    result = await bus.handle(
+        Message(command, ticket_type_removed, claim(request, caller, key, None))
+    )
+    return command_response(result)
+
+
 SALE_DESCRIPTION = (
     "Replaces all three terms (a null clears one). The sale window is checked by inventory, "
     "with its own clock, once it has read the change from the catalog topic: a booking "
@@ -155,19 +243,27 @@ SALE_DESCRIPTION = (
 @router.put(
     "/{event_id}/sale",
     response_model=EventResponse,
-    summary="Set the event's sale window and purchase limit per account",
-    description=SALE_DESCRIPTION,
+    summary="Set the event's sale window, purchase limit per account, hold and offer windows",
+    description=SALE_DESCRIPTION
+    + " `hold_minutes` is how long a booking's tickets are held for its payment and "
+    "`waitlist_offer_minutes` how long a waitlist offer holds its tickets (null: the "
+    "services' defaults); both apply to holds and offers made from then on.",
     responses=error_responses(403, 404, 409, 422),
 )
 async def change_event_sale(
     event_id: UUID,
-    body: ChangeSaleTerms,
+    body: ChangeEventSaleTerms,
     request: Request,
     bus: BusDep,
     caller: CatalogCallerDep,
     key: IdempotencyKeyDep,
 ) -> JSONResponse:
-    command = commands.ChangeEventSale(event_id, _sale(body))
+    command = commands.ChangeEventSale(
+        event_id,
+        _sale(body),
+        hold_minutes=body.hold_minutes,
+        waitlist_offer_minutes=body.waitlist_offer_minutes,
+    )
     result = await bus.handle(Message(command, changed, claim(request, caller, key, body)))
     return command_response(result)
 

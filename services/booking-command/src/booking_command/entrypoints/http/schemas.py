@@ -46,6 +46,9 @@ class TicketTypeResponse(BaseModel):
     max_tickets_per_account: int | None = Field(
         description="Its own limit per account (the event's applies as well; null: none)"
     )
+    sales_closed: bool = Field(
+        description="Closed by the organiser: bookings are refused `sales_closed` until reopened"
+    )
     sale_window_override: SaleWindowOverride
 
 
@@ -60,11 +63,21 @@ class EventResponse(CommandResponse):
     max_tickets_per_account: int | None = Field(
         description="The most tickets of the event one account may hold or buy (null: no limit)"
     )
+    hold_minutes: int | None = Field(
+        description="How long a booking's tickets are held for its payment (null: the default)"
+    )
+    waitlist_offer_minutes: int | None = Field(
+        description="How long a waitlist offer holds its tickets (null: the default)"
+    )
     ticket_types: list[TicketTypeResponse]
 
 
 class TicketTypeAddedResponse(EventResponse):
     ticket_type: TicketTypeResponse
+
+
+class TicketTypeChangedResponse(EventResponse):
+    ticket_type: TicketTypeResponse = Field(description="The ticket type as it now is")
 
 
 class BookingResponse(CommandResponse):

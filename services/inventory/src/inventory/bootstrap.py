@@ -29,8 +29,10 @@ from inventory.application.errors import CatalogNotCaughtUp, ConcurrencyConflict
 from inventory.application.hold_tickets import HoldTickets
 from inventory.application.process_batch import ProcessMessageBatch
 from inventory.application.release_not_stored import ReleaseBookingsNotStored
+from inventory.application.ticket_type_changes import AnswerTicketTypeChange
 from inventory.application.unclaimed_holds import ReleaseUnclaimedHolds
-from inventory.entrypoints.http import holds, reconciliation
+from inventory.application.waitlist import Waitlist
+from inventory.entrypoints.http import holds, reconciliation, waitlist
 from inventory.entrypoints.http.stock import stock_router
 from inventory.entrypoints.subscribers import SubscriberDependencies, is_transient, subscribe
 from inventory.settings import InventorySettings
@@ -112,7 +114,9 @@ class InventoryRuntime:
                 "inventory.stock_changed, one per ticket type a transaction changed (a batch "
                 "of holds or of booking facts, a sweep, a ticket type learned) with its stock "
                 "after it; inventory.reservation_rejected only for a booking decided from its "
-                "fact and refused"
+                "fact and refused; inventory.waitlist_offer_made when tickets are held for "
+                "the next fan on a waitlist, inventory.waitlist_offer_ended when that offer is "
+                "booked, declined, expires, the fan leaves or the event or type goes"
             ),
         )
         self.catalog_progress = KafkaCatalogProgress(
@@ -137,12 +141,29 @@ class InventoryRuntime:
             self._sweep_unclaimed_holds,
             idle_seconds=settings.unclaimed_hold_check_seconds,
         )
+        self.waitlist = Waitlist(
+            lambda: PostgresUnitOfWork(self._connected_pool()),
+            offer_for=timedelta(seconds=settings.waitlist_offer_seconds),
+            outcome_topic=settings.topic(topics.INVENTORY_EVENTS),
+            producer=settings.service_name,
+            round_size=settings.waitlist_offer_round_size,
+        )
+        self.answer_ticket_type_change = AnswerTicketTypeChange(
+            lambda: PostgresUnitOfWork(self._connected_pool()),
+            outcome_topic=settings.topic(topics.INVENTORY_EVENTS),
+            producer=settings.service_name,
+        )
+        self.offer_step = WokenRounds(
+            "waitlist offer step",
+            self._make_offers,
+            idle_seconds=settings.waitlist_offer_step_seconds,
+        )
         self._release_unclaimed: ReleaseUnclaimedHolds | None = None
         self.release_not_stored: ReleaseBookingsNotStored | None = None
         self.booking_subscription, self.catalog_subscription = subscribe(
             self.kafka,
             settings,
-            SubscriberDependencies(process, self.postgres_breaker, self._wake_relay),
+            SubscriberDependencies(process, self.postgres_breaker, self._after_batch),
             self.stored_offsets,
         )
         self.catalog_progress.follow(self.catalog_subscription)
@@ -168,6 +189,19 @@ class InventoryRuntime:
     def _wake_relay(self) -> None:
         if self.relay is not None:
             self.relay.wake()
+
+    def _after_batch(self) -> None:
+        """A batch of facts may have freed tickets (or ended a waitlist): offer them now."""
+        self._wake_relay()
+        self.offer_step.wake()
+
+    async def _make_offers(self) -> bool:
+        result = await self.waitlist.make_offers()
+        if result.offers_made or result.offers_ended:
+            metrics.WAITLIST_OFFERS.labels(outcome="made").inc(result.offers_made)
+            metrics.WAITLIST_OFFERS.labels(outcome="ended").inc(result.offers_ended)
+            self._wake_relay()
+        return result.more
 
     async def _sweep_unclaimed_holds(self) -> bool:
         if self._release_unclaimed is None:
@@ -247,6 +281,7 @@ class InventoryRuntime:
                 "unclaimed-hold sweeper's questions, so no unclaimed hold is released"
             )
         self.sweeper.task.start()
+        self.offer_step.task.start()
         self.kafka.watch_broker(epoch, after_recovery=self._wake_relay_now)
 
     async def _wake_relay_now(self) -> None:
@@ -261,6 +296,7 @@ class InventoryRuntime:
         await self.relay_task.probe()
 
     async def stop(self) -> None:
+        await self.offer_step.task.stop()
         await self.sweeper.task.stop()
         if self.relay_task is not None:
             await self.relay_task.stop()
@@ -308,6 +344,7 @@ def build_app(
     for breaker in runtime.breakers:
         health.add(f"circuit_breaker:{breaker.name}", breaker_probe(breaker))
     health.add("unclaimed-hold-sweeper", runtime.sweeper.task.probe)
+    health.add("waitlist-offer-step", runtime.offer_step.task.probe)
     # booking-command down only delays releasing unclaimed holds: shown, still in rotation.
     health.add(
         "circuit_breaker:booking_command",
@@ -324,12 +361,20 @@ def build_app(
             await runtime.stop()
             await redis.aclose()
 
+    waitlist_router, waitlist_service_router = waitlist.waitlist_routers(
+        lambda: runtime.waitlist,
+        lambda: runtime.answer_ticket_type_change,
+        lambda: runtime.queries,
+        runtime.postgres_breaker,
+        after_commit=runtime._wake_relay,
+    )
     return create_service_app(
         settings,
         title="Inventory service",
         description="Capacity reservation per event and ticket type (internal API).",
         health=health,
         routers=[
+            waitlist_router,
             stock_router(lambda: runtime.queries),
             dead_letter_router(
                 settings, settings.group_id(settings.consumer_group), lambda: runtime.kafka
@@ -342,6 +387,7 @@ def build_app(
                 max_batch=settings.hold_batch_max,
                 after_commit=runtime._wake_relay,
             ),
+            waitlist_service_router,
             reconciliation.reconciliation_router(
                 lambda: runtime.queries,
                 lambda: runtime.release_not_stored,
@@ -352,5 +398,6 @@ def build_app(
         openapi_tags=[
             {"name": holds.TAG, "description": holds.TAG_DESCRIPTION},
             {"name": reconciliation.TAG, "description": reconciliation.TAG_DESCRIPTION},
+            {"name": waitlist.TAG, "description": waitlist.TAG_DESCRIPTION},
         ],
     )

@@ -94,3 +94,28 @@ class InventorySettings(
     )
     booking_command_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     booking_command_retry_attempts: int = Field(default=3, ge=1, le=10)
+
+    waitlist_offer_seconds: float = Field(
+        default=900,
+        gt=0,
+        le=604_800,
+        description=(
+            "How long a waitlist offer holds its tickets for the fan when the event sets no "
+            "waitlist_offer_minutes"
+        ),
+    )
+    waitlist_offer_step_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description=(
+            "How often each replica's offer step ends the offers due and offers free tickets "
+            "to the next waiting entries (also woken after a batch of booking facts)"
+        ),
+    )
+    waitlist_offer_round_size: int = Field(
+        default=50,
+        ge=1,
+        le=10_000,
+        description="Most shows one round of the offer step decides (one transaction each)",
+    )

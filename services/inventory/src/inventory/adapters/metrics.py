@@ -25,3 +25,8 @@ HOLD_REPEATS = Counter(
     "inventory_hold_repeats_total",
     "Holds asked for a booking id seen before (a retry): answered again, nothing changed",
 )
+WAITLIST_OFFERS = Counter(
+    "inventory_waitlist_offers_total",
+    "Waitlist offers the offer step made, and ended (expired)",
+    ["outcome"],
+)

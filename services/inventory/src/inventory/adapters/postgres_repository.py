@@ -556,6 +556,17 @@ async def load_shows(connection: Any, event_ids: Sequence[UUID]) -> list[ShowInv
 
 
 @dataclass(frozen=True)
+class WaitlistFigures:
+    ticket_type_id: UUID
+    waiting: int
+    tickets_wanted: int
+    offers_open: int
+    tickets_offered: int
+    accepted: int
+    expired_or_declined: int
+
+
+@dataclass(frozen=True)
 class InventoryQueries:
     """Reads for the operator API and the consumers' positions; never part of a decision."""
 
@@ -602,6 +613,57 @@ class InventoryQueries:
                 [tp.partition for tp in partitions],
             )
         return {TopicPartition(row["topic"], row["partition"]): row["next_offset"] for row in rows}
+
+    async def entries_of(
+        self, owner_id: str, limit: int = 100
+    ) -> list[tuple[WaitlistEntry, int | None]]:
+        """The account's entries, newest first, each with its place while it waits."""
+        rows = await self.pool.fetch(
+            """
+            SELECT e.*, CASE WHEN e.state = 'waiting' THEN (
+                SELECT count(*) FROM waitlist_entries w
+                WHERE w.event_id = e.event_id AND w.ticket_type_id = e.ticket_type_id
+                  AND w.state = 'waiting' AND w.number <= e.number) END AS position
+            FROM waitlist_entries e WHERE e.owner_id = $1
+            ORDER BY e.joined_at DESC, e.number DESC LIMIT $2
+            """,
+            owner_id,
+            limit,
+        )
+        return [(_entry(row), row["position"]) for row in rows]
+
+    async def event_waitlist(self, event_id: UUID) -> list[WaitlistFigures] | None:
+        """Per ticket type of the event (removed ones left out), its waitlist in figures;
+        None for an event inventory does not know."""
+        async with (
+            self.pool.acquire() as connection,
+            connection.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            known = await connection.fetchval(
+                "SELECT count(*) FROM shows WHERE event_id = $1", event_id
+            )
+            rows = await connection.fetch(
+                """
+                SELECT t.ticket_type_id,
+                    count(*) FILTER (WHERE e.state = 'waiting') AS waiting,
+                    coalesce(sum(e.quantity) FILTER (WHERE e.state = 'waiting'), 0)
+                        AS tickets_wanted,
+                    count(*) FILTER (WHERE e.state = 'offered') AS offers_open,
+                    coalesce(sum(e.quantity) FILTER (WHERE e.state = 'offered'), 0)
+                        AS tickets_offered,
+                    count(*) FILTER (WHERE e.state = 'accepted') AS accepted,
+                    count(*) FILTER (WHERE e.state IN ('expired', 'declined'))
+                        AS expired_or_declined
+                FROM ticket_stock t
+                LEFT JOIN waitlist_entries e USING (event_id, ticket_type_id)
+                WHERE t.event_id = $1 AND NOT t.removed
+                GROUP BY t.ticket_type_id ORDER BY t.ticket_type_id
+                """,
+                event_id,
+            )
+        if not known:
+            return None
+        return [WaitlistFigures(**dict(row)) for row in rows]
 
     async def outbox_pending(self) -> int:
         async with self.pool.acquire() as connection:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 from uuid import UUID, uuid5
 
 from inventory.domain.sale import PurchaseLimitReached, SaleWindow
@@ -188,10 +189,13 @@ class Taken:
     offered: int
 
 
+ChangeRefusal = Literal["quantity_below_taken", "ticket_type_in_use"]
+
+
 @dataclass(frozen=True)
 class TicketTypeChangeAnswer:
     is_applied: bool
-    reason: str | None
+    reason: ChangeRefusal | None
     taken: Taken
 
     @classmethod
@@ -199,7 +203,7 @@ class TicketTypeChangeAnswer:
         return cls(True, None, _taken(stock))
 
     @classmethod
-    def refused(cls, reason: str, stock: TicketStock) -> TicketTypeChangeAnswer:
+    def refused(cls, reason: ChangeRefusal, stock: TicketStock) -> TicketTypeChangeAnswer:
         return cls(False, reason, _taken(stock))
 
 

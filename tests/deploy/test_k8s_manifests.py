@@ -26,6 +26,7 @@ SERVICES = {
     "inventory": 8002,
     "query-projection": 8003,
     "entry": 8004,
+    "notifications": 8005,
 }
 # The shop and console: pages and a backend-for-frontend that calls only the gateway.
 WEB = "web"
@@ -38,7 +39,7 @@ def deployments_in(overlay: str) -> dict[str, int]:
     return WORKLOADS | ({SIMULATOR: 8010} if overlay == "dev" else {})
 
 
-CONSUMERS = ("booking-command", "inventory", "query-projection", "entry")
+CONSUMERS = ("booking-command", "inventory", "query-projection", "entry", "notifications")
 STANDARD_LABELS = (
     "app.kubernetes.io/name",
     "app.kubernetes.io/component",
@@ -582,6 +583,7 @@ def test_the_readme_gives_each_calling_service_its_own_key_and_the_other_its_pub
             "gateway-secrets": ["$INTERNAL_TOKEN_PRIVATE_KEY"],
             "booking-command-secrets": ["$BOOKING_COMMAND_SERVICE_TOKEN_PRIVATE_KEY"],
             "inventory-secrets": ["$INVENTORY_SERVICE_TOKEN_PRIVATE_KEY"],
+            "notifications-secrets": ["$NOTIFICATIONS_SERVICE_TOKEN_PRIVATE_KEY"],
         }.get(name, [])
         assert private_keys == expected, f"{name} must hold its own private key only"
     table = dict(re.findall(r"^\| `([\w-]+-secrets)`[^|]*\|(.*)\|$", readme, re.MULTILINE))

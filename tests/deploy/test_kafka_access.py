@@ -18,9 +18,9 @@ from ticketing_contracts.topics import ALL_TOPICS
 K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 Manifest = dict[str, Any]
 CLUSTER = "ticketing-kafka"
-CLIENTS = ("booking-command", "inventory", "query-projection", "entry")
+CLIENTS = ("booking-command", "inventory", "query-projection", "entry", "notifications")
 # booking-command consumes nothing: it has no group and no dead letters of its own.
-CONSUMERS = ("inventory", "query-projection", "entry")
+CONSUMERS = ("inventory", "query-projection", "entry", "notifications")
 EVENT_TOPICS = {topics.CATALOG_EVENTS, topics.BOOKING_EVENTS, topics.INVENTORY_EVENTS}
 READ = {"Read", "Describe"}
 WRITE = {"Write", "Describe"}
@@ -60,6 +60,12 @@ EXPECTED_ACLS: dict[str, Acls] = {
         ("topic", topics.CATALOG_EVENTS, READ),
         ("topic", topics.BOOKING_EVENTS, READ),
         ("group", "entry", {"Read"}),
+        ("topic", topics.DEAD_LETTERS, WRITE),
+    ),
+    "notifications": grants(
+        ("topic", topics.CATALOG_EVENTS, READ),
+        ("topic", topics.BOOKING_EVENTS, READ),
+        ("group", "notifications", {"Read"}),
         ("topic", topics.DEAD_LETTERS, WRITE),
     ),
     "dead-letter-redrive": grants(
@@ -117,6 +123,7 @@ def test_no_service_can_forge_what_it_consumes_or_read_dead_letters(
     assert topics.INVENTORY_EVENTS not in written["booking-command"]
     assert written["query-projection"] == {topics.DEAD_LETTERS}
     assert written["entry"] == {topics.DEAD_LETTERS}
+    assert written["notifications"] == {topics.DEAD_LETTERS}
     for name in CLIENTS:
         assert ("topic", topics.DEAD_LETTERS, "Read") not in acls[name], name
     for name, granted in acls.items():

@@ -15,7 +15,7 @@
 # and renamed after pg_dump succeeds.
 set -eu
 
-databases="${BACKUP_DATABASES:-ticketing_booking ticketing_inventory ticketing_gateway ticketing_entry}"
+databases="${BACKUP_DATABASES:-ticketing_booking ticketing_inventory ticketing_gateway ticketing_entry ticketing_notifications}"
 backup_dir="${BACKUP_DIR:-/backups}"
 retention_days="${BACKUP_RETENTION_DAYS:-14}"
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"

@@ -6,9 +6,11 @@
 #   docker build --target inventory        -t ticketing/inventory .
 #   docker build --target query-projection -t ticketing/query-projection .
 #   docker build --target entry            -t ticketing/entry .
+#   docker build --target notifications    -t ticketing/notifications .
 #   docker build --target web              -t ticketing/web .
 # and the stand-in for the external card payment provider (not part of the platform):
 #   docker build --target payment-simulator -t ticketing/payment-simulator .
+#   docker build --target mail-catcher     -t ticketing/mail-catcher .
 #
 # Each image holds one service's locked dependencies only
 # (`uv sync --frozen --no-dev --package <svc>`): no dev tools, no local-infra,
@@ -41,8 +43,10 @@ COPY services/booking-command/pyproject.toml services/booking-command/pyproject.
 COPY services/inventory/pyproject.toml services/inventory/pyproject.toml
 COPY services/query-projection/pyproject.toml services/query-projection/pyproject.toml
 COPY services/entry/pyproject.toml services/entry/pyproject.toml
+COPY services/notifications/pyproject.toml services/notifications/pyproject.toml
 COPY services/web/pyproject.toml services/web/pyproject.toml
 COPY simulators/payment-provider/pyproject.toml simulators/payment-provider/pyproject.toml
+COPY simulators/mail-catcher/pyproject.toml simulators/mail-catcher/pyproject.toml
 # Sources of the libraries every service uses, then the services themselves.
 COPY libs/contracts libs/contracts
 COPY libs/service-kit libs/service-kit
@@ -71,6 +75,14 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 FROM build-base AS build-entry
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable --package entry
+
+FROM build-base AS build-notifications
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --no-editable --package notifications
+
+FROM build-base AS build-mail-catcher
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --no-editable --package mail-catcher
 
 FROM build-base AS build-web
 RUN --mount=type=cache,target=/root/.cache/uv \
@@ -130,6 +142,12 @@ ENV HTTP_PORT=8004
 EXPOSE 8004
 CMD ["python", "-m", "entry"]
 
+FROM runtime AS notifications
+COPY --from=build-notifications --chown=root:root /app/.venv /app/.venv
+ENV HTTP_PORT=8005
+EXPOSE 8005
+CMD ["python", "-m", "notifications"]
+
 FROM runtime AS web
 COPY --from=build-web --chown=root:root /app/.venv /app/.venv
 ENV HTTP_PORT=8080
@@ -141,3 +159,14 @@ COPY --from=build-payment-simulator --chown=root:root /app/.venv /app/.venv
 ENV HTTP_PORT=8010
 EXPOSE 8010
 CMD ["python", "-m", "payment_simulator"]
+
+FROM runtime AS mail-catcher
+COPY --from=build-mail-catcher --chown=root:root /app/.venv /app/.venv
+# Caught mail is kept here (a volume in compose takes this owner on first use).
+USER 0
+RUN mkdir -p /data/mail && chown -R 10001:10001 /data
+USER 10001:10001
+ENV HTTP_PORT=8025
+EXPOSE 8025
+EXPOSE 1025
+CMD ["python", "-m", "mail_catcher"]

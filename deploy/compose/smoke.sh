@@ -17,7 +17,7 @@ check() {  # name url
 check "gateway live" "${base}/health/live"
 check "gateway ready" "${base}/health/ready"
 check "gateway metrics" "${base}/metrics"
-for svc in booking-command inventory query-projection entry; do
+for svc in booking-command inventory query-projection entry notifications; do
   if ${compose} exec -T "${svc}" python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ['HTTP_PORT'] + '/health/ready', timeout=3)" >/dev/null 2>&1; then
     echo "ok    ${svc} ready"
   else

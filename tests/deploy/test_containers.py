@@ -27,14 +27,26 @@ SERVICES = {
     "inventory": ("inventory", 8002),
     "query-projection": ("query_projection", 8003),
     "entry": ("entry", 8004),
+    "notifications": ("notifications", 8005),
 }
 # Not a platform service: the stand-in for the external card payment provider.
 SIMULATOR = "payment-simulator"
 # The shop and console: calls only the gateway.
 WEB = "web"
-IMAGES = {**SERVICES, SIMULATOR: ("payment_simulator", 8010), WEB: ("ticketing_web", 8080)}
+# Stands for the SMTP relay notifications sends through.
+MAIL_CATCHER = "mail-catcher"
+IMAGES = {
+    **SERVICES,
+    SIMULATOR: ("payment_simulator", 8010),
+    MAIL_CATCHER: ("mail_catcher", 8025),
+    WEB: ("ticketing_web", 8080),
+}
 INTERNAL_PRIVATE_KEY, INTERNAL_PUBLIC_KEY = generate_key_pair()
-SERVICE_KEYS = key_pair_variables("booking-command") | key_pair_variables("inventory")
+SERVICE_KEYS = (
+    key_pair_variables("booking-command")
+    | key_pair_variables("inventory")
+    | key_pair_variables("notifications")
+)
 TEST_SECRETS = {
     "POSTGRES_PASSWORD": "Zq8v2LmNp4Rt6Wy9Bd3Fh5Jk",
     "JWT_SECRET": "Qm3Vt8Zr1Nc6Lp9Ws2Hy5Kd7Gf4Jb0XaEu3Ro8Ti6",
@@ -147,7 +159,10 @@ def test_image_installs_only_the_services_locked_dependencies(service: str, tmp_
     }
     for unwanted in ("./libs/local-infra", "pytest", "mypy", "ruff"):
         assert unwanted not in names, f"{service} image would contain {unwanted}"
-    source = "./simulators/payment-provider" if service == SIMULATOR else f"./services/{service}"
+    source = {
+        SIMULATOR: "./simulators/payment-provider",
+        MAIL_CATCHER: "./simulators/mail-catcher",
+    }.get(service, f"./services/{service}")
     assert source in names
     assert "./libs/service-kit" in names
 
@@ -211,8 +226,8 @@ def test_compose_file_is_valid_and_complete() -> None:
     assert services["kafka"]["image"].startswith("apache/kafka:")
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert "KAFKA_ZOOKEEPER_CONNECT" not in services["kafka"]["environment"]
-    published = [name for name, service in services.items() if service.get("ports")]
-    assert published == ["gateway", WEB]
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published == {"gateway", WEB, MAIL_CATCHER}
     for name in ("postgres", "redis", "kafka"):
         assert services[name]["healthcheck"]["test"], name
         assert any(volume.split(":")[0].endswith("-data") for volume in services[name]["volumes"])
@@ -225,11 +240,15 @@ def test_compose_file_is_valid_and_complete() -> None:
         if name in SERVICES:
             assert service["environment"]["KAFKA_IDEMPOTENT_PRODUCER"] == "true"
         assert "/health/ready" in " ".join(service["healthcheck"]["test"])
-        conditions = {dep: spec["condition"] for dep, spec in service["depends_on"].items()}
+        conditions = {dep: spec["condition"] for dep, spec in service.get("depends_on", {}).items()}
         if name == WEB:
             # No database, no broker: it talks to the gateway only.
             assert conditions == {"gateway": "service_healthy"}
             assert service["environment"]["GATEWAY_URL"] == "http://gateway:8000"
+            continue
+        if name == MAIL_CATCHER:
+            # Nothing but its volume of caught mail.
+            assert conditions == {}
             continue
         assert conditions["postgres-init"] == "service_completed_successfully"
         assert conditions["postgres"] == "service_healthy"
@@ -245,7 +264,7 @@ def test_compose_file_is_valid_and_complete() -> None:
         )
     assert services["gateway"]["environment"]["JWT_SECRET"] == TEST_SECRETS["JWT_SECRET"]
     databases = services["postgres-init"]["environment"]["DATABASES"].split()
-    assert {"payment_simulator", "ticketing_entry"} <= set(databases)
+    assert {"payment_simulator", "ticketing_entry", "ticketing_notifications"} <= set(databases)
     topics_script = (ROOT / "deploy" / "compose" / "create-topics.sh").read_text()
     from ticketing_contracts.topics import ALL_TOPICS
 
@@ -253,7 +272,13 @@ def test_compose_file_is_valid_and_complete() -> None:
         assert topic in topics_script
 
 
-CONSUMERS_NEEDING_TOPICS = ("booking-command", "inventory", "query-projection", "entry")
+CONSUMERS_NEEDING_TOPICS = (
+    "booking-command",
+    "inventory",
+    "query-projection",
+    "entry",
+    "notifications",
+)
 
 
 def test_compose_gateway_trusts_forwarded_addresses_from_web_only() -> None:
@@ -410,3 +435,16 @@ def test_compose_stack_builds_and_passes_its_smoke_test(tmp_path: Path) -> None:
         assert smoke.returncode == 0, smoke.stdout + smoke.stderr
     finally:
         subprocess.run([*project, "down", "--volumes"], cwd=ROOT, check=False, timeout=300)
+
+
+def test_compose_notifications_sends_through_the_mail_catcher() -> None:
+    services = load_compose({**env_example(), **TEST_SECRETS})["services"]
+    notifications = services["notifications"]["environment"]
+    assert notifications["SMTP_URL"] == "smtp://mail-catcher:1025"
+    assert services["mail-catcher"]["environment"]["MAIL_CATCHER_SMTP_PORT"] == 1025
+    assert services["notifications"]["depends_on"]["mail-catcher"]["condition"] == (
+        "service_healthy"
+    )
+    assert services["entry"]["environment"]["TRUSTED_SERVICE_KEYS"] == (
+        f"notifications={TEST_SECRETS['NOTIFICATIONS_SERVICE_TOKEN_PUBLIC_KEY']}"
+    )

@@ -617,6 +617,7 @@ def test_booking_command_charges_the_simulator_in_dev_and_a_real_provider_in_pro
 WEB_PATHS = {
     ("/", "Exact"),
     ("/console", "Exact"),
+    ("/scanner", "Exact"),
     ("/static/", "Prefix"),
     ("/session", "Prefix"),
     ("/api/", "Prefix"),
@@ -664,7 +665,7 @@ def _web_routes() -> list[tuple[str, str]]:
     for router in (pages.router, proxy.router, session.router):
         for route in router.routes:
             path: str = getattr(route, "path", "")
-            if path in ("/", "/console"):
+            if path in ("/", "/console", "/scanner"):
                 routes.append((path, "Exact"))
             elif path.startswith("/session"):
                 routes.append(("/session", "Prefix"))

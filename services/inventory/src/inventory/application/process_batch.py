@@ -155,6 +155,7 @@ class ProcessMessageBatch:
         decided_at = self._clock()
         processed: list[ProcessedMessage] = []
         rejections: list[OutgoingMessage] = []
+        offers: list[OutgoingMessage] = []
         # The last message that moved each ticket type's stock: its snapshot's cause.
         causes: dict[UUID, DecodedMessage] = {}
         ids_seen = set(seen_ids)
@@ -165,6 +166,8 @@ class ProcessMessageBatch:
                 result.duplicates += 1
                 continue
             ids_seen.add(message_id)
+            moved_before = set(ledger.changed_stock)
+            offers_before = len(ledger.offer_facts)
             produced = apply_event(ledger, message.event, at=message.envelope.occurred_at)
             if produced is None:
                 processed.append(
@@ -181,6 +184,19 @@ class ProcessMessageBatch:
             processed.append(ProcessedMessage(message.position, message_id, ProcessedAs.APPLIED))
             result.applied += 1
             result.outcomes.extend(produced)
+            # Catalog changes move stock too (a quantity, offers a cancellation ended).
+            for _, ticket_type_id in ledger.changed_stock - moved_before:
+                causes[ticket_type_id] = message
+            offers.extend(
+                offer_message(
+                    decided,
+                    correlation_id=message.envelope.correlation_id,
+                    topic=self._outcome_topic,
+                    producer=self._producer,
+                    decided_at=decided_at,
+                )
+                for decided in ledger.offer_facts[offers_before:]
+            )
             for outcome in produced:
                 if isinstance(outcome, outcomes.StockMove):
                     causes[outcome.stock.ticket_type_id] = message
@@ -199,7 +215,7 @@ class ProcessMessageBatch:
             self._stock_message(change, causes[change.stock.ticket_type_id], decided_at)
             for change in ledger.stock_changes()
         ]
-        return _Decision(processed, [*rejections, *stock], result)
+        return _Decision(processed, [*rejections, *offers, *stock], result)
 
     def _stock_message(
         self, change: outcomes.StockChanged, cause: DecodedMessage, decided_at: datetime

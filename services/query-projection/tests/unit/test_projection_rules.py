@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from uuid import UUID, uuid4
 
 import pytest
@@ -16,6 +17,7 @@ from ticketing_contracts.events import (
     TicketTypeSaleChanged,
     decode_event,
 )
+from ticketing_contracts.events.catalog import TicketTypeChanged, TicketTypeRemoved
 
 
 def fold(envelopes: list[EventEnvelope], batch: ProjectionBatch | None = None) -> ProjectionBatch:
@@ -347,3 +349,90 @@ def test_sale_terms_follow_the_catalog_and_an_older_change_is_ignored(scenario):
         opens - timedelta(hours=2),
         2,
     )
+
+
+# --- organiser edits (issue 25) ------------------------------------------------------
+
+
+def ticket_type_changed(scenario, event_id, ticket_type_id, **changes):
+    fields = {
+        "name": "Tier 0",
+        "price": Decimal("49.50"),
+        "currency": "EUR",
+        "quantity": 100,
+        "sales_closed": False,
+    }
+    return scenario.envelope(
+        TicketTypeChanged(event_id=event_id, ticket_type_id=ticket_type_id, **(fields | changes))
+    )
+
+
+def test_a_ticket_type_edit_replaces_its_editable_state_and_leaves_the_others(scenario):
+    created = scenario.event_created(uuid4(), quantities=(100, 20))
+    event_id = scenario.subject_id(created)
+    stalls, balcony = scenario.ticket_type_ids(created)
+    edited = ticket_type_changed(
+        scenario,
+        event_id,
+        stalls,
+        name="Front stalls",
+        price=Decimal("60.00"),
+        quantity=150,
+        sales_closed=True,
+    )
+
+    show = fold([created, edited, edited]).shows[event_id]
+
+    front, other = show.ticket_types
+    assert (front.name, front.price, front.quantity, front.sales_closed) == (
+        "Front stalls",
+        Decimal("60.00"),
+        150,
+        True,
+    )
+    assert (other.ticket_type_id, other.quantity, other.sales_closed) == (balcony, 20, False)
+    assert show.version == 2
+
+
+def test_an_older_edit_after_a_newer_one_changes_nothing(scenario):
+    created = scenario.event_created(uuid4(), quantities=(100,))
+    event_id = scenario.subject_id(created)
+    (stalls,) = scenario.ticket_type_ids(created)
+    closed = ticket_type_changed(scenario, event_id, stalls, sales_closed=True)
+    reopened = ticket_type_changed(scenario, event_id, stalls, sales_closed=False)
+
+    show = fold([created, closed, reopened, closed]).shows[event_id]
+
+    assert not show.ticket_types[0].sales_closed
+
+
+def test_a_removed_ticket_type_stays_removed_when_its_addition_comes_again(scenario):
+    created = scenario.event_created(uuid4(), quantities=(100,))
+    event_id = scenario.subject_id(created)
+    added = scenario.ticket_type_added(event_id, quantity=5)
+    extra = added.data["ticket_type"]["ticket_type_id"]
+    removed = scenario.envelope(TicketTypeRemoved(event_id=event_id, ticket_type_id=extra))
+
+    show = fold([created, added, removed, added]).shows[event_id]
+
+    assert [(str(t.ticket_type_id), t.removed) for t in show.ticket_types][-1] == (extra, True)
+    assert [t.removed for t in show.ticket_types].count(True) == 1
+
+
+def test_the_events_hold_and_offer_windows_follow_its_sale_fact(scenario):
+    created = scenario.event_created(uuid4())
+    event_id = scenario.subject_id(created)
+    sale = scenario.envelope(
+        EventSaleChanged(
+            event_id=event_id,
+            sale_starts_at=None,
+            sale_ends_at=None,
+            max_tickets_per_account=None,
+            hold_minutes=10,
+            waitlist_offer_minutes=30,
+        )
+    )
+
+    show = fold([created, sale]).shows[event_id]
+
+    assert (show.hold_minutes, show.waitlist_offer_minutes) == (10, 30)

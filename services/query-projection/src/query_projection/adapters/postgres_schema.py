@@ -98,6 +98,14 @@ ALTER TABLE {s}.ticket_types ADD COLUMN IF NOT EXISTS sale_starts_at timestamptz
 ALTER TABLE {s}.ticket_types ADD COLUMN IF NOT EXISTS sale_ends_at timestamptz;
 ALTER TABLE {s}.ticket_types ADD COLUMN IF NOT EXISTS max_tickets_per_account integer;
 
+-- Organiser edits (issue 25): hold and waitlist offer windows (NULL: the services'
+-- defaults), closed sales, and removed ticket types (kept, so a late redelivery of their
+-- addition does not bring them back; reads leave them out).
+ALTER TABLE {s}.events ADD COLUMN IF NOT EXISTS hold_minutes integer;
+ALTER TABLE {s}.events ADD COLUMN IF NOT EXISTS waitlist_offer_minutes integer;
+ALTER TABLE {s}.ticket_types ADD COLUMN IF NOT EXISTS sales_closed boolean NOT NULL DEFAULT false;
+ALTER TABLE {s}.ticket_types ADD COLUMN IF NOT EXISTS removed boolean NOT NULL DEFAULT false;
+
 CREATE TABLE IF NOT EXISTS {s}.stock (
     event_id uuid NOT NULL,
     ticket_type_id uuid NOT NULL,

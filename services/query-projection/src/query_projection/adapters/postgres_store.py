@@ -43,6 +43,8 @@ _EVENT_COLUMNS = (
     "sale_starts_at",
     "sale_ends_at",
     "max_tickets_per_account",
+    "hold_minutes",
+    "waitlist_offer_minutes",
 )
 _TICKET_TYPE_COLUMNS = (
     "event_id",
@@ -55,6 +57,8 @@ _TICKET_TYPE_COLUMNS = (
     "sale_starts_at",
     "sale_ends_at",
     "max_tickets_per_account",
+    "sales_closed",
+    "removed",
 )
 _STOCK_COLUMNS = (
     "event_id",

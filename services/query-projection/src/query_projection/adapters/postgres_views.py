@@ -138,7 +138,8 @@ class PostgresViews:
         select = (
             "SELECT e.event_id, e.venue_id, v.name AS venue_name, e.name, e.starts_at, "
             "e.status, e.version, coalesce(s.tickets_sold, 0) AS tickets_sold, "
-            "e.sale_starts_at, e.sale_ends_at, e.max_tickets_per_account "
+            "e.sale_starts_at, e.sale_ends_at, e.max_tickets_per_account, "
+            "e.hold_minutes, e.waitlist_offer_minutes "
             + base
             + f" ORDER BY {_EVENT_ORDER[filters.sort]} LIMIT ${limit} OFFSET ${limit + 1}"
         )
@@ -194,12 +195,17 @@ class PostgresViews:
             version=row["version"],
             venue_version=row["venue_version"],
             venue=venue,
-            ticket_types=[CatalogTicketType.model_validate(dict(t)) for t in ticket_types],
+            ticket_types=[
+                CatalogTicketType.model_validate(dict(t)) for t in ticket_types if not t["removed"]
+            ],
+            removed_ticket_type_ids=[t["ticket_type_id"] for t in ticket_types if t["removed"]],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
             sale_starts_at=row["sale_starts_at"],
             sale_ends_at=row["sale_ends_at"],
             max_tickets_per_account=row["max_tickets_per_account"],
+            hold_minutes=row["hold_minutes"],
+            waitlist_offer_minutes=row["waitlist_offer_minutes"],
         )
 
     @staticmethod
@@ -213,7 +219,8 @@ class PostgresViews:
             in_schema(
                 "SELECT e.event_id, e.venue_id, v.name AS venue_name, e.name, e.starts_at, "
                 "e.status, e.version, coalesce(s.tickets_sold, 0) AS tickets_sold, "
-                "e.sale_starts_at, e.sale_ends_at, e.max_tickets_per_account "
+                "e.sale_starts_at, e.sale_ends_at, e.max_tickets_per_account, "
+                "e.hold_minutes, e.waitlist_offer_minutes "
                 "FROM {s}.events e LEFT JOIN {s}.venues v ON v.venue_id = e.venue_id "
                 "LEFT JOIN {s}.event_sales s ON s.event_id = e.event_id "
                 "WHERE e.event_id = ANY($1)",

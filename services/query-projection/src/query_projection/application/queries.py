@@ -71,6 +71,13 @@ def list_etag(kind: str, fingerprint: str, *parameters: object) -> str:
     return f'"{kind}:{digest}"'
 
 
+def _reported(levels: dict[UUID, StockEntry]) -> dict[UUID, StockEntry]:
+    """The levels inventory reported: a provisional one only repeats the catalog's quantity
+    when the type was added, and the catalog's current quantity (after an edit) stands for
+    it until inventory reports."""
+    return {key: level for key, level in levels.items() if not level.provisional}
+
+
 def _sale_fields(terms: EventSaleTerms | TicketTypeSaleTerms) -> dict[str, Any]:
     """The sale terms' fields, to build a view that carries them."""
     kind = EventSaleTerms if isinstance(terms, EventSaleTerms) else TicketTypeSaleTerms
@@ -192,7 +199,7 @@ class ReadModelQueries:
             consistency,
             f"Event {event_id}",
         )
-        stock = await self._stock(generation, event_id)
+        stock = _reported(await self._stock(generation, event_id))
         ticket_types = []
         for ticket_type in catalog.ticket_types:
             level = stock.get(ticket_type.ticket_type_id)
@@ -239,8 +246,11 @@ class ReadModelQueries:
         catalog = await self._catalog(generation, event_id)
         if catalog is None and not levels:
             raise NotFoundError(f"Event {event_id} not found")
+        if catalog is not None:
+            levels = _reported(levels)
         order = [t.ticket_type_id for t in catalog.ticket_types] if catalog else []
-        order += sorted(set(levels) - set(order))
+        removed = set(catalog.removed_ticket_type_ids) if catalog else set()
+        order += sorted(set(levels) - set(order) - removed)
         known = {t.ticket_type_id: t for t in catalog.ticket_types} if catalog else {}
         event_terms = EventSaleTerms.model_validate(_sale_fields(catalog)) if catalog else None
         ticket_types = []

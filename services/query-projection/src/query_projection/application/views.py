@@ -54,11 +54,18 @@ _EVENT_LIMIT = (
 
 
 class EventSaleTerms(View):
-    """An event's sale window and purchase limit."""
+    """An event's sale window, purchase limit, and how long holds and waitlist offers last."""
 
     sale_starts_at: datetime | None = Field(default=None, description=_SALE_STARTS)
     sale_ends_at: datetime | None = Field(default=None, description=_SALE_ENDS)
     max_tickets_per_account: int | None = Field(default=None, description=_EVENT_LIMIT)
+    hold_minutes: int | None = Field(
+        default=None,
+        description="How long a booking's tickets are held for its payment; null: the default",
+    )
+    waitlist_offer_minutes: int | None = Field(
+        default=None, description="How long a waitlist offer holds its tickets; null: the default"
+    )
 
 
 class SaleWindowOverride(View):
@@ -77,6 +84,10 @@ class TicketTypeSaleTerms(View):
     sale_ends_at: datetime | None = Field(default=None, description=_SALE_ENDS)
     max_tickets_per_account: int | None = Field(
         default=None, description="Its own limit per account; null: only the event's"
+    )
+    sales_closed: bool = Field(
+        default=False,
+        description="Closed by the organiser: bookings are refused (409 sales_closed)",
     )
     sale_window_override: SaleWindowOverride = SaleWindowOverride()
 
@@ -203,6 +214,7 @@ class CatalogTicketType(View):
     sale_starts_at: datetime | None = None
     sale_ends_at: datetime | None = None
     max_tickets_per_account: int | None = None
+    sales_closed: bool = False
 
     def sale_terms(self, event: EventSaleTerms) -> TicketTypeSaleTerms:
         return TicketTypeSaleTerms(
@@ -211,6 +223,7 @@ class CatalogTicketType(View):
             else event.sale_starts_at,
             sale_ends_at=self.sale_ends_at if self.sale_ends_at is not None else event.sale_ends_at,
             max_tickets_per_account=self.max_tickets_per_account,
+            sales_closed=self.sales_closed,
             sale_window_override=SaleWindowOverride(
                 sale_starts_at=self.sale_starts_at, sale_ends_at=self.sale_ends_at
             ),
@@ -230,6 +243,9 @@ class EventCatalog(EventSaleTerms):
     venue_version: int | None
     venue: VenueSummary | None
     ticket_types: list[CatalogTicketType]
+    removed_ticket_type_ids: list[UUID] = Field(
+        default_factory=list, description="Ticket types the organiser removed: shown nowhere"
+    )
     created_at: datetime
     updated_at: datetime
 

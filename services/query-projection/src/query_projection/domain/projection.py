@@ -61,6 +61,7 @@ from ticketing_contracts.events import (
     VenueDeleted,
     VenueUpdated,
 )
+from ticketing_contracts.events.catalog import TicketTypeChanged, TicketTypeRemoved
 
 VenueEvent = VenueCreated | VenueUpdated | VenueDeleted
 ShowEvent = (
@@ -69,6 +70,8 @@ ShowEvent = (
     | TicketTypeAdded
     | EventSaleChanged
     | TicketTypeSaleChanged
+    | TicketTypeChanged
+    | TicketTypeRemoved
     | EventPublished
     | EventRescheduled
     | EventCancelled
@@ -131,6 +134,8 @@ def rows_touched_by(events: Iterable[PublicEvent]) -> RowKeys:
             EventDetailsChanged
             | EventSaleChanged
             | TicketTypeSaleChanged
+            | TicketTypeChanged
+            | TicketTypeRemoved
             | EventPublished
             | EventRescheduled
             | EventCancelled,
@@ -219,6 +224,20 @@ def project_show(row: Show | None, envelope: EventEnvelope, event: ShowEvent) ->
         if not is_newer(row.version, version):
             return row
         return dataclasses.replace(row, version=version, updated_at=envelope.occurred_at)
+    if isinstance(event, TicketTypeRemoved):
+        # Removal is final, so it is applied whatever its order, like an addition.
+        row = dataclasses.replace(
+            row,
+            ticket_types=tuple(
+                dataclasses.replace(t, removed=True)
+                if t.ticket_type_id == event.ticket_type_id
+                else t
+                for t in row.ticket_types
+            ),
+        )
+        if not is_newer(row.version, version):
+            return row
+        return dataclasses.replace(row, version=version, updated_at=envelope.occurred_at)
     if not is_newer(row.version, version):
         return row
     changed = dataclasses.replace(row, version=version, updated_at=envelope.occurred_at)
@@ -229,7 +248,27 @@ def project_show(row: Show | None, envelope: EventEnvelope, event: ShowEvent) ->
     if isinstance(event, EventRescheduled):
         return dataclasses.replace(changed, starts_at=event.starts_at)
     if isinstance(event, EventSaleChanged):
-        return dataclasses.replace(changed, **_sale_terms(event))
+        return dataclasses.replace(
+            changed,
+            **_sale_terms(event),
+            hold_minutes=event.hold_minutes,
+            waitlist_offer_minutes=event.waitlist_offer_minutes,
+        )
+    if isinstance(event, TicketTypeChanged):
+        ticket_types = tuple(
+            dataclasses.replace(
+                t,
+                name=event.name,
+                price=event.price,
+                currency=event.currency,
+                quantity=event.quantity,
+                sales_closed=event.sales_closed,
+            )
+            if t.ticket_type_id == event.ticket_type_id
+            else t
+            for t in changed.ticket_types
+        )
+        return dataclasses.replace(changed, ticket_types=ticket_types)
     if isinstance(event, TicketTypeSaleChanged):
         ticket_types = tuple(
             dataclasses.replace(t, **_sale_terms(event))

@@ -24,7 +24,8 @@ class Venue:
 @dataclass(frozen=True)
 class TicketTypeRow:
     """`sale_*` and `max_tickets_per_account` are the ticket type's own terms: a window
-    bound of None is the event's."""
+    bound of None is the event's. A removed ticket type keeps its row (`removed`), so a
+    late redelivery of its addition does not bring it back; reads leave it out."""
 
     ticket_type_id: UUID
     name: str
@@ -35,6 +36,8 @@ class TicketTypeRow:
     sale_starts_at: datetime | None = None
     sale_ends_at: datetime | None = None
     max_tickets_per_account: int | None = None
+    sales_closed: bool = False
+    removed: bool = False
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,9 @@ class Show:
     sale_starts_at: datetime | None = None
     sale_ends_at: datetime | None = None
     max_tickets_per_account: int | None = None
+    # How long holds and waitlist offers last (None: the services' defaults).
+    hold_minutes: int | None = None
+    waitlist_offer_minutes: int | None = None
 
     def revision(self, venue_version: int | None) -> str:
         return show_revision(self.version, venue_version)

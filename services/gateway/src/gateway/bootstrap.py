@@ -60,6 +60,7 @@ from gateway.application.sale_starts import CatalogSaleStarts
 from gateway.application.stream_slots import StreamSlots
 from gateway.application.tickets import TicketService
 from gateway.application.waiting_room import WaitingRooms, WaitingRoomStore
+from gateway.application.waitlist import WaitlistService
 from gateway.entrypoints.http.booking_requests import BookingRequestFastPath
 from gateway.entrypoints.http.deps import GatewayServices
 from gateway.entrypoints.http.middleware import PublicEdgeMiddleware, security_headers
@@ -347,6 +348,7 @@ def build_app(settings: GatewaySettings, adapters: GatewayAdapters | None = None
         rate_limiter=rate_limiter,
         waiting_rooms=waiting_rooms,
         tickets=TicketService(entry),
+        waitlist=WaitlistService(stock),
     )
 
     for name, probe in adapters.probes.items():

@@ -31,7 +31,7 @@ async def test_a_manager_sets_an_events_and_a_ticket_types_sale_terms(
     first, second = gateway.backend.calls_to(gateway.backend.BOOKING_COMMAND, "PUT")[-2:]
     assert (first.url.path, json.loads(first.content)) == (
         f"/internal/v1/events/{event_id}/sale",
-        SALE,
+        SALE | {"hold_minutes": None, "waitlist_offer_minutes": None},
     )
     assert second.url.path == f"/internal/v1/events/{event_id}/ticket-types/{ticket_type_id}/sale"
     assert json.loads(second.content) == {

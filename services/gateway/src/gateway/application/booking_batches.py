@@ -109,7 +109,7 @@ class BookingBatcher:
             "POST",
             BOOKINGS,
             caller=pending.caller,
-            body=pending.command.model_dump_json().encode(),
+            body=pending.command.model_dump_json(exclude_none=True).encode(),
             idempotency_key=pending.idempotency_key,
         )
         return [response]
@@ -127,8 +127,13 @@ class BookingBatcher:
                 for pending in batch
             ]
         )
+        # Nulls left out: a booking-command older than a new optional field (offer_id) still
+        # reads the requests that do not use it.
         response = await self._commands.request(
-            "POST", BOOKING_BATCHES, body=body.model_dump_json().encode(), as_gateway=True
+            "POST",
+            BOOKING_BATCHES,
+            body=body.model_dump_json(exclude_none=True).encode(),
+            as_gateway=True,
         )
         try:
             result = RequestBookingBatchResult.model_validate_json(response.content)

@@ -86,7 +86,12 @@ class BookingService:
         admission_pass: str | None = None,
     ) -> CommandOutcome:
         """Refused at once when the stock says no (no pass attempt spent on it); then, while
-        the event's waiting room is on, the caller's pass must admit it."""
+        the event's waiting room is on, the caller's pass must admit it. A booking that takes
+        up a waitlist offer is neither: the offer's tickets are held for the caller outside
+        the stock general sale sees, the room's queue was for general sale, and inventory
+        refuses an offer that is not the caller's (`offer_not_valid`)."""
+        if command.offer_id is not None:
+            return await self._forward(caller, command, idempotency_key)
         available = await self._availability.available(command.event_id, command.ticket_type_id)
         if available is not None and available <= 0:
             raise sold_out(command.ticket_type_id)
@@ -97,6 +102,11 @@ class BookingService:
         await self._waiting_rooms.check_booking(
             caller, command.event_id, admission_pass, idempotency_key
         )
+        return await self._forward(caller, command, idempotency_key)
+
+    async def _forward(
+        self, caller: Caller, command: RequestBooking, idempotency_key: str | None
+    ) -> CommandOutcome:
         started = time.perf_counter()
         unavailable = False
         try:

@@ -16,7 +16,9 @@ from ticketing_contracts.commands import (
     AddTicketType,
     CancelEvent,
     ChangeEventDetails,
+    ChangeEventSaleTerms,
     ChangeSaleTerms,
+    ChangeTicketType,
     CreateEvent,
     CreateVenue,
     RescheduleEvent,
@@ -161,7 +163,7 @@ class CatalogService:
         self,
         caller: Caller,
         event_id: uuid.UUID,
-        command: ChangeSaleTerms,
+        command: ChangeEventSaleTerms,
         idempotency_key: str | None,
     ) -> CommandOutcome:
         path = f"{EVENTS}/{event_id}/sale"
@@ -177,6 +179,27 @@ class CatalogService:
     ) -> CommandOutcome:
         path = f"{EVENTS}/{event_id}/ticket-types/{ticket_type_id}/sale"
         return await self._command(caller, "PUT", path, command, idempotency_key)
+
+    async def change_ticket_type(
+        self,
+        caller: Caller,
+        event_id: uuid.UUID,
+        ticket_type_id: uuid.UUID,
+        command: ChangeTicketType,
+        idempotency_key: str | None,
+    ) -> CommandOutcome:
+        path = f"{EVENTS}/{event_id}/ticket-types/{ticket_type_id}"
+        return await self._command(caller, "PATCH", path, command, idempotency_key)
+
+    async def remove_ticket_type(
+        self,
+        caller: Caller,
+        event_id: uuid.UUID,
+        ticket_type_id: uuid.UUID,
+        idempotency_key: str | None,
+    ) -> CommandOutcome:
+        path = f"{EVENTS}/{event_id}/ticket-types/{ticket_type_id}"
+        return await self._command(caller, "DELETE", path, None, idempotency_key)
 
     async def publish_event(
         self, caller: Caller, event_id: uuid.UUID, idempotency_key: str | None

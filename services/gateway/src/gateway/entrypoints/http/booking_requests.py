@@ -11,7 +11,9 @@ handlers, so they are the route's answers, word for word.
 - A ticket type the stock already says is sold out: 409 after verifying the token locally
   (signature, expiry, issuer, a role that may book) and nothing more, no revocation check
   or rate limit in Redis, no call to booking-command: the refusal changes nothing. The
-  rest of the body is not validated, since no body could book a sold-out type.
+  rest of the body is not validated, since no body could book a sold-out type, except one
+  that takes up a waitlist offer (`offer_id`): the offer's tickets are held for that fan,
+  outside the stock general sale sees, so it gets the full checks and goes on.
 - A valid booking with a bearer token: the token verified and checked against revocation
   and the account, the request counted against the route's rate limits, the caller's role
   checked, then the booking forwarded (coalesced with others) and answered as the route
@@ -185,8 +187,9 @@ def _json_of(body: bytes) -> Any:
 
 
 def _ticket_type_of(document: Any) -> tuple[uuid.UUID, uuid.UUID] | None:
-    """The event and ticket type a document names, if it names them; nothing else is checked."""
-    if not isinstance(document, dict):
+    """The event and ticket type a document names, if it names them and takes up no waitlist
+    offer; nothing else is checked."""
+    if not isinstance(document, dict) or document.get("offer_id") is not None:
         return None
     event_id, ticket_type_id = document.get("event_id"), document.get("ticket_type_id")
     if not (isinstance(event_id, str) and isinstance(ticket_type_id, str)):

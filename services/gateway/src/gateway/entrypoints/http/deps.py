@@ -20,6 +20,7 @@ from gateway.application.operations import OperationsService
 from gateway.application.ports import TokenCodec
 from gateway.application.tickets import TicketService
 from gateway.application.waiting_room import WaitingRooms
+from gateway.application.waitlist import WaitlistService
 from gateway.domain.permissions import Permission, is_allowed
 from gateway.domain.users import Caller
 from gateway.entrypoints.http.middleware import defer_response_headers
@@ -44,6 +45,7 @@ class GatewayServices:
     operations: OperationsService
     waiting_rooms: WaitingRooms
     tickets: TicketService
+    waitlist: WaitlistService
 
 
 # async: FastAPI runs a plain `def` dependency on a worker thread, for every request.

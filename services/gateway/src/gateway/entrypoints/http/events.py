@@ -32,7 +32,9 @@ from ticketing_contracts.commands import (
     AddTicketType,
     CancelEvent,
     ChangeEventDetails,
+    ChangeEventSaleTerms,
     ChangeSaleTerms,
+    ChangeTicketType,
     CreateEvent,
     RescheduleEvent,
 )
@@ -193,13 +195,18 @@ SALE_TERMS_DESCRIPTION = (
 @router.put(
     "/{event_id}/sale",
     response_model=EventOut,
-    summary="Set an event's sale window and purchase limit per account (manager, admin)",
-    description=SALE_TERMS_DESCRIPTION,
+    summary="Set an event's sale window, purchase limit per account, hold and offer windows "
+    "(manager, admin)",
+    description=SALE_TERMS_DESCRIPTION
+    + " `hold_minutes`: how long a booking's tickets are held for its payment "
+    "(`hold_expires_at`); `waitlist_offer_minutes`: how long a waitlist offer holds its "
+    "tickets for the fan; 1 to 10080, null: the platform's default. Both apply to holds "
+    "and offers made from then on.",
     responses=WRITE_ERRORS,
 )
 async def change_event_sale(
     event_id: uuid.UUID,
-    body: ChangeSaleTerms,
+    body: ChangeEventSaleTerms,
     caller: CatalogManager,
     services: Services,
     idempotency_key: IdempotencyKey = None,
@@ -227,6 +234,60 @@ async def change_ticket_type_sale(
 ) -> Response:
     outcome = await services.catalog.change_ticket_type_sale(
         caller, event_id, ticket_type_id, body, idempotency_key
+    )
+    return command_response(outcome, status_code=200)
+
+
+@router.patch(
+    "/{event_id}/ticket-types/{ticket_type_id}",
+    response_model=EventOut,
+    summary="Rename, reprice, change the quantity of, or close or reopen a ticket type "
+    "(manager, admin)",
+    description="Give at least one of `name`, `price`, `quantity`, `sales_closed` (422 "
+    "otherwise); the rest stays. A new price applies to bookings made from then on; existing "
+    "bookings keep theirs. A higher quantity's new tickets go to the ticket type's waitlist "
+    "first. A lower one is applied by inventory at once, or refused 409 "
+    "`quantity_below_taken` with `quantity`, `sold`, `held` and `offered` when fewer tickets "
+    "would be left than are taken; 503 with Retry-After when inventory cannot answer "
+    "(nothing changed). Closed sales answer bookings 409 `sales_closed` until reopened. 404 "
+    "unknown event or ticket type; 409 `event_cancelled`, `duplicate_ticket_type`; 422 when "
+    "all quantities together would exceed the venue.",
+    responses=WRITE_ERRORS,
+)
+async def change_ticket_type(
+    event_id: uuid.UUID,
+    ticket_type_id: uuid.UUID,
+    body: ChangeTicketType,
+    caller: CatalogManager,
+    services: Services,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    outcome = await services.catalog.change_ticket_type(
+        caller, event_id, ticket_type_id, body, idempotency_key
+    )
+    return command_response(outcome, status_code=200)
+
+
+@router.delete(
+    "/{event_id}/ticket-types/{ticket_type_id}",
+    response_model=EventOut,
+    summary="Remove a ticket type nothing was sold of (manager, admin)",
+    description="409 `ticket_type_in_use` (with `quantity`, `sold`, `held`, `offered`) when "
+    "any ticket of it was ever sold, or some are held or offered now; 409 "
+    "`last_ticket_type` for an event's only ticket type; 503 with Retry-After when inventory "
+    "cannot answer (nothing changed). Bookings for a removed type answer 409 "
+    "`unknown_ticket_type`.",
+    responses=WRITE_ERRORS,
+)
+async def remove_ticket_type(
+    event_id: uuid.UUID,
+    ticket_type_id: uuid.UUID,
+    caller: CatalogManager,
+    services: Services,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    outcome = await services.catalog.remove_ticket_type(
+        caller, event_id, ticket_type_id, idempotency_key
     )
     return command_response(outcome, status_code=200)
 

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.entrypoints.http import admin, auth, bookings, events, tickets, venues, waiting_room
+from gateway.entrypoints.http import (
+    admin,
+    auth,
+    bookings,
+    events,
+    tickets,
+    venues,
+    waiting_room,
+    waitlist,
+)
 
 OPENAPI_TAGS = [
     {"name": "auth", "description": "Register and log in (OAuth2 password flow, bearer JWT)"},
@@ -22,6 +31,11 @@ OPENAPI_TAGS = [
         "description": "A fair queue in front of an on-sale: organisers turn it on per event, "
         "fans join, wait and are admitted with a pass their bookings carry",
     },
+    {
+        "name": "waitlist",
+        "description": "After the sell-out: fans queue for a sold-out ticket type and tickets "
+        "that come back are offered to them in order, held for a while, booked with the offer",
+    },
     {"name": "admin", "description": "Operators: platform health, live sales, dead letters"},
 ]
 
@@ -36,5 +50,6 @@ def api_routers() -> list[APIRouter]:
         bookings.router,
         tickets.router,
         waiting_room.router,
+        waitlist.router,
         admin.router,
     ]

@@ -64,6 +64,10 @@ class TicketTypeSale(Document):
         examples=[2],
         description="Its own limit per account (the event's applies as well); null: none",
     )
+    sales_closed: bool = Field(
+        default=False,
+        description="Closed by the organiser: bookings are answered 409 sales_closed",
+    )
     sale_window_override: SaleWindowOverride | None = None
 
 
@@ -75,6 +79,16 @@ class EventSale(Document):
         examples=[4],
         description="The most tickets of the event one account may hold or buy (pending and "
         "confirmed bookings); null: no limit",
+    )
+    hold_minutes: int | None = Field(
+        default=None,
+        examples=[10],
+        description="How long a booking's tickets are held for its payment; null: the default",
+    )
+    waitlist_offer_minutes: int | None = Field(
+        default=None,
+        examples=[30],
+        description="How long a waitlist offer holds its tickets; null: the default",
     )
 
 

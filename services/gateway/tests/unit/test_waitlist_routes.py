@@ -53,7 +53,7 @@ class FakeInventory:
             entry.update(state="left", position=None)
             return httpx.Response(200, json=entry)
         if entry["state"] != "offered":
-            return _error(409, "offer_not_valid", "This entry has no open offer")
+            return _error(409, "no_open_offer", "This entry has no open offer")
         entry.update(state="declined", offer=None)
         return httpx.Response(200, json=entry)
 
@@ -161,7 +161,7 @@ async def test_a_fan_sees_leaves_and_declines_only_their_own_entries(gateway, in
     assert theirs.json() == {"entries": []}
     assert leave_for_another.status_code == 404
     assert decline_without_offer.status_code == 409
-    assert decline_without_offer.json()["error_type"] == "offer_not_valid"
+    assert decline_without_offer.json()["error_type"] == "no_open_offer"
     assert (left.status_code, left.json()["state"]) == (200, "left")
 
 

@@ -82,7 +82,7 @@ async def leave_waitlist(
     "/waitlist/entries/{entry_id}/decline",
     response_model=WaitlistEntry,
     summary="Decline your open offer: its tickets pass to the next fan",
-    description="409 `offer_not_valid` when the entry has no open offer; someone else's "
+    description="409 `no_open_offer` when the entry has no open offer; someone else's "
     "entry answers 404.",
     responses=error_responses(401, 404, 409, 422, 429, 503),
 )

@@ -65,6 +65,7 @@ EXPECTED_ACLS: dict[str, Acls] = {
     "notifications": grants(
         ("topic", topics.CATALOG_EVENTS, READ),
         ("topic", topics.BOOKING_EVENTS, READ),
+        ("topic", topics.INVENTORY_EVENTS, READ),
         ("group", "notifications", {"Read"}),
         ("topic", topics.DEAD_LETTERS, WRITE),
     ),

@@ -10,6 +10,7 @@ from ticketing_contracts.envelope import EventEnvelope
 from ticketing_contracts.events import (
     BookingCancelled,
     BookingConfirmed,
+    BookingExpired,
     BookingRequested,
     CancellationReason,
     EventCreated,
@@ -17,6 +18,7 @@ from ticketing_contracts.events import (
     PublicEvent,
     TicketType,
 )
+from ticketing_contracts.events.inventory import OfferEnd, WaitlistOfferEnded, WaitlistOfferMade
 
 STARTS_AT = datetime(2030, 6, 1, 19, 30, tzinfo=UTC)
 
@@ -94,6 +96,9 @@ class Booking:
             provider_reference="pi_123",
         )
 
+    def expired(self) -> BookingExpired:
+        return BookingExpired(**self._ids())
+
     def cancelled(self, reason: CancellationReason | None = None) -> BookingCancelled:
         return BookingCancelled(**self._ids(), cancelled_by="fan-1", reason=reason)
 
@@ -106,3 +111,40 @@ class Booking:
             refund_reference="re_123",
             reason="booking_cancelled",
         )
+
+
+class Offer:
+    """A waitlist offer of a booking's event and ticket type to a fan, and its facts."""
+
+    def __init__(
+        self,
+        booking: Booking,
+        *,
+        customer_name: str = "Grace Hopper",
+        customer_email: str = "grace@example.test",
+        quantity: int = 2,
+        expires_at: datetime = datetime(2030, 1, 1, 12, 15, tzinfo=UTC),
+    ) -> None:
+        self.offer_id = uuid4()
+        self._ids: dict[str, object] = {
+            "event_id": booking.event_id,
+            "ticket_type_id": booking.ticket_type_id,
+            "entry_id": uuid4(),
+            "offer_id": self.offer_id,
+            "owner_id": "fan-2",
+            "quantity": quantity,
+        }
+        self.customer_name = customer_name
+        self.customer_email = customer_email
+        self.expires_at = expires_at
+
+    def made(self) -> WaitlistOfferMade:
+        return WaitlistOfferMade(
+            **self._ids,
+            customer_name=self.customer_name,
+            customer_email=self.customer_email,
+            expires_at=self.expires_at,
+        )
+
+    def ended(self, outcome: OfferEnd) -> WaitlistOfferEnded:
+        return WaitlistOfferEnded(**self._ids, outcome=outcome)

@@ -142,9 +142,13 @@ class NotificationsSettings(
         return self.topic(topics.BOOKING_EVENTS)
 
     @property
+    def inventory_topic(self) -> str:
+        return self.topic(topics.INVENTORY_EVENTS)
+
+    @property
     def dead_letter_topic(self) -> str:
         return self.topic(topics.DEAD_LETTERS)
 
     @property
     def consumed_topics(self) -> tuple[str, ...]:
-        return (self.catalog_topic, self.booking_topic)
+        return (self.catalog_topic, self.booking_topic, self.inventory_topic)

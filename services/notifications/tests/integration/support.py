@@ -29,7 +29,7 @@ from service_kit.internal_auth import generate_key_pair
 from service_kit.messaging import envelope_headers
 from ticketing_contracts.envelope import EventEnvelope
 from ticketing_contracts.events import encode_envelope
-from ticketing_contracts.topics import BOOKING_EVENTS, CATALOG_EVENTS
+from ticketing_contracts.topics import BOOKING_EVENTS, CATALOG_EVENTS, INVENTORY_EVENTS
 
 PDF = b"%PDF-1.4\n% the tickets\n"
 UNUSED_PUBLIC_KEY = generate_key_pair()[1]
@@ -90,6 +90,12 @@ class RunningCatcher:
         async with httpx.AsyncClient(base_url=self.url) as client:
             listed: list[dict[str, Any]] = (await client.get("/api/messages")).json()
         return [m for m in listed if to is None or to in m["to"][0]]
+
+    async def message(self, message_id: str) -> dict[str, Any]:
+        """One message with its headers and its text and HTML bodies."""
+        async with httpx.AsyncClient(base_url=self.url) as client:
+            caught: dict[str, Any] = (await client.get(f"/api/messages/{message_id}")).json()
+        return caught
 
     async def attachment(self, message_id: str, index: int = 0) -> httpx.Response:
         async with httpx.AsyncClient(base_url=self.url) as client:
@@ -192,8 +198,11 @@ def settings_environment(settings: NotificationsSettings) -> dict[str, str]:
     }
 
 
+TOPICS_BY_PREFIX = {"booking": BOOKING_EVENTS, "inventory": INVENTORY_EVENTS}
+
+
 class Publisher:
-    """Publishes facts as booking-command does: keyed by the event id."""
+    """Publishes facts on their topics, keyed by the event id (an offer's facts in order)."""
 
     def __init__(self, bootstrap_servers: str) -> None:
         self._kafka = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
@@ -206,7 +215,7 @@ class Publisher:
 
     async def publish(self, settings: NotificationsSettings, *envelopes: EventEnvelope) -> None:
         for envelope in envelopes:
-            topic = BOOKING_EVENTS if envelope.type.startswith("booking.") else CATALOG_EVENTS
+            topic = TOPICS_BY_PREFIX.get(envelope.type.split(".")[0], CATALOG_EVENTS)
             event_id = envelope.data.get("event_id")
             await self._kafka.send_and_wait(
                 settings.topic(topic),

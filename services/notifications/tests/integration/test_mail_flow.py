@@ -26,8 +26,9 @@ from notifications.application.send_notices import RetryPolicy, SendDueNotice
 from notifications.domain.notices import customer_from, event_details_from, notice_for
 from service_kit.circuit_breakers import create_breaker
 from ticketing_contracts.events import CancellationReason
+from ticketing_contracts.events.inventory import OfferEnd
 
-from ..facts import Booking, envelope_of
+from ..facts import Booking, Offer, envelope_of
 from .support import (
     PDF,
     FakeEntry,
@@ -279,3 +280,45 @@ async def test_a_service_killed_before_sending_sends_once_after_restart(
     finally:
         os.kill(pid, signal.SIGTERM)
     assert len(await catcher.messages(booking.customer_email)) == 1
+
+
+async def test_a_waitlist_offer_and_its_expiry_and_an_expired_hold_each_make_one_mail(
+    infrastructure,
+    database_url,
+    topic_prefix,
+    catcher: RunningCatcher,
+    entry: FakeEntry,
+    publisher: Publisher,
+) -> None:
+    settings = notifications_settings(
+        infrastructure,
+        database_url,
+        topic_prefix,
+        smtp_port=catcher.smtp_port,
+        entry_url=entry.url,
+        shop_url="http://shop.test",
+    )
+    booking = fan()
+    offer = Offer(booking, customer_email=f"waiting-{uuid4().hex[:10]}@example.test")
+    made = envelope_of(offer.made())
+    async with running_service(settings):
+        await publisher.publish(
+            settings,
+            envelope_of(booking.event_created()),
+            envelope_of(booking.requested()),
+            envelope_of(booking.expired()),
+            made,
+            made,  # redelivered
+            envelope_of(offer.ended(OfferEnd.DECLINED)),  # not mailed
+            envelope_of(offer.ended(OfferEnd.EXPIRED)),
+        )
+        await eventually(lambda: settled(database_url, 3), "every notice settled")
+
+    (held,) = await catcher.messages(booking.customer_email)
+    assert held["subject"] == "Your hold on tickets for Jazz Night expired"
+    offered, expired = await catcher.messages(offer.customer_email)
+    assert offered["subject"].startswith("Tickets for Jazz Night are held for you until")
+    assert offered["message_id"] == f"<{made.event_id}@notifications.example.test>"
+    body = (await catcher.message(offered["id"]))["text"]
+    assert f"http://shop.test/offers/{offer.offer_id}" in body
+    assert expired["subject"] == "Your offer of tickets for Jazz Night expired"

@@ -19,5 +19,6 @@ def test_the_document_names_what_the_service_consumes_and_publishes() -> None:
     assert set(channel_addresses(document, "receive")) == {
         "ticketing.booking.v1",
         "ticketing.catalog.v1",
+        "ticketing.inventory.v1",
     }
     assert set(channel_addresses(document, "send")) == {"ticketing.dead-letter.v1"}

@@ -61,3 +61,43 @@ def test_a_subject_stays_on_one_line_whatever_the_name() -> None:
     mail = JinjaMailTemplates().render("confirmation", {**CONTEXT, "event_name": "A\r\nBcc: x"})
     assert "\n" not in mail.subject
     assert "\r" not in mail.subject
+
+
+OFFER: dict[str, object] = {
+    **CONTEXT,
+    "expires_at": datetime(2030, 6, 1, 12, 15, tzinfo=UTC),
+    "minutes_left": 15,
+    "offer_url": "http://shop.test/offers/o-1",
+    "event_url": "http://shop.test/#/event/e-1",
+    "waitlist_url": "http://shop.test/#/waitlist",
+}
+
+
+def test_an_offer_says_what_is_held_until_when_and_links_to_booking_it() -> None:
+    mail = JinjaMailTemplates().render("waitlist_offer", OFFER)
+
+    assert mail.subject == (
+        "Tickets for Jazz & <script>alert(1)</script> are held for you until "
+        "Saturday 1 June 2030, 12:15 UTC"
+    )
+    assert "2 x Standing are held for you for 15 minutes" in mail.text
+    assert "Book them here (payment as usual): http://shop.test/offers/o-1" in mail.text
+    assert 'href="http://shop.test/offers/o-1"' in mail.html
+    assert "<script>" not in mail.html
+    assert "Booking " not in mail.text
+
+
+def test_an_expired_offer_says_the_fan_is_off_the_waitlist() -> None:
+    mail = JinjaMailTemplates().render("waitlist_offer_expired", OFFER)
+
+    assert mail.subject == "Your offer of tickets for Jazz & <script>alert(1)</script> expired"
+    assert "You are off the waitlist." in mail.text
+    assert "passed to the next fan" in mail.html
+
+
+def test_an_expired_hold_says_the_tickets_went_back_on_sale() -> None:
+    mail = JinjaMailTemplates().render("hold_expired", {**CONTEXT, "event_url": "http://e"})
+
+    assert mail.subject == "Your hold on tickets for Jazz & <script>alert(1)</script> expired"
+    assert "the hold expired and the tickets went back on sale. Nothing was charged." in mail.text
+    assert "http://shop.test/#/booking/b-1" in mail.html

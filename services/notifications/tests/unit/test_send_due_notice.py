@@ -16,9 +16,10 @@ from notifications.application.ports import (
     TicketsNotIssued,
 )
 from notifications.application.send_notices import Outcome, RetryPolicy, SendDueNotice
-from notifications.domain.notices import EventDetails, customer_from, notice_for
+from notifications.domain.notices import EventDetails, customer_from, notice_for, offer_from
+from ticketing_contracts.events.inventory import OfferEnd
 
-from ..facts import STARTS_AT, Booking
+from ..facts import STARTS_AT, Booking, Offer
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -167,3 +168,42 @@ async def test_a_confirmation_whose_tickets_were_all_voided_is_superseded() -> N
 
 async def test_nothing_due_is_nothing_done() -> None:
     assert await sender(None)() is None
+
+
+def offer_due(fact, *, offer_known: bool = True) -> tuple[Row, Offer]:
+    booking = Booking()
+    offer = Offer(booking, expires_at=NOW + timedelta(minutes=15))
+    notice = notice_for(uuid4(), NOW, fact(offer))
+    assert notice is not None
+    event = EventDetails(
+        booking.event_id, "Jazz Night", STARTS_AT, {booking.ticket_type_id: "Standing"}
+    )
+    remembered = offer_from(offer.made()) if offer_known else None
+    return Row(DueNotice(notice, 0, None, event, remembered)), offer
+
+
+async def test_an_offer_goes_to_the_fan_on_the_waitlist_with_a_link_that_books_it() -> None:
+    (row, offer), relay = offer_due(Offer.made), Relay()
+
+    attempted = await sender(row, relay=relay)()
+
+    assert attempted == outcome(Outcome.SENT)
+    (mail,) = relay.sent
+    assert (mail.to_name, mail.to_address) == ("Grace Hopper", "grace@example.test")
+    assert f"http://shop.test/offers/{offer.offer_id}" in mail.text
+    assert "held for you for 15 minutes" in mail.text
+    assert mail.attachments == []
+
+
+async def test_an_expired_offer_goes_to_the_fan_it_was_made_to() -> None:
+    (row, _), relay = offer_due(lambda offer: offer.ended(OfferEnd.EXPIRED)), Relay()
+
+    await sender(row, relay=relay)()
+
+    assert relay.sent[0].to_address == "grace@example.test"
+    assert "expired" in relay.sent[0].subject
+
+
+async def test_an_offer_not_known_yet_waits() -> None:
+    row, _ = offer_due(lambda offer: offer.ended(OfferEnd.EXPIRED), offer_known=False)
+    assert await sender(row)() == outcome(Outcome.DEFERRED)

@@ -1,5 +1,6 @@
 """notifications' tables, in their own schema: consumer positions, what the mails need to
-know (bookings' customers, events), and the outbox of notices keyed by their fact."""
+know (bookings' customers, waitlist offers, events), and the outbox of notices keyed by
+their fact."""
 
 from __future__ import annotations
 
@@ -45,6 +46,17 @@ CREATE TABLE IF NOT EXISTS notifications.ticket_types (
     name text NOT NULL
 );
 
+-- What a waitlist offer's notices need (its end does not repeat the fan's contact).
+CREATE TABLE IF NOT EXISTS notifications.waitlist_offers (
+    offer_id uuid PRIMARY KEY,
+    event_id uuid NOT NULL,
+    ticket_type_id uuid NOT NULL,
+    quantity integer NOT NULL,
+    customer_name text NOT NULL,
+    customer_email text NOT NULL,
+    expires_at timestamptz NOT NULL
+);
+
 -- One row per notice, keyed by the fact that caused it: a fact read again adds nothing.
 CREATE TABLE IF NOT EXISTS notifications.outbox (
     fact_id uuid PRIMARY KEY,
@@ -61,6 +73,10 @@ CREATE TABLE IF NOT EXISTS notifications.outbox (
     created_at timestamptz NOT NULL DEFAULT now(),
     sent_at timestamptz
 );
+
+-- A notice is about a booking or, since the waitlist, about an offer.
+ALTER TABLE notifications.outbox ADD COLUMN IF NOT EXISTS offer_id uuid;
+ALTER TABLE notifications.outbox ALTER COLUMN booking_id DROP NOT NULL;
 
 CREATE INDEX IF NOT EXISTS outbox_due ON notifications.outbox (next_attempt_at)
     WHERE status = 'pending';

@@ -19,7 +19,13 @@ from notifications.application.ports import (
     PositionMoved,
 )
 from notifications.domain.attempts import NoticeStatus
-from notifications.domain.notices import Customer, EventDetails, Notice, NoticeKind
+from notifications.domain.notices import (
+    Customer,
+    EventDetails,
+    Notice,
+    NoticeKind,
+    WaitlistOffer,
+)
 
 
 class PostgresFactStore:
@@ -66,6 +72,27 @@ class PostgresFactStore:
                         for c in facts.customers
                     ],
                 )
+            if facts.offers:
+                await connection.executemany(
+                    """
+                    INSERT INTO notifications.waitlist_offers (offer_id, event_id, ticket_type_id,
+                        quantity, customer_name, customer_email, expires_at)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7)
+                    ON CONFLICT (offer_id) DO NOTHING
+                    """,
+                    [
+                        (
+                            o.offer_id,
+                            o.event_id,
+                            o.ticket_type_id,
+                            o.quantity,
+                            o.name,
+                            o.email,
+                            o.expires_at,
+                        )
+                        for o in facts.offers
+                    ],
+                )
             for event in facts.events:
                 await connection.execute(
                     """
@@ -90,9 +117,10 @@ class PostgresFactStore:
                 return []
             added = await connection.fetch(
                 """
-                INSERT INTO notifications.outbox (fact_id, kind, booking_id, occurred_at, details)
+                INSERT INTO notifications.outbox (fact_id, kind, booking_id, occurred_at, details,
+                    offer_id)
                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[],
-                    $5::jsonb[])
+                    $5::jsonb[], $6::uuid[])
                 ON CONFLICT (fact_id) DO NOTHING
                 RETURNING kind
                 """,
@@ -101,6 +129,7 @@ class PostgresFactStore:
                 [n.booking_id for n in facts.notices],
                 [n.occurred_at for n in facts.notices],
                 [json.dumps(n.details) for n in facts.notices],
+                [n.offer_id for n in facts.notices],
             )
             return [NoticeKind(row["kind"]) for row in added]
 
@@ -131,12 +160,16 @@ async def _move_position(connection: asyncpg.Connection, facts: FactsToRecord) -
 
 
 _CLAIM = """
-SELECT o.fact_id, o.kind, o.booking_id, o.occurred_at, o.details, o.attempts,
+SELECT o.fact_id, o.kind, o.booking_id, o.offer_id, o.occurred_at, o.details, o.attempts,
        b.event_id, b.ticket_type_id, b.quantity, b.customer_name, b.customer_email,
-       b.total_price, b.currency, e.name AS event_name, e.starts_at
+       b.total_price, b.currency, e.name AS event_name, e.starts_at,
+       w.event_id AS offer_event_id, w.ticket_type_id AS offer_ticket_type_id,
+       w.quantity AS offer_quantity, w.customer_name AS offer_customer_name,
+       w.customer_email AS offer_customer_email, w.expires_at AS offer_expires_at
 FROM notifications.outbox o
 LEFT JOIN notifications.bookings b ON b.booking_id = o.booking_id
-LEFT JOIN notifications.events e ON e.event_id = b.event_id
+LEFT JOIN notifications.waitlist_offers w ON w.offer_id = o.offer_id
+LEFT JOIN notifications.events e ON e.event_id = COALESCE(b.event_id, w.event_id)
 WHERE o.status = 'pending' AND o.next_attempt_at <= now()
 ORDER BY o.next_attempt_at
 LIMIT 1
@@ -199,6 +232,7 @@ def _due(row: asyncpg.Record, ticket_types: dict[UUID, str]) -> DueNotice:
         booking_id=row["booking_id"],
         occurred_at=row["occurred_at"],
         details=json.loads(row["details"]),
+        offer_id=row["offer_id"],
     )
     customer = None
     if row["event_id"] is not None:
@@ -212,10 +246,22 @@ def _due(row: asyncpg.Record, ticket_types: dict[UUID, str]) -> DueNotice:
             total_price=row["total_price"],
             currency=row["currency"],
         )
+    offer = None
+    if row["offer_event_id"] is not None:
+        offer = WaitlistOffer(
+            offer_id=row["offer_id"],
+            event_id=row["offer_event_id"],
+            ticket_type_id=row["offer_ticket_type_id"],
+            quantity=row["offer_quantity"],
+            name=row["offer_customer_name"],
+            email=row["offer_customer_email"],
+            expires_at=row["offer_expires_at"],
+        )
     event = None
     if row["event_name"] is not None:
-        event = EventDetails(row["event_id"], row["event_name"], row["starts_at"], ticket_types)
-    return DueNotice(notice, row["attempts"], customer, event)
+        event_id = row["event_id"] if offer is None else offer.event_id
+        event = EventDetails(event_id, row["event_name"], row["starts_at"], ticket_types)
+    return DueNotice(notice, row["attempts"], customer, event, offer)
 
 
 class PostgresNoticeQueue:
@@ -230,13 +276,14 @@ class PostgresNoticeQueue:
                 yield None
                 return
             ticket_types: dict[UUID, str] = {}
-            if row["event_id"] is not None:
+            event_id = row["event_id"] or row["offer_event_id"]
+            if event_id is not None:
                 ticket_types = {
                     r["ticket_type_id"]: r["name"]
                     for r in await connection.fetch(
                         "SELECT ticket_type_id, name FROM notifications.ticket_types "
                         "WHERE event_id = $1",
-                        row["event_id"],
+                        event_id,
                     )
                 }
             yield _ClaimedRow(connection, _due(row, ticket_types))
@@ -246,7 +293,8 @@ class PostgresNoticeQueue:
 class StoredNotice:
     fact_id: UUID
     kind: str
-    booking_id: UUID
+    booking_id: UUID | None
+    offer_id: UUID | None
     status: str
     attempts: int
     last_error: str | None
@@ -270,8 +318,8 @@ class PostgresNoticeAdmin:
     async def failed(self, limit: int) -> list[StoredNotice]:
         async with self._pool.acquire() as connection:
             rows = await connection.fetch(
-                "SELECT fact_id, kind, booking_id, status, attempts, last_error, created_at, "
-                "next_attempt_at FROM notifications.outbox WHERE status = 'failed' "
+                "SELECT fact_id, kind, booking_id, offer_id, status, attempts, last_error, "
+                "created_at, next_attempt_at FROM notifications.outbox WHERE status = 'failed' "
                 "ORDER BY created_at LIMIT $1",
                 limit,
             )
@@ -284,7 +332,7 @@ class PostgresNoticeAdmin:
             row = await connection.fetchrow(
                 "UPDATE notifications.outbox SET status = 'pending', attempts = 0, "
                 "next_attempt_at = now() WHERE fact_id = $1 AND status = 'failed' "
-                "RETURNING fact_id, kind, booking_id, status, attempts, last_error, "
+                "RETURNING fact_id, kind, booking_id, offer_id, status, attempts, last_error, "
                 "created_at, next_attempt_at",
                 fact_id,
             )

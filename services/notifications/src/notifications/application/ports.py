@@ -9,7 +9,13 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from notifications.domain.notices import Customer, EventDetails, Notice, NoticeKind
+from notifications.domain.notices import (
+    Customer,
+    EventDetails,
+    Notice,
+    NoticeKind,
+    WaitlistOffer,
+)
 
 
 class PositionMoved(Exception):
@@ -26,6 +32,7 @@ class FactsToRecord:
     continues_from: int | None
     customers: Sequence[Customer] = ()
     events: Sequence[EventDetails] = ()
+    offers: Sequence[WaitlistOffer] = ()
     notices: Sequence[Notice] = ()
 
 
@@ -44,6 +51,7 @@ class DueNotice:
     attempts: int
     customer: Customer | None
     event: EventDetails | None
+    offer: WaitlistOffer | None = None
 
 
 class ClaimedNotice(Protocol):

@@ -1,5 +1,5 @@
-"""The consumer's use case: a partition batch of facts in, customers, event details and
-notices out, stored in one transaction with the partition's next offset."""
+"""The consumer's use case: a partition batch of facts in, customers, event details,
+waitlist offers and notices out, stored in one transaction with the partition's next offset."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from notifications.domain.notices import (
     EventDetails,
     Notice,
     NoticeKind,
+    WaitlistOffer,
     customer_from,
     event_details_from,
     notice_for,
+    offer_from,
 )
 from ticketing_contracts.envelope import EventEnvelope
 from ticketing_contracts.events import PublicEvent
@@ -43,10 +45,13 @@ class RecordFacts:
     ) -> BatchRecorded:
         customers: list[Customer] = []
         events: list[EventDetails] = []
+        offers: list[WaitlistOffer] = []
         notices: list[Notice] = []
         for envelope, fact in facts:
             if (customer := customer_from(fact)) is not None:
                 customers.append(customer)
+            if (offer := offer_from(fact)) is not None:
+                offers.append(offer)
             if (details := event_details_from(fact)) is not None:
                 events.append(details)
             if (notice := notice_for(envelope.event_id, envelope.occurred_at, fact)) is not None:
@@ -59,6 +64,7 @@ class RecordFacts:
                 continues_from=continues_from,
                 customers=customers,
                 events=events,
+                offers=offers,
                 notices=notices,
             )
         )

@@ -29,7 +29,7 @@ from notifications.application.ports import (
     TicketsUnavailable,
 )
 from notifications.domain.attempts import gives_up, message_id, next_attempt_at
-from notifications.domain.notices import NoticeKind
+from notifications.domain.notices import NoticeKind, minutes_between
 
 
 class Outcome(StrEnum):
@@ -114,8 +114,10 @@ class SendDueNotice:
             return Attempted(kind, Outcome.SENT)
 
     async def _mail(self, due: DueNotice) -> Mail:
+        if due.notice.offer_id is not None:
+            return self._offer_mail(due)
         notice, customer, event = due.notice, due.customer, due.event
-        if customer is None:
+        if customer is None or notice.booking_id is None:
             raise _NotYet(f"booking {notice.booking_id}'s customer is not known yet")
         if event is None or event.name is None:
             raise _NotYet(f"event {customer.event_id} is not known yet (catalog behind)")
@@ -134,15 +136,46 @@ class SendDueNotice:
             "booking_id": str(notice.booking_id),
             "booking_url": f"{self._shop_url}/#/booking/{notice.booking_id}",
             "bookings_url": f"{self._shop_url}/#/bookings",
+            "event_url": f"{self._shop_url}/#/event/{customer.event_id}",
             **notice.details,
         }
-        rendered = self._templates.render(notice.kind.value, context)
+        return self._rendered(due, customer.name, customer.email, context, attachments)
+
+    def _offer_mail(self, due: DueNotice) -> Mail:
+        notice, offer, event = due.notice, due.offer, due.event
+        if offer is None:
+            raise _NotYet(f"offer {notice.offer_id} is not known yet")
+        if event is None or event.name is None:
+            raise _NotYet(f"event {offer.event_id} is not known yet (catalog behind)")
+        context: dict[str, object] = {
+            "customer_name": offer.name,
+            "event_name": event.name,
+            "event_starts_at": event.starts_at,
+            "ticket_type_name": event.ticket_types.get(offer.ticket_type_id),
+            "quantity": offer.quantity,
+            "expires_at": offer.expires_at,
+            "minutes_left": minutes_between(self._clock(), offer.expires_at),
+            "offer_url": f"{self._shop_url}/offers/{offer.offer_id}",
+            "event_url": f"{self._shop_url}/#/event/{offer.event_id}",
+            "waitlist_url": f"{self._shop_url}/#/waitlist",
+        }
+        return self._rendered(due, offer.name, offer.email, context, [])
+
+    def _rendered(
+        self,
+        due: DueNotice,
+        name: str,
+        address: str,
+        context: dict[str, object],
+        attachments: list[Attachment],
+    ) -> Mail:
+        rendered = self._templates.render(due.notice.kind.value, context)
         return Mail(
-            to_name=customer.name,
-            to_address=customer.email,
+            to_name=name,
+            to_address=address,
             subject=rendered.subject,
             text=rendered.text,
             html=rendered.html,
-            message_id=message_id(str(notice.fact_id), self._domain),
+            message_id=message_id(str(due.notice.fact_id), self._domain),
             attachments=attachments,
         )

@@ -1,4 +1,4 @@
-"""The Kafka subscriber: booking and catalog facts (consumer group `notifications`).
+"""The Kafka subscriber: booking, catalog and inventory facts (consumer group `notifications`).
 
 Each partition batch is recorded by the use case in one transaction with its next offset:
 customers and event details the mails need, and one outbox row per notice. Decoding,
@@ -41,7 +41,10 @@ def subscribe(
         description=(
             "Booking facts (booking.confirmed, booking.cancelled, booking.payment_refunded make "
             "a mail each; booking.requested and booking.confirmed name the customer) and "
-            "catalog facts (event names, start times, ticket types for the mails)"
+            "catalog facts (event names, start times, ticket types for the mails), "
+            "booking.expired (the hold expired) and the waitlist's inventory facts "
+            "(inventory.waitlist_offer_made: the offer; inventory.waitlist_offer_ended with "
+            "outcome expired: the offer expired; other inventory facts are skipped)"
         ),
     )
     async def notice_facts(batch: PartitionBatch[Fact]) -> None:

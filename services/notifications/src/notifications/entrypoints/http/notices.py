@@ -23,7 +23,8 @@ TAG_DESCRIPTION = "Mails given up on after their attempts, and sending them agai
 class NoticeOut(BaseModel):
     fact_id: UUID = Field(description="The fact that caused the notice (its envelope's id)")
     kind: str = Field(examples=["confirmation"])
-    booking_id: UUID
+    booking_id: UUID | None = Field(description="The booking it is about (None: an offer)")
+    offer_id: UUID | None = Field(description="The waitlist offer it is about (None: a booking)")
     status: str = Field(examples=["failed"])
     attempts: int
     last_error: str | None

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  availabilityLabel, countdownText, errorMessage, isFinal, isoToLocalInput, keepRecent, limitText, localInputToIso,
-  ratePerSecond, saleState, saleSummary, saleWindowText, shortDateTime, statusText, waitText,
+  availabilityLabel, clockText, countdownText, errorMessage, isFinal, isOpenWaitlistEntry, isoToLocalInput, keepRecent, limitText, localInputToIso,
+  ratePerSecond, saleState, saleSummary, saleWindowText, shortDateTime, statusText, waitText, waitlistPlaceText,
 } from "../../src/ticketing_web/static/js/format.js";
 
 test("a rate limit reads as a wait, with the seconds from Retry-After", () => {
@@ -125,4 +125,36 @@ test("a booking past the limit says the limit, what the fan has and what is left
 test("a booking without a turn in the queue says to join the queue, not 'not allowed'", () => {
   assert.match(errorMessage(403, { error_type: "not_admitted", detail: "X-Admission-Pass" }), /Join the queue/);
   assert.match(errorMessage(409, { error_type: "waiting_room_not_open", opens_at: "2031-06-01T19:30:00Z" }), /queue for this event opens on .* 1 Jun, 19:30 UTC/);
+});
+
+test("a hold's time left reads as a clock", () => {
+  assert.equal(clockText(9 * 60_000 + 41_000), "9:41");
+  assert.equal(clockText(9 * 60_000 + 40_001), "9:41");
+  assert.equal(clockText(3_725_000), "1:02:05");
+  assert.equal(clockText(-5), "0:00");
+});
+
+test("a lower quantity refused reads with its figures", () => {
+  const body = { error_type: "quantity_below_taken", quantity: 20, sold: 12, held: 3, offered: 2 };
+  assert.equal(errorMessage(409, body), "12 sold, 3 held, 2 offered: the quantity cannot go below 17.");
+  assert.match(errorMessage(409, { ...body, error_type: "ticket_type_in_use" }), /^12 sold, 3 held, 2 offered: a ticket type can only be removed/);
+});
+
+test("the waitlist's refusals read in words", () => {
+  assert.match(errorMessage(409, { error_type: "not_sold_out" }), /not sold out/);
+  assert.match(errorMessage(409, { error_type: "offer_not_valid" }), /can no longer be booked/);
+  assert.match(errorMessage(409, { error_type: "sales_closed" }), /closed the sales/);
+});
+
+test("a waitlist entry says where the fan is", () => {
+  assert.equal(waitlistPlaceText({ state: "waiting", position: 3 }),
+    "You are number 3 on the waitlist. We will e-mail you when tickets come back.");
+  assert.match(waitlistPlaceText({ state: "waiting", position: 1 }), /^You are next/);
+  assert.match(waitlistPlaceText({ state: "expired", position: null }), /off the waitlist/);
+  assert.ok(isOpenWaitlistEntry({ state: "offered" }));
+  assert.ok(!isOpenWaitlistEntry({ state: "left" }));
+});
+
+test("an expired booking says the hold expired", () => {
+  assert.equal(statusText("EXPIRED"), "Your hold expired; the tickets went back on sale.");
 });

@@ -93,6 +93,28 @@ async def test_pages_carry_a_strict_content_security_policy(browser: httpx.Async
     assert (await browser.get("/static/js/shop.js")).status_code == 200
 
 
+async def test_an_emailed_offer_link_opens_the_shop(browser: httpx.AsyncClient) -> None:
+    page = await browser.get("/offers/6f1d4c2e-7a39-4c55-9d1e-0c0b8d3f6a21")
+    assert page.status_code == 200
+    assert 'src="/static/js/shop.js"' in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert (await browser.get("/offers/not-an-offer")).status_code == 422
+
+
+async def test_a_ticket_type_edit_is_proxied_with_its_body(
+    browser: httpx.AsyncClient, gateway: FakeGateway
+) -> None:
+    await log_in(browser)
+    answer = await browser.patch(
+        "/api/v1/events/e1/ticket-types/t1",
+        json={"name": "Balcony"},
+        headers={"X-CSRF-Token": browser.cookies[CSRF_COOKIE]},
+    )
+    assert answer.status_code == 200
+    assert gateway.requests[-1].method == "PATCH"
+    assert gateway.requests[-1].content == b'{"name":"Balcony"}'
+
+
 async def test_only_the_door_scanner_may_use_the_camera(browser: httpx.AsyncClient) -> None:
     scanner = await browser.get("/scanner")
     assert scanner.status_code == 200

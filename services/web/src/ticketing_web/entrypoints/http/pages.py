@@ -4,6 +4,7 @@ no build step)."""
 from __future__ import annotations
 
 from pathlib import Path
+from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
@@ -25,6 +26,13 @@ def _page(request: Request, name: str) -> Response:
 
 @router.get("/")
 async def shop(request: Request) -> Response:
+    return _page(request, "shop.html")
+
+
+@router.get("/offers/{offer_id}")
+async def waitlist_offer(offer_id: UUID, request: Request) -> Response:
+    """The e-mailed link to a waitlist offer: the shop, which opens the offer (a malformed id
+    is a 422 before any page)."""
     return _page(request, "shop.html")
 
 

@@ -38,7 +38,7 @@ _NOT_FOUND = b'{"detail":"Not Found","error_type":"not_found"}'
 
 @router.api_route(
     "/api/v1/{path:path}",
-    methods=["GET", "POST", "PUT", "DELETE"],
+    methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
     summary="The gateway's public API (except the auth routes: use /session)",
     include_in_schema=False,
 )
@@ -53,7 +53,7 @@ async def gateway_api(path: str, request: Request, gateway: GatewayDep) -> Respo
         client_address=client_address(request),
         headers=headers,
         params=httpx.QueryParams(list(request.query_params.multi_items())),
-        content=await request.body() if request.method in ("POST", "PUT") else None,
+        content=await request.body() if request.method in ("POST", "PUT", "PATCH") else None,
     )
     kept = {name: answer.headers[name] for name in _RESPONSE_HEADERS if name in answer.headers}
     if answer.headers.get("content-type", "").startswith("text/event-stream"):

@@ -51,6 +51,7 @@ export async function request(method, path, body, { idempotencyKey, admissionPas
 export const get = (path) => request("GET", path);
 export const post = (path, body, options) => request("POST", path, body, options);
 export const put = (path, body, options) => request("PUT", path, body, options);
+export const patch = (path, body) => request("PATCH", path, body);
 export const del = (path) => request("DELETE", path);
 
 export async function currentUser() {
@@ -90,6 +91,13 @@ export function followBooking(bookingId, onStatus, onTrouble) {
 // Takes the caller's place in an event's waiting room (the same place again if it holds one).
 export const joinWaitingRoom = (eventId) => post(`/api/v1/events/${encodeURIComponent(eventId)}/waiting-room/places`);
 export const waitingRoomPlace = (placeToken) => get(`/api/v1/waiting-room/places/${encodeURIComponent(placeToken)}`);
+
+// The caller's waitlist entries (with their places and open offers), joining, leaving, declining.
+export const waitlistEntries = () => get("/api/v1/waitlist/entries");
+export const joinWaitlist = (eventId, ticketTypeId, body) =>
+  post(`/api/v1/events/${encodeURIComponent(eventId)}/ticket-types/${encodeURIComponent(ticketTypeId)}/waitlist`, body);
+export const leaveWaitlist = (entryId) => del(`/api/v1/waitlist/entries/${encodeURIComponent(entryId)}`);
+export const declineOffer = (entryId) => post(`/api/v1/waitlist/entries/${encodeURIComponent(entryId)}/decline`);
 
 export function newIdempotencyKey() {
   return crypto.randomUUID();

@@ -1,8 +1,8 @@
-import { ApiError, currentUser, del, get, logIn, logOut, newIdempotencyKey, post, put } from "./api.js";
+import { ApiError, currentUser, del, get, logIn, logOut, newIdempotencyKey, patch, post, put } from "./api.js";
 import { appendBounded, lineChart, ratesPerSecond, series } from "./chart.js";
 import { field, focusHeading, formValues, h, message, replace } from "./dom.js";
 import {
-  dateTime, isoToLocalInput, keepRecent, localInputToIso, ratePerSecond, saleSummary, waitText,
+  dateTime, isoToLocalInput, keepRecent, localInputToIso, money, ratePerSecond, saleSummary, waitText,
 } from "./format.js";
 
 const main = document.getElementById("main");
@@ -162,6 +162,7 @@ function eventActions(event, feedback) {
     }
   }
   actions.push(h("a", { href: `#/on-sale/${id}` }, `On-sale settings of ${event.name}`));
+  actions.push(h("a", { href: `#/ticket-types/${id}` }, `Ticket types and waitlist of ${event.name}`));
   actions.push(h("a", { href: `#/sale/${id}` }, `Live sale of ${event.name}`));
   actions.push(h("a", { href: `#/check-in/${id}` }, `Check-in of ${event.name}`));
   return h("div", { class: "actions" }, actions);
@@ -207,7 +208,8 @@ async function eventsView(feedback) {
 const nullableNumber = (value) => (value === "" || value === undefined ? null : Number(value));
 
 // The three sale terms of an event or a ticket type; empty fields clear a bound or the limit.
-function saleTermsForm(id, legend, terms, save) {
+// An event's form also sets its hold and waitlist offer windows (`windows`).
+function saleTermsForm(id, legend, terms, save, { windows = false } = {}) {
   const form = h("form", { class: "row-form", id, onsubmit: (submitted) => {
     submitted.preventDefault();
     const values = formValues(form);
@@ -215,12 +217,20 @@ function saleTermsForm(id, legend, terms, save) {
       sale_starts_at: values.sale_starts_at ? localInputToIso(values.sale_starts_at) : null,
       sale_ends_at: values.sale_ends_at ? localInputToIso(values.sale_ends_at) : null,
       max_tickets_per_account: nullableNumber(values.max_tickets_per_account),
+      ...(windows ? {
+        hold_minutes: nullableNumber(values.hold_minutes),
+        waitlist_offer_minutes: nullableNumber(values.waitlist_offer_minutes),
+      } : {}),
     });
   } },
   h("fieldset", { class: "row-form" }, h("legend", {}, legend),
     field("Sale starts (UTC)", "input", { name: "sale_starts_at", type: "datetime-local", value: isoToLocalInput(terms?.sale_starts_at) }),
     field("Sale ends (UTC)", "input", { name: "sale_ends_at", type: "datetime-local", value: isoToLocalInput(terms?.sale_ends_at) }),
     field("Most tickets per person", "input", { name: "max_tickets_per_account", type: "number", min: 1, value: terms?.max_tickets_per_account ?? "" }),
+    windows ? field("Minutes a booking's tickets are held for payment", "input", { name: "hold_minutes", type: "number", min: 1, max: 10080,
+      value: terms?.hold_minutes ?? "", hint: "Empty: the platform's default." }) : null,
+    windows ? field("Minutes a waitlist offer holds its tickets", "input", { name: "waitlist_offer_minutes", type: "number", min: 1, max: 10080,
+      value: terms?.waitlist_offer_minutes ?? "", hint: "Empty: the platform's default." }) : null,
     h("button", { type: "submit", class: "secondary" }, `Save ${legend.toLowerCase()}`)));
   return form;
 }
@@ -283,11 +293,85 @@ async function onSaleView(eventId, feedback) {
       h("h2", { id: "terms-heading" }, "Sale window and purchase limit"),
       h("p", { class: "hint" }, "Bookings before the start or from the end on are refused; a ticket type's own times replace the event's, "
         + "and both limits apply. Empty fields clear a time or a limit."),
-      saleTermsForm("event-sale-form", "Event terms", event, saveEvent),
+      saleTermsForm("event-sale-form", "Event terms", event, saveEvent, { windows: true }),
       typeForms),
     h("section", { class: "stack wide", "aria-labelledby": "room-heading" },
       h("h2", { id: "room-heading" }, "Waiting room"),
       roomState, roomActions, roomForm(eventId, room, feedback)));
+}
+
+// ---------------------------------------------------------------- ticket types and waitlist
+// One ticket type's edit form: only the fields changed are sent (PATCH), so a rename never
+// touches the quantity inventory decides on.
+function ticketTypeEditor(eventId, type, feedback) {
+  const path = `/api/v1/events/${eventId}/ticket-types/${type.ticket_type_id}`;
+  const form = h("form", { class: "row-form", dataset: { ticketTypeEdit: type.ticket_type_id }, onsubmit: (submitted) => {
+    submitted.preventDefault();
+    const values = formValues(form);
+    const changes = {};
+    if (values.name !== type.name) changes.name = values.name;
+    if (Number(values.price) !== Number(type.price)) changes.price = values.price;
+    if (Number(values.quantity) !== type.quantity) changes.quantity = Number(values.quantity);
+    if (!Object.keys(changes).length) {
+      replace(feedback, message("info", `Nothing changed in ${type.name}.`));
+      return;
+    }
+    act(feedback, () => patch(path, changes), `${values.name} saved.`);
+  } },
+  h("fieldset", { class: "row-form" }, h("legend", {}, type.name),
+    field(`Name of ${type.name}`, "input", { name: "name", value: type.name, required: true, maxlength: 200 }),
+    field(`Price of ${type.name} (${type.currency})`, "input", { name: "price", value: type.price, inputmode: "decimal",
+      pattern: "\\d+(\\.\\d{1,2})?", required: true, hint: "For bookings made from now on; earlier bookings keep their price." }),
+    field(`Quantity of ${type.name}`, "input", { name: "quantity", type: "number", min: 1, value: type.quantity, required: true,
+      hint: "Never below the tickets sold, held and offered. Added tickets go to the waitlist first." }),
+    h("button", { type: "submit", class: "secondary" }, `Save ${type.name}`)));
+  const closed = Boolean(type.sales_closed);
+  const toggle = h("button", { type: "button", class: closed ? null : "secondary", onclick: () => act(feedback,
+    () => patch(path, { sales_closed: !closed }), closed ? `Sales of ${type.name} reopened.` : `Sales of ${type.name} closed.`) },
+  closed ? `Reopen sales of ${type.name}` : `Close sales of ${type.name}`);
+  const remove = h("button", { type: "button", class: "danger", onclick: () => {
+    if (confirm(`Remove “${type.name}”? Only a ticket type nothing was sold of can be removed.`)) {
+      act(feedback, () => del(path), `${type.name} removed.`);
+    }
+  } }, `Remove ${type.name}`);
+  return h("section", { class: "card", dataset: { ticketType: type.ticket_type_id } },
+    h("h3", {}, type.name, " ", closed ? h("span", { class: "badge bad" }, "Sales closed") : h("span", { class: "badge ok" }, "Selling"),
+      ` · ${money(type.price, type.currency)} · ${type.quantity} tickets`),
+    form, h("div", { class: "actions" }, toggle, remove));
+}
+
+function waitlistTable(event, waitlist) {
+  const names = new Map((event.ticket_types ?? []).map((type) => [type.ticket_type_id, type.name]));
+  const cell = (value) => h("td", { class: "number" }, String(value));
+  return table("Waitlist per ticket type", ["Ticket type", { label: "Waiting", number: true }, { label: "Tickets wanted", number: true },
+    { label: "Offers open", number: true }, { label: "Tickets offered", number: true }, { label: "Accepted", number: true },
+    { label: "Expired or declined", number: true }],
+  waitlist.ticket_types.map((type) => h("tr", { dataset: { waitlistTicketType: names.get(type.ticket_type_id) ?? type.ticket_type_id } },
+    h("td", {}, names.get(type.ticket_type_id) ?? type.ticket_type_id),
+    cell(type.waiting), cell(type.tickets_wanted), cell(type.offers_open), cell(type.tickets_offered), cell(type.accepted),
+    cell(type.expired_or_declined))));
+}
+
+async function ticketTypesView(eventId, feedback) {
+  const event = await get(`/api/v1/events/${eventId}`);
+  const waitlist = h("section", { id: "waitlist", "aria-live": "polite" });
+  replace(main, h("h1", {}, `Ticket types: ${event.name}`), feedback,
+    h("p", {}, h("a", { href: `#/on-sale/${eventId}` }, `On-sale settings of ${event.name}`), " (hold and offer windows)"),
+    h("section", { class: "stack wide", "aria-labelledby": "types-heading" },
+      h("h2", { id: "types-heading" }, "Edit ticket types"),
+      (event.ticket_types ?? []).map((type) => ticketTypeEditor(eventId, type, feedback))),
+    h("h2", {}, "Waitlist"),
+    h("p", { class: "hint" }, "Tickets that come back go to each type's waitlist first, in the order fans joined."),
+    waitlist);
+  stopView = every(3000, async () => {
+    if (document.hidden) return;
+    try {
+      replace(waitlist, waitlistTable(event, await get(`/api/v1/events/${eventId}/waitlist`)),
+        h("p", { class: "hint" }, `Updated ${new Date().toLocaleTimeString("en-GB")}.`));
+    } catch (error) {
+      replace(waitlist, message("error", describe(error)));
+    }
+  });
 }
 
 // ---------------------------------------------------------------- live sale
@@ -491,6 +575,7 @@ async function route(options = {}) {
     if (parts[0] === "venues") await venuesView(feedback);
     else if (parts[0] === "sale" && parts[1]) await saleView(parts[1]);
     else if (parts[0] === "on-sale" && parts[1]) await onSaleView(parts[1], feedback);
+    else if (parts[0] === "ticket-types" && parts[1]) await ticketTypesView(parts[1], feedback);
     else if (parts[0] === "check-in" && parts[1]) await checkInView(parts[1], feedback);
     else if ((parts[0] === "health" || parts[0] === "dead-letters") && !isAdmin()) {
       replace(main, h("h1", {}, "Admins only"), message("info", "Platform health and dead letters are for admins."));

@@ -39,7 +39,7 @@ const STATUS_TEXT = {
   CONFIRMED: "Confirmed: your tickets are booked.",
   REJECTED: "Rejected: the booking did not go through.",
   CANCELLED: "Cancelled: your payment is refunded in full and the tickets went back on sale.",
-  EXPIRED: "Expired: the hold ran out before the booking completed.",
+  EXPIRED: "Your hold expired; the tickets went back on sale.",
 };
 
 const REASON_TEXT = {
@@ -48,7 +48,7 @@ const REASON_TEXT = {
   event_not_on_sale: "That event is not on sale.",
   payment_declined: "Your card was declined. No money was taken.",
   event_cancelled: "The event was cancelled; nothing stays charged.",
-  hold_expired: "The hold on your tickets ran out.",
+  hold_expired: "", // the EXPIRED text says it
 };
 
 export function statusText(status, reason) {
@@ -76,6 +76,8 @@ export function errorMessage(status, body, retryAfter) {
     return "Sorry, these tickets are sold out.";
   }
   if (type === "not_on_sale") return notOnSaleText(body);
+  const ticketTypeChange = ticketTypeChangeText(type, body);
+  if (ticketTypeChange) return ticketTypeChange;
   if (type === "purchase_limit_reached") return purchaseLimitText(body);
   if (type === "not_admitted") {
     return "Bookings for this event go through its queue, and your turn has not come or has ended. "
@@ -226,4 +228,55 @@ function purchaseLimitText(body) {
   const already = left === null ? "" : ` and you already have ${held}`;
   const more = left === null ? "" : left ? `: you can book ${left} more` : ": you cannot book more";
   return `Each person may have up to ${plural(limit, "ticket")} ${what}${already}${more}.`;
+}
+
+// A hold's or an offer's time left as a clock: "9:41", "1:02:05", "0:00" once it is over.
+export function clockText(milliseconds) {
+  const total = Math.ceil(Math.max(0, milliseconds) / 1000);
+  const hours = Math.floor(total / 3600);
+  const minutes = Math.floor((total % 3600) / 60);
+  const seconds = String(total % 60).padStart(2, "0");
+  return hours ? `${hours}:${String(minutes).padStart(2, "0")}:${seconds}` : `${minutes}:${seconds}`;
+}
+
+// A fan's waitlist entry in words (its state, and its place while it waits).
+export function waitlistPlaceText(entry) {
+  switch (entry.state) {
+    case "waiting":
+      return entry.position === 1
+        ? "You are next on the waitlist. We will e-mail you when tickets come back."
+        : `You are number ${entry.position} on the waitlist. We will e-mail you when tickets come back.`;
+    case "offered": return "Tickets are held for you: book them before the offer runs out.";
+    case "accepted": return "You booked the tickets offered to you.";
+    case "declined": return "You declined the tickets offered to you.";
+    case "expired": return "The offer ran out before it was booked; you are off the waitlist.";
+    case "left": return "You left the waitlist.";
+    case "cancelled": return "This waitlist ended: the event or its ticket type is gone.";
+    default: return entry.state;
+  }
+}
+
+export const isOpenWaitlistEntry = (entry) => entry.state === "waiting" || entry.state === "offered";
+
+// The refusals of the waitlist and of a ticket type's changes, in words (null: not one of them).
+function ticketTypeChangeText(type, body) {
+  const taken = (figures) => `${figures.sold} sold, ${figures.held} held, ${figures.offered} offered`;
+  switch (type) {
+    case "quantity_below_taken":
+      return `${taken(body)}: the quantity cannot go below ${body.sold + body.held + body.offered}.`;
+    case "ticket_type_in_use":
+      return `${taken(body)}: a ticket type can only be removed while nothing of it was ever sold and none is held or offered. Close its sales instead.`;
+    case "last_ticket_type":
+      return "An event keeps at least one ticket type: add another before removing this one.";
+    case "sales_closed":
+      return "The organiser has closed the sales of these tickets.";
+    case "offer_not_valid":
+      return "This offer can no longer be booked: it ran out, was declined, or is for other tickets.";
+    case "not_sold_out":
+      return "These tickets are not sold out: book them directly instead of joining the waitlist.";
+    case "no_open_offer":
+      return "There is no open offer to decline: it ran out or was booked.";
+    default:
+      return null;
+  }
 }

@@ -1,12 +1,13 @@
 import {
-  ApiError, currentUser, followBooking, get, joinWaitingRoom, logIn, logOut, newIdempotencyKey, post, signUp, waitingRoomPlace,
+  ApiError, currentUser, declineOffer, followBooking, get, joinWaitingRoom, joinWaitlist, leaveWaitlist, logIn, logOut,
+  newIdempotencyKey, post, signUp, waitingRoomPlace, waitlistEntries,
 } from "./api.js";
 import { field, focusHeading, formValues, h, message, replace } from "./dom.js";
 import { qrSvg } from "./qr.js";
 import { ticketStatusText } from "./tickets.js";
 import {
-  PAYMENT_TEST_CARDS, availabilityLabel, countdownText, dateTime, errorMessage, isFinal, limitText, money, saleState,
-  saleWindowText, shortDateTime, statusText, waitText,
+  PAYMENT_TEST_CARDS, availabilityLabel, clockText, countdownText, dateTime, errorMessage, isFinal, isOpenWaitlistEntry,
+  limitText, money, saleState, saleWindowText, shortDateTime, statusText, waitText, waitlistPlaceText,
 } from "./format.js";
 
 const main = document.getElementById("main");
@@ -22,6 +23,7 @@ function renderNav() {
   const links = [h("a", { href: "#/" }, "Events")];
   if (user) {
     links.push(h("a", { href: "#/bookings" }, "My bookings"));
+    links.push(h("a", { href: "#/waitlist" }, "My waitlist"));
     if (user.role === "admin" || user.role === "manager") links.push(h("a", { href: "/console" }, "Console"));
     links.push(h("span", { class: "who" }, `Signed in as ${user.name}`));
     links.push(h("button", { type: "button", class: "link", onclick: async () => {
@@ -133,6 +135,33 @@ function countdown(iso, done) {
   return { text, stop: () => clearInterval(timer) };
 }
 
+function isSoldOut(type, availability) {
+  const left = availability?.ticket_types?.find((line) => line.ticket_type_id === type.ticket_type_id);
+  return Boolean(left && (left.sold_out || left.available <= 0));
+}
+
+// The most tickets one fan may ask for of these types (their limits and the event's).
+function mostTickets(event, types) {
+  const limits = [event.max_tickets_per_account, ...types.map((type) => type.max_tickets_per_account)].filter(Boolean);
+  return { most: Math.min(10, ...limits), limits };
+}
+
+// A live "9:41" until `iso` in `element`; calls `done` once it is reached. Returns a stop function.
+function clock(element, iso, done) {
+  const target = new Date(iso).getTime();
+  const tick = () => {
+    const left = target - Date.now();
+    element.textContent = clockText(left);
+    if (left <= 0) {
+      clearInterval(timer);
+      done?.();
+    }
+  };
+  const timer = setInterval(tick, 1000);
+  tick();
+  return () => clearInterval(timer);
+}
+
 function soldOutNotice() {
   return h("p", { id: "sold-out", class: "message error", role: "alert" }, "Sorry, this event is sold out: no tickets are left.");
 }
@@ -174,6 +203,12 @@ async function eventView(eventId) {
   const states = types.map((type) => saleState(effectiveWindow(type, event)));
   const soldOut = availability?.ticket_types?.length > 0
     && availability.ticket_types.every((type) => type.sold_out || type.available <= 0);
+  const soldOutTypes = types.filter((type, index) => states[index] === "open" && isSoldOut(type, availability));
+  if (soldOutTypes.length) {
+    const waitlist = h("section", { id: "waitlist", "aria-labelledby": "waitlist-heading" });
+    main.append(waitlist);
+    stops.push(showWaitlist(waitlist, event, soldOutTypes));
+  }
   if (soldOut) {
     replace(body, soldOutNotice());
     return;
@@ -345,6 +380,218 @@ function bookingForm(event, types, { admissionPass, onNotAdmitted }) {
   return [form, status];
 }
 
+// ---------------------------------------------------------------- the waitlist
+// The sold-out ticket types of an event: join a waitlist, or see the place held on it (and an
+// offer once tickets come back). Polls the fan's entries; returns a stop function.
+function showWaitlist(container, event, types) {
+  const feedback = h("div", { id: "waitlist-feedback", "aria-live": "polite" });
+  const panels = h("div");
+  replace(container, h("h2", { id: "waitlist-heading" }, "Waitlist"),
+    h("p", { class: "hint" }, "When tickets of a sold-out type come back, they are offered to the fans on its waitlist, in the order they joined."),
+    feedback, panels);
+  if (!user) {
+    replace(panels, h("p", { class: "message info" }, "To join the waitlist, ",
+      h("a", { href: `#/login?next=${encodeURIComponent(`#/event/${event.id}`)}` }, "log in"), "."));
+    return () => {};
+  }
+  let shown = null;
+  const stops = [];
+  const render = (entries) => {
+    const mine = types.map((type) => entries.find((entry) => entry.ticket_type_id === type.ticket_type_id && isOpenWaitlistEntry(entry)));
+    const signature = JSON.stringify(mine);
+    if (signature === shown) return;
+    shown = signature;
+    stops.splice(0).forEach((stop) => stop());
+    replace(panels, types.map((type, index) => waitlistPanel(event, type, mine[index], feedback, stops, refresh)));
+  };
+  const refresh = async () => render((await waitlistEntries()).entries);
+  const stopPolling = every(3000, refresh);
+  return () => { stopPolling(); stops.splice(0).forEach((stop) => stop()); };
+}
+
+function waitlistPanel(event, type, entry, feedback, stops, refresh) {
+  const title = h("h3", {}, `${type.name} · sold out`);
+  if (!entry) {
+    const { most, limits } = mostTickets(event, [type]);
+    const form = h("form", { class: "row-form", dataset: { waitlistJoin: type.ticket_type_id }, onsubmit: async (submitted) => {
+      submitted.preventDefault();
+      const button = form.querySelector("button[type=submit]");
+      button.disabled = true;
+      try {
+        const joined = await joinWaitlist(event.id, type.ticket_type_id, {
+          quantity: Number(formValues(form).quantity), customer_name: user.name, customer_email: user.email,
+        });
+        replace(feedback, message("success", waitlistPlaceText(joined)));
+        await refresh();
+      } catch (error) {
+        replace(feedback, message("error", describe(error)));
+        button.disabled = false;
+      }
+    } },
+    field(`Tickets wanted of ${type.name}`, "input", {
+      name: "quantity", type: "number", min: 1, max: most, value: 1, required: true, inputmode: "numeric",
+      hint: limits.length ? `${limitText(Math.min(...limits))}.` : undefined,
+    }),
+    h("button", { type: "submit" }, "Join the waitlist"));
+    return h("div", { class: "card waitlist" }, title, form);
+  }
+  const leave = h("button", { type: "button", class: "secondary", onclick: async () => {
+    if (!confirm("Leave the waitlist? You lose your place (and any tickets held for you).")) return;
+    try {
+      await leaveWaitlist(entry.entry_id);
+      replace(feedback, message("success", "You left the waitlist."));
+      await refresh();
+    } catch (error) {
+      replace(feedback, message("error", describe(error)));
+    }
+  } }, "Leave the waitlist");
+  return h("div", { class: "card waitlist", dataset: { waitlistEntry: entry.entry_id, state: entry.state } },
+    title,
+    h("p", { class: "waitlist-place", role: "status" }, waitlistPlaceText(entry)),
+    h("p", {}, `Tickets wanted: ${entry.quantity}`),
+    entry.offer ? offerSummary(entry, stops) : null,
+    h("div", { class: "actions" }, leave));
+}
+
+// An open offer in short: its tickets, a live countdown and the way to book them.
+function offerSummary(entry, stops) {
+  const left = h("strong", { class: "countdown-value" });
+  stops.push(clock(left, entry.offer.expires_at));
+  return h("div", { class: "offer", dataset: { offerId: entry.offer.offer_id } },
+    h("p", { class: "countdown", role: "timer" }, `${entry.offer.quantity} ticket${entry.offer.quantity === 1 ? " is" : "s are"} held for you for `, left, "."),
+    h("a", { class: "button", href: `#/offer/${entry.offer.offer_id}` }, "Book these tickets"));
+}
+
+async function offerView(offerId) {
+  if (!user) {
+    location.hash = `#/login?next=${encodeURIComponent(`#/offer/${offerId}`)}`;
+    return;
+  }
+  replace(main, h("p", {}, "Loading…"));
+  let entry;
+  let event;
+  try {
+    entry = (await waitlistEntries()).entries.find((candidate) => candidate.offer?.offer_id === offerId);
+    event = entry ? await get(`/api/v1/events/${entry.event_id}`) : null;
+  } catch (error) {
+    replace(main, h("h1", {}, "Your offer"), message("error", describe(error)));
+    return;
+  }
+  if (!entry) {
+    replace(main, h("h1", {}, "Your offer"),
+      message("info", "This offer is no longer open: it was booked, declined, or ran out."),
+      h("p", {}, h("a", { href: "#/waitlist" }, "See my waitlist"), " · ", h("a", { href: "#/bookings" }, "See my bookings")));
+    return;
+  }
+  const type = (event.ticket_types ?? []).find((candidate) => candidate.ticket_type_id === entry.ticket_type_id);
+  const typeName = type?.name ?? "tickets";
+  const left = h("strong", { class: "countdown-value", id: "offer-countdown" });
+  const stops = [];
+  stopView = () => stops.splice(0).forEach((stop) => stop());
+  const feedback = h("div", { id: "offer-feedback", "aria-live": "assertive" });
+  const form = offerBookingForm(event, entry, feedback);
+  stops.push(clock(left, entry.offer.expires_at, () => {
+    form.querySelectorAll("button").forEach((button) => { button.disabled = true; });
+    replace(feedback, message("info", "The offer ran out: the tickets passed to the next fan on the waitlist."));
+  }));
+  const decline = h("button", { type: "button", class: "secondary", id: "decline-offer", onclick: async () => {
+    if (!confirm("Decline these tickets? They pass to the next fan on the waitlist and you leave it.")) return;
+    try {
+      await declineOffer(entry.entry_id);
+      stopView();
+      replace(main, h("h1", {}, "Offer declined"), message("success", "The tickets pass to the next fan on the waitlist."),
+        h("p", {}, h("a", { href: "#/" }, "Back to the events")));
+    } catch (error) {
+      replace(feedback, message("error", describe(error)));
+    }
+  } }, "Decline");
+  replace(main,
+    h("h1", {}, `Tickets held for you: ${event.name}`),
+    h("p", { class: "when" }, dateTime(event.starts_at)),
+    h("p", { id: "offer-tickets" }, `${entry.offer.quantity} × ${typeName}${type ? ` · ${money(type.price, type.currency)} each` : ""}`),
+    h("p", { class: "countdown", role: "timer" }, "Held for you for ", left, ` (until ${shortDateTime(entry.offer.expires_at)}).`),
+    form, decline, feedback);
+}
+
+function offerBookingForm(event, entry, feedback) {
+  const idempotencyKey = newIdempotencyKey();
+  const form = h("form", { class: "stack", id: "offer-form", onsubmit: async (submitted) => {
+    submitted.preventDefault();
+    const values = formValues(form);
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    replace(feedback, message("info", "Sending your booking…"));
+    try {
+      const booking = await post("/api/v1/bookings", {
+        event_id: event.id,
+        ticket_type_id: entry.ticket_type_id,
+        quantity: entry.offer.quantity,
+        customer_name: values.customer_name,
+        customer_email: values.customer_email,
+        payment_token: values.payment_token,
+        offer_id: entry.offer.offer_id,
+      }, { idempotencyKey });
+      location.hash = `#/booking/${booking.id}`;
+    } catch (error) {
+      replace(feedback, message("error", describe(error)));
+      button.disabled = false;
+    }
+  } },
+  field("Name on the tickets", "input", { name: "customer_name", autocomplete: "name", required: true, value: user.name, maxlength: 200 }),
+  field("Email for the tickets", "input", { name: "customer_email", type: "email", autocomplete: "email", required: true, value: user.email }),
+  field("Payment card", "select", { name: "payment_token", required: true, hint: "This is a test shop: no real card is charged." }, PAYMENT_TEST_CARDS),
+  h("button", { type: "submit" }, "Book these tickets"));
+  return form;
+}
+
+async function myWaitlistView() {
+  if (!user) {
+    location.hash = `#/login?next=${encodeURIComponent("#/waitlist")}`;
+    return;
+  }
+  const feedback = h("div", { "aria-live": "polite" });
+  const list = h("div", { id: "waitlist-entries" });
+  const events = new Map();
+  const stops = [];
+  let shown = null;
+  replace(main, h("h1", {}, "My waitlist"), feedback, list);
+  const load = async () => {
+    const { entries } = await waitlistEntries();
+    const signature = JSON.stringify(entries);
+    if (signature === shown) return;
+    shown = signature;
+    await Promise.all([...new Set(entries.map((entry) => entry.event_id))].filter((id) => !events.has(id))
+      .map(async (id) => events.set(id, await get(`/api/v1/events/${id}`).catch(() => null))));
+    stops.splice(0).forEach((stop) => stop());
+    if (!entries.length) {
+      replace(list, message("info", "You are on no waitlist. On a sold-out event, join the waitlist of its tickets."));
+      return;
+    }
+    replace(list, h("ul", { class: "stack" }, entries.map((entry) => {
+      const event = events.get(entry.event_id);
+      const type = event?.ticket_types?.find((candidate) => candidate.ticket_type_id === entry.ticket_type_id);
+      const leave = isOpenWaitlistEntry(entry) ? h("button", { type: "button", class: "secondary", onclick: async () => {
+        if (!confirm("Leave the waitlist? You lose your place (and any tickets held for you).")) return;
+        try {
+          await leaveWaitlist(entry.entry_id);
+          replace(feedback, message("success", "You left the waitlist."));
+          await load();
+        } catch (error) {
+          replace(feedback, message("error", describe(error)));
+        }
+      } }, "Leave the waitlist") : null;
+      return h("li", { class: "card waitlist", dataset: { waitlistEntry: entry.entry_id, state: entry.state } },
+        h("h2", {}, event ? h("a", { href: `#/event/${event.id}` }, event.name) : "Event"),
+        h("p", {}, `${entry.quantity} × ${type?.name ?? "tickets"}`),
+        h("p", { class: "waitlist-place" }, waitlistPlaceText(entry)),
+        entry.offer ? offerSummary(entry, stops) : null,
+        leave);
+    })));
+  };
+  const stopPolling = every(3000, load);
+  stopView = () => { stopPolling(); stops.splice(0).forEach((stop) => stop()); };
+}
+
 // ---------------------------------------------------------------- tickets
 function ticketCard(ticket) {
   const usable = ticket.status !== "voided";
@@ -402,18 +649,34 @@ async function bookingView(bookingId) {
     return;
   }
   const tickets = h("section", { id: "tickets", "aria-live": "polite" });
+  const hold = h("p", { id: "hold-countdown", class: "countdown", role: "timer", hidden: true });
   let stopTickets = null;
+  let stopHold = null;
+  const showHold = (latest) => {
+    const held = latest.status === "PENDING" && latest.hold_expires_at;
+    hold.hidden = !held;
+    if (held && !stopHold) {
+      const left = h("strong", { class: "countdown-value" });
+      replace(hold, "Your tickets are held for ", left, ": pay before the hold expires.");
+      stopHold = clock(left, latest.hold_expires_at);
+    } else if (!held && stopHold) {
+      stopHold();
+      stopHold = null;
+    }
+  };
   const showStatus = (latest) => {
     show(latest);
+    showHold(latest);
     if (latest.status === "CONFIRMED" && !stopTickets) stopTickets = showTickets(tickets, bookingId);
   };
+  live.after(hold);
   showStatus(booking);
   replace(details, h("dl", { class: "facts" },
     h("dt", {}, "Booking"), h("dd", {}, booking.id),
     h("dt", {}, "Tickets"), h("dd", {}, String(booking.quantity ?? "")),
     h("dt", {}, "Total"), h("dd", {}, booking.total_price ? money(booking.total_price, booking.currency) : "")), tickets);
   let stopFollowing = () => {};
-  stopView = () => { stopFollowing(); stopTickets?.(); };
+  stopView = () => { stopFollowing(); stopTickets?.(); stopHold?.(); };
   if (isFinal(booking.status)) return;
   const poll = async () => {
     const latest = await get(`/api/v1/bookings/${bookingId}`).catch(() => null);
@@ -526,12 +789,19 @@ async function route() {
   if (parts[0] === "event" && parts[1]) await eventView(parts[1]);
   else if (parts[0] === "booking" && parts[1]) await bookingView(parts[1]);
   else if (parts[0] === "bookings") await myBookingsView();
+  else if (parts[0] === "offer" && parts[1]) await offerView(parts[1]);
+  else if (parts[0] === "waitlist") await myWaitlistView();
   else if (parts[0] === "login" || parts[0] === "signup") accountView(parts[0], params);
   else await eventsView(params);
   focusHeading(main);
 }
 
+// The e-mailed link to an offer (/offers/{offer_id}) is the shop at that offer.
+const OFFER_LINK = /^\/offers\/([0-9a-fA-F-]{36})\/?$/;
+
 async function start() {
+  const offerLink = OFFER_LINK.exec(location.pathname);
+  if (offerLink) history.replaceState(null, "", `/#/offer/${offerLink[1]}`);
   user = await currentUser().catch(() => null);
   renderNav();
   window.addEventListener("hashchange", route);

@@ -126,6 +126,8 @@ async def request_booking(
     correlation_id: str | None = None,
     idempotency_key: str | None = None,
     card: str = "tok_visa",
+    customer_name: str = "Sam Fan",
+    customer_email: str = "sam.fan@example.com",
 ) -> httpx.Response:
     extra = {}
     if correlation_id:
@@ -138,8 +140,8 @@ async def request_booking(
             "event_id": event_id,
             "ticket_type_id": ticket_type_id,
             "quantity": quantity,
-            "customer_name": "Sam Fan",
-            "customer_email": "sam.fan@example.com",
+            "customer_name": customer_name,
+            "customer_email": customer_email,
             "payment_token": card,
         },
         headers={**headers, **extra},

@@ -401,6 +401,7 @@ function showWaitlist(container, event, types) {
     const signature = JSON.stringify(mine);
     if (signature === shown) return;
     shown = signature;
+    replace(feedback); // what it said was about the entries as they were
     stops.splice(0).forEach((stop) => stop());
     replace(panels, types.map((type, index) => waitlistPanel(event, type, mine[index], feedback, stops, refresh)));
   };
@@ -418,11 +419,10 @@ function waitlistPanel(event, type, entry, feedback, stops, refresh) {
       const button = form.querySelector("button[type=submit]");
       button.disabled = true;
       try {
-        const joined = await joinWaitlist(event.id, type.ticket_type_id, {
+        await joinWaitlist(event.id, type.ticket_type_id, {
           quantity: Number(formValues(form).quantity), customer_name: user.name, customer_email: user.email,
         });
-        replace(feedback, message("success", waitlistPlaceText(joined)));
-        await refresh();
+        await refresh(); // the panel shows the place
       } catch (error) {
         replace(feedback, message("error", describe(error)));
         button.disabled = false;
@@ -439,8 +439,8 @@ function waitlistPanel(event, type, entry, feedback, stops, refresh) {
     if (!confirm("Leave the waitlist? You lose your place (and any tickets held for you).")) return;
     try {
       await leaveWaitlist(entry.entry_id);
-      replace(feedback, message("success", "You left the waitlist."));
       await refresh();
+      replace(feedback, message("success", "You left the waitlist."));
     } catch (error) {
       replace(feedback, message("error", describe(error)));
     }

@@ -618,6 +618,7 @@ WEB_PATHS = {
     ("/", "Exact"),
     ("/console", "Exact"),
     ("/scanner", "Exact"),
+    ("/offers/", "Prefix"),
     ("/static/", "Prefix"),
     ("/session", "Prefix"),
     ("/api/", "Prefix"),

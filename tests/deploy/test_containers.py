@@ -7,6 +7,7 @@ import ipaddress
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -55,7 +56,8 @@ TEST_SECRETS = {
     "INTERNAL_TOKEN_PRIVATE_KEY": INTERNAL_PRIVATE_KEY,
     "INTERNAL_TOKEN_PUBLIC_KEY": INTERNAL_PUBLIC_KEY,
     "PAYMENT_PROVIDER_SECRET_KEY": "Hx4Tn8Wq2Lr6Zp9Vc3Mb7Kd5Fj",
-    "TICKET_SIGNING_SECRET": "Rk5Wm9Tz2Qc7Nh4Lb8Vx3Jd6Gf1Pa0YsEu2Ko7Ti9",
+    # Generated: a signing secret written here would be public.
+    "TICKET_SIGNING_SECRET": secrets.token_urlsafe(32),
     **SERVICE_KEYS,
 }
 

@@ -128,6 +128,7 @@ async def request_booking(
     card: str = "tok_visa",
     customer_name: str = "Sam Fan",
     customer_email: str = "sam.fan@example.com",
+    offer_id: str | None = None,
 ) -> httpx.Response:
     extra = {}
     if correlation_id:
@@ -143,6 +144,7 @@ async def request_booking(
             "customer_name": customer_name,
             "customer_email": customer_email,
             "payment_token": card,
+            **({"offer_id": offer_id} if offer_id else {}),
         },
         headers={**headers, **extra},
     )

@@ -18,6 +18,7 @@ import zxingcpp
 
 from local_infra.stack_state import StackInfo
 
+from .caught_mail import attachment, caught_mail, mail_with_subject
 from .platform_api import Fan, Show, book, eventually, published_show, register_fan, wait_for_status
 from .stack_helpers import admin_headers
 
@@ -31,36 +32,10 @@ def fan_address() -> str:
     return f"fan-{uuid.uuid4().hex[:12]}@example.com"
 
 
-async def caught_mail(stack: StackInfo, to: str) -> list[dict[str, Any]]:
-    async with httpx.AsyncClient(base_url=stack.mail_catcher_url, timeout=10) as catcher:
-        listed = await catcher.get("/api/messages")
-    assert listed.status_code == 200, listed.text
-    return [m for m in listed.json() if any(to in recipient for recipient in m["to"])]
-
-
-async def mail_with_subject(stack: StackInfo, to: str, starting: str) -> dict[str, Any]:
-    """The first message to `to` whose subject starts so, once it has arrived."""
-
-    async def messages() -> list[dict[str, Any]]:
-        return [m for m in await caught_mail(stack, to) if m["subject"].startswith(starting)]
-
-    found = await eventually(
-        messages, bool, within=SETTLE_SECONDS, what=f"mail '{starting}…' to {to}"
-    )
-    return found[0]
-
-
-async def attachment(stack: StackInfo, message: dict[str, Any], index: int) -> bytes:
-    async with httpx.AsyncClient(base_url=stack.mail_catcher_url, timeout=10) as catcher:
-        answer = await catcher.get(f"/api/messages/{message['id']}/attachments/{index}")
-    assert answer.status_code == 200, answer.text
-    return answer.content
-
-
 def qr_payloads_in(pdf: bytes) -> list[str]:
     """What a phone camera would read off each page of the PDF."""
     document = pypdfium2.PdfDocument(pdf)
-    payloads = []
+    payloads: list[str] = []
     for page in document:
         image = page.render(scale=3).to_pil()
         payloads.extend(barcode.text for barcode in zxingcpp.read_barcodes(image))

@@ -9,7 +9,7 @@ import asyncpg
 from aiokafka import TopicPartition
 from fastapi import FastAPI
 
-from entry.adapters.broker_epoch import PostgresBrokerEpoch
+from entry.adapters.broker_epoch import read_again_from_the_start
 from entry.adapters.pdf import render_tickets_pdf
 from entry.adapters.postgres_facts import PostgresFacts
 from entry.adapters.postgres_schema import ensure_schema
@@ -30,6 +30,7 @@ from service_kit.dependency_probes import postgres_pool_probe
 from service_kit.kafka.runtime import KafkaRuntime
 from service_kit.kafka.subscription import Subscription
 from service_kit.kafka_topics import ensure_topics
+from service_kit.postgres_broker_epoch import PostgresBrokerEpoch
 
 
 class Entry:
@@ -73,7 +74,7 @@ class Entry:
             partitions=settings.topic_partitions,
         )
         self._apply_facts = ApplyFacts(PostgresFacts(self.pool))
-        epoch = PostgresBrokerEpoch(self.pool)
+        epoch = PostgresBrokerEpoch(self.pool, on_adopt=read_again_from_the_start)
         await recover_from_broker_change(settings, epoch)
         await self.runtime.start()
         self.runtime.watch_broker(epoch)

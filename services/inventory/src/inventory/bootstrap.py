@@ -20,7 +20,7 @@ from inventory.adapters.booking_command import (
     HttpBookingDirectory,
     no_service_credential,
 )
-from inventory.adapters.broker_epoch import PostgresBrokerEpoch
+from inventory.adapters.broker_epoch import republish_the_outbox
 from inventory.adapters.catalog_progress import KafkaCatalogProgress
 from inventory.adapters.outbox_relay import OutboxRelay
 from inventory.adapters.postgres_repository import InventoryQueries, PostgresUnitOfWork
@@ -44,6 +44,7 @@ from service_kit.dead_letter_routes import dead_letter_router
 from service_kit.dependency_probes import postgres_pool_probe, redis_probe
 from service_kit.kafka.runtime import KafkaRuntime
 from service_kit.kafka_topics import ensure_topics
+from service_kit.postgres_broker_epoch import PostgresBrokerEpoch
 from service_kit.redis_pool import redis_client
 from ticketing_contracts import topics
 from ticketing_contracts.envelope import EventEnvelope
@@ -239,7 +240,7 @@ class InventoryRuntime:
             command_timeout=10,
         )
         await create_schema(self.pool)
-        epoch = PostgresBrokerEpoch(self.pool)
+        epoch = PostgresBrokerEpoch(self.pool, on_adopt=republish_the_outbox)
         await recover_from_broker_change(settings, epoch)
         await self.kafka.start()
         self.relay = OutboxRelay(

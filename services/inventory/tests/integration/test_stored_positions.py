@@ -9,7 +9,7 @@ from uuid import uuid4
 import asyncpg
 import pytest
 
-from inventory.adapters.broker_epoch import PostgresBrokerEpoch
+from inventory.adapters.broker_epoch import republish_the_outbox
 from inventory.adapters.outbox_relay import OutboxRelay
 from inventory.adapters.postgres_repository import PostgresUnitOfWork
 from inventory.adapters.postgres_schema import create_schema
@@ -19,6 +19,7 @@ from local_infra.pytest_plugin import DatabaseFactory
 from service_kit.broker_epoch import BrokerRecovery
 from service_kit.circuit_breakers import CircuitBreaker
 from service_kit.kafka.messages import OutboundMessage
+from service_kit.postgres_broker_epoch import PostgresBrokerEpoch
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +54,7 @@ async def test_a_batch_read_before_a_broker_recovery_cannot_store_its_stale_posi
     pool: asyncpg.Pool,
 ) -> None:
     await store(pool, 40, continues_from=0)
-    epoch = PostgresBrokerEpoch(pool)
+    epoch = PostgresBrokerEpoch(pool, on_adopt=republish_the_outbox)
     await epoch.record_cluster_id("old-cluster")
 
     # A consumer still reading at 40 finishes its batch after the recovery for a new broker.
@@ -79,7 +80,7 @@ async def test_a_replica_that_lost_its_partition_cannot_move_the_new_owners_posi
 async def test_a_relay_round_in_flight_when_the_broker_changes_leaves_its_rows_to_republish(
     pool: asyncpg.Pool,
 ) -> None:
-    epoch = PostgresBrokerEpoch(pool)
+    epoch = PostgresBrokerEpoch(pool, on_adopt=republish_the_outbox)
     await epoch.record_cluster_id("old-cluster")
     async with PostgresUnitOfWork(pool) as uow:
         await uow.add_to_outbox(

@@ -15,7 +15,7 @@ from aiokafka import TopicPartition
 from fastapi import FastAPI
 
 from notifications.adapters import metrics
-from notifications.adapters.broker_epoch import PostgresBrokerEpoch
+from notifications.adapters.broker_epoch import BROKER_EPOCH_TABLE, read_again_from_the_start
 from notifications.adapters.entry_tickets import (
     Authorization,
     HttpEntryTickets,
@@ -42,6 +42,7 @@ from service_kit.dead_letter_routes import dead_letter_router
 from service_kit.dependency_probes import postgres_pool_probe
 from service_kit.kafka.runtime import KafkaRuntime
 from service_kit.kafka_topics import ensure_topics
+from service_kit.postgres_broker_epoch import PostgresBrokerEpoch
 from ticketing_contracts.internal_http import ENTRY
 
 logger = logging.getLogger(__name__)
@@ -184,7 +185,9 @@ class Notifications:
                 "SERVICE_TOKEN_PRIVATE_KEY is not set: entry refuses the tickets' PDF, so "
                 "confirmations wait (and are given up on after MAX_ATTEMPTS)"
             )
-        epoch = PostgresBrokerEpoch(self.pool)
+        epoch = PostgresBrokerEpoch(
+            self.pool, on_adopt=read_again_from_the_start, table=BROKER_EPOCH_TABLE
+        )
         await recover_from_broker_change(settings, epoch)
         await self.runtime.start()
         self.runtime.watch_broker(epoch)

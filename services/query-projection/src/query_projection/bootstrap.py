@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 from fastapi import FastAPI
 
-from query_projection.adapters.broker_epoch import PostgresBrokerEpoch
+from query_projection.adapters.broker_epoch import BROKER_EPOCH_TABLE, read_again_from_the_start
 from query_projection.adapters.kafka import KafkaEndOffsets
 from query_projection.adapters.postgres_hot_rows import PostgresHotRows
 from query_projection.adapters.postgres_progress import PostgresProgressListener
@@ -37,6 +37,7 @@ from service_kit.dependency_probes import kafka_probe, postgres_pool_probe, redi
 from service_kit.kafka.runtime import KafkaRuntime
 from service_kit.kafka.subscription import Subscription
 from service_kit.kafka_topics import ensure_topics
+from service_kit.postgres_broker_epoch import PostgresBrokerEpoch
 from service_kit.redis_pool import redis_client
 from service_kit.topic_replay import TopicReplay
 
@@ -117,7 +118,9 @@ class QueryProjection:
         )
         self.hot_refill.task.start()
         if settings.run_consumer:
-            epoch = PostgresBrokerEpoch(self.pool)
+            epoch = PostgresBrokerEpoch(
+                self.pool, on_adopt=read_again_from_the_start, table=BROKER_EPOCH_TABLE
+            )
             await recover_from_broker_change(settings, epoch)
             await self.runtime.start()
             self.runtime.watch_broker(epoch)

@@ -41,6 +41,12 @@ CREATE TABLE IF NOT EXISTS projection.set_aside_facts (
     recorded_until timestamptz NOT NULL,
     set_aside_at timestamptz NOT NULL DEFAULT now()
 );
+-- The Kafka cluster the generations' offsets belong to (adapters/broker_epoch.py).
+CREATE TABLE IF NOT EXISTS projection.broker_epoch (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    cluster_id text NOT NULL,
+    adopted_at timestamptz NOT NULL DEFAULT now()
+);
 """
 
 GENERATION_DDL = """

@@ -37,8 +37,14 @@ def as_service(name: str, private_key: str) -> dict[str, str]:
     return {"Authorization": issuer.service_authorization("entry")}
 
 
-ADMIN = as_person("admin-1", "admin")
-MANAGER = as_person("manager-1", "manager")
+# Functions, not constants: a credential lives a minute, and a module is imported when the
+# whole suite is collected, long before its tests run.
+def as_admin() -> dict[str, str]:
+    return as_person("admin-1", "admin")
+
+
+def as_manager() -> dict[str, str]:
+    return as_person("manager-1", "manager")
 
 
 def make_settings(infrastructure: Any, database_url: str, topic_prefix: str) -> EntrySettings:
@@ -78,7 +84,7 @@ class Entry:
         return httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self.app),
             base_url="http://entry",
-            headers=ADMIN if headers is None else headers,
+            headers=as_admin() if headers is None else headers,
         )
 
 

@@ -12,7 +12,7 @@ import pytest
 from ticketing_contracts.events import CancellationReason
 
 from ..conftest import booking_id_of, event_id_of
-from .conftest import MANAGER, as_person
+from .conftest import as_manager, as_person
 
 pytestmark = pytest.mark.integration
 
@@ -209,7 +209,7 @@ async def test_only_door_staff_of_the_event_managers_and_admins_may_scan(entry, 
     door = as_person(DOOR_USER)
 
     refused = await scan(entry, event, door, code=ticket["code"])
-    async with entry.client(MANAGER) as manager:
+    async with entry.client(as_manager()) as manager:
         assigned = await manager.put(
             f"/internal/v1/events/{event_id_of(event)}/door-staff/{DOOR_USER}"
         )
@@ -235,7 +235,7 @@ async def test_only_door_staff_of_the_event_managers_and_admins_may_scan(entry, 
 async def test_door_staff_removed_may_scan_no_more(entry, facts) -> None:
     event, _, (ticket,) = await issued(entry, facts)
     path = f"/internal/v1/events/{event_id_of(event)}/door-staff/{DOOR_USER}"
-    async with entry.client(MANAGER) as manager:
+    async with entry.client(as_manager()) as manager:
         await manager.put(path)
         removed = await manager.delete(path)
 

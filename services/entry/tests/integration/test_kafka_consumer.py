@@ -15,7 +15,7 @@ from service_kit.messaging import envelope_headers
 from ticketing_contracts.events import encode_envelope
 
 from ..conftest import booking_id_of
-from .conftest import ADMIN
+from .conftest import as_admin
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +43,7 @@ async def test_a_confirmation_published_on_kafka_is_issued_even_after_a_poison_m
                     headers=envelope_headers(envelope),
                 )
             async with httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://entry", headers=ADMIN
+                transport=httpx.ASGITransport(app=app), base_url="http://entry", headers=as_admin()
             ) as client:
                 answer = await eventually_ok(
                     client, f"/internal/v1/bookings/{booking_id_of(booking)}/tickets"

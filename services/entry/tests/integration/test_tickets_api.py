@@ -12,15 +12,17 @@ import zxingcpp
 from ..conftest import booking_id_of, event_id_of
 from .conftest import (
     INVENTORY_PRIVATE_KEY,
-    MANAGER,
     NOTIFICATIONS_PRIVATE_KEY,
+    as_manager,
     as_person,
     as_service,
 )
 
 pytestmark = pytest.mark.integration
 
-OWNER = as_person("fan-1")
+
+def as_owner() -> dict[str, str]:
+    return as_person("fan-1")
 
 
 async def confirmed(entry, facts, *, quantity: int = 2):
@@ -42,10 +44,10 @@ def tickets_path(booking) -> str:
 async def test_the_owner_and_admins_see_a_bookings_tickets_and_nobody_else(entry, facts) -> None:
     _, booking = await confirmed(entry, facts)
 
-    owner = await get(entry, tickets_path(booking), OWNER)
+    owner = await get(entry, tickets_path(booking), as_owner())
     admin = await get(entry, tickets_path(booking))
     stranger = await get(entry, tickets_path(booking), as_person("fan-2"))
-    manager = await get(entry, tickets_path(booking), MANAGER)
+    manager = await get(entry, tickets_path(booking), as_manager())
 
     assert owner.status_code == admin.status_code == 200
     assert owner.json() == admin.json()
@@ -58,7 +60,7 @@ async def test_a_booking_not_confirmed_has_no_tickets_yet(entry, facts) -> None:
     event = facts.event_created()
     booking = facts.confirmed(event)  # never published
 
-    answer = await get(entry, tickets_path(booking), OWNER)
+    answer = await get(entry, tickets_path(booking), as_owner())
 
     assert answer.status_code == 404
     assert answer.json()["error_type"] == "tickets_not_issued"
@@ -68,12 +70,12 @@ async def test_the_pdf_has_a_page_per_valid_ticket_whose_qr_code_reads_as_its_pa
     entry, facts
 ) -> None:
     _, booking = await confirmed(entry, facts, quantity=3)
-    tickets = (await get(entry, tickets_path(booking), OWNER)).json()["tickets"]
+    tickets = (await get(entry, tickets_path(booking), as_owner())).json()["tickets"]
     async with entry.client() as admin:
         reissued = await admin.post(f"/internal/v1/tickets/{tickets[0]['ticket_id']}/reissue")
     tickets[0] = reissued.json()
 
-    answer = await get(entry, tickets_path(booking) + ".pdf", OWNER)
+    answer = await get(entry, tickets_path(booking) + ".pdf", as_owner())
 
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "application/pdf"
@@ -85,7 +87,7 @@ async def test_voided_tickets_are_left_out_of_the_pdf_and_none_valid_is_409(entr
     _, booking = await confirmed(entry, facts, quantity=1)
     await entry.publish(facts.refunded(booking))
 
-    answer = await get(entry, tickets_path(booking) + ".pdf", OWNER)
+    answer = await get(entry, tickets_path(booking) + ".pdf", as_owner())
 
     assert answer.status_code == 409
     assert answer.json()["error_type"] == "no_valid_tickets"
@@ -115,7 +117,7 @@ async def test_the_notifications_service_may_fetch_the_pdf_and_no_other_service(
 
 async def test_a_reissued_ticket_keeps_its_id_and_its_old_code_is_voided(entry, facts) -> None:
     event, booking = await confirmed(entry, facts, quantity=1)
-    (ticket,) = (await get(entry, tickets_path(booking), OWNER)).json()["tickets"]
+    (ticket,) = (await get(entry, tickets_path(booking), as_owner())).json()["tickets"]
 
     async with entry.client() as admin:
         answer = await admin.post(f"/internal/v1/tickets/{ticket['ticket_id']}/reissue")
@@ -146,7 +148,7 @@ async def test_a_reissued_ticket_keeps_its_id_and_its_old_code_is_voided(entry, 
 
 async def test_only_admins_reissue_and_only_valid_tickets(entry, facts) -> None:
     event, booking = await confirmed(entry, facts, quantity=2)
-    first, second = (await get(entry, tickets_path(booking), OWNER)).json()["tickets"]
+    first, second = (await get(entry, tickets_path(booking), as_owner())).json()["tickets"]
     async with entry.client() as admin:
         await admin.post(
             f"/internal/v1/events/{event_id_of(event)}/check-ins",
@@ -154,7 +156,7 @@ async def test_only_admins_reissue_and_only_valid_tickets(entry, facts) -> None:
         )
     await entry.publish(facts.cancelled(booking))
 
-    async with entry.client(OWNER) as owner:
+    async with entry.client(as_owner()) as owner:
         by_owner = await owner.post(f"/internal/v1/tickets/{second['ticket_id']}/reissue")
     async with entry.client() as admin:
         checked_in = await admin.post(f"/internal/v1/tickets/{first['ticket_id']}/reissue")

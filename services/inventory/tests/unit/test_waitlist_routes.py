@@ -158,3 +158,19 @@ async def test_a_quantity_below_what_is_taken_is_refused_with_the_figures(
     assert "cannot go below 4" in body["detail"]
     assert store.shows[EVENT].ticket_types[TICKETS].quantity == 4
     assert (unknown.status_code, unknown.json()["error_type"]) == (404, "unknown_ticket_type")
+
+
+async def test_asking_often_about_entries_that_are_not_yours_never_stops_the_waitlist(
+    client: httpx.AsyncClient,
+) -> None:
+    entry_id = (await client.post(JOIN, json=BODY, headers=USER)).json()["entry_id"]
+
+    for _ in range(8):
+        theirs = await client.delete(f"/internal/v1/waitlist/entries/{entry_id}", headers=OTHER_FAN)
+        unknown = await client.post(
+            f"/internal/v1/waitlist/entries/{uuid4()}/decline", headers=USER
+        )
+        assert (theirs.status_code, unknown.status_code) == (404, 404)
+    decline = await client.post(f"/internal/v1/waitlist/entries/{entry_id}/decline", headers=USER)
+
+    assert (decline.status_code, decline.json()["error_type"]) == (409, "no_open_offer")

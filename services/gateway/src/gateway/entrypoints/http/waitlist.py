@@ -37,7 +37,7 @@ router = APIRouter(prefix=API_PREFIX, tags=["waitlist"], dependencies=[DefaultRa
     "held for you until `offer.expires_at` (announced by e-mail); book them with "
     "`POST /api/v1/bookings` and the `offer_id`. 404 for an unknown event or ticket type.",
     responses={
-        **error_responses(401, 403, 404, 409, 422, 429, 503),
+        **error_responses(400, 401, 403, 404, 409, 413, 422, 429, 503),
         200: {"model": WaitlistEntry, "description": "Your open entry"},
     },
 )

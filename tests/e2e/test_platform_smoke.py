@@ -40,6 +40,7 @@ EXPECTED_DEPENDENCIES = {
         "circuit_breaker:kafka_producer",
         "circuit_breaker:booking_command",
         "unclaimed-hold-sweeper",
+        "waitlist-offer-step",
     },
     "query-projection": {"postgres", "redis", "kafka", "caught_up"},
     "entry": {"postgres", "kafka", "caught_up"},

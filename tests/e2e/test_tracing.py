@@ -154,6 +154,8 @@ async def test_a_booking_is_one_trace_from_the_gateway_through_its_hold_and_kafk
             ("booking-command", f"{topic}.booking.v1 publish"),
             ("inventory", f"{topic}.booking.v1 process"),
             ("query-projection", f"{topic}.booking.v1 process"),
+            ("entry", f"{topic}.booking.v1 process"),
+            ("notifications", f"{topic}.booking.v1 process"),
             ("booking-command", "payment"),
         } <= seen and any(
             span.name == f"{topic}.booking.v1 publish" and span.parent_span_id == payment.span_id
@@ -169,13 +171,15 @@ async def test_a_booking_is_one_trace_from_the_gateway_through_its_hold_and_kafk
         what="the booking's whole journey in one trace",
     )
     services = {span.service for span in trace}
-    # query-projection builds the read models from the same messages, in the same trace;
+    # query-projection, entry and notifications read the same messages in the same trace;
     # the payment worker's calls carry it to the (simulated) provider too.
     assert services == {
         "gateway",
         "booking-command",
         "inventory",
         "query-projection",
+        "entry",
+        "notifications",
         "payment-simulator",
     }
     # Every span but the gateway's request hangs off another span of the same trace.

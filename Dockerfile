@@ -75,6 +75,11 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 FROM build-base AS build-entry
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable --package entry
+# The font for holders' names on PDF tickets (TICKET_PDF_FONT): Latin, Greek, Cyrillic.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 
 FROM build-base AS build-notifications
 RUN --mount=type=cache,target=/root/.cache/uv \
@@ -138,6 +143,7 @@ CMD ["python", "-m", "query_projection"]
 
 FROM runtime AS entry
 COPY --from=build-entry --chown=root:root /app/.venv /app/.venv
+COPY --from=build-entry /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 ENV HTTP_PORT=8004
 EXPOSE 8004
 CMD ["python", "-m", "entry"]

@@ -15,7 +15,7 @@ SOURCES := libs/*/src services/*/src simulators/*/src bench
 KUSTOMIZE_VERSION := v5.5.0
 KUSTOMIZE_BIN := $(TOOLS)/kustomize-$(KUSTOMIZE_VERSION)/kustomize
 
-.PHONY: help install server-deps run stop status lint typecheck test test-unit test-deps bench chaos clean
+.PHONY: help install server-deps fonts run stop status lint typecheck test test-unit test-deps bench chaos clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,7 +40,11 @@ $(KAFKA_STAMP): $(KAFKA_POM)
 server-deps: ## PostgreSQL's and Redis's server programs (Debian's), when initdb/pg_ctl or redis-server is missing
 	@{ command -v initdb && command -v pg_ctl || ls /usr/lib/postgresql/*/bin/initdb /usr/lib/postgresql/*/bin/pg_ctl; } >/dev/null 2>&1 && command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server; }
 
-install: $(VENV_STAMP) $(KAFKA_STAMP) server-deps ## Create .venv from the lock file, fetch Apache Kafka's jars, install PostgreSQL/Redis when missing
+# entry writes holders' names on PDF tickets with it (TICKET_PDF_FONT); without it, Latin-1 only.
+fonts: ## Debian's DejaVu fonts, when missing
+	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core; }
+
+install: $(VENV_STAMP) $(KAFKA_STAMP) server-deps fonts ## Create .venv from the lock file, fetch Apache Kafka's jars, install PostgreSQL/Redis when missing
 
 run: install ## Start PostgreSQL/Redis if needed, the broker, the services and the shop/console
 	$(UV) run --frozen python -m local_infra up

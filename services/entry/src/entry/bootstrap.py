@@ -10,7 +10,7 @@ from aiokafka import TopicPartition
 from fastapi import FastAPI
 
 from entry.adapters.broker_epoch import read_again_from_the_start
-from entry.adapters.pdf import render_tickets_pdf
+from entry.adapters.pdf import TicketPdf
 from entry.adapters.postgres_facts import PostgresFacts
 from entry.adapters.postgres_schema import ensure_schema
 from entry.adapters.postgres_tickets import PostgresTickets
@@ -98,10 +98,13 @@ class Entry:
             )
 
 
-def serve_use_cases(app: FastAPI, pool: asyncpg.Pool, keys: TicketKeys) -> None:
+def serve_use_cases(
+    app: FastAPI, pool: asyncpg.Pool, keys: TicketKeys, settings: EntrySettings
+) -> None:
     """The routes' use cases, on the service's database and ticket keys."""
     store = PostgresTickets(pool)
-    app.state.booking_tickets = BookingTicketsQueries(store, keys, render_tickets_pdf)
+    pdf = TicketPdf(settings.ticket_pdf_font)
+    app.state.booking_tickets = BookingTicketsQueries(store, keys, pdf)
     app.state.reissue = ReissueTicket(store, keys)
     app.state.check_in = CheckIn(store, keys)
     app.state.door_staff = DoorStaffAssignments(store)
@@ -121,11 +124,7 @@ def build_app(settings: EntrySettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await service.start()
-        store = PostgresTickets(service.pool)
-        app.state.booking_tickets = BookingTicketsQueries(store, service.keys, render_tickets_pdf)
-        app.state.reissue = ReissueTicket(store, service.keys)
-        app.state.check_in = CheckIn(store, service.keys)
-        app.state.door_staff = DoorStaffAssignments(store)
+        serve_use_cases(app, service.pool, service.keys, settings)
         try:
             yield
         finally:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, PostgresDsn, SecretStr, field_validator
 
 from service_kit.settings import (
@@ -26,6 +28,14 @@ class EntrySettings(PostgresSettings, KafkaSettings, InternalTokenSettings):
             "stop verifying. Generate one with: python -c 'import secrets; "
             "print(secrets.token_urlsafe(48))'"
         )
+    )
+    ticket_pdf_font: Path | None = Field(
+        default=Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+        description=(
+            "A TrueType font for the names on PDF tickets (Debian's fonts-dejavu-core covers "
+            "Latin, Greek and Cyrillic); when the file is missing, names are folded to the "
+            "built-in Helvetica's Latin-1"
+        ),
     )
     readiness_max_lag_seconds: float = Field(
         default=30.0,

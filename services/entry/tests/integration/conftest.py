@@ -74,7 +74,7 @@ class Entry:
         self.apply_facts = ApplyFacts(PostgresFacts(pool))
         self.log = log
         self.app = build_app(settings)
-        serve_use_cases(self.app, pool, self.keys)
+        serve_use_cases(self.app, pool, self.keys, settings)
 
     async def publish(self, *envelopes: EventEnvelope) -> list[AppliedBatch]:
         return [await self.apply_facts(batch) for batch in self.log.batches(envelopes)]

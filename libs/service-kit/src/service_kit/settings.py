@@ -28,6 +28,7 @@ from service_kit.internal_auth import (
     private_key_from_text,
     public_key_from_text,
 )
+from ticketing_contracts import topics
 from ticketing_contracts.internal_http import INTERNAL_SERVICES
 
 MIN_JWT_SECRET_LENGTH = 32
@@ -369,6 +370,22 @@ class KafkaSettings(ServiceSettings):
 
     def topic(self, name: str) -> str:
         return f"{self.kafka_topic_prefix}{name}"
+
+    @property
+    def catalog_topic(self) -> str:
+        return self.topic(topics.CATALOG_EVENTS)
+
+    @property
+    def booking_topic(self) -> str:
+        return self.topic(topics.BOOKING_EVENTS)
+
+    @property
+    def inventory_topic(self) -> str:
+        return self.topic(topics.INVENTORY_EVENTS)
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return self.topic(topics.DEAD_LETTERS)
 
     def group_id(self, name: str) -> str:
         """Consumer groups are broker-wide, so the prefix namespaces them as well as topics."""

@@ -62,17 +62,5 @@ class EntrySettings(PostgresSettings, KafkaSettings, InternalTokenSettings):
         return value
 
     @property
-    def catalog_topic(self) -> str:
-        return self.topic(topics.CATALOG_EVENTS)
-
-    @property
-    def booking_topic(self) -> str:
-        return self.topic(topics.BOOKING_EVENTS)
-
-    @property
-    def dead_letter_topic(self) -> str:
-        return self.topic(topics.DEAD_LETTERS)
-
-    @property
     def consumed_topics(self) -> tuple[str, ...]:
         return (self.catalog_topic, self.booking_topic)

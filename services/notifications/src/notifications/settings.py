@@ -134,21 +134,5 @@ class NotificationsSettings(
         return 465 if self.smtp_url.scheme == "smtps" else 587
 
     @property
-    def catalog_topic(self) -> str:
-        return self.topic(topics.CATALOG_EVENTS)
-
-    @property
-    def booking_topic(self) -> str:
-        return self.topic(topics.BOOKING_EVENTS)
-
-    @property
-    def inventory_topic(self) -> str:
-        return self.topic(topics.INVENTORY_EVENTS)
-
-    @property
-    def dead_letter_topic(self) -> str:
-        return self.topic(topics.DEAD_LETTERS)
-
-    @property
     def consumed_topics(self) -> tuple[str, ...]:
         return (self.catalog_topic, self.booking_topic, self.inventory_topic)

@@ -44,22 +44,6 @@ class QueryProjectionSettings(
     )
 
     @property
-    def catalog_topic(self) -> str:
-        return self.topic(topics.CATALOG_EVENTS)
-
-    @property
-    def booking_topic(self) -> str:
-        return self.topic(topics.BOOKING_EVENTS)
-
-    @property
-    def inventory_topic(self) -> str:
-        return self.topic(topics.INVENTORY_EVENTS)
-
-    @property
-    def dead_letter_topic(self) -> str:
-        return self.topic(topics.DEAD_LETTERS)
-
-    @property
     def projected_topics(self) -> tuple[str, ...]:
         return (self.catalog_topic, self.booking_topic, self.inventory_topic)
 

@@ -29,9 +29,10 @@ from inventory.application.errors import CatalogNotCaughtUp, ConcurrencyConflict
 from inventory.application.hold_tickets import HoldTickets
 from inventory.application.process_batch import ProcessMessageBatch
 from inventory.application.release_not_stored import ReleaseBookingsNotStored
-from inventory.application.ticket_type_changes import AnswerTicketTypeChange
+from inventory.application.ticket_type_changes import AnswerTicketTypeChange, UnknownTicketType
 from inventory.application.unclaimed_holds import ReleaseUnclaimedHolds
 from inventory.application.waitlist import Waitlist
+from inventory.domain.ledger import EntryNotFound, NoOpenOffer
 from inventory.entrypoints.http import holds, reconciliation, waitlist
 from inventory.entrypoints.http.stock import stock_router
 from inventory.entrypoints.subscribers import SubscriberDependencies, is_transient, subscribe
@@ -61,6 +62,17 @@ def booking_command_credential(settings: InventorySettings) -> Authorization:
     return lambda: issuer.service_authorization(BOOKING_COMMAND)
 
 
+# A lost race, a lagging catalog, or a question answered "no such entry, offer or ticket
+# type" says nothing about PostgreSQL's health.
+NOT_POSTGRES_FAILURES: tuple[type[Exception], ...] = (
+    ConcurrencyConflict,
+    CatalogNotCaughtUp,
+    EntryNotFound,
+    NoOpenOffer,
+    UnknownTicketType,
+)
+
+
 class InventoryRuntime:
     """Everything that runs in one inventory replica besides HTTP; start() then stop().
 
@@ -84,8 +96,7 @@ class InventoryRuntime:
             "postgres",
             fail_max=settings.breaker_fail_max,
             reset_timeout_seconds=settings.breaker_reset_seconds,
-            # A lost race or a lagging catalog says nothing about PostgreSQL's health.
-            exclude=(ConcurrencyConflict, CatalogNotCaughtUp),
+            exclude=NOT_POSTGRES_FAILURES,
             redis_url=redis_url,
             redis_namespace=namespace,
         )

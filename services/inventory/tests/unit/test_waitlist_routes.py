@@ -13,6 +13,7 @@ import pytest
 
 from inventory.application.ticket_type_changes import AnswerTicketTypeChange
 from inventory.application.waitlist import Waitlist
+from inventory.bootstrap import NOT_POSTGRES_FAILURES
 from inventory.domain.stock import ShowInventory, ShowStatus, TicketStock
 from inventory.entrypoints.http import waitlist
 from inventory.settings import InventorySettings
@@ -59,7 +60,9 @@ async def client(store: FakeStore) -> AsyncIterator[httpx.AsyncClient]:
         lambda: line,
         lambda: answer,
         lambda: None,  # type: ignore[arg-type,return-value]  # no reads in these tests
-        create_breaker("postgres", fail_max=5, reset_timeout_seconds=1),
+        create_breaker(
+            "postgres", fail_max=5, reset_timeout_seconds=1, exclude=NOT_POSTGRES_FAILURES
+        ),
     )
     app = create_service_app(
         settings,

@@ -5,8 +5,8 @@ quantity goes down or the type is removed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any, Final, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Final, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Response, status
@@ -90,27 +90,16 @@ def waitlist_routers(
     router = APIRouter(prefix="/internal/v1", tags=[TAG])
     service_router = APIRouter(prefix="/internal/v1", tags=[TAG])
 
-    async def decided(call: Coroutine[Any, Any, _T]) -> _T:
-        """The call's answer; only PostgreSQL failing counts against the breaker (an
-        unknown entry or a refused decline is an answer, however often it is asked)."""
-        refusal: Exception | None = None
+    async def decided(call: Awaitable[_T]) -> _T:
         try:
             with postgres_breaker.calling():
-                try:
-                    result = await call
-                except Exception as error:
-                    if is_transient(error):
-                        raise
-                    refusal = error
+                result = await call
         except Exception as error:
-            call.close()
             if is_transient(error):
                 raise DependencyUnavailableError(
                     f"not decided, retry: {type(error).__name__}", retry_after_seconds=1
                 ) from error
             raise
-        if refusal is not None:
-            raise refusal
         after_commit()
         return result
 

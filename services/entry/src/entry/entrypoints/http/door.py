@@ -23,7 +23,9 @@ from ticketing_contracts.tickets import (
 
 router = APIRouter(prefix="/internal/v1/events/{event_id}", tags=["door"])
 
-_ORGANISERS = "Managers and admins; anyone else 403. 404 `event_not_found` for an event entry "
+_ORGANISERS = (
+    "Managers and admins; anyone else 403. 404 `event_not_found` for an event entry has not seen."
+)
 _DOOR = (
     "The event's door staff, managers and admins; anyone else 403 `not_door_staff`. "
     "404 `event_not_found` for an event entry has not seen."
@@ -33,7 +35,7 @@ _DOOR = (
 @router.put(
     "/door-staff/{user_id}",
     summary="Let an account (any role) check tickets in at this event's doors",
-    description=_ORGANISERS + "has not seen.",
+    description=_ORGANISERS,
     status_code=204,
     responses=error_responses(403, 404, 422),
 )
@@ -47,7 +49,7 @@ async def assign_door_staff(
 @router.delete(
     "/door-staff/{user_id}",
     summary="Stop an account checking tickets in at this event",
-    description=_ORGANISERS + "has not seen.",
+    description=_ORGANISERS,
     status_code=204,
     responses=error_responses(403, 404, 422),
 )
@@ -61,7 +63,7 @@ async def remove_door_staff(
 @router.get(
     "/door-staff",
     summary="The accounts assigned to this event's doors",
-    description=_ORGANISERS + "has not seen.",
+    description=_ORGANISERS,
     response_model=DoorStaff,
     responses=error_responses(403, 404, 422),
 )

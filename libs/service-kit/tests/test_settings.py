@@ -40,7 +40,13 @@ def test_refuses_a_jwt_secret_shorter_than_32_characters(monkeypatch: pytest.Mon
 
 @pytest.mark.parametrize(
     "placeholder",
-    ["changeme-changeme-changeme-changeme", "your-jwt-secret-goes-here-please-now", "a" * 40],
+    [
+        "changeme-changeme-changeme-changeme",
+        "your-jwt-secret-goes-here-please-now",
+        "a" * 40,
+        "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx",
+        "todo_fill_in_before_go_live_2026_12",
+    ],
 )
 def test_refuses_a_placeholder_jwt_secret(
     monkeypatch: pytest.MonkeyPatch, placeholder: str
@@ -48,6 +54,22 @@ def test_refuses_a_placeholder_jwt_secret(
     monkeypatch.setenv("JWT_SECRET", placeholder)
     with pytest.raises(ConfigurationError, match="placeholder"):
         load_settings(JwtSettings)
+
+
+@pytest.mark.parametrize(
+    "random_secret",
+    [
+        "uBcWXXxmaacv0LMDWYnUgicaQ7r2Kd9Vf1Tz6Hj3Lp84s39x0NY5Aj8dRjHdVq7MNN",
+        "Pz4ToDoq8Wn2Rk7Vb1Lc9Xm3Ht6Jd0Fs5Gy8Qa4Ue2Io7",
+        "r8N2dummY5kQ1vL7zX4cT9bW3mH6pF0jS2gD8aE5uY1i",
+    ],
+    ids=["xxx-inside", "todo-inside", "dummy-inside"],
+)
+def test_accepts_a_random_secret_that_happens_to_contain_a_short_placeholder_word(
+    monkeypatch: pytest.MonkeyPatch, random_secret: str
+) -> None:
+    monkeypatch.setenv("JWT_SECRET", random_secret)
+    assert load_settings(JwtSettings).jwt_secret.get_secret_value() == random_secret
 
 
 def test_accepts_a_strong_jwt_secret_and_keeps_it_out_of_repr(

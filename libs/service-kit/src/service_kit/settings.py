@@ -32,6 +32,7 @@ from ticketing_contracts import topics
 from ticketing_contracts.internal_http import INTERNAL_SERVICES
 
 MIN_JWT_SECRET_LENGTH = 32
+# Words long enough that a random secret never contains them by chance.
 PLACEHOLDER_WORDS = (
     "changeme",
     "change-me",
@@ -40,12 +41,10 @@ PLACEHOLDER_WORDS = (
     "example",
     "secret",
     "password",
-    "your-",
-    "your_",
-    "xxx",
-    "todo",
-    "dummy",
 )
+# Short words a random 64-character secret contains about once in 500 draws ("XxX", "ToDo"), so
+# they count only as whole words: at either end or between separators.
+_PLACEHOLDER_SHORT_WORDS = re.compile(r"(?:^|[^a-z0-9])(?:x{3,}|todo|dummy|your)(?:[^a-z0-9]|$)")
 # JWT secrets written into this repository's tests and examples: public, so production
 # refuses them even though they are long and random-looking.
 KNOWN_TEST_JWT_SECRETS = frozenset(
@@ -108,7 +107,11 @@ class ConfigurationError(SystemExit):
 
 def looks_like_placeholder(value: str) -> bool:
     lowered = value.lower()
-    return any(word in lowered for word in PLACEHOLDER_WORDS) or len(set(value)) <= 2
+    return (
+        any(word in lowered for word in PLACEHOLDER_WORDS)
+        or _PLACEHOLDER_SHORT_WORDS.search(lowered) is not None
+        or len(set(value)) <= 2
+    )
 
 
 class ServiceSettings(BaseSettings):

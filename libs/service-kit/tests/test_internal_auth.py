@@ -302,6 +302,17 @@ def test_without_trusted_services_only_the_gateway_is_believed(
             "inventory and query-projection have the same public key",
         ),
     ],
+    ids=[
+        "unknown-service",
+        "misspelled-service",
+        "key-without-service",
+        "service-without-key",
+        "not-a-key",
+        "not-random",
+        "named-twice",
+        "gateway-key-reused",
+        "one-key-for-two-services",
+    ],
 )
 def test_bad_trusted_service_keys_stop_the_start(
     environment: pytest.MonkeyPatch, value: str, problem: str

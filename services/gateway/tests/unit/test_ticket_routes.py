@@ -359,6 +359,15 @@ async def test_a_malformed_scan_is_refused_here_and_never_reaches_entry(
         ("GET", f"/api/v1/events/{EVENT_ID}/scanner-data"),
         ("GET", f"/api/v1/events/{EVENT_ID}/check-in-progress"),
     ],
+    ids=[
+        "tickets",
+        "tickets-pdf",
+        "reissue",
+        "door-staff",
+        "door-staff-assign",
+        "scanner-data",
+        "check-in-progress",
+    ],
 )
 async def test_every_ticket_route_needs_a_login(gateway, entry, method, path) -> None:
     response = await gateway.client.request(method, path)

@@ -16,14 +16,16 @@ from ticketing_contracts.tickets import BookingTickets, Ticket
 FONT = EntrySettings.model_fields["ticket_pdf_font"].default
 
 
-def booking_for(holder: str) -> BookingTickets:
+def booking_for(
+    holder: str, ticket_type: str = "Партер", event_name: str = "Ночь в опере"
+) -> BookingTickets:
     event_id, booking_id = uuid4(), uuid4()
     ticket = Ticket(
         ticket_id=uuid4(),
         booking_id=booking_id,
         event_id=event_id,
         ticket_type_id=uuid4(),
-        ticket_type_name="Партер",
+        ticket_type_name=ticket_type,
         holder_name=holder,
         code="K7QW2M4XZT5R6YB3N2P2H4LC",
         qr_payload=f"TKT1:{event_id}:K7QW2M4XZT5R6YB3N2P2H4LC:sig",
@@ -31,7 +33,7 @@ def booking_for(holder: str) -> BookingTickets:
         issued_at=datetime.now(UTC),
     )
     return BookingTickets(
-        booking_id=booking_id, event_id=event_id, event_name="Ночь в опере", tickets=[ticket]
+        booking_id=booking_id, event_id=event_id, event_name=event_name, tickets=[ticket]
     )
 
 
@@ -63,3 +65,14 @@ def test_without_a_font_names_fall_back_to_latin_1(missing: Path | None) -> None
     text = text_of(pdf)
     assert "Zoë" in text
     assert "Анна" not in text
+
+
+def test_latin_1_names_are_printed_without_embedding_the_font() -> None:
+    latin = TicketPdf(FONT)(booking_for("Zoë Ørsted", "Parterre", "Noche en la ópera"))
+    cyrillic = TicketPdf(FONT)(booking_for("Анна Сергеевна"))
+
+    assert "Zoë Ørsted" in text_of(latin)
+    assert "Noche en la ópera" in text_of(latin)
+    assert b"/FontFile2" not in latin
+    assert b"/FontFile2" in cyrillic
+    assert len(latin) < len(cyrillic) / 2

@@ -161,7 +161,7 @@ def test_an_expired_hold_carries_the_correlation_id_of_the_booking_request(
     assert app.hold_expiry.expire_due_holds() == 1
     expiry = list(app.events.get(booking_id))[-1]
     assert type(expiry).__name__ == "Expired"
-    assert getattr(expiry, "correlation_id", None) == "checkout-42"
+    assert expiry.correlation_id == "checkout-42"
 
 
 def test_confirmed_booking_never_expires(

@@ -14,6 +14,7 @@ from eventsourcing.persistence import Mapper, Notification, StoredEvent
 
 from booking_command.domain.booking import Booking
 from booking_command.domain.catalog_event import Event
+from booking_command.domain.correlated import Correlated
 from booking_command.domain.venue import Venue
 from service_kit.kafka.messages import OutboundMessage
 from service_kit.messaging import envelope_headers
@@ -248,7 +249,8 @@ class OutboxMapper:
             return None
         timed = position >= self._timed_ids_from
         return public.to_envelope(
-            correlation_id=getattr(stored, "correlation_id", None) or f"{PRODUCER}:{position}",
+            correlation_id=(stored.correlation_id if isinstance(stored, Correlated) else None)
+            or f"{PRODUCER}:{position}",
             producer=PRODUCER,
             event_id=public_event_id(
                 UUID(str(stored.originator_id)),
@@ -273,9 +275,8 @@ class OutboxMapper:
         public = to_public_event(stored)
         assert public is not None
         headers = envelope_headers(envelope)
-        traceparent = getattr(stored, "traceparent", None)
-        if isinstance(traceparent, str):
-            headers.append((TRACEPARENT_HEADER, traceparent.encode()))
+        if isinstance(stored, Correlated) and stored.traceparent is not None:
+            headers.append((TRACEPARENT_HEADER, stored.traceparent.encode()))
         return OutboxMessage(
             topic=self._topic_name(public.TOPIC),
             key=public.partition_key().encode(),

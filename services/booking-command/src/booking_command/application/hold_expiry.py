@@ -17,6 +17,7 @@ from booking_command.application.idempotency import Idempotency
 from booking_command.application.persistence import AggregateStore, stamp_correlation
 from booking_command.application.ports import HoldChange, RowsWithEvents
 from booking_command.domain.booking import Booking
+from booking_command.domain.correlated import Correlated
 from service_kit.background import BackgroundTask
 from service_kit.errors import ConflictError, NotFoundError
 from service_kit.request_context import new_id
@@ -59,7 +60,7 @@ class HoldExpiry:
     def _origin_correlation_id(self, booking_id: UUID) -> str:
         """The expiry belongs to the flow of the request that made the booking."""
         first = next(iter(self._store.events.get(booking_id, lte=1)), None)
-        return getattr(first, "correlation_id", None) or new_id()
+        return (first.correlation_id if isinstance(first, Correlated) else None) or new_id()
 
 
 class HoldExpiryWorker:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Protocol, TypeVar
 from uuid import UUID
@@ -20,6 +21,7 @@ from booking_command.application.ports import (
 )
 from booking_command.domain.booking import Booking, RejectionReason
 from booking_command.domain.catalog_event import Event
+from booking_command.domain.correlated import Correlated
 
 AggregateT = TypeVar("AggregateT", bound=Aggregate)
 
@@ -60,13 +62,13 @@ def stamp_correlation(
     aggregate: Aggregate, correlation_id: str, traceparent: str | None = None
 ) -> None:
     """Records the request's correlation id (and trace, when tracing is on) on each new
-    event, for the headers the outbox relay publishes it with."""
-    for pending in aggregate.pending_events:
-        if getattr(pending, "correlation_id", None) is None:
-            # Events are frozen dataclasses; this attribute is stored with their state.
-            object.__setattr__(pending, "correlation_id", correlation_id)
-            if traceparent is not None:
-                object.__setattr__(pending, "traceparent", traceparent)
+    event that has none yet, for the headers the outbox relay publishes it with."""
+    aggregate.pending_events[:] = [
+        replace(pending, correlation_id=correlation_id, traceparent=traceparent)
+        if isinstance(pending, Correlated) and pending.correlation_id is None
+        else pending
+        for pending in aggregate.pending_events
+    ]
 
 
 def hold_changes_of(aggregates: Iterable[Aggregate]) -> list[HoldChange]:
@@ -87,10 +89,13 @@ def payment_changes_of(aggregates: Iterable[Aggregate]) -> list[PaymentDueChange
     for aggregate in aggregates:
         for pending in aggregate.pending_events:
             if isinstance(pending, _PAYMENT_DUE_EVENTS):
-                correlation_id = getattr(pending, "correlation_id", None) or ""
-                traceparent = getattr(pending, "traceparent", None)
                 changes.append(
-                    PaymentDueChange(pending.originator_id, True, correlation_id, traceparent)
+                    PaymentDueChange(
+                        pending.originator_id,
+                        True,
+                        pending.correlation_id or "",
+                        pending.traceparent,
+                    )
                 )
             elif isinstance(pending, _PAYMENT_SETTLING_EVENTS):
                 if (
@@ -121,7 +126,7 @@ def event_cancellations_of(
             pending.originator_id,
             pending.cancelled_by,
             now,
-            getattr(pending, "correlation_id", None) or "",
+            pending.correlation_id or "",
         )
         for aggregate in aggregates
         for pending in aggregate.pending_events

@@ -23,6 +23,7 @@ from eventsourcing.domain import Aggregate, event
 
 from booking_command.domain import rules
 from booking_command.domain.catalog_event import Event
+from booking_command.domain.correlated import Correlated
 from booking_command.domain.payment import (
     Captured,
     CapturedAndRefunded,
@@ -76,7 +77,7 @@ def minor_units(amount: Decimal) -> int:
 
 
 class Booking(Aggregate):
-    class Requested(Aggregate.Created):
+    class Requested(Correlated, Aggregate.Created):
         """Version 2 added `currency`; every version-1 booking was priced in euros.
         Version 3 added `payment_token`; earlier bookings carry none ("")."""
 
@@ -209,7 +210,7 @@ class Booking(Aggregate):
             return
         self._payment_due(amount=self.total_price, currency=self.currency)
 
-    class PaymentDue(Aggregate.Event):
+    class PaymentDue(Correlated, Aggregate.Event):
         amount: Decimal
         currency: str
 
@@ -281,7 +282,7 @@ class Booking(Aggregate):
             reference=reference,
         )
 
-    class PaymentCaptured(Aggregate.Event):
+    class PaymentCaptured(Correlated, Aggregate.Event):
         event_id: UUID
         ticket_type_id: UUID
         quantity: int
@@ -319,7 +320,7 @@ class Booking(Aggregate):
             reason=reason,
         )
 
-    class PaymentRefunded(Aggregate.Event):
+    class PaymentRefunded(Correlated, Aggregate.Event):
         event_id: UUID
         ticket_type_id: UUID
         quantity: int
@@ -351,7 +352,7 @@ class Booking(Aggregate):
             )
         self.reject(RejectionReason.PAYMENT_DECLINED)
 
-    class Confirmed(Aggregate.Event):
+    class Confirmed(Correlated, Aggregate.Event):
         """Version 2 added `payment_reference`, the capture that confirmed the booking; a
         version-1 confirmation followed its own PaymentCaptured (None)."""
 
@@ -398,7 +399,7 @@ class Booking(Aggregate):
             reason=RejectionReason(reason).value,
         )
 
-    class Rejected(Aggregate.Event):
+    class Rejected(Correlated, Aggregate.Event):
         event_id: UUID
         ticket_type_id: UUID
         quantity: int
@@ -411,7 +412,7 @@ class Booking(Aggregate):
         if reason == RejectionReason.PAYMENT_DECLINED:
             self.payment_status = PaymentStatus.DECLINED.value
 
-    class Cancelled(Aggregate.Event):
+    class Cancelled(Correlated, Aggregate.Event):
         """Version 2 added `reason`; every version-1 cancellation was its owner's or an
         admin's (None)."""
 
@@ -453,7 +454,7 @@ class Booking(Aggregate):
         self.cancelled_by = cancelled_by
         self.cancellation_reason = reason
 
-    class RefundDue(Aggregate.Event):
+    class RefundDue(Correlated, Aggregate.Event):
         """No facts beyond the aggregate's id."""
 
     @event(RefundDue)
@@ -492,7 +493,7 @@ class Booking(Aggregate):
             event_id=self.event_id, ticket_type_id=self.ticket_type_id, quantity=self.quantity
         )
 
-    class Expired(Aggregate.Event):
+    class Expired(Correlated, Aggregate.Event):
         event_id: UUID
         ticket_type_id: UUID
         quantity: int

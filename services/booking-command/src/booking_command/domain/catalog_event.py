@@ -14,6 +14,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from booking_command.domain import rules
+from booking_command.domain.correlated import Correlated
 from service_kit.errors import ConflictError, InvalidInputError, NotFoundError
 
 MAX_TICKET_TYPES = 20
@@ -169,7 +170,7 @@ class Event(Aggregate):
         state["hold_minutes"] = None
         state["waitlist_offer_minutes"] = None
 
-    class Created(Aggregate.Created):
+    class Created(Correlated, Aggregate.Created):
         """Version 2 added the event's sale terms; version 1 had none (None). Its ticket
         type records carry their own from then on (a record without them has none)."""
 
@@ -287,7 +288,7 @@ class Event(Aggregate):
             ),
         )
 
-    class DetailsChanged(Aggregate.Event):
+    class DetailsChanged(Correlated, Aggregate.Event):
         name: str
         description: str
 
@@ -311,7 +312,7 @@ class Event(Aggregate):
         self._ticket_type_added(ticket_type=added.to_record())
         return added
 
-    class TicketTypeAdded(Aggregate.Event):
+    class TicketTypeAdded(Correlated, Aggregate.Event):
         ticket_type: dict[str, Any]
 
     @event(TicketTypeAdded)
@@ -337,7 +338,7 @@ class Event(Aggregate):
             waitlist_offer_minutes=rules.minutes(waitlist_offer_minutes, "waitlist_offer_minutes"),
         )
 
-    class SaleChanged(Aggregate.Event):
+    class SaleChanged(Correlated, Aggregate.Event):
         """Version 2 added the hold and waitlist offer windows; version 1 had none (None:
         the services' defaults)."""
 
@@ -379,7 +380,7 @@ class Event(Aggregate):
         self._ticket_type_sale_changed(ticket_type_id=ticket_type_id, **_sale_record(terms))
         return changed
 
-    class TicketTypeSaleChanged(Aggregate.Event):
+    class TicketTypeSaleChanged(Correlated, Aggregate.Event):
         ticket_type_id: UUID
         sale_starts_at: datetime | None
         sale_ends_at: datetime | None
@@ -445,7 +446,7 @@ class Event(Aggregate):
         )
         return TicketTypeChange(changed, lowered=changed.quantity < current.quantity)
 
-    class TicketTypeChanged(Aggregate.Event):
+    class TicketTypeChanged(Correlated, Aggregate.Event):
         """The ticket type's editable state as it now is (its currency does not change)."""
 
         ticket_type_id: UUID
@@ -487,7 +488,7 @@ class Event(Aggregate):
         self._ticket_type_removed(ticket_type_id=ticket_type_id)
         return TicketTypeChange(removed, removed=True)
 
-    class TicketTypeRemoved(Aggregate.Event):
+    class TicketTypeRemoved(Correlated, Aggregate.Event):
         ticket_type_id: UUID
 
     @event(TicketTypeRemoved)
@@ -508,7 +509,7 @@ class Event(Aggregate):
             raise ConflictError("event has already started", error_type="event_in_past")
         self._published()
 
-    class Published(Aggregate.Event):
+    class Published(Correlated, Aggregate.Event):
         """No facts beyond the aggregate's id."""
 
     @event(Published)
@@ -519,14 +520,14 @@ class Event(Aggregate):
         self._ensure_not_cancelled()
         self._rescheduled(starts_at=rules.in_future(starts_at, now))
 
-    class Rescheduled(Aggregate.Event):
+    class Rescheduled(Correlated, Aggregate.Event):
         starts_at: datetime
 
     @event(Rescheduled)
     def _rescheduled(self, starts_at: datetime) -> None:
         self.starts_at = starts_at
 
-    class Cancelled(Aggregate.Event):
+    class Cancelled(Correlated, Aggregate.Event):
         """Version 2 added `cancelled_by` (the admin); version 1 named nobody ("")."""
 
         class_version = 2

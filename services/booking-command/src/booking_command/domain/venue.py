@@ -8,11 +8,12 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from booking_command.domain import rules
+from booking_command.domain.correlated import Correlated
 from service_kit.errors import ConflictError, InvalidInputError
 
 
 class Venue(Aggregate):
-    class Registered(Aggregate.Created):
+    class Registered(Correlated, Aggregate.Created):
         name: str
         capacity: int
         address: str
@@ -50,7 +51,7 @@ class Venue(Aggregate):
             address=rules.text(address, "address", max_length=rules.MAX_ADDRESS_LENGTH),
         )
 
-    class Updated(Aggregate.Event):
+    class Updated(Correlated, Aggregate.Event):
         name: str
         capacity: int
         address: str
@@ -71,7 +72,7 @@ class Venue(Aggregate):
             )
         self._deleted()
 
-    class Deleted(Aggregate.Event):
+    class Deleted(Correlated, Aggregate.Event):
         """No facts beyond the aggregate's id."""
 
     @event(Deleted)
@@ -90,7 +91,7 @@ class Venue(Aggregate):
             return
         self._show_scheduled(event_id=event_id, starts_at=starts_at, tickets=tickets)
 
-    class ShowScheduled(Aggregate.Event):
+    class ShowScheduled(Correlated, Aggregate.Event):
         event_id: UUID
         starts_at: datetime
         tickets: int
@@ -104,7 +105,7 @@ class Venue(Aggregate):
         if str(event_id) in self.show_starts:
             self._show_removed(event_id=event_id)
 
-    class ShowRemoved(Aggregate.Event):
+    class ShowRemoved(Correlated, Aggregate.Event):
         event_id: UUID
 
     @event(ShowRemoved)

@@ -3,12 +3,18 @@ import pytest
 # Real PostgreSQL, Redis and a Kafka-protocol broker for every test that asks for them.
 pytest_plugins = ["local_infra.pytest_plugin"]
 
+SHARED_STACK_GROUP = "shared-platform-stack"
+
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under `pytest -n 2 --dist loadgroup` the tests that start the services as processes
-    run on one worker, beside one shared platform stack, while the other worker takes the
-    rest; without xdist the mark changes nothing."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under `pytest -n 2 --dist loadgroup` (make test) the tests on the shared platform
+    stack run on one worker, so one stack serves them all, and the tests that start the
+    services as processes are handed out first: the longest ones (chaos, a restore drill,
+    a stop and run) then start early on either worker instead of queueing at the end."""
+    if config.getoption("dist", "no") == "no":
+        return
     for item in items:
-        if item.get_closest_marker("e2e") is not None:
-            item.add_marker(pytest.mark.xdist_group("platform"))
+        if "running_stack" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group(SHARED_STACK_GROUP))
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)

@@ -8,13 +8,17 @@ SHARED_STACK_GROUP = "shared-platform-stack"
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under `pytest -n 2 --dist loadgroup` (make test) the tests on the shared platform
-    stack run on one worker, so one stack serves them all, and the tests that start the
-    services as processes are handed out first: the longest ones (chaos, a restore drill,
-    a stop and run) then start early on either worker instead of queueing at the end."""
+    """Under `pytest -n 2 --dist loadgroup` (make test) a file's tests run on one worker, so
+    a module's fixtures (a stack of its own, a SCRAM broker) start once, and every test on
+    the shared platform stack runs on one worker, so one stack serves them all. The tests
+    that start the services as processes are handed out first: the longest ones (chaos, a
+    restore drill, a stop and run) then start early instead of queueing at the end."""
     if config.getoption("dist", "no") == "no":
         return
     for item in items:
         if "running_stack" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group(SHARED_STACK_GROUP))
+            group = SHARED_STACK_GROUP
+        else:
+            group = item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
     items.sort(key=lambda item: item.get_closest_marker("e2e") is None)

@@ -38,7 +38,10 @@ def qr_payloads_in(pdf: bytes) -> list[str]:
     payloads: list[str] = []
     for page in document:
         image = page.render(scale=3).to_pil()
-        payloads.extend(barcode.text for barcode in zxingcpp.read_barcodes(image))
+        payloads.extend(
+            barcode.text
+            for barcode in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+        )
     return payloads
 
 

@@ -175,6 +175,6 @@ def read_qr_codes(pdf: bytes) -> list[str]:
     texts = []
     for page in document:
         image = page.render(scale=3).to_pil()
-        (code,) = zxingcpp.read_barcodes(image)
+        (code,) = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
         texts.append(code.text)
     return texts

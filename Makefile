@@ -64,7 +64,7 @@ typecheck: install ## mypy --strict on every package
 
 test: lint typecheck test-deps ## Lint, type-check and run every test (unit, integration, e2e, browser) on real infrastructure
 	node --test services/web/tests/js/
-	$(UV) run --frozen pytest -n 3 --dist loadgroup --durations=30
+	$(UV) run --frozen pytest -n 2 --dist loadgroup --durations=30
 
 test-unit: install ## Only the tests that need no infrastructure
 	$(UV) run --frozen pytest -m "not integration and not e2e"

@@ -8,7 +8,7 @@ SHARED_STACK_GROUP = "shared-platform-stack"
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under `pytest -n 3 --dist loadgroup` (make test) a file's tests run on one worker, so
+    """Under `pytest -n 2 --dist loadgroup` (make test) a file's tests run on one worker, so
     a module's fixtures (a stack of its own, a SCRAM broker) start once, and every test on
     the shared platform stack runs on one worker, so one stack serves them all. The tests
     that start the services as processes are handed out first: the longest ones (chaos, a

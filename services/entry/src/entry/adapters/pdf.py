@@ -43,14 +43,6 @@ def _qr_image(payload: str) -> Image.Image:
     return Image.frombuffer("L", (pixels.shape[1], pixels.shape[0]), raw, "raw")
 
 
-def _is_latin1(text: str) -> bool:
-    try:
-        text.encode("latin-1")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 class TicketPdf:
     """Renders with the built-in Helvetica when every name is Latin-1; else with `font`, a
     TrueType file covering the scripts holders' names are written in, when it exists, or
@@ -74,7 +66,7 @@ class TicketPdf:
         names = [booking.event_name]
         for ticket in booking.tickets:
             names += [ticket.ticket_type_name, ticket.holder_name]
-        if self._font is not None and not all(_is_latin1(name) for name in names):
+        if self._font is not None and any(_latin1(name) != name for name in names):
             pdf.add_font("holder", "", str(self._font))
             family, bold, text = "holder", "", _as_written
         pdf.set_title(text(f"Tickets - {booking.event_name}"))

@@ -6,6 +6,7 @@ The HTTP baselines are driven by the same wrk scripts and connection counts as t
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import subprocess
 import sys
@@ -217,13 +218,22 @@ async def kafka_produce(bootstrap: str, topic: str, total: int) -> dict[str, Any
 
 
 @dataclass(frozen=True)
-class PaymentProvider:
-    """The payment simulator both designs charge; an external party, so its CPU is
+class ExternalParties:
+    """The payment simulator both designs charge and the mail catcher both send their
+    confirmations to: external parties (a provider, an SMTP relay), so their CPU is
     measured apart from each design's own."""
 
-    url: str
-    secret_key: str = field(repr=False)
+    payment_url: str
+    payment_secret_key: str = field(repr=False)
+    smtp_host: str
+    smtp_port: int
+    mailbox: Path
     processes: dict[str, Finder]
+
+
+def mail_count(mailbox: Path) -> int:
+    """The mail the catcher holds (it writes each message whole, then renames it .eml)."""
+    return sum(1 for _ in mailbox.glob("*.eml")) if mailbox.is_dir() else 0
 
 
 async def single_service_booking(
@@ -232,11 +242,15 @@ async def single_service_booking(
     tokens_file: Path,
     connections: int,
     seconds: float,
-    provider: PaymentProvider,
+    external_parties: ExternalParties,
+    *,
+    tickets_and_mail: bool,
 ) -> dict[str, Any]:
     """The one-service design under the same wrk booking script, on a ticket type that does
     not sell out within the run, charging each booking at the same payment provider as the
-    platform: its steady confirmed bookings/s and CPU per booking."""
+    platform and mailing its tickets through the same SMTP relay: its steady confirmed
+    bookings/s and CPU per booking, up to the last confirmation mailed. Without
+    `tickets_and_mail` it issues no tickets and sends no mail (the booking path alone)."""
     name = f"bench_single_{uuid.uuid4().hex[:8]}"
     await create_database(admin_url, name)
     database_url = with_database(admin_url, name)
@@ -245,8 +259,11 @@ async def single_service_booking(
         env = {
             "BENCH_DATABASE_URL": database_url,
             "BENCH_POOL_SIZE": str(SINGLE_SERVICE_POOL_SIZE),
-            "BENCH_PAYMENT_URL": provider.url,
-            "BENCH_PAYMENT_KEY": provider.secret_key,
+            "BENCH_PAYMENT_URL": external_parties.payment_url,
+            "BENCH_PAYMENT_KEY": external_parties.payment_secret_key,
+            "BENCH_SMTP_HOST": external_parties.smtp_host,
+            "BENCH_SMTP_PORT": str(external_parties.smtp_port),
+            "BENCH_TICKETS_AND_MAIL": "1" if tickets_and_mail else "0",
         }
         async with served("single_service_app:app", serving, env, SINGLE_SERVICE_WORKERS) as (
             base_url,
@@ -264,7 +281,8 @@ async def single_service_booking(
                     "postgresql": postgres([name]),
                 }
             )
-            external = CpuMeter(provider.processes)
+            external = CpuMeter(external_parties.processes)
+            mails_before = mail_count(external_parties.mailbox)
             meter.start()
             external.start()
             result = await run_wrk(
@@ -276,10 +294,13 @@ async def single_service_booking(
             )
             connection = await asyncpg.connect(database_url)
             try:
-                # Requests wrk left in flight still finish their charge (30 s at most).
-                for _ in range(300):
+                # Requests wrk left in flight still finish their charge, and confirmations
+                # their mail (60 s at most).
+                for _ in range(600):
                     if not await connection.fetchval(
                         "SELECT count(*) FROM bookings WHERE status = 'PENDING'"
+                        " OR ($1 AND status = 'CONFIRMED' AND mail_sent_at IS NULL)",
+                        tickets_and_mail,
                     ):
                         break
                     await asyncio.sleep(0.1)
@@ -290,7 +311,10 @@ async def single_service_booking(
                     " extract(epoch FROM max(confirmed_at)) AS last_at,"
                     " (SELECT sold FROM ticket_types WHERE id = $1) AS sold,"
                     " count(payment_reference) AS charged,"
-                    " count(idempotency_key) AS with_key"
+                    " count(idempotency_key) AS with_key,"
+                    " count(mail_sent_at) AS mailed,"
+                    " extract(epoch FROM max(mail_sent_at)) AS last_mail_at,"
+                    " (SELECT count(*) FROM tickets) AS tickets_issued"
                     " FROM bookings WHERE status = 'CONFIRMED'",
                     ticket_type,
                 )
@@ -299,6 +323,7 @@ async def single_service_booking(
     finally:
         await drop_database(admin_url, name)
     confirmed = int(row["bookings"])
+    mails_caught = mail_count(external_parties.mailbox) - mails_before
     window = (float(row["last_at"]) - result.started_wall) if row["last_at"] else 0.0
     return {
         **result.summary(),
@@ -306,11 +331,26 @@ async def single_service_booking(
         "answered_201": result.statuses.get(201, 0),
         "confirmed_bookings_per_second": confirmed / window if window > 0 else 0.0,
         "tickets_sold": int(row["sold"]),
+        "tickets_issued": int(row["tickets_issued"]),
+        "mails_caught": mails_caught,
+        "mails_done_seconds": (
+            float(row["last_mail_at"]) - (result.started_wall + result.wall_seconds)
+            if row["last_mail_at"]
+            else math.nan
+        ),
         "refuses_forged_token": refused,
         "consistent": int(row["sold"]) == int(row["tickets"])
         and confirmed >= result.statuses.get(201, 0)
         and int(row["charged"]) == confirmed
-        and int(row["with_key"]) == confirmed,
+        and int(row["with_key"]) == confirmed
+        and (
+            not tickets_and_mail
+            or (
+                int(row["tickets_issued"]) == int(row["tickets"])
+                and int(row["mailed"]) == confirmed
+                and mails_caught == confirmed
+            )
+        ),
         "cpu_seconds": cpu,
         "cpu_ms_per_confirmed": {
             process: 1000 * seconds / confirmed if confirmed else float("nan")

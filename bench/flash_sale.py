@@ -58,8 +58,10 @@ from bench.platform_api import (
 from bench.report import median_summary, print_table
 from bench.wrk_driver import WRK_THREADS, WrkResult, run_wrk, script
 from local_infra.broker import create_topics
-from local_infra.services import PAYMENT_SIMULATOR
+from local_infra.services import ENTRY, MAIL_CATCHER, NOTIFICATIONS, PAYMENT_SIMULATOR
 
+# Downstream consumers of the booking facts: every confirmed booking's tickets and e-mail.
+DOWNSTREAM = (ENTRY, NOTIFICATIONS)
 LAG_METRIC = "projection_lag_seconds"
 CONSUMER_LAG_METRIC = "kafka_consumer_lag"
 # The end of a load: projection lag is also shown over its last this-many seconds.
@@ -82,6 +84,9 @@ class Options:
     output_dir: Path
     log_level: str
     quick: bool
+    # entry and notifications stopped, the single service issuing no tickets and sending
+    # no mail: the booking path alone on both sides.
+    booking_path_only: bool = False
 
 
 def parse_options(argv: list[str] | None = None) -> Options:
@@ -109,6 +114,12 @@ def parse_options(argv: list[str] | None = None) -> Options:
     parser.add_argument(
         "--quick", action="store_true", help="one short round (smoke run; not for the README)"
     )
+    parser.add_argument(
+        "--booking-path-only",
+        action="store_true",
+        help="stop entry and notifications (downstream consumers) and let the single service "
+        "issue no tickets and send no mail: the booking path alone on both sides",
+    )
     args = parser.parse_args(argv)
     connections = tuple(int(part) for part in args.connections.split(",") if part.strip())
     if args.quick:
@@ -124,6 +135,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
             output_dir=args.output_dir,
             log_level=args.log_level,
             quick=True,
+            booking_path_only=args.booking_path_only,
         )
     return Options(
         capacity=args.capacity,
@@ -137,6 +149,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
         output_dir=args.output_dir,
         log_level=args.log_level,
         quick=False,
+        booking_path_only=args.booking_path_only,
     )
 
 
@@ -188,7 +201,8 @@ class Bench:
         groups: dict[str, Finder] = {
             name: tree(service.pid)
             for name, service in info.services.items()
-            if name != PAYMENT_SIMULATOR
+            if name not in (PAYMENT_SIMULATOR, MAIL_CATCHER)
+            and not (self.options.booking_path_only and name in DOWNSTREAM)
         }
         broker_pid = self.platform.stack.broker_pid
         assert broker_pid is not None, "the bench runs its own broker"
@@ -198,17 +212,22 @@ class Bench:
         groups["redis"] = matching("redis-server", f":{redis_port}")
         return groups
 
-    def payment_provider(self) -> baselines.PaymentProvider:
-        """The payment simulator (an external party: its CPU is reported apart, outside
-        the platform's budget) and its PostgreSQL backends."""
+    def external_parties(self) -> baselines.ExternalParties:
+        """The payment simulator with its PostgreSQL backends, and the mail catcher (the
+        SMTP relay): external parties, their CPU reported apart, outside either budget."""
         info = self.platform.info
         database = _database_name(info.database_urls[PAYMENT_SIMULATOR])
-        return baselines.PaymentProvider(
-            url=info.payment_provider_url,
-            secret_key=info.payment_provider_secret_key,
+        host, port = info.shared_env["SMTP_URL"].removeprefix("smtp://").rsplit(":", 1)
+        return baselines.ExternalParties(
+            payment_url=info.payment_provider_url,
+            payment_secret_key=info.payment_provider_secret_key,
+            smtp_host=host,
+            smtp_port=int(port),
+            mailbox=self.platform.stack.state_dir / "mail",
             processes={
                 "payment simulator": tree(info.services[PAYMENT_SIMULATOR].pid),
                 "payment simulator's postgresql backends": postgres([database], backends_only=True),
+                "mail catcher (smtp relay)": tree(info.services[MAIL_CATCHER].pid),
             },
         )
 
@@ -398,6 +417,21 @@ async def confirmed_shown(
             seen_at = time.time()
 
 
+async def confirmations_mailed(
+    bench: Bench, event_id: str, parties: baselines.ExternalParties, mails_before: int
+) -> tuple[int, float]:
+    """Once every accepted booking is final: waits until the mail catcher holds a mail for
+    every booking the event store confirmed (entry's tickets, notifications' e-mail: the
+    downstream work the single service does too). Returns the mails caught and when."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while True:
+        confirmed = (await write_side(bench.platform.info, event_id)).confirmed
+        caught = baselines.mail_count(parties.mailbox) - mails_before
+        if caught >= confirmed or time.monotonic() > deadline:
+            return caught, time.time()
+        await asyncio.sleep(0.25)
+
+
 def caught_up(write: WriteSide, shown_at: float, load_end: float) -> dict[str, float]:
     """After the load's end: when the event store held its last Confirmed event (what was
     still being charged) and when the read model showed every confirmed booking."""
@@ -421,7 +455,9 @@ async def platform_sale(bench: Bench, connections: int, round_number: int) -> di
     options = bench.options
     sale = await bench.new_event(UNSOLD_CAPACITY, f"Sale {round_number}-{connections}")
     meter = CpuMeter(bench.process_groups())
-    external = CpuMeter(bench.payment_provider().processes)
+    parties = bench.external_parties()
+    external = CpuMeter(parties.processes)
+    mails_before = baselines.mail_count(parties.mailbox)
     busy_before = machine_busy_seconds()
     meter.start()
     external.start()
@@ -429,12 +465,19 @@ async def platform_sale(bench: Bench, connections: int, round_number: int) -> di
     result, load_end, lag = await booking_load(bench, sale, connections, options.seconds)
     accepted = result.statuses.get(202, 0)
     settled, settled_at, listed = await settle(bench, sale.event_id, accepted)
+    mailed, mailed_at = (
+        (None, settled_at)
+        if options.booking_path_only
+        else await confirmations_mailed(bench, sale.event_id, parties, mails_before)
+    )
     cpu = meter.stop()
     external_cpu = external.stop()
     busy = machine_busy_seconds() - busy_before
-    window = settled_at - window_start
+    window = mailed_at - window_start
     write, shown_at = await confirmed_shown(bench, sale.event_id, settled_at)
     lag.update(caught_up(write, shown_at, load_end))
+    if mailed is not None:
+        lag["mails_done_seconds"] = mailed_at - load_end
     sample = await poll_until_settled(
         bench.gateway, dict.fromkeys(result.sample, bench.admin), within_seconds=60
     )
@@ -505,7 +548,17 @@ async def platform_sale(bench: Bench, connections: int, round_number: int) -> di
                 f"{write.confirmed} ({write.final} of {write.requested} requested final)",
             },
             "read_model_availability_equals_inventory": _availability_check(checks),
-        },
+        }
+        | (
+            {}
+            if mailed is None
+            else {
+                "every_confirmed_booking_mailed": {
+                    "passed": mailed == write.confirmed,
+                    "detail": f"{mailed} mails caught for {write.confirmed} Confirmed events",
+                }
+            }
+        ),
     }
 
 
@@ -628,7 +681,7 @@ async def baselines_alone(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """With the platform stopped (its payment simulator alone runs on): the minimal
     endpoint and the single service, driven by the same wrk booking script and tokens."""
-    await bench.platform.stop_all_but_payment_provider()
+    await bench.platform.stop_all_but_external_parties()
     admin_url = bench.servers.postgres_admin_url
     await baselines.checkpoint(admin_url)
     serving = bench.baseline_serving(log_dir)
@@ -641,7 +694,8 @@ async def baselines_alone(
         bench.tokens_file,
         connections,
         bench.options.seconds,
-        bench.payment_provider(),
+        bench.external_parties(),
+        tickets_and_mail=not bench.options.booking_path_only,
     )
     return minimal, single
 
@@ -750,6 +804,9 @@ async def new_platform(options: Options, servers: Servers, state_dir: Path) -> A
             tokens = await write_tokens(bench_platform, options.users, Path(scratch))
             async with httpx.AsyncClient(base_url=bench_platform.gateway_url, timeout=60) as client:
                 admin = await admin_headers(client, bench_platform.info)
+            if options.booking_path_only:
+                for name in DOWNSTREAM:
+                    await bench_platform.stack.kill_service(name, signal.SIGTERM)
             yield Bench(options, servers, bench_platform, tokens, admin)
 
 
@@ -768,6 +825,7 @@ async def main(options: Options) -> int:
             "read_seconds": options.read_seconds,
             "sell_out_capacity": options.capacity,
             "rounds": options.rounds,
+            "booking_path_only": options.booking_path_only,
             "users": options.users,
             "wrk_threads": WRK_THREADS,
             "service_log_level": options.log_level,
@@ -805,13 +863,17 @@ NOTES = [
     "one of the registered users' bearer tokens, 1-4 tickets and a fresh Idempotency-Key; "
     "status counts come from wrk's response() hook, latencies from wrk's histogram.",
     "Only the measured target runs: each connection count's platform runs its sale and "
-    "reads, then is stopped (services and broker; the payment simulator is started again "
-    "alone) before the baselines start; no baseline runs beside a platform.",
+    "reads, then is stopped (services and broker; the payment simulator and the mail "
+    "catcher are started again alone) before the baselines start; no baseline runs "
+    "beside a platform.",
     "Single service (2 uvicorn workers, 10 pooled connections each): verifies the gateway's "
     "JWT (HS256, the platform's JWT_SECRET, issuer, leeway, required claims), records the "
     "owner and Idempotency-Key in its reservation transaction (a repeated key answers with "
     "the first booking), then charges with aiohttp as booking-command does, holding no "
-    "database connection during the provider calls. Sold-out answers are set against a "
+    "database connection during the provider calls; it issues a signed ticket per seat in "
+    "its confirming transaction and, after the answer, renders the tickets' PDF and mails "
+    "it over SMTP with entry's renderer and notifications' composer (the platform's entry "
+    "and notifications do this for every confirmed booking). Sold-out answers are set against a "
     "minimal endpoint that verifies the same JWT and answers 409.",
     "Access log: the services write one line per request at LOG_LEVEL INFO (uvicorn's own "
     "access log off); the baselines run uvicorn's access log when the services log theirs.",
@@ -825,8 +887,9 @@ NOTES = [
     "10 s (a quarter of a shorter load), query-projection's kafka_consumer_lag summed when "
     "wrk stops, and how long after wrk stopped the read model showed every confirmed booking.",
     "CPU ms per confirmed booking: utime+stime from /proc of each process tree over the "
-    "window wrk start -> every accepted booking listed final (platform) or the wrk run and "
-    "its last charges (single service); PostgreSQL = postmaster, auxiliary processes and the "
+    "window wrk start -> every accepted booking listed final and every confirmed one "
+    "mailed (platform) or the wrk run, its last charges and its last mails (single "
+    "service); PostgreSQL = postmaster, auxiliary processes and the "
     "backends and autovacuum workers of the target's own databases (a CHECKPOINT before the "
     "baselines writes out what the platform left); Redis is the shared server.",
     "Generator CPU: wrk's own utime+stime (rusage at exit) / wall time.",
@@ -838,7 +901,8 @@ NOTES = [
     "Both designs charge every booking at the same payment provider (the simulator, a "
     "process of the stack): a manual-capture intent with an idempotency key, then its "
     "capture. The simulator stands for an external party: its CPU (and its PostgreSQL "
-    "backends') is shown apart and is in neither design's total.",
+    "backends') is shown apart and is in neither design's total; so is the mail catcher's, "
+    "the SMTP relay both send their confirmations to.",
 ]
 
 

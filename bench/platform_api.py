@@ -21,7 +21,7 @@ from local_infra.platform_topics import platform_topics
 from local_infra.postgres import drop_database, ensure_postgres, stop_own_postgres
 from local_infra.redis_server import delete_keys_with_prefix, ensure_redis, stop_own_redis
 from local_infra.secrets_env import DEFAULT_ADMIN_EMAIL, internal_token_keys, random_secret
-from local_infra.services import DEFAULT_DATABASES, PAYMENT_SIMULATOR, SERVICE_SPECS
+from local_infra.services import DEFAULT_DATABASES, MAIL_CATCHER, PAYMENT_SIMULATOR, SERVICE_SPECS
 from local_infra.stack import DEFAULT_POSTGRES_ADMIN_URL, DEFAULT_REDIS_URL, Stack, StackConfig
 from local_infra.stack_state import StackInfo
 
@@ -93,12 +93,14 @@ class Platform:
             "BENCH_JWT_LEEWAY_SECONDS": JWT_ENV["JWT_LEEWAY_SECONDS"],
         }
 
-    async def stop_all_but_payment_provider(self) -> None:
+    async def stop_all_but_external_parties(self) -> None:
         """Stops the services and the broker (the databases stay until the platform is
-        removed) and starts the payment simulator again alone: the external party the
-        baselines charge while nothing of the platform runs."""
+        removed) and starts the payment simulator and the mail catcher again alone: the
+        external parties the baselines charge and mail through while nothing of the
+        platform runs."""
         await self.stack.stop()
         await self.stack.start_service(PAYMENT_SIMULATOR)
+        await self.stack.start_service(MAIL_CATCHER)
 
 
 @asynccontextmanager

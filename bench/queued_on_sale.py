@@ -369,7 +369,7 @@ async def minimal_polls(
     platform: Platform, tokens: Path, options: Options, log_dir: Path
 ) -> dict[str, Any]:
     """With the platform stopped: the same script polls an endpoint that verifies the token."""
-    await platform.stop_all_but_payment_provider()
+    await platform.stop_all_but_external_parties()
     serving = baselines.Serving(
         jwt_env=platform.baseline_jwt_env(), access_log=True, log_dir=log_dir
     )

@@ -86,6 +86,13 @@ def figures(connections: list[int]) -> list[Figure]:
             ),
             *end_of_load(f"the sale, {c} conn", f"{at}.sale.projection_lag"),
             Figure(
+                f"Every confirmed booking's tickets mailed, after the end of the sale, {c} conn",
+                f"{at}.sale.projection_lag.mails_done_seconds",
+                "s",
+                "single service's last mail",
+                f"{at}.single_service.mails_done_seconds",
+            ),
+            Figure(
                 f"Time to final p99 (sampled, write-side times), {c} conn",
                 f"{at}.sale.sample.time_to_final.p99_ms",
                 "ms",
@@ -194,10 +201,11 @@ def median_summary(rounds: list[dict[str, Any]], connections: list[int]) -> dict
             cpu.setdefault(f"baseline: {name}", {})[str(c)] = median(
                 [lookup(one, f"{at}.single_service.cpu_ms_per_confirmed.{name}") for one in rounds]
             )
-        # The payment provider is an external party: shown, never in either total.
+        # The payment provider and the SMTP relay are external parties: shown, never in
+        # either total.
         for key, prefix in (
-            ("sale", "external, platform's charges"),
-            ("single_service", "external, baseline's charges"),
+            ("sale", "external, platform's charges and mail"),
+            ("single_service", "external, baseline's charges and mail"),
         ):
             outside = rounds[0]["connections"][str(c)][key].get("external_cpu_ms_per_confirmed", {})
             for name in outside:

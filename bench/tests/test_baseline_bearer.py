@@ -36,6 +36,8 @@ def apps() -> Iterator[dict[str, FastAPI]]:
             "BENCH_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
             "BENCH_PAYMENT_URL": "http://127.0.0.1:1",
             "BENCH_PAYMENT_KEY": "unused",
+            "BENCH_SMTP_HOST": "127.0.0.1",
+            "BENCH_SMTP_PORT": "1",
         }.items():
             patch.setenv(name, value)
         found: dict[str, FastAPI] = {}

@@ -248,6 +248,16 @@ class KafkaSettings(ServiceSettings):
         description="Most messages a subscriber is handed (and stores in one transaction)",
     )
     consumer_fetch_timeout_ms: int = Field(default=100, ge=1, le=10_000)
+    consumer_fetch_min_bytes: int = Field(
+        default=65_536,
+        ge=1,
+        le=52_428_800,
+        description=(
+            "The data a fetch waits for, at most CONSUMER_FETCH_TIMEOUT_MS: under load a "
+            "subscriber is handed bigger batches (one transaction each) and the broker answers "
+            "fewer fetches; a lone message waits at most the timeout"
+        ),
+    )
     consumer_lag_check_seconds: float = Field(
         default=5.0,
         gt=0,

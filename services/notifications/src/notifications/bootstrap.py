@@ -83,9 +83,14 @@ class Notifications:
         self._http: httpx.AsyncClient | None = None
         self._record_facts: RecordFacts | None = None
         self._send: SendDueNotice | None = None
-        self.sender = WokenRounds(
-            "mail sender", self._send_round, idle_seconds=settings.sender_idle_seconds
-        )
+        # Each sender takes the next due row as soon as its last mail is done: one slow
+        # relay conversation or PDF holds back no other mail.
+        self.senders = [
+            WokenRounds(
+                f"mail sender {number}", self._send_one, idle_seconds=settings.sender_idle_seconds
+            )
+            for number in range(1, settings.sender_concurrency + 1)
+        ]
         self.figures = WokenRounds(
             "outbox figures", self._observe_figures, idle_seconds=FIGURES_SECONDS
         )
@@ -94,7 +99,7 @@ class Notifications:
             settings,
             self._connected_record_facts,
             self._stored_offsets,
-            after_commit=self.sender.wake,
+            after_commit=self.wake_senders,
         )
 
     @property
@@ -117,29 +122,34 @@ class Notifications:
     def admin(self) -> PostgresNoticeAdmin:
         return PostgresNoticeAdmin(self.pool)
 
-    async def _send_round(self) -> bool:
-        """Up to SENDER_CONCURRENCY mails at once, each on its own held row; more may be
-        due when every one of them found a row."""
+    def wake_senders(self) -> None:
+        for sender in self.senders:
+            sender.wake()
+
+    async def senders_probe(self) -> None:
+        for sender in self.senders:
+            await sender.task.probe()
+
+    async def _send_one(self) -> bool:
+        """One due mail, on its own held row; more may be due when there was one."""
         if self._send is None:
             raise RuntimeError("the service has not started")
-        send = self._send
-        attempts = await asyncio.gather(*(send() for _ in range(self.settings.sender_concurrency)))
-        for attempted in attempts:
-            if attempted is None:
-                continue
-            metrics.NOTICE_ATTEMPTS.labels(
-                kind=attempted.kind.value, outcome=attempted.outcome.value
-            ).inc()
-            if attempted.outcome is not Outcome.SENT:
-                # A deferral is routine (entry behind, relay away); giving up is not.
-                level = logging.INFO if attempted.outcome is Outcome.DEFERRED else logging.WARNING
-                logger.log(
-                    level,
-                    "a %s notice was not sent",
-                    attempted.kind.value,
-                    extra={"outcome": attempted.outcome.value, "error": attempted.error},
-                )
-        return all(attempted is not None for attempted in attempts)
+        attempted = await self._send()
+        if attempted is None:
+            return False
+        metrics.NOTICE_ATTEMPTS.labels(
+            kind=attempted.kind.value, outcome=attempted.outcome.value
+        ).inc()
+        if attempted.outcome is not Outcome.SENT:
+            # A deferral is routine (entry behind, relay away); giving up is not.
+            level = logging.INFO if attempted.outcome is Outcome.DEFERRED else logging.WARNING
+            logger.log(
+                level,
+                "a %s notice was not sent",
+                attempted.kind.value,
+                extra={"outcome": attempted.outcome.value, "error": attempted.error},
+            )
+        return True
 
     async def _observe_figures(self) -> bool:
         figures = await self.admin.figures()
@@ -191,7 +201,8 @@ class Notifications:
         await recover_from_broker_change(settings, epoch)
         await self.runtime.start()
         self.runtime.watch_broker(epoch)
-        self.sender.task.start()
+        for sender in self.senders:
+            sender.task.start()
         self.figures.task.start()
 
     async def stop(self) -> None:
@@ -199,7 +210,7 @@ class Notifications:
         if self.runtime.started:
             with contextlib.suppress(Exception):
                 await self.runtime.stop()
-        await self.sender.task.stop()
+        await asyncio.gather(*(sender.task.stop() for sender in self.senders))
         await self.figures.task.stop()
         if self._http is not None:
             with contextlib.suppress(Exception):
@@ -244,7 +255,7 @@ def build_app(
 
     health.add("postgres", postgres)
     health.add("kafka", kafka)
-    health.add("mail-sender", service.sender.task.probe)
+    health.add("mail-sender", service.senders_probe)
     # Mail waits in the outbox while the relay or entry is away, and the consumer keeps
     # recording it: taking the pod out of rotation would help nothing. Shown, not required.
     health.add("smtp", service.smtp_answers, required=False)

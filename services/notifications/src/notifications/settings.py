@@ -77,7 +77,7 @@ class NotificationsSettings(
     entry_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
     sender_concurrency: int = Field(
-        default=4, ge=1, le=64, description="Mails one replica sends at once (rows it holds)"
+        default=16, ge=1, le=64, description="Mails one replica sends at once (rows it holds)"
     )
     sender_idle_seconds: float = Field(
         default=1.0, gt=0, le=60, description="How often the sender looks for due mail when idle"

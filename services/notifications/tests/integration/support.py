@@ -104,10 +104,12 @@ class RunningCatcher:
 
 class FakeEntry:
     """entry's `GET /internal/v1/bookings/{id}/tickets.pdf` (entry's own tests cover entry):
-    bookings answer 404 tickets_not_issued until `issue(booking_id)`."""
+    bookings answer 404 tickets_not_issued until `issue(booking_id)`; a held booking's
+    answer waits until its hold is released."""
 
     def __init__(self) -> None:
         self.issued: set[UUID] = set()
+        self.held: dict[UUID, asyncio.Event] = {}
         self.voided: set[UUID] = set()
         self.asked: list[tuple[UUID, str | None]] = []
         self.port = free_port()
@@ -116,6 +118,8 @@ class FakeEntry:
         @app.get("/internal/v1/bookings/{booking_id}/tickets.pdf")
         async def tickets(booking_id: UUID, request: Request) -> Response:
             self.asked.append((booking_id, request.headers.get("authorization")))
+            if (release := self.held.get(booking_id)) is not None:
+                await release.wait()
             if booking_id in self.voided:
                 body = {"detail": "every ticket is voided", "error_type": "no_valid_tickets"}
                 return JSONResponse(body, status_code=409)
@@ -136,11 +140,18 @@ class FakeEntry:
     def issue(self, booking_id: UUID) -> None:
         self.issued.add(booking_id)
 
+    def hold(self, booking_id: UUID) -> asyncio.Event:
+        """The booking's PDF is answered once the returned event is set."""
+        release = self.held[booking_id] = asyncio.Event()
+        return release
+
     async def start(self) -> None:
         self._task = asyncio.create_task(self._server.serve())
         await eventually(lambda: asyncio.sleep(0, self._server.started), "fake entry up", 10)
 
     async def stop(self) -> None:
+        for release in self.held.values():
+            release.set()
         self._server.should_exit = True
         if self._task is not None:
             await self._task

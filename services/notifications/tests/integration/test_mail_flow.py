@@ -243,6 +243,46 @@ async def test_two_senders_on_one_outbox_send_each_notice_once(
         assert len(await catcher.messages(booking.customer_email)) == 1
 
 
+async def test_one_slow_mail_does_not_hold_back_the_others(
+    infrastructure,
+    database_url,
+    topic_prefix,
+    catcher: RunningCatcher,
+    entry: FakeEntry,
+    publisher: Publisher,
+) -> None:
+    settings = notifications_settings(
+        infrastructure,
+        database_url,
+        topic_prefix,
+        smtp_port=catcher.smtp_port,
+        entry_url=entry.url,
+        sender_concurrency=2,
+        entry_timeout_seconds=60,
+    )
+    slow, *others = [fan() for _ in range(6)]
+    for booking in (slow, *others):
+        entry.issue(booking.booking_id)
+    release = entry.hold(slow.booking_id)
+    async with running_service(settings):
+        await publisher.publish(
+            settings,
+            *[envelope_of(booking.event_created()) for booking in (slow, *others)],
+            envelope_of(slow.confirmed()),
+        )
+        await eventually(lambda: entry_asked(entry, slow), "the slow booking's PDF was asked for")
+        await publisher.publish(settings, *[envelope_of(booking.confirmed()) for booking in others])
+        for booking in others:
+            await eventually(
+                lambda booking=booking: catcher.messages(booking.customer_email),
+                f"{booking.customer_email}'s confirmation arrived while one PDF was slow",
+                seconds=15,
+            )
+        assert await catcher.messages(slow.customer_email) == []
+        release.set()
+        await eventually(lambda: catcher.messages(slow.customer_email), "the slow one arrived")
+
+
 async def test_a_service_killed_before_sending_sends_once_after_restart(
     infrastructure,
     database_url,

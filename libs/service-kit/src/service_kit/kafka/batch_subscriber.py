@@ -64,6 +64,7 @@ def register_batch_subscriber(
         max_records=settings.consumer_max_batch,
         batch_timeout_ms=settings.consumer_fetch_timeout_ms,
         fetch_max_wait_ms=settings.consumer_fetch_timeout_ms,
+        fetch_min_bytes=settings.consumer_fetch_min_bytes,
         ack_policy=AckPolicy.MANUAL,
         listener=listener,
         parser=_lenient_batch_parser,

@@ -82,6 +82,11 @@ CREATE INDEX IF NOT EXISTS outbox_due ON notifications.outbox (next_attempt_at)
     WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS outbox_failed ON notifications.outbox (created_at)
     WHERE status = 'failed';
+-- A booking's (or an offer's) notices go in the order of their facts.
+CREATE INDEX IF NOT EXISTS outbox_pending_booking ON notifications.outbox (booking_id, occurred_at)
+    WHERE status = 'pending' AND booking_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS outbox_pending_offer ON notifications.outbox (offer_id, occurred_at)
+    WHERE status = 'pending' AND offer_id IS NOT NULL;
 """
 
 

@@ -171,6 +171,15 @@ LEFT JOIN notifications.bookings b ON b.booking_id = o.booking_id
 LEFT JOIN notifications.waitlist_offers w ON w.offer_id = o.offer_id
 LEFT JOIN notifications.events e ON e.event_id = COALESCE(b.event_id, w.event_id)
 WHERE o.status = 'pending' AND o.next_attempt_at <= now()
+  -- Senders run side by side: a notice waits while an earlier one about the same booking
+  -- or offer is pending (being sent, or waiting to be tried again), so a fan never reads
+  -- the cancellation before the confirmation.
+  AND NOT EXISTS (
+      SELECT 1 FROM notifications.outbox earlier
+      WHERE earlier.status = 'pending'
+        AND (earlier.booking_id = o.booking_id OR earlier.offer_id = o.offer_id)
+        AND (earlier.occurred_at, earlier.fact_id) < (o.occurred_at, o.fact_id)
+  )
 ORDER BY o.next_attempt_at
 LIMIT 1
 FOR UPDATE OF o SKIP LOCKED
